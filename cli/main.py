@@ -1,0 +1,144 @@
+"""The `fengqiao` command: a thin layer over the engine's facades."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from engine import Engine, EngineError, Settings
+from engine.identity import KINDS, ROLES, Actor
+
+from .demo import run_demo
+
+
+def _engine() -> Engine:
+    return Engine(Settings.from_env())
+
+
+def engine_errors(fn):
+    """Print engine errors as one clear line (plus details) and exit 1, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except EngineError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            for detail in exc.details:
+                click.echo("  - " + ", ".join(f"{k}: {v}" for k, v in detail.items() if v is not None), err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+@click.group()
+def main() -> None:
+    """Fengqiao (枫桥): dispute escalation and cross-department handling on BPMN."""
+
+
+@main.command()
+@engine_errors
+def init() -> None:
+    """Create or migrate the database and deploy the bundled workflows (idempotent)."""
+    engine = _engine()
+    engine.migrate()
+    result = engine.deploy_bundled(Actor.system("fengqiao-init"))
+    for d in result["definitions"]:
+        state = "deployed" if d["created"] else "unchanged"
+        click.echo(f"{d['key']} version {d['version']}: {state}")
+    click.echo(f"database ready: {_safe_url(engine.settings.database_url)}")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Validate only; store nothing.")
+@engine_errors
+def deploy(files: tuple[Path, ...], dry_run: bool) -> None:
+    """Deploy BPMN FILES together (a call activity and the process it calls)."""
+    engine = _engine()
+    payload = [(f.name, f.read_bytes()) for f in files]
+    if dry_run:
+        result = engine.repository.validate(payload)
+        click.echo("valid: " + ", ".join(result["processes"]))
+    else:
+        result = engine.repository.deploy(payload, Actor.system("fengqiao-cli"))
+        for d in result["definitions"]:
+            click.echo(f"{d['key']} version {d['version']}: {'deployed' if d['created'] else 'unchanged'}")
+    for w in result["warnings"]:
+        click.echo(f"warning: {w['element_id']}: {w['message']}", err=True)
+
+
+@main.group()
+def users() -> None:
+    """Manage users."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--department", "departments", multiple=True,
+              help="Station (officer, supervisor) or agency (liaison); repeat for several agencies.")
+@click.option("--name", "display_name", help="Display name.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@engine_errors
+def create_user(username, role, departments, display_name, password_stdin) -> None:
+    """Create a user."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    user = _engine().identity.create_user(username, role, password, list(departments), display_name,
+                                          actor=Actor.system("fengqiao-cli"))
+    click.echo(json.dumps(user, ensure_ascii=False))
+
+
+@users.command("list")
+@engine_errors
+def list_users() -> None:
+    for user in _engine().identity.list_users():
+        click.echo(f"{user['username']:<20} {user['role']:<10} {','.join(user['departments'])}")
+
+
+@main.group()
+def departments() -> None:
+    """Manage departments: police stations and agencies."""
+
+
+@departments.command("create")
+@click.argument("key")
+@click.option("--name", required=True)
+@click.option("--kind", type=click.Choice(KINDS), required=True)
+@engine_errors
+def create_department(key, name, kind) -> None:
+    """Create a department."""
+    dept = _engine().identity.create_department(key, name, kind, actor=Actor.system("fengqiao-cli"))
+    click.echo(json.dumps(dept, ensure_ascii=False))
+
+
+@departments.command("list")
+@engine_errors
+def list_departments() -> None:
+    for dept in _engine().identity.list_departments():
+        click.echo(f"{dept['key']:<20} {dept['kind']:<8} {dept['name']}")
+
+
+@main.command()
+@engine_errors
+def demo() -> None:
+    """Create demo departments and users, then walk sample cases through the loop."""
+    engine = _engine()
+    engine.migrate()
+    engine.deploy_bundled(Actor.system("fengqiao-demo"))
+    run_demo(engine, click.echo)
+
+
+def _safe_url(url: str) -> str:
+    if "@" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Fengqiao's BPM engine. No HTTP here: the web layer and the CLI call these facades.
+
+    engine = Engine(Settings.from_env())
+    engine.repository.deploy([("dispute.bpmn", xml)])
+    case = engine.runtime.start_instance("dispute_resolution", actor, variables)
+    engine.tasks.complete(task_id, actor, {"resolution": "on_spot"})
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from forms import FormRegistry
+
+from .audit import HistoryService
+from .clock import Clock, ManualClock
+from .config import Settings
+from .errors import EngineError
+from .expressions import Evaluator, SafeScriptEngine
+from .identity import Actor, IdentityService
+from .personal import PersonalDataService
+from .repository import RepositoryService
+from .runtime import RuntimeService
+from .serializer import WorkflowSerializer
+from .store.db import Database
+from .tasks import TaskService
+from .unit_of_work import UnitOfWork
+from .vault import Vault, load_key
+
+__all__ = ["Actor", "Clock", "Engine", "EngineError", "ManualClock", "Settings"]
+
+
+class Engine:
+    """The composition root: one per process, shared by threads."""
+
+    def __init__(self, settings: Settings | None = None, clock: Clock | None = None):
+        self.settings = settings or Settings.from_env()
+        self.clock = clock or Clock()
+        self.db = Database(self.settings.database_url)
+        self.evaluator = Evaluator()
+        self.serializer = WorkflowSerializer(SafeScriptEngine(self.evaluator))
+        form_dirs = [Path(__file__).resolve().parent.parent / "forms"]
+        if self.settings.forms_dir:
+            form_dirs.append(self.settings.forms_dir)
+        self.forms = FormRegistry(form_dirs)
+        self.vault = Vault(load_key(self.settings))
+        self.uow = UnitOfWork(self)
+        self.repository = RepositoryService(self)
+        self.runtime = RuntimeService(self)
+        self.tasks = TaskService(self)
+        self.identity = IdentityService(self)
+        self.history = HistoryService(self)
+        self.personal = PersonalDataService(self)
+
+    def migrate(self) -> None:
+        self.db.migrate()
+
+    def deploy_bundled(self, actor: Actor | None = None) -> dict:
+        """Deploy the workflows shipped in workflows/ (trusted: restricted scripts allowed)."""
+        files = [(p.name, p.read_bytes()) for p in sorted(self.settings.workflows_dir.glob("*.bpmn"))]
+        return self.repository.deploy(files, actor, allow_scripts=True)
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,40 @@
+"""The append-only audit trail: who changed what, when. Never personal data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from .store.models import AuditEntry
+
+
+def record(session, at: datetime, actor, action: str, *, instance_id: str | None = None,
+           task_id: str | None = None, details: dict[str, Any] | None = None) -> None:
+    session.add(AuditEntry(
+        at=at, actor_id=getattr(actor, "id", None), actor=getattr(actor, "username", None) or "system",
+        action=action, instance_id=instance_id, task_id=task_id, details=details or {},
+    ))
+
+
+class HistoryService:
+    """Reads the audit trail."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    def audit_trail(self, instance_id: str | None = None, limit: int = 500,
+                    after_id: int | None = None) -> list[dict[str, Any]]:
+        with self.ctx.db.transaction() as session:
+            query = select(AuditEntry).order_by(AuditEntry.id).limit(min(max(limit, 1), 1000))
+            if instance_id is not None:
+                query = query.where(AuditEntry.instance_id == instance_id)
+            if after_id is not None:
+                query = query.where(AuditEntry.id > after_id)
+            return [audit_view(e) for e in session.scalars(query)]
+
+
+def audit_view(entry: AuditEntry) -> dict[str, Any]:
+    return {"id": entry.id, "at": entry.at.isoformat(), "actor": entry.actor, "action": entry.action,
+            "instance_id": entry.instance_id, "task_id": entry.task_id, "details": entry.details}

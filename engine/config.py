@@ -1,0 +1,54 @@
+"""Settings: one object, read from environment variables with documented defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable. `Settings.from_env()` is what the product uses."""
+
+    database_url: str
+    instance_path: Path
+    redis_url: str | None = None
+    data_key: str | None = None  # base64 of 32 bytes; unset: a key file under instance_path
+    data_key_file: Path | None = None
+    allow_script_tasks: bool = False
+    max_bpmn_bytes: int = 2 * 1024 * 1024
+    business_key_prefix: str = "JF"
+    ownership_role: str = "officer"
+    forms_dir: Path | None = None
+    workflows_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "workflows")
+    spec_cache_size: int = 128
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        instance_path = Path(env.get("FENGQIAO_INSTANCE_PATH") or PROJECT_ROOT / "instance")
+        default_db = f"sqlite:///{instance_path / 'fengqiao.db'}"
+        key_file = env.get("FENGQIAO_DATA_KEY_FILE")
+        return cls(
+            database_url=env.get("FENGQIAO_DATABASE_URL") or default_db,
+            instance_path=instance_path,
+            redis_url=env.get("FENGQIAO_REDIS_URL") or None,
+            data_key=env.get("FENGQIAO_DATA_KEY") or None,
+            data_key_file=Path(key_file) if key_file else None,
+            allow_script_tasks=_bool(env.get("FENGQIAO_ALLOW_SCRIPT_TASKS")),
+            max_bpmn_bytes=int(env.get("FENGQIAO_MAX_BPMN_BYTES") or 2 * 1024 * 1024),
+            business_key_prefix=env.get("FENGQIAO_BUSINESS_KEY_PREFIX") or "JF",
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

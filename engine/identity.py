@@ -1,0 +1,169 @@
+"""IdentityService: users, roles, departments (stations and agencies) and memberships."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from .audit import record
+from .errors import AlreadyExists, DepartmentNotFound, InvalidInput, UserNotFound
+from .store.models import Department, Membership, User
+
+ROLES = ("officer", "liaison", "supervisor", "admin", "auditor")
+KINDS = ("station", "agency")
+STATION_ROLES = ("officer", "supervisor")
+_KEY = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$")
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a user, a department system, or the engine itself."""
+
+    id: int | None
+    username: str
+    role: str
+    departments: frozenset[str] = field(default_factory=frozenset)  # department keys
+    station_id: int | None = None
+
+    @property
+    def groups(self) -> frozenset[str]:
+        """Group keys this actor answers to: its role, its departments and `user:<name>`."""
+        return frozenset({self.role, f"user:{self.username}", *self.departments})
+
+    @classmethod
+    def system(cls, name: str = "system", department: str | None = None) -> Actor:
+        return cls(id=None, username=name, role="system",
+                   departments=frozenset({department}) if department else frozenset())
+
+
+class IdentityService:
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    def create_department(self, key: str, name: str, kind: str, actor: Actor | None = None) -> dict[str, Any]:
+        if not _KEY.match(key or "") or key in ROLES:
+            raise InvalidInput("department key must be 2-64 characters of a-z, 0-9, _ and not a role name",
+                               [{"field": "key", "message": "invalid key"}])
+        if kind not in KINDS:
+            raise InvalidInput(f"kind must be one of {', '.join(KINDS)}", [{"field": "kind", "message": "invalid"}])
+        if not (name or "").strip():
+            raise InvalidInput("name is required", [{"field": "name", "message": "required"}])
+        try:
+            with self.ctx.db.transaction() as session:
+                dept = Department(key=key, name=name.strip(), kind=kind, created_at=self.ctx.clock.now())
+                session.add(dept)
+                session.flush()
+                record(session, dept.created_at, actor, "department.created", details={"key": key, "kind": kind})
+                return department_view(dept)
+        except IntegrityError:
+            raise AlreadyExists(f"department '{key}' already exists") from None
+
+    def create_user(self, username: str, role: str, password: str | None, departments: list[str] | None = None,
+                    display_name: str | None = None, actor: Actor | None = None) -> dict[str, Any]:
+        departments = list(dict.fromkeys(departments or []))
+        if not _USERNAME.match(username or ""):
+            raise InvalidInput("username must be 2-64 characters of letters, digits and _.@-",
+                               [{"field": "username", "message": "invalid username"}])
+        if role not in ROLES:
+            raise InvalidInput(f"role must be one of {', '.join(ROLES)}", [{"field": "role", "message": "invalid"}])
+        if password is not None and len(password) < 8:
+            raise InvalidInput("password must have at least 8 characters",
+                               [{"field": "password", "message": "too short"}])
+        try:
+            with self.ctx.db.transaction() as session:
+                depts = [self._department(session, key) for key in departments]
+                kinds = {d.kind for d in depts}
+                if role in STATION_ROLES and (len(depts) != 1 or kinds != {"station"}):
+                    raise InvalidInput(f"a {role} belongs to exactly one station",
+                                       [{"field": "department", "message": "name one station"}])
+                if role == "liaison" and (not depts or kinds != {"agency"}):
+                    raise InvalidInput("a liaison belongs to one or more agencies",
+                                       [{"field": "department", "message": "name an agency"}])
+                if role in ("admin", "auditor") and depts:
+                    raise InvalidInput(f"an {role} belongs to no department",
+                                       [{"field": "department", "message": "not allowed"}])
+                user = User(username=username, display_name=(display_name or username).strip()[:200], role=role,
+                            password_hash=_hasher.hash(password) if password else None, active=True,
+                            created_at=self.ctx.clock.now())
+                session.add(user)
+                session.flush()
+                for dept in depts:
+                    session.add(Membership(user_id=user.id, department_id=dept.id))
+                record(session, user.created_at, actor, "user.created",
+                       details={"username": username, "role": role, "departments": departments})
+                return {"id": user.id, "username": user.username, "display_name": user.display_name,
+                        "role": role, "departments": departments, "active": True}
+        except IntegrityError:
+            raise AlreadyExists(f"user '{username}' already exists") from None
+
+    def authenticate(self, username: str, password: str) -> Actor | None:
+        """The actor for valid credentials of an active user, else None (same cost either way)."""
+        with self.ctx.db.transaction() as session:
+            user = session.scalars(select(User).where(User.username == username)).first()
+            stored = user.password_hash if user is not None and user.active else None
+            try:
+                _hasher.verify(stored or _DUMMY_HASH, password)
+            except (VerificationError, InvalidHashError):
+                return None
+            if stored is None:
+                return None
+            return self._actor(session, user)
+
+    def actor(self, username: str) -> Actor:
+        with self.ctx.db.transaction() as session:
+            user = session.scalars(select(User).where(User.username == username)).first()
+            if user is None or not user.active:
+                raise UserNotFound(f"user '{username}' does not exist")
+            return self._actor(session, user)
+
+    def actor_by_id(self, session, user_id: int) -> Actor:
+        user = session.get(User, user_id)
+        if user is None:
+            raise UserNotFound(f"user {user_id} does not exist")
+        return self._actor(session, user)
+
+    @staticmethod
+    def _actor(session, user: User) -> Actor:
+        rows = session.execute(select(Department.key, Department.kind, Department.id)
+                               .join(Membership, Membership.department_id == Department.id)
+                               .where(Membership.user_id == user.id)).all()
+        station = next((r.id for r in rows if r.kind == "station"), None)
+        return Actor(id=user.id, username=user.username, role=user.role,
+                     departments=frozenset(r.key for r in rows), station_id=station)
+
+    @staticmethod
+    def _department(session, key: str) -> Department:
+        dept = session.scalars(select(Department).where(Department.key == key)).first()
+        if dept is None:
+            raise DepartmentNotFound(f"department '{key}' does not exist")
+        return dept
+
+    def list_departments(self) -> list[dict[str, Any]]:
+        with self.ctx.db.transaction() as session:
+            return [department_view(d) for d in session.scalars(select(Department).order_by(Department.key))]
+
+    def list_users(self) -> list[dict[str, Any]]:
+        with self.ctx.db.transaction() as session:
+            users = session.scalars(select(User).order_by(User.username)).all()
+            memberships = session.execute(select(Membership.user_id, Department.key)
+                                          .join(Department, Department.id == Membership.department_id)).all()
+            by_user: dict[int, list[str]] = {}
+            for user_id, key in memberships:
+                by_user.setdefault(user_id, []).append(key)
+            return [{"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role,
+                     "departments": sorted(by_user.get(u.id, [])), "active": u.active} for u in users]
+
+
+def department_view(dept: Department) -> dict[str, Any]:
+    return {"id": dept.id, "key": dept.key, "name": dept.name, "kind": dept.kind}
+
+
+_DUMMY_HASH = _hasher.hash("fengqiao-timing-equaliser")

@@ -1,0 +1,29 @@
+"""The transactional outbox: events written with the change that caused them.
+
+Payloads are thin (ids, keys, states, times) and never carry personal data; a relay delivers them
+to webhooks and notifications after commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from .store.models import OutboxEvent
+
+
+def emit(session, at: datetime, event_type: str, *, instance_id: str | None = None,
+         task_id: str | None = None, payload: dict[str, Any] | None = None) -> None:
+    session.add(OutboxEvent(
+        event_id=str(uuid.uuid4()), type=event_type, occurred_at=at, instance_id=instance_id,
+        task_id=task_id, payload=payload or {},
+    ))
+
+
+def pending(session, limit: int = 100) -> list[OutboxEvent]:
+    """Unpublished events, oldest first (what the relay reads)."""
+    return list(session.scalars(select(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+                                .order_by(OutboxEvent.id).limit(limit)))

@@ -1,0 +1,37 @@
+"""Personal data of cases: sealed into `personal_records` and nowhere else; reads are audited."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from . import clock as clock_module
+from .audit import record
+from .errors import InstanceNotFound
+from .store.models import PersonalRecord, ProcessInstance
+
+
+class PersonalDataService:
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    def store(self, session, instance_id: str, task_id: str | None, source: str, data: dict[str, Any],
+              now: datetime) -> None:
+        nonce, ciphertext = self.ctx.vault.seal(instance_id, source, data)
+        session.add(PersonalRecord(instance_id=instance_id, task_id=task_id, source=source,
+                                   key_id=self.ctx.vault.key_id, nonce=nonce, ciphertext=ciphertext,
+                                   created_at=now))
+
+    def read(self, instance_id: str, actor, purpose: str) -> list[dict[str, Any]]:
+        """Every personal record of a case, decrypted, oldest first; the read itself is audited."""
+        with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as session:
+            if session.get(ProcessInstance, instance_id) is None:
+                raise InstanceNotFound(f"process instance '{instance_id}' does not exist")
+            rows = session.scalars(select(PersonalRecord).where(PersonalRecord.instance_id == instance_id)
+                                   .order_by(PersonalRecord.id)).all()
+            record(session, self.ctx.clock.now(), actor, "personal_data.read", instance_id=instance_id,
+                   details={"purpose": (purpose or "")[:200], "records": len(rows)})
+            return [{"source": r.source, "task_id": r.task_id, "created_at": r.created_at.isoformat(),
+                     "data": self.ctx.vault.open(instance_id, r.source, r.nonce, r.ciphertext)} for r in rows]

@@ -1,0 +1,309 @@
+"""RuntimeService: start instances, correlate messages, cancel, read instances and their personal data."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+
+from .audit import audit_view
+from .errors import (
+    AlreadyExists,
+    DefinitionNotFound,
+    Forbidden,
+    InstanceNotFound,
+    InstanceNotRunning,
+    InvalidInput,
+    MessageNotCorrelated,
+    TooLarge,
+)
+from .store.models import (
+    AuditEntry,
+    Department,
+    HumanTask,
+    MessageWait,
+    PersonalRecord,
+    ProcessDefinition,
+    ProcessInstance,
+    Sequence,
+    TaskCandidate,
+    User,
+)
+from .unit_of_work import Change
+
+BUSINESS_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}$")
+MAX_VARIABLES_BYTES = 256 * 1024
+CANCEL_ROLES = ("supervisor", "admin")
+
+
+class RuntimeService:
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    # --- start -----------------------------------------------------------------------------------
+    def start_instance(self, key: str, actor, variables: dict[str, Any] | None = None,
+                       business_key: str | None = None, version: int | None = None) -> dict[str, Any]:
+        """Start `key` (latest version unless `version`); the case belongs to the actor's station."""
+        variables = {} if variables is None else variables
+        if not isinstance(variables, dict):
+            raise InvalidInput("variables must be a JSON object", [{"field": "variables", "message": "not an object"}])
+        size = len(json.dumps(variables, default=str))
+        if size > MAX_VARIABLES_BYTES:
+            raise TooLarge(f"variables are {size} bytes; the limit is {MAX_VARIABLES_BYTES}")
+        if business_key is not None and not BUSINESS_KEY.match(business_key):
+            raise InvalidInput("business key must be 1-100 characters of letters, digits and _.:/-",
+                               [{"field": "business_key", "message": "invalid business key"}])
+
+        def create(session, now) -> Change:
+            query = select(ProcessDefinition).where(ProcessDefinition.key == key)
+            if version is not None:
+                query = query.where(ProcessDefinition.version == version)
+            definition = session.scalars(query.order_by(ProcessDefinition.version.desc()).limit(1)).first()
+            if definition is None:
+                raise DefinitionNotFound(f"process definition '{key}' does not exist")
+            loaded = self.ctx.repository.load(session, definition.id)
+            start_form = loaded.meta.get(key, {}).get("start_form")
+            if start_form:
+                plain, personal = self.ctx.forms.get(start_form).validate(variables)
+            else:
+                _check_json(variables)
+                plain, personal = dict(variables), {}
+            instance = ProcessInstance(
+                id=str(uuid.uuid4()), business_key=business_key or self._next_business_key(session, now),
+                definition_id=definition.id, process_key=key, status="running", case_owner_id=None,
+                station_id=actor.station_id, started_by_id=actor.id, started_at=now, ended_at=None,
+                variables={}, state="", version=1,
+            )
+            if session.scalar(select(func.count()).where(
+                    ProcessInstance.business_key == instance.business_key)):
+                raise AlreadyExists(f"business key '{instance.business_key}' is already used")
+            session.add(instance)
+            change = Change(session, instance, actor, now, loaded=loaded)
+            workflow = self.ctx.serializer.new(loaded.spec, loaded.subprocess_specs)
+            for task in workflow.get_tasks(state=TaskState.READY):
+                task.set_data(**plain)
+            workflow.do_engine_steps()
+            change.workflow = workflow
+            session.flush()
+            if personal:
+                self.ctx.personal.store(session, instance.id, None, "start", personal, now)
+            change.audit("instance.started", definition_id=definition.id, process_key=key,
+                         version=definition.version, variables=sorted(plain), personal_fields=sorted(personal))
+            change.emit("instance.started", process_key=key, version=definition.version,
+                        station_id=instance.station_id)
+            return change
+
+        try:
+            change = self.ctx.uow.start(create)
+        except IntegrityError:
+            raise AlreadyExists("business key is already used") from None
+        return self.get_instance(change.instance.id)
+
+    def _next_business_key(self, session, now) -> str:
+        """JF-2026-000123: a per-year counter incremented in the starting transaction."""
+        prefix = self.ctx.settings.business_key_prefix
+        name = f"business_key:{prefix}:{now.year}"
+        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        session.execute(insert(Sequence).values(name=name, value=0).on_conflict_do_nothing())
+        value = session.execute(update(Sequence).where(Sequence.name == name)
+                                .values(value=Sequence.value + 1).returning(Sequence.value)).scalar_one()
+        return f"{prefix}-{now.year}-{value:06d}"
+
+    # --- messages --------------------------------------------------------------------------------
+    def correlate_message(self, name: str, actor, *, business_key: str | None = None,
+                          instance_id: str | None = None, payload: dict[str, Any] | None = None,
+                          department: str | None = None) -> dict[str, Any]:
+        """Deliver message `name` to the instance waiting for it (a department reporting its result).
+
+        With several waiting events (both departments), `department` picks the one whose task that
+        department works; a department system's own key is used when the actor has exactly one.
+        """
+        payload = {} if payload is None else payload
+        if not isinstance(payload, dict):
+            raise InvalidInput("payload must be a JSON object", [{"field": "payload", "message": "not an object"}])
+        if (business_key is None) == (instance_id is None):
+            raise InvalidInput("name exactly one of business_key and instance_id",
+                               [{"field": "business_key", "message": "business_key or instance_id"}])
+        instance_id = instance_id or self._instance_id_by_key(business_key)
+        if department is None and actor.role == "system" and len(actor.departments) == 1:
+            department = next(iter(actor.departments))
+
+        def deliver(change: Change):
+            if change.instance.status != "running":
+                raise InstanceNotRunning(f"instance {change.instance.business_key} is {change.instance.status}")
+            waits = change.session.scalars(select(MessageWait).where(
+                MessageWait.instance_id == change.instance.id, MessageWait.message_name == name)).all()
+            if department is not None:
+                waits = [w for w in waits if not w.groups or department in w.groups]
+            if not waits:
+                raise MessageNotCorrelated(f"instance {change.instance.business_key} is not waiting for "
+                                           f"message '{name}'" + (f" from '{department}'" if department else ""))
+            if len(waits) > 1:
+                raise MessageNotCorrelated(f"several events wait for '{name}'; name the department",
+                                           [{"field": "department", "message": "one of " + ", ".join(
+                                               sorted({g for w in waits for g in w.groups}))}])
+            wait = waits[0]
+            if actor.role == "system" and actor.departments and wait.groups \
+                    and not (actor.departments & set(wait.groups)):
+                raise Forbidden("this department may not answer that event")
+            workflow = change.workflow
+            workflow.refresh_timers()
+            workflow.do_engine_steps()
+            task = workflow.get_task_from_id(uuid.UUID(wait.task_id))
+            if task is None or task.state != TaskState.WAITING:
+                raise MessageNotCorrelated(f"the event waiting for '{name}' is no longer waiting")
+            attached_rows = []
+            form_key = None
+            if wait.attached_to:
+                attached_rows = change.session.scalars(select(HumanTask).where(
+                    HumanTask.instance_id == change.instance.id, HumanTask.element_id == wait.attached_to,
+                    HumanTask.state.in_(("open", "claimed")))).all()
+                form_key = next((r.form_key for r in attached_rows if r.form_key), None)
+            if form_key:
+                plain, personal = self.ctx.forms.get(form_key).validate(payload)
+            else:
+                _check_json(payload)
+                plain, personal = dict(payload), {}
+            event = BpmnEvent(MessageEventDefinition(name), payload=plain)
+            task.task_spec.catch(task, event)
+            task.task_spec._update(task)
+            workflow.do_engine_steps()
+            for row in attached_rows:
+                if str(row.id) in {str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)}:
+                    continue  # non-interrupting boundary: the task stays open
+                row.state, row.ended_at, row.completed_via = "completed", change.now, "message"
+                row.completed_by_id, row.outcome = actor.id, plain
+                change.finished.add(row.id)
+                change.session.query(TaskCandidate).filter(TaskCandidate.task_id == row.id).delete()
+                change.emit("task.completed", task_id=row.id, element_id=row.element_id, via="message")
+            if personal:
+                self.ctx.personal.store(change.session, change.instance.id, wait.task_id, f"message:{name}",
+                                        personal, change.now)
+            change.audit("message.correlated", task_id=wait.task_id, message=name, element_id=wait.element_id,
+                         department=department, fields=sorted(plain), personal_fields=sorted(personal))
+            change.emit("message.correlated", message=name, element_id=wait.element_id, department=department)
+            return change.instance.id
+
+        self.ctx.uow.run(instance_id, actor, deliver)
+        return self.get_instance(instance_id)
+
+    def _instance_id_by_key(self, business_key: str) -> str:
+        with self.ctx.db.transaction() as session:
+            found = session.scalar(select(ProcessInstance.id).where(ProcessInstance.business_key == business_key))
+        if found is None:
+            raise InstanceNotFound(f"no process instance has business key '{business_key}'")
+        return found
+
+    # --- cancel ----------------------------------------------------------------------------------
+    def cancel_instance(self, instance_id: str, actor, reason: str) -> dict[str, Any]:
+        reason = _reason(reason)
+        if actor.role not in CANCEL_ROLES:
+            raise Forbidden("only a supervisor or an admin may cancel a case")
+
+        def cancel(change: Change):
+            instance = change.instance
+            if instance.status != "running":
+                raise InstanceNotRunning(f"instance {instance.business_key} is {instance.status}")
+            if actor.role == "supervisor" and instance.station_id not in (None, actor.station_id):
+                raise Forbidden("a supervisor cancels only the cases of their station")
+            change.workflow.cancel()
+            instance.status, instance.ended_at = "cancelled", change.now
+            change.audit("instance.cancelled", reason=reason)
+            change.emit("instance.cancelled", process_key=instance.process_key)
+
+        self.ctx.uow.run(instance_id, actor, cancel)
+        return self.get_instance(instance_id)
+
+    # --- reads -----------------------------------------------------------------------------------
+    def get_instance(self, instance_id: str, history: bool = True) -> dict[str, Any]:
+        with self.ctx.db.transaction() as session:
+            instance = session.get(ProcessInstance, instance_id)
+            if instance is None:
+                raise InstanceNotFound(f"process instance '{instance_id}' does not exist")
+            view = self._view(session, instance)
+            tasks = self.ctx.tasks.query_rows(session, instance_id=instance_id, states=("open", "claimed"))
+            view["open_tasks"] = tasks
+            if history:
+                entries = session.scalars(select(AuditEntry).where(AuditEntry.instance_id == instance_id)
+                                          .order_by(AuditEntry.id)).all()
+                view["history"] = [audit_view(e) for e in entries]
+            return view
+
+    def get_instance_by_business_key(self, business_key: str, history: bool = True) -> dict[str, Any]:
+        return self.get_instance(self._instance_id_by_key(business_key), history)
+
+    def list_instances(self, *, status: str | None = None, process_key: str | None = None,
+                       business_key: str | None = None, case_owner: str | None = None,
+                       station_id: int | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        with self.ctx.db.transaction() as session:
+            query = select(ProcessInstance)
+            if status:
+                query = query.where(ProcessInstance.status == status)
+            if process_key:
+                query = query.where(ProcessInstance.process_key == process_key)
+            if business_key:
+                query = query.where(ProcessInstance.business_key == business_key)
+            if station_id is not None:
+                query = query.where(ProcessInstance.station_id == station_id)
+            if case_owner:
+                owner = aliased(User)
+                query = query.join(owner, owner.id == ProcessInstance.case_owner_id).where(
+                    owner.username == case_owner)
+            query = query.order_by(ProcessInstance.started_at.desc(), ProcessInstance.id)
+            rows = session.scalars(query.limit(min(max(limit, 1), 200)).offset(max(offset, 0))).all()
+            return self._views(session, rows)
+
+    def _view(self, session, instance: ProcessInstance) -> dict[str, Any]:
+        return self._views(session, [instance])[0]
+
+    @staticmethod
+    def _views(session, rows: list[ProcessInstance]) -> list[dict[str, Any]]:
+        user_ids = {r.case_owner_id for r in rows} | {r.started_by_id for r in rows}
+        station_ids = {r.station_id for r in rows}
+        users = dict(session.execute(select(User.id, User.username).where(User.id.in_(user_ids - {None})))
+                     .all()) if user_ids - {None} else {}
+        stations = dict(session.execute(select(Department.id, Department.key).where(
+            Department.id.in_(station_ids - {None}))).all()) if station_ids - {None} else {}
+        versions = dict(session.execute(select(ProcessDefinition.id, ProcessDefinition.version).where(
+            ProcessDefinition.id.in_({r.definition_id for r in rows}))).all()) if rows else {}
+        return [{
+            "id": r.id, "business_key": r.business_key, "process_key": r.process_key,
+            "definition_id": r.definition_id, "definition_version": versions.get(r.definition_id),
+            "status": r.status, "case_owner": users.get(r.case_owner_id), "station": stations.get(r.station_id),
+            "started_by": users.get(r.started_by_id), "started_at": r.started_at.isoformat(),
+            "ended_at": r.ended_at.isoformat() if r.ended_at else None, "variables": r.variables,
+            "version": r.version,
+        } for r in rows]
+
+    def personal_data(self, instance_id: str, actor, purpose: str) -> list[dict[str, Any]]:
+        """Decrypt a case's personal data; every read is audited with its purpose."""
+        return self.ctx.personal.read(instance_id, actor, purpose)
+
+
+def _check_json(value: Any) -> None:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        raise InvalidInput("data must be plain JSON", [{"field": None, "message": "not JSON"}]) from None
+
+
+def _reason(reason: str | None) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise InvalidInput("a reason is required", [{"field": "reason", "message": "required"}])
+    if len(text) > 1000:
+        raise InvalidInput("the reason is longer than 1000 characters", [{"field": "reason", "message": "too long"}])
+    return text
+
+
+__all__ = ["RuntimeService", "PersonalRecord"]

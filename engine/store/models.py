@@ -1,0 +1,271 @@
+"""SQLAlchemy models: the engine's tables.
+
+Workflow state lives in one blob per instance; everything the inbox, the SLA board, the timer
+sweeper and reports query lives in ordinary indexed projection tables, rebuilt by every unit of
+work. Personal data lives only in `personal_records`, encrypted.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# BigInteger ids autoincrement on SQLite only when declared INTEGER.
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value
+
+    def process_result_value(self, value, dialect):
+        from datetime import UTC
+
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+# --- identity ----------------------------------------------------------------------------------
+class Department(Base):
+    """A police station (owns cases) or an agency such as civil affairs (works escalations)."""
+
+    __tablename__ = "departments"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))  # station | agency
+    created_at: Mapped[datetime]
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))  # officer | liaison | supervisor | admin | auditor
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    department_id: Mapped[int] = mapped_column(
+        ForeignKey("departments.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+# --- repository --------------------------------------------------------------------------------
+class Deployment(Base):
+    __tablename__ = "deployments"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    deployed_at: Mapped[datetime]
+    deployed_by: Mapped[str | None] = mapped_column(String(64))
+    resources: Mapped[list[Any]]  # [{name, sha256}]
+
+
+class ProcessDefinition(Base):
+    """One version of one executable process. `xml` is the normalised document that defines it."""
+
+    __tablename__ = "process_definitions"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str | None] = mapped_column(String(300))
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"))
+    content_hash: Mapped[str] = mapped_column(String(64))  # own document + called processes
+    resource_name: Mapped[str] = mapped_column(String(300))
+    xml: Mapped[str] = mapped_column(Text)
+    called: Mapped[list[Any]]  # definition ids of called processes, pinned at deploy
+    meta: Mapped[dict[str, Any]]  # human-task attributes, start form, message waits (read once)
+    deployed_at: Mapped[datetime]
+
+
+# --- runtime -----------------------------------------------------------------------------------
+class ProcessInstance(Base):
+    __tablename__ = "process_instances"
+    __table_args__ = (
+        Index("ix_instances_status_key", "status", "process_key", "started_at"),
+        Index("ix_instances_owner", "case_owner_id", "status"),
+        Index("ix_instances_station", "station_id", "status", "started_at"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    business_key: Mapped[str] = mapped_column(String(100), unique=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))  # running | completed | cancelled
+    case_owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    variables: Mapped[dict[str, Any]]  # non-personal snapshot, read without opening the blob
+    state: Mapped[str] = mapped_column(Text)  # serialized workflow without its spec
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    # Optimistic concurrency: a second writer of the same version raises StaleDataError.
+    __mapper_args__ = {"version_id_col": version}
+
+
+class HumanTask(Base):
+    """Projection of a user task. Rows stay after completion: history and KPI reports read them."""
+
+    __tablename__ = "human_tasks"
+    __table_args__ = (
+        Index("ix_tasks_assignee", "assignee_id", "state", "due_at"),
+        Index("ix_tasks_instance", "instance_id", "state"),
+        Index("ix_tasks_state_due", "state", "due_at"),
+        Index("ix_tasks_business_key", "business_key"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
+    business_key: Mapped[str] = mapped_column(String(100))
+    process_key: Mapped[str] = mapped_column(String(200))
+    element_id: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(300))
+    lane: Mapped[str | None] = mapped_column(String(200))
+    candidate_groups: Mapped[list[Any]]
+    candidate_users: Mapped[list[Any]]
+    owner_task: Mapped[bool] = mapped_column(Boolean, default=False)  # belongs to the case owner
+    station_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    # open | claimed | completed | cancelled; later: returned, transferred, delegated, suspended
+    state: Mapped[str] = mapped_column(String(16))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    form_key: Mapped[str | None] = mapped_column(String(200))
+    priority: Mapped[int] = mapped_column(Integer, default=50)
+    created_at: Mapped[datetime]
+    claimed_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    completed_via: Mapped[str | None] = mapped_column(String(16))  # form | message
+    due_at: Mapped[datetime | None]
+    follow_up_at: Mapped[datetime | None]
+    outcome: Mapped[dict[str, Any] | None]  # declared, non-personal form fields (KPI reports)
+
+
+class TaskCandidate(Base):
+    """One row per (open task, candidate group or user): the claimable-queue index."""
+
+    __tablename__ = "task_candidates"
+    __table_args__ = (Index("ix_candidates_queue", "group_key", "due_at"),)
+    task_id: Mapped[str] = mapped_column(
+        ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    due_at: Mapped[datetime | None]
+
+
+class Timer(Base):
+    """Every pending due time: BPMN timer events now, SLA marks with the SLA work."""
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_due", "status", "due_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"), index=True)
+    task_id: Mapped[str] = mapped_column(String(36))  # the waiting SpiffWorkflow task
+    element_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(24))  # bpmn_timer | sla_warning | sla_breach
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | fired | cancelled
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    fired_at: Mapped[datetime | None]
+
+
+class MessageWait(Base):
+    """A message catch event that is waiting: what correlation looks up."""
+
+    __tablename__ = "message_waits"
+    __table_args__ = (Index("ix_waits_instance_message", "instance_id", "message_name"),)
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
+    message_name: Mapped[str] = mapped_column(String(200))
+    element_id: Mapped[str] = mapped_column(String(200))
+    attached_to: Mapped[str | None] = mapped_column(String(200))  # boundary: the task it interrupts
+    groups: Mapped[list[Any]]  # candidate groups of that task: which department may answer
+
+
+class PersonalRecord(Base):
+    """Personal data of a case, AES-GCM encrypted; the only place it is stored."""
+
+    __tablename__ = "personal_records"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    instance_id: Mapped[str] = mapped_column(
+        ForeignKey("process_instances.id", ondelete="CASCADE"), index=True
+    )
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    source: Mapped[str] = mapped_column(String(64))  # start | task form key | message name
+    key_id: Mapped[str] = mapped_column(String(32))
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+
+
+class Sequence(Base):
+    """Named counters (business keys) incremented inside the caller's transaction."""
+
+    __tablename__ = "sequences"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[int] = mapped_column(BigId, default=0)
+
+
+# --- history and events ------------------------------------------------------------------------
+class AuditEntry(Base):
+    """Append-only: triggers refuse UPDATE and DELETE (see the migration)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_instance", "instance_id", "id"),
+        Index("ix_audit_at", "at"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime]
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64))
+    instance_id: Mapped[str | None] = mapped_column(String(36))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    details: Mapped[dict[str, Any]]
+
+
+class OutboxEvent(Base):
+    """Events written with the change that caused them; a relay delivers them (webhooks)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_unpublished", "published_at", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    type: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime]
+    instance_id: Mapped[str | None] = mapped_column(String(36))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    payload: Mapped[dict[str, Any]]
+    published_at: Mapped[datetime | None]

@@ -1,0 +1,386 @@
+"""TaskService: inbox queries, claim, unclaim, complete, reassign, and case ownership.
+
+First-contact responsibility (首接负责制) lives here: the officer who first claims one of a case's
+officer tasks becomes its case owner; later officer tasks go to the owner automatically; nobody else
+may take them; only a supervisor moves ownership, with a reason, audited.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.orm import aliased
+
+from .errors import (
+    Forbidden,
+    InvalidInput,
+    NotAssignee,
+    NotCandidate,
+    OwnedByAnother,
+    TaskAlreadyClaimed,
+    TaskNotClaimed,
+    TaskNotFound,
+    TaskNotOpen,
+    UserNotFound,
+)
+from .identity import STATION_ROLES, Actor
+from .runtime import _reason
+from .store.models import HumanTask, ProcessInstance, TaskCandidate, User
+from .unit_of_work import OPEN_STATES, Change, add_candidates, is_candidate
+
+STATES = ("open", "claimed", "completed", "cancelled")
+SORTS = {"due": "due_at", "priority": "priority", "created": "created_at"}
+MAX_LIMIT = 200
+
+
+class TaskService:
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    # --- commands --------------------------------------------------------------------------------
+    def claim(self, task_id: str, actor: Actor) -> dict[str, Any]:
+        """Atomically take an open task; the loser of a race gets TaskAlreadyClaimed."""
+
+        def op(change: Change):
+            row = self._row(change, task_id)
+            if row.state == "claimed" and row.assignee_id == actor.id:
+                return  # claiming what you hold already changes nothing
+            self._claim(change, row, actor)
+
+        self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False)
+        return self.get_task(task_id)
+
+    def unclaim(self, task_id: str, actor: Actor) -> dict[str, Any]:
+        def op(change: Change):
+            row = self._row(change, task_id)
+            if row.state != "claimed":
+                raise TaskNotClaimed("the task is not claimed")
+            if row.assignee_id != actor.id and not self._supervises(actor, row):
+                raise NotAssignee("only the assignee or a supervisor of the station may release the task")
+            row.state, row.assignee_id, row.claimed_at = "open", None, None
+            add_candidates(change.session, row)
+            change.audit("task.unclaimed", task_id=row.id, element_id=row.element_id)
+            change.emit("task.unclaimed", task_id=row.id, element_id=row.element_id)
+
+        self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False)
+        return self.get_task(task_id)
+
+    def complete(self, task_id: str, actor: Actor, data: dict[str, Any] | None) -> dict[str, Any]:
+        """Complete with form data: validated, declared fields only, personal fields sealed.
+
+        An open task the actor may claim is claimed in the same transaction.
+        """
+        data = {} if data is None else data
+
+        def op(change: Change):
+            row = self._row(change, task_id)
+            if row.state not in OPEN_STATES:
+                raise TaskNotOpen(f"the task is already {row.state}")
+            if row.state == "open":
+                self._claim(change, row, actor)
+            elif row.assignee_id != actor.id:
+                raise NotAssignee("the task is assigned to someone else")
+            if row.form_key:
+                plain, personal = self.ctx.forms.get(row.form_key).validate(data)
+            else:
+                if not isinstance(data, dict):
+                    raise InvalidInput("data must be a JSON object", [{"field": None, "message": "not an object"}])
+                if data:
+                    raise InvalidInput("this task has no form: send no data",
+                                       [{"field": k, "message": "unknown field"} for k in sorted(data)[:20]])
+                plain, personal = {}, {}
+            workflow = change.workflow
+            workflow.refresh_timers()  # a timer that fell due first wins (boundary at breach)
+            workflow.do_engine_steps()
+            task = workflow.get_task_from_id(uuid.UUID(task_id))
+            if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+                raise TaskNotOpen("the task is no longer ready (a timer or message closed it)")
+            task.set_data(**plain)
+            workflow.run_task_from_id(task.id)
+            workflow.do_engine_steps()
+            row.state, row.ended_at, row.completed_via = "completed", change.now, "form"
+            row.completed_by_id, row.outcome = actor.id, plain
+            change.finished.add(row.id)
+            if personal:
+                self.ctx.personal.store(change.session, change.instance.id, row.id, row.form_key,
+                                        personal, change.now)
+            change.audit("task.completed", task_id=row.id, element_id=row.element_id,
+                         fields=sorted(plain), personal_fields=sorted(personal))
+            change.emit("task.completed", task_id=row.id, element_id=row.element_id, via="form")
+
+        self.ctx.uow.run(self._instance_of(task_id), actor, op)
+        return self.get_task(task_id)
+
+    def reassign(self, task_id: str, actor: Actor, username: str, reason: str) -> dict[str, Any]:
+        """A supervisor gives a task to someone else. An officer task moves the case's ownership."""
+        reason = _reason(reason)
+
+        def op(change: Change):
+            row = self._row(change, task_id)
+            if row.state not in OPEN_STATES:
+                raise TaskNotOpen(f"the task is already {row.state}")
+            if not self._supervises(actor, row):
+                raise Forbidden("only a supervisor of the case's station may reassign its tasks")
+            target = self._user(change.session, username)
+            if row.owner_task:
+                self._change_owner(change, target, reason)
+                return
+            if not is_candidate(target, row):
+                raise InvalidInput(f"'{username}' is not a candidate for this task",
+                                   [{"field": "user", "message": "not in the task's groups"}])
+            self._assign(change, row, target.id)
+            change.audit("task.reassigned", task_id=row.id, element_id=row.element_id,
+                         assignee=target.username, reason=reason)
+            change.emit("task.reassigned", task_id=row.id, element_id=row.element_id, assignee_id=target.id)
+
+        self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False)
+        return self.get_task(task_id)
+
+    def reassign_case_owner(self, instance_id: str, actor: Actor, username: str, reason: str) -> dict[str, Any]:
+        """Move first-contact responsibility to another officer of the station (supervisor only)."""
+        reason = _reason(reason)
+
+        def op(change: Change):
+            if actor.role != "supervisor" or change.instance.station_id not in (None, actor.station_id):
+                raise Forbidden("only a supervisor of the case's station may reassign its owner")
+            if change.instance.status != "running":
+                raise TaskNotOpen(f"the case is {change.instance.status}")
+            self._change_owner(change, self._user(change.session, username), reason)
+
+        self.ctx.uow.run(instance_id, actor, op, load_workflow=False)
+        return self.ctx.runtime.get_instance(instance_id, history=False)
+
+    # --- rules -----------------------------------------------------------------------------------
+    def _claim(self, change: Change, row: HumanTask, actor: Actor) -> None:
+        if row.state == "claimed":
+            raise TaskAlreadyClaimed("the task was claimed by someone else")
+        if row.state != "open":
+            raise TaskNotOpen(f"the task is already {row.state}")
+        owner_id = change.instance.case_owner_id
+        if row.owner_task and owner_id is not None and owner_id != actor.id:
+            raise OwnedByAnother("this case has an owner; its officer tasks are theirs")
+        if not is_candidate(actor, row):
+            raise NotCandidate("you are not a candidate for this task")
+        # conditional update: exactly one transaction moves the row out of 'open'
+        won = change.session.execute(update(HumanTask).where(HumanTask.id == row.id, HumanTask.state == "open")
+                                     .values(state="claimed", assignee_id=actor.id, claimed_at=change.now)
+                                     .execution_options(synchronize_session="fetch")).rowcount
+        if won != 1:
+            raise TaskAlreadyClaimed("the task was claimed by someone else")
+        change.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == row.id))
+        change.audit("task.claimed", task_id=row.id, element_id=row.element_id)
+        change.emit("task.claimed", task_id=row.id, element_id=row.element_id, assignee_id=actor.id)
+        if row.owner_task and owner_id is None:
+            change.instance.case_owner_id = actor.id
+            change.audit("case.owner_assigned", owner=actor.username, rule="first_contact")
+            change.emit("case.owner_changed", owner_id=actor.id, previous_owner_id=None)
+            self._owner_tasks_to(change, actor.id, exclude=row.id)
+
+    def _change_owner(self, change: Change, target: Actor, reason: str) -> None:
+        role = self.ctx.settings.ownership_role
+        if target.role != role or target.station_id != change.instance.station_id:
+            raise InvalidInput(f"the new owner must be an {role} of the case's station",
+                               [{"field": "user", "message": "not an officer of this station"}])
+        previous = change.instance.case_owner_id
+        if previous == target.id:
+            return
+        change.instance.case_owner_id = target.id
+        change.session.flush()
+        self._owner_tasks_to(change, target.id)
+        change.audit("case.owner_reassigned", owner=target.username, previous_owner_id=previous, reason=reason)
+        change.emit("case.owner_changed", owner_id=target.id, previous_owner_id=previous)
+
+    def _owner_tasks_to(self, change: Change, user_id: int, exclude: str | None = None) -> None:
+        rows = change.session.scalars(select(HumanTask).where(
+            HumanTask.instance_id == change.instance.id, HumanTask.owner_task.is_(True),
+            HumanTask.state.in_(OPEN_STATES))).all()
+        for row in rows:
+            if row.id != exclude and row.assignee_id != user_id:
+                self._assign(change, row, user_id)
+                change.emit("task.reassigned", task_id=row.id, element_id=row.element_id, assignee_id=user_id)
+
+    @staticmethod
+    def _assign(change: Change, row: HumanTask, user_id: int) -> None:
+        row.state, row.assignee_id, row.claimed_at = "claimed", user_id, change.now
+        change.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == row.id))
+
+    @staticmethod
+    def _supervises(actor: Actor, row: HumanTask) -> bool:
+        return actor.role == "supervisor" and (row.station_id is None or row.station_id == actor.station_id)
+
+    def _user(self, session, username: str) -> Actor:
+        user_id = session.scalar(select(User.id).where(User.username == username, User.active.is_(True)))
+        if user_id is None:
+            raise UserNotFound(f"user '{username}' does not exist")
+        return self.ctx.identity.actor_by_id(session, user_id)
+
+    @staticmethod
+    def _row(change: Change, task_id: str) -> HumanTask:
+        row = change.task_row(task_id)
+        if row is None:
+            raise TaskNotFound(f"task '{task_id}' does not exist")
+        return row
+
+    def _instance_of(self, task_id: str) -> str:
+        with self.ctx.db.transaction() as session:
+            instance_id = session.scalar(select(HumanTask.instance_id).where(HumanTask.id == str(task_id)))
+        if instance_id is None:
+            raise TaskNotFound(f"task '{task_id}' does not exist")
+        return instance_id
+
+    # --- queries ---------------------------------------------------------------------------------
+    def get_task(self, task_id: str) -> dict[str, Any]:
+        with self.ctx.db.transaction() as session:
+            rows = self.query_rows(session, task_id=str(task_id))
+            if not rows:
+                raise TaskNotFound(f"task '{task_id}' does not exist")
+            view = rows[0]
+            view["form"] = self.ctx.forms.get(view["form_key"]).schema if view["form_key"] in self.ctx.forms \
+                else None
+            return view
+
+    def query(self, actor: Actor | None = None, *, assignee: str | None = None, candidate: str | None = None,
+              group: str | None = None, state: str | list[str] | None = None, instance_id: str | None = None,
+              business_key: str | None = None, due_before: datetime | None = None,
+              due_after: datetime | None = None, sort: str = "due", limit: int = 50,
+              cursor: str | None = None) -> dict[str, Any]:
+        """Inbox query. `assignee`/`candidate` take 'me' or a username; pages by keyset cursor."""
+        if sort not in SORTS:
+            raise InvalidInput(f"sort must be one of {', '.join(SORTS)}", [{"field": "sort", "message": "invalid"}])
+        states = [state] if isinstance(state, str) else list(state or [])
+        if any(s not in STATES for s in states):
+            raise InvalidInput(f"state must be one of {', '.join(STATES)}", [{"field": "state", "message": "invalid"}])
+        limit = min(max(int(limit), 1), MAX_LIMIT)
+        with self.ctx.db.transaction() as session:
+            assignee_id = candidate_actor = None
+            if assignee:
+                assignee_id = self._resolve(session, actor, assignee).id
+            if candidate:
+                candidate_actor = self._resolve(session, actor, candidate)
+            rows = self.query_rows(session, assignee_id=assignee_id, candidate=candidate_actor, group=group,
+                                   states=tuple(states) or None, instance_id=instance_id,
+                                   business_key=business_key, due_before=due_before, due_after=due_after,
+                                   sort=sort, limit=limit + 1, cursor=_decode_cursor(cursor))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = _encode_cursor(rows[-1], sort) if more and rows else None
+        return {"items": rows, "next_cursor": next_cursor}
+
+    def _resolve(self, session, actor: Actor | None, who: str) -> Actor:
+        if who == "me":
+            if actor is None:
+                raise InvalidInput("'me' needs an actor", [{"field": "assignee", "message": "no actor"}])
+            return actor
+        return self._user(session, who)
+
+    def query_rows(self, session, *, task_id: str | None = None, assignee_id: int | None = None,
+                   candidate: Actor | None = None, group: str | None = None, states=None,
+                   instance_id: str | None = None, business_key: str | None = None,
+                   due_before: datetime | None = None, due_after: datetime | None = None,
+                   sort: str = "due", limit: int = 200, cursor: list | None = None) -> list[dict[str, Any]]:
+        assignee = aliased(User)
+        completer = aliased(User)
+        query = (select(HumanTask, assignee.username, completer.username)
+                 .outerjoin(assignee, assignee.id == HumanTask.assignee_id)
+                 .outerjoin(completer, completer.id == HumanTask.completed_by_id))
+        if task_id is not None:
+            query = query.where(HumanTask.id == task_id)
+        if assignee_id is not None:
+            query = query.where(HumanTask.assignee_id == assignee_id)
+        if candidate is not None:
+            keys = [k for k in candidate.groups if group is None or k == group]
+            role_keys = [k for k in keys if k in STATION_ROLES]
+            other_keys = [k for k in keys if k not in STATION_ROLES]
+            in_queue = [HumanTask.id.in_(select(TaskCandidate.task_id).where(TaskCandidate.group_key.in_(other_keys)))]
+            if role_keys:  # role groups reach only the candidate's own station
+                in_queue.append(and_(
+                    HumanTask.id.in_(select(TaskCandidate.task_id).where(TaskCandidate.group_key.in_(role_keys))),
+                    or_(HumanTask.station_id.is_(None), HumanTask.station_id == candidate.station_id)))
+            query = query.where(or_(*in_queue), HumanTask.state == "open")
+        elif group is not None:
+            query = query.where(HumanTask.id.in_(select(TaskCandidate.task_id).where(
+                TaskCandidate.group_key == group)), HumanTask.state == "open")
+        if states:
+            query = query.where(HumanTask.state.in_(states))
+        if instance_id is not None:
+            query = query.where(HumanTask.instance_id == instance_id)
+        if business_key is not None:
+            query = query.where(HumanTask.business_key == business_key)
+        if due_before is not None:
+            query = query.where(HumanTask.due_at < due_before)
+        if due_after is not None:
+            query = query.where(HumanTask.due_at >= due_after)
+        order = _order(sort)
+        if cursor:
+            query = query.where(_after(order, cursor))
+        query = query.order_by(*[(c.desc() if desc else c.asc()).nulls_last() for c, desc in order])
+        query = query.limit(limit)
+        return [task_view(row, assignee_name, completer_name)
+                for row, assignee_name, completer_name in session.execute(query).all()]
+
+
+def _order(sort: str):
+    """Sort columns as (column, descending); the id always breaks ties."""
+    if sort == "priority":
+        return [(HumanTask.priority, True), (HumanTask.due_at, False), (HumanTask.id, False)]
+    if sort == "created":
+        return [(HumanTask.created_at, False), (HumanTask.id, False)]
+    return [(HumanTask.due_at, False), (HumanTask.id, False)]
+
+
+def _after(order, values):
+    """Keyset condition 'strictly after `values`' for an ORDER BY with NULLS LAST."""
+    clauses = []
+    for i, (column, desc) in enumerate(order):
+        value = values[i] if i < len(values) else None
+        if isinstance(value, str) and column.type.python_type is datetime:
+            value = datetime.fromisoformat(value)
+        equal = [(c == v) if v is not None else c.is_(None)
+                 for (c, _d), v in zip([o for o in order[:i]], values[:i], strict=False)]
+        if value is None:
+            continue  # nothing sorts after NULL within this column (NULLS LAST)
+        beyond = column < value if desc else column > value
+        clauses.append(and_(*equal, or_(beyond, column.is_(None))))
+    return or_(*clauses) if clauses else HumanTask.id.is_(None)
+
+
+def _encode_cursor(view: dict[str, Any], sort: str) -> str:
+    keys = {"priority": ["priority", "due_at", "id"], "created": ["created_at", "id"]}.get(sort, ["due_at", "id"])
+    return base64.urlsafe_b64encode(json.dumps([view[k] for k in keys]).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> list | None:
+    if not cursor:
+        return None
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(values, list) or not values:
+            raise ValueError
+        return values
+    except (ValueError, TypeError):
+        raise InvalidInput("invalid cursor", [{"field": "cursor", "message": "invalid"}]) from None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def task_view(row: HumanTask, assignee: str | None, completed_by: str | None) -> dict[str, Any]:
+    return {
+        "id": row.id, "instance_id": row.instance_id, "business_key": row.business_key,
+        "process_key": row.process_key, "element_id": row.element_id, "name": row.name, "lane": row.lane,
+        "state": row.state, "assignee": assignee, "candidate_groups": row.candidate_groups,
+        "candidate_users": row.candidate_users, "owner_task": row.owner_task, "form_key": row.form_key,
+        "priority": row.priority, "created_at": _iso(row.created_at), "claimed_at": _iso(row.claimed_at),
+        "ended_at": _iso(row.ended_at), "due_at": _iso(row.due_at), "follow_up_at": _iso(row.follow_up_at),
+        "completed_by": completed_by, "completed_via": row.completed_via, "outcome": row.outcome,
+    }
+
+
+__all__ = ["TaskService", "ProcessInstance"]

@@ -1,0 +1,282 @@
+"""The unit of work: every change to an instance is one transaction.
+
+1. lock the instance row (FOR UPDATE on PostgreSQL; SQLite transactions begin IMMEDIATE) and check
+   its version on write;
+2. load the workflow (spec from the cache);
+3. apply the change (refresh timers first, check the target task is still READY);
+4. rebuild the projections (human tasks, timers, message waits), collect thrown events;
+5. write state, projections, outbox and audit rows; commit.
+Any exception rolls everything back and the in-memory workflow is discarded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import delete, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from . import clock as clock_module
+from .audit import record
+from .errors import ConcurrentModification, EngineError, InstanceNotFound, WorkflowFailed
+from .identity import STATION_ROLES
+from .outbox import emit
+from .schedule import resolve_due
+from .store.models import HumanTask, MessageWait, ProcessInstance, TaskCandidate, Timer, User
+
+MAX_ATTEMPTS = 5
+OPEN_STATES = ("open", "claimed")
+
+
+@dataclass
+class Change:
+    """What one unit of work is doing: its session, instance, workflow and actor."""
+
+    session: Any
+    instance: ProcessInstance
+    actor: Any
+    now: datetime
+    loaded: Any = None  # LoadedSpec
+    workflow: Any = None
+    finished: set[str] = field(default_factory=set)  # task rows already closed by this change
+
+    def task_row(self, task_id: str) -> HumanTask | None:
+        row = self.session.get(HumanTask, task_id)
+        return row if row is not None and row.instance_id == self.instance.id else None
+
+    def audit(self, action: str, task_id: str | None = None, **details: Any) -> None:
+        record(self.session, self.now, self.actor, action, instance_id=self.instance.id,
+               task_id=task_id, details=details)
+
+    def emit(self, event_type: str, task_id: str | None = None, **payload: Any) -> None:
+        payload.setdefault("instance_id", self.instance.id)
+        payload.setdefault("business_key", self.instance.business_key)
+        if task_id is not None:
+            payload.setdefault("task_id", task_id)
+        emit(self.session, self.now, event_type, instance_id=self.instance.id, task_id=task_id,
+             payload=payload)
+
+
+class UnitOfWork:
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    # --- running ---------------------------------------------------------------------------------
+    def run(self, instance_id: str, actor, fn, *, load_workflow: bool = True):
+        """Run `fn(change)` on the locked instance, retrying when another writer won the race."""
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as session:
+                    instance = session.scalars(
+                        select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
+                    ).first()
+                    if instance is None:
+                        raise InstanceNotFound(f"process instance '{instance_id}' does not exist")
+                    change = Change(session, instance, actor, self.ctx.clock.now())
+                    if load_workflow:
+                        change.loaded = self.ctx.repository.load(session, instance.definition_id)
+                        change.workflow = self.ctx.serializer.loads(
+                            instance.state, change.loaded.spec, change.loaded.subprocess_specs)
+                    result = _guard(fn, change)
+                    if change.workflow is not None:
+                        self.sync(change)
+                    else:
+                        session.flush()
+                    return result
+            except (StaleDataError, ConcurrentModification):
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise ConcurrentModification("the instance kept changing; try again") from None
+        raise AssertionError("unreachable")
+
+    def start(self, fn):
+        """Run `fn(session, now)` that creates a new instance and returns its Change."""
+        with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as session:
+            now = self.ctx.clock.now()
+            change = _guard(lambda _c: fn(session, now), None)
+            self.sync(change)
+            return change
+
+    # --- projections -----------------------------------------------------------------------------
+    def sync(self, change: Change) -> None:
+        """Rebuild projections from the workflow and write the state (step 4 and 5)."""
+        wf, session, instance = change.workflow, change.session, change.instance
+        self._thrown_events(change)
+        self._sync_human_tasks(change)
+        self._sync_waits(change)
+        if instance.status == "running" and wf.is_completed():
+            instance.status = "completed"
+            instance.ended_at = change.now
+            change.audit("instance.completed")
+            change.emit("instance.completed", process_key=instance.process_key)
+        instance.variables = snapshot(wf)
+        instance.state = self.ctx.serializer.dumps(wf)
+        session.flush()
+
+    def _thrown_events(self, change: Change) -> None:
+        for event in change.workflow.get_events():
+            definition = event.event_definition
+            kind = type(definition).__name__.replace("EventDefinition", "").lower() or "event"
+            payload = event.payload if isinstance(event.payload, dict) else {}
+            details = {"name": definition.name, "code": getattr(definition, "code", None)}
+            if kind == "escalation":
+                details["departments"] = payload.get("departments")
+            change.audit(f"{kind}.raised", **details)
+            change.emit(f"{kind}.raised", **details)
+
+    def _sync_human_tasks(self, change: Change) -> None:
+        session, instance = change.session, change.instance
+        ready = {str(t.id): t for t in change.workflow.get_tasks(state=TaskState.READY, manual=True)}
+        open_rows = session.scalars(select(HumanTask).where(
+            HumanTask.instance_id == instance.id, HumanTask.state.in_(OPEN_STATES))).all()
+        known = set()
+        for row in open_rows:
+            known.add(row.id)
+            if row.id in ready or row.id in change.finished:
+                continue
+            row.state, row.ended_at = "cancelled", change.now
+            session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == row.id))
+            change.audit("task.cancelled", task_id=row.id, element_id=row.element_id)
+            change.emit("task.cancelled", task_id=row.id, element_id=row.element_id)
+        for task_id, task in ready.items():
+            if task_id not in known and task_id not in change.finished:
+                self._create_task(change, task)
+
+    def _create_task(self, change: Change, task) -> None:
+        session, instance = change.session, change.instance
+        process_key = task.workflow.spec.name
+        element_id = task.task_spec.bpmn_id or task.task_spec.name
+        meta = change.loaded.task_meta(process_key, element_id) or {}
+        variables = task.data
+        evaluate = self.ctx.evaluator.evaluate
+        try:
+            due_at = resolve_due(meta.get("due"), variables, change.now, evaluate)
+            follow_up_at = resolve_due(meta.get("follow_up"), variables, change.now, evaluate)
+            priority = int(evaluate(meta["priority"], variables)) if meta.get("priority") else 50
+            assignee_name = meta.get("assignee")
+            if assignee_name and meta.get("assignee_is_expression"):
+                assignee_name = evaluate(assignee_name, variables)
+        except (EngineError, ValueError, TypeError) as exc:
+            message = getattr(exc, "message", str(exc))
+            raise WorkflowFailed(f"user task '{element_id}': {message}",
+                                 [{"element_id": element_id, "message": message}]) from None
+        groups = list(meta.get("groups", []))
+        users = list(meta.get("users", []))
+        owner_task = self.ctx.settings.ownership_role in groups
+        assignee_id = None
+        if owner_task and instance.case_owner_id is not None:
+            assignee_id = instance.case_owner_id
+        elif assignee_name:
+            assignee_id = session.scalars(select(User.id).where(User.username == str(assignee_name))).first()
+        row = HumanTask(
+            id=str(task.id), instance_id=instance.id, business_key=instance.business_key,
+            process_key=process_key, element_id=element_id,
+            name=meta.get("name") or task.task_spec.bpmn_name, lane=meta.get("lane") or task.task_spec.lane,
+            candidate_groups=groups, candidate_users=users, owner_task=owner_task,
+            station_id=instance.station_id, state="claimed" if assignee_id else "open",
+            assignee_id=assignee_id, form_key=meta.get("form_key"), priority=priority,
+            created_at=change.now, claimed_at=change.now if assignee_id else None,
+            due_at=due_at, follow_up_at=follow_up_at,
+        )
+        session.add(row)
+        if assignee_id is None:
+            add_candidates(session, row)
+        change.audit("task.created", task_id=row.id, element_id=element_id,
+                     assignee_id=assignee_id, due_at=due_at.isoformat() if due_at else None)
+        change.emit("task.created", task_id=row.id, element_id=element_id, name=row.name,
+                    process_key=process_key, candidate_groups=groups, assignee_id=assignee_id,
+                    due_at=due_at.isoformat() if due_at else None)
+
+    def _sync_waits(self, change: Change) -> None:
+        session, instance, wf = change.session, change.instance, change.workflow
+        timers, messages = {}, {}
+        if instance.status == "running":
+            for task in wf.get_tasks(state=TaskState.WAITING, spec_class=CatchingEvent):
+                definition = task.task_spec.event_definition
+                if isinstance(definition, TimerEventDefinition):
+                    timers[str(task.id)] = task
+                elif isinstance(definition, MessageEventDefinition):
+                    messages[str(task.id)] = task
+        existing_timers = {t.task_id: t for t in session.scalars(select(Timer).where(
+            Timer.instance_id == instance.id, Timer.status == "pending", Timer.kind == "bpmn_timer"))}
+        for task_id, row in existing_timers.items():
+            if task_id not in timers:
+                row.status = "cancelled"
+        for task_id, task in timers.items():
+            if task_id in existing_timers:
+                continue
+            due = timer_due(task)
+            if due is not None:
+                session.add(Timer(instance_id=instance.id, task_id=task_id, element_id=task.task_spec.bpmn_id,
+                                  kind="bpmn_timer", due_at=due, status="pending", attempts=0))
+        existing_waits = set(session.scalars(select(MessageWait.task_id).where(
+            MessageWait.instance_id == instance.id)))
+        gone = existing_waits - set(messages)
+        if gone:
+            session.execute(delete(MessageWait).where(MessageWait.task_id.in_(gone)))
+        for task_id, task in messages.items():
+            if task_id in existing_waits:
+                continue
+            process_meta = change.loaded.meta.get(task.workflow.spec.name, {})
+            attached = process_meta.get("boundaries", {}).get(task.task_spec.bpmn_id)
+            groups = process_meta.get("tasks", {}).get(attached, {}).get("groups", []) if attached else []
+            session.add(MessageWait(task_id=task_id, instance_id=instance.id,
+                                    message_name=task.task_spec.event_definition.name,
+                                    element_id=task.task_spec.bpmn_id, attached_to=attached, groups=groups))
+
+
+def add_candidates(session, row: HumanTask) -> None:
+    keys = list(row.candidate_groups) + [f"user:{u}" for u in row.candidate_users]
+    if not keys:
+        keys = ["supervisor"]  # nobody named: the station's supervisors assign it
+    for key in dict.fromkeys(keys):
+        session.add(TaskCandidate(task_id=row.id, group_key=key, due_at=row.due_at))
+
+
+def is_candidate(actor, row: HumanTask) -> bool:
+    """May `actor` claim `row`? Role groups are scoped to the case's station."""
+    keys = set(row.candidate_groups) | {f"user:{u}" for u in row.candidate_users}
+    if not keys:
+        keys = {"supervisor"}
+    for key in keys & actor.groups:
+        if key in STATION_ROLES and row.station_id is not None and actor.station_id != row.station_id:
+            continue
+        return True
+    return False
+
+
+def timer_due(task) -> datetime | None:
+    value = task.task_spec.event_definition.details(task).value
+    if isinstance(value, str):
+        return TimerEventDefinition.get_datetime(value)
+    return None
+
+
+def snapshot(workflow) -> dict[str, Any]:
+    """The instance's current non-personal variables, merged from its active tasks."""
+    data: dict[str, Any] = {}
+    active = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING)
+    source = active if active else ([workflow.last_task] if workflow.last_task is not None else [])
+    for task in source:
+        data.update(task.data)
+    return data
+
+
+def _guard(fn, change):
+    """Turn failures of the model itself into WorkflowFailed; engine errors pass through."""
+    try:
+        return fn(change)
+    except EngineError:
+        raise
+    except SpiffWorkflowException as exc:
+        task_spec = getattr(exc, "task_spec", None)
+        element = getattr(task_spec, "bpmn_id", None) or getattr(task_spec, "name", None)
+        message = str(exc).split("\n")[0][:500]
+        raise WorkflowFailed(f"the process failed at '{element}': {message}",
+                             [{"element_id": element, "message": message}]) from None

@@ -1,0 +1,93 @@
+"""Task forms: JSON Schema files in this folder, loaded once, validated server-side.
+
+A user task names its form with `camunda:formKey="<file stem>"`. Completion keeps only declared
+fields (`additionalProperties: false`), reports field-level errors, and splits off the fields marked
+`"x-pii": true`, which the engine stores encrypted and never in workflow state.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+from engine.errors import FormInvalid, FormNotFound
+
+HERE = Path(__file__).resolve().parent
+MAX_ERRORS = 50
+
+
+@dataclass(frozen=True)
+class Form:
+    key: str
+    schema: dict[str, Any]
+    personal_fields: frozenset[str]
+    validator: Draft202012Validator
+
+    @property
+    def title(self) -> str:
+        return self.schema.get("title", self.key)
+
+    def validate(self, data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Check `data`; return (non-personal fields, personal fields) or raise FormInvalid."""
+        if not isinstance(data, dict):
+            raise FormInvalid("form data must be a JSON object", [{"field": None, "message": "not an object"}])
+        errors = sorted(self.validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+        if errors:
+            raise FormInvalid(f"form '{self.key}' has invalid fields",
+                              [self._describe(e) for e in errors[:MAX_ERRORS]])
+        plain = {k: v for k, v in data.items() if k not in self.personal_fields}
+        personal = {k: v for k, v in data.items() if k in self.personal_fields}
+        return plain, personal
+
+    def _describe(self, error) -> dict[str, Any]:
+        path = list(error.absolute_path)
+        if error.validator == "additionalProperties":
+            extra = sorted(set(error.instance) - set(self.schema.get("properties", {})))
+            return {"field": extra[0] if len(extra) == 1 else None,
+                    "message": f"unknown field(s): {', '.join(map(str, extra))}"}
+        if error.validator == "required":
+            missing = error.message.split("'")[1] if "'" in error.message else None
+            return {"field": missing, "message": "this field is required"}
+        field = ".".join(str(p) for p in path) or None
+        top = str(path[0]) if path else None
+        # Never echo a personal value back in an error message.
+        if top in self.personal_fields:
+            return {"field": field, "message": f"invalid value (fails '{error.validator}')"}
+        return {"field": field, "message": _short(error.message)}
+
+
+def _short(message: str, limit: int = 200) -> str:
+    return message if len(message) <= limit else message[: limit - 1] + "…"
+
+
+class FormRegistry:
+    """All forms of a deployment, keyed by file stem."""
+
+    def __init__(self, directories: list[Path] | None = None):
+        self._forms: dict[str, Form] = {}
+        for directory in directories or [HERE]:
+            for path in sorted(Path(directory).glob("*.json")):
+                schema = json.loads(path.read_text(encoding="utf-8"))
+                Draft202012Validator.check_schema(schema)
+                personal = frozenset(name for name, prop in schema.get("properties", {}).items()
+                                     if isinstance(prop, dict) and prop.get("x-pii"))
+                self._forms[path.stem] = Form(
+                    key=path.stem, schema=schema, personal_fields=personal,
+                    validator=Draft202012Validator(schema, format_checker=FormatChecker()),
+                )
+
+    def get(self, key: str) -> Form:
+        try:
+            return self._forms[key]
+        except KeyError:
+            raise FormNotFound(f"form '{key}' does not exist") from None
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._forms
+
+    def keys(self) -> list[str]:
+        return sorted(self._forms)
