@@ -31,6 +31,9 @@ class Settings:
     forms_dir: Path | None = None
     workflows_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "workflows")
     spec_cache_size: int = 128
+    # argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile)
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -47,6 +50,8 @@ class Settings:
             allow_script_tasks=_bool(env.get("FENGQIAO_ALLOW_SCRIPT_TASKS")),
             max_bpmn_bytes=int(env.get("FENGQIAO_MAX_BPMN_BYTES") or 2 * 1024 * 1024),
             business_key_prefix=env.get("FENGQIAO_BUSINESS_KEY_PREFIX") or "JF",
+            argon2_time_cost=int(env.get("FENGQIAO_ARGON2_TIME_COST") or 3),
+            argon2_memory_kib=int(env.get("FENGQIAO_ARGON2_MEMORY_KIB") or 65536),
         )
 
     @property

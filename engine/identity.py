@@ -20,7 +20,6 @@ KINDS = ("station", "agency")
 STATION_ROLES = ("officer", "supervisor")
 _KEY = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$")
-_hasher = PasswordHasher()
 
 
 @dataclass(frozen=True)
@@ -47,6 +46,9 @@ class Actor:
 class IdentityService:
     def __init__(self, ctx):
         self.ctx = ctx
+        self._hasher = PasswordHasher(time_cost=ctx.settings.argon2_time_cost,
+                                      memory_cost=ctx.settings.argon2_memory_kib)
+        self._dummy_hash = None  # verified against unknown users so both paths cost the same
 
     def create_department(self, key: str, name: str, kind: str, actor: Actor | None = None) -> dict[str, Any]:
         if not _KEY.match(key or "") or key in ROLES:
@@ -91,7 +93,7 @@ class IdentityService:
                     raise InvalidInput(f"an {role} belongs to no department",
                                        [{"field": "department", "message": "not allowed"}])
                 user = User(username=username, display_name=(display_name or username).strip()[:200], role=role,
-                            password_hash=_hasher.hash(password) if password else None, active=True,
+                            password_hash=self._hasher.hash(password) if password else None, active=True,
                             created_at=self.ctx.clock.now())
                 session.add(user)
                 session.flush()
@@ -109,8 +111,10 @@ class IdentityService:
         with self.ctx.db.transaction() as session:
             user = session.scalars(select(User).where(User.username == username)).first()
             stored = user.password_hash if user is not None and user.active else None
+            if self._dummy_hash is None:
+                self._dummy_hash = self._hasher.hash("fengqiao-timing-equaliser")
             try:
-                _hasher.verify(stored or _DUMMY_HASH, password)
+                self._hasher.verify(stored or self._dummy_hash, password)
             except (VerificationError, InvalidHashError):
                 return None
             if stored is None:
@@ -165,5 +169,3 @@ class IdentityService:
 def department_view(dept: Department) -> dict[str, Any]:
     return {"id": dept.id, "key": dept.key, "name": dept.name, "kind": dept.kind}
 
-
-_DUMMY_HASH = _hasher.hash("fengqiao-timing-equaliser")

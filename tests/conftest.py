@@ -1,0 +1,96 @@
+"""Fixtures that build the world: a migrated database per backend, an engine with a manual clock,
+demo-like departments and users. Every engine test runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import create_engine, text
+
+from engine import Engine, ManualClock, Settings
+from engine.store.db import Database
+from engine.store.models import Base
+
+PG_ADMIN_DSN = os.environ.get("FENGQIAO_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+PG_DATABASE = os.environ.get("FENGQIAO_TEST_PG_DATABASE", "fengqiao_test")
+PG_URL = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + PG_DATABASE
+BACKENDS = [b for b in os.environ.get("FENGQIAO_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite file, copied for every test (migrating once is the slow part)."""
+    path = tmp_path_factory.mktemp("template") / "fengqiao.db"
+    Database(f"sqlite:///{path}").migrate()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """A fresh `fengqiao_test` database migrated from scratch by Alembic."""
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{PG_DATABASE}"')
+    Database(PG_URL).migrate()
+    return PG_URL
+
+
+def _truncate_pg(url: str) -> None:
+    engine = create_engine(url)
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(request, tmp_path, sqlite_template) -> str:
+    backend = getattr(request, "param", "sqlite")
+    if backend == "postgresql":
+        url = request.getfixturevalue("pg_url")
+        _truncate_pg(url)
+        return url
+    target = tmp_path / "fengqiao.db"
+    shutil.copy(sqlite_template, target)
+    return f"sqlite:///{target}"
+
+
+def pytest_generate_tests(metafunc):
+    if "database_url" in metafunc.fixturenames and "backend" not in metafunc.fixturenames:
+        metafunc.parametrize("database_url", BACKENDS, indirect=True)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def settings(database_url, tmp_path) -> Settings:
+    return Settings.from_env({
+        "FENGQIAO_DATABASE_URL": database_url,
+        "FENGQIAO_INSTANCE_PATH": str(tmp_path / "instance"),
+        "FENGQIAO_ARGON2_TIME_COST": "1",  # cheap hashes: tests create many users
+        "FENGQIAO_ARGON2_MEMORY_KIB": "1024",
+    })
+
+
+@pytest.fixture
+def engine(settings, clock):
+    eng = Engine(settings, clock)
+    eng.deploy_bundled()
+    yield eng
+    eng.close()
+
+
+@pytest.fixture
+def world(engine):
+    """Two stations, two agencies and a cast of users; returns their actors by username."""
+    from tests.helpers import build_world
+
+    return build_world(engine)
