@@ -39,6 +39,7 @@ _UNSUPPORTED = {
     "transaction": "transaction sub-processes are not supported",
 }
 
+_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _TIMER_TAGS = ("timeDuration", "timeDate", "timeCycle")
 _LANE_PREFIX = re.compile(r"^lane[_-]([A-Za-z][A-Za-z0-9_]*)$", re.IGNORECASE)
 
@@ -83,6 +84,9 @@ def parse_xml(data: bytes | str, name: str, max_bytes: int) -> etree._Element:
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if len(raw) > max_bytes:
         raise TooLarge(f"{name}: {len(raw)} bytes exceeds the limit of {max_bytes} bytes")
+    if _DOCTYPE.search(raw[:8192]):
+        raise DeploymentInvalid(f"{name}: DOCTYPE declarations are not allowed",
+                                [Problem(None, "DOCTYPE declarations are not allowed").as_dict()])
     try:
         root = etree.fromstring(raw, _XML_PARSER)
     except etree.XMLSyntaxError as exc:

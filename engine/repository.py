@@ -127,15 +127,19 @@ class RepositoryService:
         if not files:
             raise DeploymentInvalid("nothing to deploy", [{"element_id": None, "message": "no documents"}])
         allow = self.ctx.settings.allow_script_tasks if allow_scripts is None else allow_scripts
-        docs, problems = [], []
+        docs, failures = [], []
         for name, data in files:
             try:
                 docs.append(bpmn.load_document(name, data, max_bytes=self.ctx.settings.max_bpmn_bytes,
                                                allow_scripts=allow))
             except DeploymentInvalid as exc:
-                problems.extend(exc.details)
-        if problems:
-            raise DeploymentInvalid("the model cannot be deployed", problems)
+                failures.append(exc)
+        if len(failures) == 1:
+            raise failures[0]
+        if failures:
+            raise DeploymentInvalid("; ".join(f.message for f in failures),
+                                    [d for f in failures for d in f.details])
+        problems: list[dict[str, Any]] = []
         keys = [k for d in docs for k in d.processes]
         duplicates = sorted({k for k in keys if keys.count(k) > 1})
         if duplicates:
