@@ -336,18 +336,27 @@ def _order(sort: str):
 
 def _after(order, values):
     """Keyset condition 'strictly after `values`' for an ORDER BY with NULLS LAST."""
+    values = [_cursor_value(column, value) for (column, _desc), value in zip(order, values, strict=False)]
     clauses = []
-    for i, (column, desc) in enumerate(order):
-        value = values[i] if i < len(values) else None
-        if isinstance(value, str) and column.type.python_type is datetime:
-            value = datetime.fromisoformat(value)
-        equal = [(c == v) if v is not None else c.is_(None)
-                 for (c, _d), v in zip([o for o in order[:i]], values[:i], strict=False)]
+    for i, (column, desc) in enumerate(order[:len(values)]):
+        equal = [(c == v) if v is not None else c.is_(None) for (c, _d), v in zip(order[:i], values[:i], strict=True)]
+        value = values[i]
         if value is None:
             continue  # nothing sorts after NULL within this column (NULLS LAST)
         beyond = column < value if desc else column > value
         clauses.append(and_(*equal, or_(beyond, column.is_(None))))
     return or_(*clauses) if clauses else HumanTask.id.is_(None)
+
+
+def _cursor_value(column, value):
+    try:
+        if value is not None and column.type.python_type is datetime:
+            return datetime.fromisoformat(value)
+        if value is not None and column.type.python_type is int:
+            return int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput("invalid cursor", [{"field": "cursor", "message": "invalid"}]) from None
+    return value
 
 
 def _encode_cursor(view: dict[str, Any], sort: str) -> str:

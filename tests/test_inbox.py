@@ -1,0 +1,88 @@
+"""Inbox queries: mine, claimable by me, by group, by state, sorted by due time, paginated."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from engine.errors import InvalidInput
+from tests.helpers import escalate, report_case, task_of
+
+
+def ids(page):
+    return [t["id"] for t in page["items"]]
+
+
+def test_claimable_by_me_lists_open_tasks_of_my_groups_and_station(engine, world):
+    mine = report_case(engine, world["wang"])
+    other_station = report_case(engine, world["liu"])
+    claimable = engine.tasks.query(world["chen"], candidate="me")
+    assert ids(claimable) == [task_of(engine, mine, "assess_case")["id"]]
+    theirs = task_of(engine, other_station, "assess_case")["id"]
+    assert ids(engine.tasks.query(world["liu"], candidate="me")) == [theirs]
+    assert ids(engine.tasks.query(world["li"], candidate="me")) == []
+
+
+def test_assigned_to_me_lists_claimed_tasks_only(engine, world):
+    case = report_case(engine, world["wang"])
+    report_case(engine, world["wang"])
+    task = task_of(engine, case, "assess_case")
+    engine.tasks.claim(task["id"], world["wang"])
+    assert ids(engine.tasks.query(world["wang"], assignee="me")) == [task["id"]]
+    assert len(ids(engine.tasks.query(world["chen"], candidate="me"))) == 1
+
+
+def test_department_queue_by_group_sorted_by_due_time(engine, world, clock):
+    cases = []
+    for risk in ("blue", "red", "yellow"):
+        case = report_case(engine, world["wang"], risk_level=risk)
+        escalate(engine, world["wang"], case, ["civil_affairs"])
+        cases.append(case)
+        clock.advance(minutes=-30)  # later reports get earlier department deadlines
+    queue = engine.tasks.query(world["li"], group="civil_affairs")
+    due = [t["due_at"] for t in queue["items"]]
+    assert due == sorted(due) and len(due) == 3
+    assert all(t["element_id"] == "handle_civil_affairs" for t in queue["items"])
+    assert ids(engine.tasks.query(world["li"], candidate="me")) == ids(queue)
+
+
+def test_filter_by_state_and_due_window(engine, world, clock):
+    case = report_case(engine, world["wang"], risk_level="red")
+    report_case(engine, world["wang"], risk_level="blue")
+    soon = clock.now() + timedelta(hours=3)
+    urgent = engine.tasks.query(world["zhou"], state="open", due_before=soon)
+    assert ids(urgent) == [task_of(engine, case, "assess_case")["id"]]
+    assert len(engine.tasks.query(world["zhou"], state="open", due_after=soon)["items"]) == 1
+    assert engine.tasks.query(world["zhou"], state="completed")["items"] == []
+
+
+def test_keyset_pagination_walks_every_task_once_in_order(engine, world, clock):
+    for i in range(7):
+        report_case(engine, world["wang"], risk_level=["red", "yellow", "blue"][i % 3])
+        clock.advance(minutes=5)
+    seen, cursor = [], None
+    while True:
+        page = engine.tasks.query(world["wang"], candidate="me", limit=3, cursor=cursor)
+        seen.extend(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 7 and len({t["id"] for t in seen}) == 7
+    assert [t["due_at"] for t in seen] == sorted(t["due_at"] for t in seen)
+
+
+def test_priority_sort_pages_consistently(engine, world, clock):
+    for _ in range(5):
+        report_case(engine, world["wang"])
+        clock.advance(minutes=1)
+    everything = ids(engine.tasks.query(world["wang"], candidate="me", sort="priority", limit=50))
+    first = engine.tasks.query(world["wang"], candidate="me", sort="priority", limit=2)
+    rest = engine.tasks.query(world["wang"], candidate="me", sort="priority", limit=50, cursor=first["next_cursor"])
+    assert ids(first) + ids(rest) == everything
+
+
+@pytest.mark.parametrize("kwargs", [{"sort": "random"}, {"state": "lost"}, {"cursor": "not-a-cursor"}])
+def test_bad_query_parameters_are_refused(engine, world, kwargs):
+    with pytest.raises(InvalidInput):
+        engine.tasks.query(world["wang"], **kwargs)
