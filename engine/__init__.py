@@ -24,6 +24,7 @@ from .runtime import RuntimeService
 from .serializer import WorkflowSerializer
 from .store.db import Database
 from .tasks import TaskService
+from .tokens import TokenService
 from .unit_of_work import UnitOfWork
 from .vault import Vault, load_key
 
@@ -51,6 +52,7 @@ class Engine:
         self.identity = IdentityService(self)
         self.history = HistoryService(self)
         self.personal = PersonalDataService(self)
+        self.tokens = TokenService(self)
 
     def migrate(self) -> None:
         self.db.migrate()

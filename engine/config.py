@@ -15,6 +15,18 @@ def _bool(value: str | None, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _seconds(value: str | None, default: int) -> int:
+    """'43200', '720m', '12h' or '1d' as seconds."""
+    if value is None or not value.strip():
+        return default
+    text = value.strip().lower()
+    unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(text[-1])
+    seconds = int(text[:-1]) * unit if unit else int(text)
+    if seconds <= 0:
+        raise ValueError("FENGQIAO_TOKEN_TTL must be positive")
+    return seconds
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable. `Settings.from_env()` is what the product uses."""
@@ -34,6 +46,10 @@ class Settings:
     # argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile)
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
+    # HTTP API: session token lifetime, login attempts per client, largest JSON body
+    token_ttl_seconds: int = 12 * 3600
+    login_rate_limit: str = "10 per minute"
+    max_request_bytes: int = 1024 * 1024
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -52,6 +68,9 @@ class Settings:
             business_key_prefix=env.get("FENGQIAO_BUSINESS_KEY_PREFIX") or "JF",
             argon2_time_cost=int(env.get("FENGQIAO_ARGON2_TIME_COST") or 3),
             argon2_memory_kib=int(env.get("FENGQIAO_ARGON2_MEMORY_KIB") or 65536),
+            token_ttl_seconds=_seconds(env.get("FENGQIAO_TOKEN_TTL"), 12 * 3600),
+            login_rate_limit=env.get("FENGQIAO_LOGIN_RATE_LIMIT") or "10 per minute",
+            max_request_bytes=int(env.get("FENGQIAO_MAX_REQUEST_BYTES") or 1024 * 1024),
         )
 
     @property

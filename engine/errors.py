@@ -51,6 +51,10 @@ class FormNotFound(NotFound):
     code = "form_not_found"
 
 
+class TokenNotFound(NotFound):
+    code = "token_not_found"
+
+
 # --- conflicts: the state moved on -------------------------------------------------------------
 class Conflict(EngineError):
     code = "conflict"

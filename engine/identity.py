@@ -8,7 +8,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from .audit import record
@@ -82,16 +82,7 @@ class IdentityService:
         try:
             with self.ctx.db.transaction() as session:
                 depts = [self._department(session, key) for key in departments]
-                kinds = {d.kind for d in depts}
-                if role in STATION_ROLES and (len(depts) != 1 or kinds != {"station"}):
-                    raise InvalidInput(f"a {role} belongs to exactly one station",
-                                       [{"field": "department", "message": "name one station"}])
-                if role == "liaison" and (not depts or kinds != {"agency"}):
-                    raise InvalidInput("a liaison belongs to one or more agencies",
-                                       [{"field": "department", "message": "name an agency"}])
-                if role in ("admin", "auditor") and depts:
-                    raise InvalidInput(f"an {role} belongs to no department",
-                                       [{"field": "department", "message": "not allowed"}])
+                _check_departments(role, depts)
                 user = User(username=username, display_name=(display_name or username).strip()[:200], role=role,
                             password_hash=self._hasher.hash(password) if password else None, active=True,
                             created_at=self.ctx.clock.now())
@@ -154,6 +145,79 @@ class IdentityService:
         with self.ctx.db.transaction() as session:
             return [department_view(d) for d in session.scalars(select(Department).order_by(Department.key))]
 
+    def user_view(self, session, user: User) -> dict[str, Any]:
+        keys = sorted(session.scalars(select(Department.key).join(Membership, Membership.department_id == Department.id)
+                                      .where(Membership.user_id == user.id)))
+        return {"id": user.id, "username": user.username, "display_name": user.display_name, "role": user.role,
+                "departments": keys, "active": user.active}
+
+    def get_user(self, username: str) -> dict[str, Any]:
+        with self.ctx.db.transaction() as session:
+            return self.user_view(session, self._user_row(session, username))
+
+    def update_user(self, username: str, *, active: bool | None = None, password: str | None = None,
+                    display_name: str | None = None, actor: Actor | None = None) -> dict[str, Any]:
+        """Deactivate or reactivate, reset the password, rename. Deactivation and a new password end sessions."""
+        if password is not None and len(password) < 8:
+            raise InvalidInput("password must have at least 8 characters",
+                               [{"field": "password", "message": "too short"}])
+        if display_name is not None and not display_name.strip():
+            raise InvalidInput("display name must not be empty", [{"field": "display_name", "message": "required"}])
+        now = self.ctx.clock.now()
+        with self.ctx.db.transaction() as session:
+            user = self._user_row(session, username)
+            changed = []
+            if display_name is not None and display_name.strip()[:200] != user.display_name:
+                user.display_name = display_name.strip()[:200]
+                changed.append("display_name")
+            if password is not None:
+                user.password_hash = self._hasher.hash(password)
+                changed.append("password")
+            if active is not None and active != user.active:
+                user.active = active
+                changed.append("active")
+            if "password" in changed or user.active is False:
+                self.ctx.tokens.revoke_sessions(session, user.id, now)
+            if changed:
+                record(session, now, actor, "user.updated",
+                       details={"username": user.username, "changed": changed, "active": user.active})
+            return self.user_view(session, user)
+
+    def add_membership(self, username: str, department: str, actor: Actor | None = None) -> dict[str, Any]:
+        return self._membership(username, department, True, actor)
+
+    def remove_membership(self, username: str, department: str, actor: Actor | None = None) -> dict[str, Any]:
+        return self._membership(username, department, False, actor)
+
+    def _membership(self, username: str, department: str, add: bool, actor: Actor | None) -> dict[str, Any]:
+        now = self.ctx.clock.now()
+        with self.ctx.db.transaction() as session:
+            user = self._user_row(session, username)
+            dept = self._department(session, department)
+            current = list(session.scalars(select(Department).join(
+                Membership, Membership.department_id == Department.id).where(Membership.user_id == user.id)))
+            member = any(d.id == dept.id for d in current)
+            if add and not member:
+                _check_departments(user.role, current + [dept])
+                session.add(Membership(user_id=user.id, department_id=dept.id))
+            elif not add and member:
+                _check_departments(user.role, [d for d in current if d.id != dept.id])
+                session.execute(delete(Membership).where(Membership.user_id == user.id,
+                                                         Membership.department_id == dept.id))
+            else:
+                return self.user_view(session, user)
+            session.flush()
+            record(session, now, actor, "membership.added" if add else "membership.removed",
+                   details={"username": user.username, "department": dept.key})
+            return self.user_view(session, user)
+
+    @staticmethod
+    def _user_row(session, username: str) -> User:
+        user = session.scalars(select(User).where(User.username == username)).first()
+        if user is None:
+            raise UserNotFound(f"user '{username}' does not exist")
+        return user
+
     def list_users(self) -> list[dict[str, Any]]:
         with self.ctx.db.transaction() as session:
             users = session.scalars(select(User).order_by(User.username)).all()
@@ -164,6 +228,20 @@ class IdentityService:
                 by_user.setdefault(user_id, []).append(key)
             return [{"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role,
                      "departments": sorted(by_user.get(u.id, [])), "active": u.active} for u in users]
+
+
+def _check_departments(role: str, depts: list[Department]) -> None:
+    """The membership rules of a role (the same create_user applies)."""
+    kinds = {d.kind for d in depts}
+    if role in STATION_ROLES and (len(depts) != 1 or kinds != {"station"}):
+        raise InvalidInput(f"{'an' if role[0] in 'aeiou' else 'a'} {role} belongs to exactly one station",
+                           [{"field": "department", "message": "name one station"}])
+    if role == "liaison" and (not depts or kinds != {"agency"}):
+        raise InvalidInput("a liaison belongs to one or more agencies",
+                           [{"field": "department", "message": "name an agency"}])
+    if role in ("admin", "auditor") and depts:
+        raise InvalidInput(f"an {role} belongs to no department",
+                           [{"field": "department", "message": "not allowed"}])
 
 
 def department_view(dept: Department) -> dict[str, Any]:

@@ -249,8 +249,13 @@ class TaskService:
               group: str | None = None, state: str | list[str] | None = None, instance_id: str | None = None,
               business_key: str | None = None, due_before: datetime | None = None,
               due_after: datetime | None = None, sort: str = "due", limit: int = 50,
-              cursor: str | None = None) -> dict[str, Any]:
-        """Inbox query. `assignee`/`candidate` take 'me' or a username; pages by keyset cursor."""
+              cursor: str | None = None, station_id: int | None = None,
+              involving: Actor | None = None) -> dict[str, Any]:
+        """Inbox query. `assignee`/`candidate` take 'me' or a username; pages by keyset cursor.
+
+        `station_id` keeps a station's tasks; `involving` keeps the open tasks in the actor's queues and
+        the tasks the actor holds or completed (how the API scopes a caller's view).
+        """
         if sort not in SORTS:
             raise InvalidInput(f"sort must be one of {', '.join(SORTS)}", [{"field": "sort", "message": "invalid"}])
         states = [state] if isinstance(state, str) else list(state or [])
@@ -266,7 +271,8 @@ class TaskService:
             rows = self.query_rows(session, assignee_id=assignee_id, candidate=candidate_actor, group=group,
                                    states=tuple(states) or None, instance_id=instance_id,
                                    business_key=business_key, due_before=due_before, due_after=due_after,
-                                   sort=sort, limit=limit + 1, cursor=_decode_cursor(cursor))
+                                   sort=sort, limit=limit + 1, cursor=_decode_cursor(cursor),
+                                   station_id=station_id, involving=involving)
         more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = _encode_cursor(rows[-1], sort) if more and rows else None
@@ -283,7 +289,8 @@ class TaskService:
                    candidate: Actor | None = None, group: str | None = None, states=None,
                    instance_id: str | None = None, business_key: str | None = None,
                    due_before: datetime | None = None, due_after: datetime | None = None,
-                   sort: str = "due", limit: int = 200, cursor: list | None = None) -> list[dict[str, Any]]:
+                   sort: str = "due", limit: int = 200, cursor: list | None = None,
+                   station_id: int | None = None, involving: Actor | None = None) -> list[dict[str, Any]]:
         assignee = aliased(User)
         completer = aliased(User)
         query = (select(HumanTask, assignee.username, completer.username)
@@ -294,15 +301,7 @@ class TaskService:
         if assignee_id is not None:
             query = query.where(HumanTask.assignee_id == assignee_id)
         if candidate is not None:
-            keys = [k for k in candidate.groups if group is None or k == group]
-            role_keys = [k for k in keys if k in STATION_ROLES]
-            other_keys = [k for k in keys if k not in STATION_ROLES]
-            in_queue = [HumanTask.id.in_(select(TaskCandidate.task_id).where(TaskCandidate.group_key.in_(other_keys)))]
-            if role_keys:  # role groups reach only the candidate's own station
-                in_queue.append(and_(
-                    HumanTask.id.in_(select(TaskCandidate.task_id).where(TaskCandidate.group_key.in_(role_keys))),
-                    or_(HumanTask.station_id.is_(None), HumanTask.station_id == candidate.station_id)))
-            query = query.where(or_(*in_queue), HumanTask.state == "open")
+            query = query.where(_in_queue(candidate, group), HumanTask.state == "open")
         elif group is not None:
             query = query.where(HumanTask.id.in_(select(TaskCandidate.task_id).where(
                 TaskCandidate.group_key == group)), HumanTask.state == "open")
@@ -316,6 +315,12 @@ class TaskService:
             query = query.where(HumanTask.due_at < due_before)
         if due_after is not None:
             query = query.where(HumanTask.due_at >= due_after)
+        if station_id is not None:
+            query = query.where(HumanTask.station_id == station_id)
+        if involving is not None:  # the actor's open queues, and what the actor holds or completed
+            mine = [HumanTask.assignee_id == involving.id, HumanTask.completed_by_id == involving.id] \
+                if involving.id is not None else []
+            query = query.where(or_(and_(HumanTask.state == "open", _in_queue(involving, None)), *mine))
         order = _order(sort)
         if cursor:
             query = query.where(_after(order, cursor))
@@ -323,6 +328,19 @@ class TaskService:
         query = query.limit(limit)
         return [task_view(row, assignee_name, completer_name)
                 for row, assignee_name, completer_name in session.execute(query).all()]
+
+
+def _in_queue(actor: Actor, group: str | None):
+    """Rows in the claimable queues of `actor` (optionally one group); role groups reach only its station."""
+    keys = [k for k in actor.groups if group is None or k == group]
+    role_keys = [k for k in keys if k in STATION_ROLES]
+    other_keys = [k for k in keys if k not in STATION_ROLES]
+    in_queue = [HumanTask.id.in_(select(TaskCandidate.task_id).where(TaskCandidate.group_key.in_(other_keys)))]
+    if role_keys:
+        in_queue.append(and_(
+            HumanTask.id.in_(select(TaskCandidate.task_id).where(TaskCandidate.group_key.in_(role_keys))),
+            or_(HumanTask.station_id.is_(None), HumanTask.station_id == actor.station_id)))
+    return or_(*in_queue)
 
 
 def _order(sort: str):
@@ -384,6 +402,7 @@ def task_view(row: HumanTask, assignee: str | None, completed_by: str | None) ->
     return {
         "id": row.id, "instance_id": row.instance_id, "business_key": row.business_key,
         "process_key": row.process_key, "element_id": row.element_id, "name": row.name, "lane": row.lane,
+        "station_id": row.station_id,
         "state": row.state, "assignee": assignee, "candidate_groups": row.candidate_groups,
         "candidate_users": row.candidate_users, "owner_task": row.owner_task, "form_key": row.form_key,
         "priority": row.priority, "created_at": _iso(row.created_at), "claimed_at": _iso(row.claimed_at),

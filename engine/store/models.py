@@ -273,3 +273,24 @@ class OutboxEvent(Base):
     task_id: Mapped[str | None] = mapped_column(String(36))
     payload: Mapped[dict[str, Any]]
     published_at: Mapped[datetime | None]
+
+
+# --- HTTP API authentication -------------------------------------------------------------------
+class AuthToken(Base):
+    """A bearer token: only its SHA-256 is stored; the token itself is shown once.
+
+    `session` tokens come from a login and expire; `api` tokens belong to a department system.
+    """
+
+    __tablename__ = "auth_tokens"
+    __table_args__ = (Index("ix_auth_tokens_user", "user_id", "revoked_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # session | api
+    name: Mapped[str] = mapped_column(String(100))  # username, or the department system's name
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"))
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

@@ -1,0 +1,141 @@
+"""TokenService: the bearer tokens of the HTTP API, stored only as SHA-256 hashes.
+
+A *session* token comes from a login and expires after `Settings.token_ttl_seconds`. An *API* token
+belongs to a department system: an admin creates it, it is shown once, it does not expire by
+itself, and it acts as `Actor.system(name, department=KEY)`. Both kinds can be revoked. A token is
+32 random bytes; hashing without a salt is enough because it is not guessable like a password.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+
+from .audit import record
+from .errors import DepartmentNotFound, InvalidInput, TokenNotFound
+from .identity import Actor, IdentityService
+from .store.models import AuthToken, Department, User
+
+SESSION_PREFIX = "fqs_"
+API_PREFIX = "fqa_"
+MAX_TOKEN_LENGTH = 100
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$")
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _new_token(prefix: str) -> str:
+    return prefix + secrets.token_urlsafe(32)
+
+
+class TokenService:
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    # --- sessions --------------------------------------------------------------------------------
+    def login(self, username: str, password: str) -> dict[str, Any] | None:
+        """A new session token for valid credentials of an active user, else None (audited either way)."""
+        actor = self.ctx.identity.authenticate(username, password)
+        now = self.ctx.clock.now()
+        with self.ctx.db.transaction() as session:
+            if actor is None:
+                name = username if isinstance(username, str) and _NAME.match(username) else None
+                record(session, now, None, "auth.login_failed", details={"username": name})
+                return None
+            token = _new_token(SESSION_PREFIX)
+            expires_at = now + timedelta(seconds=self.ctx.settings.token_ttl_seconds)
+            session.add(AuthToken(token_hash=_hash(token), kind="session", name=actor.username, user_id=actor.id,
+                                  department_id=None, created_by=actor.username, created_at=now,
+                                  expires_at=expires_at, revoked_at=None))
+            record(session, now, actor, "auth.login", details={"expires_at": expires_at.isoformat()})
+            user = self.ctx.identity.user_view(session, session.get(User, actor.id))
+        return {"token": token, "token_type": "Bearer", "expires_at": expires_at.isoformat(), "user": user}
+
+    def resolve(self, token: str | None) -> Actor | None:
+        """The actor a bearer token stands for; None when unknown, expired, revoked or its user inactive."""
+        if not token or len(token) > MAX_TOKEN_LENGTH or not token.startswith((SESSION_PREFIX, API_PREFIX)):
+            return None
+        now = self.ctx.clock.now()
+        with self.ctx.db.transaction() as session:
+            row = session.scalars(select(AuthToken).where(AuthToken.token_hash == _hash(token))).first()
+            if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+                return None
+            if row.kind == "api":
+                department = session.get(Department, row.department_id)
+                return Actor.system(row.name, department=department.key) if department is not None else None
+            user = session.get(User, row.user_id)
+            if user is None or not user.active:
+                return None
+            return IdentityService._actor(session, user)
+
+    def revoke(self, token: str, actor: Actor | None = None) -> None:
+        """Revoke a token (logout); unknown tokens are ignored."""
+        now = self.ctx.clock.now()
+        with self.ctx.db.transaction() as session:
+            row = session.scalars(select(AuthToken).where(AuthToken.token_hash == _hash(token or ""))).first()
+            if row is not None and row.revoked_at is None:
+                row.revoked_at = now
+                record(session, now, actor, "auth.logout" if row.kind == "session" else "api_token.revoked",
+                       details={"token_id": row.id})
+
+    def revoke_sessions(self, session, user_id: int, now) -> int:
+        """Revoke every live session token of a user (inside the caller's transaction)."""
+        return session.execute(update(AuthToken).where(
+            AuthToken.user_id == user_id, AuthToken.kind == "session", AuthToken.revoked_at.is_(None))
+            .values(revoked_at=now)).rowcount
+
+    # --- department systems ----------------------------------------------------------------------
+    def create_api_token(self, department: str, name: str | None = None, actor: Actor | None = None) -> dict[str, Any]:
+        """A long-lived token for a department system; the token is in the result and nowhere else."""
+        name = (name or f"{department}-system").strip()
+        if not _NAME.match(name):
+            raise InvalidInput("name must be 2-64 characters of letters, digits and _.@-",
+                               [{"field": "name", "message": "invalid name"}])
+        now = self.ctx.clock.now()
+        with self.ctx.db.transaction() as session:
+            dept = session.scalars(select(Department).where(Department.key == department)).first()
+            if dept is None:
+                raise DepartmentNotFound(f"department '{department}' does not exist")
+            token = _new_token(API_PREFIX)
+            row = AuthToken(token_hash=_hash(token), kind="api", name=name, user_id=None, department_id=dept.id,
+                            created_by=getattr(actor, "username", None), created_at=now, expires_at=None,
+                            revoked_at=None)
+            session.add(row)
+            session.flush()
+            record(session, now, actor, "api_token.created",
+                   details={"token_id": row.id, "name": name, "department": dept.key})
+            return {**_api_token_view(row, dept.key), "token": token}
+
+    def list_api_tokens(self) -> list[dict[str, Any]]:
+        with self.ctx.db.transaction() as session:
+            rows = session.execute(select(AuthToken, Department.key)
+                                   .join(Department, Department.id == AuthToken.department_id)
+                                   .where(AuthToken.kind == "api").order_by(AuthToken.id)).all()
+            return [_api_token_view(row, key) for row, key in rows]
+
+    def revoke_api_token(self, token_id: int, actor: Actor | None = None) -> dict[str, Any]:
+        now = self.ctx.clock.now()
+        with self.ctx.db.transaction() as session:
+            found = session.execute(select(AuthToken, Department.key)
+                                    .join(Department, Department.id == AuthToken.department_id)
+                                    .where(AuthToken.id == token_id, AuthToken.kind == "api")).first()
+            if found is None:
+                raise TokenNotFound(f"API token {token_id} does not exist")
+            row, key = found
+            if row.revoked_at is None:
+                row.revoked_at = now
+                record(session, now, actor, "api_token.revoked", details={"token_id": row.id, "department": key})
+            return _api_token_view(row, key)
+
+
+def _api_token_view(row: AuthToken, department: str) -> dict[str, Any]:
+    return {"id": row.id, "name": row.name, "department": department, "created_by": row.created_by,
+            "created_at": row.created_at.isoformat(),
+            "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None}
