@@ -13,8 +13,17 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -e .
 	touch $@
 
-# Run the product on the embedded default (SQLite under instance/, no Redis).
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Run the product on the embedded default (SQLite under instance/, no Redis): migrate, deploy the
+# bundled workflows, create the demo accounts, serve the HTTP API (it prints where to log in).
 run: install
+	$(VENV)/bin/fengqiao init --demo-accounts
+	$(VENV)/bin/fengqiao serve --host $(HOST) --port $(PORT)
+
+# The demo walk-through: sample cases driven through the closed loop, printed step by step.
+demo: install
 	$(VENV)/bin/fengqiao init
 	$(VENV)/bin/fengqiao demo
 

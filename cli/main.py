@@ -12,7 +12,9 @@ import click
 from engine import Engine, EngineError, Settings
 from engine.identity import KINDS, ROLES, Actor
 
-from .demo import run_demo
+from .demo import DEMO_PASSWORD, USERS, ensure_demo_world, run_demo
+
+DEMO_USERNAMES = [u[0] for u in USERS]
 
 
 def _engine() -> Engine:
@@ -41,8 +43,9 @@ def main() -> None:
 
 
 @main.command()
+@click.option("--demo-accounts", is_flag=True, help="Also create the demo departments and users (idempotent).")
 @engine_errors
-def init() -> None:
+def init(demo_accounts: bool) -> None:
     """Create or migrate the database and deploy the bundled workflows (idempotent)."""
     engine = _engine()
     engine.migrate()
@@ -50,7 +53,77 @@ def init() -> None:
     for d in result["definitions"]:
         state = "deployed" if d["created"] else "unchanged"
         click.echo(f"{d['key']} version {d['version']}: {state}")
+    if demo_accounts:
+        ensure_demo_world(engine)
+        click.echo(f"demo accounts ready (password '{DEMO_PASSWORD}')")
     click.echo(f"database ready: {_safe_url(engine.settings.database_url)}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@engine_errors
+def serve(host: str, port: int) -> None:
+    """Serve the HTTP API (the embedded default; use gunicorn 'web:create_app()' in production)."""
+    from werkzeug.serving import run_simple
+
+    from web import create_app
+
+    engine = _engine()
+    app = create_app(engine)
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    click.echo(f"Fengqiao is serving on {base}  (database: {_safe_url(engine.settings.database_url)})")
+    click.echo(f"  API {base}/api/v1 · OpenAPI {base}/api/v1/openapi.json · readiness {base}/healthz · docs/api.md")
+    roles = {u["username"]: u["role"] for u in engine.identity.list_users()}
+    demo = {name: roles[name] for name in DEMO_USERNAMES if name in roles}
+    login = {"username": "officer_wang" if "officer_wang" in demo else "USERNAME",
+             "password": DEMO_PASSWORD if demo else "PASSWORD"}
+    click.echo(f"  log in: curl -s -X POST {base}/api/v1/auth/login -H 'Content-Type: application/json' "
+               f"-d '{json.dumps(login)}'")
+    if demo:
+        click.echo(f"  demo accounts (password '{DEMO_PASSWORD}'): "
+                   + ", ".join(f"{name} ({role})" for name, role in demo.items()))
+    jobs = getattr(engine, "jobs", None)  # the SLA/timer sweeper, when the engine has one
+    if jobs is not None:
+        jobs.start()
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    finally:
+        engine.close()
+
+
+@main.group()
+def tokens() -> None:
+    """API tokens for department systems (shown once)."""
+
+
+@tokens.command("create")
+@click.option("--department", required=True, help="Key of the department the system reports for.")
+@click.option("--name", help="Name of the system (default: <department>-system).")
+@engine_errors
+def create_token(department: str, name: str | None) -> None:
+    """Create a long-lived API token; it acts only for its department's results and is shown once."""
+    token = _engine().tokens.create_api_token(department, name, actor=Actor.system("fengqiao-cli"))
+    click.echo(f"API token {token['id']} for {token['department']} ({token['name']}); store it now, it is "
+               "not shown again:", err=True)
+    click.echo(token["token"])
+
+
+@tokens.command("list")
+@engine_errors
+def list_tokens() -> None:
+    for token in _engine().tokens.list_api_tokens():
+        state = f"revoked {token['revoked_at']}" if token["revoked_at"] else "active"
+        click.echo(f"{token['id']:<6} {token['department']:<20} {token['name']:<30} {state}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+@engine_errors
+def revoke_token(token_id: int) -> None:
+    """Revoke an API token by its id."""
+    _engine().tokens.revoke_api_token(token_id, actor=Actor.system("fengqiao-cli"))
+    click.echo(f"API token {token_id} revoked")
 
 
 @main.command()

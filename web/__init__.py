@@ -1,0 +1,53 @@
+"""Fengqiao's HTTP API: a Flask app factory, one blueprint per area.
+
+    gunicorn 'web:create_app()'          # production: settings from FENGQIAO_* variables
+    fengqiao serve --port 8000           # the embedded default
+
+The web layer parses, authorises (web.access), calls one engine facade and renders; it knows nothing
+of SpiffWorkflow. Every answer is JSON; every error is `{"error": {"code", "message", "details"}}`.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, request
+
+from engine import Engine, Settings
+
+from . import admin, auth, definitions, errors, health, history, instances, messages, tasks
+from .openapi import OpenApi
+
+BLUEPRINTS = (health.bp, auth.bp, definitions.bp, instances.bp, tasks.bp, messages.bp, history.bp, admin.bp)
+DEPLOY_ENDPOINTS = ("definitions.deploy", "definitions.validate")
+MAX_DOCUMENTS = definitions.MAX_DOCUMENTS
+
+
+def create_app(engine: Engine | None = None, settings: Settings | None = None) -> Flask:
+    """The WSGI app over `engine` (built from `settings`, else from the environment, when not given)."""
+    if engine is None:
+        engine = Engine(settings or Settings.from_env())
+    app = Flask(__name__)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    app.config["MAX_CONTENT_LENGTH"] = engine.settings.max_bpmn_bytes * MAX_DOCUMENTS + 64 * 1024
+    app.config["MAX_FORM_MEMORY_SIZE"] = 64 * 1024
+    app.extensions["fengqiao"] = engine
+    errors.register(app)
+    app.before_request(_limit_body)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    auth.init_app(app)
+    app.extensions["fengqiao.openapi"] = OpenApi(app)
+    app.after_request(_headers)
+    return app
+
+
+def _limit_body() -> None:
+    """JSON bodies are small; only BPMN uploads may reach MAX_CONTENT_LENGTH."""
+    if request.endpoint not in DEPLOY_ENDPOINTS:
+        request.max_content_length = current_app.extensions["fengqiao"].settings.max_request_bytes
+
+
+def _headers(response):
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,207 @@
+"""Who may do what: every access rule of the HTTP API, in one place.
+
+Two layers, both enforced server-side on every request:
+1. by role, per endpoint (ENDPOINT_ROLES; an endpoint missing here is refused, so a new route is
+   closed until someone decides who may call it): a wrong role is a 403;
+2. object by object (the functions below): a case or task of another station, or of another
+   department's queue, is a 404, because the caller may not know it exists.
+
+The roles (see docs/api.md):
+- officer: reports and sees the cases of their station, claims and completes officer tasks, sees
+  personal fields of the cases they own, reported or handle (masked otherwise);
+- liaison: sees and claims the tasks of their own departments' queues, sees only the case fields a
+  department task needs (DEPARTMENT_CONTEXT), personal ones in clear only while holding such a task;
+- supervisor: everything of their station, reassigns, cancels;
+- admin: deploys definitions, manages users, departments and API tokens; no case data;
+- auditor: reads the audit trail; changes nothing;
+- system (a department system's API token): reports results (messages) for its own department only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.identity import Actor
+
+from .errors import ApiError, forbidden, not_found
+from .masking import mask_value
+
+STATION_ROLES = ("officer", "supervisor")
+CASE_ROLES = ("officer", "liaison", "supervisor")
+HUMANS = ("officer", "liaison", "supervisor", "admin", "auditor")
+EVERYONE = (*HUMANS, "system")
+PUBLIC = frozenset({"auth.login", "health.healthz", "health.openapi", "static"})
+
+ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
+    "auth.logout": EVERYONE,
+    "auth.me": EVERYONE,
+    "definitions.list": HUMANS,
+    "definitions.get": HUMANS,
+    "definitions.xml": HUMANS,
+    "definitions.deploy": ("admin",),
+    "definitions.validate": ("admin",),
+    "instances.start": STATION_ROLES,
+    "instances.list": STATION_ROLES,
+    "instances.get": CASE_ROLES,
+    "instances.cancel": ("supervisor", "admin"),
+    "instances.reassign_owner": ("supervisor",),
+    "tasks.list": CASE_ROLES,
+    "tasks.get": CASE_ROLES,
+    "tasks.claim": CASE_ROLES,
+    "tasks.unclaim": CASE_ROLES,
+    "tasks.complete": CASE_ROLES,
+    "tasks.reassign": ("supervisor",),
+    "messages.correlate": ("system", "liaison", "supervisor"),
+    "history.audit_trail": ("auditor",),
+    "admin.list_users": ("admin",),
+    "admin.create_user": ("admin",),
+    "admin.get_user": ("admin",),
+    "admin.update_user": ("admin",),
+    "admin.add_membership": ("admin",),
+    "admin.remove_membership": ("admin",),
+    "admin.list_departments": HUMANS,
+    "admin.create_department": ("admin",),
+    "admin.list_api_tokens": ("admin",),
+    "admin.create_api_token": ("admin",),
+    "admin.revoke_api_token": ("admin",),
+}
+
+# The case fields a department task shows its liaison (minimum necessary); `household` and `parties`
+# are personal and appear in clear only to the liaison holding one of the case's tasks.
+DEPARTMENT_CONTEXT = ("category", "risk_level", "description", "source", "community", "assessment",
+                      "departments", "household", "parties")
+
+
+def roles_of(endpoint: str | None) -> tuple[str, ...] | None:
+    """The roles that may call `endpoint`; None for public endpoints; () when nobody may."""
+    if endpoint in PUBLIC:
+        return None
+    return ENDPOINT_ROLES.get(endpoint or "", ())
+
+
+def check_role(actor: Actor, endpoint: str | None) -> None:
+    roles = roles_of(endpoint)
+    if roles is not None and actor.role not in roles:
+        raise forbidden(f"the {actor.role} role may not do this")
+
+
+def may_name_others(actor: Actor) -> bool:
+    """Filtering by another user's name (assignee=chen) is for supervisors."""
+    return actor.role == "supervisor"
+
+
+# --- tasks -------------------------------------------------------------------------------------
+def task_visible(actor: Actor, task: dict[str, Any]) -> bool:
+    if actor.role in STATION_ROLES:
+        return actor.station_id is not None and task["station_id"] == actor.station_id
+    if actor.role == "liaison":
+        return bool(actor.departments & set(task["candidate_groups"])) \
+            or actor.username in (task["assignee"], task["completed_by"])
+    return False
+
+
+def check_task(actor: Actor, task: dict[str, Any]) -> dict[str, Any]:
+    if not task_visible(actor, task):
+        raise not_found("task")
+    return task
+
+
+def task_scope(actor: Actor) -> dict[str, Any]:
+    """Engine query filters that keep a task list to what the caller may see."""
+    if actor.role in STATION_ROLES:
+        return {"station_id": actor.station_id if actor.station_id is not None else -1}
+    return {"involving": actor}
+
+
+def check_group_filter(actor: Actor, group: str | None) -> None:
+    if group is not None and actor.role == "liaison" and group not in actor.departments:
+        raise forbidden("a liaison sees only the queues of their own departments")
+
+
+# --- cases -------------------------------------------------------------------------------------
+def instance_visible(actor: Actor, instance: dict[str, Any], tasks: list[dict[str, Any]] | None = None) -> bool:
+    if actor.role in STATION_ROLES:
+        return instance["station"] is not None and instance["station"] in actor.departments
+    if actor.role == "liaison":
+        return any(task_visible(actor, t) for t in tasks or [])
+    return False
+
+
+def check_instance(actor: Actor, instance: dict[str, Any], tasks: list[dict[str, Any]] | None = None) -> None:
+    if not instance_visible(actor, instance, tasks):
+        raise not_found("process instance")
+
+
+def handles(actor: Actor, instance: dict[str, Any]) -> bool:
+    """Owner, reporter, current holder of one of its tasks, or someone who worked one of them."""
+    if actor.username in (instance.get("case_owner"), instance.get("started_by")):
+        return True
+    if any(t["assignee"] == actor.username for t in instance.get("open_tasks", [])):
+        return True
+    return any(h["actor"] == actor.username and h["action"].startswith("task.")
+               for h in instance.get("history", []))
+
+
+def personal_visibility(actor: Actor, instance: dict[str, Any], tasks: list[dict[str, Any]] | None = None) -> str:
+    """'clear' or 'masked': how this caller sees the case's personal fields."""
+    if actor.role == "supervisor":
+        return "clear"
+    if actor.role == "officer" and handles(actor, instance):
+        return "clear"
+    if actor.role == "liaison" and any(t["state"] == "claimed" and t["assignee"] == actor.username
+                                       and task_visible(actor, t) for t in tasks or []):
+        return "clear"
+    return "masked"
+
+
+def case_variables(actor: Actor, variables: dict[str, Any]) -> dict[str, Any]:
+    if actor.role == "liaison":
+        return {k: v for k, v in variables.items() if k in DEPARTMENT_CONTEXT}
+    return variables
+
+
+def personal_view(actor: Actor, records: list[dict[str, Any]], visibility: str,
+                  tasks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The decrypted records the caller may see, masked unless `visibility` is 'clear'."""
+    if actor.role == "liaison":
+        own = {t["id"] for t in tasks or [] if task_visible(actor, t)}
+        kept = []
+        for record in records:
+            if record["source"] == "start":
+                data = {k: v for k, v in record["data"].items() if k in DEPARTMENT_CONTEXT}
+                kept.append({**record, "data": data})
+            elif record["task_id"] in own:
+                kept.append(record)
+        records = kept
+    if visibility != "clear":
+        records = [{**r, "data": mask_value(r["data"])} for r in records]
+    return {"visibility": visibility, "records": records}
+
+
+def liaison_tasks(actor: Actor, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [t for t in tasks if task_visible(actor, t)]
+
+
+# --- messages ----------------------------------------------------------------------------------
+def message_department(actor: Actor, department: str | None) -> str | None:
+    """The department a message is reported for: a system's or liaison's own, never another's."""
+    if actor.role in ("system", "liaison"):
+        if department is not None and department not in actor.departments:
+            raise forbidden("you may report results only for your own department")
+        if department is None and len(actor.departments) == 1:
+            department = next(iter(actor.departments))
+        if department is None:
+            raise ApiError(422, "validation_failed", "name the department you report for",
+                           [{"field": "department", "message": "one of " + ", ".join(sorted(actor.departments))}])
+    return department
+
+
+def check_message_target(actor: Actor, department: str | None, tasks: list[dict[str, Any]]) -> None:
+    """The case must be one the caller may know: of the supervisor's station, or with a task of the department."""
+    if actor.role == "supervisor":
+        ok = any(t["station_id"] == actor.station_id for t in tasks)
+    else:
+        wanted = {department} if department else set(actor.departments)
+        ok = any(wanted & set(t["candidate_groups"]) for t in tasks)
+    if not ok:
+        raise not_found("process instance")

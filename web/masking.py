@@ -1,0 +1,67 @@
+"""Masks for personal data shown to callers who may know a field exists but not its value.
+
+    mask_name("刘桂兰")              -> "刘*兰"
+    mask_phone("13912345678")        -> "139****5678"
+    mask_id_number("11010119450101123X") -> "110101********123X"
+
+The field's name picks the mask (`name`, `*_name`; `phone`, `*_phone`, `mobile`; `id_number`, `*_id_number`);
+any other personal text keeps at most its first two characters.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_DIGITS = re.compile(r"\d")
+_KEEP = frozenset({"role"})  # structure, not identity: a party's role in the case
+
+
+def mask_name(value: str) -> str:
+    if len(value) <= 1:
+        return "*"
+    if len(value) == 2:
+        return value[0] + "*"
+    return value[0] + "*" * (len(value) - 2) + value[-1]
+
+
+def mask_phone(value: str) -> str:
+    digits = "".join(_DIGITS.findall(value))
+    if len(digits) < 7:
+        return "*" * len(digits) or "****"
+    return digits[:3] + "****" + digits[-4:]
+
+
+def mask_id_number(value: str) -> str:
+    if len(value) <= 10:
+        return "*" * len(value)
+    return value[:6] + "*" * (len(value) - 10) + value[-4:]
+
+
+def mask_text(value: str) -> str:
+    keep = min(2, len(value) // 4)
+    return value[:keep] + "***"
+
+
+def _mask_for(key: str | None):
+    key = (key or "").lower()
+    if key == "name" or key.endswith("_name"):
+        return mask_name
+    if key in ("phone", "mobile") or key.endswith(("_phone", "_mobile")):
+        return mask_phone
+    if key == "id_number" or key.endswith("_id_number"):
+        return mask_id_number
+    return mask_text
+
+
+def mask_value(value: Any, key: str | None = None) -> Any:
+    """Mask `value` (recursively through objects and lists); the structure stays, the values do not."""
+    if isinstance(value, dict):
+        return {k: v if k in _KEEP else mask_value(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_value(v, key) for v in value]
+    if isinstance(value, str):
+        return _mask_for(key)(value)
+    if value is None:
+        return None
+    return "***"  # numbers and booleans: even their type would say something

@@ -1,0 +1,84 @@
+"""Human tasks: the inbox, a task with its form, claim, unclaim, complete, reassign (supervisor)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from flask import Blueprint, jsonify
+
+from . import access
+from .context import actor, args, body, engine
+from .errors import forbidden
+from .instances import personal_data
+
+bp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks")
+
+
+@bp.get("", endpoint="list")
+def list_():
+    query = args()
+    who = actor()
+    for name in ("assignee", "candidate"):
+        if query.get(name) not in (None, "me") and not access.may_name_others(who):
+            raise forbidden(f"only a supervisor may filter by another user's {name}")
+    access.check_group_filter(who, query.get("group"))
+    page = engine().tasks.query(
+        who, assignee=query.get("assignee"), candidate=query.get("candidate"), group=query.get("group"),
+        state=query.get("state"), instance_id=query.get("instance_id"), business_key=query.get("business_key"),
+        due_before=query.get("due_before"), due_after=query.get("due_after"), sort=query.get("sort", "due"),
+        limit=query.get("limit", 50), cursor=query.get("cursor"), **access.task_scope(who))
+    return jsonify(page)
+
+
+@bp.get("/<uuid:task_id>")
+def get(task_id: UUID):
+    who = actor()
+    task = _visible(task_id)
+    form = task.pop("form", None)
+    case = engine().runtime.get_instance(task["instance_id"])
+    tasks = engine().tasks.query(instance_id=case["id"], limit=200)["items"] if who.role == "liaison" else None
+    return jsonify({"task": task, "form": form, "case": {
+        "id": case["id"], "business_key": case["business_key"], "process_key": case["process_key"],
+        "status": case["status"], "case_owner": case["case_owner"],
+        "variables": access.case_variables(who, case["variables"]),
+        "personal_data": personal_data(who, case, tasks),
+    }})
+
+
+@bp.post("/<uuid:task_id>/claim")
+def claim(task_id: UUID):
+    body(required=False)
+    _visible(task_id)
+    return jsonify(_plain(engine().tasks.claim(str(task_id), actor())))
+
+
+@bp.post("/<uuid:task_id>/unclaim")
+def unclaim(task_id: UUID):
+    body(required=False)
+    _visible(task_id)
+    return jsonify(_plain(engine().tasks.unclaim(str(task_id), actor())))
+
+
+@bp.post("/<uuid:task_id>/complete")
+def complete(task_id: UUID):
+    data = body(required=False)
+    _visible(task_id)
+    return jsonify(_plain(engine().tasks.complete(str(task_id), actor(), data.get("data") or {})))
+
+
+@bp.post("/<uuid:task_id>/assignee")
+def reassign(task_id: UUID):
+    data = body()
+    _visible(task_id)
+    return jsonify(_plain(engine().tasks.reassign(str(task_id), actor(), data["user"], data["reason"])))
+
+
+def _visible(task_id: UUID) -> dict[str, Any]:
+    """The task, if the caller may know it exists; otherwise a 404 like an unknown id."""
+    return access.check_task(actor(), engine().tasks.get_task(str(task_id)))
+
+
+def _plain(task: dict[str, Any]) -> dict[str, Any]:
+    task.pop("form", None)
+    return task
