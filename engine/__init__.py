@@ -12,6 +12,7 @@ from pathlib import Path
 
 from forms import FormRegistry
 
+from . import jobs
 from .audit import HistoryService
 from .clock import Clock, ManualClock
 from .config import Settings
@@ -24,6 +25,7 @@ from .runtime import RuntimeService
 from .serializer import WorkflowSerializer
 from .store.db import Database
 from .tasks import TaskService
+from .timers import TimerService
 from .tokens import TokenService
 from .unit_of_work import UnitOfWork
 from .vault import Vault, load_key
@@ -53,6 +55,8 @@ class Engine:
         self.history = HistoryService(self)
         self.personal = PersonalDataService(self)
         self.tokens = TokenService(self)
+        self.timers = TimerService(self)
+        self.jobs = jobs.for_engine(self)
 
     def migrate(self) -> None:
         self.db.migrate()
@@ -63,4 +67,5 @@ class Engine:
         return self.repository.deploy(files, actor, allow_scripts=True)
 
     def close(self) -> None:
+        self.jobs.stop()
         self.db.dispose()

@@ -230,6 +230,7 @@ def _process_meta(process, lanes, problems: list[Problem], warnings: list[Proble
             warnings.append(Problem(task_id, "user task has no candidate group, user or assignee: "
                                              "only a supervisor can assign it"))
         tasks[task_id] = {
+            "warn": _properties(task).get("slaWarning"),
             "name": task.get("name"),
             "lane": lane.get("lane"),
             "groups": groups,
@@ -247,4 +248,14 @@ def _process_meta(process, lanes, problems: list[Problem], warnings: list[Proble
                                                     "documentation") for c in start):
             start_form = start.get(f"{{{CAMUNDA_NS}}}formKey") or start_form
     boundaries = {b.get("id"): b.get("attachedToRef") for b in process.iter(f"{{{BPMN_NS}}}boundaryEvent")}
-    return {"tasks": tasks, "start_form": start_form, "boundaries": boundaries}
+    return {"tasks": tasks, "start_form": start_form, "boundaries": boundaries,
+            "sla_warning": _properties(process).get("slaWarning")}
+
+
+def _properties(element) -> dict[str, str]:
+    """`camunda:properties` of the element itself (bpmn-js's 'Extension properties')."""
+    found = {}
+    for prop in element.iterfind("bpmn:extensionElements/camunda:properties/camunda:property", NS):
+        if prop.get("name"):
+            found[prop.get("name")] = prop.get("value") or ""
+    return found

@@ -50,6 +50,12 @@ class Settings:
     token_ttl_seconds: int = 12 * 3600
     login_rate_limit: str = "10 per minute"
     max_request_bytes: int = 1024 * 1024
+    # SLA and timers: warning at this fraction of the allowed time; sweeper lease, retries, polling
+    sla_warn_fraction: float = 0.75
+    timer_lease_seconds: int = 30
+    timer_max_attempts: int = 5
+    sweep_interval_seconds: float = 0.5
+    sweep_batch: int = 200
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -71,6 +77,11 @@ class Settings:
             token_ttl_seconds=_seconds(env.get("FENGQIAO_TOKEN_TTL"), 12 * 3600),
             login_rate_limit=env.get("FENGQIAO_LOGIN_RATE_LIMIT") or "10 per minute",
             max_request_bytes=int(env.get("FENGQIAO_MAX_REQUEST_BYTES") or 1024 * 1024),
+            sla_warn_fraction=float(env.get("FENGQIAO_SLA_WARN_FRACTION") or 0.75),
+            timer_lease_seconds=int(env.get("FENGQIAO_TIMER_LEASE_SECONDS") or 30),
+            timer_max_attempts=int(env.get("FENGQIAO_TIMER_MAX_ATTEMPTS") or 5),
+            sweep_interval_seconds=float(env.get("FENGQIAO_SWEEP_INTERVAL") or 0.5),
+            sweep_batch=int(env.get("FENGQIAO_SWEEP_BATCH") or 200),
         )
 
     @property

@@ -36,10 +36,9 @@ from .store.models import (
     ProcessDefinition,
     ProcessInstance,
     Sequence,
-    TaskCandidate,
     User,
 )
-from .unit_of_work import Change
+from .unit_of_work import Change, close_task
 
 BUSINESS_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}$")
 MAX_VARIABLES_BYTES = 256 * 1024
@@ -181,10 +180,7 @@ class RuntimeService:
             for row in attached_rows:
                 if str(row.id) in {str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)}:
                     continue  # non-interrupting boundary: the task stays open
-                row.state, row.ended_at, row.completed_via = "completed", change.now, "message"
-                row.completed_by_id, row.outcome = actor.id, plain
-                change.finished.add(row.id)
-                change.session.query(TaskCandidate).filter(TaskCandidate.task_id == row.id).delete()
+                close_task(change, row, "completed", via="message", actor=actor, outcome=plain)
                 change.emit("task.completed", task_id=row.id, element_id=row.element_id, via="message")
             if personal:
                 self.ctx.personal.store(change.session, change.instance.id, wait.task_id, f"message:{name}",
@@ -222,6 +218,27 @@ class RuntimeService:
             change.emit("instance.cancelled", process_key=instance.process_key)
 
         self.ctx.uow.run(instance_id, actor, cancel)
+        return self.get_instance(instance_id)
+
+    # --- repair ----------------------------------------------------------------------------------
+    def update_variables(self, instance_id: str, actor, variables: dict[str, Any], reason: str) -> dict[str, Any]:
+        """An admin fixes non-personal data of a running case (e.g. before retrying an incident)."""
+        reason = _reason(reason)
+        if actor.role not in ("admin", "system"):
+            raise Forbidden("only an admin may change a case's variables")
+        if not isinstance(variables, dict) or not variables:
+            raise InvalidInput("variables must be a non-empty JSON object",
+                               [{"field": "variables", "message": "not an object"}])
+        _check_json(variables)
+
+        def apply(change: Change):
+            if change.instance.status != "running":
+                raise InstanceNotRunning(f"instance {change.instance.business_key} is {change.instance.status}")
+            for task in change.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
+                task.set_data(**variables)
+            change.audit("instance.variables_updated", variables=sorted(variables), reason=reason)
+
+        self.ctx.uow.run(instance_id, actor, apply)
         return self.get_instance(instance_id)
 
     # --- reads -----------------------------------------------------------------------------------

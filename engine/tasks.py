@@ -32,9 +32,10 @@ from .errors import (
 from .identity import STATION_ROLES, Actor
 from .runtime import _reason
 from .store.models import HumanTask, ProcessInstance, TaskCandidate, User
-from .unit_of_work import OPEN_STATES, Change, add_candidates, is_candidate
+from .unit_of_work import OPEN_STATES, Change, add_candidates, close_task, is_candidate
 
 STATES = ("open", "claimed", "completed", "cancelled")
+SLA_STATES = ("on_time", "warning", "breached", "met", "missed")
 SORTS = {"due": "due_at", "priority": "priority", "created": "created_at"}
 MAX_LIMIT = 200
 
@@ -104,9 +105,7 @@ class TaskService:
             task.set_data(**plain)
             workflow.run_task_from_id(task.id)
             workflow.do_engine_steps()
-            row.state, row.ended_at, row.completed_via = "completed", change.now, "form"
-            row.completed_by_id, row.outcome = actor.id, plain
-            change.finished.add(row.id)
+            close_task(change, row, "completed", via="form", actor=actor, outcome=plain)
             if personal:
                 self.ctx.personal.store(change.session, change.instance.id, row.id, row.form_key,
                                         personal, change.now)
@@ -250,7 +249,7 @@ class TaskService:
               business_key: str | None = None, due_before: datetime | None = None,
               due_after: datetime | None = None, sort: str = "due", limit: int = 50,
               cursor: str | None = None, station_id: int | None = None,
-              involving: Actor | None = None) -> dict[str, Any]:
+              involving: Actor | None = None, sla_state: str | None = None) -> dict[str, Any]:
         """Inbox query. `assignee`/`candidate` take 'me' or a username; pages by keyset cursor.
 
         `station_id` keeps a station's tasks; `involving` keeps the open tasks in the actor's queues and
@@ -261,6 +260,9 @@ class TaskService:
         states = [state] if isinstance(state, str) else list(state or [])
         if any(s not in STATES for s in states):
             raise InvalidInput(f"state must be one of {', '.join(STATES)}", [{"field": "state", "message": "invalid"}])
+        if sla_state is not None and sla_state not in SLA_STATES:
+            raise InvalidInput(f"sla_state must be one of {', '.join(SLA_STATES)}",
+                               [{"field": "sla_state", "message": "invalid"}])
         limit = min(max(int(limit), 1), MAX_LIMIT)
         with self.ctx.db.transaction() as session:
             assignee_id = candidate_actor = None
@@ -272,7 +274,7 @@ class TaskService:
                                    states=tuple(states) or None, instance_id=instance_id,
                                    business_key=business_key, due_before=due_before, due_after=due_after,
                                    sort=sort, limit=limit + 1, cursor=_decode_cursor(cursor),
-                                   station_id=station_id, involving=involving)
+                                   station_id=station_id, involving=involving, sla_state=sla_state)
         more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = _encode_cursor(rows[-1], sort) if more and rows else None
@@ -290,7 +292,9 @@ class TaskService:
                    instance_id: str | None = None, business_key: str | None = None,
                    due_before: datetime | None = None, due_after: datetime | None = None,
                    sort: str = "due", limit: int = 200, cursor: list | None = None,
-                   station_id: int | None = None, involving: Actor | None = None) -> list[dict[str, Any]]:
+                   station_id: int | None = None, involving: Actor | None = None,
+                   sla_state: str | None = None) -> list[dict[str, Any]]:
+        now = self.ctx.clock.now()
         assignee = aliased(User)
         completer = aliased(User)
         query = (select(HumanTask, assignee.username, completer.username)
@@ -321,12 +325,14 @@ class TaskService:
             mine = [HumanTask.assignee_id == involving.id, HumanTask.completed_by_id == involving.id] \
                 if involving.id is not None else []
             query = query.where(or_(and_(HumanTask.state == "open", _in_queue(involving, None)), *mine))
+        if sla_state is not None:
+            query = query.where(_sla_condition(sla_state, now))
         order = _order(sort)
         if cursor:
             query = query.where(_after(order, cursor))
         query = query.order_by(*[(c.desc() if desc else c.asc()).nulls_last() for c, desc in order])
         query = query.limit(limit)
-        return [task_view(row, assignee_name, completer_name)
+        return [task_view(row, assignee_name, completer_name, now)
                 for row, assignee_name, completer_name in session.execute(query).all()]
 
 
@@ -398,7 +404,29 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def task_view(row: HumanTask, assignee: str | None, completed_by: str | None) -> dict[str, Any]:
+def _sla_condition(sla_state: str, now: datetime):
+    """Open tasks are judged against the clock (never stale); closed ones by what was recorded."""
+    is_open = HumanTask.state.in_(OPEN_STATES)
+    if sla_state == "breached":
+        return and_(is_open, HumanTask.due_at <= now)
+    if sla_state == "warning":
+        return and_(is_open, HumanTask.warn_at <= now, HumanTask.due_at > now)
+    if sla_state == "on_time":
+        return and_(is_open, HumanTask.due_at > now, or_(HumanTask.warn_at.is_(None), HumanTask.warn_at > now))
+    return HumanTask.sla_state == sla_state  # met | missed
+
+
+def live_sla_state(row: HumanTask, now: datetime) -> str | None:
+    if row.state not in OPEN_STATES or row.due_at is None:
+        return row.sla_state if row.state not in OPEN_STATES else None
+    if now >= row.due_at:
+        return "breached"
+    if row.warn_at is not None and now >= row.warn_at:
+        return "warning"
+    return "on_time"
+
+
+def task_view(row: HumanTask, assignee: str | None, completed_by: str | None, now: datetime) -> dict[str, Any]:
     return {
         "id": row.id, "instance_id": row.instance_id, "business_key": row.business_key,
         "process_key": row.process_key, "element_id": row.element_id, "name": row.name, "lane": row.lane,
@@ -406,7 +434,8 @@ def task_view(row: HumanTask, assignee: str | None, completed_by: str | None) ->
         "state": row.state, "assignee": assignee, "candidate_groups": row.candidate_groups,
         "candidate_users": row.candidate_users, "owner_task": row.owner_task, "form_key": row.form_key,
         "priority": row.priority, "created_at": _iso(row.created_at), "claimed_at": _iso(row.claimed_at),
-        "ended_at": _iso(row.ended_at), "due_at": _iso(row.due_at), "follow_up_at": _iso(row.follow_up_at),
+        "ended_at": _iso(row.ended_at), "due_at": _iso(row.due_at), "warn_at": _iso(row.warn_at),
+        "sla_state": live_sla_state(row, now), "follow_up_at": _iso(row.follow_up_at),
         "completed_by": completed_by, "completed_via": row.completed_via, "outcome": row.outcome,
     }
 

@@ -11,6 +11,7 @@ Any exception rolls everything back and the in-memory workflow is discarded.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import clock as clock_module
@@ -28,7 +29,7 @@ from .audit import record
 from .errors import ConcurrentModification, EngineError, InstanceNotFound, WorkflowFailed
 from .identity import STATION_ROLES
 from .outbox import emit
-from .schedule import resolve_due
+from .schedule import parse_instant_or_duration, resolve_due
 from .store.models import HumanTask, MessageWait, ProcessInstance, TaskCandidate, Timer, User
 
 MAX_ATTEMPTS = 5
@@ -46,6 +47,7 @@ class Change:
     loaded: Any = None  # LoadedSpec
     workflow: Any = None
     finished: set[str] = field(default_factory=set)  # task rows already closed by this change
+    new_timers: list[Timer] = field(default_factory=list)  # scheduled with the job runner after commit
 
     def task_row(self, task_id: str) -> HumanTask | None:
         row = self.session.get(HumanTask, task_id)
@@ -89,7 +91,8 @@ class UnitOfWork:
                         self.sync(change)
                     else:
                         session.flush()
-                    return result
+                self._after_commit(change)
+                return result
             except (StaleDataError, ConcurrentModification):
                 if attempt == MAX_ATTEMPTS - 1:
                     raise ConcurrentModification("the instance kept changing; try again") from None
@@ -101,7 +104,15 @@ class UnitOfWork:
             now = self.ctx.clock.now()
             change = _guard(lambda _c: fn(session, now), None)
             self.sync(change)
-            return change
+        self._after_commit(change)
+        return change
+
+    def _after_commit(self, change: Change) -> None:
+        """Wake the job runner for timers this change created (the database already has them)."""
+        jobs = getattr(self.ctx, "jobs", None)
+        if jobs is not None:
+            for timer in change.new_timers:
+                jobs.schedule(timer.id, timer.due_at)
 
     # --- projections -----------------------------------------------------------------------------
     def sync(self, change: Change) -> None:
@@ -140,8 +151,7 @@ class UnitOfWork:
             known.add(row.id)
             if row.id in ready or row.id in change.finished:
                 continue
-            row.state, row.ended_at = "cancelled", change.now
-            session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == row.id))
+            close_task(change, row, "cancelled")
             change.audit("task.cancelled", task_id=row.id, element_id=row.element_id)
             change.emit("task.cancelled", task_id=row.id, element_id=row.element_id)
         for task_id, task in ready.items():
@@ -150,13 +160,16 @@ class UnitOfWork:
 
     def _create_task(self, change: Change, task) -> None:
         session, instance = change.session, change.instance
-        process_key = task.workflow.spec.name
+        process_key = owning_process(task, change.loaded.meta)
         element_id = task.task_spec.bpmn_id or task.task_spec.name
         meta = change.loaded.task_meta(process_key, element_id) or {}
         variables = task.data
         evaluate = self.ctx.evaluator.evaluate
+        process_meta = change.loaded.meta.get(process_key, {})
         try:
             due_at = resolve_due(meta.get("due"), variables, change.now, evaluate)
+            warn_at = warning_time(meta.get("warn") or process_meta.get("sla_warning"), change.now, due_at,
+                                   self.ctx.settings.sla_warn_fraction)
             follow_up_at = resolve_due(meta.get("follow_up"), variables, change.now, evaluate)
             priority = int(evaluate(meta["priority"], variables)) if meta.get("priority") else 50
             assignee_name = meta.get("assignee")
@@ -182,9 +195,16 @@ class UnitOfWork:
             station_id=instance.station_id, state="claimed" if assignee_id else "open",
             assignee_id=assignee_id, form_key=meta.get("form_key"), priority=priority,
             created_at=change.now, claimed_at=change.now if assignee_id else None,
-            due_at=due_at, follow_up_at=follow_up_at,
+            due_at=due_at, warn_at=warn_at, follow_up_at=follow_up_at,
+            sla_state="on_time" if due_at is not None else None,
         )
         session.add(row)
+        for kind, when in (("sla_warning", warn_at), ("sla_breach", due_at)):
+            if when is not None:
+                timer = Timer(instance_id=instance.id, task_id=row.id, element_id=element_id, kind=kind,
+                              due_at=when, status="pending", attempts=0)
+                session.add(timer)
+                change.new_timers.append(timer)
         if assignee_id is None:
             add_candidates(session, row)
         change.audit("task.created", task_id=row.id, element_id=element_id,
@@ -203,18 +223,33 @@ class UnitOfWork:
                     timers[str(task.id)] = task
                 elif isinstance(definition, MessageEventDefinition):
                     messages[str(task.id)] = task
+        session.flush()  # the session does not autoflush: changes made by this unit of work must be visible
         existing_timers = {t.task_id: t for t in session.scalars(select(Timer).where(
             Timer.instance_id == instance.id, Timer.status == "pending", Timer.kind == "bpmn_timer"))}
         for task_id, row in existing_timers.items():
-            if task_id not in timers:
-                row.status = "cancelled"
+            task = timers.get(task_id)
+            if task is not None and timer_due(task) == row.due_at:
+                continue  # still waiting for the same moment
+            # gone or moved on (a cycle): did it fire here (a user action refreshed timers) or was it cancelled?
+            spiff_task = task or wf.get_task_from_id(uuid.UUID(task_id))
+            fired = task is not None or (spiff_task is not None and spiff_task.state == TaskState.COMPLETED)
+            row.status = "fired" if fired and row.due_at <= change.now else "cancelled"
+            row.fired_at = change.now if row.status == "fired" else None
+            if row.status == "fired":
+                change.audit("timer.fired", task_id=task_id, element_id=row.element_id,
+                             due_at=row.due_at.isoformat(), fired_at=change.now.isoformat())
+                change.emit("timer.fired", element_id=row.element_id, due_at=row.due_at.isoformat(),
+                            fired_at=change.now.isoformat())
+            existing_timers[task_id] = None
         for task_id, task in timers.items():
-            if task_id in existing_timers:
+            if existing_timers.get(task_id) is not None:
                 continue
             due = timer_due(task)
             if due is not None:
-                session.add(Timer(instance_id=instance.id, task_id=task_id, element_id=task.task_spec.bpmn_id,
-                                  kind="bpmn_timer", due_at=due, status="pending", attempts=0))
+                timer = Timer(instance_id=instance.id, task_id=task_id, element_id=task.task_spec.bpmn_id,
+                              kind="bpmn_timer", due_at=due, status="pending", attempts=0)
+                session.add(timer)
+                change.new_timers.append(timer)
         existing_waits = set(session.scalars(select(MessageWait.task_id).where(
             MessageWait.instance_id == instance.id)))
         gone = existing_waits - set(messages)
@@ -223,7 +258,7 @@ class UnitOfWork:
         for task_id, task in messages.items():
             if task_id in existing_waits:
                 continue
-            process_meta = change.loaded.meta.get(task.workflow.spec.name, {})
+            process_meta = change.loaded.meta.get(owning_process(task, change.loaded.meta), {})
             attached = process_meta.get("boundaries", {}).get(task.task_spec.bpmn_id)
             groups = process_meta.get("tasks", {}).get(attached, {}).get("groups", []) if attached else []
             session.add(MessageWait(task_id=task_id, instance_id=instance.id,
@@ -251,11 +286,63 @@ def is_candidate(actor, row: HumanTask) -> bool:
     return False
 
 
+def owning_process(task, meta: dict[str, Any]) -> str:
+    """The process key whose model defines `task`: embedded sub-processes belong to their parent."""
+    workflow = task.workflow
+    while workflow is not None:
+        if workflow.spec.name in meta:
+            return workflow.spec.name
+        workflow = workflow.parent_workflow
+    return task.workflow.spec.name
+
+
 def timer_due(task) -> datetime | None:
+    """When a waiting timer event falls due (the next occurrence, for a cycle)."""
     value = task.task_spec.event_definition.details(task).value
     if isinstance(value, str):
         return TimerEventDefinition.get_datetime(value)
     return None
+
+
+def close_task(change: Change, row: HumanTask, state: str, *, via: str | None = None, actor=None,
+               outcome: dict[str, Any] | None = None) -> None:
+    """Close a task row (completed or cancelled): queue entries and pending SLA marks go with it."""
+    row.state, row.ended_at = state, change.now
+    if state == "completed":
+        row.completed_via, row.completed_by_id, row.outcome = via, getattr(actor, "id", None), outcome
+    if row.due_at is not None:
+        late = change.now > row.due_at
+        if state == "completed":
+            row.sla_state = "missed" if late else "met"
+        elif late:
+            row.sla_state = "missed"
+    change.finished.add(row.id)
+    change.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == row.id))
+    change.session.execute(update(Timer).where(Timer.task_id == row.id, Timer.status == "pending",
+                                               Timer.kind.in_(("sla_warning", "sla_breach")))
+                           .values(status="cancelled"))
+
+
+def warning_time(spec: Any, created: datetime, due: datetime | None, default_fraction: float) -> datetime | None:
+    """When to warn: a fraction of the allowed time (0.75, '75%') or an ISO duration after creation."""
+    if due is None or due <= created:
+        return None
+    allowed = due - created
+    text = str(spec).strip() if spec not in (None, "") else None
+    try:
+        if text is None:
+            fraction = default_fraction
+        elif text.upper().startswith("P"):
+            warn = parse_instant_or_duration(text, created)
+            return warn if warn is not None and warn < due else None
+        else:
+            fraction = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except (ValueError, EngineError):
+        raise WorkflowFailed(f"invalid SLA warning '{text}'", [{"element_id": None, "message": "bad slaWarning"}]) \
+            from None
+    if not 0 < fraction < 1:
+        return None
+    return created + allowed * fraction
 
 
 def snapshot(workflow) -> dict[str, Any]:

@@ -78,3 +78,58 @@ def script(body: str, key: str = "scripted") -> str:
   <bpmn:sequenceFlow id="f3" sourceRef="review" targetRef="end"/>
   <bpmn:endEvent id="end"/>
 </bpmn:process>''', key=key)
+
+
+def timed(timer: str, *, attached: str = "", boundary_interrupting: bool = True, key: str = "timed",
+          definition: str = "timeDuration") -> str:
+    """Variants around a user task `review`: a boundary timer, an intermediate catch, or a timer start.
+
+    `attached`: "task" (boundary on review), "subprocess" (boundary on a sub-process holding review),
+    "catch" (start -> timer catch -> review), "start" (timer start event -> review).
+    """
+    timer_def = (f'<bpmn:timerEventDefinition><bpmn:{definition} xsi:type="bpmn:tFormalExpression">{timer}'
+                 f'</bpmn:{definition}></bpmn:timerEventDefinition>')
+    cancel = "true" if boundary_interrupting else "false"
+    after_boundary = ('<bpmn:sequenceFlow id="fb" sourceRef="boundary" targetRef="escalated"/>'
+                      '<bpmn:userTask id="escalated" camunda:candidateGroups="supervisor"/>'
+                      '<bpmn:sequenceFlow id="fb2" sourceRef="escalated" targetRef="end_b"/>'
+                      '<bpmn:endEvent id="end_b"/>') if boundary_interrupting else (
+                      '<bpmn:sequenceFlow id="fb" sourceRef="boundary" targetRef="reminded"/>'
+                      '<bpmn:endEvent id="reminded"/>')
+    if attached == "task":
+        body = f'''<bpmn:startEvent id="start"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review"/>
+  <bpmn:userTask id="review" camunda:candidateGroups="officer"/>
+  <bpmn:boundaryEvent id="boundary" attachedToRef="review" cancelActivity="{cancel}">{timer_def}</bpmn:boundaryEvent>
+  {after_boundary}
+  <bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="end"/>
+  <bpmn:endEvent id="end"/>'''
+    elif attached == "subprocess":
+        body = f'''<bpmn:startEvent id="start"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="sub"/>
+  <bpmn:subProcess id="sub">
+    <bpmn:startEvent id="sub_start"/>
+    <bpmn:sequenceFlow id="s1" sourceRef="sub_start" targetRef="review"/>
+    <bpmn:userTask id="review" camunda:candidateGroups="officer"/>
+    <bpmn:sequenceFlow id="s2" sourceRef="review" targetRef="sub_end"/>
+    <bpmn:endEvent id="sub_end"/>
+  </bpmn:subProcess>
+  <bpmn:boundaryEvent id="boundary" attachedToRef="sub" cancelActivity="{cancel}">{timer_def}</bpmn:boundaryEvent>
+  {after_boundary}
+  <bpmn:sequenceFlow id="f2" sourceRef="sub" targetRef="end"/>
+  <bpmn:endEvent id="end"/>'''
+    elif attached == "catch":
+        body = f'''<bpmn:startEvent id="start"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait"/>
+  <bpmn:intermediateCatchEvent id="wait">{timer_def}</bpmn:intermediateCatchEvent>
+  <bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="review"/>
+  <bpmn:userTask id="review" camunda:candidateGroups="officer"/>
+  <bpmn:sequenceFlow id="f3" sourceRef="review" targetRef="end"/>
+  <bpmn:endEvent id="end"/>'''
+    else:  # start
+        body = f'''<bpmn:startEvent id="start">{timer_def}</bpmn:startEvent>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review"/>
+  <bpmn:userTask id="review" camunda:candidateGroups="officer"/>
+  <bpmn:sequenceFlow id="f3" sourceRef="review" targetRef="end"/>
+  <bpmn:endEvent id="end"/>'''
+    return document(f'<bpmn:process id="{key}" isExecutable="true">\n  {body}\n</bpmn:process>', key=key)

@@ -172,7 +172,10 @@ class HumanTask(Base):
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     completed_via: Mapped[str | None] = mapped_column(String(16))  # form | message
     due_at: Mapped[datetime | None]
+    warn_at: Mapped[datetime | None]
     follow_up_at: Mapped[datetime | None]
+    # stored at warning/breach/close: on_time | warning | breached | met | missed (reads compute live)
+    sla_state: Mapped[str | None] = mapped_column(String(16))
     outcome: Mapped[dict[str, Any] | None]  # declared, non-personal form fields (KPI reports)
 
 
@@ -189,19 +192,47 @@ class TaskCandidate(Base):
 
 
 class Timer(Base):
-    """Every pending due time: BPMN timer events now, SLA marks with the SLA work."""
+    """Every pending due time: BPMN timer events and SLA warning/breach marks.
+
+    The database is the source of truth: a sweeper claims due rows (a lease: `claim_token` and
+    `locked_until`) and fires each in its own unit of work; job queues only deliver wake-ups.
+    """
 
     __tablename__ = "timers"
-    __table_args__ = (Index("ix_timers_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_timers_due", "status", "due_at"),
+        Index("ix_timers_task", "task_id", "status"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"), index=True)
-    task_id: Mapped[str] = mapped_column(String(36))  # the waiting SpiffWorkflow task
+    task_id: Mapped[str] = mapped_column(String(36))  # waiting SpiffWorkflow task, or the human task (SLA)
     element_id: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(24))  # bpmn_timer | sla_warning | sla_breach
     due_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | fired | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | fired | cancelled | incident
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claim_token: Mapped[str | None] = mapped_column(String(36), index=True)
+    locked_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
     fired_at: Mapped[datetime | None]
+
+
+class Incident(Base):
+    """A timer that kept failing: the instance keeps its last consistent state until an admin acts."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_status", "status", "created_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"), index=True)
+    timer_id: Mapped[int | None] = mapped_column(ForeignKey("timers.id", ondelete="SET NULL"))
+    element_id: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(24))
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | resolved
+    resolution: Mapped[str | None] = mapped_column(String(16))  # retried | cancelled
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
 
 
 class MessageWait(Base):

@@ -1,0 +1,140 @@
+"""Job runners: who wakes up to fire timers.
+
+Embedded default (no Redis): a sweeper thread in the web process. With Redis: each new timer is
+also scheduled as an RQ job for a precise wake-up, and `fengqiao worker` runs an RQ worker with its
+scheduler plus the same sweeper. Redis only delivers work and may lose it; the sweeper re-reads the
+database, so a lost or duplicated job never loses or doubles a timer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+
+log = logging.getLogger("fengqiao.jobs")
+QUEUE_NAME = "fengqiao"
+
+
+class Sweeper:
+    """Fires due timers in a loop until stopped; `wake()` shortens the wait for an earlier timer."""
+
+    def __init__(self, engine, interval: float | None = None):
+        self.engine = engine
+        self.interval = interval if interval is not None else engine.settings.sweep_interval_seconds
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Sweeper:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self.run, name="fengqiao-sweeper", daemon=True)
+            self._thread.start()
+        return self
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                while self.engine.timers.fire_due() and not self._stop.is_set():
+                    pass  # a full batch: there may be more due right now
+            except Exception:  # the database may be briefly away; keep sweeping
+                log.exception("sweep failed")
+            self._wake.wait(self.interval)
+            self._wake.clear()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+
+class EmbeddedJobs:
+    """No Redis: the sweeper thread (started by `fengqiao serve`) is the only runner."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.sweeper: Sweeper | None = None
+
+    def schedule(self, timer_id: int, due_at: datetime) -> None:
+        if self.sweeper is not None:
+            self.sweeper.wake()
+
+    def start(self) -> Sweeper:
+        self.sweeper = Sweeper(self.engine).start()
+        return self.sweeper
+
+    def stop(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.stop()
+            self.sweeper = None
+
+
+class RedisJobs:
+    """Schedules an RQ job per timer at its due time (job id `timer-<id>`: no duplicates queued)."""
+
+    def __init__(self, engine, redis_url: str):
+        from redis import Redis
+        from rq import Queue
+
+        self.engine = engine
+        self.connection = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
+        self.queue = Queue(QUEUE_NAME, connection=self.connection)
+
+    def schedule(self, timer_id: int, due_at: datetime) -> None:
+        from redis.exceptions import RedisError
+
+        try:
+            self.queue.enqueue_at(due_at, fire_timer_job, timer_id, job_id=f"timer-{timer_id}",
+                                  result_ttl=60, failure_ttl=3600, job_timeout=120)
+        except RedisError as exc:  # the sweeper will find the timer in the database
+            log.warning("could not schedule timer %s in Redis: %s", timer_id, exc)
+
+    def start(self):  # the web process does not run jobs; `fengqiao worker` does
+        return None
+
+    def stop(self) -> None:
+        return None
+
+
+def for_engine(engine):
+    return RedisJobs(engine, engine.settings.redis_url) if engine.settings.redis_url else EmbeddedJobs(engine)
+
+
+# --- the worker side ---------------------------------------------------------------------------
+_worker_engine = None
+
+
+def _engine():
+    global _worker_engine
+    if _worker_engine is None:
+        from . import Engine
+
+        _worker_engine = Engine()
+    return _worker_engine
+
+
+def fire_timer_job(timer_id: int) -> str:
+    """RQ job: fire one timer (idempotent: a duplicate or late job is a no-op)."""
+    return _engine().timers.fire(timer_id)
+
+
+def run_worker(engine, burst: bool = False) -> None:
+    """`fengqiao worker`: an RQ worker with its scheduler, plus the sweeper thread."""
+    from rq import Worker
+
+    global _worker_engine
+    _worker_engine = engine
+    jobs = engine.jobs
+    if not isinstance(jobs, RedisJobs):
+        raise RuntimeError("FENGQIAO_REDIS_URL is not set: the embedded runner runs inside `fengqiao serve`")
+    sweeper = Sweeper(engine).start()
+    try:
+        worker = Worker([jobs.queue], connection=jobs.connection)
+        worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
+    finally:
+        sweeper.stop()

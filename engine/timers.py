@@ -1,0 +1,265 @@
+"""TimerService: fire due BPMN timers and SLA marks exactly once, whatever crashes; incidents.
+
+The `timers` table is the source of truth. A sweeper claims due rows with a lease (a conditional
+UPDATE; `FOR UPDATE SKIP LOCKED` on PostgreSQL so sweepers never wait on each other) and fires each
+in its own unit of work. Firing re-reads the row under the instance lock and does nothing unless it
+is still pending, so a timer enqueued twice, raced by two sweepers or retried after a crash fires
+once. A firing that fails is rolled back and retried with backoff; after `timer_max_attempts` it
+becomes an incident and the instance keeps its last consistent state.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import func, or_, select, update
+
+from . import clock as clock_module
+from .audit import record
+from .errors import EngineError, Forbidden, InvalidInput, NotFound
+from .identity import Actor
+from .outbox import emit
+from .store.models import Department, HumanTask, Incident, Membership, ProcessInstance, Timer, User
+from .unit_of_work import OPEN_STATES, Change, timer_due
+
+log = logging.getLogger("fengqiao.timers")
+SYSTEM = Actor.system("timer")
+MAX_BACKOFF_SECONDS = 300
+
+
+class IncidentNotFound(NotFound):
+    code = "incident_not_found"
+
+
+class TimerService:
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+    # --- sweeping --------------------------------------------------------------------------------
+    def fire_due(self, limit: int | None = None) -> int:
+        """Claim due timers and fire them; returns how many fired."""
+        fired = 0
+        for timer_id in self.claim_due(limit or self.ctx.settings.sweep_batch):
+            if self._fire_claimed(timer_id) == "fired":
+                fired += 1
+        return fired
+
+    def claim_due(self, limit: int) -> list[int]:
+        """Lease up to `limit` due timers to this sweeper (no other sweeper gets them meanwhile)."""
+        now = self.ctx.clock.now()
+        token = str(uuid.uuid4())
+        with self.ctx.db.transaction() as session:
+            due = (select(Timer.id).where(Timer.status == "pending", Timer.due_at < now,
+                                          or_(Timer.locked_until.is_(None), Timer.locked_until < now))
+                   .order_by(Timer.due_at).limit(limit))
+            if not self.ctx.db.is_sqlite:
+                due = due.with_for_update(skip_locked=True)
+            session.execute(update(Timer).where(Timer.id.in_(due.scalar_subquery()))
+                            .values(claim_token=token, attempts=Timer.attempts + 1,
+                                    locked_until=now + timedelta(seconds=self.ctx.settings.timer_lease_seconds))
+                            .execution_options(synchronize_session=False))
+            return list(session.scalars(select(Timer.id).where(Timer.claim_token == token)
+                                        .order_by(Timer.due_at)))
+
+    def fire(self, timer_id: int) -> str:
+        """Fire one timer if it is due and nobody else holds it (what a queued job calls)."""
+        now = self.ctx.clock.now()
+        with self.ctx.db.transaction() as session:
+            won = session.execute(update(Timer).where(
+                Timer.id == timer_id, Timer.status == "pending", Timer.due_at < now,
+                or_(Timer.locked_until.is_(None), Timer.locked_until < now))
+                .values(attempts=Timer.attempts + 1,
+                        locked_until=now + timedelta(seconds=self.ctx.settings.timer_lease_seconds))
+                .execution_options(synchronize_session=False)).rowcount
+        if won != 1:
+            return "skipped"
+        return self._fire_claimed(timer_id)
+
+    def next_due(self) -> datetime | None:
+        with self.ctx.db.transaction() as session:
+            return session.scalar(select(func.min(Timer.due_at)).where(Timer.status == "pending"))
+
+    # --- firing ----------------------------------------------------------------------------------
+    def _fire_claimed(self, timer_id: int) -> str:
+        with self.ctx.db.transaction() as session:
+            timer = session.get(Timer, timer_id)
+            if timer is None or timer.status != "pending":
+                return "skipped"
+            instance_id, kind = timer.instance_id, timer.kind
+        try:
+            return self.ctx.uow.run(instance_id, SYSTEM, lambda change: self._apply(change, timer_id),
+                                    load_workflow=(kind == "bpmn_timer"))
+        except EngineError as exc:
+            return self._failed(timer_id, exc.message)
+        except Exception as exc:  # a bug or a lost connection: never lose the timer, retry later
+            log.exception("timer %s failed", timer_id)
+            return self._failed(timer_id, f"{type(exc).__name__}: {exc}"[:1000])
+
+    def _apply(self, change: Change, timer_id: int) -> str:
+        timer = change.session.get(Timer, timer_id)
+        if timer is None or timer.status != "pending":
+            return "skipped"  # fired or cancelled by whoever held the instance lock before us
+        if timer.due_at > change.now:
+            timer.locked_until = None
+            return "not_due"
+        if change.instance.status != "running":
+            timer.status = "cancelled"
+            return "skipped"
+        if timer.kind == "bpmn_timer":
+            return self._fire_bpmn_timer(change, timer)
+        return self._fire_sla(change, timer)
+
+    def _fire_bpmn_timer(self, change: Change, timer: Timer) -> str:
+        workflow = change.workflow
+        workflow.refresh_timers()
+        workflow.do_engine_steps()
+        task = workflow.get_task_from_id(uuid.UUID(timer.task_id))
+        still_waiting = task is not None and task.state == TaskState.WAITING and timer_due(task) == timer.due_at
+        if still_waiting:  # SpiffWorkflow did not consider it due (clock edge): try again shortly
+            timer.locked_until = None
+            return "not_due"
+        if task is None or task.state == TaskState.CANCELLED:
+            timer.status = "cancelled"
+            return "skipped"
+        timer.status, timer.fired_at = "fired", change.now
+        change.audit("timer.fired", task_id=timer.task_id, element_id=timer.element_id,
+                     due_at=timer.due_at.isoformat(), fired_at=change.now.isoformat())
+        change.emit("timer.fired", element_id=timer.element_id, due_at=timer.due_at.isoformat(),
+                    fired_at=change.now.isoformat())
+        return "fired"
+
+    def _fire_sla(self, change: Change, timer: Timer) -> str:
+        row = change.session.get(HumanTask, timer.task_id)
+        if row is None or row.state not in OPEN_STATES:
+            timer.status = "cancelled"
+            return "skipped"
+        state = "warning" if timer.kind == "sla_warning" else "breached"
+        if state == "warning" and row.sla_state == "breached":
+            timer.status = "cancelled"
+            return "skipped"
+        row.sla_state = state
+        timer.status, timer.fired_at = "fired", change.now
+        times = {"due_at": row.due_at.isoformat() if row.due_at else None,
+                 "warn_at": row.warn_at.isoformat() if row.warn_at else None,
+                 "fired_at": change.now.isoformat()}
+        payload: dict[str, Any] = {"element_id": row.element_id, "candidate_groups": row.candidate_groups,
+                                   "assignee_id": row.assignee_id, **times}
+        if state == "breached" and not row.owner_task:
+            # a department (or supervisor) task is late: tell the case owner and the station's supervisors
+            payload["notify_user_ids"] = self._owner_and_supervisors(change)
+        change.audit(f"sla.{state}", task_id=row.id, element_id=row.element_id, **times)
+        change.emit(f"sla.{state}", task_id=row.id, **payload)
+        return "fired"
+
+    @staticmethod
+    def _owner_and_supervisors(change: Change) -> list[int]:
+        ids = [change.instance.case_owner_id] if change.instance.case_owner_id else []
+        if change.instance.station_id is not None:
+            ids += list(change.session.scalars(
+                select(User.id).join(Membership, Membership.user_id == User.id)
+                .join(Department, Department.id == Membership.department_id)
+                .where(Department.id == change.instance.station_id, User.role == "supervisor",
+                       User.active.is_(True)).order_by(User.id)))
+        return list(dict.fromkeys(ids))
+
+    def _failed(self, timer_id: int, error: str) -> str:
+        """Record a failed attempt: back off, or open an incident after the last attempt."""
+        with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as session:
+            timer = session.get(Timer, timer_id)
+            if timer is None or timer.status != "pending":
+                return "skipped"
+            now = self.ctx.clock.now()
+            timer.last_error = error[:2000]
+            if timer.attempts >= self.ctx.settings.timer_max_attempts:
+                timer.status, timer.locked_until = "incident", None
+                incident = Incident(instance_id=timer.instance_id, timer_id=timer.id, element_id=timer.element_id,
+                                    kind=timer.kind, error=timer.last_error, attempts=timer.attempts,
+                                    status="open", created_at=now)
+                session.add(incident)
+                session.flush()
+                details = {"incident_id": incident.id, "element_id": timer.element_id, "error": error[:500]}
+                record(session, now, SYSTEM, "incident.opened", instance_id=timer.instance_id, details=details)
+                emit(session, now, "incident.opened", instance_id=timer.instance_id,
+                     payload={"instance_id": timer.instance_id, "incident_id": incident.id,
+                              "element_id": timer.element_id})
+                log.warning("timer %s became incident %s: %s", timer_id, incident.id, error)
+                return "incident"
+            timer.locked_until = now + timedelta(seconds=min(2 ** timer.attempts, MAX_BACKOFF_SECONDS))
+            return "retry"
+
+    # --- incidents -------------------------------------------------------------------------------
+    def list_incidents(self, status: str | None = "open", instance_id: str | None = None,
+                       limit: int = 100) -> list[dict[str, Any]]:
+        with self.ctx.db.transaction() as session:
+            query = select(Incident, ProcessInstance.business_key).join(
+                ProcessInstance, ProcessInstance.id == Incident.instance_id)
+            if status:
+                query = query.where(Incident.status == status)
+            if instance_id:
+                query = query.where(Incident.instance_id == instance_id)
+            rows = session.execute(query.order_by(Incident.id).limit(min(max(limit, 1), 500))).all()
+            return [incident_view(i, key) for i, key in rows]
+
+    def retry_incident(self, incident_id: int, actor: Actor) -> dict[str, Any]:
+        """Give the timer a fresh set of attempts, due now (after the admin fixed data or the model)."""
+        self._require_admin(actor)
+        with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as session:
+            incident = self._open_incident(session, incident_id)
+            now = self.ctx.clock.now()
+            timer = session.get(Timer, incident.timer_id) if incident.timer_id else None
+            if timer is not None:
+                timer.status, timer.attempts, timer.locked_until, timer.claim_token = "pending", 0, None, None
+            incident.status, incident.resolution, incident.resolved_at = "resolved", "retried", now
+            record(session, now, actor, "incident.retried", instance_id=incident.instance_id,
+                   details={"incident_id": incident.id})
+            due = (timer.id, timer.due_at) if timer is not None else None
+        if due:
+            self.ctx.jobs.schedule(*due)
+        return self.list_incidents(status=None, instance_id=incident.instance_id)[-1]
+
+    def cancel_incident(self, incident_id: int, actor: Actor, reason: str) -> dict[str, Any]:
+        """Give up: cancel the case the failing timer belongs to, with a reason."""
+        self._require_admin(actor)
+        with self.ctx.db.transaction() as session:
+            incident = self._open_incident(session, incident_id)
+            instance_id = incident.instance_id
+        self.ctx.runtime.cancel_instance(instance_id, actor, reason)
+        with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as session:
+            incident = session.get(Incident, incident_id)
+            incident.status, incident.resolution = "resolved", "cancelled"
+            incident.resolved_at = self.ctx.clock.now()
+        return self.list_incidents(status=None, instance_id=instance_id)[-1]
+
+    @staticmethod
+    def _open_incident(session, incident_id: int) -> Incident:
+        incident = session.get(Incident, incident_id)
+        if incident is None:
+            raise IncidentNotFound(f"incident {incident_id} does not exist")
+        if incident.status != "open":
+            raise InvalidInput(f"incident {incident_id} is already {incident.status}",
+                               [{"field": "incident", "message": "not open"}])
+        return incident
+
+    @staticmethod
+    def _require_admin(actor: Actor) -> None:
+        if actor.role not in ("admin", "system"):
+            raise Forbidden("only an admin resolves incidents")
+
+    def pending(self, instance_id: str) -> list[dict[str, Any]]:
+        with self.ctx.db.transaction() as session:
+            rows = session.scalars(select(Timer).where(Timer.instance_id == instance_id, Timer.status == "pending")
+                                   .order_by(Timer.due_at)).all()
+            return [{"id": t.id, "kind": t.kind, "element_id": t.element_id, "task_id": t.task_id,
+                     "due_at": t.due_at.isoformat(), "attempts": t.attempts} for t in rows]
+
+
+def incident_view(incident: Incident, business_key: str | None) -> dict[str, Any]:
+    return {"id": incident.id, "instance_id": incident.instance_id, "business_key": business_key,
+            "timer_id": incident.timer_id, "element_id": incident.element_id, "kind": incident.kind,
+            "error": incident.error, "attempts": incident.attempts, "status": incident.status,
+            "resolution": incident.resolution, "created_at": incident.created_at.isoformat(),
+            "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None}
