@@ -83,9 +83,7 @@ def serve(host: str, port: int) -> None:
     if demo:
         click.echo(f"  demo accounts (password '{DEMO_PASSWORD}'): "
                    + ", ".join(f"{name} ({role})" for name, role in demo.items()))
-    jobs = getattr(engine, "jobs", None)  # the SLA/timer sweeper, when the engine has one
-    if jobs is not None:
-        jobs.start()
+    engine.jobs.start()  # no Redis: the timer sweeper runs in this process; with Redis: `fengqiao worker`
     try:
         run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
     finally:
