@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -122,6 +123,67 @@ def revoke_token(token_id: int) -> None:
     """Revoke an API token by its id."""
     _engine().tokens.revoke_api_token(token_id, actor=Actor.system("fengqiao-cli"))
     click.echo(f"API token {token_id} revoked")
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Fire what is due now, then exit.")
+@engine_errors
+def worker(burst: bool) -> None:
+    """Fire timers: an RQ worker with its scheduler plus the sweeper (with FENGQIAO_REDIS_URL),
+    or the sweeper alone (without Redis, e.g. next to gunicorn). Run as many as you like."""
+    from engine.jobs import RedisJobs, Sweeper, run_worker
+
+    engine = _engine()
+    if isinstance(engine.jobs, RedisJobs):
+        click.echo(f"worker: RQ queue '{engine.jobs.queue.name}' + sweeper "
+                   f"(database: {_safe_url(engine.settings.database_url)})", err=True)
+        run_worker(engine, burst=burst)
+        return
+    if burst:
+        click.echo(f"fired {engine.timers.fire_all_due()} timer(s)")
+        return
+    click.echo(f"worker: sweeper only, no Redis (database: {_safe_url(engine.settings.database_url)})", err=True)
+    sweeper = Sweeper(engine)
+    signal.signal(signal.SIGTERM, lambda *_: sweeper.stop(timeout=0))
+    try:
+        sweeper.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        engine.close()
+
+
+@main.group()
+def incidents() -> None:
+    """Timers that kept failing: list, retry after fixing, or give up by cancelling the case."""
+
+
+@incidents.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include resolved incidents.")
+@engine_errors
+def list_incidents(show_all: bool) -> None:
+    for i in _engine().timers.list_incidents(status=None if show_all else "open"):
+        click.echo(f"{i['id']:<6} {i['status']:<9} {i['business_key']:<18} {i['element_id']:<28} "
+                   f"attempts={i['attempts']} {i['error'][:100]}")
+
+
+@incidents.command("retry")
+@click.argument("incident_id", type=int)
+@engine_errors
+def retry_incident(incident_id: int) -> None:
+    """Give the failing timer fresh attempts, due now."""
+    _engine().timers.retry_incident(incident_id, Actor.system("fengqiao-cli"))
+    click.echo(f"incident {incident_id}: retrying")
+
+
+@incidents.command("cancel")
+@click.argument("incident_id", type=int)
+@click.option("--reason", required=True)
+@engine_errors
+def cancel_incident(incident_id: int, reason: str) -> None:
+    """Give up: cancel the case the failing timer belongs to."""
+    _engine().timers.cancel_incident(incident_id, Actor.system("fengqiao-cli"), reason)
+    click.echo(f"incident {incident_id}: case cancelled")
 
 
 @main.command()

@@ -35,8 +35,7 @@ class Sweeper:
     def run(self) -> None:
         while not self._stop.is_set():
             try:
-                while self.engine.timers.fire_due() and not self._stop.is_set():
-                    pass  # a full batch: there may be more due right now
+                self.engine.timers.fire_all_due()
             except Exception:  # the database may be briefly away; keep sweeping
                 log.exception("sweep failed")
             self._wake.wait(self.interval)
@@ -125,7 +124,9 @@ def fire_timer_job(timer_id: int) -> str:
 
 def run_worker(engine, burst: bool = False) -> None:
     """`fengqiao worker`: an RQ worker with its scheduler, plus the sweeper thread."""
-    from rq import Worker
+    # SimpleWorker runs jobs in this process: firing is a short database transaction, and a forked
+    # work-horse would inherit pooled database connections it must not share.
+    from rq import SimpleWorker
 
     global _worker_engine
     _worker_engine = engine
@@ -134,7 +135,7 @@ def run_worker(engine, burst: bool = False) -> None:
         raise RuntimeError("FENGQIAO_REDIS_URL is not set: the embedded runner runs inside `fengqiao serve`")
     sweeper = Sweeper(engine).start()
     try:
-        worker = Worker([jobs.queue], connection=jobs.connection)
+        worker = SimpleWorker([jobs.queue], connection=jobs.connection)
         worker.work(with_scheduler=True, burst=burst, logging_level="WARNING")
     finally:
         sweeper.stop()

@@ -48,6 +48,15 @@ class TimerService:
                 fired += 1
         return fired
 
+    def fire_all_due(self) -> int:
+        """Sweep batch after batch until nothing due is left to claim; returns how many fired."""
+        total = 0
+        while True:
+            claimed = self.claim_due(self.ctx.settings.sweep_batch)
+            if not claimed:
+                return total
+            total += sum(1 for timer_id in claimed if self._fire_claimed(timer_id) == "fired")
+
     def claim_due(self, limit: int) -> list[int]:
         """Lease up to `limit` due timers to this sweeper (no other sweeper gets them meanwhile)."""
         now = self.ctx.clock.now()

@@ -61,8 +61,11 @@ def database_url(request, tmp_path, sqlite_template) -> str:
 
 
 def pytest_generate_tests(metafunc):
+    """Every test touching the database runs on each backend; `@pytest.mark.backends("sqlite")` narrows it."""
     if "database_url" in metafunc.fixturenames and "backend" not in metafunc.fixturenames:
-        metafunc.parametrize("database_url", BACKENDS, indirect=True)
+        marker = metafunc.definition.get_closest_marker("backends")
+        backends = [b for b in BACKENDS if marker is None or b in marker.args]
+        metafunc.parametrize("database_url", backends, indirect=True)
 
 
 @pytest.fixture

@@ -1,0 +1,244 @@
+"""Timers under real processes: racing sweepers, a worker killed mid-fire, Redis losing its data,
+and the embedded sweeper inside `fengqiao serve`.
+
+Cases are created by the test's engine on a clock set in the past, so their timers are already due
+in real time: the worker processes (on the real clock) fire them at once, and no test waits for a
+timer's duration.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from sqlalchemy import func, select
+
+from engine import Engine, ManualClock, Settings
+from engine.store.models import AuditEntry, Timer
+from tests import models
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_URL = os.environ.get("FENGQIAO_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def past_clock(clock: ManualClock) -> ManualClock:
+    clock.set(datetime.now(UTC) - timedelta(hours=3))
+    return clock
+
+
+def due_cases(engine, world, count: int) -> list[str]:
+    """`count` cases whose one-hour boundary timer fell due two hours ago (in real time)."""
+    engine.repository.deploy([("timed.bpmn", models.timed("PT1H", attached="task"))])
+    return [engine.runtime.start_instance("timed", world["wang"], {})["id"] for _ in range(count)]
+
+
+def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "FENGQIAO_DATABASE_URL": settings.database_url,
+           "FENGQIAO_INSTANCE_PATH": str(settings.instance_path), "FENGQIAO_SWEEP_INTERVAL": "0.1",
+           "PYTHONUNBUFFERED": "1"}
+    env.pop("FENGQIAO_REDIS_URL", None)
+    env.update(extra)
+    return env
+
+
+def fengqiao(*args: str, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "cli.main", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def fired_per_case(engine, case_ids: list[str]) -> dict[str, int]:
+    with engine.db.transaction() as session:
+        rows = session.execute(select(AuditEntry.instance_id, func.count()).where(
+            AuditEntry.action == "timer.fired", AuditEntry.instance_id.in_(case_ids))
+            .group_by(AuditEntry.instance_id)).all()
+    counts = dict.fromkeys(case_ids, 0)
+    counts.update(dict(rows))
+    return counts
+
+
+def wait_until(predicate, timeout: float = 60.0, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def assert_each_fired_once(engine, case_ids: list[str]) -> None:
+    counts = fired_per_case(engine, case_ids)
+    assert set(counts.values()) == {1}, {k: v for k, v in counts.items() if v != 1}
+    for case_id in case_ids[:5]:
+        view = engine.runtime.get_instance(case_id, history=False)
+        assert [t["element_id"] for t in view["open_tasks"]] == ["escalated"]
+    with engine.db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Timer).where(
+            Timer.instance_id.in_(case_ids), Timer.kind == "bpmn_timer", Timer.status == "pending")) == 0
+
+
+def test_two_sweeper_processes_fire_each_timer_once(engine, world, settings, past_clock):
+    case_ids = due_cases(engine, world, 60)
+    env = worker_env(settings, FENGQIAO_SWEEP_BATCH="7")
+    procs = [fengqiao("worker", "--burst", env=env) for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    fired = [int(out.split()[1]) for out, _ in outputs]
+    assert sum(fired) == 60
+    assert_each_fired_once(engine, case_ids)
+
+
+def test_a_worker_killed_mid_fire_loses_and_doubles_nothing(engine, world, settings, past_clock):
+    case_ids = due_cases(engine, world, 250)
+    env = worker_env(settings, FENGQIAO_TIMER_LEASE_SECONDS="2", FENGQIAO_SWEEP_BATCH="25")
+    first = fengqiao("worker", env=env)
+    assert wait_until(lambda: sum(fired_per_case(engine, case_ids).values()) >= 20, timeout=60, interval=0.02)
+    first.send_signal(signal.SIGKILL)
+    first.communicate(timeout=30)
+    done_before_restart = sum(fired_per_case(engine, case_ids).values())
+    assert done_before_restart < len(case_ids), "the worker finished before it could be killed"
+    second = fengqiao("worker", env=env)
+    try:
+        assert wait_until(lambda: min(fired_per_case(engine, case_ids).values()) >= 1, timeout=120)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.communicate(timeout=30)
+    assert_each_fired_once(engine, case_ids)
+
+
+@pytest.fixture
+def redis_db():
+    connection = Redis.from_url(REDIS_URL)
+    connection.flushdb()
+    yield connection
+    connection.flushdb()
+
+
+def redis_engine(settings: Settings, clock: ManualClock) -> Engine:
+    env = {"FENGQIAO_DATABASE_URL": settings.database_url, "FENGQIAO_INSTANCE_PATH": str(settings.instance_path),
+           "FENGQIAO_REDIS_URL": REDIS_URL, "FENGQIAO_ARGON2_TIME_COST": "1", "FENGQIAO_ARGON2_MEMORY_KIB": "1024"}
+    return Engine(Settings.from_env(env), clock)
+
+
+def test_new_timers_are_scheduled_as_rq_jobs(engine, world, settings, past_clock, redis_db):
+    from rq.registry import ScheduledJobRegistry
+
+    with_redis = redis_engine(settings, past_clock)
+    try:
+        with_redis.repository.deploy([("timed.bpmn", models.timed("PT1H", attached="task"))])
+        with_redis.runtime.start_instance("timed", world["wang"], {})
+        registry = ScheduledJobRegistry(queue=with_redis.jobs.queue)
+        [job_id] = registry.get_job_ids()
+        assert job_id.startswith("timer-")
+    finally:
+        with_redis.close()
+
+
+def test_redis_flushed_with_timers_pending_still_fires_each_once(engine, world, settings, past_clock, redis_db):
+    with_redis = redis_engine(settings, past_clock)
+    try:
+        with_redis.repository.deploy([("timed.bpmn", models.timed("PT1H", attached="task"))])
+        case_ids = [with_redis.runtime.start_instance("timed", world["wang"], {})["id"] for _ in range(30)]
+    finally:
+        with_redis.close()
+    assert redis_db.dbsize() > 0  # the jobs were queued...
+    redis_db.flushdb()  # ...and Redis lost them
+    worker = fengqiao("worker", env=worker_env(settings, FENGQIAO_REDIS_URL=REDIS_URL))
+    try:
+        assert wait_until(lambda: min(fired_per_case(engine, case_ids).values()) >= 1, timeout=120)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=30)
+    assert_each_fired_once(engine, case_ids)
+
+
+def test_rq_scheduled_job_fires_a_timer_without_the_sweeper(engine, world, settings, past_clock, redis_db):
+    # the worker's sweeper sweeps once at start (nothing is due yet), then sleeps for an hour
+    worker = fengqiao("worker", env=worker_env(settings, FENGQIAO_REDIS_URL=REDIS_URL,
+                                               FENGQIAO_SWEEP_INTERVAL="3600"))
+    try:
+        assert wait_until(lambda: bool(redis_db.keys("rq:worker:*")), timeout=30)  # registered
+        time.sleep(0.5)  # past the sweeper's first (empty) sweep
+        with_redis = redis_engine(settings, past_clock)
+        try:
+            with_redis.repository.deploy([("timed.bpmn", models.timed("PT1H", attached="task"))])
+            case_ids = [with_redis.runtime.start_instance("timed", world["wang"], {})["id"] for _ in range(3)]
+        finally:
+            with_redis.close()
+        assert wait_until(lambda: min(fired_per_case(engine, case_ids).values()) >= 1, timeout=30)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=30)
+    assert_each_fired_once(engine, case_ids)
+
+
+def test_rq_jobs_and_the_sweeper_racing_fire_each_timer_once(engine, world, settings, past_clock, redis_db):
+    with_redis = redis_engine(settings, past_clock)
+    try:
+        with_redis.repository.deploy([("timed.bpmn", models.timed("PT1H", attached="task"))])
+        case_ids = [with_redis.runtime.start_instance("timed", world["wang"], {})["id"] for _ in range(30)]
+    finally:
+        with_redis.close()
+    env = worker_env(settings, FENGQIAO_REDIS_URL=REDIS_URL)
+    workers = [fengqiao("worker", env=env) for _ in range(2)]
+    try:
+        assert wait_until(lambda: min(fired_per_case(engine, case_ids).values()) >= 1, timeout=120)
+        time.sleep(1.0)  # let any duplicate job run: it must be a no-op
+    finally:
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+        for w in workers:
+            w.communicate(timeout=30)
+    assert_each_fired_once(engine, case_ids)
+
+
+def test_redis_down_at_scheduling_loses_no_timer(engine, world, settings, past_clock):
+    env = {"FENGQIAO_DATABASE_URL": settings.database_url, "FENGQIAO_INSTANCE_PATH": str(settings.instance_path),
+           "FENGQIAO_REDIS_URL": "redis://127.0.0.1:1/0"}  # nothing listens there
+    broken = Engine(Settings.from_env(env), past_clock)
+    try:
+        broken.repository.deploy([("timed.bpmn", models.timed("PT1H", attached="task"))])
+        case = broken.runtime.start_instance("timed", world["wang"], {})
+    finally:
+        broken.close()
+    assert engine.timers.fire_due() == 0  # the test engine's clock is in the past: not due for it
+    past_clock.set(datetime.now(UTC))
+    assert engine.timers.fire_due() == 1
+    assert fired_per_case(engine, [case["id"]]) == {case["id"]: 1}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.backends("sqlite")  # the embedded default; PostgreSQL deployments run workers
+def test_embedded_mode_fires_timers_inside_fengqiao_serve(engine, world, settings, past_clock):
+    case_ids = due_cases(engine, world, 5)
+    port = free_port()
+    server = fengqiao("serve", "--port", str(port), env=worker_env(settings))
+    try:
+        assert wait_until(lambda: _healthy(port), timeout=60)
+        assert wait_until(lambda: min(fired_per_case(engine, case_ids).values()) >= 1, timeout=60)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=30)
+    assert_each_fired_once(engine, case_ids)
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
