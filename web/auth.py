@@ -67,7 +67,8 @@ def _login_username() -> str:
 def init_app(app: Flask) -> None:
     settings = engine_settings(app)
     limiter = Limiter(get_remote_address, app=app, storage_uri=settings.redis_url or "memory://",
-                      headers_enabled=True, strategy="fixed-window", default_limits=[])
+                      headers_enabled=True, strategy="fixed-window", default_limits=[],
+                      swallow_errors=True)  # an unreachable Redis must not lock everybody out
     failed = dict(deduct_when=lambda response: response.status_code == 401)
     view = app.view_functions["auth.login"]
     view = limiter.limit(settings.login_rate_limit, **failed)(view)

@@ -149,20 +149,27 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
 REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
     "LoginRequest": obj({"username": {"type": "string", "minLength": 1, "maxLength": 200},
                          "password": {"type": "string", "minLength": 1, "maxLength": 1024}},
-                        ["username", "password"], closed=True),
+                        ["username", "password"], closed=True,
+                        examples=[{"username": "officer_wang", "password": "fengqiao-demo"}]),
     "StartInstance": obj({
         "definition_key": PROCESS_KEY, "business_key": BUSINESS_KEY,
         "version": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
         "variables": {"type": "object", "description": "the start form's fields (personal ones are sealed)"},
-    }, ["definition_key"], closed=True),
+    }, ["definition_key"], closed=True, examples=[{
+        "definition_key": "dispute_resolution",
+        "variables": {"risk_level": "yellow", "category": "neighbour_dispute", "description": "楼上漏水引发纠纷",
+                      "household": "新桥社区3栋501", "parties": [{"name": "张三", "phone": "13800000001"}]}}]),
     "CancelInstance": obj({"reason": REASON}, ["reason"], closed=True),
     "Reassign": obj({"user": {**USERNAME}, "reason": REASON}, ["user", "reason"], closed=True),
-    "CompleteTask": obj({"data": {"type": "object", "description": "the task form's fields"}}, closed=True),
+    "CompleteTask": obj({"data": {"type": "object", "description": "the task form's fields"}}, closed=True,
+                        examples=[{"data": {"resolution": "escalate", "departments": ["civil_affairs"]}}]),
     "Message": obj({
         "name": {"type": "string", "minLength": 1, "maxLength": 200},
         "business_key": BUSINESS_KEY, "instance_id": UUID, "department": KEY,
         "payload": {"type": "object", "description": "the result form's fields"},
-    }, ["name"], closed=True, description="Name exactly one of business_key and instance_id."),
+    }, ["name"], closed=True, description="Name exactly one of business_key and instance_id.",
+        examples=[{"name": "department_result", "business_key": "JF-2026-000001",
+                   "payload": {"outcome": "resolved", "summary": "已纳入低保"}}]),
     "CreateUser": obj({
         "username": USERNAME, "role": ROLE, "password": {"type": "string", "minLength": 8, "maxLength": 1024},
         "departments": array(KEY, maxItems=20, uniqueItems=True),
@@ -251,7 +258,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
                                    body="Reassign"),
     # tasks
     "tasks.list": op(
-        "Tasks the caller may see, filtered, sorted and paged", "tasks", (200, "TaskPage"), errors=(400, 422),
+        "Tasks the caller may see, filtered, sorted and paged", "tasks", (200, "TaskPage"), errors=(400, 404, 422),
         params=[query("assignee", WHO, "`me` (others: supervisors only)"),
                 query("candidate", WHO, "open tasks `me` may claim (others: supervisors only)"),
                 query("group", {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^\s]+$"},

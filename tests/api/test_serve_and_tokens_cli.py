@@ -1,0 +1,102 @@
+"""`fengqiao serve` answers /healthz when ready and lets the demo accounts log in; `fengqiao tokens`
+creates a department system's token that is shown once and works against the API."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.backends("sqlite")
+
+
+@pytest.fixture
+def env(tmp_path):
+    env = {**os.environ, "FENGQIAO_INSTANCE_PATH": str(tmp_path / "instance"),
+           "FENGQIAO_ARGON2_TIME_COST": "1", "FENGQIAO_ARGON2_MEMORY_KIB": "1024"}
+    env.pop("FENGQIAO_DATABASE_URL", None)
+    env.pop("FENGQIAO_REDIS_URL", None)
+    return env
+
+
+def fengqiao(env, *args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def request(url: str, body: dict | None = None, token: str | None = None):
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=data, headers=headers), timeout=5) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_serve_answers_healthz_when_ready_and_prints_where_to_log_in(env):
+    assert fengqiao(env, "init", "--demo-accounts").returncode == 0
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port)], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, health = request(f"{base}/healthz")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline and server.poll() is None, "the server did not come up"
+                time.sleep(0.2)
+        assert (status, health) == (200, {"status": "ok", "definitions": 1})
+        status, login = request(f"{base}/api/v1/auth/login", {"username": "officer_wang", "password": "fengqiao-demo"})
+        assert status == 200 and login["user"]["role"] == "officer"
+        status, tasks = request(f"{base}/api/v1/tasks", token=login["token"])
+        assert status == 200 and tasks == {"items": [], "next_cursor": None}
+        status, error = request(f"{base}/api/v1/tasks")
+        assert status == 401 and error["error"]["code"] == "unauthorized"
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=10)[0]
+    assert f"serving on {base}" in output
+    assert "officer_wang (officer)" in output and "fengqiao-demo" in output and "/api/v1/auth/login" in output
+
+
+def test_tokens_create_prints_the_token_once_and_it_reports_only_for_its_department(env, tmp_path):
+    assert fengqiao(env, "init", "--demo-accounts").returncode == 0
+    created = fengqiao(env, "tokens", "create", "--department", "health", "--name", "health-his")
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert token.startswith("fqa_") and "not shown again" in created.stderr
+    listed = fengqiao(env, "tokens", "list")
+    assert "health-his" in listed.stdout and token not in listed.stdout
+
+    from engine import Engine, Settings
+
+    engine = Engine(Settings.from_env(env))
+    try:
+        actor = engine.tokens.resolve(token)
+        assert (actor.role, actor.username, actor.departments) == ("system", "health-his", frozenset({"health"}))
+    finally:
+        engine.close()
+    assert fengqiao(env, "tokens", "revoke", "1").returncode == 0
+    unknown = fengqiao(env, "tokens", "create", "--department", "nowhere")
+    assert unknown.returncode == 1 and "does not exist" in unknown.stderr
