@@ -158,6 +158,12 @@ class RepositoryService:
                 external[key] = row
         if problems:
             raise DeploymentInvalid("the model cannot be deployed", problems)
+        for doc in docs:  # a form the engine does not have: the task completes without data
+            for info in doc.processes.values():
+                for element_id, task in info.meta["tasks"].items():
+                    if task["form_key"] and task["form_key"] not in self.ctx.forms:
+                        doc.warnings.append(bpmn.Problem(element_id, f"form '{task['form_key']}' is not "
+                                                                     "installed: the task takes no data"))
         extra_xml = self._documents(session, list(external.values()))
         parser = self._parser([(d.name, d.xml) for d in docs] + extra_xml)
         for key in keys:

@@ -87,7 +87,7 @@ class TaskService:
                 self._claim(change, row, actor)
             elif row.assignee_id != actor.id:
                 raise NotAssignee("the task is assigned to someone else")
-            if row.form_key:
+            if row.form_key and row.form_key in self.ctx.forms:
                 plain, personal = self.ctx.forms.get(row.form_key).validate(data)
             else:
                 if not isinstance(data, dict):
