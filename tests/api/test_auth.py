@@ -129,3 +129,13 @@ def test_login_body_is_validated(api, client):
              422, "validation_failed")
     error_of(client.post("/api/v1/auth/login", data="username=wang", content_type="application/x-www-form-urlencoded"),
              415, "unsupported_media_type")
+
+
+def test_failed_logins_for_one_username_are_limited_across_client_addresses(client):
+    def attempt(i: int, username: str = "zhou"):
+        return client.post("/api/v1/auth/login", json={"username": username, "password": f"guess-{i}"},
+                           environ_base={"REMOTE_ADDR": f"192.0.2.{i + 1}"})
+
+    statuses = [attempt(i).status_code for i in range(11)]
+    assert statuses[:10] == [401] * 10 and statuses[10] == 429
+    assert attempt(20, username="chen").status_code == 401  # other accounts are unaffected

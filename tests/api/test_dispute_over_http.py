@@ -117,7 +117,7 @@ def test_a_second_claim_of_the_same_task_gets_409(api):
     task = wang.task(case, "assess_case")
     assert wang.post(f"/tasks/{task['id']}/claim").status_code == 200
     second = chen.post(f"/tasks/{task['id']}/claim")
-    assert second.status_code in (403, 409)  # owned by wang now: first-contact responsibility
+    assert second.status_code == 409 and second.json["error"]["code"] == "task_already_claimed"
     completed = wang.post(f"/tasks/{task['id']}/complete", {"data": {"resolution": "on_spot"}})
     assert completed.status_code == 200
     assert wang.post(f"/tasks/{task['id']}/complete", {"data": {"resolution": "on_spot"}}).status_code == 409
