@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from .audit import record
-from .errors import DepartmentNotFound, InvalidInput, TokenNotFound
+from .errors import InvalidInput, TokenNotFound
 from .identity import Actor, IdentityService
 from .store.models import AuthToken, Department, User
 
@@ -100,9 +100,7 @@ class TokenService:
                                [{"field": "name", "message": "invalid name"}])
         now = self.ctx.clock.now()
         with self.ctx.db.transaction() as session:
-            dept = session.scalars(select(Department).where(Department.key == department)).first()
-            if dept is None:
-                raise DepartmentNotFound(f"department '{department}' does not exist")
+            dept = IdentityService._department(session, department)
             token = _new_token(API_PREFIX)
             row = AuthToken(token_hash=_hash(token), kind="api", name=name, user_id=None, department_id=dept.id,
                             created_by=getattr(actor, "username", None), created_at=now, expires_at=None,
