@@ -13,10 +13,11 @@ from flask import Flask, current_app, request
 
 from engine import Engine, Settings
 
-from . import admin, auth, definitions, errors, health, history, instances, messages, tasks
+from . import admin, auth, definitions, errors, health, history, incidents, instances, messages, tasks
 from .openapi import OpenApi
 
-BLUEPRINTS = (health.bp, auth.bp, definitions.bp, instances.bp, tasks.bp, messages.bp, history.bp, admin.bp)
+BLUEPRINTS = (health.bp, auth.bp, definitions.bp, instances.bp, tasks.bp, messages.bp, history.bp,
+              incidents.bp, admin.bp)
 DEPLOY_ENDPOINTS = ("definitions.deploy", "definitions.validate")
 MAX_DOCUMENTS = definitions.MAX_DOCUMENTS
 

@@ -54,6 +54,14 @@ def get(instance_id: UUID):
     return jsonify(render(case, who, tasks))
 
 
+@bp.post("/<uuid:instance_id>/variables")
+def update_variables(instance_id: UUID):
+    """An admin fixes non-personal variables of a running case (e.g. before retrying an incident)."""
+    data = body()
+    case = engine().runtime.update_variables(str(instance_id), actor(), data["variables"], data["reason"])
+    return jsonify(summary(case))
+
+
 @bp.post("/<uuid:instance_id>/cancel")
 def cancel(instance_id: UUID):
     data = body()

@@ -43,6 +43,7 @@ BUSINESS_KEY = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99
 REASON = {"type": "string", "minLength": 1, "maxLength": 1000}
 ROLE = {"type": "string", "enum": ["officer", "liaison", "supervisor", "admin", "auditor"]}
 TASK_STATE = {"type": "string", "enum": ["open", "claimed", "completed", "cancelled"]}
+SLA_STATE = {"type": "string", "enum": ["on_time", "warning", "breached", "met", "missed"]}
 INSTANCE_STATUS = {"type": "string", "enum": ["running", "completed", "cancelled"]}
 CURSOR = {"type": "string", "minLength": 1, "maxLength": 512, "pattern": r"^[A-Za-z0-9_-]+$"}
 MAX_ID = 2**53
@@ -76,7 +77,14 @@ TASK = all_required({
     "owner_task": BOOL, "form_key": nullable(STR), "priority": INT, "created_at": TIME,
     "claimed_at": nullable(TIME), "ended_at": nullable(TIME), "due_at": nullable(TIME),
     "follow_up_at": nullable(TIME), "completed_by": nullable(STR), "completed_via": nullable(STR),
-    "outcome": nullable(OBJ),
+    "outcome": nullable(OBJ), "warn_at": nullable(TIME), "sla_state": nullable(SLA_STATE),
+})
+INCIDENT = all_required({
+    "id": INT, "instance_id": UUID, "business_key": nullable(STR), "timer_id": nullable(INT),
+    "element_id": nullable(STR), "kind": STR, "error": STR, "attempts": INT,
+    "status": {"type": "string", "enum": ["open", "resolved"]},
+    "resolution": nullable({"type": "string", "enum": ["retried", "cancelled"]}),
+    "created_at": TIME, "resolved_at": nullable(TIME),
 })
 AUDIT_ENTRY = all_required({
     "id": INT, "at": TIME, "actor": STR, "action": STR, "instance_id": nullable(STR), "task_id": nullable(STR),
@@ -142,6 +150,8 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "Me": all_required({"username": STR, "role": STR, "departments": array(STR),
                         "kind": {"type": "string", "enum": ["user", "system"]}}),
     "MessageResult": all_required({"instance_id": UUID, "business_key": STR, "status": INSTANCE_STATUS}),
+    "Incident": INCIDENT,
+    "IncidentList": all_required({"items": array(ref("Incident"))}),
     "Health": all_required({"status": {"type": "string", "enum": ["ok"]}, "definitions": INT}),
 }
 
@@ -161,6 +171,10 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
                       "household": "新桥社区3栋501", "parties": [{"name": "张三", "phone": "13800000001"}]}}]),
     "CancelInstance": obj({"reason": REASON}, ["reason"], closed=True),
     "Reassign": obj({"user": {**USERNAME}, "reason": REASON}, ["user", "reason"], closed=True),
+    "UpdateVariables": obj({"variables": {"type": "object", "minProperties": 1,
+                                          "description": "non-personal variables to set on the running case"},
+                            "reason": REASON}, ["variables", "reason"], closed=True,
+                           examples=[{"variables": {"approved": True}, "reason": "补录审批结果"}]),
     "CompleteTask": obj({"data": {"type": "object", "description": "the task form's fields"}}, closed=True,
                         examples=[{"data": {"resolution": "escalate", "departments": ["civil_affairs"]}}]),
     "Message": obj({
@@ -268,6 +282,8 @@ OPERATIONS: dict[str, dict[str, Any]] = {
                 query("business_key", BUSINESS_KEY, "tasks of one case, by business key"),
                 query("due_before", TIME, "due strictly before (RFC 3339 with time zone)"),
                 query("due_after", TIME, "due at or after (RFC 3339 with time zone)"),
+                query("sla_state", SLA_STATE, "on_time, warning, breached (open tasks, judged now), met or "
+                      "missed (closed tasks)"),
                 query("sort", {"type": "string", "enum": ["due", "priority", "created"], "default": "due"},
                       "due (earliest first), priority (highest first) or created"),
                 query("limit", LIMIT, "page size (1-200, default 50)"),
@@ -299,6 +315,21 @@ OPERATIONS: dict[str, dict[str, Any]] = {
                                             "entries after this id (`next_after_id` of the previous page)"),
                                       query("limit", {"type": "integer", "minimum": 1, "maximum": 1000,
                                                       "default": 200}, "page size (1-1000, default 200)")]),
+    # incidents
+    "incidents.list": op("Incidents: timers that kept failing (admin)", "incidents", (200, "IncidentList"),
+                         errors=(400,),
+                         params=[query("status", {"type": "string", "enum": ["open", "resolved", "all"],
+                                                  "default": "open"}, "open (default), resolved or all"),
+                                 query("instance_id", UUID, "incidents of one case"),
+                                 query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
+                                       "at most this many (1-500, default 100)")]),
+    "incidents.retry": op("Retry an incident's timer with fresh attempts, due now (admin)", "incidents",
+                          (200, "Incident"), errors=(*JSON_ERRORS, 404)),
+    "incidents.cancel": op("Give up an incident: cancel its case (admin)", "incidents", (200, "Incident"),
+                           errors=(*JSON_ERRORS, 404, 409), body="CancelInstance"),
+    "instances.update_variables": op("Fix non-personal variables of a running case (admin, audited)",
+                                     "instances", (200, "InstanceSummary"), errors=(*JSON_ERRORS, 404, 409),
+                                     body="UpdateVariables"),
     # admin
     "admin.list_users": op("Users", "admin", (200, "UserList")),
     "admin.create_user": op("Create a user", "admin", (201, "User"), errors=(*JSON_ERRORS, 404, 409),
@@ -389,7 +420,7 @@ class OpenApi:
             "servers": [{"url": "/"}],
             "security": [{"bearerAuth": []}],
             "tags": [{"name": t} for t in ("auth", "definitions", "instances", "tasks", "messages", "history",
-                                           "admin", "health")],
+                                           "incidents", "admin", "health")],
             "paths": paths,
             "components": {
                 "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",

@@ -27,7 +27,8 @@ def list_():
         who, assignee=query.get("assignee"), candidate=query.get("candidate"), group=query.get("group"),
         state=query.get("state"), instance_id=query.get("instance_id"), business_key=query.get("business_key"),
         due_before=query.get("due_before"), due_after=query.get("due_after"), sort=query.get("sort", "due"),
-        limit=query.get("limit", 50), cursor=query.get("cursor"), **access.task_scope(who))
+        limit=query.get("limit", 50), cursor=query.get("cursor"), sla_state=query.get("sla_state"),
+        **access.task_scope(who))
     return jsonify(page)
 
 

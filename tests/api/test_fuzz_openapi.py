@@ -44,7 +44,8 @@ def known(api, engine) -> dict[str, str | int]:
     fresh = wang.report(risk_level="blue")
     return {"instance_id": fresh["id"], "task_id": wang.task(escalated, "handle_health")["id"], "username": "chen",
             "department": "health", "key": "dispute_resolution",
-            "token_id": engine.tokens.create_api_token("civil_affairs")["id"]}
+            "token_id": engine.tokens.create_api_token("civil_affairs")["id"],
+            "incident_id": 1}  # no incident exists: the documented 404
 
 
 @pytest.fixture(params=["wang", "li", "zhou", "admin", "sun", "system"])

@@ -1,0 +1,30 @@
+"""Incidents (admin): timers that kept failing. List them, retry after fixing, or cancel the case."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from .context import actor, args, body, engine
+
+bp = Blueprint("incidents", __name__, url_prefix="/api/v1/incidents")
+
+
+@bp.get("", endpoint="list")
+def list_():
+    query = args()
+    status = query.get("status", "open")
+    items = engine().timers.list_incidents(status=None if status == "all" else status,
+                                           instance_id=query.get("instance_id"), limit=query.get("limit", 100))
+    return jsonify({"items": items})
+
+
+@bp.post("/<int(min=1, max=9007199254740992):incident_id>/retry")
+def retry(incident_id: int):
+    body(required=False)
+    return jsonify(engine().timers.retry_incident(incident_id, actor()))
+
+
+@bp.post("/<int(min=1, max=9007199254740992):incident_id>/cancel")
+def cancel(incident_id: int):
+    data = body()
+    return jsonify(engine().timers.cancel_incident(incident_id, actor(), data["reason"]))
