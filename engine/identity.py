@@ -99,7 +99,7 @@ class IdentityService:
 
     def authenticate(self, username: str, password: str) -> Actor | None:
         """The actor for valid credentials of an active user, else None (same cost either way)."""
-        with self.ctx.db.transaction() as session:
+        with self.ctx.db.read() as session:
             user = session.scalars(select(User).where(User.username == username)).first()
             stored = user.password_hash if user is not None and user.active else None
             if self._dummy_hash is None:
@@ -113,7 +113,7 @@ class IdentityService:
             return self._actor(session, user)
 
     def actor(self, username: str) -> Actor:
-        with self.ctx.db.transaction() as session:
+        with self.ctx.db.read() as session:
             user = session.scalars(select(User).where(User.username == username)).first()
             if user is None or not user.active:
                 raise UserNotFound(f"user '{username}' does not exist")
@@ -142,7 +142,7 @@ class IdentityService:
         return dept
 
     def list_departments(self) -> list[dict[str, Any]]:
-        with self.ctx.db.transaction() as session:
+        with self.ctx.db.read() as session:
             return [department_view(d) for d in session.scalars(select(Department).order_by(Department.key))]
 
     def user_view(self, session, user: User) -> dict[str, Any]:
@@ -152,7 +152,7 @@ class IdentityService:
                 "departments": keys, "active": user.active}
 
     def get_user(self, username: str) -> dict[str, Any]:
-        with self.ctx.db.transaction() as session:
+        with self.ctx.db.read() as session:
             return self.user_view(session, self._user_row(session, username))
 
     def update_user(self, username: str, *, active: bool | None = None, password: str | None = None,
@@ -219,7 +219,7 @@ class IdentityService:
         return user
 
     def list_users(self) -> list[dict[str, Any]]:
-        with self.ctx.db.transaction() as session:
+        with self.ctx.db.read() as session:
             users = session.scalars(select(User).order_by(User.username)).all()
             memberships = session.execute(select(Membership.user_id, Department.key)
                                           .join(Department, Department.id == Membership.department_id)).all()

@@ -43,6 +43,9 @@ class RepositoryService:
     def __init__(self, ctx):
         self.ctx = ctx
         self._cache: OrderedDict[str, LoadedSpec] = OrderedDict()
+        # definition id -> content hash: a deployed version never changes, so a unit of work finds its
+        # cached spec without reading the definition row (and its XML) again
+        self._hash_of: dict[int, str] = {}
         self._lock = threading.Lock()
 
     # --- deploy ----------------------------------------------------------------------------------
@@ -173,6 +176,11 @@ class RepositoryService:
     # --- specs -----------------------------------------------------------------------------------
     def load(self, session, definition_id: int) -> LoadedSpec:
         """The parsed spec of a definition version, from the cache or parsed once."""
+        with self._lock:
+            cached = self._cache.get(self._hash_of.get(definition_id, ""))
+            if cached is not None and cached.definition_id == definition_id:
+                self._cache.move_to_end(self._hash_of[definition_id])
+                return cached
         row = session.get(ProcessDefinition, definition_id)
         if row is None:
             raise DefinitionNotFound(f"definition {definition_id} does not exist")
@@ -186,6 +194,7 @@ class RepositoryService:
         loaded = LoadedSpec(row.id, row.key, spec, subprocess_specs, row.meta)
         with self._lock:
             self._cache[row.content_hash] = loaded
+            self._hash_of[row.id] = row.content_hash
             while len(self._cache) > self.ctx.settings.spec_cache_size:
                 self._cache.popitem(last=False)
         return loaded
@@ -239,7 +248,7 @@ class RepositoryService:
                                .order_by(ProcessDefinition.version.desc()).limit(1)).first()
 
     def get_definition(self, key: str, version: int | None = None, with_xml: bool = False) -> dict[str, Any]:
-        with self.ctx.db.transaction() as session:
+        with self.ctx.db.read() as session:
             query = select(ProcessDefinition).where(ProcessDefinition.key == key)
             if version is not None:
                 query = query.where(ProcessDefinition.version == version)
@@ -251,7 +260,7 @@ class RepositoryService:
 
     def list_definitions(self) -> list[dict[str, Any]]:
         """The latest version of every process key."""
-        with self.ctx.db.transaction() as session:
+        with self.ctx.db.read() as session:
             latest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
                       .group_by(ProcessDefinition.key).subquery())
             rows = session.scalars(select(ProcessDefinition).join(

@@ -194,7 +194,7 @@ class RuntimeService:
         return self.get_instance(instance_id)
 
     def _instance_id_by_key(self, business_key: str) -> str:
-        with self.ctx.db.transaction() as session:
+        with self.ctx.db.read() as session:
             found = session.scalar(select(ProcessInstance.id).where(ProcessInstance.business_key == business_key))
         if found is None:
             raise InstanceNotFound(f"no process instance has business key '{business_key}'")
@@ -243,7 +243,7 @@ class RuntimeService:
 
     # --- reads -----------------------------------------------------------------------------------
     def get_instance(self, instance_id: str, history: bool = True) -> dict[str, Any]:
-        with self.ctx.db.transaction() as session:
+        with self.ctx.db.read() as session:
             instance = session.get(ProcessInstance, instance_id)
             if instance is None:
                 raise InstanceNotFound(f"process instance '{instance_id}' does not exist")
@@ -262,7 +262,7 @@ class RuntimeService:
     def list_instances(self, *, status: str | None = None, process_key: str | None = None,
                        business_key: str | None = None, case_owner: str | None = None,
                        station_id: int | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
-        with self.ctx.db.transaction() as session:
+        with self.ctx.db.read() as session:
             query = select(ProcessInstance)
             if status:
                 query = query.where(ProcessInstance.status == status)

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.orm import aliased
 
 from .errors import (
@@ -35,6 +35,13 @@ from .store.models import HumanTask, ProcessInstance, TaskCandidate, User
 from .unit_of_work import OPEN_STATES, Change, add_candidates, close_task, is_candidate
 
 STATES = ("open", "claimed", "completed", "cancelled")
+# built once: aliases and joins cost more to construct than the query costs to run on SQLite
+_ASSIGNEE, _COMPLETER = aliased(User), aliased(User)
+_TASK_ROWS = (select(HumanTask, _ASSIGNEE.username, _COMPLETER.username)
+              .outerjoin(_ASSIGNEE, _ASSIGNEE.id == HumanTask.assignee_id)
+              .outerjoin(_COMPLETER, _COMPLETER.id == HumanTask.completed_by_id))
+_INSTANCE_OF_TASK = select(HumanTask.instance_id).where(HumanTask.id == bindparam("id"))
+_DELETE_CANDIDATES = delete(TaskCandidate).where(TaskCandidate.task_id == bindparam("task_id"))
 SLA_STATES = ("on_time", "warning", "breached", "met", "missed")
 SORTS = {"due": "due_at", "priority": "priority", "created": "created_at"}
 MAX_LIMIT = 200
@@ -54,8 +61,8 @@ class TaskService:
                 return  # claiming what you hold already changes nothing
             self._claim(change, row, actor)
 
-        self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False)
-        return self.get_task(task_id)
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False,
+                                then=self._view_of(task_id))
 
     def unclaim(self, task_id: str, actor: Actor) -> dict[str, Any]:
         def op(change: Change):
@@ -69,8 +76,8 @@ class TaskService:
             change.audit("task.unclaimed", task_id=row.id, element_id=row.element_id)
             change.emit("task.unclaimed", task_id=row.id, element_id=row.element_id)
 
-        self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False)
-        return self.get_task(task_id)
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False,
+                                then=self._view_of(task_id))
 
     def complete(self, task_id: str, actor: Actor, data: dict[str, Any] | None) -> dict[str, Any]:
         """Complete with form data: validated, declared fields only, personal fields sealed.
@@ -113,8 +120,7 @@ class TaskService:
                          fields=sorted(plain), personal_fields=sorted(personal))
             change.emit("task.completed", task_id=row.id, element_id=row.element_id, via="form")
 
-        self.ctx.uow.run(self._instance_of(task_id), actor, op)
-        return self.get_task(task_id)
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, then=self._view_of(task_id))
 
     def reassign(self, task_id: str, actor: Actor, username: str, reason: str) -> dict[str, Any]:
         """A supervisor gives a task to someone else. An officer task moves the case's ownership."""
@@ -138,8 +144,8 @@ class TaskService:
                          assignee=target.username, reason=reason)
             change.emit("task.reassigned", task_id=row.id, element_id=row.element_id, assignee_id=target.id)
 
-        self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False)
-        return self.get_task(task_id)
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False,
+                                then=self._view_of(task_id))
 
     def reassign_case_owner(self, instance_id: str, actor: Actor, username: str, reason: str) -> dict[str, Any]:
         """Move first-contact responsibility to another officer of the station (supervisor only)."""
@@ -172,7 +178,7 @@ class TaskService:
                                      .execution_options(synchronize_session="fetch")).rowcount
         if won != 1:
             raise TaskAlreadyClaimed("the task was claimed by someone else")
-        change.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == row.id))
+        change.session.execute(_DELETE_CANDIDATES, {"task_id": row.id})
         change.audit("task.claimed", task_id=row.id, element_id=row.element_id)
         change.emit("task.claimed", task_id=row.id, element_id=row.element_id, assignee_id=actor.id)
         if row.owner_task and owner_id is None:
@@ -226,23 +232,34 @@ class TaskService:
             raise TaskNotFound(f"task '{task_id}' does not exist")
         return row
 
-    def _instance_of(self, task_id: str) -> str:
-        with self.ctx.db.transaction() as session:
-            instance_id = session.scalar(select(HumanTask.instance_id).where(HumanTask.id == str(task_id)))
-        if instance_id is None:
-            raise TaskNotFound(f"task '{task_id}' does not exist")
-        return instance_id
+    @staticmethod
+    def _instance_of(task_id: str):
+        """The task's instance id, looked up inside the unit of work's own transaction."""
+
+        def lookup(session) -> str:
+            instance_id = session.scalar(_INSTANCE_OF_TASK, {"id": str(task_id)})
+            if instance_id is None:
+                raise TaskNotFound(f"task '{task_id}' does not exist")
+            return instance_id
+
+        return lookup
+
+    def _view_of(self, task_id: str):
+        """The task as `get_task` shows it, read in the unit of work's transaction after the change."""
+        return lambda change: self._task_view(change.session, task_id)
 
     # --- queries ---------------------------------------------------------------------------------
     def get_task(self, task_id: str) -> dict[str, Any]:
-        with self.ctx.db.transaction() as session:
-            rows = self.query_rows(session, task_id=str(task_id))
-            if not rows:
-                raise TaskNotFound(f"task '{task_id}' does not exist")
-            view = rows[0]
-            view["form"] = self.ctx.forms.get(view["form_key"]).schema if view["form_key"] in self.ctx.forms \
-                else None
-            return view
+        with self.ctx.db.read() as session:
+            return self._task_view(session, task_id)
+
+    def _task_view(self, session, task_id: str) -> dict[str, Any]:
+        rows = self.query_rows(session, task_id=str(task_id))
+        if not rows:
+            raise TaskNotFound(f"task '{task_id}' does not exist")
+        view = rows[0]
+        view["form"] = self.ctx.forms.get(view["form_key"]).schema if view["form_key"] in self.ctx.forms else None
+        return view
 
     def query(self, actor: Actor | None = None, *, assignee: str | None = None, candidate: str | None = None,
               group: str | None = None, state: str | list[str] | None = None, instance_id: str | None = None,
@@ -264,7 +281,7 @@ class TaskService:
             raise InvalidInput(f"sla_state must be one of {', '.join(SLA_STATES)}",
                                [{"field": "sla_state", "message": "invalid"}])
         limit = min(max(int(limit), 1), MAX_LIMIT)
-        with self.ctx.db.transaction() as session:
+        with self.ctx.db.read() as session:
             assignee_id = candidate_actor = None
             if assignee:
                 assignee_id = self._resolve(session, actor, assignee).id
@@ -295,11 +312,7 @@ class TaskService:
                    station_id: int | None = None, involving: Actor | None = None,
                    sla_state: str | None = None) -> list[dict[str, Any]]:
         now = self.ctx.clock.now()
-        assignee = aliased(User)
-        completer = aliased(User)
-        query = (select(HumanTask, assignee.username, completer.username)
-                 .outerjoin(assignee, assignee.id == HumanTask.assignee_id)
-                 .outerjoin(completer, completer.id == HumanTask.completed_by_id))
+        query = _TASK_ROWS
         if task_id is not None:
             query = query.where(HumanTask.id == task_id)
         if assignee_id is not None:
@@ -307,8 +320,9 @@ class TaskService:
         if candidate is not None:
             query = query.where(_in_queue(candidate, group), HumanTask.state == "open")
         elif group is not None:
-            query = query.where(HumanTask.id.in_(select(TaskCandidate.task_id).where(
-                TaskCandidate.group_key == group)), HumanTask.state == "open")
+            # driven from the queue index (group_key, due_at, task_id): the first page is read in order
+            query = query.join(TaskCandidate, and_(TaskCandidate.task_id == HumanTask.id,
+                                                   TaskCandidate.group_key == group)).where(HumanTask.state == "open")
         if states:
             query = query.where(HumanTask.state.in_(states))
         if instance_id is not None:
@@ -328,6 +342,8 @@ class TaskService:
         if sla_state is not None:
             query = query.where(_sla_condition(sla_state, now))
         order = _order(sort)
+        if group is not None and candidate is None and sort == "due":
+            order = _QUEUE_ORDER  # the same values (a queue entry carries its task's due time)
         if cursor:
             query = query.where(_after(order, cursor))
         query = query.order_by(*[(c.desc() if desc else c.asc()).nulls_last() for c, desc in order])
@@ -347,6 +363,11 @@ def _in_queue(actor: Actor, group: str | None):
             HumanTask.id.in_(select(TaskCandidate.task_id).where(TaskCandidate.group_key.in_(role_keys))),
             or_(HumanTask.station_id.is_(None), HumanTask.station_id == actor.station_id)))
     return or_(*in_queue)
+
+
+_QUEUE_ORDER = [(TaskCandidate.due_at, False), (TaskCandidate.task_id, False)]
+# rendered as literals, so the planner matches the partial index on open tasks (ix_tasks_open_due)
+_OPEN = bindparam("open_states", OPEN_STATES, expanding=True, literal_execute=True)
 
 
 def _order(sort: str):
@@ -406,7 +427,7 @@ def _iso(value: datetime | None) -> str | None:
 
 def _sla_condition(sla_state: str, now: datetime):
     """Open tasks are judged against the clock (never stale); closed ones by what was recorded."""
-    is_open = HumanTask.state.in_(OPEN_STATES)
+    is_open = HumanTask.state.in_(_OPEN)
     if sla_state == "breached":
         return and_(is_open, HumanTask.due_at <= now)
     if sla_state == "warning":

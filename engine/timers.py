@@ -89,12 +89,12 @@ class TimerService:
         return self._fire_claimed(timer_id)
 
     def next_due(self) -> datetime | None:
-        with self.ctx.db.transaction() as session:
+        with self.ctx.db.read() as session:
             return session.scalar(select(func.min(Timer.due_at)).where(Timer.status == "pending"))
 
     # --- firing ----------------------------------------------------------------------------------
     def _fire_claimed(self, timer_id: int) -> str:
-        with self.ctx.db.transaction() as session:
+        with self.ctx.db.read() as session:
             timer = session.get(Timer, timer_id)
             if timer is None or timer.status != "pending":
                 return "skipped"
@@ -203,7 +203,7 @@ class TimerService:
     # --- incidents -------------------------------------------------------------------------------
     def list_incidents(self, status: str | None = "open", instance_id: str | None = None,
                        limit: int = 100) -> list[dict[str, Any]]:
-        with self.ctx.db.transaction() as session:
+        with self.ctx.db.read() as session:
             query = select(Incident, ProcessInstance.business_key).join(
                 ProcessInstance, ProcessInstance.id == Incident.instance_id)
             if status:
@@ -259,7 +259,7 @@ class TimerService:
             raise Forbidden("only an admin resolves incidents")
 
     def pending(self, instance_id: str) -> list[dict[str, Any]]:
-        with self.ctx.db.transaction() as session:
+        with self.ctx.db.read() as session:
             rows = session.scalars(select(Timer).where(Timer.instance_id == instance_id, Timer.status == "pending")
                                    .order_by(Timer.due_at)).all()
             return [{"id": t.id, "kind": t.kind, "element_id": t.element_id, "task_id": t.task_id,

@@ -63,7 +63,7 @@ class TokenService:
         if not token or len(token) > MAX_TOKEN_LENGTH or not token.startswith((SESSION_PREFIX, API_PREFIX)):
             return None
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
+        with self.ctx.db.read() as session:
             row = session.scalars(select(AuthToken).where(AuthToken.token_hash == _hash(token))).first()
             if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
                 return None
@@ -112,7 +112,7 @@ class TokenService:
             return {**_api_token_view(row, dept.key), "token": token}
 
     def list_api_tokens(self) -> list[dict[str, Any]]:
-        with self.ctx.db.transaction() as session:
+        with self.ctx.db.read() as session:
             rows = session.execute(select(AuthToken, Department.key)
                                    .join(Department, Department.id == AuthToken.department_id)
                                    .where(AuthToken.kind == "api").order_by(AuthToken.id)).all()

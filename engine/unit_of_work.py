@@ -21,19 +21,40 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import clock as clock_module
-from .audit import record
+from .audit import audit_row
 from .errors import ConcurrentModification, EngineError, InstanceNotFound, WorkflowFailed
 from .identity import STATION_ROLES
-from .outbox import emit
+from .outbox import outbox_row
 from .schedule import parse_instant_or_duration, resolve_due
-from .store.models import HumanTask, MessageWait, ProcessInstance, TaskCandidate, Timer, User
+from .store.models import (
+    AuditEntry,
+    HumanTask,
+    MessageWait,
+    OutboxEvent,
+    ProcessInstance,
+    TaskCandidate,
+    Timer,
+    User,
+)
 
 MAX_ATTEMPTS = 5
 OPEN_STATES = ("open", "claimed")
+
+# Statements of the hot path, built once (building a statement costs more than running it on SQLite).
+_LOCK_INSTANCE = select(ProcessInstance).where(ProcessInstance.id == bindparam("id")).with_for_update()
+_OPEN_TASKS_OF = select(HumanTask).where(HumanTask.instance_id == bindparam("instance_id"),
+                                         HumanTask.state.in_(OPEN_STATES))
+_PENDING_BPMN_TIMERS_OF = select(Timer).where(Timer.instance_id == bindparam("instance_id"),
+                                              Timer.status == "pending", Timer.kind == "bpmn_timer")
+_WAITS_OF = select(MessageWait.task_id).where(MessageWait.instance_id == bindparam("instance_id"))
+_DELETE_CANDIDATES = delete(TaskCandidate).where(TaskCandidate.task_id == bindparam("task_id"))
+_CANCEL_SLA_TIMERS = (update(Timer).where(Timer.task_id == bindparam("of_task"), Timer.status == "pending",
+                                          Timer.kind.in_(("sla_warning", "sla_breach")))
+                      .values(status="cancelled"))
 
 
 @dataclass
@@ -48,22 +69,34 @@ class Change:
     workflow: Any = None
     finished: set[str] = field(default_factory=set)  # task rows already closed by this change
     new_timers: list[Timer] = field(default_factory=list)  # scheduled with the job runner after commit
+    # audit and outbox rows, written in one multi-row INSERT each just before commit (in this order)
+    audit_rows: list[dict[str, Any]] = field(default_factory=list)
+    outbox_rows: list[dict[str, Any]] = field(default_factory=list)
 
     def task_row(self, task_id: str) -> HumanTask | None:
         row = self.session.get(HumanTask, task_id)
         return row if row is not None and row.instance_id == self.instance.id else None
 
     def audit(self, action: str, task_id: str | None = None, **details: Any) -> None:
-        record(self.session, self.now, self.actor, action, instance_id=self.instance.id,
-               task_id=task_id, details=details)
+        self.audit_rows.append(audit_row(self.now, self.actor, action, instance_id=self.instance.id,
+                                         task_id=task_id, details=details))
 
     def emit(self, event_type: str, task_id: str | None = None, **payload: Any) -> None:
         payload.setdefault("instance_id", self.instance.id)
         payload.setdefault("business_key", self.instance.business_key)
         if task_id is not None:
             payload.setdefault("task_id", task_id)
-        emit(self.session, self.now, event_type, instance_id=self.instance.id, task_id=task_id,
-             payload=payload)
+        self.outbox_rows.append(outbox_row(self.now, event_type, instance_id=self.instance.id, task_id=task_id,
+                                           payload=payload))
+
+    def write_events(self) -> None:
+        """Write the buffered audit and outbox rows (executemany: one statement per table)."""
+        if self.audit_rows:
+            self.session.execute(insert(AuditEntry), self.audit_rows)
+            self.audit_rows = []
+        if self.outbox_rows:
+            self.session.execute(insert(OutboxEvent), self.outbox_rows)
+            self.outbox_rows = []
 
 
 class UnitOfWork:
@@ -71,16 +104,20 @@ class UnitOfWork:
         self.ctx = ctx
 
     # --- running ---------------------------------------------------------------------------------
-    def run(self, instance_id: str, actor, fn, *, load_workflow: bool = True):
-        """Run `fn(change)` on the locked instance, retrying when another writer won the race."""
+    def run(self, instance_id, actor, fn, *, load_workflow: bool = True, then=None):
+        """Run `fn(change)` on the locked instance, retrying when another writer won the race.
+
+        `instance_id` may be a function of the session (e.g. the instance of a task), resolved in the
+        same transaction; `then(change)`, if given, runs after the change is written, before commit,
+        and its value is returned instead of fn's (a view read in the same transaction).
+        """
         for attempt in range(MAX_ATTEMPTS):
             try:
                 with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as session:
-                    instance = session.scalars(
-                        select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
-                    ).first()
+                    key = instance_id(session) if callable(instance_id) else instance_id
+                    instance = session.scalars(_LOCK_INSTANCE, {"id": key}).first()
                     if instance is None:
-                        raise InstanceNotFound(f"process instance '{instance_id}' does not exist")
+                        raise InstanceNotFound(f"process instance '{key}' does not exist")
                     change = Change(session, instance, actor, self.ctx.clock.now())
                     if load_workflow:
                         change.loaded = self.ctx.repository.load(session, instance.definition_id)
@@ -89,8 +126,10 @@ class UnitOfWork:
                     result = _guard(fn, change)
                     if change.workflow is not None:
                         self.sync(change)
-                    else:
-                        session.flush()
+                    change.write_events()
+                    session.flush()
+                    if then is not None:
+                        result = then(change)
                 self._after_commit(change)
                 return result
             except (StaleDataError, ConcurrentModification):
@@ -104,6 +143,7 @@ class UnitOfWork:
             now = self.ctx.clock.now()
             change = _guard(lambda _c: fn(session, now), None)
             self.sync(change)
+            change.write_events()
         self._after_commit(change)
         return change
 
@@ -144,8 +184,7 @@ class UnitOfWork:
     def _sync_human_tasks(self, change: Change) -> None:
         session, instance = change.session, change.instance
         ready = {str(t.id): t for t in change.workflow.get_tasks(state=TaskState.READY, manual=True)}
-        open_rows = session.scalars(select(HumanTask).where(
-            HumanTask.instance_id == instance.id, HumanTask.state.in_(OPEN_STATES))).all()
+        open_rows = session.scalars(_OPEN_TASKS_OF, {"instance_id": instance.id}).all()
         known = set()
         for row in open_rows:
             known.add(row.id)
@@ -224,8 +263,8 @@ class UnitOfWork:
                 elif isinstance(definition, MessageEventDefinition):
                     messages[str(task.id)] = task
         session.flush()  # the session does not autoflush: changes made by this unit of work must be visible
-        existing_timers = {t.task_id: t for t in session.scalars(select(Timer).where(
-            Timer.instance_id == instance.id, Timer.status == "pending", Timer.kind == "bpmn_timer"))}
+        existing_timers = {t.task_id: t for t in session.scalars(_PENDING_BPMN_TIMERS_OF,
+                                                                 {"instance_id": instance.id})}
         for task_id, row in existing_timers.items():
             task = timers.get(task_id)
             if task is not None and timer_due(task) == row.due_at:
@@ -250,8 +289,7 @@ class UnitOfWork:
                               kind="bpmn_timer", due_at=due, status="pending", attempts=0)
                 session.add(timer)
                 change.new_timers.append(timer)
-        existing_waits = set(session.scalars(select(MessageWait.task_id).where(
-            MessageWait.instance_id == instance.id)))
+        existing_waits = set(session.scalars(_WAITS_OF, {"instance_id": instance.id}))
         gone = existing_waits - set(messages)
         if gone:
             session.execute(delete(MessageWait).where(MessageWait.task_id.in_(gone)))
@@ -317,10 +355,8 @@ def close_task(change: Change, row: HumanTask, state: str, *, via: str | None = 
         elif late:
             row.sla_state = "missed"
     change.finished.add(row.id)
-    change.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == row.id))
-    change.session.execute(update(Timer).where(Timer.task_id == row.id, Timer.status == "pending",
-                                               Timer.kind.in_(("sla_warning", "sla_breach")))
-                           .values(status="cancelled"))
+    change.session.execute(_DELETE_CANDIDATES, {"task_id": row.id})
+    change.session.execute(_CANCEL_SLA_TIMERS, {"of_task": row.id})
 
 
 def warning_time(spec: Any, created: datetime, due: datetime | None, default_fraction: float) -> datetime | None:

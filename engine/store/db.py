@@ -31,6 +31,10 @@ class Database:
         else:
             self.engine = create_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # Reads on SQLite begin DEFERRED: they neither take nor wait for the write lock (WAL readers
+        # see the last committed state). Writers keep BEGIN IMMEDIATE.
+        self._read_sessions = sessionmaker(self.engine.execution_options(fengqiao_read_only=True),
+                                           expire_on_commit=False, autoflush=False)
 
     @staticmethod
     def _ensure_sqlite_dir(url: str) -> None:
@@ -42,6 +46,12 @@ class Database:
     def transaction(self):
         """One session, one transaction: committed on success, rolled back on any exception."""
         with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self):
+        """A read-only transaction: like `transaction()`, but on SQLite it does not queue behind writers."""
+        with self._read_sessions() as session, session.begin():
             yield session
 
     def migrate(self) -> None:
@@ -76,4 +86,5 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
 
 
 def _sqlite_begin(connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    read_only = connection.get_execution_options().get("fengqiao_read_only", False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -51,6 +52,9 @@ class UTCDateTime(TypeDecorator):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC) if value is not None else None
+
+
+OPEN_TASK = "state IN ('open', 'claimed')"  # the predicate of the partial index on open tasks
 
 
 class Base(DeclarativeBase):
@@ -149,6 +153,9 @@ class HumanTask(Base):
         Index("ix_tasks_instance", "instance_id", "state"),
         Index("ix_tasks_state_due", "state", "due_at"),
         Index("ix_tasks_business_key", "business_key"),
+        # open tasks in due order: the SLA board (breached/warning) reads it without sorting (0004)
+        Index("ix_tasks_open_due", "due_at", "id", postgresql_where=text(OPEN_TASK),
+              sqlite_where=text(OPEN_TASK)),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id
     instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
@@ -183,7 +190,8 @@ class TaskCandidate(Base):
     """One row per (open task, candidate group or user): the claimable-queue index."""
 
     __tablename__ = "task_candidates"
-    __table_args__ = (Index("ix_candidates_queue", "group_key", "due_at"),)
+    # a group's queue in due order, ties by task id, read without sorting (0004)
+    __table_args__ = (Index("ix_candidates_queue", "group_key", "due_at", "task_id"),)
     task_id: Mapped[str] = mapped_column(
         ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True
     )
