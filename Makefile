@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install run demo test lint lock services
+.PHONY: install run demo test lint lock services bench bench-smoke
 
 install: $(VENV)/.installed
 
@@ -40,3 +40,12 @@ lint: install
 
 lock:
 	$(VENV)/bin/pip freeze --exclude-editable > requirements.lock
+
+# Benchmarks (bench/): every figure of docs/benchmarks.md, ~30 min on 2 cores with the defaults.
+# BENCH_ARGS="--only api --soak-seconds 180" or "--large 300000" to run less; see `python -m bench -h`.
+bench: install services
+	$(PY) -m bench $(BENCH_ARGS)
+
+# Every bench with tiny sizes (what CI runs through tests/test_bench_smoke.py); writes nothing to docs/.
+bench-smoke: install services
+	$(PY) -m bench --smoke --out /tmp/fengqiao-bench-smoke.json

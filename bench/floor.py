@@ -1,0 +1,162 @@
+"""Bench 1: engine overhead against the SpiffWorkflow floor.
+
+Per case, the bundled dispute workflow (both paths: on the spot, and escalation to both departments)
+is driven (a) through the engine facades on SQLite: start, claim, complete every task to the end,
+reading the next tasks from the inbox projection; (b) by SpiffWorkflow alone, in memory, with the
+state serialized (spec kept out of the blob) and deserialized around every step: the floor.
+Rounds alternate (a) and (b) so each ratio compares runs made side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.config import DEFAULT_CONFIG
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+
+from . import common
+from .common import PATHS, REPORT, summary
+
+PERSONAL = ("household", "parties")
+
+
+# --- the floor: SpiffWorkflow alone -------------------------------------------------------------
+class _SpecReferenceConverter(BpmnWorkflowConverter):
+    """The library-notes trick: the blob holds a reference; the parsed spec comes from a cache."""
+
+    specs: dict = {}
+
+    def to_dict(self, workflow):
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct.pop("spec", None)
+        dct["spec_ref"] = workflow.spec.name
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct):
+        spec, subprocess_specs = self.specs[dct.pop("spec_ref")]
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+class Floor:
+    def __init__(self, xml: str, key: str = "dispute_resolution"):
+        parser = BpmnParser()
+        parser.add_bpmn_str(xml.encode())
+        self.spec, self.subprocess_specs = parser.get_spec(key), parser.get_subprocess_specs(key)
+        _SpecReferenceConverter.specs[self.spec.name] = (self.spec, self.subprocess_specs)
+        config = dict(DEFAULT_CONFIG)
+        config[BpmnWorkflow] = _SpecReferenceConverter
+        self.serializer = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+        self.blob_bytes = 0
+
+    def case(self, path: str) -> int:
+        """Start, then load + complete + save around every user task; returns tasks completed."""
+        wf = BpmnWorkflow(self.spec, self.subprocess_specs)
+        plain = {k: v for k, v in REPORT.items() if k not in PERSONAL}
+        for task in wf.get_tasks(state=TaskState.READY):
+            task.set_data(**plain)
+        wf.do_engine_steps()
+        state = self.serializer.serialize_json(wf)
+        for element_id, _role, data in PATHS[path]:
+            wf = self.serializer.deserialize_json(state)
+            task = next(t for t in wf.get_tasks(state=TaskState.READY, manual=True)
+                        if t.task_spec.bpmn_id == element_id)
+            task.set_data(**{k: v for k, v in data.items()})
+            wf.run_task_from_id(task.id)
+            wf.do_engine_steps()
+            state = self.serializer.serialize_json(wf)
+        assert wf.is_completed(), f"floor: {path} did not complete"
+        self.blob_bytes = len(state)
+        return len(PATHS[path])
+
+
+# --- the engine ------------------------------------------------------------------------------------
+class EngineDriver:
+    def __init__(self, engine, names):
+        self.engine = engine
+        self.actors = common.actors(engine, names)
+        self.n = 0
+
+    def case(self, path: str) -> int:
+        engine = self.engine
+        self.n += 1
+        officer = self.actors["officer"][self.n % len(self.actors["officer"])]
+        who = {"officer": officer, "civil_affairs": self.actors["civil_affairs"][self.n % 4],
+               "health": self.actors["health"][self.n % 4]}
+        case = engine.runtime.start_instance("dispute_resolution", officer, dict(REPORT))
+        open_tasks = case["open_tasks"]
+        for element_id, role, data in PATHS[path]:
+            task = next(t for t in open_tasks if t["element_id"] == element_id)
+            if task["state"] == "open":
+                engine.tasks.claim(task["id"], who[role])
+            engine.tasks.complete(task["id"], who[role], data)
+            open_tasks = engine.tasks.query(instance_id=case["id"], state=["open", "claimed"])["items"]
+        assert not open_tasks
+        return len(PATHS[path])
+
+
+def run(cases: int = 40, rounds: int = 5, out_dir: Path | None = None) -> dict:
+    """`rounds` side-by-side rounds of `cases` cases per path through floor and engine."""
+    from engine.store.models import ProcessDefinition, ProcessInstance
+
+    with common.workdir() as tmp:
+        engine = common.make_engine(f"sqlite:///{tmp / 'floor.db'}", tmp / "instance")
+        names = common.build_world(engine)
+        with engine.db.transaction() as session:
+            xml = session.scalars(select(ProcessDefinition.xml).where(
+                ProcessDefinition.key == "dispute_resolution")).first()
+        floor = Floor(xml)
+        driver = EngineDriver(engine, names)
+        # warm up both (imports, spec cache, SQLite pages)
+        for path in PATHS:
+            floor.case(path)
+            driver.case(path)
+        rows: dict[str, dict[str, list[float]]] = {p: {"floor": [], "engine": [], "ratio": []} for p in PATHS}
+        for _ in range(rounds):
+            for path in PATHS:
+                t0 = time.perf_counter()
+                tasks = sum(floor.case(path) for _ in range(cases))
+                t1 = time.perf_counter()
+                tasks_engine = sum(driver.case(path) for _ in range(cases))
+                t2 = time.perf_counter()
+                floor_ms, engine_ms = (t1 - t0) * 1000 / tasks, (t2 - t1) * 1000 / tasks_engine
+                rows[path]["floor"].append(floor_ms)
+                rows[path]["engine"].append(engine_ms)
+                rows[path]["ratio"].append(engine_ms / floor_ms)
+        with engine.db.transaction() as session:
+            blob = len(session.scalars(select(ProcessInstance.state).limit(1)).first())
+        engine.close()
+    return {
+        "bench": "floor", "backend": "sqlite", "cases_per_round": cases, "rounds": rounds,
+        "paths": {p: {k: summary(v) for k, v in r.items()} | {"raw": r} for p, r in rows.items()},
+        "tasks_per_case": {p: len(s) for p, s in PATHS.items()},
+        "floor_blob_bytes": floor.blob_bytes, "engine_blob_bytes": blob,
+    }
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+    print(json.dumps(run(args.cases, args.rounds), indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()

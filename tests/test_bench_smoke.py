@@ -1,0 +1,87 @@
+"""The benchmarks still run: every bench in smoke mode (tiny sizes), checked for well-formed figures.
+
+Benchmarks are not pass/fail on their values (docs/benchmarks.md has those); this only keeps bench/
+from rotting. Needs PostgreSQL and Redis, like the timer-process tests.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+
+def finite(value) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value) and value >= 0
+
+
+def figure(summary: dict) -> bool:
+    """A `median (min–max)` figure with at least one run."""
+    return summary["n"] >= 1 and all(finite(summary[k]) for k in ("median", "min", "max")) \
+        and summary["min"] <= summary["median"] <= summary["max"]
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("bench") / "smoke.json"
+    report = out.with_suffix(".md")
+    proc = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--out", str(out), "--report", str(report)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(out.read_text())
+    results["report"] = report.read_text()
+    return results
+
+
+def test_floor_bench_gives_ms_per_task_and_ratio_for_both_paths(smoke):
+    floor = smoke["benches"]["floor"]
+    assert set(floor["paths"]) == {"on_spot", "escalate_both"}
+    for figures in floor["paths"].values():
+        assert figure(figures["engine"]) and figure(figures["floor"]) and figure(figures["ratio"])
+    assert floor["engine_blob_bytes"] > 0 and floor["floor_blob_bytes"] > 0
+
+
+def test_api_bench_gives_throughput_latency_and_memory_without_errors(smoke):
+    api = smoke["benches"]["api"]
+    assert set(api["configs"]) == {"sqlite_serial", "sqlite_concurrent", "pg_serial", "pg_concurrent"}
+    for config in api["configs"].values():
+        assert config["errors"] == 0, config["error_samples"]
+        assert config["completions"] > 0
+        assert figure(config["completions_per_second"]) and figure(config["complete_p50_ms"])
+        assert figure(config["complete_p99_ms"])
+    processes = api["memory"]["processes"]
+    assert any(k.startswith("web") for k in processes) and any(k.startswith("job worker") for k in processes)
+    assert all(finite(p["peak_mb"]) and p["peak_mb"] > 0 for p in processes.values())
+
+
+def test_scale_bench_gives_completion_and_inbox_figures_at_both_sizes(smoke):
+    scale = smoke["benches"]["scale"]
+    for size in ("at_small", "at_large"):
+        for key in ("complete_p50", "my_tasks_p99", "group_queue_by_due_p99", "breached_p99"):
+            assert figure(scale[size][key]), (size, key)
+    assert scale["counts_large"]["process_instances"] >= scale["large"]
+
+
+def test_timer_bench_fires_every_timer_and_measures_each_part(smoke):
+    timers = smoke["benches"]["timers"]
+    for mode in ("latency_embedded", "latency_redis"):
+        assert timers[mode]["fired"] == timers[mode]["timers"] > 0
+        assert finite(timers[mode]["observed_ms"]["p99"])
+    backlog = timers["backlog"]
+    assert backlog["due"] > 0 and backlog["left_unfired"] == 0 and backlog["incidents"] == 0
+    assert "ix_timers_due" in backlog["explain_claim"]
+    assert figure(timers["cost_per_timer"]["ratio_large_vs_small"])
+
+
+def test_report_names_the_machine_and_every_bench(smoke):
+    report = smoke["report"]
+    for heading in ("## Machine and versions", "## Targets", "## 1.", "## 2.", "## 3.", "## 4.", "## 5."):
+        assert heading in report
+    assert "shared and noisy" in report
