@@ -52,6 +52,8 @@ _PENDING_BPMN_TIMERS_OF = select(Timer).where(Timer.instance_id == bindparam("in
                                               Timer.status == "pending", Timer.kind == "bpmn_timer")
 _WAITS_OF = select(MessageWait.task_id).where(MessageWait.instance_id == bindparam("instance_id"))
 _DELETE_CANDIDATES = delete(TaskCandidate).where(TaskCandidate.task_id == bindparam("task_id"))
+_INSERT_AUDIT = insert(AuditEntry.__table__)
+_INSERT_OUTBOX = insert(OutboxEvent.__table__)
 _CANCEL_SLA_TIMERS = (update(Timer).where(Timer.task_id == bindparam("of_task"), Timer.status == "pending",
                                           Timer.kind.in_(("sla_warning", "sla_breach")))
                       .values(status="cancelled"))
@@ -91,11 +93,12 @@ class Change:
 
     def write_events(self) -> None:
         """Write the buffered audit and outbox rows (executemany: one statement per table)."""
+        connection = self.session.connection()  # Core: these rows are never read back in the transaction
         if self.audit_rows:
-            self.session.execute(insert(AuditEntry), self.audit_rows)
+            connection.execute(_INSERT_AUDIT, self.audit_rows)
             self.audit_rows = []
         if self.outbox_rows:
-            self.session.execute(insert(OutboxEvent), self.outbox_rows)
+            connection.execute(_INSERT_OUTBOX, self.outbox_rows)
             self.outbox_rows = []
 
 
@@ -355,8 +358,11 @@ def close_task(change: Change, row: HumanTask, state: str, *, via: str | None = 
         elif late:
             row.sla_state = "missed"
     change.finished.add(row.id)
-    change.session.execute(_DELETE_CANDIDATES, {"task_id": row.id})
-    change.session.execute(_CANCEL_SLA_TIMERS, {"of_task": row.id})
+    # Core statements: neither table's rows are held by this session (queue entries never are; the
+    # SLA marks of a task being closed are not loaded by the unit of work)
+    connection = change.session.connection()
+    connection.execute(_DELETE_CANDIDATES, {"task_id": row.id})
+    connection.execute(_CANCEL_SLA_TIMERS, {"of_task": row.id})
 
 
 def warning_time(spec: Any, created: datetime, due: datetime | None, default_fraction: float) -> datetime | None:
