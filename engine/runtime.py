@@ -256,6 +256,25 @@ class RuntimeService:
                 view["history"] = [audit_view(e) for e in entries]
             return view
 
+    def diagram_state(self, instance_id: str) -> dict[str, Any]:
+        """Element ids for a diagram overlay: what is active (ready or waiting) and what has run."""
+        with self.ctx.db.read() as session:
+            instance = session.get(ProcessInstance, instance_id)
+            if instance is None:
+                raise InstanceNotFound(f"process instance '{instance_id}' does not exist")
+            loaded = self.ctx.repository.load(session, instance.definition_id)
+            workflow = self.ctx.serializer.loads(instance.state, loaded.spec, loaded.subprocess_specs)
+        active, completed = set(), set()
+        for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED
+                                       | TaskState.COMPLETED):
+            element = getattr(task.task_spec, "bpmn_id", None)
+            if element is None:  # engine-internal specs (Start, End, boundary splits)
+                continue
+            (completed if task.state == TaskState.COMPLETED else active).add(element)
+        return {"instance_id": instance_id, "process_key": instance.process_key,
+                "definition_id": instance.definition_id, "active": sorted(active),
+                "completed": sorted(completed - active)}
+
     def get_instance_by_business_key(self, business_key: str, history: bool = True) -> dict[str, Any]:
         return self.get_instance(self._instance_id_by_key(business_key), history)
 

@@ -170,3 +170,13 @@ def test_escalation_is_written_to_the_outbox_without_personal_data(engine, world
     escalation = next(e for e in events if e.type == "escalation.raised")
     assert escalation.payload["departments"] == ["civil_affairs", "health"]
     assert types.count("task.created") == 3
+
+
+def test_diagram_state_lists_active_and_completed_elements(engine, world):
+    wang = world["wang"]
+    case = report_case(engine, wang)
+    escalate(engine, wang, case, ["civil_affairs"])
+    state = engine.runtime.diagram_state(case["id"])
+    assert "handle_civil_affairs" in state["active"] and "civil_affairs_result_received" in state["active"]
+    assert {"case_reported", "assess_case", "escalation_raised"} <= set(state["completed"])
+    assert "handle_health" not in state["active"] + state["completed"]

@@ -43,6 +43,7 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "instances.start": STATION_ROLES,
     "instances.list": STATION_ROLES,
     "instances.get": CASE_ROLES,
+    "instances.diagram": CASE_ROLES,
     "instances.cancel": ("supervisor", "admin"),
     "instances.reassign_owner": ("supervisor",),
     "tasks.list": CASE_ROLES,

@@ -54,6 +54,15 @@ def get(instance_id: UUID):
     return jsonify(render(case, who, tasks))
 
 
+@bp.get("/<uuid:instance_id>/diagram")
+def diagram(instance_id: UUID):
+    """Active and completed element ids, for highlighting the case on its BPMN diagram."""
+    who = actor()
+    case = engine().runtime.get_instance(str(instance_id), history=False)
+    access.check_instance(who, case, _tasks_of(case["id"]) if who.role == "liaison" else None)
+    return jsonify(engine().runtime.diagram_state(case["id"]))
+
+
 @bp.post("/<uuid:instance_id>/variables")
 def update_variables(instance_id: UUID):
     """An admin fixes non-personal variables of a running case (e.g. before retrying an incident)."""

@@ -49,3 +49,12 @@ def test_admin_fixes_data_and_retries_an_incident(api, engine, world, clock):
     error_of(admin.post(f"/incidents/{incident['id']}/retry"), 422)
     error_of(admin.post("/incidents/999/cancel", {"reason": "x"}), 404)
     assert admin.get("/incidents", query_string={"status": "all"}).json["items"][0]["status"] == "resolved"
+
+
+def test_diagram_state_follows_case_visibility(api):
+    wang = api.as_("wang")
+    case = wang.report()
+    state = wang.get(f"/process-instances/{case['id']}/diagram")
+    assert state.status_code == 200 and state.json["active"] == ["assess_case"]
+    error_of(api.as_("liu").get(f"/process-instances/{case['id']}/diagram"), 404)  # another station
+    error_of(api.as_("admin").get(f"/process-instances/{case['id']}/diagram"), 403)
