@@ -7,7 +7,8 @@ READ COMMITTED with explicit row locks taken by the unit of work.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
@@ -31,6 +32,10 @@ class Database:
         else:
             self.engine = create_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # SQLite has one writer at a time. Threads of this process take turns on a lock instead of
+        # polling the database lock (SQLite's busy handler sleeps and retries: under load some writers
+        # starved for seconds); other processes still wait through the busy timeout.
+        self._write_turn = threading.RLock() if self.is_sqlite else nullcontext()
         # Reads on SQLite begin DEFERRED: they neither take nor wait for the write lock (WAL readers
         # see the last committed state). Writers keep BEGIN IMMEDIATE.
         self._read_sessions = sessionmaker(self.engine.execution_options(fengqiao_read_only=True),
@@ -45,7 +50,7 @@ class Database:
     @contextmanager
     def transaction(self):
         """One session, one transaction: committed on success, rolled back on any exception."""
-        with self._sessions() as session, session.begin():
+        with self._write_turn, self._sessions() as session, session.begin():
             yield session
 
     @contextmanager
