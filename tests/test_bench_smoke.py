@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import PG_ADMIN_DSN, PG_DATABASE, ROOT
+
+# the suite's own names: a bench run (`make bench`) on the same machine keeps its databases and Redis
+BENCH_ENV = {"FENGQIAO_BENCH_PG_ADMIN": PG_ADMIN_DSN, "FENGQIAO_BENCH_PG_DATABASE": f"{PG_DATABASE}_bench",
+             "FENGQIAO_BENCH_REDIS_URL": os.environ.get("FENGQIAO_TEST_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")}
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -33,7 +38,7 @@ def smoke(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("bench") / "smoke.json"
     report = out.with_suffix(".md")
     proc = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--out", str(out), "--report", str(report)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+                          cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, **BENCH_ENV})
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(out.read_text())
     results["report"] = report.read_text()
