@@ -42,23 +42,24 @@ class TimerService:
     # --- sweeping --------------------------------------------------------------------------------
     def fire_due(self, limit: int | None = None) -> int:
         """Claim due timers and fire them; returns how many fired."""
-        fired = 0
-        for timer_id in self.claim_due(limit or self.ctx.settings.sweep_batch):
-            if self._fire_claimed(timer_id) == "fired":
-                fired += 1
-        return fired
+        claimed = self._claim(limit or self.ctx.settings.sweep_batch)
+        return sum(1 for row in claimed if self._fire_claimed(*row) == "fired")
 
     def fire_all_due(self) -> int:
         """Sweep batch after batch until nothing due is left to claim; returns how many fired."""
         total = 0
         while True:
-            claimed = self.claim_due(self.ctx.settings.sweep_batch)
+            claimed = self._claim(self.ctx.settings.sweep_batch)
             if not claimed:
                 return total
-            total += sum(1 for timer_id in claimed if self._fire_claimed(timer_id) == "fired")
+            total += sum(1 for row in claimed if self._fire_claimed(*row) == "fired")
 
     def claim_due(self, limit: int) -> list[int]:
         """Lease up to `limit` due timers to this sweeper (no other sweeper gets them meanwhile)."""
+        return [timer_id for timer_id, _instance, _kind in self._claim(limit)]
+
+    def _claim(self, limit: int) -> list[tuple[int, str, str]]:
+        """Lease due timers; returns (timer id, instance id, kind), so firing needs no extra read."""
         now = self.ctx.clock.now()
         token = str(uuid.uuid4())
         with self.ctx.db.transaction() as session:
@@ -71,8 +72,9 @@ class TimerService:
                             .values(claim_token=token, attempts=Timer.attempts + 1,
                                     locked_until=now + timedelta(seconds=self.ctx.settings.timer_lease_seconds))
                             .execution_options(synchronize_session=False))
-            return list(session.scalars(select(Timer.id).where(Timer.claim_token == token)
-                                        .order_by(Timer.due_at)))
+            return [tuple(row) for row in session.execute(
+                select(Timer.id, Timer.instance_id, Timer.kind).where(Timer.claim_token == token)
+                .order_by(Timer.due_at))]
 
     def fire(self, timer_id: int) -> str:
         """Fire one timer if it is due and nobody else holds it (what a queued job calls)."""
@@ -93,12 +95,13 @@ class TimerService:
             return session.scalar(select(func.min(Timer.due_at)).where(Timer.status == "pending"))
 
     # --- firing ----------------------------------------------------------------------------------
-    def _fire_claimed(self, timer_id: int) -> str:
-        with self.ctx.db.read() as session:
-            timer = session.get(Timer, timer_id)
-            if timer is None or timer.status != "pending":
-                return "skipped"
-            instance_id, kind = timer.instance_id, timer.kind
+    def _fire_claimed(self, timer_id: int, instance_id: str | None = None, kind: str | None = None) -> str:
+        if instance_id is None or kind is None:
+            with self.ctx.db.read() as session:
+                timer = session.get(Timer, timer_id)
+                if timer is None or timer.status != "pending":
+                    return "skipped"
+                instance_id, kind = timer.instance_id, timer.kind
         try:
             return self.ctx.uow.run(instance_id, SYSTEM, lambda change: self._apply(change, timer_id),
                                     load_workflow=(kind == "bpmn_timer"))
