@@ -342,8 +342,12 @@ class TaskService:
         if sla_state is not None:
             query = query.where(_sla_condition(sla_state, now))
         order = _order(sort)
-        if group is not None and candidate is None and sort == "due":
-            order = _QUEUE_ORDER  # the same values (a queue entry carries its task's due time)
+        if group is not None and candidate is None:
+            # a queue entry carries its task's due time: the same conditions on it let the queue index
+            # (group_key, due_at, task_id) serve them, and its order is the task's order
+            query = query.where(*_queue_due_conditions(sla_state, now, due_before, due_after))
+            if sort == "due":
+                order = _QUEUE_ORDER
         if cursor:
             query = query.where(_after(order, cursor))
         query = query.order_by(*[(c.desc() if desc else c.asc()).nulls_last() for c, desc in order])
@@ -423,6 +427,21 @@ def _decode_cursor(cursor: str | None) -> list | None:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def _queue_due_conditions(sla_state: str | None, now: datetime, due_before: datetime | None,
+                          due_after: datetime | None) -> list:
+    """The due-time filters of a group queue, restated on the queue entries (redundant, index-friendly)."""
+    conditions = []
+    if sla_state == "breached":
+        conditions.append(TaskCandidate.due_at <= now)
+    elif sla_state in ("warning", "on_time"):
+        conditions.append(TaskCandidate.due_at > now)
+    if due_before is not None:
+        conditions.append(TaskCandidate.due_at < due_before)
+    if due_after is not None:
+        conditions.append(TaskCandidate.due_at >= due_after)
+    return conditions
 
 
 def _sla_condition(sla_state: str, now: datetime):

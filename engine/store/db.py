@@ -30,7 +30,10 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
         else:
-            self.engine = create_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+            # No parallel query: the engine's statements read a page of rows through indexes, and starting
+            # parallel workers cost more than the whole query (bench/scale.py: group queue at 1M cases).
+            self.engine = create_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True,
+                                        connect_args={"options": "-c max_parallel_workers_per_gather=0"})
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         # SQLite has one writer at a time. Threads of this process take turns on a lock instead of
         # polling the database lock (SQLite's busy handler sleeps and retries: under load some writers
