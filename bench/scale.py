@@ -10,6 +10,7 @@ per-call percentiles; the large/small ratio is computed round by round.
 from __future__ import annotations
 
 import random
+import sys
 import time
 
 from sqlalchemy import text
@@ -91,7 +92,7 @@ def measure(engine, names, rounds: int, completions_per_round: int, query_reps: 
 
 
 def explain(engine, sql: str) -> str:
-    with engine.db.read() as session:
+    with engine.db.read() as session:  # on the engine's own connections (their settings apply)
         return "\n".join(r[0] for r in session.execute(text("EXPLAIN (ANALYZE, BUFFERS OFF, TIMING OFF) " + sql)))
 
 
@@ -112,7 +113,7 @@ def run(small: int = 1000, large: int = 1_000_000, rounds: int = 3, completions_
             result["at_small"] = measure(engine, names, rounds, completions_per_round, query_reps)
             dropped = generate.drop_secondary_indexes(url)
             gen_large = gen.generate(large - small, progress=lambda d, s: print(
-                f"  generated {d} cases in {s:.0f} s", flush=True) if d % 100000 == 0 else None)
+                f"  generated {d} cases in {s:.0f} s", file=sys.stderr, flush=True) if d % 100000 == 0 else None)
             gen_large["index_seconds"] = generate.restore_indexes(url, dropped)
             result["generate_large"] = gen_large
             result["counts_large"] = generate.table_counts(url)
@@ -125,6 +126,8 @@ def run(small: int = 1000, large: int = 1_000_000, rounds: int = 3, completions_
             now = "now()"
             result["explain"] = {
                 "group_queue_by_due": explain(engine, _group_sql("civil_affairs")),
+                "breached_in_group": explain(engine, _group_sql("health", "AND h.state IN ('open', 'claimed') "
+                                                                      "AND h.due_at <= now() AND tc.due_at <= now()")),
                 "my_tasks": explain(engine, "SELECT h.id FROM human_tasks h WHERE h.assignee_id = (SELECT min(id) "
                                             "FROM users WHERE role = 'officer') AND h.state = 'claimed' "
                                             "ORDER BY h.due_at, h.id LIMIT 51"),
@@ -138,10 +141,10 @@ def run(small: int = 1000, large: int = 1_000_000, rounds: int = 3, completions_
     return result
 
 
-def _group_sql(group: str) -> str:
+def _group_sql(group: str, extra: str = "") -> str:
     """What engine.tasks.query(group=..., state='open', sort='due') runs (without its user joins)."""
     return ("SELECT h.id FROM human_tasks h JOIN task_candidates tc ON tc.task_id = h.id AND "
-            f"tc.group_key = '{group}' WHERE h.state = 'open' ORDER BY tc.due_at, tc.task_id LIMIT 51")
+            f"tc.group_key = '{group}' WHERE h.state = 'open' {extra} ORDER BY tc.due_at, tc.task_id LIMIT 51")
 
 
 def main(argv=None) -> None:

@@ -137,7 +137,8 @@ class GunicornServer(Server):
         return children(self.procs[0].pid)
 
     def job_pids(self) -> list[int]:
-        return [self.procs[1].pid]
+        """The worker and RQ's scheduler process it forks (`--with-scheduler`)."""
+        return [self.procs[1].pid, *children(self.procs[1].pid)]
 
     def close(self) -> None:
         super().close()

@@ -18,7 +18,7 @@ from tests.conftest import PG_ADMIN_DSN, PG_DATABASE, ROOT
 
 # the suite's own names: a bench run (`make bench`) on the same machine keeps its databases and Redis
 BENCH_ENV = {"FENGQIAO_BENCH_PG_ADMIN": PG_ADMIN_DSN, "FENGQIAO_BENCH_PG_DATABASE": f"{PG_DATABASE}_bench",
-             "FENGQIAO_BENCH_REDIS_URL": os.environ.get("FENGQIAO_TEST_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")}
+             "FENGQIAO_BENCH_REDIS_URL": os.environ.get("FENGQIAO_TEST_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")}
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
