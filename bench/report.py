@@ -136,6 +136,8 @@ def render(results: dict) -> str:
         out += _api(b["api"])
     if "scale" in b:
         out += _scale(b["scale"])
+    if "api" in b:
+        out += _memory(b["api"])
     if "timers" in b:
         out += _timers(b["timers"])
     if NOTES.exists():
@@ -155,8 +157,8 @@ def _floor(r: dict) -> list[str]:
     for path, v in r["paths"].items():
         out.append(f"| {path} | {r['tasks_per_case'][path]} | {fmt(v['engine'])} | {fmt(v['floor'])} | "
                    f"{fmt(v['ratio'])} |")
-    out += ["", f"State blob at the end of a case: engine {r['engine_blob_bytes']:,} bytes, "
-                f"floor {r['floor_blob_bytes']:,} bytes."]
+    out += ["", f"State blobs: engine {r['engine_blob_bytes']:,} bytes (the first stored case, in whatever state "
+                f"it is), floor {r['floor_blob_bytes']:,} bytes (the end of the last escalated case, spec excluded)."]
     return out
 
 
@@ -181,9 +183,14 @@ def _api(r: dict) -> list[str]:
     if r.get("pg_vs_sqlite_concurrent_throughput"):
         out += ["", f"PostgreSQL/gunicorn vs SQLite/serve concurrent throughput, pair by pair: "
                     f"{fmt(r['pg_vs_sqlite_concurrent_throughput'])}×."]
+    return out
+
+
+def _memory(r: dict) -> list[str]:
+    out = []
     mem = r.get("memory")
     if mem:
-        out += ["", "## 4. Memory under that load", "",
+        out += ["", "## 4. Memory under the load of (2)", "",
                 f"A {mem['seconds']:.0f} s soak: the PostgreSQL load of (2) with {r['concurrency']} clients and "
                 "the SQLite load with half as many, at once, while a feeder moves pending SLA marks to 'due now' "
                 f"every half second so the job worker fires them ({mem['sla_timers_fired']} fired). Resident "
