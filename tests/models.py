@@ -133,3 +133,13 @@ def timed(timer: str, *, attached: str = "", boundary_interrupting: bool = True,
   <bpmn:sequenceFlow id="f3" sourceRef="review" targetRef="end"/>
   <bpmn:endEvent id="end"/>'''
     return document(f'<bpmn:process id="{key}" isExecutable="true">\n  {body}\n</bpmn:process>', key=key)
+
+
+def failing_timer() -> str:
+    """A timer whose path hits a gateway on a missing variable (`approved`): every firing fails."""
+    return timed("PT1H", attached="catch").replace(
+        '<bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="review"/>',
+        '<bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="gw"/><bpmn:exclusiveGateway id="gw" default="fd"/>'
+        '<bpmn:sequenceFlow id="fc" sourceRef="gw" targetRef="review"><bpmn:conditionExpression '
+        'xsi:type="bpmn:tFormalExpression">approved == True</bpmn:conditionExpression></bpmn:sequenceFlow>'
+        '<bpmn:sequenceFlow id="fd" sourceRef="gw" targetRef="review"/>')

@@ -114,13 +114,17 @@ def test_unsatisfied_feedback_reopens_assessment_for_the_owner(engine, world):
     assert engine.runtime.get_instance(case["id"])["variables"]["reopen_count"] == 1
 
 
+def unsatisfied_three_times(engine, owner, case) -> None:
+    for _ in range(3):
+        complete_as(engine, owner, case, "assess_case", {"resolution": "on_spot"})
+        complete_as(engine, owner, case, "handle_on_spot", {"result": "resolved"})
+        complete_as(engine, owner, case, "feedback_to_resident", {"satisfaction": "unsatisfied"})
+
+
 def test_third_unsatisfied_feedback_goes_to_supervisor_review(engine, world):
     wang, zhou = world["wang"], world["zhou"]
     case = report_case(engine, wang)
-    for _ in range(3):
-        complete_as(engine, wang, case, "assess_case", {"resolution": "on_spot"})
-        complete_as(engine, wang, case, "handle_on_spot", {"result": "resolved"})
-        complete_as(engine, wang, case, "feedback_to_resident", {"satisfaction": "unsatisfied"})
+    unsatisfied_three_times(engine, wang, case)
     assert elements(engine, case) == ["supervisor_review"]
     with pytest.raises(NotCandidate):
         engine.tasks.claim(task_of(engine, case, "supervisor_review")["id"], world["qian"])  # other station
@@ -131,10 +135,7 @@ def test_third_unsatisfied_feedback_goes_to_supervisor_review(engine, world):
 def test_supervisor_reassess_sends_the_case_back_to_the_owner(engine, world):
     wang, zhou = world["wang"], world["zhou"]
     case = report_case(engine, wang)
-    for _ in range(3):
-        complete_as(engine, wang, case, "assess_case", {"resolution": "on_spot"})
-        complete_as(engine, wang, case, "handle_on_spot", {"result": "resolved"})
-        complete_as(engine, wang, case, "feedback_to_resident", {"satisfaction": "unsatisfied"})
+    unsatisfied_three_times(engine, wang, case)
     complete_as(engine, zhou, case, "supervisor_review", {"decision": "reassess", "comment": "重新研判"})
     assert task_of(engine, case, "assess_case")["assignee"] == "wang"
 

@@ -195,14 +195,7 @@ def test_a_timer_that_fell_due_while_everything_was_down_keeps_its_true_times(en
 
 
 def failing_case(engine, world):
-    """A timer whose path hits a gateway on a variable that is missing: every firing fails."""
-    xml = models.timed("PT1H", attached="catch").replace(
-        '<bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="review"/>',
-        '<bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="gw"/><bpmn:exclusiveGateway id="gw" default="fd"/>'
-        '<bpmn:sequenceFlow id="fc" sourceRef="gw" targetRef="review"><bpmn:conditionExpression '
-        'xsi:type="bpmn:tFormalExpression">approved == True</bpmn:conditionExpression></bpmn:sequenceFlow>'
-        '<bpmn:sequenceFlow id="fd" sourceRef="gw" targetRef="review"/>')
-    return start(engine, world, xml)
+    return start(engine, world, models.failing_timer())
 
 
 def exhaust_attempts(engine, clock):

@@ -24,12 +24,7 @@ def test_breached_department_queue_is_listed_oldest_first_with_sla_fields(api, c
 
 
 def test_admin_fixes_data_and_retries_an_incident(api, engine, world, clock):
-    xml = models.timed("PT1H", attached="catch").replace(
-        '<bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="review"/>',
-        '<bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="gw"/><bpmn:exclusiveGateway id="gw" default="fd"/>'
-        '<bpmn:sequenceFlow id="fc" sourceRef="gw" targetRef="review"><bpmn:conditionExpression '
-        'xsi:type="bpmn:tFormalExpression">approved == True</bpmn:conditionExpression></bpmn:sequenceFlow>'
-        '<bpmn:sequenceFlow id="fd" sourceRef="gw" targetRef="review"/>')
+    xml = models.failing_timer()
     engine.repository.deploy([("timed.bpmn", xml)])
     case = engine.runtime.start_instance("timed", world["wang"], {})
     clock.advance(hours=1, seconds=1)
