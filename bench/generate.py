@@ -58,7 +58,7 @@ class Template:
     stage: str
     instance_id: str
     parts: dict[str, str] = field(default_factory=dict)  # table -> str.format template
-    keys: dict[str, list] = field(default_factory=dict)  # table -> placeholder keys in order
+    keys: dict[str, list] = field(default_factory=dict)  # table -> the template's format keys, in order
     uuids: list[str] = field(default_factory=list)
     times: list[tuple[datetime, str, bool, str]] = field(default_factory=list)  # (value, sep, fraction, suffix)
     rows: dict[str, int] = field(default_factory=dict)

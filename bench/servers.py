@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 from . import common
@@ -55,7 +56,7 @@ def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     raise RuntimeError(f"{base} not ready after {timeout} s")
 
 
-class Server:
+class Server(ABC):
     base: str
     procs: list[subprocess.Popen]
     users: list[dict[str, str]]
@@ -73,8 +74,9 @@ class Server:
         return subprocess.Popen(args, cwd=common.ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
 
+    @abstractmethod
     def web_pids(self) -> list[int]:
-        raise NotImplementedError
+        """Process ids of the web workers (sampled for memory)."""
 
     def job_pids(self) -> list[int]:
         return []

@@ -129,6 +129,15 @@ def redis_engine(settings: Settings, clock: ManualClock) -> Engine:
     return Engine(Settings.from_env(env), clock)
 
 
+def redis_due_cases(settings: Settings, clock: ManualClock, world, count: int) -> list[str]:
+    """Like `due_cases`, through an engine that schedules each new timer as an RQ job."""
+    with_redis = redis_engine(settings, clock)
+    try:
+        return due_cases(with_redis, world, count)
+    finally:
+        with_redis.close()
+
+
 def test_new_timers_are_scheduled_as_rq_jobs(engine, world, settings, past_clock, redis_db):
     from rq.registry import ScheduledJobRegistry
 
@@ -144,12 +153,7 @@ def test_new_timers_are_scheduled_as_rq_jobs(engine, world, settings, past_clock
 
 
 def test_redis_flushed_with_timers_pending_still_fires_each_once(engine, world, settings, past_clock, redis_db):
-    with_redis = redis_engine(settings, past_clock)
-    try:
-        with_redis.repository.deploy([("timed.bpmn", models.timed("PT1H", attached="task"))])
-        case_ids = [with_redis.runtime.start_instance("timed", world["wang"], {})["id"] for _ in range(30)]
-    finally:
-        with_redis.close()
+    case_ids = redis_due_cases(settings, past_clock, world, 30)
     assert redis_db.dbsize() > 0  # the jobs were queued...
     redis_db.flushdb()  # ...and Redis lost them
     worker = fengqiao("worker", env=worker_env(settings, FENGQIAO_REDIS_URL=REDIS_URL))
@@ -168,12 +172,7 @@ def test_rq_scheduled_job_fires_a_timer_without_the_sweeper(engine, world, setti
     try:
         assert wait_until(lambda: bool(redis_db.keys("rq:worker:*")), timeout=30)  # registered
         time.sleep(0.5)  # past the sweeper's first (empty) sweep
-        with_redis = redis_engine(settings, past_clock)
-        try:
-            with_redis.repository.deploy([("timed.bpmn", models.timed("PT1H", attached="task"))])
-            case_ids = [with_redis.runtime.start_instance("timed", world["wang"], {})["id"] for _ in range(3)]
-        finally:
-            with_redis.close()
+        case_ids = redis_due_cases(settings, past_clock, world, 3)
         assert wait_until(lambda: min(fired_per_case(engine, case_ids).values()) >= 1, timeout=30)
     finally:
         worker.send_signal(signal.SIGTERM)
@@ -182,12 +181,7 @@ def test_rq_scheduled_job_fires_a_timer_without_the_sweeper(engine, world, setti
 
 
 def test_rq_jobs_and_the_sweeper_racing_fire_each_timer_once(engine, world, settings, past_clock, redis_db):
-    with_redis = redis_engine(settings, past_clock)
-    try:
-        with_redis.repository.deploy([("timed.bpmn", models.timed("PT1H", attached="task"))])
-        case_ids = [with_redis.runtime.start_instance("timed", world["wang"], {})["id"] for _ in range(30)]
-    finally:
-        with_redis.close()
+    case_ids = redis_due_cases(settings, past_clock, world, 30)
     env = worker_env(settings, FENGQIAO_REDIS_URL=REDIS_URL)
     workers = [fengqiao("worker", env=env) for _ in range(2)]
     try:
