@@ -1,8 +1,8 @@
 """TimerService: fire due BPMN timers and SLA marks exactly once, whatever crashes; incidents.
 
 The `timers` table is the source of truth. A sweeper claims due rows with a lease (a conditional
-UPDATE; `FOR UPDATE SKIP LOCKED` on PostgreSQL so sweepers never wait on each other) and fires each
-in its own unit of work. Firing re-reads the row under the instance lock and does nothing unless it
+UPDATE; `FOR UPDATE SKIP LOCKED` on PostgreSQL so sweepers never wait on each other) and fires them
+one unit of work per case. Firing re-reads the row under the instance lock and does nothing unless it
 is still pending, so a timer enqueued twice, raced by two sweepers or retried after a crash fires
 once. A firing that fails is rolled back and retried with backoff; after `timer_max_attempts` it
 becomes an incident and the instance keeps its last consistent state.
@@ -42,8 +42,7 @@ class TimerService:
     # --- sweeping --------------------------------------------------------------------------------
     def fire_due(self, limit: int | None = None) -> int:
         """Claim due timers and fire them; returns how many fired."""
-        claimed = self._claim(limit or self.ctx.settings.sweep_batch)
-        return sum(1 for row in claimed if self._fire_claimed(*row) == "fired")
+        return self._fire_batch(self._claim(limit or self.ctx.settings.sweep_batch))
 
     def fire_all_due(self) -> int:
         """Sweep batch after batch until nothing due is left to claim; returns how many fired."""
@@ -52,7 +51,7 @@ class TimerService:
             claimed = self._claim(self.ctx.settings.sweep_batch)
             if not claimed:
                 return total
-            total += sum(1 for row in claimed if self._fire_claimed(*row) == "fired")
+            total += self._fire_batch(claimed)
 
     def claim_due(self, limit: int) -> list[int]:
         """Lease up to `limit` due timers to this sweeper (no other sweeper gets them meanwhile)."""
@@ -95,6 +94,31 @@ class TimerService:
             return session.scalar(select(func.min(Timer.due_at)).where(Timer.status == "pending"))
 
     # --- firing ----------------------------------------------------------------------------------
+    def _fire_batch(self, claimed: list[tuple[int, str, str]]) -> int:
+        """Fire claimed timers, all of one instance in one unit of work; returns how many fired.
+
+        A case's reminders and SLA marks usually fall due together (a backlog after an outage is
+        mostly such groups): one lock, one load and one save of the workflow serve them all. If the
+        group fails, its timers are fired one by one, so only the failing one backs off or becomes
+        an incident.
+        """
+        groups: dict[str, list[tuple[int, str, str]]] = {}
+        for row in claimed:
+            groups.setdefault(row[1], []).append(row)
+        fired = 0
+        for instance_id, rows in groups.items():
+            if len(rows) > 1:
+                try:
+                    outcomes = self.ctx.uow.run(
+                        instance_id, SYSTEM, lambda change, rows=rows: [self._apply(change, r[0]) for r in rows],
+                        load_workflow=any(kind == "bpmn_timer" for _id, _instance, kind in rows))
+                    fired += outcomes.count("fired")
+                    continue
+                except Exception:  # isolate the failing timer: fire them one by one below
+                    log.info("timers of instance %s failed together; firing them one by one", instance_id)
+            fired += sum(1 for row in rows if self._fire_claimed(*row) == "fired")
+        return fired
+
     def _fire_claimed(self, timer_id: int, instance_id: str | None = None, kind: str | None = None) -> str:
         if instance_id is None or kind is None:
             with self.ctx.db.read() as session:

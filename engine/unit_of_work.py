@@ -48,8 +48,10 @@ OPEN_STATES = ("open", "claimed")
 _LOCK_INSTANCE = select(ProcessInstance).where(ProcessInstance.id == bindparam("id")).with_for_update()
 _OPEN_TASKS_OF = select(HumanTask).where(HumanTask.instance_id == bindparam("instance_id"),
                                          HumanTask.state.in_(OPEN_STATES))
+# an incident still stands for its waiting event: a change that keeps the event waiting (an admin
+# fixing variables) must not schedule a second timer for it
 _PENDING_BPMN_TIMERS_OF = select(Timer).where(Timer.instance_id == bindparam("instance_id"),
-                                              Timer.status == "pending", Timer.kind == "bpmn_timer")
+                                              Timer.status.in_(("pending", "incident")), Timer.kind == "bpmn_timer")
 _WAITS_OF = select(MessageWait.task_id).where(MessageWait.instance_id == bindparam("instance_id"))
 _DELETE_CANDIDATES = delete(TaskCandidate).where(TaskCandidate.task_id == bindparam("task_id"))
 _INSERT_AUDIT = insert(AuditEntry.__table__)

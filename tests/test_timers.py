@@ -224,6 +224,7 @@ def test_a_failing_timer_backs_off_then_becomes_an_incident_then_is_retried(engi
     assert engine.timers.fire_due() == 1
     assert open_elements(engine, case) == ["review"]
     assert engine.timers.list_incidents() == []
+    assert fired_count(engine, case) == 1  # fixing the variables did not schedule a second timer
 
 
 def test_an_incident_can_be_given_up_by_cancelling_the_case(engine, world, clock):
@@ -242,3 +243,38 @@ def test_only_admins_resolve_incidents(engine, world):
 
     with pytest.raises(Forbidden):
         engine.timers.retry_incident(1, world["zhou"])
+
+
+def test_timers_of_one_case_due_together_fire_in_one_unit_of_work(engine, world, clock):
+    from tests.helpers import escalate, report_case
+
+    wang = world["wang"]
+    case = report_case(engine, wang)
+    escalate(engine, wang, case, ["civil_affairs", "health"])
+    version = engine.runtime.get_instance(case["id"])["version"]
+    clock.advance(hours=54, seconds=1)  # both departments' reminders and SLA warnings
+    assert engine.timers.fire_due() == 4
+    assert engine.runtime.get_instance(case["id"])["version"] == version + 1
+    assert fired_count(engine, case) == 2
+    states = {t["element_id"]: t["sla_state"] for t in engine.runtime.get_instance(case["id"])["open_tasks"]}
+    assert set(states.values()) == {"warning"}
+    assert engine.timers.fire_due() == 0
+
+
+def test_a_failing_timer_does_not_hold_back_the_other_timers_of_its_case(engine, world, clock):
+    # a parallel branch waits on the failing timer while a user task with a 1-hour limit is open
+    xml = models.failing_timer().replace(
+        '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait"/>',
+        '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="split"/><bpmn:parallelGateway id="split"/>'
+        '<bpmn:sequenceFlow id="fs1" sourceRef="split" targetRef="wait"/>'
+        '<bpmn:sequenceFlow id="fs2" sourceRef="split" targetRef="assess"/>'
+        '<bpmn:userTask id="assess" camunda:candidateGroups="officer" camunda:dueDate="PT1H"/>'
+        '<bpmn:sequenceFlow id="fs3" sourceRef="assess" targetRef="end_a"/><bpmn:endEvent id="end_a"/>')
+    case = start(engine, world, xml)
+    clock.advance(hours=1, seconds=1)  # the failing timer, the task's warning and its breach
+    assert engine.timers.fire_due() == 2
+    [assess] = engine.runtime.get_instance(case["id"])["open_tasks"]
+    assert assess["sla_state"] == "breached"
+    [timer] = bpmn_timers(engine, case)
+    assert timer.attempts == 1 and "approved" in timer.last_error
+    assert engine.timers.list_incidents() == []
