@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,9 +131,7 @@ class IdentityService:
         rows = session.execute(select(Department.key, Department.kind, Department.id)
                                .join(Membership, Membership.department_id == Department.id)
                                .where(Membership.user_id == user.id)).all()
-        station = next((r.id for r in rows if r.kind == "station"), None)
-        return Actor(id=user.id, username=user.username, role=user.role,
-                     departments=frozenset(r.key for r in rows), station_id=station)
+        return member_actor(user.id, user.username, user.role, rows)
 
     @staticmethod
     def _department(session, key: str) -> Department:
@@ -228,6 +227,14 @@ class IdentityService:
                 by_user.setdefault(user_id, []).append(key)
             return [{"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role,
                      "departments": sorted(by_user.get(u.id, [])), "active": u.active} for u in users]
+
+
+def member_actor(user_id: int, username: str, role: str, departments: Iterable[tuple[str, str, int]]) -> Actor:
+    """The actor of a user from their memberships' (department key, kind, id); a station is its station."""
+    departments = list(departments)
+    station = next((dept_id for _key, kind, dept_id in departments if kind == "station"), None)
+    return Actor(id=user_id, username=username, role=role,
+                 departments=frozenset(key for key, _kind, _id in departments), station_id=station)
 
 
 def _check_departments(role: str, depts: list[Department]) -> None:

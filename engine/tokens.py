@@ -14,17 +14,40 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from .audit import record
 from .errors import InvalidInput, TokenNotFound
-from .identity import Actor, IdentityService
-from .store.models import AuthToken, Department, User
+from .identity import Actor, IdentityService, member_actor
+from .store.models import AuthToken, Department, Membership, User
 
 SESSION_PREFIX = "fqs_"
 API_PREFIX = "fqa_"
 MAX_TOKEN_LENGTH = 100
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$")
+
+
+def _resolve_statement():
+    """A token with its API department, or its user and the user's departments (one row per membership).
+
+    Core tables, not ORM entities: every authenticated request runs this, and nothing else, to know who
+    is asking; built once, so SQLAlchemy's compiled cache serves every later execution.
+    """
+    token, user, membership = AuthToken.__table__, User.__table__, Membership.__table__
+    api_department, department = Department.__table__.alias("api_department"), Department.__table__
+    return (select(token.c.kind, token.c.name, token.c.revoked_at, token.c.expires_at,
+                   api_department.c.key.label("api_department"),
+                   user.c.id.label("user_id"), user.c.username, user.c.role, user.c.active,
+                   department.c.key.label("department_key"), department.c.kind.label("department_kind"),
+                   department.c.id.label("department_id"))
+            .select_from(token.outerjoin(api_department, api_department.c.id == token.c.department_id)
+                         .outerjoin(user, user.c.id == token.c.user_id)
+                         .outerjoin(membership, membership.c.user_id == user.c.id)
+                         .outerjoin(department, department.c.id == membership.c.department_id))
+            .where(token.c.token_hash == bindparam("token_hash")))
+
+
+_RESOLVE = _resolve_statement()
 
 
 def _hash(token: str) -> str:
@@ -63,17 +86,20 @@ class TokenService:
         if not token or len(token) > MAX_TOKEN_LENGTH or not token.startswith((SESSION_PREFIX, API_PREFIX)):
             return None
         now = self.ctx.clock.now()
-        with self.ctx.db.read() as session:
-            row = session.scalars(select(AuthToken).where(AuthToken.token_hash == _hash(token))).first()
-            if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
-                return None
-            if row.kind == "api":
-                department = session.get(Department, row.department_id)
-                return Actor.system(row.name, department=department.key) if department is not None else None
-            user = session.get(User, row.user_id)
-            if user is None or not user.active:
-                return None
-            return IdentityService._actor(session, user)
+        with self.ctx.db.read() as session:  # one statement; no cache, so a revocation counts at once
+            rows = session.execute(_RESOLVE, {"token_hash": _hash(token)}).all()
+        if not rows:
+            return None
+        row = rows[0]
+        if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+            return None
+        if row.kind == "api":
+            return Actor.system(row.name, department=row.api_department) if row.api_department is not None else None
+        if row.user_id is None or not row.active:
+            return None
+        return member_actor(row.user_id, row.username, row.role,
+                            [(r.department_key, r.department_kind, r.department_id) for r in rows
+                             if r.department_id is not None])
 
     def revoke(self, token: str, actor: Actor | None = None) -> None:
         """Revoke a token (logout); unknown tokens are ignored."""
