@@ -38,7 +38,7 @@ from .store.models import (
     Sequence,
     User,
 )
-from .unit_of_work import Change, close_task
+from .unit_of_work import Change, close_task, refresh_timers
 
 BUSINESS_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}$")
 MAX_VARIABLES_BYTES = 256 * 1024
@@ -156,8 +156,7 @@ class RuntimeService:
                     and not (actor.departments & set(wait.groups)):
                 raise Forbidden("this department may not answer that event")
             workflow = change.workflow
-            workflow.refresh_timers()
-            workflow.do_engine_steps()
+            refresh_timers(workflow)
             task = workflow.get_task_from_id(uuid.UUID(wait.task_id))
             if task is None or task.state != TaskState.WAITING:
                 raise MessageNotCorrelated(f"the event waiting for '{name}' is no longer waiting")

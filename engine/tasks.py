@@ -32,7 +32,7 @@ from .errors import (
 from .identity import STATION_ROLES, Actor
 from .runtime import _reason
 from .store.models import HumanTask, ProcessInstance, TaskCandidate, User
-from .unit_of_work import OPEN_STATES, Change, add_candidates, close_task, is_candidate
+from .unit_of_work import OPEN_STATES, Change, add_candidates, close_task, is_candidate, refresh_timers
 
 STATES = ("open", "claimed", "completed", "cancelled")
 # built once: aliases and joins cost more to construct than the query costs to run on SQLite
@@ -104,8 +104,7 @@ class TaskService:
                                        [{"field": k, "message": "unknown field"} for k in sorted(data)[:20]])
                 plain, personal = {}, {}
             workflow = change.workflow
-            workflow.refresh_timers()  # a timer that fell due first wins (boundary at breach)
-            workflow.do_engine_steps()
+            refresh_timers(workflow)  # a timer that fell due first wins (boundary at breach)
             task = workflow.get_task_from_id(uuid.UUID(task_id))
             if task is None or task.state != TaskState.READY or not task.task_spec.manual:
                 raise TaskNotOpen("the task is no longer ready (a timer or message closed it)")

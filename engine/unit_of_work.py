@@ -17,8 +17,8 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -71,6 +71,7 @@ class Change:
     now: datetime
     loaded: Any = None  # LoadedSpec
     workflow: Any = None
+    waits_before: dict[str, Any] | None = None  # the waiting events as loaded (see waiting_events)
     finished: set[str] = field(default_factory=set)  # task rows already closed by this change
     new_timers: list[Timer] = field(default_factory=list)  # scheduled with the job runner after commit
     # audit and outbox rows, written in one multi-row INSERT each just before commit (in this order)
@@ -128,6 +129,7 @@ class UnitOfWork:
                         change.loaded = self.ctx.repository.load(session, instance.definition_id)
                         change.workflow = self.ctx.serializer.loads(
                             instance.state, change.loaded.spec, change.loaded.subprocess_specs)
+                        change.waits_before = waiting_events(change.workflow)
                     result = _guard(fn, change)
                     if change.workflow is not None:
                         self.sync(change)
@@ -164,14 +166,15 @@ class UnitOfWork:
         """Rebuild projections from the workflow and write the state (step 4 and 5)."""
         wf, session, instance = change.workflow, change.session, change.instance
         self._thrown_events(change)
-        self._sync_human_tasks(change)
+        active = wf.get_tasks(state=TaskState.READY | TaskState.WAITING)
+        self._sync_human_tasks(change, [t for t in active if t.state == TaskState.READY and t.task_spec.manual])
         self._sync_waits(change)
         if instance.status == "running" and wf.is_completed():
             instance.status = "completed"
             instance.ended_at = change.now
             change.audit("instance.completed")
             change.emit("instance.completed", process_key=instance.process_key)
-        instance.variables = snapshot(wf)
+        instance.variables = snapshot(wf, active)
         instance.state = self.ctx.serializer.dumps(wf)
         session.flush()
 
@@ -186,9 +189,9 @@ class UnitOfWork:
             change.audit(f"{kind}.raised", **details)
             change.emit(f"{kind}.raised", **details)
 
-    def _sync_human_tasks(self, change: Change) -> None:
+    def _sync_human_tasks(self, change: Change, ready_manual: list) -> None:
         session, instance = change.session, change.instance
-        ready = {str(t.id): t for t in change.workflow.get_tasks(state=TaskState.READY, manual=True)}
+        ready = {str(t.id): t for t in ready_manual}
         open_rows = session.scalars(_OPEN_TASKS_OF, {"instance_id": instance.id}).all()
         known = set()
         for row in open_rows:
@@ -259,14 +262,11 @@ class UnitOfWork:
 
     def _sync_waits(self, change: Change) -> None:
         session, instance, wf = change.session, change.instance, change.workflow
-        timers, messages = {}, {}
-        if instance.status == "running":
-            for task in wf.get_tasks(state=TaskState.WAITING, spec_class=CatchingEvent):
-                definition = task.task_spec.event_definition
-                if isinstance(definition, TimerEventDefinition):
-                    timers[str(task.id)] = task
-                elif isinstance(definition, MessageEventDefinition):
-                    messages[str(task.id)] = task
+        waits = waiting_events(wf) if instance.status == "running" else {}
+        if _wait_keys(waits) == _wait_keys(change.waits_before or {}):
+            return  # the same events wait as when loaded: their projections are current
+        timers = {task_id: task for task_id, (kind, _key, task) in waits.items() if kind == "timer"}
+        messages = {task_id: task for task_id, (kind, _key, task) in waits.items() if kind == "message"}
         session.flush()  # the session does not autoflush: changes made by this unit of work must be visible
         existing_timers = {t.task_id: t for t in session.scalars(_PENDING_BPMN_TIMERS_OF,
                                                                  {"instance_id": instance.id})}
@@ -339,6 +339,43 @@ def owning_process(task, meta: dict[str, Any]) -> str:
     return task.workflow.spec.name
 
 
+def waiting_events(workflow) -> dict[str, tuple[str, Any, Any]]:
+    """The catch events waiting now: task id -> (kind, due time or message name, task).
+
+    Read from SpiffWorkflow's event manager (every waiting catch event of the workflow and its
+    sub-processes), not by walking the task tree. Compared before and after a change, it tells
+    whether the timer and message-wait projections need touching at all.
+    """
+    waits = {}
+    for task in workflow.event_manager.tasks.values():
+        if task.state != TaskState.WAITING:
+            continue
+        definition = task.task_spec.event_definition
+        if isinstance(definition, TimerEventDefinition):
+            waits[str(task.id)] = ("timer", timer_due(task), task)
+        elif isinstance(definition, MessageEventDefinition):
+            waits[str(task.id)] = ("message", definition.name, task)
+    return waits
+
+
+def _wait_keys(waits: dict[str, tuple[str, Any, Any]]) -> dict[str, tuple[str, Any]]:
+    return {task_id: (kind, key) for task_id, (kind, key, _task) in waits.items()}
+
+
+def refresh_timers(workflow) -> None:
+    """Let timers that fell due fire before a user's action (a boundary at breach wins the race).
+
+    Skipped when no timer waits; the engine steps run only if a timer actually moved on.
+    """
+    waiting = [t for t in workflow.event_manager.tasks.values() if t.state == TaskState.WAITING
+               and isinstance(t.task_spec.event_definition, (TimerEventDefinition, MultipleEventDefinition))]
+    if not waiting:
+        return
+    workflow.refresh_timers()
+    if any(t.state != TaskState.WAITING for t in waiting):
+        workflow.do_engine_steps()
+
+
 def timer_due(task) -> datetime | None:
     """When a waiting timer event falls due (the next occurrence, for a cycle)."""
     value = task.task_spec.event_definition.details(task).value
@@ -389,10 +426,11 @@ def warning_time(spec: Any, created: datetime, due: datetime | None, default_fra
     return created + allowed * fraction
 
 
-def snapshot(workflow) -> dict[str, Any]:
+def snapshot(workflow, active: list | None = None) -> dict[str, Any]:
     """The instance's current non-personal variables, merged from its active tasks."""
     data: dict[str, Any] = {}
-    active = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING)
+    if active is None:
+        active = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING)
     source = active if active else ([workflow.last_task] if workflow.last_task is not None else [])
     for task in source:
         data.update(task.data)
