@@ -11,6 +11,7 @@ from .context import actor, body, engine, no_content
 from .errors import ApiError
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
+RATE_LIMITED = frozenset({"auth.login"})  # the only endpoint with rate limits (failed logins)
 
 
 @bp.post("/login")
@@ -74,6 +75,8 @@ def init_app(app: Flask) -> None:
     view = limiter.limit(settings.login_rate_limit, **failed)(view)
     view = limiter.limit(settings.login_rate_limit, key_func=_login_username, **failed)(view)
     app.view_functions["auth.login"] = view
+    # Flask-Limiter checks every request before its view; the others have no limits to check.
+    limiter.request_filter(lambda: request.endpoint not in RATE_LIMITED)
     app.extensions["fengqiao.limiter"] = limiter
     app.before_request(authenticate)
 
