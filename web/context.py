@@ -22,14 +22,13 @@ def actor() -> Actor:
 
 def args() -> dict[str, Any]:
     """The query parameters of this operation, validated against the OpenAPI document."""
-    return parsing.query_args(parsing.current_operation()["parameters"])
+    return parsing.query_args(parsing.current_operation()["query"])
 
 
 def body(required: bool = True) -> dict[str, Any]:
     """The JSON body of this operation, validated against its request schema (or `{}`-only when it has none)."""
-    name = parsing.current_operation()["body"]
-    schema = current_app.extensions["fengqiao.openapi"].request_schema(name) if name else parsing.EMPTY
-    return parsing.json_body(schema, required=required and name is not None)
+    operation = parsing.current_operation()
+    return parsing.json_body(operation["validator"], required=required and operation["body"] is not None)
 
 
 def created(payload: Any, status: int = 201):

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import access
+from . import access, parsing
 
 API = "/api/v1"
 
@@ -397,13 +397,14 @@ class OpenApi:
 
     def __init__(self, app: Flask):
         self._by_endpoint: dict[str, dict[str, Any]] = {}
+        # request-body validators, compiled once: a body without a schema may only be `{}`
+        self._validators = {name: parsing.compile_schema(schema) for name, schema in REQUEST_SCHEMAS.items()}
+        self._no_body = parsing.compile_schema(parsing.EMPTY)
         self.document = self._build(app)
 
     def operation(self, endpoint: str | None) -> dict[str, Any]:
+        """An endpoint's metadata, its `parameters`, its `query` (name -> schema) and its body `validator`."""
         return self._by_endpoint[endpoint]
-
-    def request_schema(self, name: str) -> dict[str, Any]:
-        return REQUEST_SCHEMAS[name]
 
     def _build(self, app: Flask) -> dict[str, Any]:
         paths: dict[str, dict[str, Any]] = {}
@@ -413,7 +414,11 @@ class OpenApi:
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                 operation = self._operation(rule.endpoint, meta, path_params)
                 paths.setdefault(path, {})[method.lower()] = operation
-                self._by_endpoint[rule.endpoint] = {**meta, "parameters": operation.get("parameters", [])}
+                parameters = operation.get("parameters", [])
+                self._by_endpoint[rule.endpoint] = {
+                    **meta, "parameters": parameters,
+                    "query": {p["name"]: p["schema"] for p in parameters if p["in"] == "query"},
+                    "validator": self._validators[meta["body"]] if meta["body"] else self._no_body}
         return {
             "openapi": "3.1.0",
             "info": {

@@ -82,8 +82,8 @@ def _check_string(text: str, where: str) -> None:
         raise bad_request(f"the {where} contains an unpaired surrogate", code="invalid_text") from None
 
 
-def json_body(schema: dict[str, Any] | None, *, required: bool = True) -> dict[str, Any]:
-    """The request's JSON object, validated against `schema`; an empty body counts as `{}` when allowed."""
+def json_body(validator: Draft202012Validator | None, *, required: bool = True) -> dict[str, Any]:
+    """The request's JSON object, checked by `validator`; an empty body counts as `{}` when allowed."""
     raw = request.get_data(cache=True)
     if not raw:
         if required:
@@ -96,23 +96,18 @@ def json_body(schema: dict[str, Any] | None, *, required: bool = True) -> dict[s
     if not isinstance(data, dict):
         raise ApiError(422, "validation_failed", "the body must be a JSON object",
                        [{"field": None, "message": "must be an object"}])
-    if schema is not None:
-        validate(data, schema)
+    if validator is not None:
+        validate(data, validator)
     return data
 
 
-_VALIDATORS: dict[int, Draft202012Validator] = {}
+def compile_schema(schema: dict[str, Any]) -> Draft202012Validator:
+    """A validator for a request schema: built once per app (web.openapi), not per request."""
+    return Draft202012Validator(schema, format_checker=FormatChecker())
 
 
-def _validator(schema: dict[str, Any]) -> Draft202012Validator:
-    key = id(schema)
-    if key not in _VALIDATORS:
-        _VALIDATORS[key] = Draft202012Validator(schema, format_checker=FormatChecker())
-    return _VALIDATORS[key]
-
-
-def validate(data: Any, schema: dict[str, Any]) -> None:
-    errors = sorted(_validator(schema).iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
+def validate(data: Any, validator: Draft202012Validator) -> None:
+    errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         raise ApiError(422, "validation_failed", "the request has invalid fields",
                        [describe(e) for e in errors[:50]])
@@ -153,24 +148,24 @@ def describe(error) -> dict[str, Any]:
 
 
 # --- query strings -----------------------------------------------------------------------------
-def query_args(parameters: list[dict[str, Any]]) -> dict[str, Any]:
-    """The query parameters the operation declares, converted; anything else is a 400."""
-    declared = {p["name"]: p for p in parameters if p.get("in") == "query"}
-    unknown = sorted(set(request.args) - set(declared))
+def query_args(declared: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The query parameters the operation declares (name -> schema), converted; anything else is a 400."""
+    given = request.args
+    unknown = sorted(set(given) - set(declared))
     if unknown:
         raise bad_request("unknown query parameter", [{"field": k[:100], "message": "unknown parameter"}
                                                       for k in unknown[:20]], code="invalid_query")
     values: dict[str, Any] = {}
     problems = []
-    for name, spec in declared.items():
-        given = request.args.getlist(name)
-        if not given:
+    for name, schema in declared.items():
+        if name not in given:
             continue
-        if len(given) > 1:
+        texts = given.getlist(name)
+        if len(texts) > 1:
             problems.append({"field": name, "message": "give this parameter once"})
             continue
         try:
-            values[name] = convert(given[0], spec["schema"])
+            values[name] = convert(texts[0], schema)
         except ValueError as exc:
             problems.append({"field": name, "message": str(exc)})
     if problems:
