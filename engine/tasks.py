@@ -15,7 +15,6 @@ from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import and_, bindparam, delete, or_, select, update
-from sqlalchemy.orm import aliased
 
 from .errors import (
     Forbidden,
@@ -35,12 +34,18 @@ from .store.models import HumanTask, ProcessInstance, TaskCandidate, User
 from .unit_of_work import OPEN_STATES, Change, add_candidates, close_task, is_candidate, refresh_timers
 
 STATES = ("open", "claimed", "completed", "cancelled")
-# built once: aliases and joins cost more to construct than the query costs to run on SQLite
-_ASSIGNEE, _COMPLETER = aliased(User), aliased(User)
-_TASK_ROWS = (select(HumanTask, _ASSIGNEE.username, _COMPLETER.username)
-              .outerjoin(_ASSIGNEE, _ASSIGNEE.id == HumanTask.assignee_id)
-              .outerjoin(_COMPLETER, _COMPLETER.id == HumanTask.completed_by_id))
-_INSTANCE_OF_TASK = select(HumanTask.instance_id).where(HumanTask.id == bindparam("id"))
+# Reads run as Core statements on the tables (rows, not ORM objects: no identity map, no
+# instrumentation), built once where they can be: building costs more than running on SQLite.
+_T = HumanTask.__table__.c
+_QUEUE = TaskCandidate.__table__
+_Q = _QUEUE.c
+_ASSIGNEE, _COMPLETER = User.__table__.alias("assignee"), User.__table__.alias("completer")
+_TASK_ROWS = (select(HumanTask.__table__, _ASSIGNEE.c.username.label("assignee_name"),
+                     _COMPLETER.c.username.label("completer_name"))
+              .select_from(HumanTask.__table__
+                           .outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == _T.assignee_id)
+                           .outerjoin(_COMPLETER, _COMPLETER.c.id == _T.completed_by_id)))
+_INSTANCE_OF_TASK = select(_T.instance_id).where(_T.id == bindparam("id"))
 _DELETE_CANDIDATES = delete(TaskCandidate).where(TaskCandidate.task_id == bindparam("task_id"))
 SLA_STATES = ("on_time", "warning", "breached", "met", "missed")
 SORTS = {"due": "due_at", "priority": "priority", "created": "created_at"}
@@ -236,7 +241,7 @@ class TaskService:
         """The task's instance id, looked up inside the unit of work's own transaction."""
 
         def lookup(session) -> str:
-            instance_id = session.scalar(_INSTANCE_OF_TASK, {"id": str(task_id)})
+            instance_id = session.connection().scalar(_INSTANCE_OF_TASK, {"id": str(task_id)})
             if instance_id is None:
                 raise TaskNotFound(f"task '{task_id}' does not exist")
             return instance_id
@@ -313,31 +318,30 @@ class TaskService:
         now = self.ctx.clock.now()
         query = _TASK_ROWS
         if task_id is not None:
-            query = query.where(HumanTask.id == task_id)
+            query = query.where(_T.id == task_id)
         if assignee_id is not None:
-            query = query.where(HumanTask.assignee_id == assignee_id)
+            query = query.where(_T.assignee_id == assignee_id)
         if candidate is not None:
-            query = query.where(_in_queue(candidate, group), HumanTask.state == "open")
+            query = query.where(_in_queue(candidate, group), _T.state == "open")
         elif group is not None:
             # driven from the queue index (group_key, due_at, task_id): the first page is read in order
-            query = query.join(TaskCandidate, and_(TaskCandidate.task_id == HumanTask.id,
-                                                   TaskCandidate.group_key == group)).where(HumanTask.state == "open")
+            query = query.join(_QUEUE, and_(_Q.task_id == _T.id, _Q.group_key == group)).where(_T.state == "open")
         if states:
-            query = query.where(HumanTask.state.in_(states))
+            query = query.where(_T.state.in_(states))
         if instance_id is not None:
-            query = query.where(HumanTask.instance_id == instance_id)
+            query = query.where(_T.instance_id == instance_id)
         if business_key is not None:
-            query = query.where(HumanTask.business_key == business_key)
+            query = query.where(_T.business_key == business_key)
         if due_before is not None:
-            query = query.where(HumanTask.due_at < due_before)
+            query = query.where(_T.due_at < due_before)
         if due_after is not None:
-            query = query.where(HumanTask.due_at >= due_after)
+            query = query.where(_T.due_at >= due_after)
         if station_id is not None:
-            query = query.where(HumanTask.station_id == station_id)
+            query = query.where(_T.station_id == station_id)
         if involving is not None:  # the actor's open queues, and what the actor holds or completed
-            mine = [HumanTask.assignee_id == involving.id, HumanTask.completed_by_id == involving.id] \
+            mine = [_T.assignee_id == involving.id, _T.completed_by_id == involving.id] \
                 if involving.id is not None else []
-            query = query.where(or_(and_(HumanTask.state == "open", _in_queue(involving, None)), *mine))
+            query = query.where(or_(and_(_T.state == "open", _in_queue(involving, None)), *mine))
         if sla_state is not None:
             query = query.where(_sla_condition(sla_state, now))
         order = _order(sort)
@@ -351,8 +355,8 @@ class TaskService:
             query = query.where(_after(order, cursor))
         query = query.order_by(*[(c.desc() if desc else c.asc()).nulls_last() for c, desc in order])
         query = query.limit(limit)
-        return [task_view(row, assignee_name, completer_name, now)
-                for row, assignee_name, completer_name in session.execute(query).all()]
+        return [task_view(row, row.assignee_name, row.completer_name, now)
+                for row in session.connection().execute(query)]
 
 
 def _in_queue(actor: Actor, group: str | None):
@@ -360,15 +364,15 @@ def _in_queue(actor: Actor, group: str | None):
     keys = [k for k in actor.groups if group is None or k == group]
     role_keys = [k for k in keys if k in STATION_ROLES]
     other_keys = [k for k in keys if k not in STATION_ROLES]
-    in_queue = [HumanTask.id.in_(select(TaskCandidate.task_id).where(TaskCandidate.group_key.in_(other_keys)))]
+    in_queue = [_T.id.in_(select(_Q.task_id).where(_Q.group_key.in_(other_keys)))]
     if role_keys:
         in_queue.append(and_(
-            HumanTask.id.in_(select(TaskCandidate.task_id).where(TaskCandidate.group_key.in_(role_keys))),
-            or_(HumanTask.station_id.is_(None), HumanTask.station_id == actor.station_id)))
+            _T.id.in_(select(_Q.task_id).where(_Q.group_key.in_(role_keys))),
+            or_(_T.station_id.is_(None), _T.station_id == actor.station_id)))
     return or_(*in_queue)
 
 
-_QUEUE_ORDER = [(TaskCandidate.due_at, False), (TaskCandidate.task_id, False)]
+_QUEUE_ORDER = [(_Q.due_at, False), (_Q.task_id, False)]
 # rendered as literals, so the planner matches the partial index on open tasks (ix_tasks_open_due)
 _OPEN = bindparam("open_states", OPEN_STATES, expanding=True, literal_execute=True)
 
@@ -376,10 +380,10 @@ _OPEN = bindparam("open_states", OPEN_STATES, expanding=True, literal_execute=Tr
 def _order(sort: str):
     """Sort columns as (column, descending); the id always breaks ties."""
     if sort == "priority":
-        return [(HumanTask.priority, True), (HumanTask.due_at, False), (HumanTask.id, False)]
+        return [(_T.priority, True), (_T.due_at, False), (_T.id, False)]
     if sort == "created":
-        return [(HumanTask.created_at, False), (HumanTask.id, False)]
-    return [(HumanTask.due_at, False), (HumanTask.id, False)]
+        return [(_T.created_at, False), (_T.id, False)]
+    return [(_T.due_at, False), (_T.id, False)]
 
 
 def _after(order, values):
@@ -393,7 +397,7 @@ def _after(order, values):
             continue  # nothing sorts after NULL within this column (NULLS LAST)
         beyond = column < value if desc else column > value
         clauses.append(and_(*equal, or_(beyond, column.is_(None))))
-    return or_(*clauses) if clauses else HumanTask.id.is_(None)
+    return or_(*clauses) if clauses else _T.id.is_(None)
 
 
 def _cursor_value(column, value):
@@ -433,26 +437,26 @@ def _queue_due_conditions(sla_state: str | None, now: datetime, due_before: date
     """The due-time filters of a group queue, restated on the queue entries (redundant, index-friendly)."""
     conditions = []
     if sla_state == "breached":
-        conditions.append(TaskCandidate.due_at <= now)
+        conditions.append(_Q.due_at <= now)
     elif sla_state in ("warning", "on_time"):
-        conditions.append(TaskCandidate.due_at > now)
+        conditions.append(_Q.due_at > now)
     if due_before is not None:
-        conditions.append(TaskCandidate.due_at < due_before)
+        conditions.append(_Q.due_at < due_before)
     if due_after is not None:
-        conditions.append(TaskCandidate.due_at >= due_after)
+        conditions.append(_Q.due_at >= due_after)
     return conditions
 
 
 def _sla_condition(sla_state: str, now: datetime):
     """Open tasks are judged against the clock (never stale); closed ones by what was recorded."""
-    is_open = HumanTask.state.in_(_OPEN)
+    is_open = _T.state.in_(_OPEN)
     if sla_state == "breached":
-        return and_(is_open, HumanTask.due_at <= now)
+        return and_(is_open, _T.due_at <= now)
     if sla_state == "warning":
-        return and_(is_open, HumanTask.warn_at <= now, HumanTask.due_at > now)
+        return and_(is_open, _T.warn_at <= now, _T.due_at > now)
     if sla_state == "on_time":
-        return and_(is_open, HumanTask.due_at > now, or_(HumanTask.warn_at.is_(None), HumanTask.warn_at > now))
-    return HumanTask.sla_state == sla_state  # met | missed
+        return and_(is_open, _T.due_at > now, or_(_T.warn_at.is_(None), _T.warn_at > now))
+    return _T.sla_state == sla_state  # met | missed
 
 
 def live_sla_state(row: HumanTask, now: datetime) -> str | None:

@@ -46,8 +46,6 @@ OPEN_STATES = ("open", "claimed")
 
 # Statements of the hot path, built once (building a statement costs more than running it on SQLite).
 _LOCK_INSTANCE = select(ProcessInstance).where(ProcessInstance.id == bindparam("id")).with_for_update()
-_OPEN_TASKS_OF = select(HumanTask).where(HumanTask.instance_id == bindparam("instance_id"),
-                                         HumanTask.state.in_(OPEN_STATES))
 # an incident still stands for its waiting event: a change that keeps the event waiting (an admin
 # fixing variables) must not schedule a second timer for it
 _PENDING_BPMN_TIMERS_OF = select(Timer).where(Timer.instance_id == bindparam("instance_id"),
@@ -55,6 +53,11 @@ _PENDING_BPMN_TIMERS_OF = select(Timer).where(Timer.instance_id == bindparam("in
 _WAITS_OF = select(MessageWait.task_id).where(MessageWait.instance_id == bindparam("instance_id"))
 _DELETE_CANDIDATES = delete(TaskCandidate).where(TaskCandidate.task_id == bindparam("task_id"))
 _INSERT_AUDIT = insert(AuditEntry.__table__)
+_INSERT_TASKS = insert(HumanTask.__table__)
+_INSERT_CANDIDATES = insert(TaskCandidate.__table__)
+_INSERT_TIMERS = insert(Timer.__table__).returning(Timer.__table__.c.id, sort_by_parameter_order=True)
+_OPEN_TASK_IDS = select(HumanTask.__table__.c.id).where(HumanTask.__table__.c.instance_id == bindparam("instance_id"),
+                                                         HumanTask.__table__.c.state.in_(OPEN_STATES))
 _INSERT_OUTBOX = insert(OutboxEvent.__table__)
 _CANCEL_SLA_TIMERS = (update(Timer).where(Timer.task_id == bindparam("of_task"), Timer.status == "pending",
                                           Timer.kind.in_(("sla_warning", "sla_breach")))
@@ -72,8 +75,13 @@ class Change:
     loaded: Any = None  # LoadedSpec
     workflow: Any = None
     waits_before: dict[str, Any] | None = None  # the waiting events as loaded (see waiting_events)
+    is_new: bool = False  # the instance is created by this change: it has no projection rows yet
     finished: set[str] = field(default_factory=set)  # task rows already closed by this change
-    new_timers: list[Timer] = field(default_factory=list)  # scheduled with the job runner after commit
+    # new projection rows, inserted with one statement per table when the change is written (Core)
+    task_rows: list[dict[str, Any]] = field(default_factory=list)
+    candidate_rows: list[dict[str, Any]] = field(default_factory=list)
+    timer_rows: list[dict[str, Any]] = field(default_factory=list)
+    new_timers: list[tuple[int, datetime]] = field(default_factory=list)  # (id, due): for the job runner
     # audit and outbox rows, written in one multi-row INSERT each just before commit (in this order)
     audit_rows: list[dict[str, Any]] = field(default_factory=list)
     outbox_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -94,15 +102,34 @@ class Change:
         self.outbox_rows.append(outbox_row(self.now, event_type, instance_id=self.instance.id, task_id=task_id,
                                            payload=payload))
 
+    def add_timer(self, task_id: str, element_id: str | None, kind: str, due_at: datetime) -> None:
+        self.timer_rows.append({"instance_id": self.instance.id, "task_id": task_id, "element_id": element_id,
+                                "kind": kind, "due_at": due_at, "status": "pending", "attempts": 0,
+                                "claim_token": None, "locked_until": None, "last_error": None, "fired_at": None})
+
+    def write_projections(self) -> None:
+        """Insert the new task rows, queue entries and timers (after the instance row they reference)."""
+        self.session.flush()
+        self._insert("task_rows", _INSERT_TASKS)
+        self._insert("candidate_rows", _INSERT_CANDIDATES)
+        timers = self.timer_rows
+        result = self._insert("timer_rows", _INSERT_TIMERS)
+        if result is not None:
+            self.new_timers += [(timer_id, row["due_at"])
+                                for timer_id, row in zip(result.scalars().all(), timers, strict=True)]
+
     def write_events(self) -> None:
         """Write the buffered audit and outbox rows (executemany: one statement per table)."""
-        connection = self.session.connection()  # Core: these rows are never read back in the transaction
-        if self.audit_rows:
-            connection.execute(_INSERT_AUDIT, self.audit_rows)
-            self.audit_rows = []
-        if self.outbox_rows:
-            connection.execute(_INSERT_OUTBOX, self.outbox_rows)
-            self.outbox_rows = []
+        self._insert("audit_rows", _INSERT_AUDIT)
+        self._insert("outbox_rows", _INSERT_OUTBOX)
+
+    def _insert(self, buffer: str, statement):
+        """Insert a buffer's rows in one Core statement (these rows are never held by the session)."""
+        rows = getattr(self, buffer)
+        if not rows:
+            return None
+        setattr(self, buffer, [])
+        return self.session.connection().execute(statement, rows)
 
 
 class UnitOfWork:
@@ -149,6 +176,7 @@ class UnitOfWork:
         with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as session:
             now = self.ctx.clock.now()
             change = _guard(lambda _c: fn(session, now), None)
+            change.is_new = True
             self.sync(change)
             change.write_events()
         self._after_commit(change)
@@ -158,25 +186,27 @@ class UnitOfWork:
         """Wake the job runner for timers this change created (the database already has them)."""
         jobs = getattr(self.ctx, "jobs", None)
         if jobs is not None:
-            for timer in change.new_timers:
-                jobs.schedule(timer.id, timer.due_at)
+            for timer_id, due_at in change.new_timers:
+                jobs.schedule(timer_id, due_at)
 
     # --- projections -----------------------------------------------------------------------------
     def sync(self, change: Change) -> None:
         """Rebuild projections from the workflow and write the state (step 4 and 5)."""
-        wf, session, instance = change.workflow, change.session, change.instance
-        self._thrown_events(change)
+        wf, instance = change.workflow, change.instance
+        self._thrown_events(change)  # takes the thrown events out of the workflow: before it is saved
         active = wf.get_tasks(state=TaskState.READY | TaskState.WAITING)
-        self._sync_human_tasks(change, [t for t in active if t.state == TaskState.READY and t.task_spec.manual])
-        self._sync_waits(change)
-        if instance.status == "running" and wf.is_completed():
+        completed = instance.status == "running" and wf.is_completed()
+        if completed:
             instance.status = "completed"
             instance.ended_at = change.now
-            change.audit("instance.completed")
-            change.emit("instance.completed", process_key=instance.process_key)
         instance.variables = snapshot(wf, active)
         instance.state = self.ctx.serializer.dumps(wf)
-        session.flush()
+        self._sync_human_tasks(change, [t for t in active if t.state == TaskState.READY and t.task_spec.manual])
+        self._sync_waits(change)
+        if completed:
+            change.audit("instance.completed")
+            change.emit("instance.completed", process_key=instance.process_key)
+        change.write_projections()
 
     def _thrown_events(self, change: Change) -> None:
         for event in change.workflow.get_events():
@@ -192,12 +222,10 @@ class UnitOfWork:
     def _sync_human_tasks(self, change: Change, ready_manual: list) -> None:
         session, instance = change.session, change.instance
         ready = {str(t.id): t for t in ready_manual}
-        open_rows = session.scalars(_OPEN_TASKS_OF, {"instance_id": instance.id}).all()
-        known = set()
-        for row in open_rows:
-            known.add(row.id)
-            if row.id in ready or row.id in change.finished:
-                continue
+        known = set() if change.is_new else set(session.connection().scalars(
+            _OPEN_TASK_IDS, {"instance_id": instance.id}))
+        for task_id in sorted(known - set(ready) - change.finished):  # gone from the workflow: cancelled
+            row = session.get(HumanTask, task_id)
             close_task(change, row, "cancelled")
             change.audit("task.cancelled", task_id=row.id, element_id=row.element_id)
             change.emit("task.cancelled", task_id=row.id, element_id=row.element_id)
@@ -234,29 +262,27 @@ class UnitOfWork:
             assignee_id = instance.case_owner_id
         elif assignee_name:
             assignee_id = session.scalars(select(User.id).where(User.username == str(assignee_name))).first()
-        row = HumanTask(
-            id=str(task.id), instance_id=instance.id, business_key=instance.business_key,
-            process_key=process_key, element_id=element_id,
-            name=meta.get("name") or task.task_spec.bpmn_name, lane=meta.get("lane") or task.task_spec.lane,
-            candidate_groups=groups, candidate_users=users, owner_task=owner_task,
-            station_id=instance.station_id, state="claimed" if assignee_id else "open",
-            assignee_id=assignee_id, form_key=meta.get("form_key"), priority=priority,
-            created_at=change.now, claimed_at=change.now if assignee_id else None,
-            due_at=due_at, warn_at=warn_at, follow_up_at=follow_up_at,
-            sla_state="on_time" if due_at is not None else None,
-        )
-        session.add(row)
+        state = "claimed" if assignee_id else "open"
+        task_id = str(task.id)
+        change.task_rows.append({
+            "id": task_id, "instance_id": instance.id, "business_key": instance.business_key,
+            "process_key": process_key, "element_id": element_id,
+            "name": meta.get("name") or task.task_spec.bpmn_name, "lane": meta.get("lane") or task.task_spec.lane,
+            "candidate_groups": groups, "candidate_users": users, "owner_task": owner_task,
+            "station_id": instance.station_id, "state": state, "assignee_id": assignee_id,
+            "form_key": meta.get("form_key"), "priority": priority, "created_at": change.now,
+            "claimed_at": change.now if assignee_id else None, "ended_at": None, "completed_by_id": None,
+            "completed_via": None, "due_at": due_at, "warn_at": warn_at, "follow_up_at": follow_up_at,
+            "sla_state": "on_time" if due_at is not None else None, "outcome": None,
+        })
         for kind, when in (("sla_warning", warn_at), ("sla_breach", due_at)):
             if when is not None:
-                timer = Timer(instance_id=instance.id, task_id=row.id, element_id=element_id, kind=kind,
-                              due_at=when, status="pending", attempts=0)
-                session.add(timer)
-                change.new_timers.append(timer)
+                change.add_timer(task_id, element_id, kind, when)
         if assignee_id is None:
-            add_candidates(session, row)
-        change.audit("task.created", task_id=row.id, element_id=element_id,
+            change.candidate_rows += candidate_rows(task_id, groups, users, due_at)
+        change.audit("task.created", task_id=task_id, element_id=element_id,
                      assignee_id=assignee_id, due_at=due_at.isoformat() if due_at else None)
-        change.emit("task.created", task_id=row.id, element_id=element_id, name=row.name,
+        change.emit("task.created", task_id=task_id, element_id=element_id, name=change.task_rows[-1]["name"],
                     process_key=process_key, candidate_groups=groups, assignee_id=assignee_id,
                     due_at=due_at.isoformat() if due_at else None)
 
@@ -268,8 +294,8 @@ class UnitOfWork:
         timers = {task_id: task for task_id, (kind, _key, task) in waits.items() if kind == "timer"}
         messages = {task_id: task for task_id, (kind, _key, task) in waits.items() if kind == "message"}
         session.flush()  # the session does not autoflush: changes made by this unit of work must be visible
-        existing_timers = {t.task_id: t for t in session.scalars(_PENDING_BPMN_TIMERS_OF,
-                                                                 {"instance_id": instance.id})}
+        existing_timers = {} if change.is_new else {
+            t.task_id: t for t in session.scalars(_PENDING_BPMN_TIMERS_OF, {"instance_id": instance.id})}
         for task_id, row in existing_timers.items():
             task = timers.get(task_id)
             if task is not None and timer_due(task) == row.due_at:
@@ -290,11 +316,8 @@ class UnitOfWork:
                 continue
             due = timer_due(task)
             if due is not None:
-                timer = Timer(instance_id=instance.id, task_id=task_id, element_id=task.task_spec.bpmn_id,
-                              kind="bpmn_timer", due_at=due, status="pending", attempts=0)
-                session.add(timer)
-                change.new_timers.append(timer)
-        existing_waits = set(session.scalars(_WAITS_OF, {"instance_id": instance.id}))
+                change.add_timer(task_id, task.task_spec.bpmn_id, "bpmn_timer", due)
+        existing_waits = set() if change.is_new else set(session.scalars(_WAITS_OF, {"instance_id": instance.id}))
         gone = existing_waits - set(messages)
         if gone:
             session.execute(delete(MessageWait).where(MessageWait.task_id.in_(gone)))
@@ -309,12 +332,17 @@ class UnitOfWork:
                                     element_id=task.task_spec.bpmn_id, attached_to=attached, groups=groups))
 
 
-def add_candidates(session, row: HumanTask) -> None:
-    keys = list(row.candidate_groups) + [f"user:{u}" for u in row.candidate_users]
+def candidate_rows(task_id: str, groups: list, users: list, due_at: datetime | None) -> list[dict[str, Any]]:
+    """The queue entries of an open task: one per candidate group and user."""
+    keys = list(groups) + [f"user:{u}" for u in users]
     if not keys:
         keys = ["supervisor"]  # nobody named: the station's supervisors assign it
-    for key in dict.fromkeys(keys):
-        session.add(TaskCandidate(task_id=row.id, group_key=key, due_at=row.due_at))
+    return [{"task_id": task_id, "group_key": key, "due_at": due_at} for key in dict.fromkeys(keys)]
+
+
+def add_candidates(session, row: HumanTask) -> None:
+    session.connection().execute(_INSERT_CANDIDATES, candidate_rows(row.id, row.candidate_groups,
+                                                                    row.candidate_users, row.due_at))
 
 
 def is_candidate(actor, row: HumanTask) -> bool:
