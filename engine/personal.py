@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -17,12 +16,12 @@ class PersonalDataService:
     def __init__(self, ctx):
         self.ctx = ctx
 
-    def store(self, session, instance_id: str, task_id: str | None, source: str, data: dict[str, Any],
-              now: datetime) -> None:
-        nonce, ciphertext = self.ctx.vault.seal(instance_id, source, data)
-        session.add(PersonalRecord(instance_id=instance_id, task_id=task_id, source=source,
-                                   key_id=self.ctx.vault.key_id, nonce=nonce, ciphertext=ciphertext,
-                                   created_at=now))
+    def store(self, change, task_id: str | None, source: str, data: dict[str, Any]) -> None:
+        """Seal `data` into a personal record written with the change (after its instance row)."""
+        nonce, ciphertext = self.ctx.vault.seal(change.instance.id, source, data)
+        change.personal_rows.append({"instance_id": change.instance.id, "task_id": task_id, "source": source,
+                                     "key_id": self.ctx.vault.key_id, "nonce": nonce, "ciphertext": ciphertext,
+                                     "created_at": change.now})
 
     def read(self, instance_id: str, actor, purpose: str) -> list[dict[str, Any]]:
         """Every personal record of a case, decrypted, oldest first; the read itself is audited."""

@@ -10,7 +10,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -64,10 +64,11 @@ class RuntimeService:
                                [{"field": "business_key", "message": "invalid business key"}])
 
         def create(session, now) -> Change:
-            query = select(ProcessDefinition).where(ProcessDefinition.key == key)
+            # id and version only: the row's XML is not needed (the parsed spec comes from the cache)
+            query = select(ProcessDefinition.id, ProcessDefinition.version).where(ProcessDefinition.key == key)
             if version is not None:
                 query = query.where(ProcessDefinition.version == version)
-            definition = session.scalars(query.order_by(ProcessDefinition.version.desc()).limit(1)).first()
+            definition = session.execute(query.order_by(ProcessDefinition.version.desc()).limit(1)).first()
             if definition is None:
                 raise DefinitionNotFound(f"process definition '{key}' does not exist")
             loaded = self.ctx.repository.load(session, definition.id)
@@ -83,9 +84,9 @@ class RuntimeService:
                 station_id=actor.station_id, started_by_id=actor.id, started_at=now, ended_at=None,
                 variables={}, state="", version=1,
             )
-            if session.scalar(select(func.count()).where(
-                    ProcessInstance.business_key == instance.business_key)):
-                raise AlreadyExists(f"business key '{instance.business_key}' is already used")
+            if business_key is not None and session.scalar(select(func.count()).where(
+                    ProcessInstance.business_key == business_key)):  # a generated key is new by construction
+                raise AlreadyExists(f"business key '{business_key}' is already used")
             session.add(instance)
             change = Change(session, instance, actor, now, loaded=loaded)
             workflow = self.ctx.serializer.new(loaded.spec, loaded.subprocess_specs)
@@ -93,9 +94,8 @@ class RuntimeService:
                 task.set_data(**plain)
             workflow.do_engine_steps()
             change.workflow = workflow
-            session.flush()
             if personal:
-                self.ctx.personal.store(session, instance.id, None, "start", personal, now)
+                self.ctx.personal.store(change, None, "start", personal)
             change.audit("instance.started", definition_id=definition.id, process_key=key,
                          version=definition.version, variables=sorted(plain), personal_fields=sorted(personal))
             change.emit("instance.started", process_key=key, version=definition.version,
@@ -103,19 +103,19 @@ class RuntimeService:
             return change
 
         try:
-            change = self.ctx.uow.start(create)
+            return self.ctx.uow.start(create, then=lambda change: self._full_view(change.session, change.instance))
         except IntegrityError:
             raise AlreadyExists("business key is already used") from None
-        return self.get_instance(change.instance.id)
 
     def _next_business_key(self, session, now) -> str:
         """JF-2026-000123: a per-year counter incremented in the starting transaction."""
         prefix = self.ctx.settings.business_key_prefix
         name = f"business_key:{prefix}:{now.year}"
         insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-        session.execute(insert(Sequence).values(name=name, value=0).on_conflict_do_nothing())
-        value = session.execute(update(Sequence).where(Sequence.name == name)
-                                .values(value=Sequence.value + 1).returning(Sequence.value)).scalar_one()
+        counter = Sequence.__table__.c.value
+        statement = insert(Sequence.__table__).values(name=name, value=1).on_conflict_do_update(
+            index_elements=["name"], set_={"value": counter + 1}).returning(counter)
+        value = session.connection().execute(statement).scalar_one()
         return f"{prefix}-{now.year}-{value:06d}"
 
     # --- messages --------------------------------------------------------------------------------
@@ -182,8 +182,7 @@ class RuntimeService:
                 close_task(change, row, "completed", via="message", actor=actor, outcome=plain)
                 change.emit("task.completed", task_id=row.id, element_id=row.element_id, via="message")
             if personal:
-                self.ctx.personal.store(change.session, change.instance.id, wait.task_id, f"message:{name}",
-                                        personal, change.now)
+                self.ctx.personal.store(change, wait.task_id, f"message:{name}", personal)
             change.audit("message.correlated", task_id=wait.task_id, message=name, element_id=wait.element_id,
                          department=department, fields=sorted(plain), personal_fields=sorted(personal))
             change.emit("message.correlated", message=name, element_id=wait.element_id, department=department)
@@ -246,14 +245,17 @@ class RuntimeService:
             instance = session.get(ProcessInstance, instance_id)
             if instance is None:
                 raise InstanceNotFound(f"process instance '{instance_id}' does not exist")
-            view = self._view(session, instance)
-            tasks = self.ctx.tasks.query_rows(session, instance_id=instance_id, states=("open", "claimed"))
-            view["open_tasks"] = tasks
-            if history:
-                entries = session.scalars(select(AuditEntry).where(AuditEntry.instance_id == instance_id)
-                                          .order_by(AuditEntry.id)).all()
-                view["history"] = [audit_view(e) for e in entries]
-            return view
+            return self._full_view(session, instance, history)
+
+    def _full_view(self, session, instance: ProcessInstance, history: bool = True) -> dict[str, Any]:
+        """The case with its open tasks and, optionally, its history."""
+        view = self._view(session, instance)
+        view["open_tasks"] = self.ctx.tasks.query_rows(session, instance_id=instance.id, states=("open", "claimed"))
+        if history:
+            entries = session.scalars(select(AuditEntry).where(AuditEntry.instance_id == instance.id)
+                                      .order_by(AuditEntry.id)).all()
+            view["history"] = [audit_view(e) for e in entries]
+        return view
 
     def diagram_state(self, instance_id: str) -> dict[str, Any]:
         """Element ids for a diagram overlay: what is active (ready or waiting) and what has run."""

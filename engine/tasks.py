@@ -15,6 +15,7 @@ from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import and_, bindparam, delete, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .errors import (
     Forbidden,
@@ -47,6 +48,8 @@ _TASK_ROWS = (select(HumanTask.__table__, _ASSIGNEE.c.username.label("assignee_n
                            .outerjoin(_COMPLETER, _COMPLETER.c.id == _T.completed_by_id)))
 _INSTANCE_OF_TASK = select(_T.instance_id).where(_T.id == bindparam("id"))
 _DELETE_CANDIDATES = delete(TaskCandidate).where(TaskCandidate.task_id == bindparam("task_id"))
+_CLAIM = (update(HumanTask.__table__).where(_T.id == bindparam("task_id"), _T.state == "open")
+          .values(state="claimed", assignee_id=bindparam("assignee_id"), claimed_at=bindparam("at")))
 SLA_STATES = ("on_time", "warning", "breached", "met", "missed")
 SORTS = {"due": "due_at", "priority": "priority", "created": "created_at"}
 MAX_LIMIT = 200
@@ -118,8 +121,7 @@ class TaskService:
             workflow.do_engine_steps()
             close_task(change, row, "completed", via="form", actor=actor, outcome=plain)
             if personal:
-                self.ctx.personal.store(change.session, change.instance.id, row.id, row.form_key,
-                                        personal, change.now)
+                self.ctx.personal.store(change, row.id, row.form_key, personal)
             change.audit("task.completed", task_id=row.id, element_id=row.element_id,
                          fields=sorted(plain), personal_fields=sorted(personal))
             change.emit("task.completed", task_id=row.id, element_id=row.element_id, via="form")
@@ -177,12 +179,13 @@ class TaskService:
         if not is_candidate(actor, row):
             raise NotCandidate("you are not a candidate for this task")
         # conditional update: exactly one transaction moves the row out of 'open'
-        won = change.session.execute(update(HumanTask).where(HumanTask.id == row.id, HumanTask.state == "open")
-                                     .values(state="claimed", assignee_id=actor.id, claimed_at=change.now)
-                                     .execution_options(synchronize_session="fetch")).rowcount
+        connection = change.session.connection()
+        won = connection.execute(_CLAIM, {"task_id": row.id, "assignee_id": actor.id, "at": change.now}).rowcount
         if won != 1:
             raise TaskAlreadyClaimed("the task was claimed by someone else")
-        change.session.execute(_DELETE_CANDIDATES, {"task_id": row.id})
+        for name, value in (("state", "claimed"), ("assignee_id", actor.id), ("claimed_at", change.now)):
+            set_committed_value(row, name, value)  # the row object agrees with the database, nothing to flush
+        connection.execute(_DELETE_CANDIDATES, {"task_id": row.id})
         change.audit("task.claimed", task_id=row.id, element_id=row.element_id)
         change.emit("task.claimed", task_id=row.id, element_id=row.element_id, assignee_id=actor.id)
         if row.owner_task and owner_id is None:
@@ -217,7 +220,7 @@ class TaskService:
     @staticmethod
     def _assign(change: Change, row: HumanTask, user_id: int) -> None:
         row.state, row.assignee_id, row.claimed_at = "claimed", user_id, change.now
-        change.session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == row.id))
+        change.session.connection().execute(_DELETE_CANDIDATES, {"task_id": row.id})
 
     @staticmethod
     def _supervises(actor: Actor, row: HumanTask) -> bool:

@@ -22,6 +22,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.orm import defer
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import clock as clock_module
@@ -35,6 +36,7 @@ from .store.models import (
     HumanTask,
     MessageWait,
     OutboxEvent,
+    PersonalRecord,
     ProcessInstance,
     TaskCandidate,
     Timer,
@@ -46,6 +48,8 @@ OPEN_STATES = ("open", "claimed")
 
 # Statements of the hot path, built once (building a statement costs more than running it on SQLite).
 _LOCK_INSTANCE = select(ProcessInstance).where(ProcessInstance.id == bindparam("id")).with_for_update()
+# a change that does not run the workflow (claim, reassign, an SLA mark) leaves the blob unread
+_LOCK_INSTANCE_LIGHT = _LOCK_INSTANCE.options(defer(ProcessInstance.state), defer(ProcessInstance.variables))
 # an incident still stands for its waiting event: a change that keeps the event waiting (an admin
 # fixing variables) must not schedule a second timer for it
 _PENDING_BPMN_TIMERS_OF = select(Timer).where(Timer.instance_id == bindparam("instance_id"),
@@ -55,6 +59,7 @@ _DELETE_CANDIDATES = delete(TaskCandidate).where(TaskCandidate.task_id == bindpa
 _INSERT_AUDIT = insert(AuditEntry.__table__)
 _INSERT_TASKS = insert(HumanTask.__table__)
 _INSERT_CANDIDATES = insert(TaskCandidate.__table__)
+_INSERT_PERSONAL = insert(PersonalRecord.__table__)
 _INSERT_TIMERS = insert(Timer.__table__).returning(Timer.__table__.c.id, sort_by_parameter_order=True)
 _OPEN_TASK_IDS = select(HumanTask.__table__.c.id).where(HumanTask.__table__.c.instance_id == bindparam("instance_id"),
                                                          HumanTask.__table__.c.state.in_(OPEN_STATES))
@@ -81,6 +86,7 @@ class Change:
     task_rows: list[dict[str, Any]] = field(default_factory=list)
     candidate_rows: list[dict[str, Any]] = field(default_factory=list)
     timer_rows: list[dict[str, Any]] = field(default_factory=list)
+    personal_rows: list[dict[str, Any]] = field(default_factory=list)  # sealed (engine/personal.py)
     new_timers: list[tuple[int, datetime]] = field(default_factory=list)  # (id, due): for the job runner
     # audit and outbox rows, written in one multi-row INSERT each just before commit (in this order)
     audit_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -112,6 +118,7 @@ class Change:
         self.session.flush()
         self._insert("task_rows", _INSERT_TASKS)
         self._insert("candidate_rows", _INSERT_CANDIDATES)
+        self._insert("personal_rows", _INSERT_PERSONAL)
         timers = self.timer_rows
         result = self._insert("timer_rows", _INSERT_TIMERS)
         if result is not None:
@@ -148,7 +155,8 @@ class UnitOfWork:
             try:
                 with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as session:
                     key = instance_id(session) if callable(instance_id) else instance_id
-                    instance = session.scalars(_LOCK_INSTANCE, {"id": key}).first()
+                    instance = session.scalars(_LOCK_INSTANCE if load_workflow else _LOCK_INSTANCE_LIGHT,
+                                               {"id": key}).first()
                     if instance is None:
                         raise InstanceNotFound(f"process instance '{key}' does not exist")
                     change = Change(session, instance, actor, self.ctx.clock.now())
@@ -160,6 +168,8 @@ class UnitOfWork:
                     result = _guard(fn, change)
                     if change.workflow is not None:
                         self.sync(change)
+                    else:
+                        change.write_projections()  # rows a change without the workflow buffered
                     change.write_events()
                     session.flush()
                     if then is not None:
@@ -171,16 +181,20 @@ class UnitOfWork:
                     raise ConcurrentModification("the instance kept changing; try again") from None
         raise AssertionError("unreachable")
 
-    def start(self, fn):
-        """Run `fn(session, now)` that creates a new instance and returns its Change."""
+    def start(self, fn, then=None):
+        """Run `fn(session, now)` that creates a new instance and returns its Change.
+
+        Returns the Change, or what `then(change)` returns (a view read in the same transaction).
+        """
         with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as session:
             now = self.ctx.clock.now()
             change = _guard(lambda _c: fn(session, now), None)
             change.is_new = True
             self.sync(change)
             change.write_events()
+            result = then(change) if then is not None else change
         self._after_commit(change)
-        return change
+        return result
 
     def _after_commit(self, change: Change) -> None:
         """Wake the job runner for timers this change created (the database already has them)."""
