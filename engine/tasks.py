@@ -60,11 +60,15 @@ class TaskService:
         self.ctx = ctx
 
     # --- commands --------------------------------------------------------------------------------
-    def claim(self, task_id: str, actor: Actor) -> dict[str, Any]:
-        """Atomically take an open task; the loser of a race gets TaskAlreadyClaimed."""
+    def claim(self, task_id: str, actor: Actor, visible=None) -> dict[str, Any]:
+        """Atomically take an open task; the loser of a race gets TaskAlreadyClaimed.
+
+        `visible(view)`, given to any command, is the caller's access check on the task as it is
+        before the change; it raises to refuse (a web layer's 404), inside the same transaction.
+        """
 
         def op(change: Change):
-            row = self._row(change, task_id)
+            row = self._row(change, task_id, visible)
             if row.state == "claimed" and row.assignee_id == actor.id:
                 return  # claiming what you hold already changes nothing
             self._claim(change, row, actor)
@@ -72,9 +76,9 @@ class TaskService:
         return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False,
                                 then=self._view_of(task_id))
 
-    def unclaim(self, task_id: str, actor: Actor) -> dict[str, Any]:
+    def unclaim(self, task_id: str, actor: Actor, visible=None) -> dict[str, Any]:
         def op(change: Change):
-            row = self._row(change, task_id)
+            row = self._row(change, task_id, visible)
             if row.state != "claimed":
                 raise TaskNotClaimed("the task is not claimed")
             if row.assignee_id != actor.id and not self._supervises(actor, row):
@@ -87,7 +91,7 @@ class TaskService:
         return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False,
                                 then=self._view_of(task_id))
 
-    def complete(self, task_id: str, actor: Actor, data: dict[str, Any] | None) -> dict[str, Any]:
+    def complete(self, task_id: str, actor: Actor, data: dict[str, Any] | None, visible=None) -> dict[str, Any]:
         """Complete with form data: validated, declared fields only, personal fields sealed.
 
         An open task the actor may claim is claimed in the same transaction.
@@ -95,7 +99,7 @@ class TaskService:
         data = {} if data is None else data
 
         def op(change: Change):
-            row = self._row(change, task_id)
+            row = self._row(change, task_id, visible)
             if row.state not in OPEN_STATES:
                 raise TaskNotOpen(f"the task is already {row.state}")
             if row.state == "open":
@@ -128,12 +132,12 @@ class TaskService:
 
         return self.ctx.uow.run(self._instance_of(task_id), actor, op, then=self._view_of(task_id))
 
-    def reassign(self, task_id: str, actor: Actor, username: str, reason: str) -> dict[str, Any]:
+    def reassign(self, task_id: str, actor: Actor, username: str, reason: str, visible=None) -> dict[str, Any]:
         """A supervisor gives a task to someone else. An officer task moves the case's ownership."""
         reason = _reason(reason)
 
         def op(change: Change):
-            row = self._row(change, task_id)
+            row = self._row(change, task_id, visible)
             if row.state not in OPEN_STATES:
                 raise TaskNotOpen(f"the task is already {row.state}")
             if not self._supervises(actor, row):
@@ -232,11 +236,15 @@ class TaskService:
             raise UserNotFound(f"user '{username}' does not exist")
         return self.ctx.identity.actor_by_id(session, user_id)
 
-    @staticmethod
-    def _row(change: Change, task_id: str) -> HumanTask:
+    def _row(self, change: Change, task_id: str, visible=None) -> HumanTask:
         row = change.task_row(task_id)
         if row is None:
             raise TaskNotFound(f"task '{task_id}' does not exist")
+        if visible is not None:
+            names = {change.actor.id: change.actor.username}
+            for user_id in {row.assignee_id, row.completed_by_id} - set(names) - {None}:
+                names[user_id] = change.session.scalar(select(User.username).where(User.id == user_id))
+            visible(task_view(row, names.get(row.assignee_id), names.get(row.completed_by_id), change.now))
         return row
 
     @staticmethod
