@@ -241,11 +241,16 @@ class TaskService:
         if row is None:
             raise TaskNotFound(f"task '{task_id}' does not exist")
         if visible is not None:
-            names = {change.actor.id: change.actor.username}
-            for user_id in {row.assignee_id, row.completed_by_id} - set(names) - {None}:
-                names[user_id] = change.session.scalar(select(User.username).where(User.id == user_id))
-            visible(task_view(row, names.get(row.assignee_id), names.get(row.completed_by_id), change.now))
+            visible(self._row_view(change, row))
         return row
+
+    @staticmethod
+    def _row_view(change: Change, row: HumanTask) -> dict[str, Any]:
+        """The task as `get_task` shows it, from the row the unit of work holds (users named by id)."""
+        names = {change.actor.id: change.actor.username}
+        for user_id in {row.assignee_id, row.completed_by_id} - set(names) - {None}:
+            names[user_id] = change.session.scalar(select(User.username).where(User.id == user_id))
+        return task_view(row, names.get(row.assignee_id), names.get(row.completed_by_id), change.now)
 
     @staticmethod
     def _instance_of(task_id: str):
@@ -260,10 +265,16 @@ class TaskService:
         return lookup
 
     def _view_of(self, task_id: str):
-        """The task as `get_task` shows it, read in the unit of work's transaction after the change."""
-        return lambda change: self._task_view(change.session, task_id)
+        """The task as `get_task` shows it, after the change, from the row the unit of work holds."""
 
-    # --- queries ---------------------------------------------------------------------------------
+        def view(change: Change) -> dict[str, Any]:
+            row = change.session.get(HumanTask, task_id)  # in the session already: no statement
+            result = self._row_view(change, row)
+            result["form"] = self._form(row.form_key)
+            return result
+
+        return view
+
     def get_task(self, task_id: str) -> dict[str, Any]:
         with self.ctx.db.read() as session:
             return self._task_view(session, task_id)
@@ -273,8 +284,11 @@ class TaskService:
         if not rows:
             raise TaskNotFound(f"task '{task_id}' does not exist")
         view = rows[0]
-        view["form"] = self.ctx.forms.get(view["form_key"]).schema if view["form_key"] in self.ctx.forms else None
+        view["form"] = self._form(view["form_key"])
         return view
+
+    def _form(self, form_key: str | None) -> dict[str, Any] | None:
+        return self.ctx.forms.get(form_key).schema if form_key in self.ctx.forms else None
 
     def query(self, actor: Actor | None = None, *, assignee: str | None = None, candidate: str | None = None,
               group: str | None = None, state: str | list[str] | None = None, instance_id: str | None = None,
