@@ -13,7 +13,7 @@ class EngineError(Exception):
     """Base class: `code` is stable for clients, `kind` selects the HTTP status."""
 
     code = "engine_error"
-    kind = "invalid"  # invalid | not_found | conflict | forbidden | validation | too_large
+    kind = "invalid"  # invalid | not_found | conflict | forbidden | validation | too_large | unavailable
 
     def __init__(self, message: str, details: list[dict[str, Any]] | None = None):
         super().__init__(message)
@@ -53,6 +53,14 @@ class FormNotFound(NotFound):
 
 class TokenNotFound(NotFound):
     code = "token_not_found"
+
+
+# --- the database went away ------------------------------------------------------------------------
+class Unavailable(EngineError):
+    """The database connection was lost mid-transaction (a restart, a failover): nothing was written."""
+
+    code = "database_unavailable"
+    kind = "unavailable"
 
 
 # --- conflicts: the state moved on -------------------------------------------------------------

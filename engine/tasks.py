@@ -32,7 +32,15 @@ from .errors import (
 from .identity import STATION_ROLES, Actor
 from .runtime import _reason
 from .store.models import HumanTask, ProcessInstance, TaskCandidate, User
-from .unit_of_work import OPEN_STATES, Change, add_candidates, close_task, is_candidate, refresh_timers
+from .unit_of_work import (
+    OPEN_STATES,
+    Change,
+    OfTask,
+    add_candidates,
+    close_task,
+    is_candidate,
+    refresh_timers,
+)
 
 STATES = ("open", "claimed", "completed", "cancelled")
 # Reads run as Core statements on the tables (rows, not ORM objects: no identity map, no
@@ -46,7 +54,6 @@ _TASK_ROWS = (select(HumanTask.__table__, _ASSIGNEE.c.username.label("assignee_n
               .select_from(HumanTask.__table__
                            .outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == _T.assignee_id)
                            .outerjoin(_COMPLETER, _COMPLETER.c.id == _T.completed_by_id)))
-_INSTANCE_OF_TASK = select(_T.instance_id).where(_T.id == bindparam("id"))
 _DELETE_CANDIDATES = delete(TaskCandidate).where(TaskCandidate.task_id == bindparam("task_id"))
 _CLAIM = (update(HumanTask.__table__).where(_T.id == bindparam("task_id"), _T.state == "open")
           .values(state="claimed", assignee_id=bindparam("assignee_id"), claimed_at=bindparam("at")))
@@ -253,16 +260,8 @@ class TaskService:
         return task_view(row, names.get(row.assignee_id), names.get(row.completed_by_id), change.now)
 
     @staticmethod
-    def _instance_of(task_id: str):
-        """The task's instance id, looked up inside the unit of work's own transaction."""
-
-        def lookup(session) -> str:
-            instance_id = session.connection().scalar(_INSTANCE_OF_TASK, {"id": str(task_id)})
-            if instance_id is None:
-                raise TaskNotFound(f"task '{task_id}' does not exist")
-            return instance_id
-
-        return lookup
+    def _instance_of(task_id: str) -> OfTask:
+        return OfTask(str(task_id))
 
     def _view_of(self, task_id: str):
         """The task as `get_task` shows it, after the change, from the row the unit of work holds."""

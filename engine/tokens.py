@@ -86,8 +86,12 @@ class TokenService:
         if not token or len(token) > MAX_TOKEN_LENGTH or not token.startswith((SESSION_PREFIX, API_PREFIX)):
             return None
         now = self.ctx.clock.now()
-        with self.ctx.db.read() as session:  # one statement; no cache, so a revocation counts at once
-            rows = session.execute(_RESOLVE, {"token_hash": _hash(token)}).all()
+
+        def read():
+            with self.ctx.db.read() as session:  # one statement; no cache, so a revocation counts at once
+                return session.execute(_RESOLVE, {"token_hash": _hash(token)}).all()
+
+        rows = self.ctx.db.retrying(read)  # the first request after a database restart still gets in
         if not rows:
             return None
         row = rows[0]

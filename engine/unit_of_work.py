@@ -27,7 +27,14 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from . import clock as clock_module
 from .audit import audit_row
-from .errors import ConcurrentModification, EngineError, InstanceNotFound, WorkflowFailed
+from .errors import (
+    ConcurrentModification,
+    EngineError,
+    InstanceNotFound,
+    TaskNotFound,
+    Unavailable,
+    WorkflowFailed,
+)
 from .identity import STATION_ROLES
 from .outbox import outbox_row
 from .schedule import parse_instant_or_duration, resolve_due
@@ -49,7 +56,12 @@ OPEN_STATES = ("open", "claimed")
 # Statements of the hot path, built once (building a statement costs more than running it on SQLite).
 _LOCK_INSTANCE = select(ProcessInstance).where(ProcessInstance.id == bindparam("id")).with_for_update()
 # a change that does not run the workflow (claim, reassign, an SLA mark) leaves the blob unread
-_LOCK_INSTANCE_LIGHT = _LOCK_INSTANCE.options(defer(ProcessInstance.state), defer(ProcessInstance.variables))
+_LIGHT = (defer(ProcessInstance.state), defer(ProcessInstance.variables))
+_LOCK_INSTANCE_LIGHT = _LOCK_INSTANCE.options(*_LIGHT)
+# a task's instance, found and locked in one round trip (a task never moves to another instance)
+_LOCK_INSTANCE_OF_TASK = select(ProcessInstance).where(ProcessInstance.id == select(HumanTask.instance_id).where(
+    HumanTask.id == bindparam("task_id")).scalar_subquery()).with_for_update()
+_LOCK_INSTANCE_OF_TASK_LIGHT = _LOCK_INSTANCE_OF_TASK.options(*_LIGHT)
 # an incident still stands for its waiting event: a change that keeps the event waiting (an admin
 # fixing variables) must not schedule a second timer for it
 _PENDING_BPMN_TIMERS_OF = select(Timer).where(Timer.instance_id == bindparam("instance_id"),
@@ -67,6 +79,13 @@ _INSERT_OUTBOX = insert(OutboxEvent.__table__)
 _CANCEL_SLA_TIMERS = (update(Timer).where(Timer.task_id == bindparam("of_task"), Timer.status == "pending",
                                           Timer.kind.in_(("sla_warning", "sla_breach")))
                       .values(status="cancelled"))
+
+
+@dataclass(frozen=True)
+class OfTask:
+    """Names the instance a unit of work changes by one of its tasks."""
+
+    task_id: str
 
 
 @dataclass
@@ -147,18 +166,15 @@ class UnitOfWork:
     def run(self, instance_id, actor, fn, *, load_workflow: bool = True, then=None):
         """Run `fn(change)` on the locked instance, retrying when another writer won the race.
 
-        `instance_id` may be a function of the session (e.g. the instance of a task), resolved in the
-        same transaction; `then(change)`, if given, runs after the change is written, before commit,
+        `instance_id` is an instance id or `OfTask(task_id)` (the instance of a task, found while
+        locking it); `then(change)`, if given, runs after the change is written, before commit,
         and its value is returned instead of fn's (a view read in the same transaction).
         """
+        lost = 0
         for attempt in range(MAX_ATTEMPTS):
             try:
                 with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as session:
-                    key = instance_id(session) if callable(instance_id) else instance_id
-                    instance = session.scalars(_LOCK_INSTANCE if load_workflow else _LOCK_INSTANCE_LIGHT,
-                                               {"id": key}).first()
-                    if instance is None:
-                        raise InstanceNotFound(f"process instance '{key}' does not exist")
+                    instance = self._lock(session, instance_id, load_workflow)
                     change = Change(session, instance, actor, self.ctx.clock.now())
                     if load_workflow:
                         change.loaded = self.ctx.repository.load(session, instance.definition_id)
@@ -179,13 +195,35 @@ class UnitOfWork:
             except (StaleDataError, ConcurrentModification):
                 if attempt == MAX_ATTEMPTS - 1:
                     raise ConcurrentModification("the instance kept changing; try again") from None
+            except Unavailable:  # the connection was lost (a database restart): nothing was written
+                lost += 1
+                if lost == 2:
+                    raise
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _lock(session, instance_id, load_workflow: bool) -> ProcessInstance:
+        """Read and lock the instance row (by id, or as the instance of a task: one statement)."""
+        if isinstance(instance_id, OfTask):
+            statement = _LOCK_INSTANCE_OF_TASK if load_workflow else _LOCK_INSTANCE_OF_TASK_LIGHT
+            instance = session.scalars(statement, {"task_id": instance_id.task_id}).first()
+            if instance is None:
+                raise TaskNotFound(f"task '{instance_id.task_id}' does not exist")
+            return instance
+        instance = session.scalars(_LOCK_INSTANCE if load_workflow else _LOCK_INSTANCE_LIGHT,
+                                   {"id": instance_id}).first()
+        if instance is None:
+            raise InstanceNotFound(f"process instance '{instance_id}' does not exist")
+        return instance
 
     def start(self, fn, then=None):
         """Run `fn(session, now)` that creates a new instance and returns its Change.
 
         Returns the Change, or what `then(change)` returns (a view read in the same transaction).
         """
+        return self.ctx.db.retrying(lambda: self._start(fn, then))
+
+    def _start(self, fn, then):
         with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as session:
             now = self.ctx.clock.now()
             change = _guard(lambda _c: fn(session, now), None)

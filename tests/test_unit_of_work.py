@@ -93,3 +93,34 @@ def test_every_step_of_a_case_is_audited_with_its_actor(engine, world):
     assert [(h["actor"], h["action"]) for h in history] == [
         ("wang", "instance.started"), ("wang", "task.created"), ("wang", "task.claimed"),
         ("wang", "case.owner_assigned"), ("wang", "task.completed"), ("wang", "task.created")]
+
+
+
+def _drop_connections(engine) -> None:
+    """What a PostgreSQL restart does to the pool: every connection the engine holds is cut."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    admin = create_engine(engine.settings.database_url, poolclass=NullPool)
+    with admin.connect() as conn:
+        killed = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                   "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    admin.dispose()
+    assert killed >= 1  # the engine's pooled connections
+
+
+@pytest.mark.backends("postgresql")
+def test_commands_and_token_checks_survive_a_database_restart(engine, world):
+    from tests.helpers import PASSWORD
+
+    wang = world["wang"]
+    token = engine.tokens.login("wang", PASSWORD)["token"]
+    case = report_case(engine, wang)
+    _drop_connections(engine)
+    assert engine.tokens.resolve(token).username == "wang"  # the read ran again on a fresh connection
+    task_id = task_of(engine, case, "assess_case")["id"]
+    _drop_connections(engine)
+    done = engine.tasks.complete(task_id, wang, {"resolution": "on_spot"})
+    assert done["state"] == "completed"  # the unit of work ran again on a fresh connection
+    _drop_connections(engine)
+    assert report_case(engine, wang)["status"] == "running"  # so did the start of a case

@@ -24,6 +24,7 @@ STATUS_BY_KIND = {
     "conflict": 409,
     "forbidden": 403,
     "too_large": 413,
+    "unavailable": 503,
 }
 
 HTTP_CODES = {
@@ -40,6 +41,7 @@ HTTP_CODES = {
     422: "validation_failed",
     429: "too_many_requests",
     431: "headers_too_large",
+    503: "unavailable",
 }
 
 HTTP_MESSAGES = {

@@ -13,7 +13,10 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
+
+from ..errors import Unavailable
 
 HERE = Path(__file__).resolve().parent
 
@@ -32,7 +35,10 @@ class Database:
         else:
             # No parallel query: the engine's statements read a page of rows through indexes, and starting
             # parallel workers cost more than the whole query (bench/scale.py: group queue at 1M cases).
-            self.engine = create_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True,
+            # No pre-ping: it costs a round trip per transaction (~8% of a web worker under load). A
+            # connection lost to a restart fails its transaction instead, which raises Unavailable; the
+            # pool then replaces every older connection, and callers retry (`retrying`, the unit of work).
+            self.engine = create_engine(url, echo=echo, pool_size=10, max_overflow=10,
                                         connect_args={"options": "-c max_parallel_workers_per_gather=0"})
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
         # SQLite has one writer at a time. Threads of this process take turns on a lock instead of
@@ -53,14 +59,25 @@ class Database:
     @contextmanager
     def transaction(self):
         """One session, one transaction: committed on success, rolled back on any exception."""
-        with self._write_turn, self._sessions() as session, session.begin():
+        with _lost_connection_is_unavailable(), self._write_turn, self._sessions() as session, session.begin():
             yield session
 
     @contextmanager
     def read(self):
         """A read-only transaction: like `transaction()`, but on SQLite it does not queue behind writers."""
-        with self._read_sessions() as session, session.begin():
+        with _lost_connection_is_unavailable(), self._read_sessions() as session, session.begin():
             yield session
+
+    @staticmethod
+    def retrying(fn, attempts: int = 2):
+        """Run `fn()` (which opens its own transaction) again if the connection was lost under it."""
+        for attempt in range(attempts):
+            try:
+                return fn()
+            except Unavailable:
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision (idempotent)."""
@@ -70,6 +87,16 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def _lost_connection_is_unavailable():
+    try:
+        yield
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise Unavailable("the database connection was lost; nothing was written, try again") from exc
+        raise
 
 
 def alembic_config(url: str):

@@ -195,3 +195,23 @@ def test_an_unexpected_exception_is_a_bare_500_without_details(app, api, monkeyp
     response = api.as_("wang").get("/process-definitions")
     error = error_of(response, 500, "internal_error")
     assert "secret" not in response.get_data(as_text=True) and error["details"] == []
+
+
+def test_a_database_connection_lost_twice_is_503_and_writes_nothing(api, engine, monkeypatch):
+    from engine.errors import Unavailable
+
+    wang = api.as_("wang")
+    case = wang.report()
+    task = wang.task(case, "assess_case")
+    calls = []
+
+    def lost(*_args, **_kwargs):
+        calls.append(1)
+        raise Unavailable("the database connection was lost; nothing was written, try again")
+
+    monkeypatch.setattr(engine.serializer, "loads", lost)  # inside the unit of work, after the lock
+    error = error_of(wang.post(f"/tasks/{task['id']}/complete", {"data": {"resolution": "on_spot"}}), 503,
+                     "database_unavailable")
+    assert "try again" in error["message"] and len(calls) == 2  # retried once, then told the client
+    monkeypatch.undo()
+    assert wang.task(case, "assess_case")["state"] == "open"
