@@ -73,8 +73,6 @@ _INSERT_TASKS = insert(HumanTask.__table__)
 _INSERT_CANDIDATES = insert(TaskCandidate.__table__)
 _INSERT_PERSONAL = insert(PersonalRecord.__table__)
 _INSERT_TIMERS = insert(Timer.__table__).returning(Timer.__table__.c.id, sort_by_parameter_order=True)
-_OPEN_TASK_IDS = select(HumanTask.__table__.c.id).where(HumanTask.__table__.c.instance_id == bindparam("instance_id"),
-                                                         HumanTask.__table__.c.state.in_(OPEN_STATES))
 _INSERT_OUTBOX = insert(OutboxEvent.__table__)
 _CANCEL_SLA_TIMERS = (update(Timer).where(Timer.task_id == bindparam("of_task"), Timer.status == "pending",
                                           Timer.kind.in_(("sla_warning", "sla_breach")))
@@ -99,6 +97,8 @@ class Change:
     loaded: Any = None  # LoadedSpec
     workflow: Any = None
     waits_before: dict[str, Any] | None = None  # the waiting events as loaded (see waiting_events)
+    # the user tasks ready as loaded: exactly the instance's open task rows (every change keeps them so)
+    ready_before: set[str] = field(default_factory=set)
     is_new: bool = False  # the instance is created by this change: it has no projection rows yet
     finished: set[str] = field(default_factory=set)  # task rows already closed by this change
     # new projection rows, inserted with one statement per table when the change is written (Core)
@@ -181,6 +181,8 @@ class UnitOfWork:
                         change.workflow = self.ctx.serializer.loads(
                             instance.state, change.loaded.spec, change.loaded.subprocess_specs)
                         change.waits_before = waiting_events(change.workflow)
+                        change.ready_before = {str(t.id) for t in change.workflow.get_tasks(
+                            state=TaskState.READY, manual=True)}
                     result = _guard(fn, change)
                     if change.workflow is not None:
                         self.sync(change)
@@ -272,10 +274,9 @@ class UnitOfWork:
             change.emit(f"{kind}.raised", **details)
 
     def _sync_human_tasks(self, change: Change, ready_manual: list) -> None:
-        session, instance = change.session, change.instance
+        session = change.session
         ready = {str(t.id): t for t in ready_manual}
-        known = set() if change.is_new else set(session.connection().scalars(
-            _OPEN_TASK_IDS, {"instance_id": instance.id}))
+        known = change.ready_before  # the open rows, without reading them
         for task_id in sorted(known - set(ready) - change.finished):  # gone from the workflow: cancelled
             row = session.get(HumanTask, task_id)
             close_task(change, row, "cancelled")
