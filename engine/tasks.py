@@ -247,6 +247,7 @@ class TaskService:
         row = change.task_row(task_id)
         if row is None:
             raise TaskNotFound(f"task '{task_id}' does not exist")
+        change.held.append(row)  # the answer's view reads it from the session after the change
         if visible is not None:
             visible(self._row_view(change, row))
         return row

@@ -72,7 +72,8 @@ _INSERT_AUDIT = insert(AuditEntry.__table__)
 _INSERT_TASKS = insert(HumanTask.__table__)
 _INSERT_CANDIDATES = insert(TaskCandidate.__table__)
 _INSERT_PERSONAL = insert(PersonalRecord.__table__)
-_INSERT_TIMERS = insert(Timer.__table__).returning(Timer.__table__.c.id, sort_by_parameter_order=True)
+# RETURNING (id, due_at) pairs: no row order needed, so SQLite inserts them in one statement too
+_INSERT_TIMERS = insert(Timer.__table__).returning(Timer.__table__.c.id, Timer.__table__.c.due_at)
 _INSERT_OUTBOX = insert(OutboxEvent.__table__)
 _CANCEL_SLA_TIMERS = (update(Timer).where(Timer.task_id == bindparam("of_task"), Timer.status == "pending",
                                           Timer.kind.in_(("sla_warning", "sla_breach")))
@@ -101,6 +102,7 @@ class Change:
     ready_before: set[str] = field(default_factory=set)
     is_new: bool = False  # the instance is created by this change: it has no projection rows yet
     finished: set[str] = field(default_factory=set)  # task rows already closed by this change
+    held: list[Any] = field(default_factory=list)  # rows read back later: the session only keeps weak refs
     # new projection rows, inserted with one statement per table when the change is written (Core)
     task_rows: list[dict[str, Any]] = field(default_factory=list)
     candidate_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -138,11 +140,9 @@ class Change:
         self._insert("task_rows", _INSERT_TASKS)
         self._insert("candidate_rows", _INSERT_CANDIDATES)
         self._insert("personal_rows", _INSERT_PERSONAL)
-        timers = self.timer_rows
         result = self._insert("timer_rows", _INSERT_TIMERS)
         if result is not None:
-            self.new_timers += [(timer_id, row["due_at"])
-                                for timer_id, row in zip(result.scalars().all(), timers, strict=True)]
+            self.new_timers += [(timer_id, due_at) for timer_id, due_at in result]
 
     def write_events(self) -> None:
         """Write the buffered audit and outbox rows (executemany: one statement per table)."""
