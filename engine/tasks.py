@@ -276,7 +276,7 @@ class TaskService:
         return view
 
     def get_task(self, task_id: str) -> dict[str, Any]:
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_statement() as session:
             return self._task_view(session, task_id)
 
     def _task_view(self, session, task_id: str) -> dict[str, Any]:
@@ -310,7 +310,7 @@ class TaskService:
             raise InvalidInput(f"sla_state must be one of {', '.join(SLA_STATES)}",
                                [{"field": "sla_state", "message": "invalid"}])
         limit = min(max(int(limit), 1), MAX_LIMIT)
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read_statement() as session:  # a user named by username: one lookup first
             assignee_id = candidate_actor = None
             if assignee:
                 assignee_id = self._resolve(session, actor, assignee).id

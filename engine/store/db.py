@@ -49,6 +49,10 @@ class Database:
         # see the last committed state). Writers keep BEGIN IMMEDIATE.
         self._read_sessions = sessionmaker(self.engine.execution_options(fengqiao_read_only=True),
                                            expire_on_commit=False, autoflush=False)
+        # Reads of one statement need no transaction: on PostgreSQL they run in autocommit, which saves
+        # the BEGIN and COMMIT round trips (a token check per request, an inbox page, a task).
+        self._statement_sessions = self._read_sessions if self.is_sqlite else sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False, autoflush=False)
 
     @staticmethod
     def _ensure_sqlite_dir(url: str) -> None:
@@ -66,6 +70,13 @@ class Database:
     def read(self):
         """A read-only transaction: like `transaction()`, but on SQLite it does not queue behind writers."""
         with _lost_connection_is_unavailable(), self._read_sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read_statement(self):
+        """For one read statement (each statement sees a consistent state of its own): no transaction
+        on PostgreSQL; a read transaction on SQLite."""
+        with _lost_connection_is_unavailable(), self._statement_sessions() as session, session.begin():
             yield session
 
     @staticmethod
