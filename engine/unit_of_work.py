@@ -21,8 +21,9 @@ from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDef
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, inspect, select, update
 from sqlalchemy.orm import defer
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import clock as clock_module
@@ -103,6 +104,7 @@ class Change:
     is_new: bool = False  # the instance is created by this change: it has no projection rows yet
     finished: set[str] = field(default_factory=set)  # task rows already closed by this change
     held: list[Any] = field(default_factory=list)  # rows read back later: the session only keeps weak refs
+    instance_values: dict[str, Any] = field(default_factory=dict)  # the instance row's new values (sync)
     # new projection rows, inserted with one statement per table when the change is written (Core)
     task_rows: list[dict[str, Any]] = field(default_factory=list)
     candidate_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -134,8 +136,23 @@ class Change:
                                 "kind": kind, "due_at": due_at, "status": "pending", "attempts": 0,
                                 "claim_token": None, "locked_until": None, "last_error": None, "fired_at": None})
 
+    def write_instance(self) -> None:
+        """Write the instance row's changes (those buffered and those made on the object) with one
+        versioned Core UPDATE: cheaper than the session's flush, and as strict."""
+        state = inspect(self.instance)
+        if not state.persistent:
+            return  # a new instance: the session inserts it
+        values = dict(self.instance_values)
+        self.instance_values = {}
+        for attr in state.attrs:
+            if attr.key not in values and attr.key != "version" and attr.history.has_changes():
+                values[attr.key] = attr.value
+        if values:
+            write_row(self.session, self.instance, values, versioned=True)
+
     def write_projections(self) -> None:
         """Insert the new task rows, queue entries and timers (after the instance row they reference)."""
+        self.write_instance()
         self.session.flush()
         self._insert("task_rows", _INSERT_TASKS)
         self._insert("candidate_rows", _INSERT_CANDIDATES)
@@ -250,11 +267,14 @@ class UnitOfWork:
         self._thrown_events(change)  # takes the thrown events out of the workflow: before it is saved
         active = wf.get_tasks(state=TaskState.READY | TaskState.WAITING)
         completed = instance.status == "running" and wf.is_completed()
+        values = {"variables": snapshot(wf, active), "state": self.ctx.serializer.dumps(wf)}
         if completed:
-            instance.status = "completed"
-            instance.ended_at = change.now
-        instance.variables = snapshot(wf, active)
-        instance.state = self.ctx.serializer.dumps(wf)
+            values.update(status="completed", ended_at=change.now)
+        if change.is_new:
+            for name, value in values.items():  # the session inserts the new row with them
+                setattr(instance, name, value)
+        else:
+            change.instance_values.update(values)
         self._sync_human_tasks(change, [t for t in active if t.state == TaskState.READY and t.task_spec.manual])
         self._sync_waits(change)
         if completed:
@@ -465,18 +485,51 @@ def timer_due(task) -> datetime | None:
     return None
 
 
+_UPDATES: dict[tuple, Any] = {}  # (table, columns) -> UPDATE by primary key, built once per column set
+
+
+def write_row(session, obj, values: dict[str, Any], *, versioned: bool = False) -> None:
+    """Write `values` to the row of a loaded ORM object with one Core UPDATE by primary key.
+
+    The object then agrees with the database (nothing left for the session to flush). `versioned`:
+    the row's `version` must still be the one loaded, and is incremented (optimistic concurrency).
+    """
+    table = obj.__table__
+    columns = tuple(sorted(values))
+    key = (table.name, columns, versioned)
+    statement = _UPDATES.get(key)
+    if statement is None:
+        statement = update(table).where(table.c.id == bindparam("pk"))
+        assignments = {c: bindparam(f"v_{c}", type_=table.c[c].type) for c in columns}
+        if versioned:
+            statement = statement.where(table.c.version == bindparam("loaded_version"))
+            assignments["version"] = table.c.version + 1
+        statement = _UPDATES[key] = statement.values(assignments)
+    params = {f"v_{c}": values[c] for c in columns}
+    params["pk"] = obj.id
+    if versioned:
+        params["loaded_version"] = obj.version
+    if session.connection().execute(statement, params).rowcount != 1:
+        raise ConcurrentModification("the instance changed meanwhile; try again")
+    for column, value in values.items():
+        set_committed_value(obj, column, value)
+    if versioned:
+        set_committed_value(obj, "version", obj.version + 1)
+
+
 def close_task(change: Change, row: HumanTask, state: str, *, via: str | None = None, actor=None,
                outcome: dict[str, Any] | None = None) -> None:
     """Close a task row (completed or cancelled): queue entries and pending SLA marks go with it."""
-    row.state, row.ended_at = state, change.now
+    values: dict[str, Any] = {"state": state, "ended_at": change.now}
     if state == "completed":
-        row.completed_via, row.completed_by_id, row.outcome = via, getattr(actor, "id", None), outcome
+        values.update(completed_via=via, completed_by_id=getattr(actor, "id", None), outcome=outcome)
     if row.due_at is not None:
         late = change.now > row.due_at
         if state == "completed":
-            row.sla_state = "missed" if late else "met"
+            values["sla_state"] = "missed" if late else "met"
         elif late:
-            row.sla_state = "missed"
+            values["sla_state"] = "missed"
+    write_row(change.session, row, values)
     change.finished.add(row.id)
     # Core statements: neither table's rows are held by this session (queue entries never are; the
     # SLA marks of a task being closed are not loaded by the unit of work)
