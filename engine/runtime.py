@@ -10,7 +10,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, literal, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -305,14 +305,7 @@ class RuntimeService:
 
     @staticmethod
     def _views(session, rows: list[ProcessInstance]) -> list[dict[str, Any]]:
-        user_ids = {r.case_owner_id for r in rows} | {r.started_by_id for r in rows}
-        station_ids = {r.station_id for r in rows}
-        users = dict(session.execute(select(User.id, User.username).where(User.id.in_(user_ids - {None})))
-                     .all()) if user_ids - {None} else {}
-        stations = dict(session.execute(select(Department.id, Department.key).where(
-            Department.id.in_(station_ids - {None}))).all()) if station_ids - {None} else {}
-        versions = dict(session.execute(select(ProcessDefinition.id, ProcessDefinition.version).where(
-            ProcessDefinition.id.in_({r.definition_id for r in rows}))).all()) if rows else {}
+        users, stations, versions = _names(session, rows)
         return [{
             "id": r.id, "business_key": r.business_key, "process_key": r.process_key,
             "definition_id": r.definition_id, "definition_version": versions.get(r.definition_id),
@@ -325,6 +318,24 @@ class RuntimeService:
     def personal_data(self, instance_id: str, actor, purpose: str) -> list[dict[str, Any]]:
         """Decrypt a case's personal data; every read is audited with its purpose."""
         return self.ctx.personal.read(instance_id, actor, purpose)
+
+
+def _names(session, rows: list[ProcessInstance]) -> tuple[dict, dict, dict]:
+    """Usernames, station keys and definition versions the views of `rows` show: one statement."""
+    if not rows:
+        return {}, {}, {}
+    user_ids = ({r.case_owner_id for r in rows} | {r.started_by_id for r in rows}) - {None}
+    station_ids = {r.station_id for r in rows} - {None}
+    parts = [select(literal("v"), ProcessDefinition.id, cast(ProcessDefinition.version, String))
+             .where(ProcessDefinition.id.in_({r.definition_id for r in rows}))]
+    if user_ids:
+        parts.append(select(literal("u"), User.id, User.username).where(User.id.in_(user_ids)))
+    if station_ids:
+        parts.append(select(literal("d"), Department.id, Department.key).where(Department.id.in_(station_ids)))
+    found: dict[str, dict] = {"u": {}, "d": {}, "v": {}}
+    for kind, row_id, value in session.execute(union_all(*parts)):
+        found[kind][row_id] = int(value) if kind == "v" else value
+    return found["u"], found["d"], found["v"]
 
 
 def _check_json(value: Any) -> None:
