@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import and_, bindparam, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select, union, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .errors import (
@@ -341,6 +341,14 @@ class TaskService:
                    station_id: int | None = None, involving: Actor | None = None,
                    sla_state: str | None = None) -> list[dict[str, Any]]:
         now = self.ctx.clock.now()
+        if (candidate is not None and sort == "due" and sla_state in (None, "breached")
+                and task_id is None and assignee_id is None and instance_id is None and business_key is None
+                and (not states or "open" in states)
+                and (involving is None or involving.id == candidate.id)):
+            # the candidate's claimable queue, read from the queue index: one ordered scan per group
+            rows = session.connection().execute(_claimable_queue(
+                candidate, group, now, due_before, due_after, sla_state, cursor, station_id, limit))
+            return [task_view(row, row.assignee_name, row.completer_name, now) for row in rows]
         query = _TASK_ROWS
         if task_id is not None:
             query = query.where(_T.id == task_id)
@@ -398,6 +406,39 @@ def _in_queue(actor: Actor, group: str | None):
 
 
 _QUEUE_ORDER = [(_Q.due_at, False), (_Q.task_id, False)]
+_QUEUE_TASK = HumanTask.__table__.alias("queue_task")
+
+
+def _claimable_queue(actor: Actor, group: str | None, now: datetime, due_before, due_after, sla_state, cursor,
+                     station_id: int | None, limit: int):
+    """An actor's claimable tasks in due order, as a UNION of ordered scans of the queue index, one
+    per group the actor answers to (an OR over groups cannot be read in order from one index).
+
+    Each scan stops after `limit` entries (a role group's scan skips other stations' tasks as it
+    walks); queue entries exist only for open tasks and carry their task's due time, so the
+    conditions hold on them and no page comes out short.
+    """
+    scans = []
+    for key in sorted(k for k in actor.groups if group is None or k == group):
+        scan = select(_Q.task_id.label("task_id"), _Q.due_at.label("due_at")).where(
+            _Q.group_key == key, *_queue_due_conditions(sla_state, now, due_before, due_after))
+        if cursor:
+            scan = scan.where(_after(_QUEUE_ORDER, cursor))
+        if key in STATION_ROLES or station_id is not None:
+            scan = scan.join(_QUEUE_TASK, _QUEUE_TASK.c.id == _Q.task_id)
+            if key in STATION_ROLES:
+                scan = scan.where(or_(_QUEUE_TASK.c.station_id.is_(None),
+                                      _QUEUE_TASK.c.station_id == actor.station_id))
+            if station_id is not None:
+                scan = scan.where(_QUEUE_TASK.c.station_id == station_id)
+        scan = scan.order_by(_Q.due_at.asc().nulls_last(), _Q.task_id).limit(limit)
+        scans.append(select(scan.subquery()))
+    queue = union(*scans).subquery("queue") if len(scans) > 1 else scans[0].subquery("queue")
+    query = _TASK_ROWS.join(queue, queue.c.task_id == _T.id).where(_T.state == "open")
+    if sla_state is not None:
+        query = query.where(_sla_condition(sla_state, now))
+    order = [(queue.c.due_at, False), (queue.c.task_id, False)]
+    return query.order_by(*[c.asc().nulls_last() for c, _desc in order]).limit(limit)
 # rendered as literals, so the planner matches the partial index on open tasks (ix_tasks_open_due)
 _OPEN = bindparam("open_states", OPEN_STATES, expanding=True, literal_execute=True)
 

@@ -86,3 +86,73 @@ def test_priority_sort_pages_consistently(engine, world, clock):
 def test_bad_query_parameters_are_refused(engine, world, kwargs):
     with pytest.raises(InvalidInput):
         engine.tasks.query(world["wang"], **kwargs)
+
+
+def _expected_queue(engine, actor):
+    """Every open task the actor may claim, in due order (no due time last), ties by id."""
+    from sqlalchemy import select
+
+    from engine.store.models import HumanTask
+    from engine.unit_of_work import is_candidate
+
+    with engine.db.read() as session:
+        rows = [r for r in session.scalars(select(HumanTask).where(HumanTask.state == "open"))
+                if is_candidate(actor, r)]
+    rows.sort(key=lambda r: (r.due_at is None, r.due_at or clock_zero(), r.id))
+    return [r.id for r in rows]
+
+
+def clock_zero():
+    from datetime import UTC, datetime
+
+    return datetime.min.replace(tzinfo=UTC)
+
+
+def walk(engine, actor, limit, **query):
+    seen, cursor = [], None
+    while True:
+        page = engine.tasks.query(actor, candidate="me", limit=limit, cursor=cursor, **query)
+        seen += ids(page)
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return seen
+
+
+def test_a_queue_of_several_groups_pages_in_due_order_without_gaps_or_repeats(engine, world, clock):
+    from tests import models
+
+    # a liaison of both departments; tasks of either, of both (one queue entry per group), of no due time
+    engine.identity.create_user("hu", "liaison", "correct-horse-battery", ["civil_affairs", "health"])
+    hu = engine.identity.actor("hu")
+    for risk in ("red", "yellow", "blue", "red"):
+        case = report_case(engine, world["wang"], risk_level=risk)
+        clock.advance(minutes=7)
+        escalate(engine, world["wang"], case, ["civil_affairs", "health"] if risk != "blue" else ["health"])
+    both = models.one_task(key="both", task_attrs='camunda:candidateGroups="civil_affairs,health" '
+                                                  'camunda:dueDate="PT30H"')
+    undated = models.one_task(key="undated", task_attrs='camunda:candidateGroups="civil_affairs"')
+    engine.repository.deploy([("both.bpmn", both), ("undated.bpmn", undated)])
+    for key in ("both", "undated", "both"):
+        engine.runtime.start_instance(key, world["wang"], {})
+    expected = _expected_queue(engine, hu)
+    assert len(expected) == 10 and len(set(expected)) == 10
+    for limit in (1, 2, 3, 50):
+        assert walk(engine, hu, limit) == expected
+    clock.advance(hours=31)  # the two-group tasks (30 h) are past due, the department tasks not yet
+    late = [t for t in expected if task(engine, t)["sla_state"] == "breached"]
+    assert len(late) == 2 and walk(engine, hu, 1, sla_state="breached") == late
+    assert walk(engine, hu, 2, group="health") == [t for t in expected
+                                                   if "health" in task(engine, t)["candidate_groups"]]
+
+
+def test_an_officers_queue_keeps_to_the_station_while_walking_the_role_queue(engine, world):
+    for officer in ("wang", "liu", "wang", "liu", "wang"):
+        report_case(engine, world[officer])
+    for name in ("chen", "liu"):
+        actor = world[name]
+        assert walk(engine, actor, 1) == _expected_queue(engine, actor)
+        assert walk(engine, actor, 2, station_id=actor.station_id) == _expected_queue(engine, actor)
+
+
+def task(engine, task_id):
+    return engine.tasks.get_task(task_id)
