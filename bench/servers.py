@@ -96,7 +96,7 @@ class Server(ABC):
 class EmbeddedServer(Server):
     """`fengqiao serve` on SQLite: the embedded default (the timer sweeper runs in the same process)."""
 
-    kind = "sqlite · fengqiao serve (werkzeug, threaded) · embedded sweeper"
+    kind = "sqlite · fengqiao serve (gunicorn, 1 worker × 8 threads) · embedded sweeper"
 
     def __init__(self, tmp: Path):
         url = f"sqlite:///{tmp / 'serve.db'}"
@@ -109,7 +109,7 @@ class EmbeddedServer(Server):
         wait_ready(self.base, self.procs[0])
 
     def web_pids(self) -> list[int]:
-        return [self.procs[0].pid]
+        return children(self.procs[0].pid)  # the gunicorn worker: it serves and runs the sweeper
 
 
 class GunicornServer(Server):

@@ -63,15 +63,27 @@ def init(demo_accounts: bool) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64),
+              help="Request threads of the server process.")
 @engine_errors
-def serve(host: str, port: int) -> None:
-    """Serve the HTTP API (the embedded default; use gunicorn 'web:create_app()' in production)."""
-    from werkzeug.serving import run_simple
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the HTTP API: the embedded default, one gunicorn process with the timer sweeper in it.
 
-    from web import create_app
-
+    One process: SQLite has one writer, and the process's writers take turns on a lock (a second
+    process would wait in SQLite's busy handler). Production with PostgreSQL runs gunicorn with
+    several workers and `fengqiao worker` (README).
+    """
     engine = _engine()
-    app = create_app(engine)
+    try:
+        _print_welcome(engine, host, port)
+    finally:
+        engine.close()
+    from .server import EmbeddedServer
+
+    EmbeddedServer(host, port, threads, _engine).run()
+
+
+def _print_welcome(engine: Engine, host: str, port: int) -> None:
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     click.echo(f"Fengqiao is serving on {base}  (database: {_safe_url(engine.settings.database_url)})")
     click.echo(f"  API {base}/api/v1 · OpenAPI {base}/api/v1/openapi.json · readiness {base}/healthz · docs/api.md")
@@ -84,11 +96,6 @@ def serve(host: str, port: int) -> None:
     if demo:
         click.echo(f"  demo accounts (password '{DEMO_PASSWORD}'): "
                    + ", ".join(f"{name} ({role})" for name, role in demo.items()))
-    engine.jobs.start()  # no Redis: the timer sweeper runs in this process; with Redis: `fengqiao worker`
-    try:
-        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
-    finally:
-        engine.close()
 
 
 @main.group()

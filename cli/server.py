@@ -1,0 +1,35 @@
+"""`fengqiao serve`: gunicorn configured in code, one worker process with request threads.
+
+One process because SQLite has one writer: the threads of a process take turns on a lock, while a
+second process would wait in SQLite's busy handler. The app, its engine and the timer sweeper are
+created in the worker, after the fork (threads and pooled connections do not survive one).
+"""
+
+from __future__ import annotations
+
+from gunicorn.app.base import BaseApplication
+
+
+class EmbeddedServer(BaseApplication):
+    def __init__(self, host: str, port: int, threads: int, make_engine):
+        self.make_engine = make_engine
+        self.engine = None
+        self.options = {"bind": f"{host}:{port}", "workers": 1, "worker_class": "gthread", "threads": threads,
+                        "loglevel": "warning", "graceful_timeout": 10, "worker_exit": self._worker_exit}
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from web import create_app
+
+        self.engine = self.make_engine()
+        app = create_app(self.engine)
+        self.engine.jobs.start()  # no Redis: the sweeper runs here; with Redis: `fengqiao worker`
+        return app
+
+    def _worker_exit(self, _server, _worker) -> None:
+        if self.engine is not None:
+            self.engine.close()
