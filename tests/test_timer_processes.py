@@ -57,7 +57,7 @@ def fengqiao(*args: str, env: dict[str, str]) -> subprocess.Popen:
 
 
 def fired_per_case(engine, case_ids: list[str]) -> dict[str, int]:
-    with engine.db.transaction() as session:
+    with engine.db.read() as session:  # never queues behind the worker's writes (SQLite: BEGIN DEFERRED)
         rows = session.execute(select(AuditEntry.instance_id, func.count()).where(
             AuditEntry.action == "timer.fired", AuditEntry.instance_id.in_(case_ids))
             .group_by(AuditEntry.instance_id)).all()
