@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import and_, bindparam, delete, or_, select, union, update
+from sqlalchemy import and_, bindparam, or_, select, union, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .errors import (
@@ -38,6 +38,7 @@ from .unit_of_work import (
     OfTask,
     add_candidates,
     close_task,
+    drop_candidates,
     is_candidate,
     refresh_timers,
 )
@@ -54,7 +55,6 @@ _TASK_ROWS = (select(HumanTask.__table__, _ASSIGNEE.c.username.label("assignee_n
               .select_from(HumanTask.__table__
                            .outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == _T.assignee_id)
                            .outerjoin(_COMPLETER, _COMPLETER.c.id == _T.completed_by_id)))
-_DELETE_CANDIDATES = delete(TaskCandidate).where(TaskCandidate.task_id == bindparam("task_id"))
 _CLAIM = (update(HumanTask.__table__).where(_T.id == bindparam("task_id"), _T.state == "open")
           .values(state="claimed", assignee_id=bindparam("assignee_id"), claimed_at=bindparam("at")))
 SLA_STATES = ("on_time", "warning", "breached", "met", "missed")
@@ -196,7 +196,7 @@ class TaskService:
             raise TaskAlreadyClaimed("the task was claimed by someone else")
         for name, value in (("state", "claimed"), ("assignee_id", actor.id), ("claimed_at", change.now)):
             set_committed_value(row, name, value)  # the row object agrees with the database, nothing to flush
-        connection.execute(_DELETE_CANDIDATES, {"task_id": row.id})
+        drop_candidates(change.session, row.id)
         change.audit("task.claimed", task_id=row.id, element_id=row.element_id)
         change.emit("task.claimed", task_id=row.id, element_id=row.element_id, assignee_id=actor.id)
         if row.owner_task and owner_id is None:
@@ -231,7 +231,7 @@ class TaskService:
     @staticmethod
     def _assign(change: Change, row: HumanTask, user_id: int) -> None:
         row.state, row.assignee_id, row.claimed_at = "claimed", user_id, change.now
-        change.session.connection().execute(_DELETE_CANDIDATES, {"task_id": row.id})
+        drop_candidates(change.session, row.id)
 
     @staticmethod
     def _supervises(actor: Actor, row: HumanTask) -> bool:
@@ -256,8 +256,9 @@ class TaskService:
     def _row_view(change: Change, row: HumanTask) -> dict[str, Any]:
         """The task as `get_task` shows it, from the row the unit of work holds (users named by id)."""
         names = {change.actor.id: change.actor.username}
-        for user_id in {row.assignee_id, row.completed_by_id} - set(names) - {None}:
-            names[user_id] = change.session.scalar(select(User.username).where(User.id == user_id))
+        others = {row.assignee_id, row.completed_by_id} - set(names) - {None}
+        if others:
+            names.update(change.session.execute(select(User.id, User.username).where(User.id.in_(others))).all())
         return task_view(row, names.get(row.assignee_id), names.get(row.completed_by_id), change.now)
 
     @staticmethod

@@ -24,7 +24,7 @@ from .errors import EngineError, Forbidden, InvalidInput, NotFound
 from .identity import Actor
 from .outbox import emit
 from .store.models import Department, HumanTask, Incident, Membership, ProcessInstance, Timer, User
-from .unit_of_work import OPEN_STATES, Change, timer_due
+from .unit_of_work import OPEN_STATES, Change, refresh_timers, timer_due
 
 log = logging.getLogger("fengqiao.timers")
 SYSTEM = Actor.system("timer")
@@ -102,22 +102,24 @@ class TimerService:
         group fails, its timers are fired one by one, so only the failing one backs off or becomes
         an incident.
         """
-        groups: dict[str, list[tuple[int, str, str]]] = {}
-        for row in claimed:
-            groups.setdefault(row[1], []).append(row)
+        groups: dict[str, list[tuple[int, str]]] = {}
+        for timer_id, instance_id, kind in claimed:
+            groups.setdefault(instance_id, []).append((timer_id, kind))
         fired = 0
-        for instance_id, rows in groups.items():
-            if len(rows) > 1:
+        for instance_id, timers in groups.items():
+            if len(timers) > 1:
                 try:
-                    outcomes = self.ctx.uow.run(
-                        instance_id, SYSTEM, lambda change, rows=rows: [self._apply(change, r[0]) for r in rows],
-                        load_workflow=any(kind == "bpmn_timer" for _id, _instance, kind in rows))
-                    fired += outcomes.count("fired")
+                    fired += self._fire_together(instance_id, timers).count("fired")
                     continue
                 except Exception:  # isolate the failing timer: fire them one by one below
                     log.info("timers of instance %s failed together; firing them one by one", instance_id)
-            fired += sum(1 for row in rows if self._fire_claimed(*row) == "fired")
+            fired += sum(1 for timer_id, kind in timers if self._fire_claimed(timer_id, instance_id, kind) == "fired")
         return fired
+
+    def _fire_together(self, instance_id: str, timers: list[tuple[int, str]]) -> list[str]:
+        """Fire timers of one instance in one unit of work (the workflow is loaded if any is a BPMN timer)."""
+        return self.ctx.uow.run(instance_id, SYSTEM, lambda change: [self._apply(change, t) for t, _kind in timers],
+                                load_workflow=any(kind == "bpmn_timer" for _t, kind in timers))
 
     def _fire_claimed(self, timer_id: int, instance_id: str | None = None, kind: str | None = None) -> str:
         if instance_id is None or kind is None:
@@ -127,8 +129,7 @@ class TimerService:
                     return "skipped"
                 instance_id, kind = timer.instance_id, timer.kind
         try:
-            return self.ctx.uow.run(instance_id, SYSTEM, lambda change: self._apply(change, timer_id),
-                                    load_workflow=(kind == "bpmn_timer"))
+            return self._fire_together(instance_id, [(timer_id, kind)])[0]
         except EngineError as exc:
             return self._failed(timer_id, exc.message)
         except Exception as exc:  # a bug or a lost connection: never lose the timer, retry later
@@ -151,8 +152,7 @@ class TimerService:
 
     def _fire_bpmn_timer(self, change: Change, timer: Timer) -> str:
         workflow = change.workflow
-        workflow.refresh_timers()
-        workflow.do_engine_steps()
+        refresh_timers(workflow)  # a timer fired earlier in this unit of work (same case) is done already
         task = workflow.get_task_from_id(uuid.UUID(timer.task_id))
         still_waiting = task is not None and task.state == TaskState.WAITING and timer_due(task) == timer.due_at
         if still_waiting:  # SpiffWorkflow did not consider it due (clock edge): try again shortly

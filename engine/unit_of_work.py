@@ -33,7 +33,6 @@ from .errors import (
     EngineError,
     InstanceNotFound,
     TaskNotFound,
-    Unavailable,
     WorkflowFailed,
 )
 from .identity import STATION_ROLES
@@ -187,38 +186,36 @@ class UnitOfWork:
         locking it); `then(change)`, if given, runs after the change is written, before commit,
         and its value is returned instead of fn's (a view read in the same transaction).
         """
-        lost = 0
         for attempt in range(MAX_ATTEMPTS):
-            try:
-                with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as session:
-                    instance = self._lock(session, instance_id, load_workflow)
-                    change = Change(session, instance, actor, self.ctx.clock.now())
-                    if load_workflow:
-                        change.loaded = self.ctx.repository.load(session, instance.definition_id)
-                        change.workflow = self.ctx.serializer.loads(
-                            instance.state, change.loaded.spec, change.loaded.subprocess_specs)
-                        change.waits_before = waiting_events(change.workflow)
-                        change.ready_before = {str(t.id) for t in change.workflow.get_tasks(
-                            state=TaskState.READY, manual=True)}
-                    result = _guard(fn, change)
-                    if change.workflow is not None:
-                        self.sync(change)
-                    else:
-                        change.write_projections()  # rows a change without the workflow buffered
-                    change.write_events()
-                    session.flush()
-                    if then is not None:
-                        result = then(change)
-                self._after_commit(change)
-                return result
+            try:  # a lost connection is retried once (nothing was written), like a start or a token check
+                return self.ctx.db.retrying(lambda: self._run_once(instance_id, actor, fn, load_workflow, then))
             except (StaleDataError, ConcurrentModification):
                 if attempt == MAX_ATTEMPTS - 1:
                     raise ConcurrentModification("the instance kept changing; try again") from None
-            except Unavailable:  # the connection was lost (a database restart): nothing was written
-                lost += 1
-                if lost == 2:
-                    raise
         raise AssertionError("unreachable")
+
+    def _run_once(self, instance_id, actor, fn, load_workflow: bool, then):
+        with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as session:
+            instance = self._lock(session, instance_id, load_workflow)
+            change = Change(session, instance, actor, self.ctx.clock.now())
+            if load_workflow:
+                change.loaded = self.ctx.repository.load(session, instance.definition_id)
+                change.workflow = self.ctx.serializer.loads(
+                    instance.state, change.loaded.spec, change.loaded.subprocess_specs)
+                change.waits_before = waiting_events(change.workflow)
+                change.ready_before = {str(t.id) for t in change.workflow.get_tasks(
+                    state=TaskState.READY, manual=True)}
+            result = _guard(fn, change)
+            if change.workflow is not None:
+                self.sync(change)
+            else:
+                change.write_projections()  # rows a change without the workflow buffered
+            change.write_events()
+            session.flush()
+            if then is not None:
+                result = then(change)
+        self._after_commit(change)
+        return result
 
     @staticmethod
     def _lock(session, instance_id, load_workflow: bool) -> ProcessInstance:
@@ -418,6 +415,11 @@ def add_candidates(session, row: HumanTask) -> None:
                                                                     row.candidate_users, row.due_at))
 
 
+def drop_candidates(session, task_id: str) -> None:
+    """Take a task out of every queue (claimed, assigned or closed); queue entries are never held."""
+    session.connection().execute(_DELETE_CANDIDATES, {"task_id": task_id})
+
+
 def is_candidate(actor, row: HumanTask) -> bool:
     """May `actor` claim `row`? Role groups are scoped to the case's station."""
     keys = set(row.candidate_groups) | {f"user:{u}" for u in row.candidate_users}
@@ -510,7 +512,7 @@ def write_row(session, obj, values: dict[str, Any], *, versioned: bool = False) 
     if versioned:
         params["loaded_version"] = obj.version
     if session.connection().execute(statement, params).rowcount != 1:
-        raise ConcurrentModification("the instance changed meanwhile; try again")
+        raise ConcurrentModification(f"{table.name} row {obj.id} changed meanwhile; try again")
     for column, value in values.items():
         set_committed_value(obj, column, value)
     if versioned:
@@ -533,9 +535,8 @@ def close_task(change: Change, row: HumanTask, state: str, *, via: str | None = 
     change.finished.add(row.id)
     # Core statements: neither table's rows are held by this session (queue entries never are; the
     # SLA marks of a task being closed are not loaded by the unit of work)
-    connection = change.session.connection()
-    connection.execute(_DELETE_CANDIDATES, {"task_id": row.id})
-    connection.execute(_CANCEL_SLA_TIMERS, {"of_task": row.id})
+    drop_candidates(change.session, row.id)
+    change.session.connection().execute(_CANCEL_SLA_TIMERS, {"of_task": row.id})
 
 
 def warning_time(spec: Any, created: datetime, due: datetime | None, default_fraction: float) -> datetime | None:
@@ -560,11 +561,9 @@ def warning_time(spec: Any, created: datetime, due: datetime | None, default_fra
     return created + allowed * fraction
 
 
-def snapshot(workflow, active: list | None = None) -> dict[str, Any]:
-    """The instance's current non-personal variables, merged from its active tasks."""
+def snapshot(workflow, active: list) -> dict[str, Any]:
+    """The instance's current non-personal variables, merged from its active (ready or waiting) tasks."""
     data: dict[str, Any] = {}
-    if active is None:
-        active = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING)
     source = active if active else ([workflow.last_task] if workflow.last_task is not None else [])
     for task in source:
         data.update(task.data)

@@ -82,7 +82,7 @@ def _check_string(text: str, where: str) -> None:
         raise bad_request(f"the {where} contains an unpaired surrogate", code="invalid_text") from None
 
 
-def json_body(validator: Draft202012Validator | None, *, required: bool = True) -> dict[str, Any]:
+def json_body(validator: Draft202012Validator, *, required: bool = True) -> dict[str, Any]:
     """The request's JSON object, checked by `validator`; an empty body counts as `{}` when allowed."""
     raw = request.get_data(cache=True)
     if not raw:
@@ -96,8 +96,7 @@ def json_body(validator: Draft202012Validator | None, *, required: bool = True) 
     if not isinstance(data, dict):
         raise ApiError(422, "validation_failed", "the body must be a JSON object",
                        [{"field": None, "message": "must be an object"}])
-    if validator is not None:
-        validate(data, validator)
+    validate(data, validator)
     return data
 
 
