@@ -29,6 +29,7 @@ from .timers import TimerService
 from .tokens import TokenService
 from .unit_of_work import UnitOfWork
 from .vault import Vault, load_key
+from .workflow_cache import WorkflowCache
 
 __all__ = ["Actor", "Clock", "Engine", "EngineError", "ManualClock", "Settings"]
 
@@ -42,6 +43,7 @@ class Engine:
         self.db = Database(self.settings.database_url)
         self.evaluator = Evaluator()
         self.serializer = WorkflowSerializer(SafeScriptEngine(self.evaluator))
+        self.workflows = WorkflowCache(self.settings.workflow_cache_size)
         form_dirs = [Path(__file__).resolve().parent.parent / "forms"]
         if self.settings.forms_dir:
             form_dirs.append(self.settings.forms_dir)

@@ -43,6 +43,7 @@ class Settings:
     forms_dir: Path | None = None
     workflows_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "workflows")
     spec_cache_size: int = 128
+    workflow_cache_size: int = 512  # workflows kept in memory per process (0: off); engine/workflow_cache.py
     # argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile)
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536
@@ -71,6 +72,7 @@ class Settings:
             data_key_file=Path(key_file) if key_file else None,
             allow_script_tasks=_bool(env.get("FENGQIAO_ALLOW_SCRIPT_TASKS")),
             max_bpmn_bytes=int(env.get("FENGQIAO_MAX_BPMN_BYTES") or 2 * 1024 * 1024),
+            workflow_cache_size=int(env.get("FENGQIAO_WORKFLOW_CACHE_SIZE") or 512),
             business_key_prefix=env.get("FENGQIAO_BUSINESS_KEY_PREFIX") or "JF",
             argon2_time_cost=int(env.get("FENGQIAO_ARGON2_TIME_COST") or 3),
             argon2_memory_kib=int(env.get("FENGQIAO_ARGON2_MEMORY_KIB") or 65536),

@@ -350,6 +350,16 @@ class TaskService:
             rows = session.connection().execute(_claimable_queue(
                 candidate, group, now, due_before, due_after, sla_state, cursor, station_id, limit))
             return [task_view(row, row.assignee_name, row.completer_name, now) for row in rows]
+        plain = {"task_id": task_id, "assignee_id": assignee_id, "states": states, "instance_id": instance_id,
+                 "business_key": business_key, "station_id": station_id}
+        if (candidate is None and group is None and involving is None and sla_state is None and not cursor
+                and due_before is None and due_after is None):
+            # equality filters only (a task, a case's tasks, my tasks): the statement is built once per shape
+            values = {name: list(v) if name == "states" else v for name, v in plain.items()
+                      if (v if name == "states" else v is not None)}
+            statement = _plain_query(tuple(values), sort)
+            return [task_view(row, row.assignee_name, row.completer_name, now)
+                    for row in session.connection().execute(statement, {**values, "limit": limit})]
         query = _TASK_ROWS
         if task_id is not None:
             query = query.where(_T.id == task_id)
@@ -391,6 +401,24 @@ class TaskService:
         query = query.limit(limit)
         return [task_view(row, row.assignee_name, row.completer_name, now)
                 for row in session.connection().execute(query)]
+
+
+_PLAIN: dict[tuple, Any] = {}
+
+
+def _plain_query(filters: tuple[str, ...], sort: str):
+    """The task rows matching equality filters on the named columns, sorted; parameters by name."""
+    key = (filters, sort)
+    statement = _PLAIN.get(key)
+    if statement is None:
+        statement = _TASK_ROWS
+        for name in filters:
+            column = _T.state if name == "states" else _T[name if name != "task_id" else "id"]
+            statement = statement.where(column.in_(bindparam(name, expanding=True)) if name == "states"
+                                        else column == bindparam(name))
+        statement = _PLAIN[key] = statement.order_by(
+            *[(c.desc() if desc else c.asc()).nulls_last() for c, desc in _order(sort)]).limit(bindparam("limit"))
+    return statement
 
 
 def _in_queue(actor: Actor, group: str | None):

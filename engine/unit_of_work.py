@@ -21,8 +21,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDef
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, delete, insert, inspect, select, update
-from sqlalchemy.orm import defer
+from sqlalchemy import bindparam, case, delete, insert, inspect, null, select, update
+from sqlalchemy.orm import defer, with_expression
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -54,19 +54,29 @@ MAX_ATTEMPTS = 5
 OPEN_STATES = ("open", "claimed")
 
 # Statements of the hot path, built once (building a statement costs more than running it on SQLite).
-_LOCK_INSTANCE = select(ProcessInstance).where(ProcessInstance.id == bindparam("id")).with_for_update()
-# a change that does not run the workflow (claim, reassign, an SLA mark) leaves the blob unread
+# The blob is never loaded with the row: a change that does not run the workflow (claim, reassign,
+# an SLA mark) leaves it unread, and one that does gets it only if this process's cached workflow is
+# not of the row's version (engine/workflow_cache.py): one round trip either way.
 _LIGHT = (defer(ProcessInstance.state), defer(ProcessInstance.variables))
-_LOCK_INSTANCE_LIGHT = _LOCK_INSTANCE.options(*_LIGHT)
-# a task's instance, found and locked in one round trip (a task never moves to another instance)
-_LOCK_INSTANCE_OF_TASK = select(ProcessInstance).where(ProcessInstance.id == select(HumanTask.instance_id).where(
-    HumanTask.id == bindparam("task_id")).scalar_subquery()).with_for_update()
-_LOCK_INSTANCE_OF_TASK_LIGHT = _LOCK_INSTANCE_OF_TASK.options(*_LIGHT)
+_STATE_IF_STALE = with_expression(ProcessInstance.stale_state, case(
+    (ProcessInstance.version == bindparam("cached_version"), null()), else_=ProcessInstance.state))
+_LOCK_INSTANCE_LIGHT = (select(ProcessInstance).where(ProcessInstance.id == bindparam("id")).with_for_update()
+                        .options(*_LIGHT))
+_LOCK_INSTANCE = _LOCK_INSTANCE_LIGHT.options(_STATE_IF_STALE)
+# a task's instance and the task row, read and locked in one round trip (instance first, like every
+# writer): the change finds the row in its session
+_LOCK_INSTANCE_OF_TASK_LIGHT = (select(ProcessInstance, HumanTask)
+                                .join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
+                                .where(HumanTask.id == bindparam("task_id")).with_for_update().options(*_LIGHT))
+_LOCK_INSTANCE_OF_TASK = _LOCK_INSTANCE_OF_TASK_LIGHT.options(_STATE_IF_STALE)
+# (by task, with the workflow) -> statement
+_LOCKS = {(False, False): _LOCK_INSTANCE_LIGHT, (False, True): _LOCK_INSTANCE,
+          (True, False): _LOCK_INSTANCE_OF_TASK_LIGHT, (True, True): _LOCK_INSTANCE_OF_TASK}
+_STATE_OF = select(ProcessInstance.state).where(ProcessInstance.id == bindparam("id"))
 # an incident still stands for its waiting event: a change that keeps the event waiting (an admin
 # fixing variables) must not schedule a second timer for it
 _PENDING_BPMN_TIMERS_OF = select(Timer).where(Timer.instance_id == bindparam("instance_id"),
                                               Timer.status.in_(("pending", "incident")), Timer.kind == "bpmn_timer")
-_WAITS_OF = select(MessageWait.task_id).where(MessageWait.instance_id == bindparam("instance_id"))
 _DELETE_CANDIDATES = delete(TaskCandidate).where(TaskCandidate.task_id == bindparam("task_id"))
 _INSERT_AUDIT = insert(AuditEntry.__table__)
 _INSERT_TASKS = insert(HumanTask.__table__)
@@ -100,6 +110,7 @@ class Change:
     waits_before: dict[str, Any] | None = None  # the waiting events as loaded (see waiting_events)
     # the user tasks ready as loaded: exactly the instance's open task rows (every change keeps them so)
     ready_before: set[str] = field(default_factory=set)
+    ready_after: set[str] = field(default_factory=set)  # and after the change (sync)
     is_new: bool = False  # the instance is created by this change: it has no projection rows yet
     finished: set[str] = field(default_factory=set)  # task rows already closed by this change
     held: list[Any] = field(default_factory=list)  # rows read back later: the session only keeps weak refs
@@ -196,12 +207,14 @@ class UnitOfWork:
 
     def _run_once(self, instance_id, actor, fn, load_workflow: bool, then):
         with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as session:
-            instance = self._lock(session, instance_id, load_workflow)
+            instance, task_row = self._lock(session, instance_id, load_workflow)
+            loaded_version = instance.version
             change = Change(session, instance, actor, self.ctx.clock.now())
+            if task_row is not None:
+                change.held.append(task_row)  # the session's identity map only keeps weak references
             if load_workflow:
                 change.loaded = self.ctx.repository.load(session, instance.definition_id)
-                change.workflow = self.ctx.serializer.loads(
-                    instance.state, change.loaded.spec, change.loaded.subprocess_specs)
+                change.workflow = self._workflow(session, instance, change.loaded)
                 change.waits_before = waiting_events(change.workflow)
                 change.ready_before = {str(t.id) for t in change.workflow.get_tasks(
                     state=TaskState.READY, manual=True)}
@@ -214,23 +227,37 @@ class UnitOfWork:
             session.flush()
             if then is not None:
                 result = then(change)
+            saved = (instance.id, instance.version, instance.definition_id)
         self._after_commit(change)
+        if change.workflow is not None:  # committed: the next change of this instance may start from it
+            self.ctx.workflows.put(*saved, change.workflow, change.ready_after)
+        elif saved[1] != loaded_version:  # the row moved on, its state did not
+            self.ctx.workflows.advance(saved[0], loaded_version, saved[1])
         return result
 
-    @staticmethod
-    def _lock(session, instance_id, load_workflow: bool) -> ProcessInstance:
-        """Read and lock the instance row (by id, or as the instance of a task: one statement)."""
-        if isinstance(instance_id, OfTask):
-            statement = _LOCK_INSTANCE_OF_TASK if load_workflow else _LOCK_INSTANCE_OF_TASK_LIGHT
-            instance = session.scalars(statement, {"task_id": instance_id.task_id}).first()
-            if instance is None:
-                raise TaskNotFound(f"task '{instance_id.task_id}' does not exist")
-            return instance
-        instance = session.scalars(_LOCK_INSTANCE if load_workflow else _LOCK_INSTANCE_LIGHT,
-                                   {"id": instance_id}).first()
-        if instance is None:
-            raise InstanceNotFound(f"process instance '{instance_id}' does not exist")
-        return instance
+    def _lock(self, session, instance_id, load_workflow: bool) -> tuple[ProcessInstance, HumanTask | None]:
+        """Read and lock the instance row by id, or with the task row by a task: one statement."""
+        by_task = isinstance(instance_id, OfTask)
+        params = {"task_id": instance_id.task_id} if by_task else {"id": instance_id}
+        if load_workflow:
+            version = self.ctx.workflows.version_of(params.get("id"), params.get("task_id"))
+            params["cached_version"] = -1 if version is None else version
+        found = session.execute(_LOCKS[by_task, load_workflow], params).first()
+        if found is None:
+            raise TaskNotFound(f"task '{params['task_id']}' does not exist") if by_task else \
+                InstanceNotFound(f"process instance '{instance_id}' does not exist")
+        return found[0], (found[1] if by_task else None)
+
+    def _workflow(self, session, instance: ProcessInstance, loaded):
+        """The instance's workflow: this process's cached one if it is of the row's version, else loaded
+        from the state (sent with the lock when stale; read here if the cached entry went meanwhile)."""
+        workflow = self.ctx.workflows.take(instance.id, instance.version, instance.definition_id)
+        if workflow is not None:
+            return workflow
+        state = instance.stale_state
+        if state is None:
+            state = session.scalar(_STATE_OF, {"id": instance.id})
+        return self.ctx.serializer.loads(state, loaded.spec, loaded.subprocess_specs)
 
     def start(self, fn, then=None):
         """Run `fn(session, now)` that creates a new instance and returns its Change.
@@ -247,7 +274,10 @@ class UnitOfWork:
             self.sync(change)
             change.write_events()
             result = then(change) if then is not None else change
+            instance = change.instance
+            saved = (instance.id, instance.version, instance.definition_id)
         self._after_commit(change)
+        self.ctx.workflows.put(*saved, change.workflow, change.ready_after)
         return result
 
     def _after_commit(self, change: Change) -> None:
@@ -293,6 +323,7 @@ class UnitOfWork:
     def _sync_human_tasks(self, change: Change, ready_manual: list) -> None:
         session = change.session
         ready = {str(t.id): t for t in ready_manual}
+        change.ready_after = set(ready)
         known = change.ready_before  # the open rows, without reading them
         for task_id in sorted(known - set(ready) - change.finished):  # gone from the workflow: cancelled
             row = session.get(HumanTask, task_id)
@@ -387,7 +418,9 @@ class UnitOfWork:
             due = timer_due(task)
             if due is not None:
                 change.add_timer(task_id, task.task_spec.bpmn_id, "bpmn_timer", due)
-        existing_waits = set() if change.is_new else set(session.scalars(_WAITS_OF, {"instance_id": instance.id}))
+        # the message-wait rows are exactly the message events that waited when the workflow was loaded
+        existing_waits = {task_id for task_id, (kind, _key, _task) in (change.waits_before or {}).items()
+                          if kind == "message"}
         gone = existing_waits - set(messages)
         if gone:
             session.execute(delete(MessageWait).where(MessageWait.task_id.in_(gone)))
@@ -522,6 +555,7 @@ def write_row(session, obj, values: dict[str, Any], *, versioned: bool = False) 
 def close_task(change: Change, row: HumanTask, state: str, *, via: str | None = None, actor=None,
                outcome: dict[str, Any] | None = None) -> None:
     """Close a task row (completed or cancelled): queue entries and pending SLA marks go with it."""
+    was_open = row.state == "open"
     values: dict[str, Any] = {"state": state, "ended_at": change.now}
     if state == "completed":
         values.update(completed_via=via, completed_by_id=getattr(actor, "id", None), outcome=outcome)
@@ -534,9 +568,12 @@ def close_task(change: Change, row: HumanTask, state: str, *, via: str | None = 
     write_row(change.session, row, values)
     change.finished.add(row.id)
     # Core statements: neither table's rows are held by this session (queue entries never are; the
-    # SLA marks of a task being closed are not loaded by the unit of work)
-    drop_candidates(change.session, row.id)
-    change.session.connection().execute(_CANCEL_SLA_TIMERS, {"of_task": row.id})
+    # SLA marks of a task being closed are not loaded by the unit of work). Only an open task is in
+    # queues, and only a task with a due time has SLA marks (its warning comes before it).
+    if was_open:
+        drop_candidates(change.session, row.id)
+    if row.due_at is not None:
+        change.session.connection().execute(_CANCEL_SLA_TIMERS, {"of_task": row.id})
 
 
 def warning_time(spec: Any, created: datetime, due: datetime | None, default_fraction: float) -> datetime | None:

@@ -51,8 +51,10 @@ class Database:
                                            expire_on_commit=False, autoflush=False)
         # Reads of one statement need no transaction: on PostgreSQL they run in autocommit, which saves
         # the BEGIN and COMMIT round trips (a token check per request, an inbox page, a task).
-        self._statement_sessions = self._read_sessions if self.is_sqlite else sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False, autoflush=False)
+        # On SQLite the driver is in autocommit mode: a statement outside BEGIN is its own read transaction.
+        self._statement_sessions = sessionmaker(
+            self.engine.execution_options(fengqiao_statement=True) if self.is_sqlite
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False, autoflush=False)
 
     @staticmethod
     def _ensure_sqlite_dir(url: str) -> None:
@@ -74,8 +76,8 @@ class Database:
 
     @contextmanager
     def read_statement(self):
-        """For one read statement (each statement sees a consistent state of its own): no transaction
-        on PostgreSQL; a read transaction on SQLite."""
+        """For one read statement (each statement sees a consistent state of its own): no BEGIN and
+        no COMMIT on either backend."""
         with _lost_connection_is_unavailable(), self._statement_sessions() as session, session.begin():
             yield session
 
@@ -132,5 +134,7 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
 
 
 def _sqlite_begin(connection) -> None:
+    if connection.get_execution_options().get("fengqiao_statement", False):
+        return  # one statement: SQLite runs it in a transaction of its own
     read_only = connection.get_execution_options().get("fengqiao_read_only", False)
     connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -24,7 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, query_expression
 from sqlalchemy.types import TypeDecorator
 
 # BigInteger ids autoincrement on SQLite only when declared INTEGER.
@@ -140,6 +140,8 @@ class ProcessInstance(Base):
     variables: Mapped[dict[str, Any]]  # non-personal snapshot, read without opening the blob
     state: Mapped[str] = mapped_column(Text)  # serialized workflow without its spec
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # the state, read only when the version differs from the one this process cached (unit_of_work.py)
+    stale_state: Mapped[str | None] = query_expression()
     # Optimistic concurrency: a second writer of the same version raises StaleDataError.
     __mapper_args__ = {"version_id_col": version}
 

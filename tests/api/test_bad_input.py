@@ -209,7 +209,7 @@ def test_a_database_connection_lost_twice_is_503_and_writes_nothing(api, engine,
         calls.append(1)
         raise Unavailable("the database connection was lost; nothing was written, try again")
 
-    monkeypatch.setattr(engine.serializer, "loads", lost)  # inside the unit of work, after the lock
+    monkeypatch.setattr(engine.repository, "load", lost)  # inside the unit of work, after the lock
     error = error_of(wang.post(f"/tasks/{task['id']}/complete", {"data": {"resolution": "on_spot"}}), 503,
                      "database_unavailable")
     assert "try again" in error["message"] and len(calls) == 2  # retried once, then told the client
