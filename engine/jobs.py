@@ -59,8 +59,8 @@ class EmbeddedJobs:
         self.engine = engine
         self.sweeper: Sweeper | None = None
 
-    def schedule(self, timer_id: int, due_at: datetime) -> None:
-        if self.sweeper is not None:
+    def schedule(self, timers: list[tuple[int, datetime]]) -> None:
+        if timers and self.sweeper is not None:
             self.sweeper.wake()
 
     def start(self) -> Sweeper:
@@ -84,14 +84,20 @@ class RedisJobs:
         self.connection = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
         self.queue = Queue(QUEUE_NAME, connection=self.connection)
 
-    def schedule(self, timer_id: int, due_at: datetime) -> None:
+    def schedule(self, timers: list[tuple[int, datetime]]) -> None:
+        """Schedule the (id, due time) timers of one change: one Redis round trip for all of them."""
         from redis.exceptions import RedisError
 
+        if not timers:
+            return
         try:
-            self.queue.enqueue_at(due_at, fire_timer_job, timer_id, job_id=f"timer-{timer_id}",
-                                  result_ttl=60, failure_ttl=3600, job_timeout=120)
-        except RedisError as exc:  # the sweeper will find the timer in the database
-            log.warning("could not schedule timer %s in Redis: %s", timer_id, exc)
+            with self.connection.pipeline() as pipe:
+                for timer_id, due_at in timers:
+                    self.queue.enqueue_at(due_at, fire_timer_job, timer_id, job_id=f"timer-{timer_id}",
+                                          result_ttl=60, failure_ttl=3600, job_timeout=120, pipeline=pipe)
+                pipe.execute()
+        except RedisError as exc:  # the sweeper will find the timers in the database
+            log.warning("could not schedule timers %s in Redis: %s", [t for t, _due in timers], exc)
 
     def start(self):  # the web process does not run jobs; `fengqiao worker` does
         return None

@@ -254,7 +254,7 @@ class TimerService:
                    details={"incident_id": incident.id})
             due = (timer.id, timer.due_at) if timer is not None else None
         if due:
-            self.ctx.jobs.schedule(*due)
+            self.ctx.jobs.schedule([due])
         return self.list_incidents(status=None, instance_id=incident.instance_id)[-1]
 
     def cancel_incident(self, incident_id: int, actor: Actor, reason: str) -> dict[str, Any]:

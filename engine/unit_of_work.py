@@ -284,8 +284,7 @@ class UnitOfWork:
         """Wake the job runner for timers this change created (the database already has them)."""
         jobs = getattr(self.ctx, "jobs", None)
         if jobs is not None:
-            for timer_id, due_at in change.new_timers:
-                jobs.schedule(timer_id, due_at)
+            jobs.schedule(change.new_timers)
 
     # --- projections -----------------------------------------------------------------------------
     def sync(self, change: Change) -> None:

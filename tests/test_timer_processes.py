@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from engine import Engine, ManualClock, Settings
 from engine.store.models import AuditEntry, Timer
 from tests import models
+from tests.helpers import REPORT
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("FENGQIAO_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -148,6 +149,23 @@ def test_new_timers_are_scheduled_as_rq_jobs(engine, world, settings, past_clock
         registry = ScheduledJobRegistry(queue=with_redis.jobs.queue)
         [job_id] = registry.get_job_ids()
         assert job_id.startswith("timer-")
+    finally:
+        with_redis.close()
+
+
+def test_every_timer_one_change_creates_is_scheduled_at_its_due_time(engine, world, settings, past_clock, redis_db):
+    from rq.registry import ScheduledJobRegistry
+
+    with_redis = redis_engine(settings, past_clock)
+    try:
+        case = with_redis.runtime.start_instance("dispute_resolution", world["wang"], dict(REPORT))
+        with with_redis.db.read() as session:
+            timers = session.execute(select(Timer.id, Timer.due_at).where(Timer.instance_id == case["id"])).all()
+        assert len(timers) >= 2  # the first task's SLA warning and breach
+        registry = ScheduledJobRegistry(queue=with_redis.jobs.queue)
+        assert sorted(registry.get_job_ids()) == sorted(f"timer-{t.id}" for t in timers)
+        for t in timers:
+            assert registry.get_scheduled_time(f"timer-{t.id}") == t.due_at.replace(microsecond=0)
     finally:
         with_redis.close()
 
