@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 
 log = logging.getLogger("fengqiao.jobs")
 QUEUE_NAME = "fengqiao"
@@ -60,7 +60,12 @@ class EmbeddedJobs:
         self.sweeper: Sweeper | None = None
 
     def schedule(self, timers: list[tuple[int, datetime]]) -> None:
-        if timers and self.sweeper is not None:
+        """Wake the sweeper only for a timer due before its next regular sweep: a sweep is a write
+        transaction, which the next request would queue behind (SLA marks fall due hours later)."""
+        if not timers or self.sweeper is None:
+            return
+        soon = self.engine.clock.now() + timedelta(seconds=self.sweeper.interval)
+        if min(due_at for _timer_id, due_at in timers) <= soon:
             self.sweeper.wake()
 
     def start(self) -> Sweeper:

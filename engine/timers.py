@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from . import clock as clock_module
 from .audit import record
@@ -58,13 +58,19 @@ class TimerService:
         return [timer_id for timer_id, _instance, _kind in self._claim(limit)]
 
     def _claim(self, limit: int) -> list[tuple[int, str, str]]:
-        """Lease due timers; returns (timer id, instance id, kind), so firing needs no extra read."""
+        """Lease due timers; returns (timer id, instance id, kind), so firing needs no extra read.
+
+        A read looks first: an idle sweep then takes no write lock (on SQLite, requests would queue
+        behind it)."""
         now = self.ctx.clock.now()
         token = str(uuid.uuid4())
+        claimable = and_(Timer.status == "pending", Timer.due_at < now,
+                         or_(Timer.locked_until.is_(None), Timer.locked_until < now))
+        with self.ctx.db.read_statement() as session:
+            if session.execute(select(Timer.id).where(claimable).limit(1)).first() is None:
+                return []
         with self.ctx.db.transaction() as session:
-            due = (select(Timer.id).where(Timer.status == "pending", Timer.due_at < now,
-                                          or_(Timer.locked_until.is_(None), Timer.locked_until < now))
-                   .order_by(Timer.due_at).limit(limit))
+            due = select(Timer.id).where(claimable).order_by(Timer.due_at).limit(limit)
             if not self.ctx.db.is_sqlite:
                 due = due.with_for_update(skip_locked=True)
             session.execute(update(Timer).where(Timer.id.in_(due.scalar_subquery()))

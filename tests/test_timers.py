@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from engine.store.models import AuditEntry, Timer
 from tests import models
+from tests.helpers import REPORT
 
 
 def start(engine, world, xml, variables=None, key="timed"):
@@ -278,3 +279,42 @@ def test_a_failing_timer_does_not_hold_back_the_other_timers_of_its_case(engine,
     [timer] = bpmn_timers(engine, case)
     assert timer.attempts == 1 and "approved" in timer.last_error
     assert engine.timers.list_incidents() == []
+
+
+@pytest.mark.backends("sqlite")
+def test_an_idle_sweep_does_not_wait_for_the_write_lock(engine, world, clock, database_url):
+    import sqlite3
+
+    engine.runtime.start_instance("dispute_resolution", world["wang"], dict(REPORT))  # SLA marks hours away
+    writer = sqlite3.connect(database_url.split("///", 1)[1], isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process holds SQLite's write lock
+    try:
+        swept = []
+        sweep = threading.Thread(target=lambda: swept.append(engine.timers.fire_all_due()), daemon=True)
+        sweep.start()
+        sweep.join(5)
+        assert swept == [0]
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+class _Sweeper:
+    interval = 0.5
+
+    def __init__(self):
+        self.woken = 0
+
+    def wake(self):
+        self.woken += 1
+
+
+def test_new_timers_wake_the_embedded_sweeper_only_when_due_before_its_next_sweep(engine, clock):
+    from engine.jobs import EmbeddedJobs
+
+    jobs = EmbeddedJobs(engine)
+    jobs.sweeper = sweeper = _Sweeper()
+    jobs.schedule([(1, clock.now() + timedelta(hours=18)), (2, clock.now() + timedelta(hours=24))])
+    assert sweeper.woken == 0
+    jobs.schedule([(3, clock.now() + timedelta(hours=18)), (4, clock.now() + timedelta(milliseconds=200))])
+    assert sweeper.woken == 1
