@@ -9,11 +9,12 @@ imports, bounded powers and string sizes). What modellers write elsewhere is acc
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from datetime import datetime
 from typing import Any
 
-from simpleeval import EvalWithCompoundTypes, InvalidExpression
+from simpleeval import EvalWithCompoundTypes, InvalidExpression, SimpleEval
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
@@ -103,6 +104,13 @@ def check(expression: str) -> None:
             raise ExpressionError(f"{type(node).__name__} is not allowed in expressions")
 
 
+@functools.lru_cache(maxsize=2048)
+def _parsed(text: str):
+    """Checked and parsed once per expression text (a model's expressions run on every change)."""
+    check(text)
+    return SimpleEval.parse(text)
+
+
 class Evaluator:
     """Evaluates one expression over a mapping of variables."""
 
@@ -110,14 +118,14 @@ class Evaluator:
         text = expression.strip()
         if ISO_LITERAL.match(text):
             return text
-        check(text)
+        tree = _parsed(text)
         names = dict(_CONSTANTS)
         names.update(variables)
         functions = dict(_SAFE_FUNCTIONS)
         functions["var"] = lambda name, default=None: variables.get(name, default)
         evaluator = EvalWithCompoundTypes(names=names, functions=functions)
         try:
-            return evaluator.eval(text)
+            return evaluator.eval(text, previously_parsed=tree)
         except InvalidExpression as exc:
             raise ExpressionError(str(exc)) from None
         except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, OverflowError) as exc:

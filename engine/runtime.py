@@ -10,7 +10,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import String, cast, func, literal, select, union_all
+from sqlalchemy import String, bindparam, cast, func, literal, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -64,11 +64,7 @@ class RuntimeService:
                                [{"field": "business_key", "message": "invalid business key"}])
 
         def create(session, now) -> Change:
-            # id and version only: the row's XML is not needed (the parsed spec comes from the cache)
-            query = select(ProcessDefinition.id, ProcessDefinition.version).where(ProcessDefinition.key == key)
-            if version is not None:
-                query = query.where(ProcessDefinition.version == version)
-            definition = session.execute(query.order_by(ProcessDefinition.version.desc()).limit(1)).first()
+            definition = session.execute(_DEFINITION[version is not None], {"key": key, "version": version}).first()
             if definition is None:
                 raise DefinitionNotFound(f"process definition '{key}' does not exist")
             loaded = self.ctx.repository.load(session, definition.id)
@@ -111,11 +107,8 @@ class RuntimeService:
         """JF-2026-000123: a per-year counter incremented in the starting transaction."""
         prefix = self.ctx.settings.business_key_prefix
         name = f"business_key:{prefix}:{now.year}"
-        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-        counter = Sequence.__table__.c.value
-        statement = insert(Sequence.__table__).values(name=name, value=1).on_conflict_do_update(
-            index_elements=["name"], set_={"value": counter + 1}).returning(counter)
-        value = session.connection().execute(statement).scalar_one()
+        statement = _NEXT_VALUE[session.bind.dialect.name == "postgresql"]
+        value = session.connection().execute(statement, {"name": name}).scalar_one()
         return f"{prefix}-{now.year}-{value:06d}"
 
     # --- messages --------------------------------------------------------------------------------
@@ -252,8 +245,7 @@ class RuntimeService:
         view = self._view(session, instance)
         view["open_tasks"] = self.ctx.tasks.query_rows(session, instance_id=instance.id, states=("open", "claimed"))
         if history:
-            entries = session.scalars(select(AuditEntry).where(AuditEntry.instance_id == instance.id)
-                                      .order_by(AuditEntry.id)).all()
+            entries = session.scalars(_HISTORY, {"instance_id": instance.id}).all()
             view["history"] = [audit_view(e) for e in entries]
         return view
 
@@ -320,20 +312,38 @@ class RuntimeService:
         return self.ctx.personal.read(instance_id, actor, purpose)
 
 
+# Statements of a case start and a case view, built once (building costs more than running on SQLite).
+# id and version only: the row's XML is not needed (the parsed spec comes from the cache)
+_LATEST = (select(ProcessDefinition.id, ProcessDefinition.version).where(ProcessDefinition.key == bindparam("key"))
+           .order_by(ProcessDefinition.version.desc()).limit(1))
+_DEFINITION = {False: _LATEST, True: _LATEST.where(ProcessDefinition.version == bindparam("version"))}
+_NEXT_VALUE = {  # the per-year business-key counter, incremented by one upsert: {is PostgreSQL: statement}
+    postgresql: insert(Sequence.__table__).values(name=bindparam("name"), value=1).on_conflict_do_update(
+        index_elements=["name"], set_={"value": Sequence.__table__.c.value + 1}).returning(Sequence.__table__.c.value)
+    for postgresql, insert in ((True, pg_insert), (False, sqlite_insert))}
+_HISTORY = select(AuditEntry).where(AuditEntry.instance_id == bindparam("instance_id")).order_by(AuditEntry.id)
+_NAME_PARTS = {
+    "v": select(literal("v"), ProcessDefinition.id, cast(ProcessDefinition.version, String))
+    .where(ProcessDefinition.id.in_(bindparam("v", expanding=True))),
+    "u": select(literal("u"), User.id, User.username).where(User.id.in_(bindparam("u", expanding=True))),
+    "d": select(literal("d"), Department.id, Department.key).where(Department.id.in_(bindparam("d", expanding=True))),
+}
+_NAMES: dict[tuple[str, ...], Any] = {}
+
+
 def _names(session, rows: list[ProcessInstance]) -> tuple[dict, dict, dict]:
     """Usernames, station keys and definition versions the views of `rows` show: one statement."""
     if not rows:
         return {}, {}, {}
-    user_ids = ({r.case_owner_id for r in rows} | {r.started_by_id for r in rows}) - {None}
-    station_ids = {r.station_id for r in rows} - {None}
-    parts = [select(literal("v"), ProcessDefinition.id, cast(ProcessDefinition.version, String))
-             .where(ProcessDefinition.id.in_({r.definition_id for r in rows}))]
-    if user_ids:
-        parts.append(select(literal("u"), User.id, User.username).where(User.id.in_(user_ids)))
-    if station_ids:
-        parts.append(select(literal("d"), Department.id, Department.key).where(Department.id.in_(station_ids)))
+    ids = {"v": {r.definition_id for r in rows},
+           "u": ({r.case_owner_id for r in rows} | {r.started_by_id for r in rows}) - {None},
+           "d": {r.station_id for r in rows} - {None}}
+    kinds = tuple(kind for kind in "vud" if ids[kind])
+    statement = _NAMES.get(kinds)
+    if statement is None:
+        statement = _NAMES[kinds] = union_all(*[_NAME_PARTS[kind] for kind in kinds])
     found: dict[str, dict] = {"u": {}, "d": {}, "v": {}}
-    for kind, row_id, value in session.execute(union_all(*parts)):
+    for kind, row_id, value in session.execute(statement, {kind: list(ids[kind]) for kind in kinds}):
         found[kind][row_id] = int(value) if kind == "v" else value
     return found["u"], found["d"], found["v"]
 

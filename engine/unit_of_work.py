@@ -214,10 +214,8 @@ class UnitOfWork:
                 change.held.append(task_row)  # the session's identity map only keeps weak references
             if load_workflow:
                 change.loaded = self.ctx.repository.load(session, instance.definition_id)
-                change.workflow = self._workflow(session, instance, change.loaded)
+                change.workflow, change.ready_before = self._workflow(session, instance, change.loaded)
                 change.waits_before = waiting_events(change.workflow)
-                change.ready_before = {str(t.id) for t in change.workflow.get_tasks(
-                    state=TaskState.READY, manual=True)}
             result = _guard(fn, change)
             if change.workflow is not None:
                 self.sync(change)
@@ -248,16 +246,18 @@ class UnitOfWork:
                 InstanceNotFound(f"process instance '{instance_id}' does not exist")
         return found[0], (found[1] if by_task else None)
 
-    def _workflow(self, session, instance: ProcessInstance, loaded):
-        """The instance's workflow: this process's cached one if it is of the row's version, else loaded
-        from the state (sent with the lock when stale; read here if the cached entry went meanwhile)."""
-        workflow = self.ctx.workflows.take(instance.id, instance.version, instance.definition_id)
-        if workflow is not None:
-            return workflow
+    def _workflow(self, session, instance: ProcessInstance, loaded) -> tuple[Any, set[str]]:
+        """The instance's workflow and its ready user tasks: this process's cached ones if of the row's
+        version, else loaded from the state (sent with the lock when stale; read here if the cached
+        entry went meanwhile)."""
+        cached = self.ctx.workflows.take(instance.id, instance.version, instance.definition_id)
+        if cached is not None:
+            return cached
         state = instance.stale_state
         if state is None:
             state = session.scalar(_STATE_OF, {"id": instance.id})
-        return self.ctx.serializer.loads(state, loaded.spec, loaded.subprocess_specs)
+        workflow = self.ctx.serializer.loads(state, loaded.spec, loaded.subprocess_specs)
+        return workflow, {str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
 
     def start(self, fn, then=None):
         """Run `fn(session, now)` that creates a new instance and returns its Change.

@@ -45,13 +45,13 @@ class WorkflowCache:
             entry = self._entries.get(instance_id) if instance_id is not None else None
             return entry.version if entry is not None else None
 
-    def take(self, instance_id: str, version: int, definition_id: int):
-        """Remove and return the instance's workflow if it was saved at exactly this version."""
+    def take(self, instance_id: str, version: int, definition_id: int) -> tuple[Any, set[str]] | None:
+        """Remove and return (workflow, its open user task ids) if saved at exactly this version."""
         with self._lock:
             entry = self._pop(instance_id)
         if entry is not None and entry.version == version and entry.definition_id == definition_id:
             self.hits += 1
-            return entry.workflow
+            return entry.workflow, set(entry.task_ids)
         self.misses += 1
         return None
 
