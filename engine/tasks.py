@@ -57,6 +57,8 @@ _TASK_ROWS = (select(HumanTask.__table__, _ASSIGNEE.c.username.label("assignee_n
                            .outerjoin(_COMPLETER, _COMPLETER.c.id == _T.completed_by_id)))
 _CLAIM = (update(HumanTask.__table__).where(_T.id == bindparam("task_id"), _T.state == "open")
           .values(state="claimed", assignee_id=bindparam("assignee_id"), claimed_at=bindparam("at")))
+_OWNER_TASKS = select(HumanTask).where(HumanTask.instance_id == bindparam("instance_id"),
+                                      HumanTask.owner_task.is_(True), HumanTask.state.in_(OPEN_STATES))
 SLA_STATES = ("on_time", "warning", "breached", "met", "missed")
 SORTS = {"due": "due_at", "priority": "priority", "created": "created_at"}
 MAX_LIMIT = 200
@@ -220,9 +222,7 @@ class TaskService:
         change.emit("case.owner_changed", owner_id=target.id, previous_owner_id=previous)
 
     def _owner_tasks_to(self, change: Change, user_id: int, exclude: str | None = None) -> None:
-        rows = change.session.scalars(select(HumanTask).where(
-            HumanTask.instance_id == change.instance.id, HumanTask.owner_task.is_(True),
-            HumanTask.state.in_(OPEN_STATES))).all()
+        rows = change.session.scalars(_OWNER_TASKS, {"instance_id": change.instance.id}).all()
         for row in rows:
             if row.id != exclude and row.assignee_id != user_id:
                 self._assign(change, row, user_id)

@@ -75,8 +75,12 @@ _LOCKS = {(False, False): _LOCK_INSTANCE_LIGHT, (False, True): _LOCK_INSTANCE,
 _STATE_OF = select(ProcessInstance.state).where(ProcessInstance.id == bindparam("id"))
 # an incident still stands for its waiting event: a change that keeps the event waiting (an admin
 # fixing variables) must not schedule a second timer for it
-_PENDING_BPMN_TIMERS_OF = select(Timer).where(Timer.instance_id == bindparam("instance_id"),
-                                              Timer.status.in_(("pending", "incident")), Timer.kind == "bpmn_timer")
+_PENDING_BPMN_TIMERS_OF = select(Timer.id, Timer.task_id, Timer.element_id, Timer.due_at).where(
+    Timer.instance_id == bindparam("instance_id"), Timer.status.in_(("pending", "incident")),
+    Timer.kind == "bpmn_timer")
+_SETTLE_TIMER = (update(Timer).where(Timer.id == bindparam("timer_id"))
+                 .values(status=bindparam("status"), fired_at=bindparam("fired_at")))
+_INSERT_WAITS = insert(MessageWait.__table__)
 _DELETE_CANDIDATES = delete(TaskCandidate).where(TaskCandidate.task_id == bindparam("task_id"))
 _INSERT_AUDIT = insert(AuditEntry.__table__)
 _INSERT_TASKS = insert(HumanTask.__table__)
@@ -120,6 +124,7 @@ class Change:
     candidate_rows: list[dict[str, Any]] = field(default_factory=list)
     timer_rows: list[dict[str, Any]] = field(default_factory=list)
     personal_rows: list[dict[str, Any]] = field(default_factory=list)  # sealed (engine/personal.py)
+    wait_rows: list[dict[str, Any]] = field(default_factory=list)  # waiting message events
     new_timers: list[tuple[int, datetime]] = field(default_factory=list)  # (id, due): for the job runner
     # audit and outbox rows, written in one multi-row INSERT each just before commit (in this order)
     audit_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -167,6 +172,7 @@ class Change:
         self._insert("task_rows", _INSERT_TASKS)
         self._insert("candidate_rows", _INSERT_CANDIDATES)
         self._insert("personal_rows", _INSERT_PERSONAL)
+        self._insert("wait_rows", _INSERT_WAITS)
         result = self._insert("timer_rows", _INSERT_TIMERS)
         if result is not None:
             self.new_timers += [(timer_id, due_at) for timer_id, due_at in result]
@@ -395,7 +401,8 @@ class UnitOfWork:
         messages = {task_id: task for task_id, (kind, _key, task) in waits.items() if kind == "message"}
         session.flush()  # the session does not autoflush: changes made by this unit of work must be visible
         existing_timers = {} if change.is_new else {
-            t.task_id: t for t in session.scalars(_PENDING_BPMN_TIMERS_OF, {"instance_id": instance.id})}
+            t.task_id: t for t in session.execute(_PENDING_BPMN_TIMERS_OF, {"instance_id": instance.id})}
+        settled = []
         for task_id, row in existing_timers.items():
             task = timers.get(task_id)
             if task is not None and timer_due(task) == row.due_at:
@@ -403,14 +410,17 @@ class UnitOfWork:
             # gone or moved on (a cycle): did it fire here (a user action refreshed timers) or was it cancelled?
             spiff_task = task or wf.get_task_from_id(uuid.UUID(task_id))
             fired = task is not None or (spiff_task is not None and spiff_task.state == TaskState.COMPLETED)
-            row.status = "fired" if fired and row.due_at <= change.now else "cancelled"
-            row.fired_at = change.now if row.status == "fired" else None
-            if row.status == "fired":
+            fired = fired and row.due_at <= change.now
+            settled.append({"timer_id": row.id, "status": "fired" if fired else "cancelled",
+                            "fired_at": change.now if fired else None})
+            if fired:
                 change.audit("timer.fired", task_id=task_id, element_id=row.element_id,
                              due_at=row.due_at.isoformat(), fired_at=change.now.isoformat())
                 change.emit("timer.fired", element_id=row.element_id, due_at=row.due_at.isoformat(),
                             fired_at=change.now.isoformat())
             existing_timers[task_id] = None
+        if settled:  # Core: these rows are never held by the session
+            session.connection().execute(_SETTLE_TIMER, settled)
         for task_id, task in timers.items():
             if existing_timers.get(task_id) is not None:
                 continue
@@ -429,9 +439,10 @@ class UnitOfWork:
             process_meta = change.loaded.meta.get(owning_process(task, change.loaded.meta), {})
             attached = process_meta.get("boundaries", {}).get(task.task_spec.bpmn_id)
             groups = process_meta.get("tasks", {}).get(attached, {}).get("groups", []) if attached else []
-            session.add(MessageWait(task_id=task_id, instance_id=instance.id,
-                                    message_name=task.task_spec.event_definition.name,
-                                    element_id=task.task_spec.bpmn_id, attached_to=attached, groups=groups))
+            change.wait_rows.append({"task_id": task_id, "instance_id": instance.id,
+                                     "message_name": task.task_spec.event_definition.name,
+                                     "element_id": task.task_spec.bpmn_id, "attached_to": attached,
+                                     "groups": groups})
 
 
 def candidate_rows(task_id: str, groups: list, users: list, due_at: datetime | None) -> list[dict[str, Any]]:
