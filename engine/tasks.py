@@ -31,6 +31,7 @@ from .errors import (
 )
 from .identity import STATION_ROLES, Actor
 from .runtime import _reason
+from .store.db import DriverStatement
 from .store.models import HumanTask, ProcessInstance, TaskCandidate, User
 from .unit_of_work import (
     OPEN_STATES,
@@ -55,8 +56,8 @@ _TASK_ROWS = (select(HumanTask.__table__, _ASSIGNEE.c.username.label("assignee_n
               .select_from(HumanTask.__table__
                            .outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == _T.assignee_id)
                            .outerjoin(_COMPLETER, _COMPLETER.c.id == _T.completed_by_id)))
-_CLAIM = (update(HumanTask.__table__).where(_T.id == bindparam("task_id"), _T.state == "open")
-          .values(state="claimed", assignee_id=bindparam("assignee_id"), claimed_at=bindparam("at")))
+_CLAIM = DriverStatement(update(HumanTask.__table__).where(_T.id == bindparam("task_id"), _T.state == "open")
+                         .values(state="claimed", assignee_id=bindparam("assignee_id"), claimed_at=bindparam("at")))
 _OWNER_TASKS = select(HumanTask).where(HumanTask.instance_id == bindparam("instance_id"),
                                       HumanTask.owner_task.is_(True), HumanTask.state.in_(OPEN_STATES))
 SLA_STATES = ("on_time", "warning", "breached", "met", "missed")
@@ -192,8 +193,7 @@ class TaskService:
         if not is_candidate(actor, row):
             raise NotCandidate("you are not a candidate for this task")
         # conditional update: exactly one transaction moves the row out of 'open'
-        connection = change.session.connection()
-        won = connection.execute(_CLAIM, {"task_id": row.id, "assignee_id": actor.id, "at": change.now}).rowcount
+        won = _CLAIM.execute(change.session, {"task_id": row.id, "assignee_id": actor.id, "at": change.now})
         if won != 1:
             raise TaskAlreadyClaimed("the task was claimed by someone else")
         for name, value in (("state", "claimed"), ("assignee_id", actor.id), ("claimed_at", change.now)):

@@ -21,7 +21,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDef
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, case, delete, insert, inspect, null, select, update
+from sqlalchemy import bindparam, case, delete, insert, inspect, null, or_, select, update
 from sqlalchemy.orm import defer, with_expression
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -38,6 +38,7 @@ from .errors import (
 from .identity import STATION_ROLES
 from .outbox import outbox_row
 from .schedule import parse_instant_or_duration, resolve_due
+from .store.db import DriverStatement
 from .store.models import (
     AuditEntry,
     HumanTask,
@@ -78,20 +79,21 @@ _STATE_OF = select(ProcessInstance.state).where(ProcessInstance.id == bindparam(
 _PENDING_BPMN_TIMERS_OF = select(Timer.id, Timer.task_id, Timer.element_id, Timer.due_at).where(
     Timer.instance_id == bindparam("instance_id"), Timer.status.in_(("pending", "incident")),
     Timer.kind == "bpmn_timer")
-_SETTLE_TIMER = (update(Timer).where(Timer.id == bindparam("timer_id"))
-                 .values(status=bindparam("status"), fired_at=bindparam("fired_at")))
-_INSERT_WAITS = insert(MessageWait.__table__)
-_DELETE_CANDIDATES = delete(TaskCandidate).where(TaskCandidate.task_id == bindparam("task_id"))
-_INSERT_AUDIT = insert(AuditEntry.__table__)
-_INSERT_TASKS = insert(HumanTask.__table__)
-_INSERT_CANDIDATES = insert(TaskCandidate.__table__)
-_INSERT_PERSONAL = insert(PersonalRecord.__table__)
+# Writes run on the driver (engine/store/db.py DriverStatement): the rows are never held by the session.
+_SETTLE_TIMER = DriverStatement(update(Timer).where(Timer.id == bindparam("timer_id"))
+                                .values(status=bindparam("status"), fired_at=bindparam("fired_at")))
+_INSERT_WAITS = DriverStatement(insert(MessageWait.__table__))
+_DELETE_CANDIDATES = DriverStatement(delete(TaskCandidate).where(TaskCandidate.task_id == bindparam("task_id")))
+_INSERT_AUDIT = DriverStatement(insert(AuditEntry.__table__))
+_INSERT_TASKS = DriverStatement(insert(HumanTask.__table__))
+_INSERT_CANDIDATES = DriverStatement(insert(TaskCandidate.__table__))
+_INSERT_PERSONAL = DriverStatement(insert(PersonalRecord.__table__))
+_INSERT_OUTBOX = DriverStatement(insert(OutboxEvent.__table__))
 # RETURNING (id, due_at) pairs: no row order needed, so SQLite inserts them in one statement too
 _INSERT_TIMERS = insert(Timer.__table__).returning(Timer.__table__.c.id, Timer.__table__.c.due_at)
-_INSERT_OUTBOX = insert(OutboxEvent.__table__)
-_CANCEL_SLA_TIMERS = (update(Timer).where(Timer.task_id == bindparam("of_task"), Timer.status == "pending",
-                                          Timer.kind.in_(("sla_warning", "sla_breach")))
-                      .values(status="cancelled"))
+_CANCEL_SLA_TIMERS = DriverStatement(update(Timer).where(
+    Timer.task_id == bindparam("of_task"), Timer.status == "pending",
+    or_(Timer.kind == "sla_warning", Timer.kind == "sla_breach")).values(status="cancelled"))
 
 
 @dataclass(frozen=True)
@@ -183,11 +185,13 @@ class Change:
         self._insert("outbox_rows", _INSERT_OUTBOX)
 
     def _insert(self, buffer: str, statement):
-        """Insert a buffer's rows in one Core statement (these rows are never held by the session)."""
+        """Insert a buffer's rows in one statement (these rows are never held by the session)."""
         rows = getattr(self, buffer)
         if not rows:
             return None
         setattr(self, buffer, [])
+        if isinstance(statement, DriverStatement):
+            return statement.execute(self.session, rows)
         return self.session.connection().execute(statement, rows)
 
 
@@ -420,7 +424,7 @@ class UnitOfWork:
                             fired_at=change.now.isoformat())
             existing_timers[task_id] = None
         if settled:  # Core: these rows are never held by the session
-            session.connection().execute(_SETTLE_TIMER, settled)
+            _SETTLE_TIMER.execute(session, settled)
         for task_id, task in timers.items():
             if existing_timers.get(task_id) is not None:
                 continue
@@ -454,13 +458,13 @@ def candidate_rows(task_id: str, groups: list, users: list, due_at: datetime | N
 
 
 def add_candidates(session, row: HumanTask) -> None:
-    session.connection().execute(_INSERT_CANDIDATES, candidate_rows(row.id, row.candidate_groups,
+    _INSERT_CANDIDATES.execute(session, candidate_rows(row.id, row.candidate_groups,
                                                                     row.candidate_users, row.due_at))
 
 
 def drop_candidates(session, task_id: str) -> None:
     """Take a task out of every queue (claimed, assigned or closed); queue entries are never held."""
-    session.connection().execute(_DELETE_CANDIDATES, {"task_id": task_id})
+    _DELETE_CANDIDATES.execute(session, {"task_id": task_id})
 
 
 def is_candidate(actor, row: HumanTask) -> bool:
@@ -549,12 +553,12 @@ def write_row(session, obj, values: dict[str, Any], *, versioned: bool = False) 
         if versioned:
             statement = statement.where(table.c.version == bindparam("loaded_version"))
             assignments["version"] = table.c.version + 1
-        statement = _UPDATES[key] = statement.values(assignments)
+        statement = _UPDATES[key] = DriverStatement(statement.values(assignments))
     params = {f"v_{c}": values[c] for c in columns}
     params["pk"] = obj.id
     if versioned:
         params["loaded_version"] = obj.version
-    if session.connection().execute(statement, params).rowcount != 1:
+    if statement.execute(session, params) != 1:
         raise ConcurrentModification(f"{table.name} row {obj.id} changed meanwhile; try again")
     for column, value in values.items():
         set_committed_value(obj, column, value)
@@ -583,7 +587,7 @@ def close_task(change: Change, row: HumanTask, state: str, *, via: str | None = 
     if was_open:
         drop_candidates(change.session, row.id)
     if row.due_at is not None:
-        change.session.connection().execute(_CANCEL_SLA_TIMERS, {"of_task": row.id})
+        _CANCEL_SLA_TIMERS.execute(change.session, {"of_task": row.id})
 
 
 def warning_time(spec: Any, created: datetime, due: datetime | None, default_fraction: float) -> datetime | None:

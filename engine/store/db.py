@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -138,3 +139,69 @@ def _sqlite_begin(connection) -> None:
         return  # one statement: SQLite runs it in a transaction of its own
     read_only = connection.get_execution_options().get("fengqiao_read_only", False)
     connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+class DriverStatement:
+    """A Core write statement compiled once per dialect (and column set) and run on the driver's cursor.
+
+    SQLAlchemy's execution path costs ~40 µs (SQLite) to ~90 µs (PostgreSQL) of Python per statement
+    on top of the driver; the unit of work runs about ten writes per change. Parameters still go
+    through the columns' type processors; driver errors go through SQLAlchemy's handling (a lost
+    connection invalidates the pool and surfaces as `DBAPIError`), and cursor events still fire.
+    Statements with expanding (IN) parameters are not supported.
+    """
+
+    def __init__(self, statement):
+        self.statement = statement
+        self._plans: dict[tuple, tuple[str, list, bool]] = {}
+
+    def execute(self, session, params: dict[str, Any] | list[dict[str, Any]]) -> int:
+        """Execute with one parameter set or many (executemany); returns the rowcount."""
+        connection = session.connection()
+        many = isinstance(params, list)
+        rows = params if many else [params]
+        if not rows:
+            return 0
+        dialect = connection.dialect
+        key = (dialect.name, tuple(rows[0]) if self.statement.is_insert else None)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._compile(dialect, key[1])
+        sql, binds, positional = plan
+        if positional:
+            values = [[(proc(row[k]) if proc else row[k]) if k is not None else default
+                       for k, default, proc in binds] for row in rows]
+        else:
+            values = [{name: (proc(row[k]) if proc else row[k]) if k is not None else default
+                       for name, (k, default, proc) in binds} for row in rows]
+        cursor = connection.connection.dbapi_connection.cursor()
+        parameters = values if many else values[0]
+        try:
+            if connection._has_events or connection.engine._has_events:
+                connection.dispatch.before_cursor_execute(connection, cursor, sql, parameters, None, many)
+            if many:
+                cursor.executemany(sql, values)
+            else:
+                cursor.execute(sql, values[0])
+            return cursor.rowcount
+        except Exception as exc:
+            connection._handle_dbapi_exception(exc, sql, parameters, cursor, None)
+        finally:
+            cursor.close()
+
+    def _compile(self, dialect, column_keys):
+        compiled = self.statement.compile(dialect=dialect, column_keys=list(column_keys) if column_keys else None)
+        processors = compiled._bind_processors
+        names = compiled.positiontup if compiled.positional else list(compiled.binds)
+        binds = []
+        for name in names:
+            bind = compiled.binds[name]
+            if bind.expanding:
+                raise ValueError("DriverStatement does not support expanding parameters")
+            named = not bind.key.startswith("%(")  # anonymous binds carry a literal value
+            default = None if named else (processors[name](bind.effective_value) if name in processors
+                                          else bind.effective_value)
+            entry = (bind.key if named else None, default, processors.get(name) if named else None)
+            binds.append(entry if compiled.positional else (name, entry))
+        sql = compiled.string
+        return sql, binds, compiled.positional

@@ -1,0 +1,54 @@
+"""Writes run on the driver's cursor (DriverStatement) store what SQLAlchemy would, and fail like it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import bindparam, insert, select, text, update
+
+from engine.errors import Unavailable
+from engine.store.db import DriverStatement
+from engine.store.models import AuditEntry, Timer
+
+_AUDIT = AuditEntry.__table__
+
+
+def _row(action):
+    return {"at": datetime(2026, 11, 29, 8, 30, 15, 123456, tzinfo=UTC), "actor_id": None, "actor": "测试 test",
+            "action": action, "instance_id": None, "task_id": None, "details": {"fields": ["a", "b"], "n": 1}}
+
+
+def test_driver_inserts_read_back_like_sqlalchemy_inserts(engine):
+    with engine.db.transaction() as session:
+        session.connection().execute(insert(_AUDIT), [_row("by.sqlalchemy")])
+        assert DriverStatement(insert(_AUDIT)).execute(session, [_row("by.driver"), _row("by.driver")]) == 2
+    with engine.db.read() as session:
+        rows = {r.action: r for r in session.scalars(select(AuditEntry).where(AuditEntry.action.like("by.%")))}
+    core, driver = rows["by.sqlalchemy"], rows["by.driver"]
+    assert (driver.at, driver.actor, driver.details) == (core.at, core.actor, core.details)
+    assert driver.at == _row("x")["at"] and driver.at.tzinfo is not None
+
+
+def test_driver_updates_count_the_rows_they_change_and_keep_literals(engine):
+    statement = DriverStatement(update(Timer).where(Timer.id == bindparam("timer_id"), Timer.status == "pending")
+                                .values(status="cancelled"))
+    with engine.db.transaction() as session:
+        assert statement.execute(session, {"timer_id": 123456}) == 0
+
+
+def test_a_driver_statement_refuses_expanding_parameters(engine):
+    statement = DriverStatement(update(Timer).where(Timer.kind.in_(("a", "b"))).values(status="cancelled"))
+    with pytest.raises(ValueError), engine.db.transaction() as session:
+        statement.execute(session, {})
+
+
+@pytest.mark.backends("postgresql")
+def test_a_driver_statement_on_a_lost_connection_is_unavailable_and_the_pool_recovers(engine):
+    with pytest.raises(Unavailable), engine.db.transaction() as session:
+        pid = session.execute(text("SELECT pg_backend_pid()")).scalar()
+        with engine.db.engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        DriverStatement(insert(_AUDIT)).execute(session, [_row("lost")])
+    with engine.db.transaction() as session:  # a fresh connection
+        assert DriverStatement(insert(_AUDIT)).execute(session, [_row("after")]) == 1
