@@ -179,7 +179,7 @@ class DriverStatement:
         try:
             if connection._has_events or connection.engine._has_events:
                 connection.dispatch.before_cursor_execute(connection, cursor, sql, parameters, None, many)
-            if many:
+            if len(values) > 1:  # one row: a plain execute (psycopg's executemany enters pipeline mode)
                 cursor.executemany(sql, values)
             else:
                 cursor.execute(sql, values[0])
