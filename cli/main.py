@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import signal
@@ -18,8 +19,8 @@ from .demo import DEMO_PASSWORD, USERS, ensure_demo_world, run_demo
 DEMO_USERNAMES = [u[0] for u in USERS]
 
 
-def _engine() -> Engine:
-    return Engine(Settings.from_env())
+def _engine(**overrides) -> Engine:
+    return Engine(dataclasses.replace(Settings.from_env(), **overrides))
 
 
 def engine_errors(fn):
@@ -140,7 +141,8 @@ def worker(burst: bool) -> None:
     or the sweeper alone (without Redis, e.g. next to gunicorn). Run as many as you like."""
     from engine.jobs import RedisJobs, Sweeper, run_worker
 
-    engine = _engine()
+    # no workflow cache: a worker fires a case's timers hours apart, after other processes changed it
+    engine = _engine(workflow_cache_size=0)
     if isinstance(engine.jobs, RedisJobs):
         click.echo(f"worker: RQ queue '{engine.jobs.queue.name}' + sweeper "
                    f"(database: {_safe_url(engine.settings.database_url)})", err=True)
