@@ -67,7 +67,7 @@ class TimerService:
         claimable = and_(Timer.status == "pending", Timer.due_at < now,
                          or_(Timer.locked_until.is_(None), Timer.locked_until < now))
         with self.ctx.db.read_statement() as session:
-            if session.execute(select(Timer.id).where(claimable).limit(1)).first() is None:
+            if session.execute(select(Timer.id).where(claimable).order_by(Timer.due_at).limit(1)).first() is None:
                 return []
         with self.ctx.db.transaction() as session:
             due = select(Timer.id).where(claimable).order_by(Timer.due_at).limit(limit)
