@@ -350,38 +350,25 @@ class TaskService:
             rows = session.connection().execute(_claimable_queue(
                 candidate, group, now, due_before, due_after, sla_state, cursor, station_id, limit))
             return [task_view(row, row.assignee_name, row.completer_name, now) for row in rows]
-        plain = {"task_id": task_id, "assignee_id": assignee_id, "states": states, "instance_id": instance_id,
-                 "business_key": business_key, "station_id": station_id}
+        equal = {name: list(v) if name == "states" else v for name, v in (
+            ("id", task_id), ("assignee_id", assignee_id), ("states", states), ("instance_id", instance_id),
+            ("business_key", business_key), ("station_id", station_id)) if (v if name == "states" else v is not None)}
         if (candidate is None and group is None and involving is None and sla_state is None and not cursor
                 and due_before is None and due_after is None):
             # equality filters only (a task, a case's tasks, my tasks): the statement is built once per shape
-            values = {name: list(v) if name == "states" else v for name, v in plain.items()
-                      if (v if name == "states" else v is not None)}
-            statement = _plain_query(tuple(values), sort)
+            statement = _plain_query(tuple(equal), sort)
             return [task_view(row, row.assignee_name, row.completer_name, now)
-                    for row in session.connection().execute(statement, {**values, "limit": limit})]
-        query = _TASK_ROWS
-        if task_id is not None:
-            query = query.where(_T.id == task_id)
-        if assignee_id is not None:
-            query = query.where(_T.assignee_id == assignee_id)
+                    for row in session.connection().execute(statement, {**equal, "limit": limit})]
+        query = _TASK_ROWS.where(*[_equals(name, value) for name, value in equal.items()])
         if candidate is not None:
             query = query.where(_in_queue(candidate, group), _T.state == "open")
         elif group is not None:
             # driven from the queue index (group_key, due_at, task_id): the first page is read in order
             query = query.join(_QUEUE, and_(_Q.task_id == _T.id, _Q.group_key == group)).where(_T.state == "open")
-        if states:
-            query = query.where(_T.state.in_(states))
-        if instance_id is not None:
-            query = query.where(_T.instance_id == instance_id)
-        if business_key is not None:
-            query = query.where(_T.business_key == business_key)
         if due_before is not None:
             query = query.where(_T.due_at < due_before)
         if due_after is not None:
             query = query.where(_T.due_at >= due_after)
-        if station_id is not None:
-            query = query.where(_T.station_id == station_id)
         if involving is not None:  # the actor's open queues, and what the actor holds or completed
             mine = [_T.assignee_id == involving.id, _T.completed_by_id == involving.id] \
                 if involving.id is not None else []
@@ -406,16 +393,18 @@ class TaskService:
 _PLAIN: dict[tuple, Any] = {}
 
 
+def _equals(name: str, value):
+    """An equality filter of the inbox: a column (`states`: the state among several) equal to `value`."""
+    return _T.state.in_(value) if name == "states" else _T[name] == value
+
+
 def _plain_query(filters: tuple[str, ...], sort: str):
     """The task rows matching equality filters on the named columns, sorted; parameters by name."""
     key = (filters, sort)
     statement = _PLAIN.get(key)
     if statement is None:
-        statement = _TASK_ROWS
-        for name in filters:
-            column = _T.state if name == "states" else _T[name if name != "task_id" else "id"]
-            statement = statement.where(column.in_(bindparam(name, expanding=True)) if name == "states"
-                                        else column == bindparam(name))
+        statement = _TASK_ROWS.where(*[_equals(name, bindparam(name, expanding=name == "states"))
+                                       for name in filters])
         statement = _PLAIN[key] = statement.order_by(
             *[(c.desc() if desc else c.asc()).nulls_last() for c, desc in _order(sort)]).limit(bindparam("limit"))
     return statement

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from . import clock as clock_module
 from .audit import record
@@ -64,13 +64,14 @@ class TimerService:
         behind it)."""
         now = self.ctx.clock.now()
         token = str(uuid.uuid4())
-        claimable = and_(Timer.status == "pending", Timer.due_at < now,
-                         or_(Timer.locked_until.is_(None), Timer.locked_until < now))
+        due = (select(Timer.id).where(Timer.status == "pending", Timer.due_at < now,
+                                      or_(Timer.locked_until.is_(None), Timer.locked_until < now))
+               .order_by(Timer.due_at))
         with self.ctx.db.read_statement() as session:
-            if session.execute(select(Timer.id).where(claimable).order_by(Timer.due_at).limit(1)).first() is None:
+            if session.execute(due.limit(1)).first() is None:
                 return []
         with self.ctx.db.transaction() as session:
-            due = select(Timer.id).where(claimable).order_by(Timer.due_at).limit(limit)
+            due = due.limit(limit)
             if not self.ctx.db.is_sqlite:
                 due = due.with_for_update(skip_locked=True)
             session.execute(update(Timer).where(Timer.id.in_(due.scalar_subquery()))

@@ -235,12 +235,7 @@ class UnitOfWork:
             session.flush()
             if then is not None:
                 result = then(change)
-            saved = (instance.id, instance.version, instance.definition_id)
-        self._after_commit(change)
-        if change.workflow is not None:  # committed: the next change of this instance may start from it
-            self.ctx.workflows.put(*saved, change.workflow, change.ready_after)
-        elif saved[1] != loaded_version:  # the row moved on, its state did not
-            self.ctx.workflows.advance(saved[0], loaded_version, saved[1])
+        self._after_commit(change, loaded_version)
         return result
 
     def _lock(self, session, instance_id, load_workflow: bool) -> tuple[ProcessInstance, HumanTask | None]:
@@ -284,17 +279,21 @@ class UnitOfWork:
             self.sync(change)
             change.write_events()
             result = then(change) if then is not None else change
-            instance = change.instance
-            saved = (instance.id, instance.version, instance.definition_id)
         self._after_commit(change)
-        self.ctx.workflows.put(*saved, change.workflow, change.ready_after)
         return result
 
-    def _after_commit(self, change: Change) -> None:
-        """Wake the job runner for timers this change created (the database already has them)."""
+    def _after_commit(self, change: Change, loaded_version: int | None = None) -> None:
+        """Wake the job runner for timers this change created (the database already has them), and
+        keep the committed workflow for the instance's next change (engine/workflow_cache.py)."""
         jobs = getattr(self.ctx, "jobs", None)
         if jobs is not None:
             jobs.schedule(change.new_timers)
+        instance = change.instance  # its attributes outlive the session (expire_on_commit=False)
+        if change.workflow is not None:
+            self.ctx.workflows.put(instance.id, instance.version, instance.definition_id, change.workflow,
+                                   change.ready_after)
+        elif instance.version != loaded_version:  # the row moved on, its state did not
+            self.ctx.workflows.advance(instance.id, loaded_version, instance.version)
 
     # --- projections -----------------------------------------------------------------------------
     def sync(self, change: Change) -> None:
@@ -458,8 +457,7 @@ def candidate_rows(task_id: str, groups: list, users: list, due_at: datetime | N
 
 
 def add_candidates(session, row: HumanTask) -> None:
-    _INSERT_CANDIDATES.execute(session, candidate_rows(row.id, row.candidate_groups,
-                                                                    row.candidate_users, row.due_at))
+    _INSERT_CANDIDATES.execute(session, candidate_rows(row.id, row.candidate_groups, row.candidate_users, row.due_at))
 
 
 def drop_candidates(session, task_id: str) -> None:

@@ -78,15 +78,6 @@ class WorkflowCache:
                 entry.version = to_version
                 self._entries.move_to_end(instance_id)
 
-    def drop(self, instance_id: str) -> None:
-        with self._lock:
-            self._pop(instance_id)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._instance_of_task.clear()
-
     def _pop(self, instance_id: str) -> _Entry | None:
         entry = self._entries.pop(instance_id, None)
         if entry is not None:

@@ -157,11 +157,11 @@ class DriverStatement:
 
     def execute(self, session, params: dict[str, Any] | list[dict[str, Any]]) -> int:
         """Execute with one parameter set or many (executemany); returns the rowcount."""
-        connection = session.connection()
         many = isinstance(params, list)
         rows = params if many else [params]
         if not rows:
             return 0
+        connection = session.connection()
         dialect = connection.dialect
         key = (dialect.name, tuple(rows[0]) if self.statement.is_insert else None)
         plan = self._plans.get(key)
@@ -203,5 +203,4 @@ class DriverStatement:
                                           else bind.effective_value)
             entry = (bind.key if named else None, default, processors.get(name) if named else None)
             binds.append(entry if compiled.positional else (name, entry))
-        sql = compiled.string
-        return sql, binds, compiled.positional
+        return compiled.string, binds, compiled.positional
