@@ -19,7 +19,7 @@ from . import api, common, floor, report, scale, timers
 BENCHES = ("floor", "api", "scale", "timers")
 
 SMOKE = {
-    "floor": dict(cases=2, rounds=2),
+    "floor": dict(cases=2, rounds=2, page_cases=3),
     "api": dict(rounds=1, seconds=2, serial_seconds=1.5, concurrency=2, soak_seconds=3, gunicorn_workers=2,
                 gunicorn_threads=2),
     "scale": dict(small=15, large=40, rounds=1, completions_per_round=4, query_reps=3, officers_per_station=1),

@@ -111,7 +111,61 @@ class EngineDriver:
         return len(PATHS[path])
 
 
-def run(cases: int = 40, rounds: int = 5, out_dir: Path | None = None) -> dict:
+# --- pages written per change ----------------------------------------------------------------------
+def pages_per_commit(cases: int = 100) -> dict:
+    """SQLite pages each kind of change writes, by table and index: counted, not timed.
+
+    With automatic checkpoints off, every page a commit writes is a frame appended to the WAL file,
+    whose header names the page; `dbstat` names the table or index that owns it. The count does not
+    depend on how busy the machine is, so it shows what an index or a schema change costs.
+    """
+    import sqlite3
+    import struct
+
+    from sqlalchemy import event
+
+    with common.workdir() as tmp:
+        path = tmp / "pages.db"
+        engine = common.make_engine(f"sqlite:///{path}", tmp / "instance")
+        names = common.build_world(engine)
+        event.listen(engine.db.engine, "connect", lambda dbapi, _r: dbapi.execute("PRAGMA wal_autocheckpoint=0"))
+        engine.db.engine.dispose()
+        officer = common.actors(engine, names)["officer"][0]
+        wal = Path(f"{path}-wal")
+
+        def frame_pages() -> list[int]:
+            data = wal.read_bytes()
+            size = 24 + engine_page_size
+            return [struct.unpack(">I", data[o:o + 4])[0] for o in range(32, len(data) - size + 1, size)]
+
+        def owners() -> dict[int, str]:
+            with sqlite3.connect(path) as connection:
+                return {page: name for name, page in connection.execute("SELECT name, pageno FROM dbstat")}
+
+        with sqlite3.connect(path) as connection:
+            engine_page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+        start = lambda: engine.runtime.start_instance("dispute_resolution", officer, dict(REPORT))  # noqa: E731
+        task_ids = [start()["open_tasks"][0]["id"] for _ in range(cases)]
+        assess = PATHS["on_spot"][0][2]
+        result = {}
+        for name, run_all in (("start", lambda: [start() for _ in range(cases)]),
+                              ("claim", lambda: [engine.tasks.claim(t, officer) for t in task_ids]),
+                              ("complete", lambda: [engine.tasks.complete(t, officer, assess) for t in task_ids])):
+            before = len(frame_pages())
+            run_all()
+            written = frame_pages()[before:]
+            where = owners()
+            by_owner: dict[str, int] = {}
+            for page in written:
+                owner = "sqlite_schema (header)" if page == 1 else where.get(page, "?")
+                by_owner[owner] = by_owner.get(owner, 0) + 1
+            result[name] = {"pages": len(written) / cases,
+                            "by_owner": {k: v / cases for k, v in sorted(by_owner.items(), key=lambda kv: -kv[1])}}
+        engine.close()
+    return {"cases": cases, "page_size": engine_page_size, "changes": result}
+
+
+def run(cases: int = 40, rounds: int = 5, out_dir: Path | None = None, page_cases: int = 100) -> dict:
     """`rounds` side-by-side rounds of `cases` cases per path through floor and engine."""
     from engine.store.models import ProcessDefinition, ProcessInstance
 
@@ -147,6 +201,7 @@ def run(cases: int = 40, rounds: int = 5, out_dir: Path | None = None) -> dict:
         "paths": {p: {k: summary(v) for k, v in r.items()} | {"raw": r} for p, r in rows.items()},
         "tasks_per_case": {p: len(s) for p, s in PATHS.items()},
         "floor_blob_bytes": floor.blob_bytes, "engine_blob_bytes": blob,
+        "pages_per_commit": pages_per_commit(page_cases),
     }
 
 

@@ -23,7 +23,7 @@ from .audit import record
 from .errors import EngineError, Forbidden, InvalidInput, NotFound
 from .identity import Actor
 from .outbox import emit
-from .store.models import Department, HumanTask, Incident, Membership, ProcessInstance, Timer, User
+from .store.models import TIMER_PENDING, Department, HumanTask, Incident, Membership, ProcessInstance, Timer, User
 from .unit_of_work import OPEN_STATES, Change, refresh_timers, timer_due
 
 log = logging.getLogger("fengqiao.timers")
@@ -64,7 +64,7 @@ class TimerService:
         behind it)."""
         now = self.ctx.clock.now()
         token = str(uuid.uuid4())
-        due = (select(Timer.id).where(Timer.status == "pending", Timer.due_at < now,
+        due = (select(Timer.id).where(TIMER_PENDING, Timer.due_at < now,
                                       or_(Timer.locked_until.is_(None), Timer.locked_until < now))
                .order_by(Timer.due_at))
         with self.ctx.db.read_statement() as session:
@@ -79,7 +79,7 @@ class TimerService:
                                     locked_until=now + timedelta(seconds=self.ctx.settings.timer_lease_seconds))
                             .execution_options(synchronize_session=False))
             return [tuple(row) for row in session.execute(
-                select(Timer.id, Timer.instance_id, Timer.kind).where(Timer.claim_token == token)
+                select(Timer.id, Timer.instance_id, Timer.kind).where(Timer.claim_token == token, TIMER_PENDING)
                 .order_by(Timer.due_at))]
 
     def fire(self, timer_id: int) -> str:
@@ -87,7 +87,7 @@ class TimerService:
         now = self.ctx.clock.now()
         with self.ctx.db.transaction() as session:
             won = session.execute(update(Timer).where(
-                Timer.id == timer_id, Timer.status == "pending", Timer.due_at < now,
+                Timer.id == timer_id, TIMER_PENDING, Timer.due_at < now,
                 or_(Timer.locked_until.is_(None), Timer.locked_until < now))
                 .values(attempts=Timer.attempts + 1,
                         locked_until=now + timedelta(seconds=self.ctx.settings.timer_lease_seconds))
@@ -98,7 +98,7 @@ class TimerService:
 
     def next_due(self) -> datetime | None:
         with self.ctx.db.read() as session:
-            return session.scalar(select(func.min(Timer.due_at)).where(Timer.status == "pending"))
+            return session.scalar(select(func.min(Timer.due_at)).where(TIMER_PENDING))
 
     # --- firing ----------------------------------------------------------------------------------
     def _fire_batch(self, claimed: list[tuple[int, str, str]]) -> int:

@@ -40,6 +40,7 @@ from .outbox import outbox_row
 from .schedule import parse_instant_or_duration, resolve_due
 from .store.db import DriverStatement
 from .store.models import (
+    TIMER_PENDING,
     AuditEntry,
     HumanTask,
     MessageWait,
@@ -92,7 +93,7 @@ _INSERT_OUTBOX = DriverStatement(insert(OutboxEvent.__table__))
 # RETURNING (id, due_at) pairs: no row order needed, so SQLite inserts them in one statement too
 _INSERT_TIMERS = insert(Timer.__table__).returning(Timer.__table__.c.id, Timer.__table__.c.due_at)
 _CANCEL_SLA_TIMERS = DriverStatement(update(Timer).where(
-    Timer.task_id == bindparam("of_task"), Timer.status == "pending",
+    Timer.task_id == bindparam("of_task"), TIMER_PENDING,
     or_(Timer.kind == "sla_warning", Timer.kind == "sla_breach")).values(status="cancelled"))
 
 

@@ -30,6 +30,17 @@ def test_driver_inserts_read_back_like_sqlalchemy_inserts(engine):
     assert driver.at == _row("x")["at"] and driver.at.tzinfo is not None
 
 
+def test_many_rows_are_inserted_in_chunks_with_every_value_in_its_own_row(engine):
+    count = DriverStatement.MAX_ROWS_PER_STATEMENT * 2 + 6  # three statements on PostgreSQL
+    rows = [{**_row(f"chunk.{i:03d}"), "details": {"i": i}} for i in range(count)]
+    with engine.db.transaction() as session:
+        assert DriverStatement(insert(_AUDIT)).execute(session, rows) == len(rows)
+    with engine.db.read() as session:
+        stored = session.execute(select(AuditEntry.action, AuditEntry.details)
+                                 .where(AuditEntry.action.like("chunk.%")).order_by(AuditEntry.id)).all()
+    assert [(a, d) for a, d in stored] == [(r["action"], r["details"]) for r in rows]
+
+
 def test_driver_updates_count_the_rows_they_change_and_keep_literals(engine):
     statement = DriverStatement(update(Timer).where(Timer.id == bindparam("timer_id"), Timer.status == "pending")
                                 .values(status="cancelled"))
