@@ -21,7 +21,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDef
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, case, delete, insert, inspect, null, or_, select, update
+from sqlalchemy import bindparam, case, delete, insert, inspect, literal_column, null, or_, select, update
 from sqlalchemy.orm import defer, with_expression
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -75,14 +75,15 @@ _LOCK_INSTANCE_OF_TASK = _LOCK_INSTANCE_OF_TASK_LIGHT.options(_STATE_IF_STALE)
 _LOCKS = {(False, False): _LOCK_INSTANCE_LIGHT, (False, True): _LOCK_INSTANCE,
           (True, False): _LOCK_INSTANCE_OF_TASK_LIGHT, (True, True): _LOCK_INSTANCE_OF_TASK}
 _STATE_OF = select(ProcessInstance.state).where(ProcessInstance.id == bindparam("id"))
-# an incident still stands for its waiting event: a change that keeps the event waiting (an admin
-# fixing variables) must not schedule a second timer for it
-_PENDING_BPMN_TIMERS_OF = select(Timer.id, Timer.task_id, Timer.element_id, Timer.due_at).where(
-    Timer.instance_id == bindparam("instance_id"), Timer.status.in_(("pending", "incident")),
-    Timer.kind == "bpmn_timer")
+# A waiting timer event's row, pending or an incident (which still stands for its event: a change that
+# keeps the event waiting, an admin fixing variables, schedules no second timer for it), settled by the
+# event's task id.
+_SETTLE_BPMN_TIMER = DriverStatement(update(Timer).where(  # by instance: its index serves both states
+    Timer.instance_id == bindparam("instance_id"), Timer.task_id == bindparam("task_id"), Timer.kind == "bpmn_timer",
+    or_(TIMER_PENDING, Timer.status == literal_column("'incident'")))
+    .values(status=bindparam("status"), fired_at=bindparam("fired_at")))
+_DELETE_WAIT = DriverStatement(delete(MessageWait).where(MessageWait.task_id == bindparam("task_id")))
 # Writes run on the driver (engine/store/db.py DriverStatement): the rows are never held by the session.
-_SETTLE_TIMER = DriverStatement(update(Timer).where(Timer.id == bindparam("timer_id"))
-                                .values(status=bindparam("status"), fired_at=bindparam("fired_at")))
 _INSERT_WAITS = DriverStatement(insert(MessageWait.__table__))
 _DELETE_CANDIDATES = DriverStatement(delete(TaskCandidate).where(TaskCandidate.task_id == bindparam("task_id")))
 _INSERT_AUDIT = DriverStatement(insert(AuditEntry.__table__))
@@ -403,40 +404,46 @@ class UnitOfWork:
             return  # the same events wait as when loaded: their projections are current
         timers = {task_id: task for task_id, (kind, _key, task) in waits.items() if kind == "timer"}
         messages = {task_id: task for task_id, (kind, _key, task) in waits.items() if kind == "message"}
-        session.flush()  # the session does not autoflush: changes made by this unit of work must be visible
-        existing_timers = {} if change.is_new else {
-            t.task_id: t for t in session.execute(_PENDING_BPMN_TIMERS_OF, {"instance_id": instance.id})}
-        settled = []
-        for task_id, row in existing_timers.items():
+        # The projection rows are exactly the events that waited when the workflow was loaded (every
+        # change keeps them so): what to settle and what to add is known without reading them.
+        before = change.waits_before or {}
+        cancelled = []
+        for task_id, (kind, due, _task) in before.items():
+            if kind != "timer" or due is None:
+                continue
             task = timers.get(task_id)
-            if task is not None and timer_due(task) == row.due_at:
+            if task is not None and timer_due(task) == due:
                 continue  # still waiting for the same moment
             # gone or moved on (a cycle): did it fire here (a user action refreshed timers) or was it cancelled?
             spiff_task = task or wf.get_task_from_id(uuid.UUID(task_id))
             fired = task is not None or (spiff_task is not None and spiff_task.state == TaskState.COMPLETED)
-            fired = fired and row.due_at <= change.now
-            settled.append({"timer_id": row.id, "status": "fired" if fired else "cancelled",
-                            "fired_at": change.now if fired else None})
-            if fired:
-                change.audit("timer.fired", task_id=task_id, element_id=row.element_id,
-                             due_at=row.due_at.isoformat(), fired_at=change.now.isoformat())
-                change.emit("timer.fired", element_id=row.element_id, due_at=row.due_at.isoformat(),
-                            fired_at=change.now.isoformat())
-            existing_timers[task_id] = None
-        if settled:  # Core: these rows are never held by the session
-            _SETTLE_TIMER.execute(session, settled)
-        for task_id, task in timers.items():
-            if existing_timers.get(task_id) is not None:
+            if not (fired and due <= change.now):
+                cancelled.append({"instance_id": instance.id, "task_id": task_id, "status": "cancelled",
+                                  "fired_at": None})
                 continue
+            # a timer fired by this unit of work's own timer service is settled already: no second audit
+            session.flush()
+            if _SETTLE_BPMN_TIMER.execute(session, {"instance_id": instance.id, "task_id": task_id, "status": "fired",
+                                                    "fired_at": change.now}):
+                element_id = spiff_task.task_spec.bpmn_id if spiff_task is not None else None
+                change.audit("timer.fired", task_id=task_id, element_id=element_id,
+                             due_at=due.isoformat(), fired_at=change.now.isoformat())
+                change.emit("timer.fired", element_id=element_id, due_at=due.isoformat(),
+                            fired_at=change.now.isoformat())
+        if cancelled:  # Core: these rows are never held by the session
+            session.flush()
+            _SETTLE_BPMN_TIMER.execute(session, cancelled)
+        for task_id, task in timers.items():
+            kept = before.get(task_id)
+            if kept is not None and kept[0] == "timer" and kept[1] == timer_due(task):
+                continue  # its row is there already (pending, or an incident still standing for it)
             due = timer_due(task)
             if due is not None:
                 change.add_timer(task_id, task.task_spec.bpmn_id, "bpmn_timer", due)
-        # the message-wait rows are exactly the message events that waited when the workflow was loaded
-        existing_waits = {task_id for task_id, (kind, _key, _task) in (change.waits_before or {}).items()
-                          if kind == "message"}
+        existing_waits = {task_id for task_id, (kind, _key, _task) in before.items() if kind == "message"}
         gone = existing_waits - set(messages)
         if gone:
-            session.execute(delete(MessageWait).where(MessageWait.task_id.in_(gone)))
+            _DELETE_WAIT.execute(session, [{"task_id": task_id} for task_id in sorted(gone)])
         for task_id, task in messages.items():
             if task_id in existing_waits:
                 continue
