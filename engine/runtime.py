@@ -83,8 +83,7 @@ class RuntimeService:
             if business_key is not None and session.scalar(select(func.count()).where(
                     ProcessInstance.business_key == business_key)):  # a generated key is new by construction
                 raise AlreadyExists(f"business key '{business_key}' is already used")
-            session.add(instance)
-            change = Change(session, instance, actor, now, loaded=loaded)
+            change = Change(session, instance, actor, now, loaded=loaded, is_new=True)  # inserted with its state
             workflow = self.ctx.serializer.new(loaded.spec, loaded.subprocess_specs)
             for task in workflow.get_tasks(state=TaskState.READY):
                 task.set_data(**plain)
@@ -204,7 +203,7 @@ class RuntimeService:
             if actor.role == "supervisor" and instance.station_id not in (None, actor.station_id):
                 raise Forbidden("a supervisor cancels only the cases of their station")
             change.workflow.cancel()
-            instance.status, instance.ended_at = "cancelled", change.now
+            change.set_instance(status="cancelled", ended_at=change.now)
             change.audit("instance.cancelled", reason=reason)
             change.emit("instance.cancelled", process_key=instance.process_key)
 

@@ -202,7 +202,7 @@ class TaskService:
         change.audit("task.claimed", task_id=row.id, element_id=row.element_id)
         change.emit("task.claimed", task_id=row.id, element_id=row.element_id, assignee_id=actor.id)
         if row.owner_task and owner_id is None:
-            change.instance.case_owner_id = actor.id
+            change.set_instance(case_owner_id=actor.id)
             change.audit("case.owner_assigned", owner=actor.username, rule="first_contact")
             change.emit("case.owner_changed", owner_id=actor.id, previous_owner_id=None)
             self._owner_tasks_to(change, actor.id, exclude=row.id)
@@ -215,8 +215,7 @@ class TaskService:
         previous = change.instance.case_owner_id
         if previous == target.id:
             return
-        change.instance.case_owner_id = target.id
-        change.session.flush()
+        change.set_instance(case_owner_id=target.id)
         self._owner_tasks_to(change, target.id)
         change.audit("case.owner_reassigned", owner=target.username, previous_owner_id=previous, reason=reason)
         change.emit("case.owner_changed", owner_id=target.id, previous_owner_id=previous)
