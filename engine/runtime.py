@@ -27,6 +27,7 @@ from .errors import (
     MessageNotCorrelated,
     TooLarge,
 )
+from .store.db import DriverQuery
 from .store.models import (
     AuditEntry,
     Department,
@@ -244,7 +245,7 @@ class RuntimeService:
         view = self._view(session, instance)
         view["open_tasks"] = self.ctx.tasks.query_rows(session, instance_id=instance.id, states=("open", "claimed"))
         if history:
-            entries = session.scalars(_HISTORY, {"instance_id": instance.id}).all()
+            entries = _HISTORY.all(session.connection(), {"instance_id": instance.id})
             view["history"] = [audit_view(e) for e in entries]
         return view
 
@@ -320,7 +321,8 @@ _NEXT_VALUE = {  # the per-year business-key counter, incremented by one upsert:
     postgresql: insert(Sequence.__table__).values(name=bindparam("name"), value=1).on_conflict_do_update(
         index_elements=["name"], set_={"value": Sequence.__table__.c.value + 1}).returning(Sequence.__table__.c.value)
     for postgresql, insert in ((True, pg_insert), (False, sqlite_insert))}
-_HISTORY = select(AuditEntry).where(AuditEntry.instance_id == bindparam("instance_id")).order_by(AuditEntry.id)
+_AUDIT = AuditEntry.__table__
+_HISTORY = DriverQuery(select(_AUDIT).where(_AUDIT.c.instance_id == bindparam("instance_id")).order_by(_AUDIT.c.id))
 _NAME_PARTS = {
     "v": select(literal("v"), ProcessDefinition.id, cast(ProcessDefinition.version, String))
     .where(ProcessDefinition.id.in_(bindparam("v", expanding=True))),

@@ -31,7 +31,7 @@ from .errors import (
 )
 from .identity import STATION_ROLES, Actor
 from .runtime import _reason
-from .store.db import DriverStatement
+from .store.db import DriverQuery, DriverStatement
 from .store.models import HumanTask, ProcessInstance, TaskCandidate, User
 from .unit_of_work import (
     OPEN_STATES,
@@ -354,10 +354,12 @@ class TaskService:
             ("business_key", business_key), ("station_id", station_id)) if (v if name == "states" else v is not None)}
         if (candidate is None and group is None and involving is None and sla_state is None and not cursor
                 and due_before is None and due_after is None):
-            # equality filters only (a task, a case's tasks, my tasks): the statement is built once per shape
-            statement = _plain_query(tuple(equal), sort)
+            # equality filters only (a task, a case's tasks, my tasks): built once per shape, read on the driver
+            states = equal.pop("states", [])
+            params = {**equal, **{f"state_{i}": s for i, s in enumerate(states)}, "limit": limit}
+            query = _plain_query(tuple(equal), len(states), sort)
             return [task_view(row, row.assignee_name, row.completer_name, now)
-                    for row in session.connection().execute(statement, {**equal, "limit": limit})]
+                    for row in query.all(session.connection(), params)]
         query = _TASK_ROWS.where(*[_equals(name, value) for name, value in equal.items()])
         if candidate is not None:
             query = query.where(_in_queue(candidate, group), _T.state == "open")
@@ -397,16 +399,19 @@ def _equals(name: str, value):
     return _T.state.in_(value) if name == "states" else _T[name] == value
 
 
-def _plain_query(filters: tuple[str, ...], sort: str):
-    """The task rows matching equality filters on the named columns, sorted; parameters by name."""
-    key = (filters, sort)
-    statement = _PLAIN.get(key)
-    if statement is None:
-        statement = _TASK_ROWS.where(*[_equals(name, bindparam(name, expanding=name == "states"))
-                                       for name in filters])
-        statement = _PLAIN[key] = statement.order_by(
+def _plain_query(filters: tuple[str, ...], states: int, sort: str) -> DriverQuery:
+    """The task rows matching equality filters on the named columns and one of `states` states
+    (parameters state_0, state_1, ...), sorted; parameters by name."""
+    key = (filters, states, sort)
+    query = _PLAIN.get(key)
+    if query is None:
+        conditions = [_T[name] == bindparam(name) for name in filters]
+        if states:
+            conditions.append(_T.state.in_([bindparam(f"state_{i}") for i in range(states)]))
+        statement = _TASK_ROWS.where(*conditions).order_by(
             *[(c.desc() if desc else c.asc()).nulls_last() for c, desc in _order(sort)]).limit(bindparam("limit"))
-    return statement
+        query = _PLAIN[key] = DriverQuery(statement)
+    return query
 
 
 def _in_queue(actor: Actor, group: str | None):

@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, select, update
 from .audit import record
 from .errors import InvalidInput, TokenNotFound
 from .identity import Actor, IdentityService, member_actor
+from .store.db import DriverQuery
 from .store.models import AuthToken, Department, Membership, User
 
 SESSION_PREFIX = "fqs_"
@@ -31,7 +32,7 @@ def _resolve_statement():
     """A token with its API department, or its user and the user's departments (one row per membership).
 
     Core tables, not ORM entities: every authenticated request runs this, and nothing else, to know who
-    is asking; built once, so SQLAlchemy's compiled cache serves every later execution.
+    is asking; compiled once and read on the driver (engine/store/db.py DriverQuery).
     """
     token, user, membership = AuthToken.__table__, User.__table__, Membership.__table__
     api_department, department = Department.__table__.alias("api_department"), Department.__table__
@@ -47,7 +48,7 @@ def _resolve_statement():
             .where(token.c.token_hash == bindparam("token_hash")))
 
 
-_RESOLVE = _resolve_statement()
+_RESOLVE = DriverQuery(_resolve_statement())
 
 
 def _hash(token: str) -> str:
@@ -87,11 +88,8 @@ class TokenService:
             return None
         now = self.ctx.clock.now()
 
-        def read():
-            with self.ctx.db.read_statement() as session:  # no cache, so a revocation counts at once
-                return session.execute(_RESOLVE, {"token_hash": _hash(token)}).all()
-
-        rows = self.ctx.db.retrying(read)  # the first request after a database restart still gets in
+        # no cache, so a revocation counts at once; the first request after a database restart still gets in
+        rows = self.ctx.db.retrying(lambda: self.ctx.db.read_rows(_RESOLVE, {"token_hash": _hash(token)}))
         if not rows:
             return None
         row = rows[0]

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import bindparam, insert, select, text, update
 
 from engine.errors import Unavailable
-from engine.store.db import DriverStatement
+from engine.store.db import DriverQuery, DriverStatement
 from engine.store.models import AuditEntry, Timer
 
 _AUDIT = AuditEntry.__table__
@@ -63,3 +63,27 @@ def test_a_driver_statement_on_a_lost_connection_is_unavailable_and_the_pool_rec
         DriverStatement(insert(_AUDIT)).execute(session, [_row("lost")])
     with engine.db.transaction() as session:  # a fresh connection
         assert DriverStatement(insert(_AUDIT)).execute(session, [_row("after")]) == 1
+
+
+def test_driver_queries_read_rows_like_sqlalchemy(engine):
+    with engine.db.transaction() as session:
+        DriverStatement(insert(_AUDIT)).execute(session, [_row("read.back")])
+    statement = select(_AUDIT).where(_AUDIT.c.action == bindparam("action"))
+    with engine.db.read() as session:
+        [expected] = session.execute(statement, {"action": "read.back"}).all()
+    [row] = engine.db.read_rows(DriverQuery(statement), {"action": "read.back"})
+    assert tuple(row) == tuple(expected)
+    assert row.at.tzinfo is not None and row.details == {"fields": ["a", "b"], "n": 1} and row.actor == "测试 test"
+    assert engine.db.read_rows(DriverQuery(statement), {"action": "nothing"}) == []
+
+
+@pytest.mark.backends("postgresql")
+def test_a_driver_query_on_a_lost_connection_is_unavailable_and_the_pool_recovers(engine):
+    statement = DriverQuery(select(text("pg_backend_pid()")))
+    with engine.db.engine.connect() as other:  # held, so the read gets a connection of its own
+        [(pid,)] = engine.db.read_rows(statement, {})
+        other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(Unavailable):
+            engine.db.read_rows(statement, {})
+    [(fresh,)] = engine.db.read_rows(statement, {})
+    assert fresh != pid
