@@ -323,13 +323,20 @@ _NEXT_VALUE = {  # the per-year business-key counter, incremented by one upsert:
     for postgresql, insert in ((True, pg_insert), (False, sqlite_insert))}
 _AUDIT = AuditEntry.__table__
 _HISTORY = DriverQuery(select(_AUDIT).where(_AUDIT.c.instance_id == bindparam("instance_id")).order_by(_AUDIT.c.id))
-_NAME_PARTS = {
-    "v": select(literal("v"), ProcessDefinition.id, cast(ProcessDefinition.version, String))
-    .where(ProcessDefinition.id.in_(bindparam("v", expanding=True))),
-    "u": select(literal("u"), User.id, User.username).where(User.id.in_(bindparam("u", expanding=True))),
-    "d": select(literal("d"), Department.id, Department.key).where(Department.id.in_(bindparam("d", expanding=True))),
-}
-_NAMES: dict[tuple[str, ...], Any] = {}
+_NAME_COLUMNS = {"v": (ProcessDefinition.id, cast(ProcessDefinition.version, String)),
+                 "u": (User.id, User.username), "d": (Department.id, Department.key)}
+_NAMES: dict[tuple[tuple[str, int], ...], DriverQuery] = {}
+
+
+def _names_query(shape: tuple[tuple[str, int], ...]) -> DriverQuery:
+    """One UNION of the name lookups, for `count` ids of each kind (parameters v0, v1, u0, ...)."""
+    query = _NAMES.get(shape)
+    if query is None:
+        parts = [select(literal(kind), id_column, value).where(
+            id_column.in_([bindparam(f"{kind}{i}") for i in range(count)]))
+            for kind, count in shape for id_column, value in [_NAME_COLUMNS[kind]]]
+        query = _NAMES[shape] = DriverQuery(union_all(*parts))
+    return query
 
 
 def _names(session, rows: list[ProcessInstance]) -> tuple[dict, dict, dict]:
@@ -339,12 +346,14 @@ def _names(session, rows: list[ProcessInstance]) -> tuple[dict, dict, dict]:
     ids = {"v": {r.definition_id for r in rows},
            "u": ({r.case_owner_id for r in rows} | {r.started_by_id for r in rows}) - {None},
            "d": {r.station_id for r in rows} - {None}}
-    kinds = tuple(kind for kind in "vud" if ids[kind])
-    statement = _NAMES.get(kinds)
-    if statement is None:
-        statement = _NAMES[kinds] = union_all(*[_NAME_PARTS[kind] for kind in kinds])
+    # counts rounded up to a power of two (the last id repeated): a bounded number of compiled shapes
+    shape = tuple((kind, 1 << (len(ids[kind]) - 1).bit_length()) for kind in "vud" if ids[kind])
+    params = {}
+    for kind, count in shape:
+        values = sorted(ids[kind])
+        params.update({f"{kind}{i}": values[min(i, len(values) - 1)] for i in range(count)})
     found: dict[str, dict] = {"u": {}, "d": {}, "v": {}}
-    for kind, row_id, value in session.execute(statement, {kind: list(ids[kind]) for kind in kinds}):
+    for kind, row_id, value in _names_query(shape).all(session.connection(), params):
         found[kind][row_id] = int(value) if kind == "v" else value
     return found["u"], found["d"], found["v"]
 

@@ -93,7 +93,7 @@ _INSERT_PERSONAL = DriverStatement(insert(PersonalRecord.__table__))
 _INSERT_OUTBOX = DriverStatement(insert(OutboxEvent.__table__))
 _INSERT_INSTANCE = DriverStatement(insert(ProcessInstance.__table__))
 # RETURNING (id, due_at) pairs: no row order needed, so SQLite inserts them in one statement too
-_INSERT_TIMERS = insert(Timer.__table__).returning(Timer.__table__.c.id, Timer.__table__.c.due_at)
+_INSERT_TIMERS = DriverStatement(insert(Timer.__table__).returning(Timer.__table__.c.id, Timer.__table__.c.due_at))
 _CANCEL_SLA_TIMERS = DriverStatement(update(Timer).where(
     Timer.task_id == bindparam("of_task"), TIMER_PENDING,
     or_(Timer.kind == "sla_warning", Timer.kind == "sla_breach")).values(status="cancelled"))
@@ -185,24 +185,21 @@ class Change:
         self._insert("candidate_rows", _INSERT_CANDIDATES)
         self._insert("personal_rows", _INSERT_PERSONAL)
         self._insert("wait_rows", _INSERT_WAITS)
-        result = self._insert("timer_rows", _INSERT_TIMERS)
-        if result is not None:
-            self.new_timers += [(timer_id, due_at) for timer_id, due_at in result]
+        if self.timer_rows:
+            rows, self.timer_rows = self.timer_rows, []
+            self.new_timers += [(timer_id, due_at) for timer_id, due_at in _INSERT_TIMERS.returning(self.session, rows)]
 
     def write_events(self) -> None:
         """Write the buffered audit and outbox rows (executemany: one statement per table)."""
         self._insert("audit_rows", _INSERT_AUDIT)
         self._insert("outbox_rows", _INSERT_OUTBOX)
 
-    def _insert(self, buffer: str, statement):
+    def _insert(self, buffer: str, statement: DriverStatement) -> None:
         """Insert a buffer's rows in one statement (these rows are never held by the session)."""
         rows = getattr(self, buffer)
-        if not rows:
-            return None
-        setattr(self, buffer, [])
-        if isinstance(statement, DriverStatement):
-            return statement.execute(self.session, rows)
-        return self.session.connection().execute(statement, rows)
+        if rows:
+            setattr(self, buffer, [])
+            statement.execute(self.session, rows)
 
 
 class UnitOfWork:

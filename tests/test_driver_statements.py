@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, insert, select, text, update
 from engine.errors import Unavailable
 from engine.store.db import DriverQuery, DriverStatement
 from engine.store.models import AuditEntry, Timer
+from tests.helpers import report_case
 
 _AUDIT = AuditEntry.__table__
 
@@ -87,3 +88,17 @@ def test_a_driver_query_on_a_lost_connection_is_unavailable_and_the_pool_recover
             engine.db.read_rows(statement, {})
     [(fresh,)] = engine.db.read_rows(statement, {})
     assert fresh != pid
+
+
+def test_an_insert_returning_gives_every_rows_values_back_read_like_sqlalchemy(engine, world):
+    case = report_case(engine, world["wang"])
+    due = [datetime(2026, 12, 1, 8, 0, i, tzinfo=UTC) for i in range(40)]  # two statements on both backends
+    rows = [{"instance_id": case["id"], "task_id": f"t{i}", "element_id": "e", "kind": "bpmn_timer", "due_at": d,
+             "status": "cancelled", "attempts": 0, "claim_token": None, "locked_until": None, "last_error": None,
+             "fired_at": None} for i, d in enumerate(due)]
+    statement = DriverStatement(insert(Timer.__table__).returning(Timer.__table__.c.id, Timer.__table__.c.due_at))
+    with engine.db.transaction() as session:
+        returned = statement.returning(session, rows)
+    with engine.db.read() as session:
+        stored = dict(session.execute(select(Timer.id, Timer.due_at).where(Timer.element_id == "e")).all())
+    assert sorted(returned) == sorted(stored.items()) and sorted(d for _, d in returned) == due

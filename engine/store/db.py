@@ -187,6 +187,21 @@ class DriverStatement:
         columns = tuple(rows[0]) if self.statement.is_insert else None
         return self._run(connection, self._plan(dialect, columns, None), rows, many)
 
+    def returning(self, session, rows: list[dict[str, Any]]) -> list[tuple]:
+        """Insert rows and return what the INSERT's RETURNING names (as named tuples, in no particular
+        order): one multi-row VALUES statement per chunk on both backends."""
+        connection = session.connection()
+        dialect = connection.dialect
+        found = []
+        step = self.MAX_ROWS_PER_STATEMENT
+        for chunk in (rows[i:i + step] for i in range(0, len(rows), step)):
+            sql, binds, positional, row_type, processors = self._plan(dialect, tuple(chunk[0]), len(chunk))
+            values = _bind_values(binds, positional, _flatten(chunk))
+            with _driver_cursor(connection, sql, values, False) as cursor:
+                cursor.execute(sql, values)
+                found += _rows(cursor.fetchall(), row_type, processors)
+        return found
+
     def _plan(self, dialect, columns: tuple[str, ...] | None, multi_rows: int | None):
         key = (dialect.name, columns, multi_rows)
         plan = self._plans.get(key)
@@ -198,12 +213,14 @@ class DriverStatement:
                 statement = self.statement.values([
                     {c: bindparam(f"r{i}_{c}", type_=table.c[c].type) for c in columns} for i in range(multi_rows)])
                 plan = self._compile(statement, dialect, None)
+                if statement._returning:
+                    plan = plan + _result_plan(statement, dialect)
             self._plans[key] = plan
         return plan
 
     @staticmethod
     def _run(connection, plan, rows: list[dict[str, Any]], many: bool = False) -> int:
-        sql, binds, positional = plan
+        sql, binds, positional = plan[:3]
         values = [_bind_values(binds, positional, row) for row in rows]
         with _driver_cursor(connection, sql, values if many else values[0], many) as cursor:
             if len(values) > 1:  # SQLite's executemany is a loop in C
@@ -258,19 +275,25 @@ class DriverQuery:
         values = _bind_values(binds, positional, params)
         with _driver_cursor(connection, sql, values, False) as cursor:
             cursor.execute(sql, values)
-            rows = cursor.fetchall()
-        if processors is None:
-            return [row_type._make(row) for row in rows]
-        return [row_type._make([proc(v) if proc else v for proc, v in zip(processors, row, strict=True)])
-                for row in rows]
+            return _rows(cursor.fetchall(), row_type, processors)
 
     def _compile(self, dialect):
-        sql, binds, positional = DriverStatement._compile(self.statement, dialect, None)
-        compiled = self.statement.compile(dialect=dialect)
-        columns = compiled._result_columns
-        row_type = namedtuple("Row", [str(c.keyname) for c in columns], rename=True)  # unnamed: _0, _1
-        processors = [c.type._cached_result_processor(dialect, None) for c in columns]
-        return sql, binds, positional, row_type, processors if any(processors) else None
+        return DriverStatement._compile(self.statement, dialect, None) + _result_plan(self.statement, dialect)
+
+
+def _result_plan(statement, dialect) -> tuple:
+    """A named-tuple type for the statement's result columns, and their result processors (None: none)."""
+    columns = statement.compile(dialect=dialect)._result_columns
+    row_type = namedtuple("Row", [str(c.keyname) for c in columns], rename=True)  # unnamed: _0, _1
+    processors = [c.type._cached_result_processor(dialect, None) for c in columns]
+    return row_type, processors if any(processors) else None
+
+
+def _rows(rows: list[tuple], row_type, processors) -> list[tuple]:
+    if processors is None:
+        return [row_type._make(row) for row in rows]
+    return [row_type._make([proc(v) if proc else v for proc, v in zip(processors, row, strict=True)])
+            for row in rows]
 
 
 def _bind_values(binds: list, positional: bool, row: dict[str, Any]):
