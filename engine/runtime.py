@@ -39,6 +39,7 @@ from .store.models import (
     Sequence,
     User,
 )
+from .store.record import Record
 from .unit_of_work import Change, close_task, refresh_timers
 
 BUSINESS_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}$")
@@ -75,12 +76,12 @@ class RuntimeService:
             else:
                 _check_json(variables)
                 plain, personal = dict(variables), {}
-            instance = ProcessInstance(
+            instance = Record(ProcessInstance.__table__, dict(
                 id=str(uuid.uuid4()), business_key=business_key or self._next_business_key(session, now),
                 definition_id=definition.id, process_key=key, status="running", case_owner_id=None,
                 station_id=actor.station_id, started_by_id=actor.id, started_at=now, ended_at=None,
                 variables={}, state="", version=1,
-            )
+            ))
             if business_key is not None and session.scalar(select(func.count()).where(
                     ProcessInstance.business_key == business_key)):  # a generated key is new by construction
                 raise AlreadyExists(f"business key '{business_key}' is already used")
@@ -156,9 +157,8 @@ class RuntimeService:
             attached_rows = []
             form_key = None
             if wait.attached_to:
-                attached_rows = change.session.scalars(select(HumanTask).where(
-                    HumanTask.instance_id == change.instance.id, HumanTask.element_id == wait.attached_to,
-                    HumanTask.state.in_(("open", "claimed")))).all()
+                attached_rows = [change.hold(Record(HumanTask.__table__, row._asdict())) for row in _OPEN_TASKS_OF.all(
+                    change.session.connection(), {"instance_id": change.instance.id, "element_id": wait.attached_to})]
                 form_key = next((r.form_key for r in attached_rows if r.form_key), None)
             if form_key:
                 plain, personal = self.ctx.forms.get(form_key).validate(payload)
@@ -322,6 +322,10 @@ _NEXT_VALUE = {  # the per-year business-key counter, incremented by one upsert:
         index_elements=["name"], set_={"value": Sequence.__table__.c.value + 1}).returning(Sequence.__table__.c.value)
     for postgresql, insert in ((True, pg_insert), (False, sqlite_insert))}
 _AUDIT = AuditEntry.__table__
+_TASKS = HumanTask.__table__
+_OPEN_TASKS_OF = DriverQuery(select(_TASKS).where(  # an element's open tasks in a case (a boundary's task)
+    _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.element_id == bindparam("element_id"),
+    _TASKS.c.state.in_([literal("open"), literal("claimed")])))
 _HISTORY = DriverQuery(select(_AUDIT).where(_AUDIT.c.instance_id == bindparam("instance_id")).order_by(_AUDIT.c.id))
 _NAME_COLUMNS = {"v": (ProcessDefinition.id, cast(ProcessDefinition.version, String)),
                  "u": (User.id, User.username), "d": (Department.id, Department.key)}

@@ -14,8 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import and_, bindparam, or_, select, union, update
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import and_, bindparam, literal_column, or_, select, union, update
 
 from .errors import (
     Forbidden,
@@ -33,6 +32,7 @@ from .identity import STATION_ROLES, Actor
 from .runtime import _reason
 from .store.db import DriverQuery, DriverStatement
 from .store.models import HumanTask, ProcessInstance, TaskCandidate, User
+from .store.record import Record
 from .unit_of_work import (
     OPEN_STATES,
     Change,
@@ -42,6 +42,7 @@ from .unit_of_work import (
     drop_candidates,
     is_candidate,
     refresh_timers,
+    write_row,
 )
 
 STATES = ("open", "claimed", "completed", "cancelled")
@@ -58,8 +59,9 @@ _TASK_ROWS = (select(HumanTask.__table__, _ASSIGNEE.c.username.label("assignee_n
                            .outerjoin(_COMPLETER, _COMPLETER.c.id == _T.completed_by_id)))
 _CLAIM = DriverStatement(update(HumanTask.__table__).where(_T.id == bindparam("task_id"), _T.state == "open")
                          .values(state="claimed", assignee_id=bindparam("assignee_id"), claimed_at=bindparam("at")))
-_OWNER_TASKS = select(HumanTask).where(HumanTask.instance_id == bindparam("instance_id"),
-                                      HumanTask.owner_task.is_(True), HumanTask.state.in_(OPEN_STATES))
+_OWNER_TASKS = DriverQuery(select(HumanTask.__table__).where(
+    _T.instance_id == bindparam("instance_id"), _T.owner_task.is_(True), _T.state.in_(
+        [literal_column(f"'{state}'") for state in OPEN_STATES])))
 SLA_STATES = ("on_time", "warning", "breached", "met", "missed")
 SORTS = {"due": "due_at", "priority": "priority", "created": "created_at"}
 MAX_LIMIT = 200
@@ -93,7 +95,7 @@ class TaskService:
                 raise TaskNotClaimed("the task is not claimed")
             if row.assignee_id != actor.id and not self._supervises(actor, row):
                 raise NotAssignee("only the assignee or a supervisor of the station may release the task")
-            row.state, row.assignee_id, row.claimed_at = "open", None, None
+            write_row(change.session, row, {"state": "open", "assignee_id": None, "claimed_at": None})
             add_candidates(change.session, row)
             change.audit("task.unclaimed", task_id=row.id, element_id=row.element_id)
             change.emit("task.unclaimed", task_id=row.id, element_id=row.element_id)
@@ -196,8 +198,7 @@ class TaskService:
         won = _CLAIM.execute(change.session, {"task_id": row.id, "assignee_id": actor.id, "at": change.now})
         if won != 1:
             raise TaskAlreadyClaimed("the task was claimed by someone else")
-        for name, value in (("state", "claimed"), ("assignee_id", actor.id), ("claimed_at", change.now)):
-            set_committed_value(row, name, value)  # the row object agrees with the database, nothing to flush
+        row.state, row.assignee_id, row.claimed_at = "claimed", actor.id, change.now  # as written
         drop_candidates(change.session, row.id)
         change.audit("task.claimed", task_id=row.id, element_id=row.element_id)
         change.emit("task.claimed", task_id=row.id, element_id=row.element_id, assignee_id=actor.id)
@@ -221,15 +222,15 @@ class TaskService:
         change.emit("case.owner_changed", owner_id=target.id, previous_owner_id=previous)
 
     def _owner_tasks_to(self, change: Change, user_id: int, exclude: str | None = None) -> None:
-        rows = change.session.scalars(_OWNER_TASKS, {"instance_id": change.instance.id}).all()
-        for row in rows:
+        found = _OWNER_TASKS.all(change.session.connection(), {"instance_id": change.instance.id})
+        for row in (change.hold(Record(HumanTask.__table__, r._asdict())) for r in found):
             if row.id != exclude and row.assignee_id != user_id:
                 self._assign(change, row, user_id)
                 change.emit("task.reassigned", task_id=row.id, element_id=row.element_id, assignee_id=user_id)
 
     @staticmethod
-    def _assign(change: Change, row: HumanTask, user_id: int) -> None:
-        row.state, row.assignee_id, row.claimed_at = "claimed", user_id, change.now
+    def _assign(change: Change, row: Record, user_id: int) -> None:
+        write_row(change.session, row, {"state": "claimed", "assignee_id": user_id, "claimed_at": change.now})
         drop_candidates(change.session, row.id)
 
     @staticmethod
@@ -246,7 +247,6 @@ class TaskService:
         row = change.task_row(task_id)
         if row is None:
             raise TaskNotFound(f"task '{task_id}' does not exist")
-        change.held.append(row)  # the answer's view reads it from the session after the change
         if visible is not None:
             visible(self._row_view(change, row))
         return row
@@ -268,7 +268,7 @@ class TaskService:
         """The task as `get_task` shows it, after the change, from the row the unit of work holds."""
 
         def view(change: Change) -> dict[str, Any]:
-            row = change.session.get(HumanTask, task_id)  # in the session already: no statement
+            row = change.task_row(task_id)  # held by the change already: no statement
             result = self._row_view(change, row)
             result["form"] = self._form(row.form_key)
             return result

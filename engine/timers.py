@@ -23,8 +23,8 @@ from .audit import record
 from .errors import EngineError, Forbidden, InvalidInput, NotFound
 from .identity import Actor
 from .outbox import emit
-from .store.models import TIMER_PENDING, Department, HumanTask, Incident, Membership, ProcessInstance, Timer, User
-from .unit_of_work import OPEN_STATES, Change, refresh_timers, timer_due
+from .store.models import TIMER_PENDING, Department, Incident, Membership, ProcessInstance, Timer, User
+from .unit_of_work import OPEN_STATES, Change, refresh_timers, timer_due, write_row
 
 log = logging.getLogger("fengqiao.timers")
 SYSTEM = Actor.system("timer")
@@ -176,7 +176,7 @@ class TimerService:
         return "fired"
 
     def _fire_sla(self, change: Change, timer: Timer) -> str:
-        row = change.session.get(HumanTask, timer.task_id)
+        row = change.task_row(timer.task_id)
         if row is None or row.state not in OPEN_STATES:
             timer.status = "cancelled"
             return "skipped"
@@ -184,7 +184,7 @@ class TimerService:
         if state == "warning" and row.sla_state == "breached":
             timer.status = "cancelled"
             return "skipped"
-        row.sla_state = state
+        write_row(change.session, row, {"sla_state": state})
         timer.status, timer.fired_at = "fired", change.now
         times = {"due_at": row.due_at.isoformat() if row.due_at else None,
                  "warn_at": row.warn_at.isoformat() if row.warn_at else None,

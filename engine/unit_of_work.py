@@ -22,8 +22,6 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, case, delete, insert, literal_column, null, or_, select, update
-from sqlalchemy.orm import defer, with_expression
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import clock as clock_module
@@ -38,7 +36,7 @@ from .errors import (
 from .identity import STATION_ROLES
 from .outbox import outbox_row
 from .schedule import parse_instant_or_duration, resolve_due
-from .store.db import DriverStatement
+from .store.db import DriverQuery, DriverStatement
 from .store.models import (
     TIMER_PENDING,
     AuditEntry,
@@ -51,29 +49,36 @@ from .store.models import (
     Timer,
     User,
 )
+from .store.record import Record
 
 MAX_ATTEMPTS = 5
 OPEN_STATES = ("open", "claimed")
 
 # Statements of the hot path, built once (building a statement costs more than running it on SQLite).
-# The blob is never loaded with the row: a change that does not run the workflow (claim, reassign,
-# an SLA mark) leaves it unread, and one that does gets it only if this process's cached workflow is
-# not of the row's version (engine/workflow_cache.py): one round trip either way.
-_LIGHT = (defer(ProcessInstance.state), defer(ProcessInstance.variables))
-_STATE_IF_STALE = with_expression(ProcessInstance.stale_state, case(
-    (ProcessInstance.version == bindparam("cached_version"), null()), else_=ProcessInstance.state))
-_LOCK_INSTANCE_LIGHT = (select(ProcessInstance).where(ProcessInstance.id == bindparam("id")).with_for_update()
-                        .options(*_LIGHT))
-_LOCK_INSTANCE = _LOCK_INSTANCE_LIGHT.options(_STATE_IF_STALE)
-# a task's instance and the task row, read and locked in one round trip (instance first, like every
-# writer): the change finds the row in its session
-_LOCK_INSTANCE_OF_TASK_LIGHT = (select(ProcessInstance, HumanTask)
-                                .join(HumanTask, HumanTask.instance_id == ProcessInstance.id)
-                                .where(HumanTask.id == bindparam("task_id")).with_for_update().options(*_LIGHT))
-_LOCK_INSTANCE_OF_TASK = _LOCK_INSTANCE_OF_TASK_LIGHT.options(_STATE_IF_STALE)
+# The instance row and a task row are locked and read on the driver as plain records
+# (engine/store/record.py). The blob is never read with the row: a change that does not run the
+# workflow (claim, reassign, an SLA mark) leaves it unread, and one that does gets it only if this
+# process's cached workflow is not of the row's version (engine/workflow_cache.py): one round trip.
+_P, _T = ProcessInstance.__table__, HumanTask.__table__
+_INSTANCE_COLUMNS = [c for c in _P.c if c.key not in ("state", "variables")]
+_STATE_IF_STALE = case((_P.c.version == bindparam("cached_version"), null()), else_=_P.c.state).label("stale_state")
+_TASK_COLUMNS = [c.label(f"t_{c.key}") for c in _T.c]
+
+
+def _lock_query(by_task: bool, with_state: bool) -> DriverQuery:
+    columns = _INSTANCE_COLUMNS + ([_STATE_IF_STALE] if with_state else [])
+    if by_task:  # a task's instance and the task row in one round trip (instance first, like every writer)
+        statement = (select(*columns, *_TASK_COLUMNS).select_from(_P.join(_T, _T.c.instance_id == _P.c.id))
+                     .where(_T.c.id == bindparam("task_id")))
+    else:
+        statement = select(*columns).where(_P.c.id == bindparam("id"))
+    return DriverQuery(statement.with_for_update())
+
+
 # (by task, with the workflow) -> statement
-_LOCKS = {(False, False): _LOCK_INSTANCE_LIGHT, (False, True): _LOCK_INSTANCE,
-          (True, False): _LOCK_INSTANCE_OF_TASK_LIGHT, (True, True): _LOCK_INSTANCE_OF_TASK}
+_LOCKS = {(by_task, with_state): _lock_query(by_task, with_state) for by_task in (False, True)
+          for with_state in (False, True)}
+_TASK_ROW = DriverQuery(select(_T).where(_T.c.id == bindparam("task_id"), _T.c.instance_id == bindparam("instance_id")))
 _STATE_OF = select(ProcessInstance.state).where(ProcessInstance.id == bindparam("id"))
 # A waiting timer event's row, pending or an incident (which still stands for its event: a change that
 # keeps the event waiting, an admin fixing variables, schedules no second timer for it), settled by the
@@ -111,7 +116,7 @@ class Change:
     """What one unit of work is doing: its session, instance, workflow and actor."""
 
     session: Any
-    instance: ProcessInstance
+    instance: Record  # the locked row (engine/store/record.py)
     actor: Any
     now: datetime
     loaded: Any = None  # LoadedSpec
@@ -122,7 +127,7 @@ class Change:
     ready_after: set[str] = field(default_factory=set)  # and after the change (sync)
     is_new: bool = False  # the instance is created by this change: it has no projection rows yet
     finished: set[str] = field(default_factory=set)  # task rows already closed by this change
-    held: list[Any] = field(default_factory=list)  # rows read back later: the session only keeps weak refs
+    tasks: dict[str, Record] = field(default_factory=dict)  # task rows read by this change, by id
     instance_values: dict[str, Any] = field(default_factory=dict)  # the instance row's new values (sync)
     # new projection rows, inserted with one statement per table when the change is written (Core)
     task_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -135,9 +140,19 @@ class Change:
     audit_rows: list[dict[str, Any]] = field(default_factory=list)
     outbox_rows: list[dict[str, Any]] = field(default_factory=list)
 
-    def task_row(self, task_id: str) -> HumanTask | None:
-        row = self.session.get(HumanTask, task_id)
-        return row if row is not None and row.instance_id == self.instance.id else None
+    def task_row(self, task_id: str) -> Record | None:
+        """One of the instance's task rows: the one this change holds, or read (and then held)."""
+        row = self.tasks.get(task_id)
+        if row is None:
+            found = _TASK_ROW.all(self.session.connection(), {"task_id": task_id, "instance_id": self.instance.id})
+            if not found:
+                return None
+            row = self.tasks[task_id] = Record(_T, found[0]._asdict())
+        return row
+
+    def hold(self, row: Record) -> Record:
+        """The record this change holds for `row`'s task (one object per row, whoever read it first)."""
+        return self.tasks.setdefault(row.id, row)
 
     def audit(self, action: str, task_id: str | None = None, **details: Any) -> None:
         self.audit_rows.append(audit_row(self.now, self.actor, action, instance_id=self.instance.id,
@@ -159,8 +174,7 @@ class Change:
     def set_instance(self, **values: Any) -> None:
         """Change columns of the instance row: seen at once on the object, written with the change's
         one versioned UPDATE (the session never sees the object dirty, so its flush has nothing to do)."""
-        for name, value in values.items():
-            set_committed_value(self.instance, name, value)
+        self.instance.__dict__.update(values)
         self.instance_values.update(values)
 
     def write_instance(self) -> None:
@@ -171,8 +185,7 @@ class Change:
         if self.is_new:
             row = {c.key: getattr(self.instance, c.key) for c in ProcessInstance.__table__.columns}
             _INSERT_INSTANCE.execute(self.session, row | values)
-            for name, value in values.items():
-                set_committed_value(self.instance, name, value)
+            self.instance.__dict__.update(values)
             return
         if values:
             write_row(self.session, self.instance, values, versioned=True)
@@ -228,7 +241,7 @@ class UnitOfWork:
             loaded_version = instance.version
             change = Change(session, instance, actor, self.ctx.clock.now())
             if task_row is not None:
-                change.held.append(task_row)  # the session's identity map only keeps weak references
+                change.tasks[task_row.id] = task_row
             if load_workflow:
                 change.loaded = self.ctx.repository.load(session, instance.definition_id)
                 change.workflow, change.ready_before = self._workflow(session, instance, change.loaded)
@@ -245,18 +258,21 @@ class UnitOfWork:
         self._after_commit(change, loaded_version)
         return result
 
-    def _lock(self, session, instance_id, load_workflow: bool) -> tuple[ProcessInstance, HumanTask | None]:
+    def _lock(self, session, instance_id, load_workflow: bool) -> tuple[Record, Record | None]:
         """Read and lock the instance row by id, or with the task row by a task: one statement."""
         by_task = isinstance(instance_id, OfTask)
         params = {"task_id": instance_id.task_id} if by_task else {"id": instance_id}
         if load_workflow:
             version = self.ctx.workflows.version_of(params.get("id"), params.get("task_id"))
             params["cached_version"] = -1 if version is None else version
-        found = session.execute(_LOCKS[by_task, load_workflow], params).first()
-        if found is None:
+        found = _LOCKS[by_task, load_workflow].all(session.connection(), params)
+        if not found:
             raise TaskNotFound(f"task '{params['task_id']}' does not exist") if by_task else \
                 InstanceNotFound(f"process instance '{instance_id}' does not exist")
-        return found[0], (found[1] if by_task else None)
+        values = found[0]._asdict()
+        instance = Record(_P, {k: v for k, v in values.items() if not k.startswith("t_")})
+        task = Record(_T, {k[2:]: v for k, v in values.items() if k.startswith("t_")}) if by_task else None
+        return instance, task
 
     def _workflow(self, session, instance: ProcessInstance, loaded) -> tuple[Any, set[str]]:
         """The instance's workflow and its ready user tasks: this process's cached ones if of the row's
@@ -265,7 +281,7 @@ class UnitOfWork:
         cached = self.ctx.workflows.take(instance.id, instance.version, instance.definition_id)
         if cached is not None:
             return cached
-        state = instance.stale_state
+        state = getattr(instance, "stale_state", None)
         if state is None:
             state = session.scalar(_STATE_OF, {"id": instance.id})
         workflow = self.ctx.serializer.loads(state, loaded.spec, loaded.subprocess_specs)
@@ -332,12 +348,11 @@ class UnitOfWork:
             change.emit(f"{kind}.raised", **details)
 
     def _sync_human_tasks(self, change: Change, ready_manual: list) -> None:
-        session = change.session
         ready = {str(t.id): t for t in ready_manual}
         change.ready_after = set(ready)
         known = change.ready_before  # the open rows, without reading them
         for task_id in sorted(known - set(ready) - change.finished):  # gone from the workflow: cancelled
-            row = session.get(HumanTask, task_id)
+            row = change.task_row(task_id)
             close_task(change, row, "cancelled")
             change.audit("task.cancelled", task_id=row.id, element_id=row.element_id)
             change.emit("task.cancelled", task_id=row.id, element_id=row.element_id)
@@ -544,10 +559,9 @@ def timer_due(task) -> datetime | None:
 _UPDATES: dict[tuple, Any] = {}  # (table, columns) -> UPDATE by primary key, built once per column set
 
 
-def write_row(session, obj, values: dict[str, Any], *, versioned: bool = False) -> None:
-    """Write `values` to the row of a loaded ORM object with one Core UPDATE by primary key.
-
-    The object then agrees with the database (nothing left for the session to flush). `versioned`:
+def write_row(session, obj: Record, values: dict[str, Any], *, versioned: bool = False) -> None:
+    """Write `values` to a held row with one Core UPDATE by primary key; the record then agrees with
+    the database. `versioned`:
     the row's `version` must still be the one loaded, and is incremented (optimistic concurrency).
     """
     table = obj.__table__
@@ -567,10 +581,9 @@ def write_row(session, obj, values: dict[str, Any], *, versioned: bool = False) 
         params["loaded_version"] = obj.version
     if statement.execute(session, params) != 1:
         raise ConcurrentModification(f"{table.name} row {obj.id} changed meanwhile; try again")
-    for column, value in values.items():
-        set_committed_value(obj, column, value)
+    obj.__dict__.update(values)
     if versioned:
-        set_committed_value(obj, "version", obj.version + 1)
+        obj.version += 1
 
 
 def close_task(change: Change, row: HumanTask, state: str, *, via: str | None = None, actor=None,
