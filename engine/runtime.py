@@ -66,7 +66,8 @@ class RuntimeService:
                                [{"field": "business_key", "message": "invalid business key"}])
 
         def create(session, now) -> Change:
-            definition = session.execute(_DEFINITION[version is not None], {"key": key, "version": version}).first()
+            found = _DEFINITION[version is not None].all(session.connection(), {"key": key, "version": version})
+            definition = found[0] if found else None
             if definition is None:
                 raise DefinitionNotFound(f"process definition '{key}' does not exist")
             loaded = self.ctx.repository.load(session, definition.id)
@@ -109,7 +110,7 @@ class RuntimeService:
         prefix = self.ctx.settings.business_key_prefix
         name = f"business_key:{prefix}:{now.year}"
         statement = _NEXT_VALUE[session.bind.dialect.name == "postgresql"]
-        value = session.connection().execute(statement, {"name": name}).scalar_one()
+        [(value,)] = statement.all(session.connection(), {"name": name})
         return f"{prefix}-{now.year}-{value:06d}"
 
     # --- messages --------------------------------------------------------------------------------
@@ -316,10 +317,11 @@ class RuntimeService:
 # id and version only: the row's XML is not needed (the parsed spec comes from the cache)
 _LATEST = (select(ProcessDefinition.id, ProcessDefinition.version).where(ProcessDefinition.key == bindparam("key"))
            .order_by(ProcessDefinition.version.desc()).limit(1))
-_DEFINITION = {False: _LATEST, True: _LATEST.where(ProcessDefinition.version == bindparam("version"))}
+_DEFINITION = {False: DriverQuery(_LATEST),
+               True: DriverQuery(_LATEST.where(ProcessDefinition.version == bindparam("version")))}
 _NEXT_VALUE = {  # the per-year business-key counter, incremented by one upsert: {is PostgreSQL: statement}
-    postgresql: insert(Sequence.__table__).values(name=bindparam("name"), value=1).on_conflict_do_update(
-        index_elements=["name"], set_={"value": Sequence.__table__.c.value + 1}).returning(Sequence.__table__.c.value)
+    postgresql: DriverQuery(insert(Sequence.__table__).values(name=bindparam("name"), value=1).on_conflict_do_update(
+        index_elements=["name"], set_={"value": Sequence.__table__.c.value + 1}).returning(Sequence.__table__.c.value))
     for postgresql, insert in ((True, pg_insert), (False, sqlite_insert))}
 _AUDIT = AuditEntry.__table__
 _TASKS = HumanTask.__table__
