@@ -8,6 +8,10 @@ Found by counting the pages each change writes (docs/benchmarks.md, "pages per c
 cancelled timers stayed in the due-time and task indexes, so every settled SLA mark moved an entry
 instead of dropping it; every timer entered the claim-token index (with a NULL) and stayed; and the unique
 index on the outbox's random event ids put each event on a random page.
+
+The indexes are rebuilt without CONCURRENTLY (writes to `timers` wait while they build), and SQLite
+copies the outbox table to drop its unnamed constraint: on a large database, migrate with the
+processes stopped.
 """
 from alembic import op
 import sqlalchemy as sa
