@@ -144,7 +144,10 @@ def pages_per_commit(cases: int = 100) -> dict:
 
         with sqlite3.connect(path) as connection:
             engine_page_size = connection.execute("PRAGMA page_size").fetchone()[0]
-        start = lambda: engine.runtime.start_instance("dispute_resolution", officer, dict(REPORT))  # noqa: E731
+
+        def start():
+            return engine.runtime.start_instance("dispute_resolution", officer, dict(REPORT))
+
         task_ids = [start()["open_tasks"][0]["id"] for _ in range(cases)]
         assess = PATHS["on_spot"][0][2]
         result = {}

@@ -29,6 +29,7 @@ from .errors import (
 )
 from .store.db import DriverQuery
 from .store.models import (
+    TASK_OPEN,
     AuditEntry,
     Department,
     HumanTask,
@@ -158,8 +159,8 @@ class RuntimeService:
             attached_rows = []
             form_key = None
             if wait.attached_to:
-                attached_rows = [change.hold(Record(HumanTask.__table__, row._asdict())) for row in _OPEN_TASKS_OF.all(
-                    change.session.connection(), {"instance_id": change.instance.id, "element_id": wait.attached_to})]
+                attached_rows = change.hold(_OPEN_TASKS_OF.all(
+                    change.session.connection(), {"instance_id": change.instance.id, "element_id": wait.attached_to}))
                 form_key = next((r.form_key for r in attached_rows if r.form_key), None)
             if form_key:
                 plain, personal = self.ctx.forms.get(form_key).validate(payload)
@@ -326,8 +327,7 @@ _NEXT_VALUE = {  # the per-year business-key counter, incremented by one upsert:
 _AUDIT = AuditEntry.__table__
 _TASKS = HumanTask.__table__
 _OPEN_TASKS_OF = DriverQuery(select(_TASKS).where(  # an element's open tasks in a case (a boundary's task)
-    _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.element_id == bindparam("element_id"),
-    _TASKS.c.state.in_([literal("open"), literal("claimed")])))
+    _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.element_id == bindparam("element_id"), TASK_OPEN))
 _HISTORY = DriverQuery(select(_AUDIT).where(_AUDIT.c.instance_id == bindparam("instance_id")).order_by(_AUDIT.c.id))
 _NAME_COLUMNS = {"v": (ProcessDefinition.id, cast(ProcessDefinition.version, String)),
                  "u": (User.id, User.username), "d": (Department.id, Department.key)}

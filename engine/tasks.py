@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import and_, bindparam, literal_column, or_, select, union, update
+from sqlalchemy import and_, bindparam, or_, select, union, update
 
 from .errors import (
     Forbidden,
@@ -31,7 +31,7 @@ from .errors import (
 from .identity import STATION_ROLES, Actor
 from .runtime import _reason
 from .store.db import DriverQuery, DriverStatement
-from .store.models import HumanTask, ProcessInstance, TaskCandidate, User
+from .store.models import TASK_OPEN, HumanTask, ProcessInstance, TaskCandidate, User
 from .store.record import Record
 from .unit_of_work import (
     OPEN_STATES,
@@ -60,8 +60,7 @@ _TASK_ROWS = (select(HumanTask.__table__, _ASSIGNEE.c.username.label("assignee_n
 _CLAIM = DriverStatement(update(HumanTask.__table__).where(_T.id == bindparam("task_id"), _T.state == "open")
                          .values(state="claimed", assignee_id=bindparam("assignee_id"), claimed_at=bindparam("at")))
 _OWNER_TASKS = DriverQuery(select(HumanTask.__table__).where(
-    _T.instance_id == bindparam("instance_id"), _T.owner_task.is_(True), _T.state.in_(
-        [literal_column(f"'{state}'") for state in OPEN_STATES])))
+    _T.instance_id == bindparam("instance_id"), _T.owner_task.is_(True), TASK_OPEN))
 SLA_STATES = ("on_time", "warning", "breached", "met", "missed")
 SORTS = {"due": "due_at", "priority": "priority", "created": "created_at"}
 MAX_LIMIT = 200
@@ -222,8 +221,7 @@ class TaskService:
         change.emit("case.owner_changed", owner_id=target.id, previous_owner_id=previous)
 
     def _owner_tasks_to(self, change: Change, user_id: int, exclude: str | None = None) -> None:
-        found = _OWNER_TASKS.all(change.session.connection(), {"instance_id": change.instance.id})
-        for row in (change.hold(Record(HumanTask.__table__, r._asdict())) for r in found):
+        for row in change.hold(_OWNER_TASKS.all(change.session.connection(), {"instance_id": change.instance.id})):
             if row.id != exclude and row.assignee_id != user_id:
                 self._assign(change, row, user_id)
                 change.emit("task.reassigned", task_id=row.id, element_id=row.element_id, assignee_id=user_id)
@@ -461,8 +459,6 @@ def _claimable_queue(actor: Actor, group: str | None, now: datetime, due_before,
         query = query.where(_sla_condition(sla_state, now))
     order = [(queue.c.due_at, False), (queue.c.task_id, False)]
     return query.order_by(*[c.asc().nulls_last() for c, _desc in order]).limit(limit)
-# rendered as literals, so the planner matches the partial index on open tasks (ix_tasks_open_due)
-_OPEN = bindparam("open_states", OPEN_STATES, expanding=True, literal_execute=True)
 
 
 def _order(sort: str):
@@ -537,7 +533,7 @@ def _queue_due_conditions(sla_state: str | None, now: datetime, due_before: date
 
 def _sla_condition(sla_state: str, now: datetime):
     """Open tasks are judged against the clock (never stale); closed ones by what was recorded."""
-    is_open = _T.state.in_(_OPEN)
+    is_open = TASK_OPEN
     if sla_state == "breached":
         return and_(is_open, _T.due_at <= now)
     if sla_state == "warning":

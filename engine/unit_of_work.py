@@ -63,6 +63,8 @@ _P, _T = ProcessInstance.__table__, HumanTask.__table__
 _INSTANCE_COLUMNS = [c for c in _P.c if c.key not in ("state", "variables")]
 _STATE_IF_STALE = case((_P.c.version == bindparam("cached_version"), null()), else_=_P.c.state).label("stale_state")
 _TASK_COLUMNS = [c.label(f"t_{c.key}") for c in _T.c]
+_INSTANCE_KEYS = [c.key for c in _INSTANCE_COLUMNS]
+_TASK_KEYS = [c.key for c in _T.c]
 
 
 def _lock_query(by_task: bool, with_state: bool) -> DriverQuery:
@@ -144,15 +146,15 @@ class Change:
         """One of the instance's task rows: the one this change holds, or read (and then held)."""
         row = self.tasks.get(task_id)
         if row is None:
-            found = _TASK_ROW.all(self.session.connection(), {"task_id": task_id, "instance_id": self.instance.id})
-            if not found:
-                return None
-            row = self.tasks[task_id] = Record(_T, found[0]._asdict())
+            found = self.hold(_TASK_ROW.all(self.session.connection(), {"task_id": task_id,
+                                                                        "instance_id": self.instance.id}))
+            row = found[0] if found else None
         return row
 
-    def hold(self, row: Record) -> Record:
-        """The record this change holds for `row`'s task (one object per row, whoever read it first)."""
-        return self.tasks.setdefault(row.id, row)
+    def hold(self, rows) -> list[Record]:
+        """Records of task rows read on the driver, held by this change: one object per row for the
+        whole change (a row it holds already stays the one it has)."""
+        return [self.tasks.get(row.id) or self.tasks.setdefault(row.id, Record(_T, row._asdict())) for row in rows]
 
     def audit(self, action: str, task_id: str | None = None, **details: Any) -> None:
         self.audit_rows.append(audit_row(self.now, self.actor, action, instance_id=self.instance.id,
@@ -269,9 +271,9 @@ class UnitOfWork:
         if not found:
             raise TaskNotFound(f"task '{params['task_id']}' does not exist") if by_task else \
                 InstanceNotFound(f"process instance '{instance_id}' does not exist")
-        values = found[0]._asdict()
-        instance = Record(_P, {k: v for k, v in values.items() if not k.startswith("t_")})
-        task = Record(_T, {k[2:]: v for k, v in values.items() if k.startswith("t_")}) if by_task else None
+        row, keys = found[0], _INSTANCE_KEYS + (["stale_state"] if load_workflow else [])
+        instance = Record(_P, dict(zip(keys, row, strict=False)))
+        task = Record(_T, dict(zip(_TASK_KEYS, row[len(keys):], strict=True))) if by_task else None
         return instance, task
 
     def _workflow(self, session, instance: ProcessInstance, loaded) -> tuple[Any, set[str]]:
@@ -415,46 +417,41 @@ class UnitOfWork:
 
     def _sync_waits(self, change: Change) -> None:
         session, instance, wf = change.session, change.instance, change.workflow
-        waits = waiting_events(wf) if instance.status == "running" else {}
-        if _wait_keys(waits) == _wait_keys(change.waits_before or {}):
-            return  # the same events wait as when loaded: their projections are current
-        timers = {task_id: task for task_id, (kind, _key, task) in waits.items() if kind == "timer"}
-        messages = {task_id: task for task_id, (kind, _key, task) in waits.items() if kind == "message"}
         # The projection rows are exactly the events that waited when the workflow was loaded (every
         # change keeps them so): what to settle and what to add is known without reading them.
         before = change.waits_before or {}
-        cancelled = []
+        waits = waiting_events(wf) if instance.status == "running" else {}
+        if _wait_keys(waits) == _wait_keys(before):
+            return  # the same events wait as when loaded: their projections are current
+        timers = {task_id: (due, task) for task_id, (kind, due, task) in waits.items() if kind == "timer"}
+        messages = {task_id: task for task_id, (kind, _key, task) in waits.items() if kind == "message"}
+        fired, cancelled = [], []
         for task_id, (kind, due, _task) in before.items():
             if kind != "timer" or due is None:
                 continue
-            task = timers.get(task_id)
-            if task is not None and timer_due(task) == due:
+            now_due, task = timers.get(task_id, (None, None))
+            if now_due == due:
                 continue  # still waiting for the same moment
             # gone or moved on (a cycle): did it fire here (a user action refreshed timers) or was it cancelled?
             spiff_task = task or wf.get_task_from_id(uuid.UUID(task_id))
-            fired = task is not None or (spiff_task is not None and spiff_task.state == TaskState.COMPLETED)
-            if not (fired and due <= change.now):
-                cancelled.append({"instance_id": instance.id, "task_id": task_id, "status": "cancelled",
-                                  "fired_at": None})
-                continue
-            # a timer fired by this unit of work's own timer service is settled already: no second audit
-            session.flush()
+            ran = task is not None or (spiff_task is not None and spiff_task.state == TaskState.COMPLETED)
+            (fired if ran and due <= change.now else cancelled).append((task_id, due, spiff_task))
+        if fired or cancelled:
+            session.flush()  # a timer fired by this change's own timer service is settled: it must not match
+        for task_id, due, spiff_task in fired:
             if _SETTLE_BPMN_TIMER.execute(session, {"instance_id": instance.id, "task_id": task_id, "status": "fired",
-                                                    "fired_at": change.now}):
+                                                    "fired_at": change.now}):  # 0: settled already, no second audit
                 element_id = spiff_task.task_spec.bpmn_id if spiff_task is not None else None
                 change.audit("timer.fired", task_id=task_id, element_id=element_id,
                              due_at=due.isoformat(), fired_at=change.now.isoformat())
                 change.emit("timer.fired", element_id=element_id, due_at=due.isoformat(),
                             fired_at=change.now.isoformat())
-        if cancelled:  # Core: these rows are never held by the session
-            session.flush()
-            _SETTLE_BPMN_TIMER.execute(session, cancelled)
-        for task_id, task in timers.items():
-            kept = before.get(task_id)
-            if kept is not None and kept[0] == "timer" and kept[1] == timer_due(task):
-                continue  # its row is there already (pending, or an incident still standing for it)
-            due = timer_due(task)
-            if due is not None:
+        if cancelled:
+            _SETTLE_BPMN_TIMER.execute(session, [{"instance_id": instance.id, "task_id": task_id, "status": "cancelled",
+                                                  "fired_at": None} for task_id, _due, _task in cancelled])
+        for task_id, (due, task) in timers.items():
+            if due is not None and before.get(task_id, (None, None))[:2] != ("timer", due):
+                # a new wait (a row there already, pending or an incident still standing for it, is kept)
                 change.add_timer(task_id, task.task_spec.bpmn_id, "bpmn_timer", due)
         existing_waits = {task_id for task_id, (kind, _key, _task) in before.items() if kind == "message"}
         gone = existing_waits - set(messages)

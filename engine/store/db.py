@@ -181,9 +181,7 @@ class DriverStatement:
         if len(rows) > 1 and self.statement.is_insert and dialect.name == "postgresql":
             # psycopg's executemany runs a pipeline: ~10 % of a web worker's time went into its Python
             # loop. One INSERT ... VALUES (...), (...) is one statement and one round trip.
-            step = self.MAX_ROWS_PER_STATEMENT
-            return sum(self._run(connection, self._plan(dialect, tuple(rows[0]), len(chunk)), [_flatten(chunk)])
-                       for chunk in (rows[i:i + step] for i in range(0, len(rows), step)))
+            return sum(self._run(connection, plan, [params]) for plan, params in self._chunks(dialect, rows))
         columns = tuple(rows[0]) if self.statement.is_insert else None
         return self._run(connection, self._plan(dialect, columns, None), rows, many)
 
@@ -191,16 +189,20 @@ class DriverStatement:
         """Insert rows and return what the INSERT's RETURNING names (as named tuples, in no particular
         order): one multi-row VALUES statement per chunk on both backends."""
         connection = session.connection()
-        dialect = connection.dialect
         found = []
-        step = self.MAX_ROWS_PER_STATEMENT
-        for chunk in (rows[i:i + step] for i in range(0, len(rows), step)):
-            sql, binds, positional, row_type, processors = self._plan(dialect, tuple(chunk[0]), len(chunk))
-            values = _bind_values(binds, positional, _flatten(chunk))
+        for (sql, binds, positional, row_type, processors), params in self._chunks(connection.dialect, rows):
+            values = _bind_values(binds, positional, params)
             with _driver_cursor(connection, sql, values, False) as cursor:
                 cursor.execute(sql, values)
                 found += _rows(cursor.fetchall(), row_type, processors)
         return found
+
+    def _chunks(self, dialect, rows: list[dict[str, Any]]):
+        """(plan, parameters) of one multi-row VALUES statement per chunk of rows."""
+        step = self.MAX_ROWS_PER_STATEMENT
+        for start in range(0, len(rows), step):
+            chunk = rows[start:start + step]
+            yield self._plan(dialect, tuple(chunk[0]), len(chunk)), _flatten(chunk)
 
     def _plan(self, dialect, columns: tuple[str, ...] | None, multi_rows: int | None):
         key = (dialect.name, columns, multi_rows)
@@ -212,9 +214,7 @@ class DriverStatement:
                 table = self.statement.table
                 statement = self.statement.values([
                     {c: bindparam(f"r{i}_{c}", type_=table.c[c].type) for c in columns} for i in range(multi_rows)])
-                plan = self._compile(statement, dialect, None)
-                if statement._returning:
-                    plan = plan + _result_plan(statement, dialect)
+                plan = self._compile(statement, dialect, results=bool(statement._returning))
             self._plans[key] = plan
         return plan
 
@@ -230,7 +230,8 @@ class DriverStatement:
             return cursor.rowcount
 
     @staticmethod
-    def _compile(statement, dialect, column_keys) -> tuple[str, list, bool]:
+    def _compile(statement, dialect, column_keys=None, results: bool = False) -> tuple:
+        """(SQL, binds, positional), and with `results` the result plan (`_result_plan`)."""
         compiled = statement.compile(dialect=dialect, column_keys=list(column_keys) if column_keys else None)
         processors = compiled._bind_processors
         names = compiled.positiontup if compiled.positional else list(compiled.binds)
@@ -244,7 +245,8 @@ class DriverStatement:
                                           else bind.effective_value)
             entry = (bind.key if named else None, default, processors.get(name) if named else None)
             binds.append(entry if compiled.positional else (name, entry))
-        return compiled.string, binds, compiled.positional
+        plan = (compiled.string, binds, compiled.positional)
+        return plan + _result_plan(compiled, dialect) if results else plan
 
 
 def _flatten(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -278,12 +280,13 @@ class DriverQuery:
             return _rows(cursor.fetchall(), row_type, processors)
 
     def _compile(self, dialect):
-        return DriverStatement._compile(self.statement, dialect, None) + _result_plan(self.statement, dialect)
+        return DriverStatement._compile(self.statement, dialect, results=True)
 
 
-def _result_plan(statement, dialect) -> tuple:
-    """A named-tuple type for the statement's result columns, and their result processors (None: none)."""
-    columns = statement.compile(dialect=dialect)._result_columns
+def _result_plan(compiled, dialect) -> tuple:
+    """A named-tuple type for a compiled statement's result columns, and their result processors
+    (None: none)."""
+    columns = compiled._result_columns
     row_type = namedtuple("Row", [str(c.keyname) for c in columns], rename=True)  # unnamed: _0, _1
     processors = [c.type._cached_result_processor(dialect, None) for c in columns]
     return row_type, processors if any(processors) else None

@@ -195,6 +195,10 @@ class HumanTask(Base):
     outcome: Mapped[dict[str, Any] | None]  # declared, non-personal form fields (KPI reports)
 
 
+# an open task, with the states as literals: the partial index on open tasks applies (see TIMER_PENDING)
+TASK_OPEN = HumanTask.__table__.c.state.in_([literal_column("'open'"), literal_column("'claimed'")])
+
+
 class TaskCandidate(Base):
     """One row per (open task, candidate group or user): the claimable-queue index."""
 
