@@ -102,3 +102,17 @@ def test_an_insert_returning_gives_every_rows_values_back_read_like_sqlalchemy(e
     with engine.db.read() as session:
         stored = dict(session.execute(select(Timer.id, Timer.due_at).where(Timer.element_id == "e")).all())
     assert sorted(returned) == sorted(stored.items()) and sorted(d for _, d in returned) == due
+
+
+def test_a_session_hands_out_its_transactions_connection_and_asks_again_after_a_rollback(engine):
+    with engine.db._sessions() as session:  # noqa: SLF001 - the session class every transaction uses
+        first = session.connection()
+        assert session.connection() is first and first.in_transaction()
+        DriverStatement(insert(_AUDIT)).execute(session, _row("rolled.back"))
+        session.rollback()  # the transaction the held connection belonged to is over
+        assert session.connection().in_transaction()
+        DriverStatement(insert(_AUDIT)).execute(session, _row("kept"))
+        session.commit()
+    with engine.db.read() as session:
+        actions = set(session.scalars(select(AuditEntry.action).where(AuditEntry.action.in_(["rolled.back", "kept"]))))
+    assert actions == {"kept"}
