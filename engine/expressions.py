@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import functools
 import re
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -111,6 +112,18 @@ def _parsed(text: str):
     return SimpleEval.parse(text)
 
 
+_local = threading.local()
+
+
+def _interpreter() -> EvalWithCompoundTypes:
+    """This thread's interpreter. Building one binds a method per node type and copies the operator
+    table, which cost more than evaluating a due time; its names and functions are set per call."""
+    interpreter = getattr(_local, "interpreter", None)
+    if interpreter is None:
+        interpreter = _local.interpreter = EvalWithCompoundTypes(names={}, functions=dict(_SAFE_FUNCTIONS))
+    return interpreter
+
+
 class Evaluator:
     """Evaluates one expression over a mapping of variables."""
 
@@ -123,13 +136,16 @@ class Evaluator:
         names.update(variables)
         functions = dict(_SAFE_FUNCTIONS)
         functions["var"] = lambda name, default=None: variables.get(name, default)
-        evaluator = EvalWithCompoundTypes(names=names, functions=functions)
+        interpreter = _interpreter()
+        interpreter.names, interpreter.functions = names, functions
         try:
-            return evaluator.eval(text, previously_parsed=tree)
+            return interpreter.eval(text, previously_parsed=tree)
         except InvalidExpression as exc:
             raise ExpressionError(str(exc)) from None
         except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, OverflowError) as exc:
             raise ExpressionError(f"{type(exc).__name__}: {exc}") from None
+        finally:
+            interpreter.names = interpreter.functions = {}  # keep no case's variables past the call
 
     def execute(self, script: str, variables: dict[str, Any]) -> None:
         """Run a restricted script: one `name = expression` assignment per line."""

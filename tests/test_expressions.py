@@ -80,3 +80,22 @@ def test_condition_on_a_missing_variable_fails_cleanly_and_stores_nothing(engine
 def test_dispute_variables_with_code_are_just_data(engine, world):
     case = report_case(engine, world["wang"], description="().__class__.__base__.__subclasses__()")
     assert case["variables"]["description"].startswith("().__class__")
+
+
+def test_threads_evaluating_at_once_each_see_their_own_variables():
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    evaluator = Evaluator()
+
+    def run(n: int) -> list:
+        return [evaluator.evaluate("level * 10 + len(name)", {"level": n, "name": "x" * n}) for _ in range(2000)]
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch inside evaluations
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(run, range(8)))
+    finally:
+        sys.setswitchinterval(interval)
+    assert [set(r) for r in results] == [{n * 11} for n in range(8)]
