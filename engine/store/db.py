@@ -18,9 +18,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .. import json_codec
 from ..errors import Unavailable
 
 HERE = Path(__file__).resolve().parent
+# JSON columns (variables, audit details, outbox payloads, queue groups) encoded with orjson (engine/json_codec.py)
+_JSON = {"json_serializer": json_codec.dumps}
 
 
 class Database:
@@ -33,7 +36,8 @@ class Database:
             # connection and drops it when another connection wrote meanwhile; handing connections
             # round (FIFO) meant every transaction of a one-request-at-a-time server started cold.
             self.engine: Engine = create_engine(
-                url, echo=echo, pool_use_lifo=True, connect_args={"timeout": 30, "check_same_thread": False}
+                url, echo=echo, pool_use_lifo=True, connect_args={"timeout": 30, "check_same_thread": False},
+                **_JSON,
             )
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
@@ -45,7 +49,7 @@ class Database:
             # pool then replaces every older connection, and callers retry (`retrying`, the unit of work).
             # LIFO as on SQLite: the connections used last stay warm (prepared statements), idle ones idle.
             self.engine = create_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_use_lifo=True,
-                                        connect_args={"options": "-c max_parallel_workers_per_gather=0"})
+                                        connect_args={"options": "-c max_parallel_workers_per_gather=0"}, **_JSON)
         self._sessions = sessionmaker(self.engine, class_=_Session, expire_on_commit=False, autoflush=False)
         # SQLite has one writer at a time. Threads of this process take turns on a lock instead of
         # polling the database lock (SQLite's busy handler sleeps and retries: under load some writers

@@ -1,0 +1,30 @@
+"""JSON encoding for what the engine stores: orjson, falling back to the standard library.
+
+Every change encodes the workflow state (~180 µs with the standard library for a 13 KB blob, ~15 µs
+with orjson) and the JSON columns of its rows. Decoding stays with the standard library (orjson reads
+an integer beyond 64 bits as a float). The text decodes to the same values as the standard
+library's, except that non-ASCII text is written as UTF-8 rather than escaped, and a NaN or an
+infinity is written as null (neither is JSON: PostgreSQL's json type refuses them, and the API
+refuses them on input). What orjson refuses (an integer beyond 64 bits, a type that `default` does
+not know) goes to the standard library, which encodes it or raises as it always did.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+# keys 1, True, None become "1", "true", "null" as with json.dumps; datetimes go to `default` (the
+# workflow serializer writes them as typed values, not as orjson's strings)
+_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def dumps(value: Any, default: Callable[[Any], Any] | None = None,
+          fallback: Callable[[Any], str] = json.dumps) -> str:
+    try:
+        return orjson.dumps(value, default=default, option=_OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        return fallback(value)
