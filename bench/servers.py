@@ -126,10 +126,11 @@ class GunicornServer(Server):
         self._prepare(url, tmp / "instance", redis_url)
         port = free_port()
         self.base = f"http://127.0.0.1:{port}"
-        self.kind = (f"postgresql · gunicorn -w {workers} -k gthread --threads {threads} · Redis + RQ · "
-                     "1 fengqiao worker")
+        self.kind = (f"postgresql · gunicorn -c python:cli.gunicorn_config -w {workers} --threads {threads} · "
+                     "Redis + RQ · 1 fengqiao worker")
         env = common.env_for(url, tmp / "instance", redis_url)
-        gunicorn = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread", "--threads", str(threads),
+        gunicorn = [sys.executable, "-m", "gunicorn", "-c", "python:cli.gunicorn_config", "-w", str(workers),
+                    "--threads", str(threads),
                     "-b", f"127.0.0.1:{port}", "--log-level", "warning", "web:create_app()"]
         self.procs = [self._spawn(gunicorn, env, tmp / "gunicorn.log"),
                       self._spawn([sys.executable, "-m", "cli.main", "worker"], env, tmp / "worker.log")]

@@ -51,6 +51,17 @@ def request(url: str, body: dict | None = None, token: str | None = None):
         return exc.code, json.loads(exc.read())
 
 
+def first_answer(server: subprocess.Popen, call, timeout: float = 30):
+    """`call()`'s result once the server started by `server` answers it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return call()
+        except (urllib.error.URLError, ConnectionError):
+            assert time.monotonic() < deadline and server.poll() is None, "the server did not come up"
+            time.sleep(0.2)
+
+
 def test_serve_answers_healthz_when_ready_and_prints_where_to_log_in(env):
     assert fengqiao(env, "init", "--demo-accounts").returncode == 0
     port = free_port()
@@ -58,14 +69,7 @@ def test_serve_answers_healthz_when_ready_and_prints_where_to_log_in(env):
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                status, health = request(f"{base}/healthz")
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert time.monotonic() < deadline and server.poll() is None, "the server did not come up"
-                time.sleep(0.2)
+        status, health = first_answer(server, lambda: request(f"{base}/healthz"))
         assert (status, health) == (200, {"status": "ok", "definitions": 1})
         status, login = request(f"{base}/api/v1/auth/login", {"username": "officer_wang", "password": "fengqiao-demo"})
         assert status == 200 and login["user"]["role"] == "officer"
@@ -100,3 +104,29 @@ def test_tokens_create_prints_the_token_once_and_it_reports_only_for_its_departm
     assert fengqiao(env, "tokens", "revoke", "1").returncode == 0
     unknown = fengqiao(env, "tokens", "create", "--department", "nowhere")
     assert unknown.returncode == 1 and "does not exist" in unknown.stderr
+
+
+def test_settled_memory_freezes_startup_objects_and_raises_the_young_threshold():
+    probe = ("import gc; from cli.server import GC_THRESHOLD, settle_memory; before = gc.get_freeze_count(); "
+             "settle_memory(); print(gc.get_freeze_count() > before, gc.get_threshold() == GC_THRESHOLD)")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["True", "True"], done.stderr
+
+
+def test_the_production_gunicorn_config_serves_the_api(env):
+    assert fengqiao(env, "init", "--demo-accounts").returncode == 0
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:cli.gunicorn_config", "-w", "2",
+                               "-b", f"127.0.0.1:{port}", "web:create_app()"], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        status, login = first_answer(server, lambda: request(
+            f"{base}/api/v1/auth/login", {"username": "officer_wang", "password": "fengqiao-demo"}))
+        assert status == 200
+        status, tasks = request(f"{base}/api/v1/tasks", token=login["token"])
+        assert status == 200 and tasks == {"items": [], "next_cursor": None}
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=20)[0]
+    assert "Using worker: gthread" in output, output  # the config module was read

@@ -1,0 +1,18 @@
+"""gunicorn settings for Fengqiao's web processes in production (README, Deployment):
+
+    gunicorn -c python:cli.gunicorn_config -w 4 -b 0.0.0.0:8000 'web:create_app()'
+
+Options given on the command line override these.
+"""
+
+from cli.server import settle_memory
+
+# Threads: a request mostly waits on PostgreSQL, and a web process keeps its parsed specs and its
+# recently saved workflows (engine/workflow_cache.py) for all of its threads.
+worker_class = "gthread"
+threads = 4
+graceful_timeout = 10
+
+
+def post_worker_init(worker) -> None:
+    settle_memory(worker)
