@@ -3,7 +3,9 @@
 Reads its job as JSON on stdin, writes figures as JSON on stdout. Each client thread keeps one
 HTTP/1.1 connection per user it acts as (an officer, a civil-affairs and a health liaison), reports
 a case, completes every task to the end (escalation to both departments and on-the-spot cases
-alternate), and records the latency of every request. Bounded in time and in cases; loopback only.
+alternate), and records the latency of every request. A user goes on to the next task the answer to
+their last request named (a start's open tasks, a completion's `next_tasks`); a task another user
+opened is found by listing the case's tasks. Bounded in time and in cases; loopback only.
 """
 
 from __future__ import annotations
@@ -95,24 +97,27 @@ class Worker(threading.Thread):
                           {"definition_key": "dispute_resolution", "variables": REPORT}, expect=201)
         if case is None:
             return False
-        open_tasks = case["open_tasks"]
+        # the tasks a user learnt from their last answer (a start's open tasks, a completion's
+        # next_tasks): that user goes on without listing; another user lists the case's tasks
+        known, known_by = case["open_tasks"], "officer"
         for element_id, role, data in PATHS[path]:
-            task = next((t for t in open_tasks if t["element_id"] == element_id), None)
+            task = next((t for t in known if t["element_id"] == element_id), None) if known_by == role else None
             if task is None:
                 listed = self.timed(clients[role], "list", "GET",
                                     f"/api/v1/tasks?instance_id={case['id']}&limit=10")
                 if listed is None:
                     return False
-                open_tasks = [t for t in listed["items"] if t["state"] in ("open", "claimed")]
-                task = next((t for t in open_tasks if t["element_id"] == element_id), None)
+                task = next((t for t in listed["items"] if t["element_id"] == element_id
+                             and t["state"] in ("open", "claimed")), None)
                 if task is None:
                     self.errors += 1
                     return False
-            if self.timed(clients[role], "complete", "POST", f"/api/v1/tasks/{task['id']}/complete",
-                          {"data": data}) is None:
+            done = self.timed(clients[role], "complete", "POST", f"/api/v1/tasks/{task['id']}/complete",
+                              {"data": data})
+            if done is None:
                 return False
             self.completions += 1
-            open_tasks = []
+            known, known_by = done["next_tasks"], role
         return True
 
 

@@ -141,7 +141,13 @@ class TaskService:
                          fields=sorted(plain), personal_fields=sorted(personal))
             change.emit("task.completed", task_id=row.id, element_id=row.element_id, via="form")
 
-        return self.ctx.uow.run(self._instance_of(task_id), actor, op, then=self._view_of(task_id))
+        def view(change: Change) -> dict[str, Any]:
+            result = self._view_of(task_id)(change)
+            created = [Record(HumanTask.__table__, row) for row in change.created_tasks]
+            result["next_tasks"] = self._rows_view(change, created)  # what this completion opened
+            return result
+
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, then=view)
 
     def reassign(self, task_id: str, actor: Actor, username: str, reason: str, visible=None) -> dict[str, Any]:
         """A supervisor gives a task to someone else. An officer task moves the case's ownership."""
@@ -249,14 +255,19 @@ class TaskService:
             visible(self._row_view(change, row))
         return row
 
-    @staticmethod
-    def _row_view(change: Change, row: HumanTask) -> dict[str, Any]:
+    @classmethod
+    def _row_view(cls, change: Change, row: HumanTask) -> dict[str, Any]:
         """The task as `get_task` shows it, from the row the unit of work holds (users named by id)."""
+        return cls._rows_view(change, [row])[0]
+
+    @staticmethod
+    def _rows_view(change: Change, rows: list) -> list[dict[str, Any]]:
+        """Task rows as `get_task` shows them; their users named with one lookup (none for the actor)."""
         names = {change.actor.id: change.actor.username}
-        others = {row.assignee_id, row.completed_by_id} - set(names) - {None}
+        others = {user_id for row in rows for user_id in (row.assignee_id, row.completed_by_id)} - set(names) - {None}
         if others:
             names.update(change.session.execute(select(User.id, User.username).where(User.id.in_(others))).all())
-        return task_view(row, names.get(row.assignee_id), names.get(row.completed_by_id), change.now)
+        return [task_view(row, names.get(row.assignee_id), names.get(row.completed_by_id), change.now) for row in rows]
 
     @staticmethod
     def _instance_of(task_id: str) -> OfTask:

@@ -133,6 +133,7 @@ class Change:
     instance_values: dict[str, Any] = field(default_factory=dict)  # the instance row's new values (sync)
     # new projection rows, inserted with one statement per table when the change is written (Core)
     task_rows: list[dict[str, Any]] = field(default_factory=list)
+    created_tasks: list[dict[str, Any]] = field(default_factory=list)  # the task rows this change inserted
     candidate_rows: list[dict[str, Any]] = field(default_factory=list)
     timer_rows: list[dict[str, Any]] = field(default_factory=list)
     personal_rows: list[dict[str, Any]] = field(default_factory=list)  # sealed (engine/personal.py)
@@ -196,6 +197,7 @@ class Change:
         """Insert the new task rows, queue entries and timers (after the instance row they reference)."""
         self.write_instance()
         self.session.flush()
+        self.created_tasks += self.task_rows
         self._insert("task_rows", _INSERT_TASKS)
         self._insert("candidate_rows", _INSERT_CANDIDATES)
         self._insert("personal_rows", _INSERT_PERSONAL)

@@ -58,10 +58,12 @@ def test_escalation_to_both_departments_runs_in_parallel_and_joins(engine, world
     case = report_case(engine, wang)
     escalate(engine, wang, case, ["civil_affairs", "health"])
     assert elements(engine, case) == ["handle_civil_affairs", "handle_health"]
-    complete_as(engine, li, case, "handle_civil_affairs", DEPARTMENT_RESULT)
-    assert elements(engine, case) == ["handle_health"]  # the join waits for health
-    complete_as(engine, zhao, case, "handle_health", {"outcome": "partially_resolved", "summary": "随访中"})
+    first = complete_as(engine, li, case, "handle_civil_affairs", DEPARTMENT_RESULT)
+    assert elements(engine, case) == ["handle_health"] and first["next_tasks"] == []  # the join waits
+    last = complete_as(engine, zhao, case, "handle_health", {"outcome": "partially_resolved", "summary": "随访中"})
     assert elements(engine, case) == ["feedback_to_resident"]
+    [feedback] = last["next_tasks"]  # what the completion opened, its assignee named
+    assert (feedback["element_id"], feedback["assignee"]) == ("feedback_to_resident", "wang")
 
 
 def test_department_result_by_message_closes_the_department_task(engine, world):

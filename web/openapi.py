@@ -118,6 +118,7 @@ PROBLEM = all_required({"element_id": nullable(STR), "message": STR})
 RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": obj({"error": all_required({"code": STR, "message": STR, "details": array(OBJ)})}, ["error"]),
     "Task": TASK,
+    "CompletedTask": {"allOf": [ref("Task"), all_required({"next_tasks": array(ref("Task"))})]},
     "TaskPage": all_required({"items": array(ref("Task")), "next_cursor": nullable(STR)}),
     "TaskDetail": all_required({
         "task": ref("Task"), "form": nullable(OBJ),
@@ -297,10 +298,12 @@ OPERATIONS: dict[str, dict[str, Any]] = {
                                   "owner (first-contact responsibility). A lost race is a 409."),
     "tasks.unclaim": op("Give a claimed task back to its queue", "tasks", (200, "Task"),
                         errors=(*JSON_ERRORS, 404, 409)),
-    "tasks.complete": op("Complete a task with its form data", "tasks", (200, "Task"),
+    "tasks.complete": op("Complete a task with its form data", "tasks", (200, "CompletedTask"),
                          errors=(*JSON_ERRORS, 404, 409), body="CompleteTask",
                          description="An open task the caller may claim is claimed in the same transaction. "
-                                     "Invalid form data is a 422 naming each field."),
+                                     "Invalid form data is a 422 naming each field. The answer is the task, "
+                                     "with `next_tasks`: the tasks this completion opened that the caller "
+                                     "may see (the officer's next form, say)."),
     "tasks.reassign": op("Give a task to someone else (supervisor)", "tasks", (200, "Task"),
                          errors=(*JSON_ERRORS, 404, 409), body="Reassign"),
     # messages

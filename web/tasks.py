@@ -62,7 +62,12 @@ def unclaim(task_id: UUID):
 @bp.post("/<uuid:task_id>/complete")
 def complete(task_id: UUID):
     data = body(required=False)
-    return jsonify(_plain(engine().tasks.complete(str(task_id), actor(), data.get("data") or {}, visible=_check)))
+    who = actor()
+    task = _plain(engine().tasks.complete(str(task_id), who, data.get("data") or {}, visible=_check))
+    # the tasks this completion opened that the caller may see: a phone goes on to the next form
+    # without listing the case's tasks again
+    task["next_tasks"] = [t for t in task["next_tasks"] if access.task_visible(who, t)]
+    return jsonify(task)
 
 
 @bp.post("/<uuid:task_id>/assignee")

@@ -133,3 +133,22 @@ def test_the_department_system_actor_is_named_in_the_audit_trail(api, engine):
     trail = engine.history.audit_trail(instance_id=case["id"])
     assert any(e["action"] == "message.correlated" and e["actor"] == "health-his" for e in trail)
     assert Actor.system("health-his", department="health").role == "system"
+
+
+def test_a_completion_answers_with_the_next_tasks_the_caller_may_see(api):
+    wang, li = api.as_("wang"), api.as_("li")
+    case = wang.report()
+    done = wang.complete(case, "assess_case", {"resolution": "on_spot"})
+    assert done["state"] == "completed"
+    [handle] = done["next_tasks"]  # the officer goes on to the next form without listing
+    assert (handle["element_id"], handle["state"], handle["assignee"]) == ("handle_on_spot", "claimed", "wang")
+    handled = wang.post(f"/tasks/{handle['id']}/complete", {"data": {"result": "resolved", "measures": "调解"}})
+    assert handled.status_code == 200
+    assert [t["element_id"] for t in handled.json["next_tasks"]] == ["feedback_to_resident"]
+
+    escalated = wang.report()
+    assessed = wang.complete(escalated, "assess_case", {"resolution": "escalate", "departments": ["civil_affairs"]})
+    assert [t["element_id"] for t in assessed["next_tasks"]] == ["handle_civil_affairs"]  # the station's task
+    result = li.complete(escalated, "handle_civil_affairs", DEPARTMENT_RESULT)
+    assert result["next_tasks"] == []  # it opened the owner's feedback task, which the liaison may not see
+    assert elements(wang, escalated) == ["feedback_to_resident"]
