@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, insert, select, text, update
 
 from engine.errors import Unavailable
 from engine.store.db import DriverQuery, DriverStatement
-from engine.store.models import AuditEntry, Timer
+from engine.store.models import AuditEntry, Timer, User
 from tests.helpers import report_case
 
 _AUDIT = AuditEntry.__table__
@@ -104,15 +104,27 @@ def test_an_insert_returning_gives_every_rows_values_back_read_like_sqlalchemy(e
     assert sorted(returned) == sorted(stored.items()) and sorted(d for _, d in returned) == due
 
 
-def test_a_session_hands_out_its_transactions_connection_and_asks_again_after_a_rollback(engine):
-    with engine.db._sessions() as session:  # noqa: SLF001 - the session class every transaction uses
-        first = session.connection()
-        assert session.connection() is first and first.in_transaction()
-        DriverStatement(insert(_AUDIT)).execute(session, _row("rolled.back"))
-        session.rollback()  # the transaction the held connection belonged to is over
-        assert session.connection().in_transaction()
-        DriverStatement(insert(_AUDIT)).execute(session, _row("kept"))
-        session.commit()
-    with engine.db.read() as session:
-        actions = set(session.scalars(select(AuditEntry.action).where(AuditEntry.action.in_(["rolled.back", "kept"]))))
-    assert actions == {"kept"}
+def test_orm_and_driver_writes_of_one_transaction_commit_together(engine):
+    with engine.db.transaction() as scope:
+        scope.add(AuditEntry(**_row("by.orm")))  # the session is made on first use, on the same connection
+        DriverStatement(insert(_AUDIT)).execute(scope, _row("by.driver.too"))
+    with engine.db.read() as scope:
+        actions = set(scope.scalars(select(AuditEntry.action).where(AuditEntry.action.like("by.%"))))
+    assert actions == {"by.orm", "by.driver.too"}
+
+
+def test_a_failed_transaction_leaves_neither_its_orm_nor_its_driver_writes(engine):
+    with pytest.raises(RuntimeError), engine.db.transaction() as scope:
+        DriverStatement(insert(_AUDIT)).execute(scope, _row("lost.driver"))
+        scope.add(AuditEntry(**_row("lost.orm")))
+        scope.flush()
+        raise RuntimeError("fails after writing")
+    with engine.db.read() as scope:
+        assert list(scope.scalars(select(AuditEntry.action).where(AuditEntry.action.like("lost.%")))) == []
+
+
+def test_an_orm_object_changed_in_a_transaction_is_written_at_its_commit(engine, world):
+    with engine.db.transaction() as scope:
+        scope.get(User, world["wang"].id).display_name = "王警官"
+    with engine.db.read() as scope:
+        assert scope.get(User, world["wang"].id).display_name == "王警官"
