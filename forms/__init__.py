@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator
 
 from engine.errors import FormInvalid, FormNotFound
+
+from .validator import SchemaValidator
 
 HERE = Path(__file__).resolve().parent
 MAX_ERRORS = 50
@@ -25,7 +27,7 @@ class Form:
     key: str
     schema: dict[str, Any]
     personal_fields: frozenset[str]
-    validator: Draft202012Validator
+    validator: SchemaValidator
 
     @property
     def title(self) -> str:
@@ -77,7 +79,7 @@ class FormRegistry:
                                      if isinstance(prop, dict) and prop.get("x-pii"))
                 self._forms[path.stem] = Form(
                     key=path.stem, schema=schema, personal_fields=personal,
-                    validator=Draft202012Validator(schema, format_checker=FormatChecker()),
+                    validator=SchemaValidator(schema),
                 )
 
     def get(self, key: str) -> Form:

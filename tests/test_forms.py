@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import FormInvalid, InvalidInput
-from tests.helpers import REPORT, report_case, task_of
+from tests.helpers import DEPARTMENT_RESULT, REPORT, report_case, task_of
 
 
 def snapshot(engine, case):
@@ -83,3 +83,88 @@ def test_task_view_carries_its_form_schema(engine, world):
     case = report_case(engine, world["wang"])
     task = engine.tasks.get_task(task_of(engine, case, "assess_case")["id"])
     assert task["form"]["properties"]["resolution"]["enum"] == ["on_spot", "escalate"]
+
+
+def _named(schema, key: str) -> list:
+    """Every value a schema gives under `key` (enum values, consts, property names), at any depth."""
+    found = []
+    if isinstance(schema, dict):
+        if key == "properties":
+            found += list(schema.get("properties", {}))
+        elif key in schema:
+            found += list(schema[key]) if key == "enum" else [schema[key]]
+        for value in schema.values():
+            found += _named(value, key)
+    elif isinstance(schema, list):
+        for value in schema:
+            found += _named(value, key)
+    return found
+
+
+VALID = {"assess_case": {"resolution": "on_spot"}, "department_result": DEPARTMENT_RESULT,
+         "feedback_to_resident": {"satisfaction": "satisfied"},
+         "handle_on_spot": {"result": "resolved", "measures": "调解"}, "report_case": REPORT,
+         "supervisor_review": {"decision": "close", "comment": "依规结案"}}
+
+
+def _data_for(schema, valid: dict | None = None):
+    """Objects built from the schema's own names and values (and a valid example, changed a little):
+    generated data reaches both valid and invalid cases of every rule."""
+    from hypothesis import strategies as st
+
+    names = st.one_of(st.sampled_from(sorted(set(_named(schema, "properties"))) or ["x"]), st.text(max_size=5))
+    leaves = st.one_of(st.sampled_from(_named(schema, "enum") + _named(schema, "const") or [None]),
+                       st.text(max_size=12), st.text(min_size=190, max_size=4100), st.from_regex(r"1[3-9]\d{9}"),
+                       st.integers(), st.floats(allow_nan=False), st.booleans(), st.none())
+    values = st.recursive(leaves, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                         st.dictionaries(names, inner, max_size=4)), max_leaves=8)
+    objects = st.dictionaries(names, values, max_size=8)
+    if valid is None:
+        return objects
+    changed = st.builds(lambda changes, dropped: {k: v for k, v in {**valid, **changes}.items() if k not in dropped},
+                        st.dictionaries(names, values, max_size=2), st.sets(st.sampled_from(sorted(valid)), max_size=1))
+    return st.one_of(objects, st.just(valid), changed)
+
+
+@pytest.mark.parametrize("key", sorted(VALID))
+def test_the_quick_validator_agrees_with_jsonschema_on_generated_form_data(key):
+    from hypothesis import HealthCheck, given, settings
+
+    from forms import FormRegistry
+
+    validator = FormRegistry().get(key).validator
+    seen = set()
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(_data_for(validator.schema, VALID[key]))
+    def agrees(data):
+        valid = not list(validator.detailed.iter_errors(data))
+        assert validator._quick.is_valid(data) == valid  # noqa: SLF001 - the two validators compared
+        assert (list(validator.iter_errors(data)) == []) == valid
+        seen.add(valid)
+
+    agrees()
+    assert seen == {True, False}  # both kinds were generated
+
+
+def _request_schemas():
+    from web.openapi import REQUEST_SCHEMAS
+
+    return sorted(REQUEST_SCHEMAS.items())
+
+
+@pytest.mark.parametrize(("name", "schema"), _request_schemas())
+def test_no_request_body_the_quick_validator_accepts_is_refused_by_jsonschema(name, schema):
+    from hypothesis import HealthCheck, given, settings
+
+    from forms.validator import SchemaValidator
+
+    validator = SchemaValidator(schema)
+
+    @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(_data_for(schema))
+    def never_looser(data):
+        if validator._quick.is_valid(data):  # noqa: SLF001 - the quick answer checked against the detailed one
+            assert not list(validator.detailed.iter_errors(data)), name
+
+    never_looser()

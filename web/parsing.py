@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app, request
-from jsonschema import Draft202012Validator, FormatChecker
+
+from forms.validator import SchemaValidator
 
 from .errors import ApiError
 
@@ -82,7 +83,7 @@ def _check_string(text: str, where: str) -> None:
         raise bad_request(f"the {where} contains an unpaired surrogate", code="invalid_text") from None
 
 
-def json_body(validator: Draft202012Validator, *, required: bool = True) -> dict[str, Any]:
+def json_body(validator: SchemaValidator, *, required: bool = True) -> dict[str, Any]:
     """The request's JSON object, checked by `validator`; an empty body counts as `{}` when allowed."""
     raw = request.get_data(cache=True)
     if not raw:
@@ -100,12 +101,12 @@ def json_body(validator: Draft202012Validator, *, required: bool = True) -> dict
     return data
 
 
-def compile_schema(schema: dict[str, Any]) -> Draft202012Validator:
+def compile_schema(schema: dict[str, Any]) -> SchemaValidator:
     """A validator for a request schema: built once per app (web.openapi), not per request."""
-    return Draft202012Validator(schema, format_checker=FormatChecker())
+    return SchemaValidator(schema)
 
 
-def validate(data: Any, validator: Draft202012Validator) -> None:
+def validate(data: Any, validator: SchemaValidator) -> None:
     errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         raise ApiError(422, "validation_failed", "the request has invalid fields",
