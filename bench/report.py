@@ -149,7 +149,9 @@ def _floor(r: dict) -> list[str]:
     out = ["", "## 1. Engine overhead against the SpiffWorkflow floor (SQLite)", "",
            f"{r['rounds']} rounds × {r['cases_per_round']} cases per path, floor and engine alternating. "
            "Per case: start, then every user task to the end. **Engine**: the facades on SQLite (start, claim, "
-           "complete, and the inbox query that finds the next task), every step its own transaction with "
+           "complete; a user goes on to the task the last answer named, a task another user opened is read "
+           "from the inbox, and a final inbox read checks the case has no open task), every step its own "
+           "transaction with "
            "projections, audit and outbox. **Floor**: the same deployed model in SpiffWorkflow alone, "
            "state serialized (spec kept out of the blob) and deserialized around every step, in memory. "
            "ms per task = case time / user tasks completed.", "",
