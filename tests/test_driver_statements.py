@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, insert, select, text, update
 
 from engine.errors import Unavailable
 from engine.store.db import DriverQuery, DriverStatement
-from engine.store.models import AuditEntry, Timer, User
+from engine.store.models import AuditEntry, Timer, User, UTCDateTime
 from tests.helpers import report_case
 
 _AUDIT = AuditEntry.__table__
@@ -128,3 +128,28 @@ def test_an_orm_object_changed_in_a_transaction_is_written_at_its_commit(engine,
         scope.get(User, world["wang"].id).display_name = "王警官"
     with engine.db.read() as scope:
         assert scope.get(User, world["wang"].id).display_name == "王警官"
+
+
+def test_sqlite_datetimes_are_stored_as_the_text_sqlalchemy_writes():
+    from datetime import timedelta, timezone
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from sqlalchemy import DateTime
+    from sqlalchemy.dialects import sqlite
+
+    dialect = sqlite.dialect()
+    ours = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)  # what a compiled statement uses
+    theirs = DateTime().dialect_impl(dialect).bind_processor(dialect)
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)),
+           st.integers(min_value=-14 * 60, max_value=14 * 60))
+    def same_text(value, offset_minutes):
+        aware = value.replace(tzinfo=timezone(timedelta(minutes=offset_minutes)))
+        assert ours(aware) == theirs(aware)
+
+    same_text()
+    assert ours(None) is None
+    with pytest.raises(ValueError):
+        ours(datetime(2026, 11, 30))

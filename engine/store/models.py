@@ -7,7 +7,7 @@ work. Personal data lives only in `personal_records`, encrypted.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -47,9 +47,22 @@ class UTCDateTime(TypeDecorator):
             raise ValueError("naive datetime given to a UTC column")
         return value
 
-    def process_result_value(self, value, dialect):
-        from datetime import UTC
+    def bind_processor(self, dialect):
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
 
+        def process(value):
+            # the text SQLAlchemy's SQLite DATETIME writes (the wall time, to the microsecond), without
+            # its dict of fields and %-formatting: a change binds a dozen datetimes
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+            return value.isoformat(" ", "microseconds")[:26]
+
+        return process
+
+    def process_result_value(self, value, dialect):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC) if value is not None else None
