@@ -128,6 +128,11 @@ def render(results: dict) -> str:
     if len(set(dates.values())) > 1:
         out += ["", "Benches were last run at different times: " +
                 ", ".join(f"{n} {d}" for n, d in dates.items()) + "."]
+    loops = {name: r.get("machine", {}).get("python_loop_ms") for name, r in b.items()}
+    if any(loops.values()):
+        out += ["", "The machine's speed when each bench started, as the time of a pure-Python loop of 3 million "
+                "additions (lower is faster; the same code on a busier day measures slower): " +
+                ", ".join(f"{n} {v:.0f} ms" if v else f"{n} not recorded" for n, v in loops.items()) + "."]
     out += ["", "## Targets", "", "| what | target | measured | |", "|---|---|---|---|"]
     out += [f"| {a} | {t} | {v} | {ok} |" for a, t, v, ok in targets(b)]
     if "floor" in b:
