@@ -102,7 +102,8 @@ class RuntimeService:
             return change
 
         try:
-            return self.ctx.uow.start(create, then=lambda change: self._full_view(change.session, change.instance))
+            return self.ctx.uow.start(create, then=lambda change: self._full_view(
+                change.session, change.instance, open_tasks=self.ctx.tasks.opened_by(change)))
         except IntegrityError:
             raise AlreadyExists("business key is already used") from None
 
@@ -242,10 +243,13 @@ class RuntimeService:
                 raise InstanceNotFound(f"process instance '{instance_id}' does not exist")
             return self._full_view(session, instance, history)
 
-    def _full_view(self, session, instance: ProcessInstance, history: bool = True) -> dict[str, Any]:
-        """The case with its open tasks and, optionally, its history."""
+    def _full_view(self, session, instance: ProcessInstance, history: bool = True,
+                   open_tasks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The case with its open tasks (read, unless given: a new case's are the ones its start
+        created) and, optionally, its history."""
         view = self._view(session, instance)
-        view["open_tasks"] = self.ctx.tasks.query_rows(session, instance_id=instance.id, states=("open", "claimed"))
+        view["open_tasks"] = open_tasks if open_tasks is not None else self.ctx.tasks.query_rows(
+            session, instance_id=instance.id, states=("open", "claimed"))
         if history:
             entries = _HISTORY.all(session.connection(), {"instance_id": instance.id})
             view["history"] = [audit_view(e) for e in entries]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
@@ -63,6 +63,7 @@ _OWNER_TASKS = DriverQuery(select(HumanTask.__table__).where(
     _T.instance_id == bindparam("instance_id"), _T.owner_task.is_(True), TASK_OPEN))
 SLA_STATES = ("on_time", "warning", "breached", "met", "missed")
 SORTS = {"due": "due_at", "priority": "priority", "created": "created_at"}
+_NO_DUE = datetime.min.replace(tzinfo=UTC)  # sorts tasks without a due time (last) against the others
 MAX_LIMIT = 200
 
 
@@ -143,8 +144,7 @@ class TaskService:
 
         def view(change: Change) -> dict[str, Any]:
             result = self._view_of(task_id)(change)
-            created = [Record(HumanTask.__table__, row) for row in change.created_tasks]
-            result["next_tasks"] = self._rows_view(change, created)  # what this completion opened
+            result["next_tasks"] = self.opened_by(change)
             return result
 
         return self.ctx.uow.run(self._instance_of(task_id), actor, op, then=view)
@@ -254,6 +254,12 @@ class TaskService:
         if visible is not None:
             visible(self._row_view(change, row))
         return row
+
+    def opened_by(self, change: Change) -> list[dict[str, Any]]:
+        """The task rows `change` created, as `get_task` shows them, in the inbox's order (due time,
+        then id): known to the change, so not read back."""
+        rows = sorted(change.created_tasks, key=lambda r: (r["due_at"] is None, r["due_at"] or _NO_DUE, r["id"]))
+        return self._rows_view(change, [Record(HumanTask.__table__, row) for row in rows])
 
     @classmethod
     def _row_view(cls, change: Change, row: HumanTask) -> dict[str, Any]:

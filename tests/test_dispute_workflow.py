@@ -183,3 +183,19 @@ def test_diagram_state_lists_active_and_completed_elements(engine, world):
     assert "handle_civil_affairs" in state["active"] and "civil_affairs_result_received" in state["active"]
     assert {"case_reported", "assess_case", "escalation_raised"} <= set(state["completed"])
     assert "handle_health" not in state["active"] + state["completed"]
+
+
+def test_the_tasks_a_change_opened_are_shown_as_the_inbox_reads_them(engine, world):
+    wang = world["wang"]
+    case = report_case(engine, wang)
+
+    def inbox(ids):
+        items = engine.tasks.query(instance_id=case["id"], state=["open", "claimed"])["items"]
+        return [t for t in items if t["id"] in ids]
+
+    assert case["open_tasks"] == inbox({t["id"] for t in case["open_tasks"]})  # a start's tasks, not read back
+    assessed = complete_as(engine, wang, case, "assess_case",
+                           {"resolution": "escalate", "departments": ["civil_affairs", "health"]})
+    opened = assessed["next_tasks"]
+    assert sorted(t["element_id"] for t in opened) == ["handle_civil_affairs", "handle_health"]
+    assert opened == inbox({t["id"] for t in opened})
