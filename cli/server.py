@@ -11,20 +11,15 @@ import gc
 
 from gunicorn.app.base import BaseApplication
 
-# A change allocates thousands of objects (a workflow's tasks, its serialized form, rows); with
-# Python's default threshold (700) the young generation was collected several times per request, and
-# every full collection walked the objects made at startup (modules, parsed specs, compiled
-# statements): 3.5-3.9 % of a change's time, ~1 % with these settings (bench/notes.md).
-GC_THRESHOLD = (10_000, 10, 10)
-
 
 def settle_memory(_worker=None) -> None:
-    """In a web process, once its app is loaded: leave what startup made out of every collection
-    (`gc.freeze`) and collect the young generation less often. Not for tests, which create many apps
-    and whose garbage a freeze would keep."""
+    """In a web process, once its app is loaded: leave what startup made (modules, parsed specs,
+    compiled statements) out of every later collection (`gc.freeze`): full collections no longer walk
+    them. The collector's thresholds stay Python's: collecting the young generation less often
+    (10,000) let web processes grow by 20-70 MB over a 10-minute soak (bench/notes.md). Not for
+    tests, which create many apps and whose garbage a freeze would keep."""
     gc.collect()
     gc.freeze()
-    gc.set_threshold(*GC_THRESHOLD)
 
 
 class EmbeddedServer(BaseApplication):
