@@ -130,9 +130,10 @@ def render(results: dict) -> str:
                 ", ".join(f"{n} {d}" for n, d in dates.items()) + "."]
     loops = {name: r.get("machine", {}).get("python_loop_ms") for name, r in b.items()}
     if any(loops.values()):
-        out += ["", "The machine's speed when each bench started, as the time of a pure-Python loop of 3 million "
-                "additions (lower is faster; the same code on a busier day measures slower): " +
-                ", ".join(f"{n} {v:.0f} ms" if v else f"{n} not recorded" for n, v in loops.items()) + "."]
+        out += ["", "A pure-Python loop of 3 million additions when each bench started (the CPU alone; lower is "
+                "faster): " + ", ".join(f"{n} {v:.0f} ms" if v else f"{n} not recorded" for n, v in loops.items()) +
+                ". It misses what slows this shared machine most, contention for caches and memory: compare runs "
+                "by the floor's ms per task (section 1), SpiffWorkflow alone, the same code in every run."]
     out += ["", "## Targets", "", "| what | target | measured | |", "|---|---|---|---|"]
     out += [f"| {a} | {t} | {v} | {ok} |" for a, t, v, ok in targets(b)]
     if "floor" in b:
