@@ -7,7 +7,6 @@ hash); instance blobs hold only tasks and data. The caller hands the already-par
 from __future__ import annotations
 
 import json
-from types import ModuleType
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
@@ -43,20 +42,9 @@ _SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_CONFIG))
 _VERSION_KEY = _SERIALIZER.VERSION_KEY
 
 
-def _typed_value(value):
-    """What SpiffWorkflow's JSON encoder writes for a value of task data JSON has no type for."""
-    typename = _SERIALIZER.registry.typenames.get(type(value))
-    if typename is not None:
-        return _SERIALIZER.registry.convert_to_dict[typename](value)
-    if callable(value) or isinstance(value, ModuleType):
-        return None
-    if isinstance(value, set):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def _encode_as_spiff(dct) -> str:
-    return json.dumps(dct, cls=_SERIALIZER._encoder_cls)
+# SpiffWorkflow's own JSON encoder: its `default` writes typed task data (datetimes, ...) as typed
+# values; orjson calls it for what it does not encode itself, and the whole encoder takes what orjson refuses
+_SPIFF_ENCODER = _SERIALIZER._encoder_cls()
 
 
 class WorkflowSerializer:
@@ -77,7 +65,7 @@ class WorkflowSerializer:
         finally:
             registry._encoder_mode = False
         dct[_VERSION_KEY] = _SERIALIZER.VERSION
-        return json_codec.dumps(dct, _typed_value, _encode_as_spiff)
+        return json_codec.dumps(dct, _SPIFF_ENCODER.default, _SPIFF_ENCODER.encode)
 
     def loads(self, state: str, spec, subprocess_specs) -> BpmnWorkflow:
         dct = json.loads(state)

@@ -87,10 +87,9 @@ class Database:
         yield from _scope(self._statement_engine)
 
     def read_rows(self, query: DriverQuery, params: dict[str, Any]) -> list[tuple]:
-        """One read statement on the driver (`DriverQuery`), outside any transaction like
-        `read_statement()`, with a connection of its own: no session at all."""
-        with _lost_connection_is_unavailable(), self._statement_engine.connect() as connection:
-            return query.all(connection, params)
+        """One read statement on the driver (`DriverQuery`), as `read_statement()` runs it."""
+        with self.read_statement() as scope:
+            return query.all(scope.connection(), params)
 
     @staticmethod
     def retrying(fn, attempts: int = 2):
