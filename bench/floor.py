@@ -132,6 +132,7 @@ def pages_per_commit(cases: int = 100) -> dict:
         path = tmp / "pages.db"
         engine = common.make_engine(f"sqlite:///{path}", tmp / "instance")
         names = common.build_world(engine)
+        engine.db.checkpointer.stop()  # nothing may copy the log away while its frames are counted
         event.listen(engine.db.engine, "connect", lambda dbapi, _r: dbapi.execute("PRAGMA wal_autocheckpoint=0"))
         engine.db.engine.dispose()
         officer = common.actors(engine, names)["officer"][0]

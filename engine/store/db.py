@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from .. import json_codec
 from ..errors import Unavailable
+from .checkpointer import Checkpointer
 
 HERE = Path(__file__).resolve().parent
 # JSON columns (variables, audit details, outbox payloads, queue groups) encoded with orjson (engine/json_codec.py)
@@ -27,6 +28,8 @@ _JSON = {"json_serializer": json_codec.dumps}
 
 
 class Database:
+    checkpointer: Checkpointer | None = None  # SQLite: the WAL is checkpointed off the request path
+
     def __init__(self, url: str, echo: bool = False):
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
@@ -41,6 +44,9 @@ class Database:
             )
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
+            self.checkpointer = Checkpointer(self.engine.url.database)
+            backstop = self.checkpointer.backstop_pragma()
+            event.listen(self.engine, "connect", lambda dbapi, _record: dbapi.execute(backstop))
         else:
             # No parallel query: the engine's statements read a page of rows through indexes, and starting
             # parallel workers cost more than the whole query (bench/scale.py: group queue at 1M cases).
@@ -74,6 +80,8 @@ class Database:
         """One transaction (a `Scope`): committed on success, rolled back on any exception."""
         with self._write_turn:
             yield from _scope(self.engine)
+        if self.checkpointer is not None:
+            self.checkpointer.wake()
 
     @contextmanager
     def read(self):
@@ -109,6 +117,8 @@ class Database:
         command.upgrade(alembic_config(self.url), "head")
 
     def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.engine.dispose()
 
 
