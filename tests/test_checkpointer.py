@@ -33,11 +33,14 @@ def _write(db: Database, transactions: int) -> None:
 
 
 def _rows_in_database_file(path) -> int:
-    """Rows the database file itself holds: `immutable` reads it without the log."""
-    with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as connection:
-        if not connection.execute("SELECT 1 FROM sqlite_schema WHERE name = 'filler'").fetchall():
-            return 0  # not even the table has reached the file yet
-        return connection.execute("SELECT count(*) FROM filler").fetchone()[0]
+    """Rows the database file itself holds: `immutable` reads it without the log (-1: caught mid-copy)."""
+    try:
+        with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as connection:
+            if not connection.execute("SELECT 1 FROM sqlite_schema WHERE name = 'filler'").fetchall():
+                return 0  # not even the table has reached the file yet
+            return connection.execute("SELECT count(*) FROM filler").fetchone()[0]
+    except sqlite3.DatabaseError:  # "malformed": an immutable reader met a checkpoint writing the file
+        return -1
 
 
 def _eventually(predicate, seconds: float = 20.0) -> bool:

@@ -10,7 +10,8 @@ writers). The request connections keep SQLite's automatic checkpoint as a backst
 times the threshold, in case the thread falls behind.
 
 One thread per process and database file: it starts with the first write of a process (so a forked
-worker starts its own) and stops with `Database.dispose()`.
+worker starts its own) and stops with `Database.dispose()`. A fork waits until the thread is out of
+SQLite: a child forked while another thread held SQLite's mutexes would hang at its first connect.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import os
 import sqlite3
 import struct
 import threading
+import weakref
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +41,10 @@ class Checkpointer:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._lock = threading.Lock()
+        self._in_sqlite = threading.Lock()  # held by the thread while it calls SQLite, and by a fork
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
+        _LIVE.add(self)
 
     def backstop_pragma(self) -> str:
         return f"PRAGMA wal_autocheckpoint={self.pages * BACKSTOP}"
@@ -71,14 +75,16 @@ class Checkpointer:
     def _run(self) -> None:
         connection = None
         try:
-            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            with self._in_sqlite:
+                connection = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             while True:
                 self._wake.wait()
                 self._wake.clear()
                 if self._stopping.is_set():
                     return
                 if self._pending_frames() >= self.pages:
-                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    with self._in_sqlite:
+                        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                     self.checkpoints += 1
                 if self._stopping.wait(self.pause):
                     return
@@ -87,7 +93,18 @@ class Checkpointer:
             log.exception("the SQLite checkpointer stopped; commits checkpoint the log themselves")
         finally:
             if connection is not None:
-                connection.close()
+                with self._in_sqlite:
+                    connection.close()
+
+    def _before_fork(self) -> None:
+        self._in_sqlite.acquire()
+
+    def _after_fork_in_parent(self) -> None:
+        self._in_sqlite.release()
+
+    def _after_fork_in_child(self) -> None:
+        self._in_sqlite = threading.Lock()  # the copy is held (by the fork); the thread did not come along
+        self._lock = threading.Lock()
 
     def _pending_frames(self) -> int:
         """Frames in the log not yet copied into the database: mxFrame less nBackfill, read from the
@@ -101,3 +118,14 @@ class Checkpointer:
         if len(header) < 100:
             return 0
         return struct.unpack_from("=I", header, 16)[0] - struct.unpack_from("=I", header, 96)[0]
+
+
+_LIVE: weakref.WeakSet[Checkpointer] = weakref.WeakSet()
+
+
+def _each(method: str):
+    return lambda: [getattr(checkpointer, method)() for checkpointer in list(_LIVE)]
+
+
+os.register_at_fork(before=_each("_before_fork"), after_in_parent=_each("_after_fork_in_parent"),
+                    after_in_child=_each("_after_fork_in_child"))
