@@ -53,7 +53,8 @@ class Checkpointer:
         """Called after a write transaction committed."""
         if self._pid != os.getpid():
             self._start()
-        self._wake.set()
+        if not self._wake.is_set():  # set already while the thread pauses: setting it again costs a lock
+            self._wake.set()
 
     def _start(self) -> None:
         with self._lock:

@@ -43,7 +43,6 @@ class Database:
                 **_JSON,
             )
             event.listen(self.engine, "connect", _sqlite_connect)
-            event.listen(self.engine, "begin", _sqlite_begin)
             self.checkpointer = Checkpointer(self.engine.url.database)
             backstop = self.checkpointer.backstop_pragma()
             event.listen(self.engine, "connect", lambda dbapi, _record: dbapi.execute(backstop))
@@ -60,13 +59,15 @@ class Database:
         # polling the database lock (SQLite's busy handler sleeps and retries: under load some writers
         # starved for seconds); other processes still wait through the busy timeout.
         self._write_turn = threading.RLock() if self.is_sqlite else nullcontext()
-        # Reads on SQLite begin DEFERRED: they neither take nor wait for the write lock (WAL readers
-        # see the last committed state). Writers keep BEGIN IMMEDIATE.
-        self._read_engine = self.engine.execution_options(fengqiao_read_only=True)
+        # SQLite's driver is in autocommit mode and `_scope` sends BEGIN itself (not from a "begin" event:
+        # with any connection event registered, SQLAlchemy dispatches events around every begin, commit
+        # and statement, ~20 µs a transaction). Writers begin IMMEDIATE. Reads begin DEFERRED: they neither
+        # take nor wait for the write lock (WAL readers see the last committed state).
+        self._begin = {"write": "BEGIN IMMEDIATE", "read": "BEGIN", "statement": None} if self.is_sqlite else {}
         # Reads of one statement need no transaction: on PostgreSQL they run in autocommit, which saves
         # the BEGIN and COMMIT round trips (a token check per request, an inbox page, a task).
-        # On SQLite the driver is in autocommit mode: a statement outside BEGIN is its own read transaction.
-        self._statement_engine = (self.engine.execution_options(fengqiao_statement=True) if self.is_sqlite
+        # On SQLite a statement outside BEGIN is its own read transaction.
+        self._statement_engine = (self.engine if self.is_sqlite
                                   else self.engine.execution_options(isolation_level="AUTOCOMMIT"))
 
     @staticmethod
@@ -79,14 +80,14 @@ class Database:
     def transaction(self):
         """One transaction (a `Scope`): committed on success, rolled back on any exception."""
         with self._write_turn:
-            yield from _scope(self.engine)
+            yield from _scope(self.engine, self._begin.get("write"))
         if self.checkpointer is not None:
             self.checkpointer.wake()
 
     @contextmanager
     def read(self):
         """A read-only transaction: like `transaction()`, but on SQLite it does not queue behind writers."""
-        yield from _scope(self._read_engine)
+        yield from _scope(self.engine, self._begin.get("read"))
 
     @contextmanager
     def read_statement(self):
@@ -168,9 +169,13 @@ class Scope:
         return getattr(self.session, name)  # the rest of Session's interface: execute, get, add, ...
 
 
-def _scope(engine):
-    """Yield a Scope in a transaction of `engine`: flushed and committed, or rolled back."""
+def _scope(engine, begin: str | None = None):
+    """Yield a Scope in a transaction of `engine`: flushed and committed, or rolled back. `begin`: the
+    statement that opens it on the driver (SQLite), after SQLAlchemy's own begin (a no-op there)."""
     with _lost_connection_is_unavailable(), engine.connect() as connection, connection.begin():
+        if begin is not None:
+            with _driver_cursor(connection, begin, (), False) as cursor:  # not exec_driver_sql: ~40 µs less
+                cursor.execute(begin)
         scope = Scope(connection)
         try:
             yield scope
@@ -209,13 +214,6 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
-
-def _sqlite_begin(connection) -> None:
-    if connection.get_execution_options().get("fengqiao_statement", False):
-        return  # one statement: SQLite runs it in a transaction of its own
-    sql = "BEGIN" if connection.get_execution_options().get("fengqiao_read_only", False) else "BEGIN IMMEDIATE"
-    with _driver_cursor(connection, sql, (), False) as cursor:  # not exec_driver_sql: ~40 µs of Python less
-        cursor.execute(sql)
 
 
 class DriverStatement:
