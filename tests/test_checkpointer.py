@@ -9,17 +9,17 @@ import time
 
 from sqlalchemy import text
 
-from engine.store.checkpointer import BACKSTOP, PAGES
+from engine.store.checkpointer import BACKSTOP
 from engine.store.db import Database
 
 ROWS_PER_TRANSACTION = 40
 PAYLOAD = 4000  # about a page per row
 
 
-def _database(tmp_path, pages: int = 1) -> Database:
-    """pages=1: the thread copies whatever the log holds each time it wakes, so it ends with nothing left."""
+def _database(tmp_path, commits: int = 1) -> Database:
+    """commits=1: the thread copies whatever the log holds after each write, so it ends with nothing left."""
     db = Database(f"sqlite:///{tmp_path / 'fengqiao.db'}")
-    db.checkpointer.pages = pages
+    db.checkpointer.commits = commits
     with db.transaction() as scope:
         scope.connection().execute(text("CREATE TABLE filler (id INTEGER PRIMARY KEY, payload BLOB)"))
     return db
@@ -68,19 +68,20 @@ def test_request_connections_checkpoint_themselves_only_past_the_backstop(tmp_pa
     try:
         with db.transaction() as scope:
             setting = scope.connection().exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
-        assert setting == PAGES * BACKSTOP
+        assert setting == BACKSTOP
     finally:
         db.dispose()
 
 
-def test_a_small_log_is_left_to_grow_until_the_threshold(tmp_path):
-    db = _database(tmp_path, pages=100_000)
+def test_the_log_is_left_to_grow_until_enough_transactions_wrote_to_it(tmp_path):
+    db = _database(tmp_path, commits=5)
     try:
-        _write(db, 3)
-        time.sleep(0.2)  # the thread has been woken three times meanwhile
+        _write(db, 3)  # four write transactions with the table's
+        time.sleep(0.2)
         assert db.checkpointer.checkpoints == 0
         assert _rows_in_database_file(tmp_path / "fengqiao.db") == 0
-        assert db.checkpointer._pending_frames() >= 3 * ROWS_PER_TRANSACTION
+        _write(db, 1)
+        assert _eventually(lambda: db.checkpointer.checkpoints == 1)
     finally:
         db.dispose()
 

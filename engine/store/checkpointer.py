@@ -5,39 +5,44 @@ SQLite's own (automatic) checkpoint runs inside the commit that takes the WAL pa
 log and the database, tens of milliseconds on a virtual disk, about every thirty changes. A
 transaction that happens to cross the line pays for all the others: in the floor bench it was ~12 %
 of the engine's time per case (bench/notes.md). Here a thread of the process does it instead, woken
-after write transactions, with a PASSIVE checkpoint (it neither waits for nor blocks readers and
-writers). The request connections keep SQLite's automatic checkpoint as a backstop at `BACKSTOP`
-times the threshold, in case the thread falls behind.
+after write transactions: every `COMMITS` of them (a change writes ~20-35 pages: about SQLite's own
+1,000-page interval) it runs a PASSIVE checkpoint, which neither waits for nor blocks readers and
+writers. The request connections keep SQLite's automatic checkpoint as a backstop at `BACKSTOP`
+pages, for large transactions and in case the thread falls behind.
+
+The log's length is not read from its wal-index (the -shm file): opening and closing that file from
+outside SQLite would drop every POSIX lock this process holds on it, SQLite's WAL locks included
+(https://www.sqlite.org/howtocorrupt.html, 2.2): another process could then write at the same time.
 
 One thread per process and database file: it starts with the first write of a process (so a forked
-worker starts its own) and stops with `Database.dispose()`. A fork waits until the thread is out of
+worker starts its own) and stops with `Database.dispose()` or at exit. A fork waits until the thread is out of
 SQLite: a child forked while another thread held SQLite's mutexes would hang at its first connect.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import sqlite3
-import struct
 import threading
 import weakref
 
 log = logging.getLogger(__name__)
 
-# SQLite's default automatic checkpoint size, in pages
-PAGES = 1000
-# the request connections checkpoint themselves only past this many times PAGES
-BACKSTOP = 10
+# write transactions between two checkpoints of the thread
+COMMITS = 32
+# the request connections checkpoint themselves past this many pages (SQLite's default is 1,000)
+BACKSTOP = 10_000
 
 
 class Checkpointer:
-    def __init__(self, path: str, pages: int = PAGES, pause: float = 0.02):
+    def __init__(self, path: str, commits: int = COMMITS, pause: float = 0.02):
         self.path = path
-        self.shm = f"{path}-shm"
-        self.pages = pages
-        self.pause = pause  # commits meanwhile only set the event: one look at the log per pause
+        self.commits = commits
+        self.pause = pause  # commits meanwhile only count and set the event: one look per pause
         self.checkpoints = 0
+        self._since = 0  # write transactions since the last checkpoint (a lost increment does no harm)
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -46,14 +51,16 @@ class Checkpointer:
         self._pid: int | None = None
         _LIVE.add(self)
 
-    def backstop_pragma(self) -> str:
-        return f"PRAGMA wal_autocheckpoint={self.pages * BACKSTOP}"
+    @staticmethod
+    def backstop_pragma() -> str:
+        return f"PRAGMA wal_autocheckpoint={BACKSTOP}"
 
     def wake(self) -> None:
         """Called after a write transaction committed."""
         if self._pid != os.getpid():
             self._start()
-        if not self._wake.is_set():  # set already while the thread pauses: setting it again costs a lock
+        self._since += 1
+        if self._since >= self.commits and not self._wake.is_set():  # setting it again costs a lock
             self._wake.set()
 
     def _start(self) -> None:
@@ -83,7 +90,8 @@ class Checkpointer:
                 self._wake.clear()
                 if self._stopping.is_set():
                     return
-                if self._pending_frames() >= self.pages:
+                if self._since >= self.commits:
+                    self._since = 0
                     with self._in_sqlite:
                         connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                     self.checkpoints += 1
@@ -107,19 +115,6 @@ class Checkpointer:
         self._in_sqlite = threading.Lock()  # the copy is held (by the fork); the thread did not come along
         self._lock = threading.Lock()
 
-    def _pending_frames(self) -> int:
-        """Frames in the log not yet copied into the database: mxFrame less nBackfill, read from the
-        wal-index header (https://www.sqlite.org/walformat.html, 2.1; native byte order). The log
-        file's size would not do: SQLite reuses the file from its start after a checkpoint."""
-        try:
-            with open(self.shm, "rb") as shm:
-                header = shm.read(100)
-        except FileNotFoundError:
-            return 0
-        if len(header) < 100:
-            return 0
-        return struct.unpack_from("=I", header, 16)[0] - struct.unpack_from("=I", header, 96)[0]
-
 
 _LIVE: weakref.WeakSet[Checkpointer] = weakref.WeakSet()
 
@@ -130,3 +125,5 @@ def _each(method: str):
 
 os.register_at_fork(before=_each("_before_fork"), after_in_parent=_each("_after_fork_in_parent"),
                     after_in_child=_each("_after_fork_in_child"))
+# a daemon thread still inside SQLite while the interpreter tears its modules down could crash the exit
+atexit.register(_each("stop"))
