@@ -174,8 +174,7 @@ def _scope(engine, begin: str | None = None):
     statement that opens it on the driver (SQLite), after SQLAlchemy's own begin (a no-op there)."""
     with _lost_connection_is_unavailable(), engine.connect() as connection, connection.begin():
         if begin is not None:
-            with _driver_cursor(connection, begin, (), False) as cursor:  # not exec_driver_sql: ~40 µs less
-                cursor.execute(begin)
+            _driver_execute(connection, begin, ()).close()  # not exec_driver_sql: ~40 µs less
         scope = Scope(connection)
         try:
             yield scope
@@ -256,9 +255,7 @@ class DriverStatement:
         found = []
         for (sql, binds, positional, row_type, processors), params in self._chunks(connection.dialect, rows):
             values = _bind_values(binds, positional, params)
-            with _driver_cursor(connection, sql, values, False) as cursor:
-                cursor.execute(sql, values)
-                found += _rows(cursor.fetchall(), row_type, processors)
+            found += _rows(_fetch_all(connection, sql, values), row_type, processors)
         return found
 
     def _chunks(self, dialect, rows: list[dict[str, Any]]):
@@ -286,12 +283,12 @@ class DriverStatement:
     def _run(connection, plan, rows: list[dict[str, Any]], many: bool = False) -> int:
         sql, binds, positional = plan[:3]
         values = [_bind_values(binds, positional, row) for row in rows]
-        with _driver_cursor(connection, sql, values if many else values[0], many) as cursor:
-            if len(values) > 1:  # SQLite's executemany is a loop in C
-                cursor.executemany(sql, values)
-            else:
-                cursor.execute(sql, values[0])
-            return cursor.rowcount
+        # SQLite's executemany is a loop in C
+        cursor = _driver_execute(connection, sql, values, many=True) if len(values) > 1 else \
+            _driver_execute(connection, sql, values[0])
+        count = cursor.rowcount
+        cursor.close()
+        return count
 
     @staticmethod
     def _compile(statement, dialect, column_keys=None, results: bool = False) -> tuple:
@@ -339,9 +336,7 @@ class DriverQuery:
             plan = self._plans[dialect.name] = self._compile(dialect)
         sql, binds, positional, row_type, processors = plan
         values = _bind_values(binds, positional, params)
-        with _driver_cursor(connection, sql, values, False) as cursor:
-            cursor.execute(sql, values)
-            return _rows(cursor.fetchall(), row_type, processors)
+        return _rows(_fetch_all(connection, sql, values), row_type, processors)
 
     def _compile(self, dialect):
         return DriverStatement._compile(self.statement, dialect, results=True)
@@ -371,16 +366,32 @@ def _bind_values(binds: list, positional: bool, row: dict[str, Any]):
             for name, (k, default, proc) in binds}
 
 
-@contextmanager
-def _driver_cursor(connection, sql: str, parameters, many: bool):
-    """A cursor of the connection's driver connection, with SQLAlchemy's cursor events and error
-    handling (a lost connection invalidates the pool and raises `DBAPIError`)."""
+def _driver_execute(connection, sql: str, parameters, many: bool = False):
+    """Run a statement on a cursor of the connection's driver connection, with SQLAlchemy's cursor
+    events and error handling (a lost connection invalidates the pool and raises `DBAPIError`); the
+    caller closes the cursor. A plain function, not a context manager: it runs for every statement."""
     cursor = connection.connection.dbapi_connection.cursor()
     try:
         if connection._has_events or connection.engine._has_events:
             connection.dispatch.before_cursor_execute(connection, cursor, sql, parameters, None, many)
-        yield cursor
+        if many:
+            cursor.executemany(sql, parameters)
+        else:
+            cursor.execute(sql, parameters)
+        return cursor
+    except Exception as exc:
+        cursor.close()
+        connection._handle_dbapi_exception(exc, sql, parameters, cursor, None)
+        raise  # unreachable: the handler raises
+
+
+def _fetch_all(connection, sql: str, parameters) -> list[tuple]:
+    """A statement's rows (SQLite steps through them in fetchall: its errors are handled the same way)."""
+    cursor = _driver_execute(connection, sql, parameters)
+    try:
+        return cursor.fetchall()
     except Exception as exc:
         connection._handle_dbapi_exception(exc, sql, parameters, cursor, None)
+        raise  # unreachable: the handler raises
     finally:
         cursor.close()
