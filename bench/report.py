@@ -153,13 +153,15 @@ def render(results: dict) -> str:
 
 def _floor(r: dict) -> list[str]:
     out = ["", "## 1. Engine overhead against the SpiffWorkflow floor (SQLite)", "",
-           f"{r['rounds']} rounds × {r['cases_per_round']} cases per path, floor and engine alternating. "
+           f"{r['rounds']} rounds × {r['cases_per_round']} cases per path, floor and engine alternating case by "
+           "case (the machine's speed drifts over seconds; each pair of cases runs within milliseconds). "
            "Per case: start, then every user task to the end. **Engine**: the facades on SQLite (start, claim, "
            "complete; a user goes on to the task the last answer named, a task another user opened is read "
-           "from the inbox, and a final inbox read checks the case has no open task), every step its own "
-           "transaction with "
-           "projections, audit and outbox. **Floor**: the same deployed model in SpiffWorkflow alone, "
+           "from the inbox), every step its own transaction with projections, audit and outbox; after each "
+           "timed run, untimed, every case is checked completed with no open task in the inbox (the floor's "
+           "`is_completed()` check is free). **Floor**: the same deployed model in SpiffWorkflow alone, "
            "state serialized (spec kept out of the blob) and deserialized around every step, in memory. "
+           "After the warm-up the process settles its heap as the product's processes do (`gc.freeze`). "
            "ms per task = case time / user tasks completed.", "",
            "| path | tasks | engine ms/task | floor ms/task | ratio |", "|---|---|---|---|---|"]
     for path, v in r["paths"].items():
@@ -172,7 +174,7 @@ def _floor(r: dict) -> list[str]:
         out += ["", f"Pages written per commit (SQLite, {pages['page_size']:,}-byte pages; counted from the WAL, so "
                     f"independent of machine load; {pages['cases']} changes of each kind on a database of "
                     f"{pages['cases'] * 2} cases). Every page is written to the WAL at commit and copied to the "
-                    "database at the next checkpoint.", "",
+                    "database at the next checkpoint (a background thread's: engine/store/checkpointer.py).", "",
                 "| change | pages | the most written tables and indexes (pages per commit) |", "|---|---|---|"]
         for change, v in pages["changes"].items():
             top = ", ".join(f"{name} {n:.1f}" for name, n in list(v["by_owner"].items())[:6])
