@@ -61,7 +61,7 @@ class Database:
         self._write_turn = threading.RLock() if self.is_sqlite else nullcontext()
         # SQLite's driver is in autocommit mode and `_scope` sends BEGIN itself (not from a "begin" event:
         # with any connection event registered, SQLAlchemy dispatches events around every begin, commit
-        # and statement, ~20 µs a transaction). Writers begin IMMEDIATE. Reads begin DEFERRED: they neither
+        # and statement, ~35 µs a transaction). Writers begin IMMEDIATE. Reads begin DEFERRED: they neither
         # take nor wait for the write lock (WAL readers see the last committed state).
         self._begin = {"write": "BEGIN IMMEDIATE", "read": "BEGIN", "statement": None} if self.is_sqlite else {}
         # Reads of one statement need no transaction: on PostgreSQL they run in autocommit, which saves
@@ -204,7 +204,7 @@ def alembic_config(url: str):
 
 
 def _sqlite_connect(dbapi_connection, _record) -> None:
-    # Autocommit at the driver level so that SQLAlchemy's "begin" event emits our own BEGIN.
+    # Autocommit at the driver level: a transaction's scope sends its own BEGIN (`_scope`).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -212,7 +212,6 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
-
 
 
 class DriverStatement:
