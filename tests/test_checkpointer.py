@@ -116,3 +116,28 @@ def test_a_forked_worker_checkpoints_with_a_thread_of_its_own(tmp_path):
         assert os.waitstatus_to_exitcode(status) == 0
     finally:
         db.dispose()
+
+
+def test_a_failed_checkpoint_is_retried_after_later_writes(tmp_path):
+    db = _database(tmp_path)
+    assert _eventually(lambda: db.checkpointer.checkpoints == 1)  # the table's: done before the fault
+    failures = []
+    real = db.checkpointer._checkpoint
+
+    def flaky(connection):
+        if not failures:
+            failures.append(1)
+            raise sqlite3.OperationalError("disk I/O error")
+        real(connection)
+
+    db.checkpointer._checkpoint = flaky
+    before = db.checkpointer.checkpoints
+    try:
+        _write(db, 1)
+        assert _eventually(lambda: failures == [1])
+        _write(db, 1)
+        assert _eventually(lambda: db.checkpointer.checkpoints > before)
+        assert db.checkpointer._thread.is_alive()
+    finally:
+        db.dispose()
+

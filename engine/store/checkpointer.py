@@ -92,18 +92,25 @@ class Checkpointer:
                     return
                 if self._since >= self.commits:
                     self._since = 0
-                    with self._in_sqlite:
-                        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                    self.checkpoints += 1
+                    try:
+                        with self._in_sqlite:
+                            self._checkpoint(connection)
+                        self.checkpoints += 1
+                    except sqlite3.OperationalError:  # a full disk, an I/O error: try again next time
+                        log.warning("SQLite checkpoint failed; retried after the next writes", exc_info=True)
                 if self._stopping.wait(self.pause):
                     return
-        except sqlite3.Error:
+        except sqlite3.Error:  # the database cannot be opened at all
             # the backstop (the request connections' automatic checkpoint) still bounds the log
             log.exception("the SQLite checkpointer stopped; commits checkpoint the log themselves")
         finally:
             if connection is not None:
                 with self._in_sqlite:
                     connection.close()
+
+    @staticmethod
+    def _checkpoint(connection) -> None:
+        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def _before_fork(self) -> None:
         self._in_sqlite.acquire()
