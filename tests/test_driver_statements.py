@@ -153,3 +153,30 @@ def test_sqlite_datetimes_are_stored_as_the_text_sqlalchemy_writes():
     assert ours(None) is None
     with pytest.raises(ValueError):
         ours(datetime(2026, 11, 30))
+
+
+def test_sqlite_datetimes_are_read_back_as_sqlalchemy_reads_them():
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from sqlalchemy import DateTime
+    from sqlalchemy.dialects import sqlite
+
+    dialect = sqlite.dialect()
+    write = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    ours = UTCDateTime().dialect_impl(dialect).result_processor(dialect, None)
+    theirs = DateTime().dialect_impl(dialect).result_processor(dialect, None)  # then made UTC-aware
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)))
+    def same_value(value):
+        stored = write(value.replace(tzinfo=UTC))
+        assert ours(stored) == theirs(stored).replace(tzinfo=UTC) == value.replace(tzinfo=UTC)
+        assert ours(stored).tzinfo is UTC
+
+    same_value()
+    assert ours(None) is None
+    assert ours("2026-11-30 08:00:00") == datetime(2026, 11, 30, 8, tzinfo=UTC)  # written without microseconds
+    assert ours("2026-11-30 16:00:00+08:00") == datetime(2026, 11, 30, 8, tzinfo=UTC)  # with an offset
+    assert ours("2026-11-30 08:00:00.5") == theirs("2026-11-30 08:00:00.5").replace(tzinfo=UTC)
+

@@ -62,6 +62,21 @@ class UTCDateTime(TypeDecorator):
 
         return process
 
+    def result_processor(self, dialect, coltype):
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        parse = datetime.fromisoformat
+
+        def process(value):
+            # the text above, parsed in C rather than by SQLAlchemy's regular expression: a task row
+            # holds six datetimes, an inbox page fifty rows
+            if value is None:
+                return None
+            parsed = parse(value)
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+        return process
+
     def process_result_value(self, value, dialect):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
