@@ -156,7 +156,6 @@ def test_sqlite_datetimes_are_stored_as_the_text_sqlalchemy_writes():
 
 
 def test_sqlite_datetimes_are_read_back_as_sqlalchemy_reads_them():
-
     from hypothesis import given, settings
     from hypothesis import strategies as st
     from sqlalchemy import DateTime

@@ -37,18 +37,16 @@ BACKSTOP = 10_000
 
 
 class Checkpointer:
-    def __init__(self, path: str, commits: int = COMMITS, pause: float = 0.02):
+    def __init__(self, path: str, commits: int = COMMITS):
         self.path = path
         self.commits = commits
-        self.pause = pause  # commits meanwhile only count and set the event: one look per pause
         self.checkpoints = 0
         self._since = 0  # write transactions since the last checkpoint (a lost increment does no harm)
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._in_sqlite = threading.Lock()  # held by the thread while it calls SQLite, and by a fork
-        self._thread: threading.Thread | None = None
-        self._pid: int | None = None
+        self._thread: threading.Thread | None = None  # this process's (a forked child starts without one)
         _LIVE.add(self)
 
     @staticmethod
@@ -57,7 +55,7 @@ class Checkpointer:
 
     def wake(self) -> None:
         """Called after a write transaction committed."""
-        if self._pid != os.getpid():
+        if self._thread is None:
             self._start()
         self._since += 1
         if self._since >= self.commits and not self._wake.is_set():  # setting it again costs a lock
@@ -65,19 +63,16 @@ class Checkpointer:
 
     def _start(self) -> None:
         with self._lock:
-            if self._pid == os.getpid() or self._stopping.is_set():
+            if self._thread is not None or self._stopping.is_set():
                 return
-            # a forked child inherits the parent's objects but not its threads: it starts its own
-            self._wake = threading.Event()
             self._thread = threading.Thread(target=self._run, name="sqlite-checkpointer", daemon=True)
-            self._pid = os.getpid()
             self._thread.start()
 
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
         thread = self._thread
-        if thread is not None and self._pid == os.getpid() and thread is not threading.current_thread():
+        if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=30)
 
     def _run(self) -> None:
@@ -98,8 +93,6 @@ class Checkpointer:
                         self.checkpoints += 1
                     except sqlite3.OperationalError:  # a full disk, an I/O error: try again next time
                         log.warning("SQLite checkpoint failed; retried after the next writes", exc_info=True)
-                if self._stopping.wait(self.pause):
-                    return
         except sqlite3.Error:  # the database cannot be opened at all
             # the backstop (the request connections' automatic checkpoint) still bounds the log
             log.exception("the SQLite checkpointer stopped; commits checkpoint the log themselves")
@@ -119,8 +112,10 @@ class Checkpointer:
         self._in_sqlite.release()
 
     def _after_fork_in_child(self) -> None:
-        self._in_sqlite = threading.Lock()  # the copy is held (by the fork); the thread did not come along
-        self._lock = threading.Lock()
+        # the parent's thread did not come along (the next write starts one), and its locks and event
+        # may have been copied held: fresh ones (the copy of `_in_sqlite` is held by the fork itself)
+        self._thread = None
+        self._in_sqlite, self._lock, self._wake = threading.Lock(), threading.Lock(), threading.Event()
 
 
 _LIVE: weakref.WeakSet[Checkpointer] = weakref.WeakSet()

@@ -245,7 +245,7 @@ class DriverStatement:
             # loop. One INSERT ... VALUES (...), (...) is one statement and one round trip.
             return sum(self._run(connection, plan, [params]) for plan, params in self._chunks(dialect, rows))
         columns = tuple(rows[0]) if self.statement.is_insert else None
-        return self._run(connection, self._plan(dialect, columns, None), rows, many)
+        return self._run(connection, self._plan(dialect, columns, None), rows)
 
     def returning(self, session, rows: list[dict[str, Any]]) -> list[tuple]:
         """Insert rows and return what the INSERT's RETURNING names (as named tuples, in no particular
@@ -279,12 +279,11 @@ class DriverStatement:
         return plan
 
     @staticmethod
-    def _run(connection, plan, rows: list[dict[str, Any]], many: bool = False) -> int:
+    def _run(connection, plan, rows: list[dict[str, Any]]) -> int:
         sql, binds, positional = plan[:3]
         values = [_bind_values(binds, positional, row) for row in rows]
-        # SQLite's executemany is a loop in C
-        cursor = _driver_execute(connection, sql, values, many=True) if len(values) > 1 else \
-            _driver_execute(connection, sql, values[0])
+        many = len(values) > 1  # SQLite's executemany is a loop in C
+        cursor = _driver_execute(connection, sql, values if many else values[0], many)
         count = cursor.rowcount
         cursor.close()
         return count

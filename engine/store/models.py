@@ -51,29 +51,25 @@ class UTCDateTime(TypeDecorator):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
+        check = self.process_bind_param
+
         def process(value):
             # the text SQLAlchemy's SQLite DATETIME writes (the wall time, to the microsecond), without
             # its dict of fields and %-formatting: a change binds a dozen datetimes
-            if value is None:
-                return None
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given to a UTC column")
-            return value.isoformat(" ", "microseconds")[:26]
+            value = check(value, dialect)
+            return None if value is None else value.isoformat(" ", "microseconds")[:26]
 
         return process
 
     def result_processor(self, dialect, coltype):
         if dialect.name != "sqlite":
             return super().result_processor(dialect, coltype)
-        parse = datetime.fromisoformat
+        parse, to_utc = datetime.fromisoformat, self.process_result_value
 
         def process(value):
             # the text above, parsed in C rather than by SQLAlchemy's regular expression: a task row
             # holds six datetimes, an inbox page fifty rows
-            if value is None:
-                return None
-            parsed = parse(value)
-            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+            return None if value is None else to_utc(parse(value), dialect)
 
         return process
 
