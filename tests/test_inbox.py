@@ -156,3 +156,19 @@ def test_an_officers_queue_keeps_to_the_station_while_walking_the_role_queue(eng
 
 def task(engine, task_id):
     return engine.tasks.get_task(task_id)
+
+
+def test_filter_by_business_key_finds_the_cases_tasks_in_every_query_shape(engine, world, clock):
+    wang = world["wang"]
+    first, second = report_case(engine, wang), report_case(engine, wang)
+    escalate(engine, wang, second, ["civil_affairs", "health"])
+    expected = sorted(t["id"] for t in engine.tasks.query(instance_id=second["id"])["items"])
+    assert len(expected) == 3
+    key = second["business_key"]
+    assert sorted(ids(engine.tasks.query(business_key=key))) == expected  # equality filters only
+    windowed = engine.tasks.query(business_key=key, due_before=clock.now() + timedelta(days=30))
+    assert sorted(ids(windowed)) == expected  # the general query
+    completed = engine.tasks.query(business_key=key, state="completed")["items"]
+    assert [(t["element_id"], t["instance_id"]) for t in completed] == [("assess_case", second["id"])]
+    assert ids(engine.tasks.query(business_key="JF-1999-000001")) == []
+    assert first["business_key"] != key

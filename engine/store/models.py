@@ -185,7 +185,6 @@ class HumanTask(Base):
         Index("ix_tasks_assignee", "assignee_id", "state", "due_at"),
         Index("ix_tasks_instance", "instance_id", "state"),
         Index("ix_tasks_state_due", "state", "due_at"),
-        Index("ix_tasks_business_key", "business_key"),
         # open tasks in due order: the SLA board (breached/warning) reads it without sorting (0004)
         Index("ix_tasks_open_due", "due_at", "id", postgresql_where=text(OPEN_TASK),
               sqlite_where=text(OPEN_TASK)),
@@ -329,7 +328,6 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
     __table_args__ = (
         Index("ix_audit_instance", "instance_id", "id"),
-        Index("ix_audit_at", "at"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime]
