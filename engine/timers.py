@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 
 from . import clock as clock_module
 from .audit import record
@@ -294,8 +294,7 @@ class TimerService:
 
     def pending(self, instance_id: str) -> list[dict[str, Any]]:
         with self.ctx.db.read() as session:
-            rows = session.scalars(select(Timer).where(Timer.instance_id == instance_id, Timer.status == "pending")
-                                   .order_by(Timer.due_at)).all()
+            rows = session.scalars(PENDING_OF_CASE, {"instance_id": instance_id}).all()
             return [{"id": t.id, "kind": t.kind, "element_id": t.element_id, "task_id": t.task_id,
                      "due_at": t.due_at.isoformat(), "attempts": t.attempts} for t in rows]
 
@@ -306,3 +305,8 @@ def incident_view(incident: Incident, business_key: str | None) -> dict[str, Any
             "error": incident.error, "attempts": incident.attempts, "status": incident.status,
             "resolution": incident.resolution, "created_at": incident.created_at.isoformat(),
             "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None}
+
+
+# a case's pending timers, through the index of its unsettled timers (ix_timers_instance_task)
+PENDING_OF_CASE = (select(Timer).where(Timer.instance_id == bindparam("instance_id"), TIMER_PENDING)
+                   .order_by(Timer.due_at))

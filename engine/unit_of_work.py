@@ -102,7 +102,7 @@ _INSERT_INSTANCE = DriverStatement(insert(ProcessInstance.__table__))
 # RETURNING (id, due_at) pairs: no row order needed, so SQLite inserts them in one statement too
 _INSERT_TIMERS = DriverStatement(insert(Timer.__table__).returning(Timer.__table__.c.id, Timer.__table__.c.due_at))
 _CANCEL_SLA_TIMERS = DriverStatement(update(Timer).where(
-    Timer.task_id == bindparam("of_task"), TIMER_PENDING,
+    Timer.instance_id == bindparam("instance_id"), Timer.task_id == bindparam("of_task"), TIMER_PENDING,
     or_(Timer.kind == "sla_warning", Timer.kind == "sla_breach")).values(status="cancelled"))
 
 
@@ -606,7 +606,7 @@ def close_task(change: Change, row: HumanTask, state: str, *, via: str | None = 
     if was_open:
         drop_candidates(change.session, row.id)
     if row.due_at is not None:
-        _CANCEL_SLA_TIMERS.execute(change.session, {"of_task": row.id})
+        _CANCEL_SLA_TIMERS.execute(change.session, {"instance_id": row.instance_id, "of_task": row.id})
 
 
 def warning_time(spec: Any, created: datetime, due: datetime | None, default_fraction: float) -> datetime | None:

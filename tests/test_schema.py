@@ -32,11 +32,14 @@ def _index_predicates(database_url) -> dict[str, str | None]:
         engine.dispose()
 
 
-def test_timer_lookup_indexes_hold_pending_timers_only(database_url):
+def test_timer_lookup_indexes_hold_unsettled_timers_only(database_url):
     predicates = _index_predicates(database_url)
-    for name in ("ix_timers_due", "ix_timers_task", "ix_timers_claim_token"):
+    for name in ("ix_timers_due", "ix_timers_claim_token"):
         assert predicates[name] is not None and "pending" in predicates[name], (name, predicates[name])
-    assert predicates["ix_timers_instance_id"] is None  # every timer of a case, whatever its state
+    by_case = predicates["ix_timers_instance_task"]
+    assert by_case is not None and "pending" in by_case and "incident" in by_case
+    assert "fired" not in by_case and "cancelled" not in by_case
+    assert set(predicates) == {"ix_timers_due", "ix_timers_claim_token", "ix_timers_instance_task"}
 
 
 def test_outbox_event_ids_carry_no_unique_index(database_url):
@@ -49,3 +52,33 @@ def test_outbox_event_ids_carry_no_unique_index(database_url):
         assert ["event_id"] not in indexed and ["event_id"] not in unique
     finally:
         engine.dispose()
+
+
+def _plan(engine, statement, params: dict) -> str:
+    """The plan of `statement` with these values; PostgreSQL told to avoid sequential scans, as it
+    would on a table of a few rows whatever the indexes."""
+    with engine.db.engine.connect() as connection:
+        compiled = statement.compile(dialect=connection.dialect)
+        values = compiled.construct_params(params)
+        if connection.dialect.name == "sqlite":
+            positional = tuple(values[name] for name in compiled.positiontup)
+            return " ".join(str(row[-1]) for row in
+                            connection.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), positional))
+        connection.exec_driver_sql("SET enable_seqscan = off")
+        return " ".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + str(compiled), values))
+
+
+def test_a_cases_timer_lookups_use_the_index_of_its_unsettled_timers(engine):
+    from engine.timers import PENDING_OF_CASE
+    from engine.unit_of_work import _CANCEL_SLA_TIMERS, _SETTLE_BPMN_TIMER
+
+    lookups = {
+        "an SLA mark cancelled": (_CANCEL_SLA_TIMERS.statement, {"instance_id": "c", "of_task": "t"}),
+        "a BPMN timer settled": (_SETTLE_BPMN_TIMER.statement,
+                                 {"instance_id": "c", "task_id": "t", "status": "fired", "fired_at": None}),
+        # without its ORDER BY: on an empty table PostgreSQL would rather walk the due-time index in
+        # order; with data it reads the case's few rows by this index and sorts them
+        "a case's pending timers": (PENDING_OF_CASE.order_by(None), {"instance_id": "c"}),
+    }
+    for what, (statement, params) in lookups.items():
+        assert "ix_timers_instance_task" in _plan(engine, statement, params), what

@@ -86,6 +86,10 @@ OPEN_TASK = "state IN ('open', 'claimed')"  # the predicate of the partial index
 # the predicate literally (TIMER_PENDING below), or SQLite cannot use a partial index.
 PENDING = "status = 'pending'"
 LEASED = "status = 'pending' AND claim_token IS NOT NULL"
+# A case's timers by task: pending ones (an SLA mark cancelled, a case's list) and incidents (a
+# waiting BPMN timer that failed still stands for its event). Written as an OR so that a query saying
+# `status = 'pending'` alone can use it too (SQLite and PostgreSQL prove `a` implies `a OR b`).
+UNSETTLED = "status = 'pending' OR status = 'incident'"
 
 
 class Base(DeclarativeBase):
@@ -245,12 +249,15 @@ class Timer(Base):
     __tablename__ = "timers"
     __table_args__ = (
         Index("ix_timers_due", "due_at", postgresql_where=text(PENDING), sqlite_where=text(PENDING)),
-        Index("ix_timers_task", "task_id", postgresql_where=text(PENDING), sqlite_where=text(PENDING)),
+        Index("ix_timers_instance_task", "instance_id", "task_id", postgresql_where=text(UNSETTLED),
+              sqlite_where=text(UNSETTLED)),
         # a sweeper finds the pending timers it leased by token; no other row is in this index
         Index("ix_timers_claim_token", "claim_token", postgresql_where=text(LEASED), sqlite_where=text(LEASED)),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"), index=True)
+    # not indexed on its own: cases are never deleted (their audit rows are append-only), and every
+    # lookup by case is of unsettled timers (ix_timers_instance_task)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
     task_id: Mapped[str] = mapped_column(String(36))  # waiting SpiffWorkflow task, or the human task (SLA)
     element_id: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(24))  # bpmn_timer | sla_warning | sla_breach
