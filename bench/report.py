@@ -45,8 +45,10 @@ def targets(b: dict) -> list[tuple[str, str, str, str]]:
     if floor:
         for path, v in floor["paths"].items():
             ratio = _m(v["ratio"])
-            rows.append((f"engine/floor ratio, SQLite ({path})", "≤ 2", fmt(v["ratio"]),
-                         _yes(ratio is not None and ratio <= 2)))
+            status = _yes(ratio is not None and ratio <= 2)
+            if ratio is not None and ratio <= 2 < v["ratio"]["max"]:  # some rounds above the target
+                status = "**at the line** (median met, not every round)"
+            rows.append((f"engine/floor ratio, SQLite ({path})", "≤ 2", fmt(v["ratio"]), status))
     api = b.get("api")
     if api:
         c = api["configs"]

@@ -90,3 +90,16 @@ def test_report_names_the_machine_and_every_bench(smoke):
     for heading in ("## Machine and versions", "## Targets", "## 1.", "## 2.", "## 3.", "## 4.", "## 5."):
         assert heading in report
     assert "shared and noisy" in report
+
+
+@pytest.mark.parametrize("median, high, status", [
+    (1.90, 1.95, "**met**"),
+    (1.90, 2.10, "**at the line** (median met, not every round)"),
+    (2.10, 2.30, "**not met**"),
+])
+def test_the_report_says_a_ratio_is_at_the_line_when_only_its_median_meets_the_target(median, high, status):
+    from bench.report import targets
+
+    ratio = {"median": median, "min": 1.5, "max": high, "n": 5}
+    [row] = targets({"floor": {"paths": {"on_spot": {"ratio": ratio}}}})
+    assert row[0] == "engine/floor ratio, SQLite (on_spot)" and row[3] == status
