@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="JSON results (default docs/benchmarks.json)")
     parser.add_argument("--report", type=Path, default=None, help="Markdown report (default docs/benchmarks.md)")
     parser.add_argument("--cases", type=int, default=40, help="floor: cases per path and round")
-    parser.add_argument("--rounds", type=int, default=5, help="floor: rounds")
+    parser.add_argument("--rounds", type=int, default=10, help="floor: rounds (the ratio drifts with the machine)")
     parser.add_argument("--rounds-api", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=20, help="api: seconds per concurrent run")
     parser.add_argument("--serial-seconds", type=float, default=10)

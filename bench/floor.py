@@ -190,7 +190,7 @@ def pages_per_commit(cases: int = 100) -> dict:
     return {"cases": cases, "page_size": engine_page_size, "changes": result}
 
 
-def run(cases: int = 40, rounds: int = 5, out_dir: Path | None = None, page_cases: int = 100) -> dict:
+def run(cases: int = 40, rounds: int = 10, out_dir: Path | None = None, page_cases: int = 100) -> dict:
     """`rounds` side-by-side rounds of `cases` cases per path through floor and engine."""
     from engine.store.models import ProcessDefinition, ProcessInstance
 
@@ -243,7 +243,7 @@ def run(cases: int = 40, rounds: int = 5, out_dir: Path | None = None, page_case
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=40)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args(argv)
     print(json.dumps(run(args.cases, args.rounds), indent=2, default=str))
 
