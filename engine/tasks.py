@@ -211,7 +211,11 @@ class TaskService:
             change.set_instance(case_owner_id=actor.id)
             change.audit("case.owner_assigned", owner=actor.username, rule="first_contact")
             change.emit("case.owner_changed", owner_id=actor.id, previous_owner_id=None)
-            self._owner_tasks_to(change, actor.id, exclude=row.id)
+            # the case's other open officer tasks go to the new owner; the workflow this process saved
+            # at this version names the open tasks, and usually this is the only one (no query then)
+            known = self.ctx.workflows.open_tasks(change.instance.id, change.instance.version)
+            if known is None or set(known) - {row.id}:
+                self._owner_tasks_to(change, actor.id, exclude=row.id)
 
     def _change_owner(self, change: Change, target: Actor, reason: str) -> None:
         role = self.ctx.settings.ownership_role

@@ -45,6 +45,12 @@ class WorkflowCache:
             entry = self._entries.get(instance_id) if instance_id is not None else None
             return entry.version if entry is not None else None
 
+    def open_tasks(self, instance_id: str, version: int) -> tuple[str, ...] | None:
+        """The open user task ids of an instance at exactly this version, if cached (the entry stays)."""
+        with self._lock:
+            entry = self._entries.get(instance_id)
+            return entry.task_ids if entry is not None and entry.version == version else None
+
     def take(self, instance_id: str, version: int, definition_id: int) -> tuple[Any, set[str]] | None:
         """Remove and return (workflow, its open user task ids) if saved at exactly this version."""
         with self._lock:

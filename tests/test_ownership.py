@@ -107,3 +107,43 @@ def test_department_task_reassignment_stays_within_the_department(engine, world)
         engine.tasks.reassign(task["id"], zhou, "zhao", "wrong department")
     assert engine.tasks.reassign(task["id"], zhou, "he", "李休假")["assignee"] == "he"
     assert engine.runtime.get_instance(case["id"])["case_owner"] == "wang"
+
+
+def _two_officer_tasks() -> str:
+    from tests.models import document
+
+    return document('''<bpmn:process id="twin" isExecutable="true">
+  <bpmn:startEvent id="start"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="split"/>
+  <bpmn:parallelGateway id="split"/>
+  <bpmn:sequenceFlow id="f2" sourceRef="split" targetRef="visit"/>
+  <bpmn:sequenceFlow id="f3" sourceRef="split" targetRef="call"/>
+  <bpmn:userTask id="visit" camunda:candidateGroups="officer"/>
+  <bpmn:userTask id="call" camunda:candidateGroups="officer"/>
+  <bpmn:sequenceFlow id="f4" sourceRef="visit" targetRef="join"/>
+  <bpmn:sequenceFlow id="f5" sourceRef="call" targetRef="join"/>
+  <bpmn:parallelGateway id="join"/>
+  <bpmn:sequenceFlow id="f6" sourceRef="join" targetRef="end"/>
+  <bpmn:endEvent id="end"/>
+</bpmn:process>''', key="twin")
+
+
+@pytest.mark.parametrize("claimed_in", ["the process that started it", "another process"])
+def test_the_first_claim_gives_the_owner_every_open_officer_task_of_the_case(engine, world, settings, clock,
+                                                                             claimed_in):
+    from engine import Engine
+
+    engine.repository.deploy([("twin.bpmn", _two_officer_tasks())])
+    chen = world["chen"]
+    case = engine.runtime.start_instance("twin", world["wang"], {})
+    visit = task_of(engine, case, "visit")
+    # a process of its own has no cached workflow of the case: it reads the case's open officer tasks
+    claimer = engine if claimed_in == "the process that started it" else Engine(settings, clock)
+    try:
+        claimer.tasks.claim(visit["id"], chen)
+    finally:
+        if claimer is not engine:
+            claimer.close()
+    call = task_of(engine, case, "call")
+    assert (call["state"], call["assignee"]) == ("claimed", "chen")
+    assert engine.runtime.get_instance(case["id"], history=False)["case_owner"] == "chen"
