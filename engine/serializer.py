@@ -43,8 +43,9 @@ def _workflow_to_dict(converter, workflow) -> dict:
         else:
             parent_data, data_now = parent.data, task.data
             data, delta = {}, {"updates": updated(parent_data, data_now), "deletions": deleted(parent_data, data_now)}
-        dct_tasks[text[task_id.int]] = {
-            "id": text.get(task.id.int) or str(task.id),
+        name = text[task_id.int]  # the mapping's key is the task's own id
+        dct_tasks[name] = {
+            "id": name,
             "parent": (text.get(parent_id.int) or str(parent_id)) if parent is not None else None,
             "children": [text.get(child.int) or str(child) for child in task._children],
             "last_state_change": task.last_state_change,

@@ -211,11 +211,7 @@ class TaskService:
             change.set_instance(case_owner_id=actor.id)
             change.audit("case.owner_assigned", owner=actor.username, rule="first_contact")
             change.emit("case.owner_changed", owner_id=actor.id, previous_owner_id=None)
-            # the case's other open officer tasks go to the new owner; the workflow this process saved
-            # at this version names the open tasks, and usually this is the only one (no query then)
-            known = self.ctx.workflows.open_tasks(change.instance.id, change.instance.version)
-            if known is None or set(known) - {row.id}:
-                self._owner_tasks_to(change, actor.id, exclude=row.id)
+            self._owner_tasks_to(change, actor.id, exclude=row.id)
 
     def _change_owner(self, change: Change, target: Actor, reason: str) -> None:
         role = self.ctx.settings.ownership_role
@@ -231,6 +227,12 @@ class TaskService:
         change.emit("case.owner_changed", owner_id=target.id, previous_owner_id=previous)
 
     def _owner_tasks_to(self, change: Change, user_id: int, exclude: str | None = None) -> None:
+        """Give the case's open officer tasks (but `exclude`) to `user_id`. The workflow this process
+        saved at the locked version names the open tasks: none besides `exclude` (a first claim,
+        usually), no query."""
+        known = self.ctx.workflows.open_tasks(change.instance.id, change.instance.version)
+        if known is not None and not set(known) - {exclude}:
+            return
         for row in change.hold(_OWNER_TASKS.all(change.session.connection(), {"instance_id": change.instance.id})):
             if row.id != exclude and row.assignee_id != user_id:
                 self._assign(change, row, user_id)

@@ -29,6 +29,9 @@ from .unit_of_work import OPEN_STATES, Change, refresh_timers, timer_due, write_
 log = logging.getLogger("fengqiao.timers")
 SYSTEM = Actor.system("timer")
 MAX_BACKOFF_SECONDS = 300
+# a case's pending timers, through the index of its unsettled timers (ix_timers_instance_task)
+PENDING_OF_CASE = (select(Timer).where(Timer.instance_id == bindparam("instance_id"), TIMER_PENDING)
+                   .order_by(Timer.due_at))
 
 
 class IncidentNotFound(NotFound):
@@ -305,8 +308,3 @@ def incident_view(incident: Incident, business_key: str | None) -> dict[str, Any
             "error": incident.error, "attempts": incident.attempts, "status": incident.status,
             "resolution": incident.resolution, "created_at": incident.created_at.isoformat(),
             "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None}
-
-
-# a case's pending timers, through the index of its unsettled timers (ix_timers_instance_task)
-PENDING_OF_CASE = (select(Timer).where(Timer.instance_id == bindparam("instance_id"), TIMER_PENDING)
-                   .order_by(Timer.due_at))
