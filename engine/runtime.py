@@ -351,21 +351,28 @@ def _names_query(shape: tuple[tuple[str, int], ...]) -> DriverQuery:
 
 def _names(session, rows: list[ProcessInstance]) -> tuple[dict, dict, dict]:
     """Usernames, station keys and definition versions the views of `rows` show: one statement."""
-    if not rows:
-        return {}, {}, {}
-    ids = {"v": {r.definition_id for r in rows},
-           "u": ({r.case_owner_id for r in rows} | {r.started_by_id for r in rows}) - {None},
-           "d": {r.station_id for r in rows} - {None}}
+    found = lookup_names(session, {
+        "v": {r.definition_id for r in rows},
+        "u": ({r.case_owner_id for r in rows} | {r.started_by_id for r in rows}) - {None},
+        "d": {r.station_id for r in rows} - {None}})
+    return found["u"], found["d"], found["v"]
+
+
+def lookup_names(session, ids: dict[str, set]) -> dict[str, dict]:
+    """Names of ids by kind ("u": usernames, "d": department keys, "v": definition versions), read
+    on the driver with one statement (none when there are no ids)."""
+    found: dict[str, dict] = {"u": {}, "d": {}, "v": {}}
     # counts rounded up to a power of two (the last id repeated): a bounded number of compiled shapes
-    shape = tuple((kind, 1 << (len(ids[kind]) - 1).bit_length()) for kind in "vud" if ids[kind])
+    shape = tuple((kind, 1 << (len(ids[kind]) - 1).bit_length()) for kind in "vud" if ids.get(kind))
+    if not shape:
+        return found
     params = {}
     for kind, count in shape:
         values = sorted(ids[kind])
         params.update({f"{kind}{i}": values[min(i, len(values) - 1)] for i in range(count)})
-    found: dict[str, dict] = {"u": {}, "d": {}, "v": {}}
     for kind, row_id, value in _names_query(shape).all(session.connection(), params):
         found[kind][row_id] = int(value) if kind == "v" else value
-    return found["u"], found["d"], found["v"]
+    return found
 
 
 def _check_json(value: Any) -> None:

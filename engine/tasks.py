@@ -29,7 +29,7 @@ from .errors import (
     UserNotFound,
 )
 from .identity import STATION_ROLES, Actor
-from .runtime import _reason
+from .runtime import _reason, lookup_names
 from .store.db import DriverQuery, DriverStatement
 from .store.models import TASK_OPEN, HumanTask, ProcessInstance, TaskCandidate, User
 from .store.record import Record
@@ -278,7 +278,7 @@ class TaskService:
         names = {change.actor.id: change.actor.username}
         others = {user_id for row in rows for user_id in (row.assignee_id, row.completed_by_id)} - set(names) - {None}
         if others:
-            names.update(change.session.execute(select(User.id, User.username).where(User.id.in_(others))).all())
+            names.update(lookup_names(change.session, {"u": others})["u"])
         return [task_view(row, names.get(row.assignee_id), names.get(row.completed_by_id), change.now) for row in rows]
 
     @staticmethod
