@@ -293,10 +293,11 @@ def _timers(r: dict) -> list[str]:
 
 def _leak_bound(mem: dict) -> str:
     """What the 10 MB tolerance lets through: the leak per completion that would reach it in a web
-    worker between the centres of the first and last fifths (0.72 of the soak)."""
+    worker between the centres of the first and last windows (a fifth of the soak each, the first
+    after its first tenth: 0.7 of the soak apart; bench/api.py MemorySampler)."""
     workers = sum(1 for k in mem["processes"] if k.startswith("web (gunicorn worker)"))
     rate = mem.get("pg_completions_per_second") or 0
-    per_worker = rate / workers * mem["seconds"] * 0.72 if workers else 0
+    per_worker = rate / workers * mem["seconds"] * 0.7 if workers else 0
     if per_worker < 1:
         return ""
     return (f"; a web worker served ~{per_worker:,.0f} completions between the two fifths, so a leak of "

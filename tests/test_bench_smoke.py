@@ -103,3 +103,13 @@ def test_the_report_says_a_ratio_is_at_the_line_when_only_its_median_meets_the_t
     ratio = {"median": median, "min": 1.5, "max": high, "n": 5}
     [row] = targets({"floor": {"paths": {"on_spot": {"ratio": ratio}}}})
     assert row[0] == "engine/floor ratio, SQLite (on_spot)" and row[3] == status
+
+
+def test_the_memory_section_says_what_leak_its_growth_tolerance_lets_through():
+    from bench.report import _leak_bound
+
+    workers = {f"web (gunicorn worker):{pid}": {} for pid in (1, 2, 3, 4)} | {"job worker:5": {}}
+    # 100 completions/s over 4 workers for 600 s: 0.7 of the soak apart is 10,500 completions per worker
+    bound = _leak_bound({"processes": workers, "pg_completions_per_second": 100.0, "seconds": 600})
+    assert "~10,500 completions" in bound and "~1.0 KB per completion" in bound
+    assert _leak_bound({"processes": {"job worker:5": {}}, "pg_completions_per_second": 100.0, "seconds": 600}) == ""
