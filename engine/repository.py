@@ -258,6 +258,11 @@ class RepositoryService:
                                          + (f" version {version}" if version else "") + " does not exist")
             return _definition_view(row, with_xml)
 
+    def count_definitions(self) -> int:
+        """How many process keys are deployed (the readiness check: one small read, no XML)."""
+        with self.ctx.db.read() as session:
+            return session.scalar(select(func.count(func.distinct(ProcessDefinition.key))))
+
     def list_definitions(self) -> list[dict[str, Any]]:
         """The latest version of every process key."""
         with self.ctx.db.read() as session:

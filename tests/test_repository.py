@@ -31,6 +31,13 @@ def test_identical_redeploy_is_a_no_op(engine):
     assert counts(engine) == before
 
 
+def test_definitions_are_counted_by_process_key_as_listed(engine):
+    engine.repository.deploy([("approval.bpmn", models.one_task(label="Review v1"))])
+    engine.repository.deploy([("approval.bpmn", models.one_task(label="Review v2"))])
+    keys = {d["key"] for d in engine.repository.list_definitions()}
+    assert "approval" in keys and engine.repository.count_definitions() == len(keys)
+
+
 def test_changed_xml_makes_a_new_version_and_running_instances_stay_on_theirs(engine, world):
     engine.repository.deploy([("approval.bpmn", models.one_task(label="Review v1"))])
     old = engine.runtime.start_instance("approval", world["wang"], {})

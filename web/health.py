@@ -16,7 +16,7 @@ log = logging.getLogger("fengqiao.web")
 @bp.get("/healthz")
 def healthz():
     try:
-        definitions = len(engine().repository.list_definitions())
+        definitions = engine().repository.count_definitions()
     except Exception as exc:  # any failure to reach the database means "not ready"
         log.warning("health check failed: %s", type(exc).__name__)
         return error_response(503, "not_ready", "the database does not answer")
