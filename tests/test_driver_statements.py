@@ -32,7 +32,7 @@ def test_driver_inserts_read_back_like_sqlalchemy_inserts(engine):
 
 
 def test_many_rows_are_inserted_in_chunks_with_every_value_in_its_own_row(engine):
-    count = DriverStatement.MAX_ROWS_PER_STATEMENT * 2 + 6  # three statements on PostgreSQL
+    count = DriverStatement.MAX_ROWS_PER_STATEMENT * 2 + 6  # several statements on PostgreSQL
     rows = [{**_row(f"chunk.{i:03d}"), "details": {"i": i}} for i in range(count)]
     with engine.db.transaction() as session:
         assert DriverStatement(insert(_AUDIT)).execute(session, rows) == len(rows)
@@ -40,6 +40,30 @@ def test_many_rows_are_inserted_in_chunks_with_every_value_in_its_own_row(engine
         stored = session.execute(select(AuditEntry.action, AuditEntry.details)
                                  .where(AuditEntry.action.like("chunk.%")).order_by(AuditEntry.id)).all()
     assert [(a, d) for a, d in stored] == [(r["action"], r["details"]) for r in rows]
+
+
+@pytest.mark.backends("postgresql")
+def test_rows_inserted_together_go_in_statements_psycopg_can_cache_and_prepare(engine):
+    from sqlalchemy import event
+
+    sizes = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many):
+        if statement.startswith("INSERT INTO audit_log"):
+            sizes.append(len(parameters))
+
+    rows = [{**_row(f"sized.{i:02d}"), "details": {"i": i}} for i in range(20)]  # 7 columns a row
+    event.listen(engine.db.engine, "before_cursor_execute", record)
+    try:
+        with engine.db.transaction() as session:
+            assert DriverStatement(insert(_AUDIT)).execute(session, rows) == 20
+    finally:
+        event.remove(engine.db.engine, "before_cursor_execute", record)
+    assert sizes == [49, 49, 42]  # 7 + 7 + 6 rows: at most 50 parameters a statement
+    with engine.db.read() as session:
+        stored = session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("sized.%"))
+                                 .order_by(AuditEntry.id)).all()
+    assert stored == [r["action"] for r in rows]
 
 
 def test_driver_updates_count_the_rows_they_change_and_keep_literals(engine):
