@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import bindparam, event, insert, select, text, update
 
 from engine.errors import Unavailable
 from engine.store.db import DriverQuery, DriverStatement
@@ -44,8 +44,6 @@ def test_many_rows_are_inserted_in_chunks_with_every_value_in_its_own_row(engine
 
 @pytest.mark.backends("postgresql")
 def test_rows_inserted_together_go_in_statements_psycopg_can_cache_and_prepare(engine):
-    from sqlalchemy import event
-
     sizes = []
 
     def record(_conn, _cursor, statement, parameters, _context, _many):

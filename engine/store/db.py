@@ -229,8 +229,9 @@ class DriverStatement:
         self._plans: dict[tuple, tuple[str, list, bool]] = {}
 
     # PostgreSQL: rows inserted together go as one multi-row VALUES statement (one compiled plan per
-    # row count and column set) of at most 32 rows and, past one row, at most 50 parameters: psycopg
-    # parses the text of a statement with more parameters on every call and never prepares it
+    # row count and column set) of at most 32 rows and, past one row, at most 50 values (rows x the
+    # columns given): psycopg parses the text of a statement with more parameters on every call and
+    # never prepares it
     # (MAX_CACHED_STATEMENT_PARAMS in psycopg/_queries.py). Six timer rows (66 parameters) cost
     # ~340 µs of CPU as one statement, ~150 µs as four rows and two.
     MAX_ROWS_PER_STATEMENT = 32
