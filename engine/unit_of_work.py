@@ -207,7 +207,8 @@ class Change:
             self.new_timers += [(timer_id, due_at) for timer_id, due_at in _INSERT_TIMERS.returning(self.session, rows)]
 
     def write_events(self) -> None:
-        """Write the buffered audit and outbox rows (executemany: one statement per table)."""
+        """Write the buffered audit and outbox rows: multi-row statements, one per table unless
+        PostgreSQL's 50-value limit splits them (`DriverStatement`)."""
         self._insert("audit_rows", _INSERT_AUDIT)
         self._insert("outbox_rows", _INSERT_OUTBOX)
 

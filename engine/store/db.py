@@ -231,9 +231,8 @@ class DriverStatement:
     # PostgreSQL: rows inserted together go as one multi-row VALUES statement (one compiled plan per
     # row count and column set) of at most 32 rows and, past one row, at most 50 values (rows x the
     # columns given): psycopg parses the text of a statement with more parameters on every call and
-    # never prepares it
-    # (MAX_CACHED_STATEMENT_PARAMS in psycopg/_queries.py). Six timer rows (66 parameters) cost
-    # ~340 µs of CPU as one statement, ~150 µs as four rows and two.
+    # never prepares it (MAX_CACHED_STATEMENT_PARAMS in psycopg/_queries.py). Six timer rows (66
+    # parameters) cost ~340 µs of CPU as one statement, ~150 µs as four rows and two.
     MAX_ROWS_PER_STATEMENT = 32
     MAX_PARAMETERS_PER_STATEMENT = 50
 
@@ -263,9 +262,7 @@ class DriverStatement:
         return found
 
     def _chunks(self, dialect, rows: list[dict[str, Any]]):
-        """(plan, parameters) of one multi-row VALUES statement per chunk of rows."""
-        if not rows:
-            return
+        """(plan, parameters) of one multi-row VALUES statement per chunk of rows (callers pass rows)."""
         step = self.MAX_ROWS_PER_STATEMENT
         if dialect.name == "postgresql":
             step = max(1, min(step, self.MAX_PARAMETERS_PER_STATEMENT // len(rows[0])))
