@@ -33,10 +33,12 @@ services:
 # The whole suite, on SQLite and PostgreSQL (and Redis where a test needs it).
 test: install services
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 lock:
 	$(VENV)/bin/pip freeze --exclude-editable > requirements.lock

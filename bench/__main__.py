@@ -1,9 +1,9 @@
 """Run the benchmarks and write the report.
 
-    python -m bench                      # everything, full sizes (make bench); writes docs/benchmarks.{json,md}
-    python -m bench --smoke              # every bench with tiny sizes, figures to a temporary file (CI)
-    python -m bench --only api,timers    # some benches; the others keep their last figures in the report
-    python -m bench --large 300000 --soak-seconds 180   # smaller scale database, shorter memory soak
+python -m bench                      # everything, full sizes (make bench); writes docs/benchmarks.{json,md}
+python -m bench --smoke              # every bench with tiny sizes, figures to a temporary file (CI)
+python -m bench --only api,timers    # some benches; the others keep their last figures in the report
+python -m bench --large 300000 --soak-seconds 180   # smaller scale database, shorter memory soak
 """
 
 from __future__ import annotations
@@ -20,19 +20,35 @@ BENCHES = ("floor", "api", "scale", "timers")
 
 SMOKE = {
     "floor": dict(cases=2, rounds=2, page_cases=3),
-    "api": dict(rounds=1, seconds=2, serial_seconds=1.5, concurrency=2, soak_seconds=3, gunicorn_workers=2,
-                gunicorn_threads=2),
+    "api": dict(
+        rounds=1, seconds=2, serial_seconds=1.5, concurrency=2, soak_seconds=3, gunicorn_workers=2, gunicorn_threads=2
+    ),
     "scale": dict(small=15, large=40, rounds=1, completions_per_round=4, query_reps=3, officers_per_station=1),
-    "timers": dict(latency_cases=4, spacing=0.02, latency_delay=1, backlog_due_cases=5, backlog_future_cases=20,
-                   cost_small=10, cost_large=30, cost_rounds=1, cost_due_per_round=3, officers_per_station=1),
+    "timers": dict(
+        latency_cases=4,
+        spacing=0.02,
+        latency_delay=1,
+        backlog_due_cases=5,
+        backlog_future_cases=20,
+        cost_small=10,
+        cost_large=30,
+        cost_rounds=1,
+        cost_due_per_round=3,
+        officers_per_station=1,
+    ),
 }
 
 
 def full(args) -> dict:
     return {
         "floor": dict(cases=args.cases, rounds=args.rounds),
-        "api": dict(rounds=args.rounds_api, seconds=args.seconds, serial_seconds=args.serial_seconds,
-                    concurrency=args.concurrency, soak_seconds=args.soak_seconds),
+        "api": dict(
+            rounds=args.rounds_api,
+            seconds=args.seconds,
+            serial_seconds=args.serial_seconds,
+            concurrency=args.concurrency,
+            soak_seconds=args.soak_seconds,
+        ),
         "scale": dict(small=args.small, large=args.large, rounds=3),
         "timers": dict(),
     }

@@ -21,13 +21,25 @@ from .common import summary
 from .servers import EmbeddedServer, GunicornServer, rss_kib
 
 
-def load(server, concurrency: int, seconds: float, max_cases: int = 10 ** 6, paths=None) -> dict:
-    job = {"base": server.base, "users": server.users, "password": common.PASSWORD,
-           "concurrency": concurrency, "seconds": seconds, "max_cases": max_cases}
+def load(server, concurrency: int, seconds: float, max_cases: int = 10**6, paths=None) -> dict:
+    job = {
+        "base": server.base,
+        "users": server.users,
+        "password": common.PASSWORD,
+        "concurrency": concurrency,
+        "seconds": seconds,
+        "max_cases": max_cases,
+    }
     if paths:
         job["paths"] = paths
-    proc = subprocess.run([sys.executable, "-m", "bench.loadgen"], input=json.dumps(job), text=True,
-                          capture_output=True, cwd=common.ROOT, timeout=seconds + 300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.loadgen"],
+        input=json.dumps(job),
+        text=True,
+        capture_output=True,
+        cwd=common.ROOT,
+        timeout=seconds + 300,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"loadgen failed: {proc.stderr[-2000:]}")
     return json.loads(proc.stdout)
@@ -57,14 +69,17 @@ class MemorySampler(threading.Thread):
         for key, samples in self.samples.items():
             rss = [s[1] for s in samples]
             window = max(1, len(samples) // 5)
-            warm = samples[len(samples) // 10:] or samples  # skip the first tenth (imports, caches filling)
+            warm = samples[len(samples) // 10 :] or samples  # skip the first tenth (imports, caches filling)
             first = [s[1] for s in warm[:window]]
             last = [s[1] for s in warm[-window:]]
-            out[key] = {"peak_mb": max(s[2] for s in samples) / 1024, "rss_end_mb": rss[-1] / 1024,
-                        "first_window_mb": sum(first) / len(first) / 1024,
-                        "last_window_mb": sum(last) / len(last) / 1024,
-                        "growth_mb": (sum(last) / len(last) - sum(first) / len(first)) / 1024,
-                        "samples": len(samples)}
+            out[key] = {
+                "peak_mb": max(s[2] for s in samples) / 1024,
+                "rss_end_mb": rss[-1] / 1024,
+                "first_window_mb": sum(first) / len(first) / 1024,
+                "last_window_mb": sum(last) / len(last) / 1024,
+                "growth_mb": (sum(last) / len(last) - sum(first) / len(first)) / 1024,
+                "samples": len(samples),
+            }
         return out
 
 
@@ -87,7 +102,9 @@ class SlaFeeder(threading.Thread):
                     self.moved += conn.execute(
                         "UPDATE timers SET due_at = now() - interval '1 second' WHERE id IN (SELECT id FROM timers "
                         "WHERE status = 'pending' AND kind IN ('sla_warning', 'sla_breach') AND due_at > now() "
-                        "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)", (self.per_tick,)).rowcount
+                        "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)",
+                        (self.per_tick,),
+                    ).rowcount
                 except psycopg.Error:
                     self.errors += 1
                 self._halt.wait(0.5)
@@ -98,15 +115,29 @@ class SlaFeeder(threading.Thread):
         import psycopg
 
         with psycopg.connect(self.dsn) as conn:
-            return conn.execute("SELECT count(*) FROM timers WHERE kind IN ('sla_warning', 'sla_breach') "
-                                "AND status = 'fired'").fetchone()[0]
+            return conn.execute(
+                "SELECT count(*) FROM timers WHERE kind IN ('sla_warning', 'sla_breach') AND status = 'fired'"
+            ).fetchone()[0]
 
 
-def run(rounds: int = 3, seconds: float = 20, concurrency: int = 8, serial_seconds: float = 10,
-        soak_seconds: float = 600, max_cases: int = 10 ** 6, gunicorn_workers: int = 4,
-        gunicorn_threads: int = 4) -> dict:
-    results: dict = {"bench": "api", "rounds": rounds, "seconds": seconds, "concurrency": concurrency,
-                     "serial_seconds": serial_seconds, "configs": {}}
+def run(
+    rounds: int = 3,
+    seconds: float = 20,
+    concurrency: int = 8,
+    serial_seconds: float = 10,
+    soak_seconds: float = 600,
+    max_cases: int = 10**6,
+    gunicorn_workers: int = 4,
+    gunicorn_threads: int = 4,
+) -> dict:
+    results: dict = {
+        "bench": "api",
+        "rounds": rounds,
+        "seconds": seconds,
+        "concurrency": concurrency,
+        "serial_seconds": serial_seconds,
+        "configs": {},
+    }
     with common.workdir() as tmp:
         (tmp / "sqlite").mkdir()
         (tmp / "pg").mkdir()
@@ -115,8 +146,12 @@ def run(rounds: int = 3, seconds: float = 20, concurrency: int = 8, serial_secon
         results["servers"] = {"sqlite": sqlite.kind, "postgresql": pg.kind}
         try:
             runs: dict[str, list[dict]] = {}
-            plan = [("sqlite_serial", sqlite, 1, serial_seconds), ("sqlite_concurrent", sqlite, concurrency, seconds),
-                    ("pg_serial", pg, 1, serial_seconds), ("pg_concurrent", pg, concurrency, seconds)]
+            plan = [
+                ("sqlite_serial", sqlite, 1, serial_seconds),
+                ("sqlite_concurrent", sqlite, concurrency, seconds),
+                ("pg_serial", pg, 1, serial_seconds),
+                ("pg_concurrent", pg, concurrency, seconds),
+            ]
             load(sqlite, 2, min(3.0, seconds), max_cases=4)  # warm-up: imports, spec caches, logins
             load(pg, 4, min(3.0, seconds), max_cases=8)
             for _ in range(rounds):
@@ -124,9 +159,11 @@ def run(rounds: int = 3, seconds: float = 20, concurrency: int = 8, serial_secon
                     runs.setdefault(name, []).append(load(server, conc, secs, max_cases))
             for name, items in runs.items():
                 results["configs"][name] = _aggregate(items)
-            ratio = [p["completions_per_second"] / s["completions_per_second"]
-                     for p, s in zip(runs["pg_concurrent"], runs["sqlite_concurrent"], strict=True)
-                     if s["completions_per_second"]]
+            ratio = [
+                p["completions_per_second"] / s["completions_per_second"]
+                for p, s in zip(runs["pg_concurrent"], runs["sqlite_concurrent"], strict=True)
+                if s["completions_per_second"]
+            ]
             results["pg_vs_sqlite_concurrent_throughput"] = summary(ratio)
             if soak_seconds > 0:
                 results["memory"] = soak(pg, sqlite, soak_seconds, concurrency, max_cases)
@@ -137,8 +174,9 @@ def run(rounds: int = 3, seconds: float = 20, concurrency: int = 8, serial_secon
 
 
 def _aggregate(items: list[dict]) -> dict:
-    out = {k: summary([i[k] for i in items]) for k in ("completions_per_second", "cases_per_second",
-                                                         "requests_per_second")}
+    out = {
+        k: summary([i[k] for i in items]) for k in ("completions_per_second", "cases_per_second", "requests_per_second")
+    }
     for kind in ("complete", "start", "list"):
         for q in ("p50", "p99"):
             values = [i["latency_ms"][kind][q] for i in items if kind in i["latency_ms"] and i["latency_ms"][kind]["n"]]
@@ -152,8 +190,9 @@ def _aggregate(items: list[dict]) -> dict:
 
 def soak(pg, sqlite, seconds: float, concurrency: int, max_cases: int) -> dict:
     """Load for `seconds` while sampling memory; SLA marks fall due so the job worker fires some."""
-    sampler = MemorySampler({"web (gunicorn worker)": pg.web_pids, "job worker": pg.job_pids,
-                             "embedded (fengqiao serve)": sqlite.web_pids})
+    sampler = MemorySampler(
+        {"web (gunicorn worker)": pg.web_pids, "job worker": pg.job_pids, "embedded (fengqiao serve)": sqlite.web_pids}
+    )
     feeder = SlaFeeder(pg.url)
     sampler.start()
     feeder.start()
@@ -169,10 +208,14 @@ def soak(pg, sqlite, seconds: float, concurrency: int, max_cases: int) -> dict:
     side.join(seconds + 300)
     fired = feeder.stop()
     memory = sampler.stop()
-    return {"seconds": seconds, "processes": memory, "sla_timers_fired": fired,
-            "pg_completions_per_second": result["pg"]["completions_per_second"],
-            "sqlite_completions_per_second": result.get("sqlite", {}).get("completions_per_second"),
-            "errors": result["pg"]["errors"] + result.get("sqlite", {}).get("errors", 0)}
+    return {
+        "seconds": seconds,
+        "processes": memory,
+        "sla_timers_fired": fired,
+        "pg_completions_per_second": result["pg"]["completions_per_second"],
+        "sqlite_completions_per_second": result.get("sqlite", {}).get("completions_per_second"),
+        "errors": result["pg"]["errors"] + result.get("sqlite", {}).get("errors", 0),
+    }
 
 
 def main(argv=None) -> None:
@@ -185,8 +228,13 @@ def main(argv=None) -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--soak-seconds", type=float, default=600)
     args = parser.parse_args(argv)
-    print(json.dumps(run(args.rounds, args.seconds, args.concurrency, args.serial_seconds, args.soak_seconds),
-                     indent=2, default=str))
+    print(
+        json.dumps(
+            run(args.rounds, args.seconds, args.concurrency, args.serial_seconds, args.soak_seconds),
+            indent=2,
+            default=str,
+        )
+    )
 
 
 if __name__ == "__main__":

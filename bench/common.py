@@ -26,8 +26,11 @@ CHEAP_HASHES = {"FENGQIAO_ARGON2_TIME_COST": "1", "FENGQIAO_ARGON2_MEMORY_KIB": 
 BENCH_DATA_KEY = "ZmVuZ3FpYW8tYmVuY2gtZGF0YS1rZXktMzItYnl0ZXM="
 
 REPORT = {
-    "risk_level": "yellow", "category": "neighbour_dispute", "description": "邻里噪音纠纷 noise between neighbours",
-    "source": "household_visit", "household": "新桥社区7栋101室",
+    "risk_level": "yellow",
+    "category": "neighbour_dispute",
+    "description": "邻里噪音纠纷 noise between neighbours",
+    "source": "household_visit",
+    "household": "新桥社区7栋101室",
     "parties": [{"name": "张三", "id_number": "11010119800101123X", "phone": "13912345678", "role": "applicant"}],
 }
 ASSESS_ON_SPOT = {"resolution": "on_spot"}
@@ -38,12 +41,17 @@ FEEDBACK = {"satisfaction": "satisfied"}
 
 # The two paths every bench drives: (element_id, role that completes it, form data)
 PATHS = {
-    "on_spot": [("assess_case", "officer", ASSESS_ON_SPOT), ("handle_on_spot", "officer", ON_SPOT),
-                ("feedback_to_resident", "officer", FEEDBACK)],
-    "escalate_both": [("assess_case", "officer", ASSESS_ESCALATE),
-                      ("handle_civil_affairs", "civil_affairs", DEPARTMENT_RESULT),
-                      ("handle_health", "health", DEPARTMENT_RESULT),
-                      ("feedback_to_resident", "officer", FEEDBACK)],
+    "on_spot": [
+        ("assess_case", "officer", ASSESS_ON_SPOT),
+        ("handle_on_spot", "officer", ON_SPOT),
+        ("feedback_to_resident", "officer", FEEDBACK),
+    ],
+    "escalate_both": [
+        ("assess_case", "officer", ASSESS_ESCALATE),
+        ("handle_civil_affairs", "civil_affairs", DEPARTMENT_RESULT),
+        ("handle_health", "health", DEPARTMENT_RESULT),
+        ("feedback_to_resident", "officer", FEEDBACK),
+    ],
 }
 
 
@@ -138,13 +146,20 @@ def machine() -> dict[str, Any]:
     import sqlite3
 
     return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "cpu": cpu, "cores": os.cpu_count(),
-        "memory_gib": mem_gib, "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(), "sqlite": sqlite3.sqlite_version, "postgresql": pg,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": mem_gib,
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "postgresql": pg,
         "redis": redis_version,
-        "packages": {n: v(n) for n in ("SpiffWorkflow", "SQLAlchemy", "Flask", "Werkzeug", "gunicorn", "psycopg",
-                                        "rq", "redis")},
-        "commit": _git("rev-parse", "--short", "HEAD"), "dirty": bool(_git("status", "--porcelain", "--", "engine")),
+        "packages": {
+            n: v(n) for n in ("SpiffWorkflow", "SQLAlchemy", "Flask", "Werkzeug", "gunicorn", "psycopg", "rq", "redis")
+        },
+        "commit": _git("rev-parse", "--short", "HEAD"),
+        "dirty": bool(_git("status", "--porcelain", "--", "engine")),
         "python_loop_ms": python_loop_ms(),
     }
 
@@ -188,9 +203,15 @@ def env_for(database_url: str, instance_path: Path, redis_url: str | None = None
     """Environment of a bench subprocess (server, worker): the same database, key and cheap hashes."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FENGQIAO_")}
     env.update(CHEAP_HASHES)
-    env.update({"FENGQIAO_DATABASE_URL": database_url, "FENGQIAO_INSTANCE_PATH": str(instance_path),
-                "FENGQIAO_DATA_KEY": BENCH_DATA_KEY, "PYTHONUNBUFFERED": "1",
-                "FENGQIAO_LOGIN_RATE_LIMIT": "100000 per minute"})
+    env.update(
+        {
+            "FENGQIAO_DATABASE_URL": database_url,
+            "FENGQIAO_INSTANCE_PATH": str(instance_path),
+            "FENGQIAO_DATA_KEY": BENCH_DATA_KEY,
+            "PYTHONUNBUFFERED": "1",
+            "FENGQIAO_LOGIN_RATE_LIMIT": "100000 per minute",
+        }
+    )
     if redis_url:
         env["FENGQIAO_REDIS_URL"] = redis_url
     env.update(extra)
@@ -203,8 +224,9 @@ def settings_for(database_url: str, instance_path: Path, redis_url: str | None =
     return Settings.from_env(env_for(database_url, instance_path, redis_url, **extra))
 
 
-def make_engine(database_url: str, instance_path: Path, clock=None, redis_url: str | None = None,
-                migrate: bool = True, **extra: str):
+def make_engine(
+    database_url: str, instance_path: Path, clock=None, redis_url: str | None = None, migrate: bool = True, **extra: str
+):
     """A migrated engine with the bundled workflow deployed."""
     from engine import Engine
 

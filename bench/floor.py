@@ -82,8 +82,9 @@ class Floor:
         state = self.serializer.serialize_json(wf)
         for element_id, _role, data in PATHS[path]:
             wf = self.serializer.deserialize_json(state)
-            task = next(t for t in wf.get_tasks(state=TaskState.READY, manual=True)
-                        if t.task_spec.bpmn_id == element_id)
+            task = next(
+                t for t in wf.get_tasks(state=TaskState.READY, manual=True) if t.task_spec.bpmn_id == element_id
+            )
             task.set_data(**{k: v for k, v in data.items()})
             wf.run_task_from_id(task.id)
             wf.do_engine_steps()
@@ -105,8 +106,11 @@ class EngineDriver:
         engine = self.engine
         self.n += 1
         officer = self.actors["officer"][self.n % len(self.actors["officer"])]
-        who = {"officer": officer, "civil_affairs": self.actors["civil_affairs"][self.n % 4],
-               "health": self.actors["health"][self.n % 4]}
+        who = {
+            "officer": officer,
+            "civil_affairs": self.actors["civil_affairs"][self.n % 4],
+            "health": self.actors["health"][self.n % 4],
+        }
         case = engine.runtime.start_instance("dispute_resolution", officer, dict(REPORT))
         # as a client does (bench/loadgen.py): a user goes on to the task their last answer named;
         # a task another user opened is read from the inbox projection
@@ -158,7 +162,7 @@ def pages_per_commit(cases: int = 100) -> dict:
         def frame_pages() -> list[int]:
             data = wal.read_bytes()
             size = 24 + engine_page_size
-            return [struct.unpack(">I", data[o:o + 4])[0] for o in range(32, len(data) - size + 1, size)]
+            return [struct.unpack(">I", data[o : o + 4])[0] for o in range(32, len(data) - size + 1, size)]
 
         def owners() -> dict[int, str]:
             with sqlite3.connect(path) as connection:
@@ -173,9 +177,11 @@ def pages_per_commit(cases: int = 100) -> dict:
         task_ids = [start()["open_tasks"][0]["id"] for _ in range(cases)]
         assess = PATHS["on_spot"][0][2]
         result = {}
-        for name, run_all in (("start", lambda: [start() for _ in range(cases)]),
-                              ("claim", lambda: [engine.tasks.claim(t, officer) for t in task_ids]),
-                              ("complete", lambda: [engine.tasks.complete(t, officer, assess) for t in task_ids])):
+        for name, run_all in (
+            ("start", lambda: [start() for _ in range(cases)]),
+            ("claim", lambda: [engine.tasks.claim(t, officer) for t in task_ids]),
+            ("complete", lambda: [engine.tasks.complete(t, officer, assess) for t in task_ids]),
+        ):
             before = len(frame_pages())
             run_all()
             written = frame_pages()[before:]
@@ -184,8 +190,10 @@ def pages_per_commit(cases: int = 100) -> dict:
             for page in written:
                 owner = "sqlite_schema (header)" if page == 1 else where.get(page, "?")
                 by_owner[owner] = by_owner.get(owner, 0) + 1
-            result[name] = {"pages": len(written) / cases,
-                            "by_owner": {k: v / cases for k, v in sorted(by_owner.items(), key=lambda kv: -kv[1])}}
+            result[name] = {
+                "pages": len(written) / cases,
+                "by_owner": {k: v / cases for k, v in sorted(by_owner.items(), key=lambda kv: -kv[1])},
+            }
         engine.close()
     return {"cases": cases, "page_size": engine_page_size, "changes": result}
 
@@ -198,8 +206,9 @@ def run(cases: int = 40, rounds: int = 10, out_dir: Path | None = None, page_cas
         engine = common.make_engine(f"sqlite:///{tmp / 'floor.db'}", tmp / "instance")
         names = common.build_world(engine)
         with engine.db.transaction() as session:
-            xml = session.scalars(select(ProcessDefinition.xml).where(
-                ProcessDefinition.key == "dispute_resolution")).first()
+            xml = session.scalars(
+                select(ProcessDefinition.xml).where(ProcessDefinition.key == "dispute_resolution")
+            ).first()
         floor = Floor(xml)
         driver = EngineDriver(engine, names)
         # warm up both (imports, spec cache, SQLite pages), then settle the heap as the product's
@@ -232,10 +241,14 @@ def run(cases: int = 40, rounds: int = 10, out_dir: Path | None = None, page_cas
             blob = len(session.scalars(select(ProcessInstance.state).limit(1)).first())
         engine.close()
     return {
-        "bench": "floor", "backend": "sqlite", "cases_per_round": cases, "rounds": rounds,
+        "bench": "floor",
+        "backend": "sqlite",
+        "cases_per_round": cases,
+        "rounds": rounds,
         "paths": {p: {k: summary(v) for k, v in r.items()} | {"raw": r} for p, r in rows.items()},
         "tasks_per_case": {p: len(s) for p, s in PATHS.items()},
-        "floor_blob_bytes": floor.blob_bytes, "engine_blob_bytes": blob,
+        "floor_blob_bytes": floor.blob_bytes,
+        "engine_blob_bytes": blob,
         "pages_per_commit": pages_per_commit(page_cases),
     }
 

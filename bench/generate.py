@@ -44,8 +44,15 @@ OPEN_STAGES = ("reported", "assessing", "on_spot", "departments", "feedback")
 
 # tables cloned per case (serial ids left to the database); personal_records are not cloned
 TABLES = ("process_instances", "human_tasks", "task_candidates", "timers", "message_waits", "audit_log", "outbox")
-SECONDARY_INDEXES_OF = ("human_tasks", "task_candidates", "timers", "audit_log", "outbox", "process_instances",
-                        "message_waits")
+SECONDARY_INDEXES_OF = (
+    "human_tasks",
+    "task_candidates",
+    "timers",
+    "audit_log",
+    "outbox",
+    "process_instances",
+    "message_waits",
+)
 
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 TIME_RE = r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:[+-]\d\d(?::\d\d)?|Z)?"
@@ -101,8 +108,9 @@ def extract(conn: psycopg.Connection, instance_id: str, stage: str) -> Template:
     for table in TABLES:
         cols = ", ".join(f'"{c}"' for c in _columns(table))
         order = "id" if table in ("timers", "audit_log", "outbox") else "1"
-        with conn.cursor().copy(f"COPY (SELECT {cols} FROM {table} WHERE {where[table]} ORDER BY {order}) "
-                                "TO STDOUT") as copy:
+        with conn.cursor().copy(
+            f"COPY (SELECT {cols} FROM {table} WHERE {where[table]} ORDER BY {order}) TO STDOUT"
+        ) as copy:
             texts[table] = b"".join(bytes(chunk) for chunk in copy).decode()
         tpl.rows[table] = texts[table].count("\n")
     business_key = texts["process_instances"].split("\t")[1]
@@ -112,7 +120,7 @@ def extract(conn: psycopg.Connection, instance_id: str, stage: str) -> Template:
     for table, text in texts.items():
         out, keys, pos = [], [], 0
         for m in pattern.finditer(text):
-            out.append(text[pos:m.start()].replace("{", "{{").replace("}", "}}"))
+            out.append(text[pos : m.start()].replace("{", "{{").replace("}", "}}"))
             out.append("{}")
             pos = m.end()
             if m.group(1):
@@ -132,8 +140,10 @@ def extract(conn: psycopg.Connection, instance_id: str, stage: str) -> Template:
 
 def _fast_uuids(n: int) -> list[str]:
     h = os.urandom(16 * n).hex()
-    return [f"{h[i:i + 8]}-{h[i + 8:i + 12]}-4{h[i + 13:i + 16]}-a{h[i + 17:i + 20]}-{h[i + 20:i + 32]}"
-            for i in range(0, 32 * n, 32)]
+    return [
+        f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-4{h[i + 13 : i + 16]}-a{h[i + 17 : i + 20]}-{h[i + 20 : i + 32]}"
+        for i in range(0, 32 * n, 32)
+    ]
 
 
 def clone(tpl: Template, business_key: str, shift: timedelta) -> dict[str, str]:
@@ -150,23 +160,32 @@ def build_templates(engine, names: dict[str, list[str]], clock, stages=tuple(STA
     actors = common.actors(engine, names)
     made = []
     for i, officer in enumerate(actors["officer"]):
-        who = {"officer": officer, "civil_affairs": actors["civil_affairs"][i % len(actors["civil_affairs"])],
-               "health": actors["health"][i % len(actors["health"])]}
+        who = {
+            "officer": officer,
+            "civil_affairs": actors["civil_affairs"][i % len(actors["civil_affairs"])],
+            "health": actors["health"][i % len(actors["health"])],
+        }
         for stage in stages:
             clock.set(TEMPLATE_T0)
             case = engine.runtime.start_instance("dispute_resolution", officer, dict(REPORT))
             steps = _steps(stage)
             for element_id, role, data, action in steps:
                 clock.advance(minutes=random.Random(i).randint(5, 90))
-                task = next(t for t in engine.tasks.query(instance_id=case["id"], state=["open", "claimed"])["items"]
-                            if t["element_id"] == element_id)
+                task = next(
+                    t
+                    for t in engine.tasks.query(instance_id=case["id"], state=["open", "claimed"])["items"]
+                    if t["element_id"] == element_id
+                )
                 if action == "claim":
                     engine.tasks.claim(task["id"], who[role])
                 else:
                     engine.tasks.complete(task["id"], who[role], data)
             if stage == "departments" and i % 2:
-                task = next(t for t in engine.tasks.query(instance_id=case["id"], state="open")["items"]
-                            if t["element_id"] == "handle_civil_affairs")
+                task = next(
+                    t
+                    for t in engine.tasks.query(instance_id=case["id"], state="open")["items"]
+                    if t["element_id"] == "handle_civil_affairs"
+                )
                 engine.tasks.claim(task["id"], who["civil_affairs"])
             made.append((stage, case["id"]))
     return made
@@ -176,9 +195,13 @@ def _steps(stage: str):
     on_spot = [(e, r, d, "complete") for e, r, d in PATHS["on_spot"]]
     escalate = [(e, r, d, "complete") for e, r, d in PATHS["escalate_both"]]
     return {
-        "reported": [], "assessing": [("assess_case", "officer", None, "claim")],
-        "on_spot": on_spot[:1], "departments": escalate[:1], "feedback": escalate[:3],
-        "closed_on_spot": on_spot, "closed_escalated": escalate,
+        "reported": [],
+        "assessing": [("assess_case", "officer", None, "claim")],
+        "on_spot": on_spot[:1],
+        "departments": escalate[:1],
+        "feedback": escalate[:3],
+        "closed_on_spot": on_spot,
+        "closed_escalated": escalate,
     }[stage]
 
 
@@ -212,8 +235,9 @@ class Generator:
         base = datetime.now(UTC) - TEMPLATE_T0
         return base - timedelta(seconds=self.random.randint(0, hours * 3600))
 
-    def generate(self, cases: int, mix: dict[str, float] | None = None, shift=None,
-                 chunk: int = 20000, progress=None) -> dict:
+    def generate(
+        self, cases: int, mix: dict[str, float] | None = None, shift=None, chunk: int = 20000, progress=None
+    ) -> dict:
         """Insert `cases` clones; `shift(stage) -> timedelta` places each in time. Returns counts and rate."""
         mix = {s: w for s, w in (mix or DEFAULT_MIX).items() if s in self.by_stage and w > 0}
         stages, weights = list(mix), list(mix.values())
@@ -236,8 +260,12 @@ class Generator:
             if progress:
                 progress(done, time.perf_counter() - started)
         seconds = time.perf_counter() - started
-        return {"cases": cases, "seconds": seconds, "cases_per_second": cases / seconds if seconds else None,
-                "rows": rows}
+        return {
+            "cases": cases,
+            "seconds": seconds,
+            "cases_per_second": cases / seconds if seconds else None,
+            "rows": rows,
+        }
 
     def _copy(self, texts: dict[str, str]) -> None:
         """One connection and COPY per table, in parallel; foreign keys are consistent by construction."""
@@ -251,7 +279,7 @@ class Generator:
                     with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
                         data = texts[table].encode()
                         for i in range(0, len(data), 1 << 20):
-                            copy.write(data[i:i + (1 << 20)])
+                            copy.write(data[i : i + (1 << 20)])
             except Exception as exc:  # surfaced below
                 errors.append((table, exc))
 
@@ -272,7 +300,8 @@ def drop_secondary_indexes(dsn: str) -> list[str]:
             "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = 'public' "
             "AND i.tablename = ANY(%s) AND i.indexname NOT IN "
             "(SELECT conname FROM pg_constraint WHERE contype IN ('p', 'u'))",
-            (list(SECONDARY_INDEXES_OF),)).fetchall()
+            (list(SECONDARY_INDEXES_OF),),
+        ).fetchall()
         for name, _ in rows:
             conn.execute(f'DROP INDEX "{name}"')
     return [definition for _, definition in rows]
@@ -322,8 +351,11 @@ def main(argv=None) -> None:
         url = engine.settings.database_url
         engine.close()
         dropped = [] if args.keep_indexes else drop_secondary_indexes(url)
-        result = gen.generate(args.cases, chunk=args.chunk, progress=lambda d, s: print(
-            f"  {d} cases in {s:.1f} s ({d / s:.0f}/s)", flush=True))
+        result = gen.generate(
+            args.cases,
+            chunk=args.chunk,
+            progress=lambda d, s: print(f"  {d} cases in {s:.1f} s ({d / s:.0f}/s)", flush=True),
+        )
         result["index_seconds"] = restore_indexes(url, dropped) if dropped else 0.0
         print(result)
         print(table_counts(url))

@@ -93,8 +93,14 @@ class Worker(threading.Thread):
                 self.cases += 1
 
     def case(self, clients, path: str) -> bool:
-        case = self.timed(clients["officer"], "start", "POST", "/api/v1/process-instances",
-                          {"definition_key": "dispute_resolution", "variables": REPORT}, expect=201)
+        case = self.timed(
+            clients["officer"],
+            "start",
+            "POST",
+            "/api/v1/process-instances",
+            {"definition_key": "dispute_resolution", "variables": REPORT},
+            expect=201,
+        )
         if case is None:
             return False
         # the tasks a user learnt from their last answer (a start's open tasks, a completion's
@@ -103,17 +109,17 @@ class Worker(threading.Thread):
         for element_id, role, data in PATHS[path]:
             task = next((t for t in known if t["element_id"] == element_id), None) if known_by == role else None
             if task is None:
-                listed = self.timed(clients[role], "list", "GET",
-                                    f"/api/v1/tasks?instance_id={case['id']}&limit=10")
+                listed = self.timed(clients[role], "list", "GET", f"/api/v1/tasks?instance_id={case['id']}&limit=10")
                 if listed is None:
                     return False
-                task = next((t for t in listed["items"] if t["element_id"] == element_id
-                             and t["state"] in ("open", "claimed")), None)
+                task = next(
+                    (t for t in listed["items"] if t["element_id"] == element_id and t["state"] in ("open", "claimed")),
+                    None,
+                )
                 if task is None:
                     self.errors += 1
                     return False
-            done = self.timed(clients[role], "complete", "POST", f"/api/v1/tasks/{task['id']}/complete",
-                              {"data": data})
+            done = self.timed(clients[role], "complete", "POST", f"/api/v1/tasks/{task['id']}/complete", {"data": data})
             if done is None:
                 return False
             self.completions += 1
@@ -127,7 +133,7 @@ _budget_lock = threading.Lock()
 def run(job: dict) -> dict:
     concurrency = int(job["concurrency"])
     stop_at = time.monotonic() + float(job["seconds"])
-    budget = [int(job.get("max_cases", 10 ** 9))]
+    budget = [int(job.get("max_cases", 10**9))]
     workers = [Worker(job, i, stop_at, budget) for i in range(concurrency)]
     started = time.perf_counter()
     for w in workers:
@@ -141,13 +147,28 @@ def run(job: dict) -> dict:
             merged.setdefault(kind, []).extend(values)
     completions = sum(w.completions for w in workers)
     cases = sum(w.cases for w in workers)
-    latency = {kind: {"n": len(v), "p50": percentile(v, 50), "p90": percentile(v, 90), "p99": percentile(v, 99),
-                      "max": max(v) if v else None} for kind, v in merged.items()}
-    return {"concurrency": concurrency, "seconds": elapsed, "completions": completions, "cases": cases,
-            "completions_per_second": completions / elapsed, "cases_per_second": cases / elapsed,
-            "requests_per_second": sum(len(v) for v in merged.values()) / elapsed,
-            "errors": sum(w.errors for w in workers),
-            "error_samples": [s for w in workers for s in w.error_samples][:5], "latency_ms": latency}
+    latency = {
+        kind: {
+            "n": len(v),
+            "p50": percentile(v, 50),
+            "p90": percentile(v, 90),
+            "p99": percentile(v, 99),
+            "max": max(v) if v else None,
+        }
+        for kind, v in merged.items()
+    }
+    return {
+        "concurrency": concurrency,
+        "seconds": elapsed,
+        "completions": completions,
+        "cases": cases,
+        "completions_per_second": completions / elapsed,
+        "cases_per_second": cases / elapsed,
+        "requests_per_second": sum(len(v) for v in merged.values()) / elapsed,
+        "errors": sum(w.errors for w in workers),
+        "error_samples": [s for w in workers for s in w.error_samples][:5],
+        "latency_ms": latency,
+    }
 
 
 def main() -> None:

@@ -20,8 +20,11 @@ from .common import PATHS, REPORT
 
 
 def drive(client, headers, path: str) -> None:
-    response = client.post("/api/v1/process-instances", headers=headers["officer"],
-                           json={"definition_key": "dispute_resolution", "variables": REPORT})
+    response = client.post(
+        "/api/v1/process-instances",
+        headers=headers["officer"],
+        json={"definition_key": "dispute_resolution", "variables": REPORT},
+    )
     case = response.json
     tasks = case["open_tasks"]
     for element_id, role, data in PATHS[path]:
@@ -53,17 +56,22 @@ def main(argv=None) -> None:
             headers[role] = {"Authorization": f"Bearer {token['token']}"}
         drive(client, headers, "escalate_both")  # warm-up
         statements: list[str] = []
-        event.listen(engine.db.engine, "before_cursor_execute",
-                     lambda _c, _cur, sql, *_a: statements.append(sql.split("\n")[0][:100]))
+        event.listen(
+            engine.db.engine,
+            "before_cursor_execute",
+            lambda _c, _cur, sql, *_a: statements.append(sql.split("\n")[0][:100]),
+        )
         tasks = sum(len(PATHS[p]) for p in ("escalate_both", "on_spot"))
         started = time.perf_counter()
         for _ in range(args.cases // 2):
             drive(client, headers, "escalate_both")
             drive(client, headers, "on_spot")
         seconds = time.perf_counter() - started
-        print(f"{args.cases} cases over HTTP in {seconds:.2f} s: "
-              f"{seconds * 1000 / (tasks * args.cases // 2):.1f} ms per completed task (incl. start and lists), "
-              f"{len(statements) / (tasks * args.cases // 2):.1f} SQL statements per task")
+        print(
+            f"{args.cases} cases over HTTP in {seconds:.2f} s: "
+            f"{seconds * 1000 / (tasks * args.cases // 2):.1f} ms per completed task (incl. start and lists), "
+            f"{len(statements) / (tasks * args.cases // 2):.1f} SQL statements per task"
+        )
         counts = collections.Counter(statements)
         print("most frequent statements:")
         for sql, n in counts.most_common(12):

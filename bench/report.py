@@ -19,23 +19,32 @@ def _yes(ok) -> str:
 
 def summary_lines(name: str, r: dict) -> str:
     if name == "floor":
-        return "\n".join(f"floor {p}: engine {fmt(v['engine'])} ms/task, floor {fmt(v['floor'])} ms/task, "
-                         f"ratio {fmt(v['ratio'])}" for p, v in r["paths"].items())
+        return "\n".join(
+            f"floor {p}: engine {fmt(v['engine'])} ms/task, floor {fmt(v['floor'])} ms/task, ratio {fmt(v['ratio'])}"
+            for p, v in r["paths"].items()
+        )
     if name == "api":
-        lines = [f"api {k}: {fmt(v['completions_per_second'], 1)} completions/s, "
-                 f"{fmt(v['cases_per_second'], 1)} cases/s, complete p50 {fmt(v['complete_p50_ms'], 1)} ms, "
-                 f"p99 {fmt(v['complete_p99_ms'], 1)} ms, errors {v['errors']}" for k, v in r["configs"].items()]
+        lines = [
+            f"api {k}: {fmt(v['completions_per_second'], 1)} completions/s, "
+            f"{fmt(v['cases_per_second'], 1)} cases/s, complete p50 {fmt(v['complete_p50_ms'], 1)} ms, "
+            f"p99 {fmt(v['complete_p99_ms'], 1)} ms, errors {v['errors']}"
+            for k, v in r["configs"].items()
+        ]
         for proc, m in (r.get("memory") or {}).get("processes", {}).items():
             lines.append(f"memory {proc}: peak {m['peak_mb']:.0f} MB, growth {m['growth_mb']:+.1f} MB")
         return "\n".join(lines)
     if name == "scale":
-        return "\n".join(f"scale {k}: " + ", ".join(f"{q} {fmt(r[k][q], 1)}" for q in r[k] if q.endswith("p99"))
-                         for k in ("at_small", "at_large"))
+        return "\n".join(
+            f"scale {k}: " + ", ".join(f"{q} {fmt(r[k][q], 1)}" for q in r[k] if q.endswith("p99"))
+            for k in ("at_small", "at_large")
+        )
     if name == "timers":
         b = r["backlog"]
-        return (f"timers latency p99 embedded {r['latency_embedded']['observed_ms']['p99']:.0f} ms, "
-                f"redis {r['latency_redis']['observed_ms']['p99']:.0f} ms; backlog {b['due']} due fired in "
-                f"{b['seconds_from_launch']:.1f} s; cost ratio {fmt(r['cost_per_timer']['ratio_large_vs_small'])}")
+        return (
+            f"timers latency p99 embedded {r['latency_embedded']['observed_ms']['p99']:.0f} ms, "
+            f"redis {r['latency_redis']['observed_ms']['p99']:.0f} ms; backlog {b['due']} due fired in "
+            f"{b['seconds_from_launch']:.1f} s; cost ratio {fmt(r['cost_per_timer']['ratio_large_vs_small'])}"
+        )
     return ""
 
 
@@ -54,88 +63,180 @@ def targets(b: dict) -> list[tuple[str, str, str, str]]:
         c = api["configs"]
         pg = c.get("pg_concurrent")
         if pg:
-            rows.append((f"task completions/s, PostgreSQL, {pg['concurrency']} clients", "≥ 300",
-                         fmt(pg["completions_per_second"], 1), _yes(_m(pg["completions_per_second"]) >= 300)))
-            rows.append((f"complete dispute cases/s, PostgreSQL, {pg['concurrency']} clients", "≥ 50",
-                         fmt(pg["cases_per_second"], 1), _yes(_m(pg["cases_per_second"]) >= 50)))
-            rows.append(("completion p99 at that load (ms), PostgreSQL", "≤ 50 at ≥ 300/s",
-                         fmt(pg["complete_p99_ms"], 1), _yes(_m(pg["complete_p99_ms"]) <= 50
-                                                           and _m(pg["completions_per_second"]) >= 300)))
+            rows.append(
+                (
+                    f"task completions/s, PostgreSQL, {pg['concurrency']} clients",
+                    "≥ 300",
+                    fmt(pg["completions_per_second"], 1),
+                    _yes(_m(pg["completions_per_second"]) >= 300),
+                )
+            )
+            rows.append(
+                (
+                    f"complete dispute cases/s, PostgreSQL, {pg['concurrency']} clients",
+                    "≥ 50",
+                    fmt(pg["cases_per_second"], 1),
+                    _yes(_m(pg["cases_per_second"]) >= 50),
+                )
+            )
+            rows.append(
+                (
+                    "completion p99 at that load (ms), PostgreSQL",
+                    "≤ 50 at ≥ 300/s",
+                    fmt(pg["complete_p99_ms"], 1),
+                    _yes(_m(pg["complete_p99_ms"]) <= 50 and _m(pg["completions_per_second"]) >= 300),
+                )
+            )
         s = c.get("sqlite_serial")
         if s:
-            rows.append(("serial HTTP completion p50 (ms), SQLite", "≤ 3", fmt(s["complete_p50_ms"], 1),
-                         _yes(_m(s["complete_p50_ms"]) <= 3)))
+            rows.append(
+                (
+                    "serial HTTP completion p50 (ms), SQLite",
+                    "≤ 3",
+                    fmt(s["complete_p50_ms"], 1),
+                    _yes(_m(s["complete_p50_ms"]) <= 3),
+                )
+            )
         mem = (api.get("memory") or {}).get("processes", {})
         for group in ("web (gunicorn worker)", "job worker", "embedded (fengqiao serve)"):
             procs = [m for k, m in mem.items() if k.startswith(group)]
             if procs:
                 peak = max(m["peak_mb"] for m in procs)
                 growth = max(m["growth_mb"] for m in procs)
-                rows.append((f"peak RSS, {group} ({api['memory']['seconds']:.0f} s under load)", "< 250 MB",
-                             f"{peak:.0f} MB", _yes(peak < 250)))
-                rows.append((f"RSS growth, {group} (last vs first fifth, after warm-up)", "no growth (< 10 MB)",
-                             f"{growth:+.1f} MB", _yes(growth < 10)))
+                rows.append(
+                    (
+                        f"peak RSS, {group} ({api['memory']['seconds']:.0f} s under load)",
+                        "< 250 MB",
+                        f"{peak:.0f} MB",
+                        _yes(peak < 250),
+                    )
+                )
+                rows.append(
+                    (
+                        f"RSS growth, {group} (last vs first fifth, after warm-up)",
+                        "no growth (< 10 MB)",
+                        f"{growth:+.1f} MB",
+                        _yes(growth < 10),
+                    )
+                )
     scale = b.get("scale")
     if scale:
         large = scale["at_large"]
-        for q, label in (("my_tasks_p99", "my tasks"), ("group_queue_by_due_p99", "group queue by due time"),
-                         ("breached_p99", "breached tasks")):
-            rows.append((f"inbox '{label}' p99 at {scale['counts_large']['human_tasks']:,} human tasks (ms)",
-                         "≤ 20", fmt(large[q], 1), _yes(_m(large[q]) <= 20)))
+        for q, label in (
+            ("my_tasks_p99", "my tasks"),
+            ("group_queue_by_due_p99", "group queue by due time"),
+            ("breached_p99", "breached tasks"),
+        ):
+            rows.append(
+                (
+                    f"inbox '{label}' p99 at {scale['counts_large']['human_tasks']:,} human tasks (ms)",
+                    "≤ 20",
+                    fmt(large[q], 1),
+                    _yes(_m(large[q]) <= 20),
+                )
+            )
         ratio = scale["ratio_large_vs_small"]["complete_p50"]
-        rows.append((f"completion p50, {scale['large']:,} vs {scale['small']:,} cases (ratio)", "flat (≈ 1)",
-                     fmt(ratio), _yes(_m(ratio) <= 1.5)))
+        rows.append(
+            (
+                f"completion p50, {scale['large']:,} vs {scale['small']:,} cases (ratio)",
+                "flat (≈ 1)",
+                fmt(ratio),
+                _yes(_m(ratio) <= 1.5),
+            )
+        )
     timers = b.get("timers")
     if timers:
         for mode in ("embedded", "redis"):
             lat = timers[f"latency_{mode}"]
             p99 = lat["observed_ms"]["p99"]
-            rows.append((f"timer firing latency p99, {mode} (ms)", "≤ 1000", f"{p99:.0f}",
-                         _yes(p99 <= 1000 and lat["fired"] == lat["timers"])))
+            rows.append(
+                (
+                    f"timer firing latency p99, {mode} (ms)",
+                    "≤ 1000",
+                    f"{p99:.0f}",
+                    _yes(p99 <= 1000 and lat["fired"] == lat["timers"]),
+                )
+            )
         bl = timers["backlog"]
-        rows.append((f"backlog: {bl['due']:,} due of {bl['pending']:,} pending, all fired (s)", "≤ 20",
-                     f"{bl['seconds_from_launch']:.1f}", _yes(bl["seconds_from_launch"] <= 20
-                                                              and not bl["left_unfired"])))
-        rows.append(("idle sweep over the not-yet-due timers, p99 (ms)", "negligible, indexed",
-                     f"{bl['idle_sweep_ms']['p99']:.1f}", _yes(bl["idle_sweep_ms"]["p99"] < 20
-                                                              and "Index" in bl["explain_claim"])))
+        rows.append(
+            (
+                f"backlog: {bl['due']:,} due of {bl['pending']:,} pending, all fired (s)",
+                "≤ 20",
+                f"{bl['seconds_from_launch']:.1f}",
+                _yes(bl["seconds_from_launch"] <= 20 and not bl["left_unfired"]),
+            )
+        )
+        rows.append(
+            (
+                "idle sweep over the not-yet-due timers, p99 (ms)",
+                "negligible, indexed",
+                f"{bl['idle_sweep_ms']['p99']:.1f}",
+                _yes(bl["idle_sweep_ms"]["p99"] < 20 and "Index" in bl["explain_claim"]),
+            )
+        )
         cost = timers["cost_per_timer"]
-        rows.append((f"cost per fired timer, {cost['large']:,} vs {cost['small']:,} instances (ratio)", "flat (≈ 1)",
-                     fmt(cost["ratio_large_vs_small"]), _yes(_m(cost["ratio_large_vs_small"]) <= 1.5)))
+        rows.append(
+            (
+                f"cost per fired timer, {cost['large']:,} vs {cost['small']:,} instances (ratio)",
+                "flat (≈ 1)",
+                fmt(cost["ratio_large_vs_small"]),
+                _yes(_m(cost["ratio_large_vs_small"]) <= 1.5),
+            )
+        )
     return rows
 
 
 def render(results: dict) -> str:
     m = results["machine"]
     b = results["benches"]
-    out = ["# Benchmarks", "",
-           "Generated by `make bench` (`python -m bench`); the hand-written parts come from `bench/notes.md`. "
-           "Raw figures: [benchmarks.json](benchmarks.json). CI runs every bench with tiny sizes "
-           "(`make bench-smoke`, `tests/test_bench_smoke.py`) so they keep working; those runs check that figures "
-           "come out, never their values.", "",
-           "**The machine is shared and noisy**: other sessions run builds and test suites on the same two cores. "
-           "Every figure is the median of several runs with the minimum and maximum in brackets, "
-           "`median (min–max)`; ratios are computed pair by pair from runs made side by side in the same "
-           "invocation, then summarised the same way.", "",
-           "## Machine and versions", "",
-           "| | |", "|---|---|"]
+    out = [
+        "# Benchmarks",
+        "",
+        "Generated by `make bench` (`python -m bench`); the hand-written parts come from `bench/notes.md`. "
+        "Raw figures: [benchmarks.json](benchmarks.json). CI runs every bench with tiny sizes "
+        "(`make bench-smoke`, `tests/test_bench_smoke.py`) so they keep working; those runs check that figures "
+        "come out, never their values.",
+        "",
+        "**The machine is shared and noisy**: other sessions run builds and test suites on the same two cores. "
+        "Every figure is the median of several runs with the minimum and maximum in brackets, "
+        "`median (min–max)`; ratios are computed pair by pair from runs made side by side in the same "
+        "invocation, then summarised the same way.",
+        "",
+        "## Machine and versions",
+        "",
+        "| | |",
+        "|---|---|",
+    ]
     pk = m.get("packages", {})
-    for label, value in (("date", m["date"]), ("CPU", f"{m['cpu']}, {m['cores']} cores"),
-                         ("memory", f"{m['memory_gib']} GiB"), ("OS", m["os"]), ("Python", m["python"]),
-                         ("SQLite", m["sqlite"]), ("PostgreSQL", m["postgresql"]), ("Redis", m["redis"]),
-                         ("packages", ", ".join(f"{k} {v}" for k, v in pk.items())),
-                         ("commit", f"{m['commit']}{' + uncommitted engine changes' if m.get('dirty') else ''}")):
+    for label, value in (
+        ("date", m["date"]),
+        ("CPU", f"{m['cpu']}, {m['cores']} cores"),
+        ("memory", f"{m['memory_gib']} GiB"),
+        ("OS", m["os"]),
+        ("Python", m["python"]),
+        ("SQLite", m["sqlite"]),
+        ("PostgreSQL", m["postgresql"]),
+        ("Redis", m["redis"]),
+        ("packages", ", ".join(f"{k} {v}" for k, v in pk.items())),
+        ("commit", f"{m['commit']}{' + uncommitted engine changes' if m.get('dirty') else ''}"),
+    ):
         out.append(f"| {label} | {value} |")
     dates = {name: r.get("machine", {}).get("date") for name, r in b.items()}
     if len(set(dates.values())) > 1:
-        out += ["", "Benches were last run at different times: " +
-                ", ".join(f"{n} {d}" for n, d in dates.items()) + "."]
+        out += [
+            "",
+            "Benches were last run at different times: " + ", ".join(f"{n} {d}" for n, d in dates.items()) + ".",
+        ]
     loops = {name: r.get("machine", {}).get("python_loop_ms") for name, r in b.items()}
     if any(loops.values()):
-        out += ["", "A pure-Python loop of 3 million additions when each bench started (the CPU alone; lower is "
-                "faster): " + ", ".join(f"{n} {v:.0f} ms" if v else f"{n} not recorded" for n, v in loops.items()) +
-                ". It misses what slows this shared machine most, contention for caches and memory: compare runs "
-                "by the floor's ms per task (section 1), SpiffWorkflow alone, the same code in every run."]
+        out += [
+            "",
+            "A pure-Python loop of 3 million additions when each bench started (the CPU alone; lower is "
+            "faster): "
+            + ", ".join(f"{n} {v:.0f} ms" if v else f"{n} not recorded" for n, v in loops.items())
+            + ". It misses what slows this shared machine most, contention for caches and memory: compare runs "
+            "by the floor's ms per task (section 1), SpiffWorkflow alone, the same code in every run.",
+        ]
     out += ["", "## Targets", "", "| what | target | measured | |", "|---|---|---|---|"]
     out += [f"| {a} | {t} | {v} | {ok} |" for a, t, v, ok in targets(b)]
     if "floor" in b:
@@ -154,30 +255,45 @@ def render(results: dict) -> str:
 
 
 def _floor(r: dict) -> list[str]:
-    out = ["", "## 1. Engine overhead against the SpiffWorkflow floor (SQLite)", "",
-           f"{r['rounds']} rounds × {r['cases_per_round']} cases per path, floor and engine alternating case by "
-           "case (the machine's speed drifts over seconds; each pair of cases runs within milliseconds). "
-           "Per case: start, then every user task to the end. **Engine**: the facades on SQLite (start, claim, "
-           "complete; a user goes on to the task the last answer named, a task another user opened is read "
-           "from the inbox), every step its own transaction with projections, audit and outbox; after each "
-           "timed run, untimed, every case is checked completed with no open task in the inbox (the floor's "
-           "`is_completed()` check is free). **Floor**: the same deployed model in SpiffWorkflow alone, "
-           "state serialized (spec kept out of the blob) and deserialized around every step, in memory. "
-           "After the warm-up the process settles its heap as the product's processes do (`gc.freeze`). "
-           "ms per task = case time / user tasks completed.", "",
-           "| path | tasks | engine ms/task | floor ms/task | ratio |", "|---|---|---|---|---|"]
+    out = [
+        "",
+        "## 1. Engine overhead against the SpiffWorkflow floor (SQLite)",
+        "",
+        f"{r['rounds']} rounds × {r['cases_per_round']} cases per path, floor and engine alternating case by "
+        "case (the machine's speed drifts over seconds; each pair of cases runs within milliseconds). "
+        "Per case: start, then every user task to the end. **Engine**: the facades on SQLite (start, claim, "
+        "complete; a user goes on to the task the last answer named, a task another user opened is read "
+        "from the inbox), every step its own transaction with projections, audit and outbox; after each "
+        "timed run, untimed, every case is checked completed with no open task in the inbox (the floor's "
+        "`is_completed()` check is free). **Floor**: the same deployed model in SpiffWorkflow alone, "
+        "state serialized (spec kept out of the blob) and deserialized around every step, in memory. "
+        "After the warm-up the process settles its heap as the product's processes do (`gc.freeze`). "
+        "ms per task = case time / user tasks completed.",
+        "",
+        "| path | tasks | engine ms/task | floor ms/task | ratio |",
+        "|---|---|---|---|---|",
+    ]
     for path, v in r["paths"].items():
-        out.append(f"| {path} | {r['tasks_per_case'][path]} | {fmt(v['engine'])} | {fmt(v['floor'])} | "
-                   f"{fmt(v['ratio'])} |")
-    out += ["", f"State blobs: engine {r['engine_blob_bytes']:,} bytes (the first stored case, in whatever state "
-                f"it is), floor {r['floor_blob_bytes']:,} bytes (the end of the last escalated case, spec excluded)."]
+        out.append(
+            f"| {path} | {r['tasks_per_case'][path]} | {fmt(v['engine'])} | {fmt(v['floor'])} | {fmt(v['ratio'])} |"
+        )
+    out += [
+        "",
+        f"State blobs: engine {r['engine_blob_bytes']:,} bytes (the first stored case, in whatever state "
+        f"it is), floor {r['floor_blob_bytes']:,} bytes (the end of the last escalated case, spec excluded).",
+    ]
     pages = r.get("pages_per_commit")
     if pages:
-        out += ["", f"Pages written per commit (SQLite, {pages['page_size']:,}-byte pages; counted from the WAL, so "
-                    f"independent of machine load; {pages['cases']} changes of each kind on a database of "
-                    f"{pages['cases'] * 2} cases). Every page is written to the WAL at commit and copied to the "
-                    "database at the next checkpoint (a background thread's: engine/store/checkpointer.py).", "",
-                "| change | pages | the most written tables and indexes (pages per commit) |", "|---|---|---|"]
+        out += [
+            "",
+            f"Pages written per commit (SQLite, {pages['page_size']:,}-byte pages; counted from the WAL, so "
+            f"independent of machine load; {pages['cases']} changes of each kind on a database of "
+            f"{pages['cases'] * 2} cases). Every page is written to the WAL at commit and copied to the "
+            "database at the next checkpoint (a background thread's: engine/store/checkpointer.py).",
+            "",
+            "| change | pages | the most written tables and indexes (pages per commit) |",
+            "|---|---|---|",
+        ]
         for change, v in pages["changes"].items():
             top = ", ".join(f"{name} {n:.1f}" for name, n in list(v["by_owner"].items())[:6])
             out.append(f"| {change} | {v['pages']:.1f} | {top} |")
@@ -185,28 +301,39 @@ def _floor(r: dict) -> list[str]:
 
 
 def _api(r: dict) -> list[str]:
-    out = ["", "## 2. HTTP throughput and latency", "",
-           f"Servers: SQLite — {r['servers']['sqlite']}; PostgreSQL — {r['servers']['postgresql']}. "
-           "The load generator is a separate process on loopback (bench/loadgen.py): each client reports a "
-           "case (`POST /process-instances`), completes every task over `POST /tasks/{id}/complete` as the "
-           "officer or the department liaison (the complete claims an open task in the same transaction), "
-           "going on to the next task the answer to the same user's last request named (a start's open tasks, a "
-           "completion's `next_tasks`) and listing the case's tasks (`GET /tasks?instance_id=`) for a task another "
-           "user opened; escalation to both "
-           "departments and on-the-spot cases alternate. "
-           f"{r['rounds']} rounds, configurations interleaved; concurrent runs {r['seconds']:.0f} s each, serial "
-           f"runs {r['serial_seconds']:.0f} s. All four configurations share the two cores with the load "
-           "generator.", "",
-           "| configuration | clients | completions/s | cases/s | complete p50 ms | complete p99 ms | "
-           "start p50 ms | list p50 ms | errors |", "|---|---|---|---|---|---|---|---|---|"]
+    out = [
+        "",
+        "## 2. HTTP throughput and latency",
+        "",
+        f"Servers: SQLite — {r['servers']['sqlite']}; PostgreSQL — {r['servers']['postgresql']}. "
+        "The load generator is a separate process on loopback (bench/loadgen.py): each client reports a "
+        "case (`POST /process-instances`), completes every task over `POST /tasks/{id}/complete` as the "
+        "officer or the department liaison (the complete claims an open task in the same transaction), "
+        "going on to the next task the answer to the same user's last request named (a start's open tasks, a "
+        "completion's `next_tasks`) and listing the case's tasks (`GET /tasks?instance_id=`) for a task another "
+        "user opened; escalation to both "
+        "departments and on-the-spot cases alternate. "
+        f"{r['rounds']} rounds, configurations interleaved; concurrent runs {r['seconds']:.0f} s each, serial "
+        f"runs {r['serial_seconds']:.0f} s. All four configurations share the two cores with the load "
+        "generator.",
+        "",
+        "| configuration | clients | completions/s | cases/s | complete p50 ms | complete p99 ms | "
+        "start p50 ms | list p50 ms | errors |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, v in r["configs"].items():
-        out.append(f"| {name} | {v['concurrency']} | {fmt(v['completions_per_second'], 1)} | "
-                   f"{fmt(v['cases_per_second'], 1)} | {fmt(v['complete_p50_ms'], 1)} | "
-                   f"{fmt(v['complete_p99_ms'], 1)} | {fmt(v['start_p50_ms'], 1)} | {fmt(v['list_p50_ms'], 1)} | "
-                   f"{v['errors']} |")
+        out.append(
+            f"| {name} | {v['concurrency']} | {fmt(v['completions_per_second'], 1)} | "
+            f"{fmt(v['cases_per_second'], 1)} | {fmt(v['complete_p50_ms'], 1)} | "
+            f"{fmt(v['complete_p99_ms'], 1)} | {fmt(v['start_p50_ms'], 1)} | {fmt(v['list_p50_ms'], 1)} | "
+            f"{v['errors']} |"
+        )
     if r.get("pg_vs_sqlite_concurrent_throughput"):
-        out += ["", f"PostgreSQL/gunicorn vs SQLite/serve concurrent throughput, pair by pair: "
-                    f"{fmt(r['pg_vs_sqlite_concurrent_throughput'])}×."]
+        out += [
+            "",
+            f"PostgreSQL/gunicorn vs SQLite/serve concurrent throughput, pair by pair: "
+            f"{fmt(r['pg_vs_sqlite_concurrent_throughput'])}×.",
+        ]
     return out
 
 
@@ -214,80 +341,127 @@ def _memory(r: dict) -> list[str]:
     out = []
     mem = r.get("memory")
     if mem:
-        out += ["", "## 4. Memory under the load of (2)", "",
-                f"A {mem['seconds']:.0f} s soak: the PostgreSQL load of (2) with {r['concurrency']} clients and "
-                "the SQLite load with half as many, at once, while a feeder moves pending SLA marks to 'due now' "
-                f"every half second so the job worker fires them ({mem['sla_timers_fired']} fired). Resident "
-                "memory of every process sampled each second; growth = mean of the last fifth minus mean of the "
-                "first fifth after skipping the first tenth (imports, caches). Under 10 MB counts as no growth (a "
-                f"step of the allocator or of a cache filling){_leak_bound(mem)}.", "",
-                "| process | peak RSS MB | first fifth MB | last fifth MB | growth MB |", "|---|---|---|---|---|"]
+        out += [
+            "",
+            "## 4. Memory under the load of (2)",
+            "",
+            f"A {mem['seconds']:.0f} s soak: the PostgreSQL load of (2) with {r['concurrency']} clients and "
+            "the SQLite load with half as many, at once, while a feeder moves pending SLA marks to 'due now' "
+            f"every half second so the job worker fires them ({mem['sla_timers_fired']} fired). Resident "
+            "memory of every process sampled each second; growth = mean of the last fifth minus mean of the "
+            "first fifth after skipping the first tenth (imports, caches). Under 10 MB counts as no growth (a "
+            f"step of the allocator or of a cache filling){_leak_bound(mem)}.",
+            "",
+            "| process | peak RSS MB | first fifth MB | last fifth MB | growth MB |",
+            "|---|---|---|---|---|",
+        ]
         for proc, v in mem["processes"].items():
-            out.append(f"| {proc} | {v['peak_mb']:.0f} | {v['first_window_mb']:.0f} | {v['last_window_mb']:.0f} | "
-                       f"{v['growth_mb']:+.1f} |")
-        out += ["", f"Throughput during the soak: PostgreSQL {mem['pg_completions_per_second']:.1f} completions/s, "
-                    f"SQLite {mem['sqlite_completions_per_second'] or 0:.1f}/s; errors {mem['errors']}."]
+            out.append(
+                f"| {proc} | {v['peak_mb']:.0f} | {v['first_window_mb']:.0f} | {v['last_window_mb']:.0f} | "
+                f"{v['growth_mb']:+.1f} |"
+            )
+        out += [
+            "",
+            f"Throughput during the soak: PostgreSQL {mem['pg_completions_per_second']:.1f} completions/s, "
+            f"SQLite {mem['sqlite_completions_per_second'] or 0:.1f}/s; errors {mem['errors']}.",
+        ]
     return out
 
 
 def _scale(r: dict) -> list[str]:
     g = r["generate_large"]
     counts = r["counts_large"]
-    out = ["", "## 3. Flat cost at scale (PostgreSQL)", "",
-           f"Generated with bench/generate.py (clones of real cases in seven stages, ~70% closed; COPY, one "
-           f"stream per table): {r['large']:,} cases = " + ", ".join(f"{v:,} {k}" for k, v in counts.items()) +
-           f". Generation: {g['cases_per_second']:.0f} cases/s, {g['seconds']:.0f} s, then "
-           f"{g.get('index_seconds', 0):.0f} s to rebuild the secondary indexes. "
-           "Measured through the engine facades (no HTTP): completing random open tasks of generated cases "
-           "(claim + complete in one unit of work) and the inbox queries (first page of 50).", "",
-           f"| figure (ms) | {r['small']:,} cases | {r['large']:,} cases | ratio (pair by pair) |",
-           "|---|---|---|---|"]
+    out = [
+        "",
+        "## 3. Flat cost at scale (PostgreSQL)",
+        "",
+        f"Generated with bench/generate.py (clones of real cases in seven stages, ~70% closed; COPY, one "
+        f"stream per table): {r['large']:,} cases = "
+        + ", ".join(f"{v:,} {k}" for k, v in counts.items())
+        + f". Generation: {g['cases_per_second']:.0f} cases/s, {g['seconds']:.0f} s, then "
+        f"{g.get('index_seconds', 0):.0f} s to rebuild the secondary indexes. "
+        "Measured through the engine facades (no HTTP): completing random open tasks of generated cases "
+        "(claim + complete in one unit of work) and the inbox queries (first page of 50).",
+        "",
+        f"| figure (ms) | {r['small']:,} cases | {r['large']:,} cases | ratio (pair by pair) |",
+        "|---|---|---|---|",
+    ]
     for key in r["at_small"]:
         if key in ("rounds", "completions"):
             continue
-        out.append(f"| {key} | {fmt(r['at_small'][key], 1)} | {fmt(r['at_large'][key], 1)} | "
-                   f"{fmt(r['ratio_large_vs_small'].get(key))} |")
-    out += ["", "Queries: `my_tasks` = `query(officer, assignee='me', state='claimed')`; `group_queue_by_due` = "
-                "`query(group='civil_affairs', state='open', sort='due')`; `my_claimable_queue` = "
-                "`query(liaison, candidate='me')`; `breached` = `query(sla_state='breached')`; `breached_in_group` = "
-                "`query(group='health', sla_state='breached')`.", ""]
+        out.append(
+            f"| {key} | {fmt(r['at_small'][key], 1)} | {fmt(r['at_large'][key], 1)} | "
+            f"{fmt(r['ratio_large_vs_small'].get(key))} |"
+        )
+    out += [
+        "",
+        "Queries: `my_tasks` = `query(officer, assignee='me', state='claimed')`; `group_queue_by_due` = "
+        "`query(group='civil_affairs', state='open', sort='due')`; `my_claimable_queue` = "
+        "`query(liaison, candidate='me')`; `breached` = `query(sla_state='breached')`; `breached_in_group` = "
+        "`query(group='health', sla_state='breached')`.",
+        "",
+    ]
     for name, plan in r.get("explain", {}).items():
         out += [f"EXPLAIN ANALYZE, {name}, at {r['large']:,} cases:", "", "```", plan, "```", ""]
     return out
 
 
 def _timers(r: dict) -> list[str]:
-    out = ["", "## 5. Timers (issue 4)", "", "Firing latency, idle system: cases of a small model wait on a "
-           "2-second intermediate timer, started 50 ms apart; *recorded* = the firing time the engine writes "
-           "(`timers.fired_at`, when the firing unit of work began) minus the due time; *observed* = when a "
-           "poller (every 20 ms) first saw the timer fired, committed, minus the due time.", "",
-           "| mode | timers | fired | recorded p50 / p99 ms | observed p50 / p99 / max ms |", "|---|---|---|---|---|"]
+    out = [
+        "",
+        "## 5. Timers (issue 4)",
+        "",
+        "Firing latency, idle system: cases of a small model wait on a "
+        "2-second intermediate timer, started 50 ms apart; *recorded* = the firing time the engine writes "
+        "(`timers.fired_at`, when the firing unit of work began) minus the due time; *observed* = when a "
+        "poller (every 20 ms) first saw the timer fired, committed, minus the due time.",
+        "",
+        "| mode | timers | fired | recorded p50 / p99 ms | observed p50 / p99 / max ms |",
+        "|---|---|---|---|---|",
+    ]
     for mode in ("latency_embedded", "latency_redis"):
         v = r[mode]
-        out.append(f"| {v['mode']} | {v['timers']} | {v['fired']} | {v['recorded_ms']['p50']:.0f} / "
-                   f"{v['recorded_ms']['p99']:.0f} | {v['observed_ms']['p50']:.0f} / {v['observed_ms']['p99']:.0f} / "
-                   f"{v['observed_ms']['max']:.0f} |")
+        out.append(
+            f"| {v['mode']} | {v['timers']} | {v['fired']} | {v['recorded_ms']['p50']:.0f} / "
+            f"{v['recorded_ms']['p99']:.0f} | {v['observed_ms']['p50']:.0f} / {v['observed_ms']['p99']:.0f} / "
+            f"{v['observed_ms']['max']:.0f} |"
+        )
     b = r["backlog"]
-    out += ["", "Backlog (PostgreSQL): generated dispute cases waiting on both departments; for some, the "
-                "department reminders (BPMN timers, 54 h) and SLA warnings fell due hours ago, the overdue timers "
-                f"and SLA breaches (72 h) are still ahead. {b['pending']:,} pending timers, {b['due']:,} of them due "
-                f"({', '.join(f'{v:,} {k}' for k, v in b['due_by_kind'].items())}). {b['sweepers']} sweeper "
-                "processes (`fengqiao worker` without Redis, sweep interval 0.1 s) are launched and fire them.", "",
-           "| | |", "|---|---|",
-           f"| all due timers fired, from process launch (s) | {b['seconds_from_launch']:.1f} |",
-           f"| first to last firing (s) | {b['seconds_first_to_last_fire'] or 0:.1f} |",
-           f"| fired / incidents / left unfired | {b['fired']:,} / {b['incidents']} / {b['left_unfired']} |",
-           f"| not-yet-due pending afterwards | {b['not_yet_due_pending']:,} |",
-           f"| idle sweep (nothing due) p50 / p99 ms | {b['idle_sweep_ms']['p50']:.1f} / "
-           f"{b['idle_sweep_ms']['p99']:.1f} |", "",
-           "The sweeper's claim query, EXPLAIN ANALYZE before the sweep:", "", "```", b["explain_claim"], "```"]
+    out += [
+        "",
+        "Backlog (PostgreSQL): generated dispute cases waiting on both departments; for some, the "
+        "department reminders (BPMN timers, 54 h) and SLA warnings fell due hours ago, the overdue timers "
+        f"and SLA breaches (72 h) are still ahead. {b['pending']:,} pending timers, {b['due']:,} of them due "
+        f"({', '.join(f'{v:,} {k}' for k, v in b['due_by_kind'].items())}). {b['sweepers']} sweeper "
+        "processes (`fengqiao worker` without Redis, sweep interval 0.1 s) are launched and fire them.",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| all due timers fired, from process launch (s) | {b['seconds_from_launch']:.1f} |",
+        f"| first to last firing (s) | {b['seconds_first_to_last_fire'] or 0:.1f} |",
+        f"| fired / incidents / left unfired | {b['fired']:,} / {b['incidents']} / {b['left_unfired']} |",
+        f"| not-yet-due pending afterwards | {b['not_yet_due_pending']:,} |",
+        f"| idle sweep (nothing due) p50 / p99 ms | {b['idle_sweep_ms']['p50']:.1f} / "
+        f"{b['idle_sweep_ms']['p99']:.1f} |",
+        "",
+        "The sweeper's claim query, EXPLAIN ANALYZE before the sweep:",
+        "",
+        "```",
+        b["explain_claim"],
+        "```",
+    ]
     c = r["cost_per_timer"]
-    out += ["", f"Cost per fired timer (in-process `fire_all_due`, {c['rounds']} rounds of {c['due_cases_per_round']} "
-                "cases with due reminders and warnings, PostgreSQL):", "",
-            "| instances in the database | ms per fired timer |", "|---|---|",
-            f"| {c['at_small']['instances']:,} | {fmt(c['at_small']['ms_per_fired'])} |",
-            f"| {c['at_large']['instances']:,} | {fmt(c['at_large']['ms_per_fired'])} |",
-            f"| ratio, round by round | {fmt(c['ratio_large_vs_small'])} |"]
+    out += [
+        "",
+        f"Cost per fired timer (in-process `fire_all_due`, {c['rounds']} rounds of {c['due_cases_per_round']} "
+        "cases with due reminders and warnings, PostgreSQL):",
+        "",
+        "| instances in the database | ms per fired timer |",
+        "|---|---|",
+        f"| {c['at_small']['instances']:,} | {fmt(c['at_small']['ms_per_fired'])} |",
+        f"| {c['at_large']['instances']:,} | {fmt(c['at_large']['ms_per_fired'])} |",
+        f"| ratio, round by round | {fmt(c['ratio_large_vs_small'])} |",
+    ]
     return out
 
 
@@ -300,5 +474,7 @@ def _leak_bound(mem: dict) -> str:
     per_worker = rate / workers * mem["seconds"] * 0.7 if workers else 0
     if per_worker < 1:
         return ""
-    return (f"; a web worker served ~{per_worker:,.0f} completions between the two fifths, so a leak of "
-            f"~{10 * 2 ** 20 / per_worker / 1024:.1f} KB per completion would reach it")
+    return (
+        f"; a web worker served ~{per_worker:,.0f} completions between the two fifths, so a leak of "
+        f"~{10 * 2**20 / per_worker / 1024:.1f} KB per completion would reach it"
+    )

@@ -18,15 +18,22 @@ from sqlalchemy import text
 from . import common, generate
 from .common import ASSESS_ESCALATE, DEPARTMENT_RESULT, FEEDBACK, ON_SPOT, percentile, summary
 
-DATA = {"assess_case": ASSESS_ESCALATE, "handle_on_spot": ON_SPOT, "handle_civil_affairs": DEPARTMENT_RESULT,
-        "handle_health": DEPARTMENT_RESULT, "feedback_to_resident": FEEDBACK}
+DATA = {
+    "assess_case": ASSESS_ESCALATE,
+    "handle_on_spot": ON_SPOT,
+    "handle_civil_affairs": DEPARTMENT_RESULT,
+    "handle_health": DEPARTMENT_RESULT,
+    "feedback_to_resident": FEEDBACK,
+}
 
 
 def _open_tasks(engine, limit: int, seed: int) -> list[tuple[str, str, str | None, int | None]]:
     """Random open tasks of generated cases: (task id, element id, assignee username, station id)."""
-    sql = ("SELECT h.id, h.element_id, u.username, h.station_id FROM human_tasks h "
-           "LEFT JOIN users u ON u.id = h.assignee_id WHERE h.state IN ('open', 'claimed') "
-           "AND h.business_key LIKE 'GEN-%' AND h.id >= :start ORDER BY h.id LIMIT :limit")
+    sql = (
+        "SELECT h.id, h.element_id, u.username, h.station_id FROM human_tasks h "
+        "LEFT JOIN users u ON u.id = h.assignee_id WHERE h.state IN ('open', 'claimed') "
+        "AND h.business_key LIKE 'GEN-%' AND h.id >= :start ORDER BY h.id LIMIT :limit"
+    )
     with engine.db.read() as session:
         rows = session.execute(text(sql), {"start": f"{random.Random(seed).randrange(16):x}", "limit": limit}).all()
         if len(rows) < limit:  # wrap around
@@ -84,10 +91,15 @@ def measure(engine, names, rounds: int, completions_per_round: int, query_reps: 
     for r in range(rounds):
         done = completions(engine, names, completions_per_round, seed=r)
         queries = inbox_queries(engine, names, query_reps, seed=r)
-        rounds_out.append({"complete_p50": percentile(done, 50), "complete_p99": percentile(done, 99),
-                           "completions": len(done),
-                           **{f"{q}_p50": percentile(v, 50) for q, v in queries.items()},
-                           **{f"{q}_p99": percentile(v, 99) for q, v in queries.items()}})
+        rounds_out.append(
+            {
+                "complete_p50": percentile(done, 50),
+                "complete_p99": percentile(done, 99),
+                "completions": len(done),
+                **{f"{q}_p50": percentile(v, 50) for q, v in queries.items()},
+                **{f"{q}_p99": percentile(v, 99) for q, v in queries.items()},
+            }
+        )
     return {"rounds": rounds_out, **{k: summary([x[k] for x in rounds_out]) for k in rounds_out[0]}}
 
 
@@ -96,9 +108,16 @@ def explain(engine, sql: str) -> str:
         return "\n".join(r[0] for r in session.execute(text("EXPLAIN (ANALYZE, BUFFERS OFF, TIMING OFF) " + sql)))
 
 
-def run(small: int = 1000, large: int = 1_000_000, rounds: int = 3, completions_per_round: int = 100,
-        query_reps: int = 50, database: str = common.PG_DATABASE + "_scale", keep: bool = False,
-        officers_per_station: int = 4) -> dict:
+def run(
+    small: int = 1000,
+    large: int = 1_000_000,
+    rounds: int = 3,
+    completions_per_round: int = 100,
+    query_reps: int = 50,
+    database: str = common.PG_DATABASE + "_scale",
+    keep: bool = False,
+    officers_per_station: int = 4,
+) -> dict:
     result = {"bench": "scale", "backend": "postgresql", "small": small, "large": large, "rounds": rounds}
     with common.workdir() as tmp:
         engine, names, gen = generate.prepare(database, tmp, officers_per_station=officers_per_station)
@@ -116,27 +135,50 @@ def run(small: int = 1000, large: int = 1_000_000, rounds: int = 3, completions_
             result["generate_small"] = gen_small
             result["at_small"] = measure(engine, names, rounds, completions_per_round, query_reps)
             dropped = generate.drop_secondary_indexes(url)
-            gen_large = gen.generate(large - small, progress=lambda d, s: print(
-                f"  generated {d} cases in {s:.0f} s", file=sys.stderr, flush=True) if d % 100000 == 0 else None)
+            gen_large = gen.generate(
+                large - small,
+                progress=lambda d, s: (
+                    print(f"  generated {d} cases in {s:.0f} s", file=sys.stderr, flush=True)
+                    if d % 100000 == 0
+                    else None
+                ),
+            )
             gen_large["index_seconds"] = generate.restore_indexes(url, dropped)
             result["generate_large"] = gen_large
             result["counts_large"] = generate.table_counts(url)
             engine.repository._cache.clear()
             result["at_large"] = measure(engine, names, rounds, completions_per_round, query_reps)
             result["ratio_large_vs_small"] = {
-                k: summary([b[k] / a[k] for a, b in zip(result["at_small"]["rounds"], result["at_large"]["rounds"],
-                                                         strict=True) if a[k]])
-                for k in result["at_small"]["rounds"][0] if k != "completions"}
+                k: summary(
+                    [
+                        b[k] / a[k]
+                        for a, b in zip(result["at_small"]["rounds"], result["at_large"]["rounds"], strict=True)
+                        if a[k]
+                    ]
+                )
+                for k in result["at_small"]["rounds"][0]
+                if k != "completions"
+            }
             now = "now()"
             result["explain"] = {
                 "group_queue_by_due": explain(engine, _group_sql("civil_affairs")),
-                "breached_in_group": explain(engine, _group_sql("health", "AND h.state IN ('open', 'claimed') "
-                                                                      "AND h.due_at <= now() AND tc.due_at <= now()")),
-                "my_tasks": explain(engine, "SELECT h.id FROM human_tasks h WHERE h.assignee_id = (SELECT min(id) "
-                                            "FROM users WHERE role = 'officer') AND h.state = 'claimed' "
-                                            "ORDER BY h.due_at, h.id LIMIT 51"),
-                "breached": explain(engine, "SELECT id FROM human_tasks WHERE state IN ('open', 'claimed') "
-                                            f"AND due_at <= {now} ORDER BY due_at, id LIMIT 51"),
+                "breached_in_group": explain(
+                    engine,
+                    _group_sql(
+                        "health", "AND h.state IN ('open', 'claimed') AND h.due_at <= now() AND tc.due_at <= now()"
+                    ),
+                ),
+                "my_tasks": explain(
+                    engine,
+                    "SELECT h.id FROM human_tasks h WHERE h.assignee_id = (SELECT min(id) "
+                    "FROM users WHERE role = 'officer') AND h.state = 'claimed' "
+                    "ORDER BY h.due_at, h.id LIMIT 51",
+                ),
+                "breached": explain(
+                    engine,
+                    "SELECT id FROM human_tasks WHERE state IN ('open', 'claimed') "
+                    f"AND due_at <= {now} ORDER BY due_at, id LIMIT 51",
+                ),
             }
         finally:
             engine.close()
@@ -147,8 +189,10 @@ def run(small: int = 1000, large: int = 1_000_000, rounds: int = 3, completions_
 
 def _group_sql(group: str, extra: str = "") -> str:
     """What engine.tasks.query(group=..., state='open', sort='due') runs (without its user joins)."""
-    return ("SELECT h.id FROM human_tasks h JOIN task_candidates tc ON tc.task_id = h.id AND "
-            f"tc.group_key = '{group}' WHERE h.state = 'open' {extra} ORDER BY tc.due_at, tc.task_id LIMIT 51")
+    return (
+        "SELECT h.id FROM human_tasks h JOIN task_candidates tc ON tc.task_id = h.id AND "
+        f"tc.group_key = '{group}' WHERE h.state = 'open' {extra} ORDER BY tc.due_at, tc.task_id LIMIT 51"
+    )
 
 
 def main(argv=None) -> None:

@@ -28,8 +28,9 @@ def free_port() -> int:
 def rss_kib(pid: int) -> tuple[int, int] | None:
     """(VmRSS, VmHWM) in KiB of a live process."""
     try:
-        fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                      if ":" in line)
+        fields = dict(
+            line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line
+        )
         return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
     except (OSError, KeyError, ValueError):
         return None
@@ -65,14 +66,20 @@ class Server(ABC):
         engine = common.make_engine(url, instance, redis_url=redis_url)
         names = common.build_world(engine)
         engine.close()
-        self.users = [{"officer": o, "civil_affairs": names["civil_affairs"][i % len(names["civil_affairs"])],
-                       "health": names["health"][i % len(names["health"])]}
-                      for i, o in enumerate(names["officer"])]
+        self.users = [
+            {
+                "officer": o,
+                "civil_affairs": names["civil_affairs"][i % len(names["civil_affairs"])],
+                "health": names["health"][i % len(names["health"])],
+            }
+            for i, o in enumerate(names["officer"])
+        ]
 
     def _spawn(self, args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
         out = open(log, "w")  # noqa: SIM115 - closed with the process
-        return subprocess.Popen(args, cwd=common.ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        return subprocess.Popen(
+            args, cwd=common.ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     @abstractmethod
     def web_pids(self) -> list[int]:
@@ -104,8 +111,13 @@ class EmbeddedServer(Server):
         port = free_port()
         self.base = f"http://127.0.0.1:{port}"
         env = common.env_for(url, tmp / "instance")
-        self.procs = [self._spawn([sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1",
-                                   "--port", str(port)], env, tmp / "serve.log")]
+        self.procs = [
+            self._spawn(
+                [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                env,
+                tmp / "serve.log",
+            )
+        ]
         wait_ready(self.base, self.procs[0])
 
     def web_pids(self) -> list[int]:
@@ -115,8 +127,14 @@ class EmbeddedServer(Server):
 class GunicornServer(Server):
     """PostgreSQL behind gunicorn (gthread workers), Redis + RQ, and one `fengqiao worker`."""
 
-    def __init__(self, tmp: Path, workers: int = 4, threads: int = 4, database: str = common.PG_DATABASE + "_api",
-                 redis_url: str = common.REDIS_URL):
+    def __init__(
+        self,
+        tmp: Path,
+        workers: int = 4,
+        threads: int = 4,
+        database: str = common.PG_DATABASE + "_api",
+        redis_url: str = common.REDIS_URL,
+    ):
         from redis import Redis
 
         Redis.from_url(redis_url).flushdb()
@@ -126,14 +144,31 @@ class GunicornServer(Server):
         self._prepare(url, tmp / "instance", redis_url)
         port = free_port()
         self.base = f"http://127.0.0.1:{port}"
-        self.kind = (f"postgresql · gunicorn -c python:cli.gunicorn_config -w {workers} --threads {threads} · "
-                     "Redis + RQ · 1 fengqiao worker")
+        self.kind = (
+            f"postgresql · gunicorn -c python:cli.gunicorn_config -w {workers} --threads {threads} · "
+            "Redis + RQ · 1 fengqiao worker"
+        )
         env = common.env_for(url, tmp / "instance", redis_url)
-        gunicorn = [sys.executable, "-m", "gunicorn", "-c", "python:cli.gunicorn_config", "-w", str(workers),
-                    "--threads", str(threads),
-                    "-b", f"127.0.0.1:{port}", "--log-level", "warning", "web:create_app()"]
-        self.procs = [self._spawn(gunicorn, env, tmp / "gunicorn.log"),
-                      self._spawn([sys.executable, "-m", "cli.main", "worker"], env, tmp / "worker.log")]
+        gunicorn = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "python:cli.gunicorn_config",
+            "-w",
+            str(workers),
+            "--threads",
+            str(threads),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "web:create_app()",
+        ]
+        self.procs = [
+            self._spawn(gunicorn, env, tmp / "gunicorn.log"),
+            self._spawn([sys.executable, "-m", "cli.main", "worker"], env, tmp / "worker.log"),
+        ]
         wait_ready(self.base, self.procs[0])
 
     def web_pids(self) -> list[int]:

@@ -23,7 +23,7 @@ import psycopg
 from . import common, generate
 from .common import percentile, summary
 
-LATENCY_MODEL = '''<?xml version="1.0" encoding="UTF-8"?>
+LATENCY_MODEL = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
   xmlns:camunda="http://camunda.org/schema/1.0/bpmn" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
   id="defs_bench_timer" targetNamespace="https://fengqiao.example/bench">
@@ -39,7 +39,7 @@ LATENCY_MODEL = '''<?xml version="1.0" encoding="UTF-8"?>
   <bpmn:endEvent id="end"/>
 </bpmn:process>
 </bpmn:definitions>
-'''
+"""
 
 
 # --- firing latency ------------------------------------------------------------------------------
@@ -56,8 +56,9 @@ def _latency(engine, officer, cases: int, spacing: float, delay: int, timeout: f
         while not done.is_set():
             with engine.db.read() as session:
                 now = datetime.now(UTC)
-                for timer_id in session.scalars(select(Timer.id).where(Timer.kind == "bpmn_timer",
-                                                                       Timer.status == "fired")):
+                for timer_id in session.scalars(
+                    select(Timer.id).where(Timer.kind == "bpmn_timer", Timer.status == "fired")
+                ):
                     seen.setdefault(timer_id, now)
             time.sleep(0.02)
 
@@ -69,8 +70,9 @@ def _latency(engine, officer, cases: int, spacing: float, delay: int, timeout: f
     deadline = time.monotonic() + delay + timeout
     while time.monotonic() < deadline:
         with engine.db.read() as session:
-            pending = session.scalars(select(Timer.id).where(Timer.kind == "bpmn_timer",
-                                                             Timer.status == "pending")).all()
+            pending = session.scalars(
+                select(Timer.id).where(Timer.kind == "bpmn_timer", Timer.status == "pending")
+            ).all()
         if not pending:
             break
         time.sleep(0.2)
@@ -78,17 +80,21 @@ def _latency(engine, officer, cases: int, spacing: float, delay: int, timeout: f
     done.set()
     poller.join(2)
     with engine.db.read() as session:
-        rows = session.execute(select(Timer.id, Timer.due_at, Timer.fired_at, Timer.status)
-                               .where(Timer.kind == "bpmn_timer")).all()
+        rows = session.execute(
+            select(Timer.id, Timer.due_at, Timer.fired_at, Timer.status).where(Timer.kind == "bpmn_timer")
+        ).all()
     recorded = [(f - d).total_seconds() * 1000 for _, d, f, s in rows if s == "fired"]
     observed = [(seen[i] - d).total_seconds() * 1000 for i, d, _f, s in rows if s == "fired" and i in seen]
-    return {"timers": len(rows), "fired": len(recorded), "recorded_ms": _pcts(recorded),
-            "observed_ms": _pcts(observed)}
+    return {"timers": len(rows), "fired": len(recorded), "recorded_ms": _pcts(recorded), "observed_ms": _pcts(observed)}
 
 
 def _pcts(values: list[float]) -> dict:
-    return {"p50": percentile(values, 50), "p99": percentile(values, 99), "max": max(values) if values else None,
-            "n": len(values)}
+    return {
+        "p50": percentile(values, 50),
+        "p99": percentile(values, 99),
+        "max": max(values) if values else None,
+        "n": len(values),
+    }
 
 
 def latency_embedded(cases: int, spacing: float, delay: int = 2, timeout: float = 30) -> dict:
@@ -102,13 +108,15 @@ def latency_embedded(cases: int, spacing: float, delay: int = 2, timeout: float 
             out = _latency(engine, officer, cases, spacing, delay, timeout)
         finally:
             engine.close()
-    out["mode"] = (f"embedded: SQLite, sweeper thread in the process (interval "
-                   f"{engine.settings.sweep_interval_seconds} s)")
+    out["mode"] = (
+        f"embedded: SQLite, sweeper thread in the process (interval {engine.settings.sweep_interval_seconds} s)"
+    )
     return out
 
 
-def latency_redis(cases: int, spacing: float, delay: int = 2, timeout: float = 30,
-                  database: str = common.PG_DATABASE + "_timers") -> dict:
+def latency_redis(
+    cases: int, spacing: float, delay: int = 2, timeout: float = 30, database: str = common.PG_DATABASE + "_timers"
+) -> dict:
     from redis import Redis
 
     Redis.from_url(common.REDIS_URL).flushdb()
@@ -118,8 +126,13 @@ def latency_redis(cases: int, spacing: float, delay: int = 2, timeout: float = 3
         names = common.build_world(engine, officers_per_station=1, liaisons=1)
         officer = engine.identity.actor(names["officer"][0])
         env = common.env_for(url, tmp / "instance", common.REDIS_URL)
-        worker = subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], cwd=common.ROOT, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "worker"],
+            cwd=common.ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             time.sleep(3)  # the worker is up and idle before the first timer is created
             out = _latency(engine, officer, cases, spacing, delay, timeout)
@@ -129,8 +142,10 @@ def latency_redis(cases: int, spacing: float, delay: int = 2, timeout: float = 3
             engine.close()
             common.drop_pg(database)
             Redis.from_url(common.REDIS_URL).flushdb()
-    out["mode"] = ("Redis + RQ: PostgreSQL, one `fengqiao worker` (RQ worker with scheduler + sweeper, "
-                   f"interval {engine.settings.sweep_interval_seconds} s)")
+    out["mode"] = (
+        "Redis + RQ: PostgreSQL, one `fengqiao worker` (RQ worker with scheduler + sweeper, "
+        f"interval {engine.settings.sweep_interval_seconds} s)"
+    )
     return out
 
 
@@ -149,8 +164,9 @@ def _future_shift(rnd):
 def settle_due(dsn: str) -> int:
     """Background cases: mark timers that fell due before the bench as fired (a sweeper did, back then)."""
     with psycopg.connect(dsn.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
-        return conn.execute("UPDATE timers SET status = 'fired', fired_at = due_at "
-                            "WHERE status = 'pending' AND due_at <= now()").rowcount
+        return conn.execute(
+            "UPDATE timers SET status = 'fired', fired_at = due_at WHERE status = 'pending' AND due_at <= now()"
+        ).rowcount
 
 
 def _count(dsn: str, where: str) -> int:
@@ -158,15 +174,22 @@ def _count(dsn: str, where: str) -> int:
         return conn.execute(f"SELECT count(*) FROM timers WHERE {where}").fetchone()[0]
 
 
-def backlog(due_cases: int = 2500, future_cases: int = 10000, sweepers: int = 2, timeout: float = 300,
-            database: str = common.PG_DATABASE + "_backlog", officers_per_station: int = 4) -> dict:
+def backlog(
+    due_cases: int = 2500,
+    future_cases: int = 10000,
+    sweepers: int = 2,
+    timeout: float = 300,
+    database: str = common.PG_DATABASE + "_backlog",
+    officers_per_station: int = 4,
+) -> dict:
     import random
 
     rnd = random.Random(11)
     out: dict = {"sweepers": sweepers}
     with common.workdir() as tmp:
-        engine, _names, gen = generate.prepare(database, tmp, stages=("departments",),
-                                               officers_per_station=officers_per_station)
+        engine, _names, gen = generate.prepare(
+            database, tmp, stages=("departments",), officers_per_station=officers_per_station
+        )
         url = engine.settings.database_url
         try:
             settle_due(url)
@@ -182,9 +205,17 @@ def backlog(due_cases: int = 2500, future_cases: int = 10000, sweepers: int = 2,
             out["explain_claim"] = _explain_claim(url)
             env = common.env_for(url, tmp / "instance", FENGQIAO_SWEEP_INTERVAL="0.1")
             started = time.monotonic()
-            procs = [subprocess.Popen([sys.executable, "-m", "cli.main", "worker"], cwd=common.ROOT, env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-                     for _ in range(sweepers)]
+            procs = [
+                subprocess.Popen(
+                    [sys.executable, "-m", "cli.main", "worker"],
+                    cwd=common.ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                for _ in range(sweepers)
+            ]
             cutoff = datetime.now(UTC)
             try:
                 while time.monotonic() - started < timeout:
@@ -203,7 +234,9 @@ def backlog(due_cases: int = 2500, future_cases: int = 10000, sweepers: int = 2,
                 first, last, fired, incidents = conn.execute(
                     "SELECT min(fired_at), max(fired_at), count(*) FILTER (WHERE status = 'fired'), "
                     "count(*) FILTER (WHERE status = 'incident') FROM timers WHERE due_at <= %s "
-                    "AND fired_at >= %s", (cutoff, cutoff - timedelta(seconds=5))).fetchone()
+                    "AND fired_at >= %s",
+                    (cutoff, cutoff - timedelta(seconds=5)),
+                ).fetchone()
             out["fired"] = fired
             out["incidents"] = incidents
             out["seconds_first_to_last_fire"] = (last - first).total_seconds() if first and last else None
@@ -223,14 +256,19 @@ def backlog(due_cases: int = 2500, future_cases: int = 10000, sweepers: int = 2,
 
 def _kinds(url: str) -> dict:
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
-        return dict(conn.execute("SELECT kind, count(*) FROM timers WHERE status = 'pending' AND due_at <= now() "
-                                 "GROUP BY kind").fetchall())
+        return dict(
+            conn.execute(
+                "SELECT kind, count(*) FROM timers WHERE status = 'pending' AND due_at <= now() GROUP BY kind"
+            ).fetchall()
+        )
 
 
 def _explain_claim(url: str) -> str:
     """The sweeper's claim query (engine.timers.claim_due) as PostgreSQL plans and runs it."""
-    sql = ("EXPLAIN (ANALYZE, TIMING OFF) SELECT id FROM timers WHERE status = 'pending' AND due_at < now() "
-           "AND (locked_until IS NULL OR locked_until < now()) ORDER BY due_at LIMIT 200 FOR UPDATE SKIP LOCKED")
+    sql = (
+        "EXPLAIN (ANALYZE, TIMING OFF) SELECT id FROM timers WHERE status = 'pending' AND due_at < now() "
+        "AND (locked_until IS NULL OR locked_until < now()) ORDER BY due_at LIMIT 200 FOR UPDATE SKIP LOCKED"
+    )
     with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
         text = "\n".join(r[0] for r in conn.execute(sql))
         conn.rollback()
@@ -238,8 +276,14 @@ def _explain_claim(url: str) -> str:
 
 
 # --- cost per fired timer at 1k and 100k instances --------------------------------------------------
-def cost_per_timer(small: int = 1000, large: int = 100_000, rounds: int = 3, due_per_round: int = 100,
-                   database: str = common.PG_DATABASE + "_timercost", officers_per_station: int = 4) -> dict:
+def cost_per_timer(
+    small: int = 1000,
+    large: int = 100_000,
+    rounds: int = 3,
+    due_per_round: int = 100,
+    database: str = common.PG_DATABASE + "_timercost",
+    officers_per_station: int = 4,
+) -> dict:
     import random
 
     rnd = random.Random(5)
@@ -268,26 +312,40 @@ def cost_per_timer(small: int = 1000, large: int = 100_000, rounds: int = 3, due
                     seconds = time.perf_counter() - t0
                     handled = max(fired, 1)
                     per.append(seconds * 1000 / handled)
-                out[label] = {"ms_per_fired": summary(per), "raw": per,
-                              "instances": generate.table_counts(url)["process_instances"]}
-            out["ratio_large_vs_small"] = summary([b / a for a, b in zip(out["at_small"]["raw"],
-                                                                         out["at_large"]["raw"], strict=True)])
+                out[label] = {
+                    "ms_per_fired": summary(per),
+                    "raw": per,
+                    "instances": generate.table_counts(url)["process_instances"],
+                }
+            out["ratio_large_vs_small"] = summary(
+                [b / a for a, b in zip(out["at_small"]["raw"], out["at_large"]["raw"], strict=True)]
+            )
         finally:
             engine.close()
             common.drop_pg(database)
     return out
 
 
-def run(latency_cases: int = 100, spacing: float = 0.05, latency_delay: int = 2, backlog_due_cases: int = 2500,
-        backlog_future_cases: int = 10000, cost_small: int = 1000, cost_large: int = 100_000,
-        cost_rounds: int = 3, cost_due_per_round: int = 100, officers_per_station: int = 4) -> dict:
+def run(
+    latency_cases: int = 100,
+    spacing: float = 0.05,
+    latency_delay: int = 2,
+    backlog_due_cases: int = 2500,
+    backlog_future_cases: int = 10000,
+    cost_small: int = 1000,
+    cost_large: int = 100_000,
+    cost_rounds: int = 3,
+    cost_due_per_round: int = 100,
+    officers_per_station: int = 4,
+) -> dict:
     return {
         "bench": "timers",
         "latency_embedded": latency_embedded(latency_cases, spacing, latency_delay),
         "latency_redis": latency_redis(latency_cases, spacing, latency_delay),
         "backlog": backlog(backlog_due_cases, backlog_future_cases, officers_per_station=officers_per_station),
-        "cost_per_timer": cost_per_timer(cost_small, cost_large, cost_rounds, cost_due_per_round,
-                                         officers_per_station=officers_per_station),
+        "cost_per_timer": cost_per_timer(
+            cost_small, cost_large, cost_rounds, cost_due_per_round, officers_per_station=officers_per_station
+        ),
     }
 
 
@@ -300,8 +358,10 @@ def main(argv=None) -> None:
     parser.add_argument("--small", action="store_true", help="tiny sizes")
     args = parser.parse_args(argv)
     if args.part == "latency":
-        result = {"embedded": latency_embedded(20 if args.small else 100, 0.05),
-                  "redis": latency_redis(20 if args.small else 100, 0.05)}
+        result = {
+            "embedded": latency_embedded(20 if args.small else 100, 0.05),
+            "redis": latency_redis(20 if args.small else 100, 0.05),
+        }
     elif args.part == "backlog":
         result = backlog(25, 100) if args.small else backlog()
     elif args.part == "cost":

@@ -64,8 +64,9 @@ def init(demo_accounts: bool) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64),
-              help="Request threads of the server process.")
+@click.option(
+    "--threads", default=8, show_default=True, type=click.IntRange(1, 64), help="Request threads of the server process."
+)
 @engine_errors
 def serve(host: str, port: int, threads: int) -> None:
     """Serve the HTTP API: the embedded default, one gunicorn process with the timer sweeper in it.
@@ -90,13 +91,19 @@ def _print_welcome(engine: Engine, host: str, port: int) -> None:
     click.echo(f"  API {base}/api/v1 · OpenAPI {base}/api/v1/openapi.json · readiness {base}/healthz · docs/api.md")
     roles = {u["username"]: u["role"] for u in engine.identity.list_users()}
     demo = {name: roles[name] for name in DEMO_USERNAMES if name in roles}
-    login = {"username": "officer_wang" if "officer_wang" in demo else "USERNAME",
-             "password": DEMO_PASSWORD if demo else "PASSWORD"}
-    click.echo(f"  log in: curl -s -X POST {base}/api/v1/auth/login -H 'Content-Type: application/json' "
-               f"-d '{json.dumps(login)}'")
+    login = {
+        "username": "officer_wang" if "officer_wang" in demo else "USERNAME",
+        "password": DEMO_PASSWORD if demo else "PASSWORD",
+    }
+    click.echo(
+        f"  log in: curl -s -X POST {base}/api/v1/auth/login -H 'Content-Type: application/json' "
+        f"-d '{json.dumps(login)}'"
+    )
     if demo:
-        click.echo(f"  demo accounts (password '{DEMO_PASSWORD}'): "
-                   + ", ".join(f"{name} ({role})" for name, role in demo.items()))
+        click.echo(
+            f"  demo accounts (password '{DEMO_PASSWORD}'): "
+            + ", ".join(f"{name} ({role})" for name, role in demo.items())
+        )
 
 
 @main.group()
@@ -111,8 +118,10 @@ def tokens() -> None:
 def create_token(department: str, name: str | None) -> None:
     """Create a long-lived API token; it acts only for its department's results and is shown once."""
     token = _engine().tokens.create_api_token(department, name, actor=Actor.system("fengqiao-cli"))
-    click.echo(f"API token {token['id']} for {token['department']} ({token['name']}); store it now, it is "
-               "not shown again:", err=True)
+    click.echo(
+        f"API token {token['id']} for {token['department']} ({token['name']}); store it now, it is not shown again:",
+        err=True,
+    )
     click.echo(token["token"])
 
 
@@ -144,8 +153,11 @@ def worker(burst: bool) -> None:
     # no workflow cache: a worker fires a case's timers hours apart, after other processes changed it
     engine = _engine(workflow_cache_size=0)
     if isinstance(engine.jobs, RedisJobs):
-        click.echo(f"worker: RQ queue '{engine.jobs.queue.name}' + sweeper "
-                   f"(database: {_safe_url(engine.settings.database_url)})", err=True)
+        click.echo(
+            f"worker: RQ queue '{engine.jobs.queue.name}' + sweeper "
+            f"(database: {_safe_url(engine.settings.database_url)})",
+            err=True,
+        )
         run_worker(engine, burst=burst)
         return
     if burst:
@@ -172,8 +184,10 @@ def incidents() -> None:
 @engine_errors
 def list_incidents(show_all: bool) -> None:
     for i in _engine().timers.list_incidents(status=None if show_all else "open"):
-        click.echo(f"{i['id']:<6} {i['status']:<9} {i['business_key']:<18} {i['element_id']:<28} "
-                   f"attempts={i['attempts']} {i['error'][:100]}")
+        click.echo(
+            f"{i['id']:<6} {i['status']:<9} {i['business_key']:<18} {i['element_id']:<28} "
+            f"attempts={i['attempts']} {i['error'][:100]}"
+        )
 
 
 @incidents.command("retry")
@@ -222,16 +236,21 @@ def users() -> None:
 @users.command("create")
 @click.argument("username")
 @click.option("--role", type=click.Choice(ROLES), required=True)
-@click.option("--department", "departments", multiple=True,
-              help="Station (officer, supervisor) or agency (liaison); repeat for several agencies.")
+@click.option(
+    "--department",
+    "departments",
+    multiple=True,
+    help="Station (officer, supervisor) or agency (liaison); repeat for several agencies.",
+)
 @click.option("--name", "display_name", help="Display name.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @engine_errors
 def create_user(username, role, departments, display_name, password_stdin) -> None:
     """Create a user."""
     password = sys.stdin.readline().rstrip("\n") if password_stdin else None
-    user = _engine().identity.create_user(username, role, password, list(departments), display_name,
-                                          actor=Actor.system("fengqiao-cli"))
+    user = _engine().identity.create_user(
+        username, role, password, list(departments), display_name, actor=Actor.system("fengqiao-cli")
+    )
     click.echo(json.dumps(user, ensure_ascii=False))
 
 

@@ -26,9 +26,16 @@ class EmbeddedServer(BaseApplication):
     def __init__(self, host: str, port: int, threads: int, make_engine):
         self.make_engine = make_engine
         self.engine = None
-        self.options = {"bind": f"{host}:{port}", "workers": 1, "worker_class": "gthread", "threads": threads,
-                        "loglevel": "warning", "graceful_timeout": 10, "worker_exit": self._worker_exit,
-                        "post_worker_init": settle_memory}
+        self.options = {
+            "bind": f"{host}:{port}",
+            "workers": 1,
+            "worker_class": "gthread",
+            "threads": threads,
+            "loglevel": "warning",
+            "graceful_timeout": 10,
+            "worker_exit": self._worker_exit,
+            "post_worker_init": settle_memory,
+        }
         super().__init__()
 
     def load_config(self) -> None:

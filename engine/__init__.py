@@ -1,9 +1,9 @@
 """Fengqiao's BPM engine. No HTTP here: the web layer and the CLI call these facades.
 
-    engine = Engine(Settings.from_env())
-    engine.repository.deploy([("dispute.bpmn", xml)])
-    case = engine.runtime.start_instance("dispute_resolution", actor, variables)
-    engine.tasks.complete(task_id, actor, {"resolution": "on_spot"})
+engine = Engine(Settings.from_env())
+engine.repository.deploy([("dispute.bpmn", xml)])
+case = engine.runtime.start_instance("dispute_resolution", actor, variables)
+engine.tasks.complete(task_id, actor, {"resolution": "on_spot"})
 """
 
 from __future__ import annotations

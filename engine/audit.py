@@ -10,18 +10,38 @@ from sqlalchemy import select
 from .store.models import AuditEntry
 
 
-def record(session, at: datetime, actor, action: str, *, instance_id: str | None = None,
-           task_id: str | None = None, details: dict[str, Any] | None = None) -> None:
-    session.add(AuditEntry(**audit_row(at, actor, action, instance_id=instance_id, task_id=task_id,
-                                       details=details)))
+def record(
+    session,
+    at: datetime,
+    actor,
+    action: str,
+    *,
+    instance_id: str | None = None,
+    task_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    session.add(AuditEntry(**audit_row(at, actor, action, instance_id=instance_id, task_id=task_id, details=details)))
 
 
-def audit_row(at: datetime, actor, action: str, *, instance_id: str | None = None,
-              task_id: str | None = None, details: dict[str, Any] | None = None) -> dict[str, Any]:
+def audit_row(
+    at: datetime,
+    actor,
+    action: str,
+    *,
+    instance_id: str | None = None,
+    task_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The column values of one audit entry (the unit of work inserts its entries in one statement)."""
-    return {"at": at, "actor_id": getattr(actor, "id", None),
-            "actor": getattr(actor, "username", None) or "system", "action": action,
-            "instance_id": instance_id, "task_id": task_id, "details": details or {}}
+    return {
+        "at": at,
+        "actor_id": getattr(actor, "id", None),
+        "actor": getattr(actor, "username", None) or "system",
+        "action": action,
+        "instance_id": instance_id,
+        "task_id": task_id,
+        "details": details or {},
+    }
 
 
 class HistoryService:
@@ -30,8 +50,9 @@ class HistoryService:
     def __init__(self, ctx):
         self.ctx = ctx
 
-    def audit_trail(self, instance_id: str | None = None, limit: int = 500,
-                    after_id: int | None = None) -> list[dict[str, Any]]:
+    def audit_trail(
+        self, instance_id: str | None = None, limit: int = 500, after_id: int | None = None
+    ) -> list[dict[str, Any]]:
         with self.ctx.db.read() as session:
             query = select(AuditEntry).order_by(AuditEntry.id).limit(min(max(limit, 1), 1000))
             if instance_id is not None:
@@ -42,5 +63,12 @@ class HistoryService:
 
 
 def audit_view(entry: AuditEntry) -> dict[str, Any]:
-    return {"id": entry.id, "at": entry.at.isoformat(), "actor": entry.actor, "action": entry.action,
-            "instance_id": entry.instance_id, "task_id": entry.task_id, "details": entry.details}
+    return {
+        "id": entry.id,
+        "at": entry.at.isoformat(),
+        "actor": entry.actor,
+        "action": entry.action,
+        "instance_id": entry.instance_id,
+        "task_id": entry.task_id,
+        "details": entry.details,
+    }

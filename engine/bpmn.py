@@ -85,19 +85,24 @@ def parse_xml(data: bytes | str, name: str, max_bytes: int) -> etree._Element:
     if len(raw) > max_bytes:
         raise TooLarge(f"{name}: {len(raw)} bytes exceeds the limit of {max_bytes} bytes")
     if _DOCTYPE.search(raw[:8192]):
-        raise DeploymentInvalid(f"{name}: DOCTYPE declarations are not allowed",
-                                [Problem(None, "DOCTYPE declarations are not allowed").as_dict()])
+        raise DeploymentInvalid(
+            f"{name}: DOCTYPE declarations are not allowed",
+            [Problem(None, "DOCTYPE declarations are not allowed").as_dict()],
+        )
     try:
         root = etree.fromstring(raw, _XML_PARSER)
     except etree.XMLSyntaxError as exc:
         raise DeploymentInvalid(f"{name}: not well-formed XML", [Problem(None, str(exc)).as_dict()]) from None
     doctype = root.getroottree().docinfo
     if doctype.doctype or doctype.internalDTD is not None:
-        raise DeploymentInvalid(f"{name}: DOCTYPE declarations are not allowed",
-                                [Problem(None, "DOCTYPE declarations are not allowed").as_dict()])
+        raise DeploymentInvalid(
+            f"{name}: DOCTYPE declarations are not allowed",
+            [Problem(None, "DOCTYPE declarations are not allowed").as_dict()],
+        )
     if etree.QName(root).namespace != BPMN_NS or _local(root.tag) != "definitions":
-        raise DeploymentInvalid(f"{name}: not a BPMN 2.0 document",
-                                [Problem(None, "root element must be bpmn:definitions").as_dict()])
+        raise DeploymentInvalid(
+            f"{name}: not a BPMN 2.0 document", [Problem(None, "root element must be bpmn:definitions").as_dict()]
+        )
     return root
 
 
@@ -117,20 +122,22 @@ def load_document(name: str, data: bytes | str, *, max_bytes: int, allow_scripts
         processes[key] = ProcessInfo(
             key=key,
             name=process.get("name"),
-            called=sorted({c.get("calledElement") for c in process.iter(f"{{{BPMN_NS}}}callActivity")
-                           if c.get("calledElement")}),
+            called=sorted(
+                {c.get("calledElement") for c in process.iter(f"{{{BPMN_NS}}}callActivity") if c.get("calledElement")}
+            ),
             meta=_process_meta(process, lanes, problems, warnings),
         )
     for message in root.iterfind("bpmn:message", NS):
         if not message.get("name"):
             problems.append(Problem(message.get("id"), "message has no name"))
     if not processes:
-        problems.append(Problem(None, "the document defines no executable process (isExecutable=\"true\")"))
+        problems.append(Problem(None, 'the document defines no executable process (isExecutable="true")'))
     if problems:
         raise DeploymentInvalid(f"{name}: the model cannot be deployed", [p.as_dict() for p in problems])
     xml = etree.tostring(root, encoding="unicode")
-    return Document(name=name, xml=xml, sha256=hashlib.sha256(xml.encode()).hexdigest(),
-                    processes=processes, warnings=warnings)
+    return Document(
+        name=name, xml=xml, sha256=hashlib.sha256(xml.encode()).hexdigest(), processes=processes, warnings=warnings
+    )
 
 
 def _refuse_unsupported(root, allow_scripts: bool, problems: list[Problem]) -> None:
@@ -143,8 +150,12 @@ def _refuse_unsupported(root, allow_scripts: bool, problems: list[Problem]) -> N
             problems.append(Problem(owner.get("id"), _UNSUPPORTED[local]))
         elif local == "scriptTask":
             if not allow_scripts:
-                problems.append(Problem(element.get("id"), "script tasks are disabled "
-                                        "(set FENGQIAO_ALLOW_SCRIPT_TASKS to run restricted scripts)"))
+                problems.append(
+                    Problem(
+                        element.get("id"),
+                        "script tasks are disabled (set FENGQIAO_ALLOW_SCRIPT_TASKS to run restricted scripts)",
+                    )
+                )
                 continue
             script = element.findtext("bpmn:script", default="", namespaces=NS)
             try:
@@ -227,8 +238,9 @@ def _process_meta(process, lanes, problems: list[Problem], warnings: list[Proble
             assignee_is_expression = False
         priority = _expression_attr(task, "priority", problems)
         if not groups and not users and not assignee:
-            warnings.append(Problem(task_id, "user task has no candidate group, user or assignee: "
-                                             "only a supervisor can assign it"))
+            warnings.append(
+                Problem(task_id, "user task has no candidate group, user or assignee: only a supervisor can assign it")
+            )
         tasks[task_id] = {
             "warn": _properties(task).get("slaWarning"),
             "name": task.get("name"),
@@ -244,12 +256,17 @@ def _process_meta(process, lanes, problems: list[Problem], warnings: list[Proble
         }
     start_form = None
     for start in process.iterfind("bpmn:startEvent", NS):
-        if len(start) == 0 or all(_local(c.tag) in ("incoming", "outgoing", "extensionElements",
-                                                    "documentation") for c in start):
+        if len(start) == 0 or all(
+            _local(c.tag) in ("incoming", "outgoing", "extensionElements", "documentation") for c in start
+        ):
             start_form = start.get(f"{{{CAMUNDA_NS}}}formKey") or start_form
     boundaries = {b.get("id"): b.get("attachedToRef") for b in process.iter(f"{{{BPMN_NS}}}boundaryEvent")}
-    return {"tasks": tasks, "start_form": start_form, "boundaries": boundaries,
-            "sla_warning": _properties(process).get("slaWarning")}
+    return {
+        "tasks": tasks,
+        "start_form": start_form,
+        "boundaries": boundaries,
+        "sla_warning": _properties(process).get("slaWarning"),
+    }
 
 
 def _properties(element) -> dict[str, str]:

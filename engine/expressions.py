@@ -28,16 +28,36 @@ ISO_LITERAL = re.compile(
     rf"^(?:R\d*/(?:{_DATETIME}/)?{_DURATION}(?:/{_DATETIME})?|{_DURATION}|{_DATETIME})$", re.IGNORECASE
 )
 
-_FORBIDDEN_NODES = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.NamedExpr,
-                    ast.Await, ast.Yield, ast.YieldFrom, ast.Starred)
+_FORBIDDEN_NODES = (
+    ast.Lambda,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+    ast.NamedExpr,
+    ast.Await,
+    ast.Yield,
+    ast.YieldFrom,
+    ast.Starred,
+)
 
 MAX_EXPRESSION_LENGTH = 2000
 
 
 def _safe_functions() -> dict[str, Any]:
     return {
-        "len": len, "min": min, "max": max, "abs": abs, "round": round, "sorted": sorted,
-        "int": int, "float": float, "str": str, "bool": bool, "any": any, "all": all,
+        "len": len,
+        "min": min,
+        "max": max,
+        "abs": abs,
+        "round": round,
+        "sorted": sorted,
+        "int": int,
+        "float": float,
+        "str": str,
+        "bool": bool,
+        "any": any,
+        "all": all,
     }
 
 
@@ -72,7 +92,7 @@ def _juel_to_python(text: str) -> str:
             out.append(ch)
             i += 1
             continue
-        two = text[i:i + 2]
+        two = text[i : i + 2]
         if two == "&&":
             out.append(" and ")
             i += 2

@@ -40,21 +40,25 @@ class Actor:
 
     @classmethod
     def system(cls, name: str = "system", department: str | None = None) -> Actor:
-        return cls(id=None, username=name, role="system",
-                   departments=frozenset({department}) if department else frozenset())
+        return cls(
+            id=None, username=name, role="system", departments=frozenset({department}) if department else frozenset()
+        )
 
 
 class IdentityService:
     def __init__(self, ctx):
         self.ctx = ctx
-        self._hasher = PasswordHasher(time_cost=ctx.settings.argon2_time_cost,
-                                      memory_cost=ctx.settings.argon2_memory_kib)
+        self._hasher = PasswordHasher(
+            time_cost=ctx.settings.argon2_time_cost, memory_cost=ctx.settings.argon2_memory_kib
+        )
         self._dummy_hash = None  # verified against unknown users so both paths cost the same
 
     def create_department(self, key: str, name: str, kind: str, actor: Actor | None = None) -> dict[str, Any]:
         if not _KEY.match(key or "") or key in ROLES:
-            raise InvalidInput("department key must be 2-64 characters of a-z, 0-9, _ and not a role name",
-                               [{"field": "key", "message": "invalid key"}])
+            raise InvalidInput(
+                "department key must be 2-64 characters of a-z, 0-9, _ and not a role name",
+                [{"field": "key", "message": "invalid key"}],
+            )
         if kind not in KINDS:
             raise InvalidInput(f"kind must be one of {', '.join(KINDS)}", [{"field": "kind", "message": "invalid"}])
         if not (name or "").strip():
@@ -69,32 +73,58 @@ class IdentityService:
         except IntegrityError:
             raise AlreadyExists(f"department '{key}' already exists") from None
 
-    def create_user(self, username: str, role: str, password: str | None, departments: list[str] | None = None,
-                    display_name: str | None = None, actor: Actor | None = None) -> dict[str, Any]:
+    def create_user(
+        self,
+        username: str,
+        role: str,
+        password: str | None,
+        departments: list[str] | None = None,
+        display_name: str | None = None,
+        actor: Actor | None = None,
+    ) -> dict[str, Any]:
         departments = list(dict.fromkeys(departments or []))
         if not _USERNAME.match(username or ""):
-            raise InvalidInput("username must be 2-64 characters of letters, digits and _.@-",
-                               [{"field": "username", "message": "invalid username"}])
+            raise InvalidInput(
+                "username must be 2-64 characters of letters, digits and _.@-",
+                [{"field": "username", "message": "invalid username"}],
+            )
         if role not in ROLES:
             raise InvalidInput(f"role must be one of {', '.join(ROLES)}", [{"field": "role", "message": "invalid"}])
         if password is not None and len(password) < 8:
-            raise InvalidInput("password must have at least 8 characters",
-                               [{"field": "password", "message": "too short"}])
+            raise InvalidInput(
+                "password must have at least 8 characters", [{"field": "password", "message": "too short"}]
+            )
         try:
             with self.ctx.db.transaction() as session:
                 depts = [self._department(session, key) for key in departments]
                 _check_departments(role, depts)
-                user = User(username=username, display_name=(display_name or username).strip()[:200], role=role,
-                            password_hash=self._hasher.hash(password) if password else None, active=True,
-                            created_at=self.ctx.clock.now())
+                user = User(
+                    username=username,
+                    display_name=(display_name or username).strip()[:200],
+                    role=role,
+                    password_hash=self._hasher.hash(password) if password else None,
+                    active=True,
+                    created_at=self.ctx.clock.now(),
+                )
                 session.add(user)
                 session.flush()
                 for dept in depts:
                     session.add(Membership(user_id=user.id, department_id=dept.id))
-                record(session, user.created_at, actor, "user.created",
-                       details={"username": username, "role": role, "departments": departments})
-                return {"id": user.id, "username": user.username, "display_name": user.display_name,
-                        "role": role, "departments": departments, "active": True}
+                record(
+                    session,
+                    user.created_at,
+                    actor,
+                    "user.created",
+                    details={"username": username, "role": role, "departments": departments},
+                )
+                return {
+                    "id": user.id,
+                    "username": user.username,
+                    "display_name": user.display_name,
+                    "role": role,
+                    "departments": departments,
+                    "active": True,
+                }
         except IntegrityError:
             raise AlreadyExists(f"user '{username}' already exists") from None
 
@@ -128,9 +158,11 @@ class IdentityService:
 
     @staticmethod
     def _actor(session, user: User) -> Actor:
-        rows = session.execute(select(Department.key, Department.kind, Department.id)
-                               .join(Membership, Membership.department_id == Department.id)
-                               .where(Membership.user_id == user.id)).all()
+        rows = session.execute(
+            select(Department.key, Department.kind, Department.id)
+            .join(Membership, Membership.department_id == Department.id)
+            .where(Membership.user_id == user.id)
+        ).all()
         return member_actor(user.id, user.username, user.role, rows)
 
     @staticmethod
@@ -145,21 +177,40 @@ class IdentityService:
             return [department_view(d) for d in session.scalars(select(Department).order_by(Department.key))]
 
     def user_view(self, session, user: User) -> dict[str, Any]:
-        keys = sorted(session.scalars(select(Department.key).join(Membership, Membership.department_id == Department.id)
-                                      .where(Membership.user_id == user.id)))
-        return {"id": user.id, "username": user.username, "display_name": user.display_name, "role": user.role,
-                "departments": keys, "active": user.active}
+        keys = sorted(
+            session.scalars(
+                select(Department.key)
+                .join(Membership, Membership.department_id == Department.id)
+                .where(Membership.user_id == user.id)
+            )
+        )
+        return {
+            "id": user.id,
+            "username": user.username,
+            "display_name": user.display_name,
+            "role": user.role,
+            "departments": keys,
+            "active": user.active,
+        }
 
     def get_user(self, username: str) -> dict[str, Any]:
         with self.ctx.db.read() as session:
             return self.user_view(session, self._user_row(session, username))
 
-    def update_user(self, username: str, *, active: bool | None = None, password: str | None = None,
-                    display_name: str | None = None, actor: Actor | None = None) -> dict[str, Any]:
+    def update_user(
+        self,
+        username: str,
+        *,
+        active: bool | None = None,
+        password: str | None = None,
+        display_name: str | None = None,
+        actor: Actor | None = None,
+    ) -> dict[str, Any]:
         """Deactivate or reactivate, reset the password, rename. Deactivation and a new password end sessions."""
         if password is not None and len(password) < 8:
-            raise InvalidInput("password must have at least 8 characters",
-                               [{"field": "password", "message": "too short"}])
+            raise InvalidInput(
+                "password must have at least 8 characters", [{"field": "password", "message": "too short"}]
+            )
         if display_name is not None and not display_name.strip():
             raise InvalidInput("display name must not be empty", [{"field": "display_name", "message": "required"}])
         now = self.ctx.clock.now()
@@ -178,8 +229,13 @@ class IdentityService:
             if "password" in changed or user.active is False:
                 self.ctx.tokens.revoke_sessions(session, user.id, now)
             if changed:
-                record(session, now, actor, "user.updated",
-                       details={"username": user.username, "changed": changed, "active": user.active})
+                record(
+                    session,
+                    now,
+                    actor,
+                    "user.updated",
+                    details={"username": user.username, "changed": changed, "active": user.active},
+                )
             return self.user_view(session, user)
 
     def add_membership(self, username: str, department: str, actor: Actor | None = None) -> dict[str, Any]:
@@ -193,21 +249,32 @@ class IdentityService:
         with self.ctx.db.transaction() as session:
             user = self._user_row(session, username)
             dept = self._department(session, department)
-            current = list(session.scalars(select(Department).join(
-                Membership, Membership.department_id == Department.id).where(Membership.user_id == user.id)))
+            current = list(
+                session.scalars(
+                    select(Department)
+                    .join(Membership, Membership.department_id == Department.id)
+                    .where(Membership.user_id == user.id)
+                )
+            )
             member = any(d.id == dept.id for d in current)
             if add and not member:
                 _check_departments(user.role, current + [dept])
                 session.add(Membership(user_id=user.id, department_id=dept.id))
             elif not add and member:
                 _check_departments(user.role, [d for d in current if d.id != dept.id])
-                session.execute(delete(Membership).where(Membership.user_id == user.id,
-                                                         Membership.department_id == dept.id))
+                session.execute(
+                    delete(Membership).where(Membership.user_id == user.id, Membership.department_id == dept.id)
+                )
             else:
                 return self.user_view(session, user)
             session.flush()
-            record(session, now, actor, "membership.added" if add else "membership.removed",
-                   details={"username": user.username, "department": dept.key})
+            record(
+                session,
+                now,
+                actor,
+                "membership.added" if add else "membership.removed",
+                details={"username": user.username, "department": dept.key},
+            )
             return self.user_view(session, user)
 
     @staticmethod
@@ -220,37 +287,53 @@ class IdentityService:
     def list_users(self) -> list[dict[str, Any]]:
         with self.ctx.db.read() as session:
             users = session.scalars(select(User).order_by(User.username)).all()
-            memberships = session.execute(select(Membership.user_id, Department.key)
-                                          .join(Department, Department.id == Membership.department_id)).all()
+            memberships = session.execute(
+                select(Membership.user_id, Department.key).join(Department, Department.id == Membership.department_id)
+            ).all()
             by_user: dict[int, list[str]] = {}
             for user_id, key in memberships:
                 by_user.setdefault(user_id, []).append(key)
-            return [{"id": u.id, "username": u.username, "display_name": u.display_name, "role": u.role,
-                     "departments": sorted(by_user.get(u.id, [])), "active": u.active} for u in users]
+            return [
+                {
+                    "id": u.id,
+                    "username": u.username,
+                    "display_name": u.display_name,
+                    "role": u.role,
+                    "departments": sorted(by_user.get(u.id, [])),
+                    "active": u.active,
+                }
+                for u in users
+            ]
 
 
 def member_actor(user_id: int, username: str, role: str, departments: Iterable[tuple[str, str, int]]) -> Actor:
     """The actor of a user from their memberships' (department key, kind, id); a station is its station."""
     departments = list(departments)
     station = next((dept_id for _key, kind, dept_id in departments if kind == "station"), None)
-    return Actor(id=user_id, username=username, role=role,
-                 departments=frozenset(key for key, _kind, _id in departments), station_id=station)
+    return Actor(
+        id=user_id,
+        username=username,
+        role=role,
+        departments=frozenset(key for key, _kind, _id in departments),
+        station_id=station,
+    )
 
 
 def _check_departments(role: str, depts: list[Department]) -> None:
     """The membership rules of a role (the same create_user applies)."""
     kinds = {d.kind for d in depts}
     if role in STATION_ROLES and (len(depts) != 1 or kinds != {"station"}):
-        raise InvalidInput(f"{'an' if role[0] in 'aeiou' else 'a'} {role} belongs to exactly one station",
-                           [{"field": "department", "message": "name one station"}])
+        raise InvalidInput(
+            f"{'an' if role[0] in 'aeiou' else 'a'} {role} belongs to exactly one station",
+            [{"field": "department", "message": "name one station"}],
+        )
     if role == "liaison" and (not depts or kinds != {"agency"}):
-        raise InvalidInput("a liaison belongs to one or more agencies",
-                           [{"field": "department", "message": "name an agency"}])
+        raise InvalidInput(
+            "a liaison belongs to one or more agencies", [{"field": "department", "message": "name an agency"}]
+        )
     if role in ("admin", "auditor") and depts:
-        raise InvalidInput(f"an {role} belongs to no department",
-                           [{"field": "department", "message": "not allowed"}])
+        raise InvalidInput(f"an {role} belongs to no department", [{"field": "department", "message": "not allowed"}])
 
 
 def department_view(dept: Department) -> dict[str, Any]:
     return {"id": dept.id, "key": dept.key, "name": dept.name, "kind": dept.kind}
-

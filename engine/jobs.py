@@ -98,8 +98,16 @@ class RedisJobs:
         try:
             with self.connection.pipeline() as pipe:
                 for timer_id, due_at in timers:
-                    self.queue.enqueue_at(due_at, fire_timer_job, timer_id, job_id=f"timer-{timer_id}",
-                                          result_ttl=60, failure_ttl=3600, job_timeout=120, pipeline=pipe)
+                    self.queue.enqueue_at(
+                        due_at,
+                        fire_timer_job,
+                        timer_id,
+                        job_id=f"timer-{timer_id}",
+                        result_ttl=60,
+                        failure_ttl=3600,
+                        job_timeout=120,
+                        pipeline=pipe,
+                    )
                 pipe.execute()
         except RedisError as exc:  # the sweeper will find the timers in the database
             log.warning("could not schedule timers %s in Redis: %s", [t for t, _due in timers], exc)

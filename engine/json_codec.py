@@ -22,8 +22,7 @@ import orjson
 _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
-def dumps(value: Any, default: Callable[[Any], Any] | None = None,
-          fallback: Callable[[Any], str] = json.dumps) -> str:
+def dumps(value: Any, default: Callable[[Any], Any] | None = None, fallback: Callable[[Any], str] = json.dumps) -> str:
     try:
         return orjson.dumps(value, default=default, option=_OPTIONS).decode()
     except orjson.JSONEncodeError:

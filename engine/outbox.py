@@ -15,20 +15,42 @@ from sqlalchemy import select
 from .store.models import OutboxEvent
 
 
-def emit(session, at: datetime, event_type: str, *, instance_id: str | None = None,
-         task_id: str | None = None, payload: dict[str, Any] | None = None) -> None:
-    session.add(OutboxEvent(**outbox_row(at, event_type, instance_id=instance_id, task_id=task_id,
-                                         payload=payload)))
+def emit(
+    session,
+    at: datetime,
+    event_type: str,
+    *,
+    instance_id: str | None = None,
+    task_id: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    session.add(OutboxEvent(**outbox_row(at, event_type, instance_id=instance_id, task_id=task_id, payload=payload)))
 
 
-def outbox_row(at: datetime, event_type: str, *, instance_id: str | None = None, task_id: str | None = None,
-               payload: dict[str, Any] | None = None) -> dict[str, Any]:
+def outbox_row(
+    at: datetime,
+    event_type: str,
+    *,
+    instance_id: str | None = None,
+    task_id: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The column values of one outbox event (the unit of work inserts its events in one statement)."""
-    return {"event_id": str(uuid.uuid4()), "type": event_type, "occurred_at": at, "instance_id": instance_id,
-            "task_id": task_id, "payload": payload or {}, "published_at": None}
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": event_type,
+        "occurred_at": at,
+        "instance_id": instance_id,
+        "task_id": task_id,
+        "payload": payload or {},
+        "published_at": None,
+    }
 
 
 def pending(session, limit: int = 100) -> list[OutboxEvent]:
     """Unpublished events, oldest first (what the relay reads)."""
-    return list(session.scalars(select(OutboxEvent).where(OutboxEvent.published_at.is_(None))
-                                .order_by(OutboxEvent.id).limit(limit)))
+    return list(
+        session.scalars(
+            select(OutboxEvent).where(OutboxEvent.published_at.is_(None)).order_by(OutboxEvent.id).limit(limit)
+        )
+    )

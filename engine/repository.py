@@ -53,11 +53,14 @@ class RepositoryService:
         """Dry run: everything deploy checks, nothing stored."""
         with self.ctx.db.transaction() as session:
             docs, _ = self._check(session, files, allow_scripts)
-        return {"processes": sorted(k for d in docs for k in d.processes),
-                "warnings": [w.as_dict() for d in docs for w in d.warnings]}
+        return {
+            "processes": sorted(k for d in docs for k in d.processes),
+            "warnings": [w.as_dict() for d in docs for w in d.warnings],
+        }
 
-    def deploy(self, files: list[tuple[str, bytes | str]], actor=None,
-               allow_scripts: bool | None = None) -> dict[str, Any]:
+    def deploy(
+        self, files: list[tuple[str, bytes | str]], actor=None, allow_scripts: bool | None = None
+    ) -> dict[str, Any]:
         """Deploy one or several documents together; returns each process key with its version."""
         for attempt in range(3):
             try:
@@ -94,14 +97,24 @@ class RepositoryService:
                 results.append({"key": key, "version": latest.version, "id": latest.id, "created": False})
                 continue
             if deployment is None:
-                deployment = Deployment(deployed_at=now, deployed_by=actor.username if actor else None,
-                                        resources=[{"name": d.name, "sha256": d.sha256} for d in docs])
+                deployment = Deployment(
+                    deployed_at=now,
+                    deployed_by=actor.username if actor else None,
+                    resources=[{"name": d.name, "sha256": d.sha256} for d in docs],
+                )
                 session.add(deployment)
                 session.flush()
             row = ProcessDefinition(
-                key=key, version=(latest.version + 1) if latest else 1, name=info.name,
-                deployment_id=deployment.id, content_hash=digest, resource_name=doc.name, xml=doc.xml,
-                called=[], meta={}, deployed_at=now,
+                key=key,
+                version=(latest.version + 1) if latest else 1,
+                name=info.name,
+                deployment_id=deployment.id,
+                content_hash=digest,
+                resource_name=doc.name,
+                xml=doc.xml,
+                called=[],
+                meta={},
+                deployed_at=now,
             )
             session.add(row)
             rows[key] = row
@@ -119,12 +132,24 @@ class RepositoryService:
             for c in called:
                 meta.update({k: v for k, v in c.meta.items() if k not in meta})
             row.meta = meta
-            record(session, now, actor, "definition.deployed", details={
-                "definition_id": row.id, "key": row.key, "version": row.version})
-            emit(session, now, "definition.deployed", payload={
-                "definition_id": row.id, "key": row.key, "version": row.version})
-        return {"deployment_id": deployment.id if deployment else None, "definitions": results,
-                "warnings": [w.as_dict() for d in docs for w in d.warnings]}
+            record(
+                session,
+                now,
+                actor,
+                "definition.deployed",
+                details={"definition_id": row.id, "key": row.key, "version": row.version},
+            )
+            emit(
+                session,
+                now,
+                "definition.deployed",
+                payload={"definition_id": row.id, "key": row.key, "version": row.version},
+            )
+        return {
+            "deployment_id": deployment.id if deployment else None,
+            "definitions": results,
+            "warnings": [w.as_dict() for d in docs for w in d.warnings],
+        }
 
     def _check(self, session, files, allow_scripts):
         if not files:
@@ -133,30 +158,35 @@ class RepositoryService:
         docs, failures = [], []
         for name, data in files:
             try:
-                docs.append(bpmn.load_document(name, data, max_bytes=self.ctx.settings.max_bpmn_bytes,
-                                               allow_scripts=allow))
+                docs.append(
+                    bpmn.load_document(name, data, max_bytes=self.ctx.settings.max_bpmn_bytes, allow_scripts=allow)
+                )
             except DeploymentInvalid as exc:
                 failures.append(exc)
         if len(failures) == 1:
             raise failures[0]
         if failures:
-            raise DeploymentInvalid("; ".join(f.message for f in failures),
-                                    [d for f in failures for d in f.details])
+            raise DeploymentInvalid("; ".join(f.message for f in failures), [d for f in failures for d in f.details])
         problems: list[dict[str, Any]] = []
         keys = [k for d in docs for k in d.processes]
         duplicates = sorted({k for k in keys if keys.count(k) > 1})
         if duplicates:
-            raise DeploymentInvalid("a process is defined twice",
-                                    [{"element_id": k, "message": "process defined in several documents"}
-                                     for k in duplicates])
+            raise DeploymentInvalid(
+                "a process is defined twice",
+                [{"element_id": k, "message": "process defined in several documents"} for k in duplicates],
+            )
         # called processes outside this deployment: the latest deployed version, pinned now
         external: dict[str, ProcessDefinition] = {}
         wanted = [c for d in docs for p in d.processes.values() for c in p.called if c not in keys]
         for key in wanted:
             row = self._latest(session, key)
             if row is None:
-                problems.append({"element_id": key, "message": f"called process '{key}' is not deployed "
-                                                               "and not part of this deployment"})
+                problems.append(
+                    {
+                        "element_id": key,
+                        "message": f"called process '{key}' is not deployed and not part of this deployment",
+                    }
+                )
             else:
                 external[key] = row
         if problems:
@@ -165,8 +195,11 @@ class RepositoryService:
             for info in doc.processes.values():
                 for element_id, task in info.meta["tasks"].items():
                     if task["form_key"] and task["form_key"] not in self.ctx.forms:
-                        doc.warnings.append(bpmn.Problem(element_id, f"form '{task['form_key']}' is not "
-                                                                     "installed: the task takes no data"))
+                        doc.warnings.append(
+                            bpmn.Problem(
+                                element_id, f"form '{task['form_key']}' is not installed: the task takes no data"
+                            )
+                        )
         extra_xml = self._documents(session, list(external.values()))
         parser = self._parser([(d.name, d.xml) for d in docs] + extra_xml)
         for key in keys:
@@ -226,8 +259,9 @@ class RepositoryService:
             try:
                 parser.add_bpmn_xml(bpmn.parse_xml(xml, name, max_bytes=len(xml.encode()) + 1), filename=name)
             except ValidationException as exc:
-                raise DeploymentInvalid(f"{name}: the model is not valid BPMN 2.0",
-                                        [{"element_id": exc.id or None, "message": _clean(exc)}]) from None
+                raise DeploymentInvalid(
+                    f"{name}: the model is not valid BPMN 2.0", [{"element_id": exc.id or None, "message": _clean(exc)}]
+                ) from None
         return parser
 
     @staticmethod
@@ -235,17 +269,23 @@ class RepositoryService:
         try:
             return parser.get_spec(key), parser.get_subprocess_specs(key)
         except ValidationException as exc:
-            raise DeploymentInvalid(f"process '{key}' is not valid",
-                                    [{"element_id": exc.id or key, "message": _clean(exc)}]) from None
+            raise DeploymentInvalid(
+                f"process '{key}' is not valid", [{"element_id": exc.id or key, "message": _clean(exc)}]
+            ) from None
         except (SpiffWorkflowException, KeyError, TypeError, AttributeError, ValueError) as exc:
-            raise DeploymentInvalid(f"process '{key}' cannot be parsed",
-                                    [{"element_id": key, "message": f"{type(exc).__name__}: {exc}"}]) from None
+            raise DeploymentInvalid(
+                f"process '{key}' cannot be parsed", [{"element_id": key, "message": f"{type(exc).__name__}: {exc}"}]
+            ) from None
 
     # --- queries ---------------------------------------------------------------------------------
     @staticmethod
     def _latest(session, key: str) -> ProcessDefinition | None:
-        return session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)
-                               .order_by(ProcessDefinition.version.desc()).limit(1)).first()
+        return session.scalars(
+            select(ProcessDefinition)
+            .where(ProcessDefinition.key == key)
+            .order_by(ProcessDefinition.version.desc())
+            .limit(1)
+        ).first()
 
     def get_definition(self, key: str, version: int | None = None, with_xml: bool = False) -> dict[str, Any]:
         with self.ctx.db.read() as session:
@@ -254,8 +294,9 @@ class RepositoryService:
                 query = query.where(ProcessDefinition.version == version)
             row = session.scalars(query.order_by(ProcessDefinition.version.desc()).limit(1)).first()
             if row is None:
-                raise DefinitionNotFound(f"process definition '{key}'"
-                                         + (f" version {version}" if version else "") + " does not exist")
+                raise DefinitionNotFound(
+                    f"process definition '{key}'" + (f" version {version}" if version else "") + " does not exist"
+                )
             return _definition_view(row, with_xml)
 
     def count_definitions(self) -> int:
@@ -266,19 +307,31 @@ class RepositoryService:
     def list_definitions(self) -> list[dict[str, Any]]:
         """The latest version of every process key."""
         with self.ctx.db.read() as session:
-            latest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-                      .group_by(ProcessDefinition.key).subquery())
-            rows = session.scalars(select(ProcessDefinition).join(
-                latest, (ProcessDefinition.key == latest.c.key) & (ProcessDefinition.version == latest.c.v))
-                .order_by(ProcessDefinition.key)).all()
+            latest = (
+                select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+                .group_by(ProcessDefinition.key)
+                .subquery()
+            )
+            rows = session.scalars(
+                select(ProcessDefinition)
+                .join(latest, (ProcessDefinition.key == latest.c.key) & (ProcessDefinition.version == latest.c.v))
+                .order_by(ProcessDefinition.key)
+            ).all()
             return [_definition_view(r) for r in rows]
 
 
 def _definition_view(row: ProcessDefinition, with_xml: bool = False) -> dict[str, Any]:
-    view = {"id": row.id, "key": row.key, "version": row.version, "name": row.name,
-            "deployment_id": row.deployment_id, "deployed_at": row.deployed_at.isoformat(),
-            "resource_name": row.resource_name, "content_hash": row.content_hash,
-            "start_form": row.meta.get(row.key, {}).get("start_form")}
+    view = {
+        "id": row.id,
+        "key": row.key,
+        "version": row.version,
+        "name": row.name,
+        "deployment_id": row.deployment_id,
+        "deployed_at": row.deployed_at.isoformat(),
+        "resource_name": row.resource_name,
+        "content_hash": row.content_hash,
+        "start_form": row.meta.get(row.key, {}).get("start_form"),
+    }
     if with_xml:
         view["xml"] = row.xml
     return view

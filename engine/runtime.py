@@ -53,8 +53,14 @@ class RuntimeService:
         self.ctx = ctx
 
     # --- start -----------------------------------------------------------------------------------
-    def start_instance(self, key: str, actor, variables: dict[str, Any] | None = None,
-                       business_key: str | None = None, version: int | None = None) -> dict[str, Any]:
+    def start_instance(
+        self,
+        key: str,
+        actor,
+        variables: dict[str, Any] | None = None,
+        business_key: str | None = None,
+        version: int | None = None,
+    ) -> dict[str, Any]:
         """Start `key` (latest version unless `version`); the case belongs to the actor's station."""
         variables = {} if variables is None else variables
         if not isinstance(variables, dict):
@@ -63,8 +69,10 @@ class RuntimeService:
         if size > MAX_VARIABLES_BYTES:
             raise TooLarge(f"variables are {size} bytes; the limit is {MAX_VARIABLES_BYTES}")
         if business_key is not None and not BUSINESS_KEY.match(business_key):
-            raise InvalidInput("business key must be 1-100 characters of letters, digits and _.:/-",
-                               [{"field": "business_key", "message": "invalid business key"}])
+            raise InvalidInput(
+                "business key must be 1-100 characters of letters, digits and _.:/-",
+                [{"field": "business_key", "message": "invalid business key"}],
+            )
 
         def create(session, now) -> Change:
             found = _DEFINITION[version is not None].all(session.connection(), {"key": key, "version": version})
@@ -78,14 +86,27 @@ class RuntimeService:
             else:
                 _check_json(variables)
                 plain, personal = dict(variables), {}
-            instance = Record(ProcessInstance.__table__, dict(
-                id=str(uuid.uuid4()), business_key=business_key or self._next_business_key(session, now),
-                definition_id=definition.id, process_key=key, status="running", case_owner_id=None,
-                station_id=actor.station_id, started_by_id=actor.id, started_at=now, ended_at=None,
-                variables={}, state="", version=1,
-            ))
-            if business_key is not None and session.scalar(select(func.count()).where(
-                    ProcessInstance.business_key == business_key)):  # a generated key is new by construction
+            instance = Record(
+                ProcessInstance.__table__,
+                dict(
+                    id=str(uuid.uuid4()),
+                    business_key=business_key or self._next_business_key(session, now),
+                    definition_id=definition.id,
+                    process_key=key,
+                    status="running",
+                    case_owner_id=None,
+                    station_id=actor.station_id,
+                    started_by_id=actor.id,
+                    started_at=now,
+                    ended_at=None,
+                    variables={},
+                    state="",
+                    version=1,
+                ),
+            )
+            if business_key is not None and session.scalar(
+                select(func.count()).where(ProcessInstance.business_key == business_key)
+            ):  # a generated key is new by construction
                 raise AlreadyExists(f"business key '{business_key}' is already used")
             change = Change(session, instance, actor, now, loaded=loaded, is_new=True)  # inserted with its state
             workflow = self.ctx.serializer.new(loaded.spec, loaded.subprocess_specs)
@@ -95,15 +116,24 @@ class RuntimeService:
             change.workflow = workflow
             if personal:
                 self.ctx.personal.store(change, None, "start", personal)
-            change.audit("instance.started", definition_id=definition.id, process_key=key,
-                         version=definition.version, variables=sorted(plain), personal_fields=sorted(personal))
-            change.emit("instance.started", process_key=key, version=definition.version,
-                        station_id=instance.station_id)
+            change.audit(
+                "instance.started",
+                definition_id=definition.id,
+                process_key=key,
+                version=definition.version,
+                variables=sorted(plain),
+                personal_fields=sorted(personal),
+            )
+            change.emit("instance.started", process_key=key, version=definition.version, station_id=instance.station_id)
             return change
 
         try:
-            return self.ctx.uow.start(create, then=lambda change: self._full_view(
-                change.session, change.instance, open_tasks=self.ctx.tasks.opened_by(change)))
+            return self.ctx.uow.start(
+                create,
+                then=lambda change: self._full_view(
+                    change.session, change.instance, open_tasks=self.ctx.tasks.opened_by(change)
+                ),
+            )
         except IntegrityError:
             raise AlreadyExists("business key is already used") from None
 
@@ -116,9 +146,16 @@ class RuntimeService:
         return f"{prefix}-{now.year}-{value:06d}"
 
     # --- messages --------------------------------------------------------------------------------
-    def correlate_message(self, name: str, actor, *, business_key: str | None = None,
-                          instance_id: str | None = None, payload: dict[str, Any] | None = None,
-                          department: str | None = None) -> dict[str, Any]:
+    def correlate_message(
+        self,
+        name: str,
+        actor,
+        *,
+        business_key: str | None = None,
+        instance_id: str | None = None,
+        payload: dict[str, Any] | None = None,
+        department: str | None = None,
+    ) -> dict[str, Any]:
         """Deliver message `name` to the instance waiting for it (a department reporting its result).
 
         With several waiting events (both departments), `department` picks the one whose task that
@@ -128,8 +165,10 @@ class RuntimeService:
         if not isinstance(payload, dict):
             raise InvalidInput("payload must be a JSON object", [{"field": "payload", "message": "not an object"}])
         if (business_key is None) == (instance_id is None):
-            raise InvalidInput("name exactly one of business_key and instance_id",
-                               [{"field": "business_key", "message": "business_key or instance_id"}])
+            raise InvalidInput(
+                "name exactly one of business_key and instance_id",
+                [{"field": "business_key", "message": "business_key or instance_id"}],
+            )
         instance_id = instance_id or self._instance_id_by_key(business_key)
         if department is None and actor.role == "system" and len(actor.departments) == 1:
             department = next(iter(actor.departments))
@@ -137,20 +176,35 @@ class RuntimeService:
         def deliver(change: Change):
             if change.instance.status != "running":
                 raise InstanceNotRunning(f"instance {change.instance.business_key} is {change.instance.status}")
-            waits = change.session.scalars(select(MessageWait).where(
-                MessageWait.instance_id == change.instance.id, MessageWait.message_name == name)).all()
+            waits = change.session.scalars(
+                select(MessageWait).where(
+                    MessageWait.instance_id == change.instance.id, MessageWait.message_name == name
+                )
+            ).all()
             if department is not None:
                 waits = [w for w in waits if not w.groups or department in w.groups]
             if not waits:
-                raise MessageNotCorrelated(f"instance {change.instance.business_key} is not waiting for "
-                                           f"message '{name}'" + (f" from '{department}'" if department else ""))
+                raise MessageNotCorrelated(
+                    f"instance {change.instance.business_key} is not waiting for "
+                    f"message '{name}'" + (f" from '{department}'" if department else "")
+                )
             if len(waits) > 1:
-                raise MessageNotCorrelated(f"several events wait for '{name}'; name the department",
-                                           [{"field": "department", "message": "one of " + ", ".join(
-                                               sorted({g for w in waits for g in w.groups}))}])
+                raise MessageNotCorrelated(
+                    f"several events wait for '{name}'; name the department",
+                    [
+                        {
+                            "field": "department",
+                            "message": "one of " + ", ".join(sorted({g for w in waits for g in w.groups})),
+                        }
+                    ],
+                )
             wait = waits[0]
-            if actor.role == "system" and actor.departments and wait.groups \
-                    and not (actor.departments & set(wait.groups)):
+            if (
+                actor.role == "system"
+                and actor.departments
+                and wait.groups
+                and not (actor.departments & set(wait.groups))
+            ):
                 raise Forbidden("this department may not answer that event")
             workflow = change.workflow
             refresh_timers(workflow)
@@ -160,8 +214,11 @@ class RuntimeService:
             attached_rows = []
             form_key = None
             if wait.attached_to:
-                attached_rows = change.hold(_OPEN_TASKS_OF.all(
-                    change.session.connection(), {"instance_id": change.instance.id, "element_id": wait.attached_to}))
+                attached_rows = change.hold(
+                    _OPEN_TASKS_OF.all(
+                        change.session.connection(), {"instance_id": change.instance.id, "element_id": wait.attached_to}
+                    )
+                )
                 form_key = next((r.form_key for r in attached_rows if r.form_key), None)
             if form_key:
                 plain, personal = self.ctx.forms.get(form_key).validate(payload)
@@ -179,8 +236,15 @@ class RuntimeService:
                 change.emit("task.completed", task_id=row.id, element_id=row.element_id, via="message")
             if personal:
                 self.ctx.personal.store(change, wait.task_id, f"message:{name}", personal)
-            change.audit("message.correlated", task_id=wait.task_id, message=name, element_id=wait.element_id,
-                         department=department, fields=sorted(plain), personal_fields=sorted(personal))
+            change.audit(
+                "message.correlated",
+                task_id=wait.task_id,
+                message=name,
+                element_id=wait.element_id,
+                department=department,
+                fields=sorted(plain),
+                personal_fields=sorted(personal),
+            )
             change.emit("message.correlated", message=name, element_id=wait.element_id, department=department)
             return change.instance.id
 
@@ -221,8 +285,9 @@ class RuntimeService:
         if actor.role not in ("admin", "system"):
             raise Forbidden("only an admin may change a case's variables")
         if not isinstance(variables, dict) or not variables:
-            raise InvalidInput("variables must be a non-empty JSON object",
-                               [{"field": "variables", "message": "not an object"}])
+            raise InvalidInput(
+                "variables must be a non-empty JSON object", [{"field": "variables", "message": "not an object"}]
+            )
         _check_json(variables)
 
         def apply(change: Change):
@@ -243,13 +308,17 @@ class RuntimeService:
                 raise InstanceNotFound(f"process instance '{instance_id}' does not exist")
             return self._full_view(session, instance, history)
 
-    def _full_view(self, session, instance: ProcessInstance, history: bool = True,
-                   open_tasks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    def _full_view(
+        self, session, instance: ProcessInstance, history: bool = True, open_tasks: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         """The case with its open tasks (read, unless given: a new case's are the ones its start
         created) and, optionally, its history."""
         view = self._view(session, instance)
-        view["open_tasks"] = open_tasks if open_tasks is not None else self.ctx.tasks.query_rows(
-            session, instance_id=instance.id, states=("open", "claimed"))
+        view["open_tasks"] = (
+            open_tasks
+            if open_tasks is not None
+            else self.ctx.tasks.query_rows(session, instance_id=instance.id, states=("open", "claimed"))
+        )
         if history:
             entries = _HISTORY.all(session.connection(), {"instance_id": instance.id})
             view["history"] = [audit_view(e) for e in entries]
@@ -264,22 +333,35 @@ class RuntimeService:
             loaded = self.ctx.repository.load(session, instance.definition_id)
             workflow = self.ctx.serializer.loads(instance.state, loaded.spec, loaded.subprocess_specs)
         active, completed = set(), set()
-        for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED
-                                       | TaskState.COMPLETED):
+        for task in workflow.get_tasks(
+            state=TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.COMPLETED
+        ):
             element = getattr(task.task_spec, "bpmn_id", None)
             if element is None:  # engine-internal specs (Start, End, boundary splits)
                 continue
             (completed if task.state == TaskState.COMPLETED else active).add(element)
-        return {"instance_id": instance_id, "process_key": instance.process_key,
-                "definition_id": instance.definition_id, "active": sorted(active),
-                "completed": sorted(completed - active)}
+        return {
+            "instance_id": instance_id,
+            "process_key": instance.process_key,
+            "definition_id": instance.definition_id,
+            "active": sorted(active),
+            "completed": sorted(completed - active),
+        }
 
     def get_instance_by_business_key(self, business_key: str, history: bool = True) -> dict[str, Any]:
         return self.get_instance(self._instance_id_by_key(business_key), history)
 
-    def list_instances(self, *, status: str | None = None, process_key: str | None = None,
-                       business_key: str | None = None, case_owner: str | None = None,
-                       station_id: int | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+    def list_instances(
+        self,
+        *,
+        status: str | None = None,
+        process_key: str | None = None,
+        business_key: str | None = None,
+        case_owner: str | None = None,
+        station_id: int | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
         with self.ctx.db.read() as session:
             query = select(ProcessInstance)
             if status:
@@ -292,8 +374,7 @@ class RuntimeService:
                 query = query.where(ProcessInstance.station_id == station_id)
             if case_owner:
                 owner = aliased(User)
-                query = query.join(owner, owner.id == ProcessInstance.case_owner_id).where(
-                    owner.username == case_owner)
+                query = query.join(owner, owner.id == ProcessInstance.case_owner_id).where(owner.username == case_owner)
             query = query.order_by(ProcessInstance.started_at.desc(), ProcessInstance.id)
             rows = session.scalars(query.limit(min(max(limit, 1), 200)).offset(max(offset, 0))).all()
             return self._views(session, rows)
@@ -304,14 +385,24 @@ class RuntimeService:
     @staticmethod
     def _views(session, rows: list[ProcessInstance]) -> list[dict[str, Any]]:
         users, stations, versions = _names(session, rows)
-        return [{
-            "id": r.id, "business_key": r.business_key, "process_key": r.process_key,
-            "definition_id": r.definition_id, "definition_version": versions.get(r.definition_id),
-            "status": r.status, "case_owner": users.get(r.case_owner_id), "station": stations.get(r.station_id),
-            "started_by": users.get(r.started_by_id), "started_at": r.started_at.isoformat(),
-            "ended_at": r.ended_at.isoformat() if r.ended_at else None, "variables": r.variables,
-            "version": r.version,
-        } for r in rows]
+        return [
+            {
+                "id": r.id,
+                "business_key": r.business_key,
+                "process_key": r.process_key,
+                "definition_id": r.definition_id,
+                "definition_version": versions.get(r.definition_id),
+                "status": r.status,
+                "case_owner": users.get(r.case_owner_id),
+                "station": stations.get(r.station_id),
+                "started_by": users.get(r.started_by_id),
+                "started_at": r.started_at.isoformat(),
+                "ended_at": r.ended_at.isoformat() if r.ended_at else None,
+                "variables": r.variables,
+                "version": r.version,
+            }
+            for r in rows
+        ]
 
     def personal_data(self, instance_id: str, actor, purpose: str) -> list[dict[str, Any]]:
         """Decrypt a case's personal data; every read is audited with its purpose."""
@@ -320,21 +411,38 @@ class RuntimeService:
 
 # Statements of a case start and a case view, built once (building costs more than running on SQLite).
 # id and version only: the row's XML is not needed (the parsed spec comes from the cache)
-_LATEST = (select(ProcessDefinition.id, ProcessDefinition.version).where(ProcessDefinition.key == bindparam("key"))
-           .order_by(ProcessDefinition.version.desc()).limit(1))
-_DEFINITION = {False: DriverQuery(_LATEST),
-               True: DriverQuery(_LATEST.where(ProcessDefinition.version == bindparam("version")))}
+_LATEST = (
+    select(ProcessDefinition.id, ProcessDefinition.version)
+    .where(ProcessDefinition.key == bindparam("key"))
+    .order_by(ProcessDefinition.version.desc())
+    .limit(1)
+)
+_DEFINITION = {
+    False: DriverQuery(_LATEST),
+    True: DriverQuery(_LATEST.where(ProcessDefinition.version == bindparam("version"))),
+}
 _NEXT_VALUE = {  # the per-year business-key counter, incremented by one upsert: {is PostgreSQL: statement}
-    postgresql: DriverQuery(insert(Sequence.__table__).values(name=bindparam("name"), value=1).on_conflict_do_update(
-        index_elements=["name"], set_={"value": Sequence.__table__.c.value + 1}).returning(Sequence.__table__.c.value))
-    for postgresql, insert in ((True, pg_insert), (False, sqlite_insert))}
+    postgresql: DriverQuery(
+        insert(Sequence.__table__)
+        .values(name=bindparam("name"), value=1)
+        .on_conflict_do_update(index_elements=["name"], set_={"value": Sequence.__table__.c.value + 1})
+        .returning(Sequence.__table__.c.value)
+    )
+    for postgresql, insert in ((True, pg_insert), (False, sqlite_insert))
+}
 _AUDIT = AuditEntry.__table__
 _TASKS = HumanTask.__table__
-_OPEN_TASKS_OF = DriverQuery(select(_TASKS).where(  # an element's open tasks in a case (a boundary's task)
-    _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.element_id == bindparam("element_id"), TASK_OPEN))
+_OPEN_TASKS_OF = DriverQuery(
+    select(_TASKS).where(  # an element's open tasks in a case (a boundary's task)
+        _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.element_id == bindparam("element_id"), TASK_OPEN
+    )
+)
 _HISTORY = DriverQuery(select(_AUDIT).where(_AUDIT.c.instance_id == bindparam("instance_id")).order_by(_AUDIT.c.id))
-_NAME_COLUMNS = {"v": (ProcessDefinition.id, cast(ProcessDefinition.version, String)),
-                 "u": (User.id, User.username), "d": (Department.id, Department.key)}
+_NAME_COLUMNS = {
+    "v": (ProcessDefinition.id, cast(ProcessDefinition.version, String)),
+    "u": (User.id, User.username),
+    "d": (Department.id, Department.key),
+}
 _NAMES: dict[tuple[tuple[str, int], ...], DriverQuery] = {}
 
 
@@ -342,19 +450,27 @@ def _names_query(shape: tuple[tuple[str, int], ...]) -> DriverQuery:
     """One UNION of the name lookups, for `count` ids of each kind (parameters v0, v1, u0, ...)."""
     query = _NAMES.get(shape)
     if query is None:
-        parts = [select(literal(kind), id_column, value).where(
-            id_column.in_([bindparam(f"{kind}{i}") for i in range(count)]))
-            for kind, count in shape for id_column, value in [_NAME_COLUMNS[kind]]]
+        parts = [
+            select(literal(kind), id_column, value).where(
+                id_column.in_([bindparam(f"{kind}{i}") for i in range(count)])
+            )
+            for kind, count in shape
+            for id_column, value in [_NAME_COLUMNS[kind]]
+        ]
         query = _NAMES[shape] = DriverQuery(union_all(*parts))
     return query
 
 
 def _names(session, rows: list[ProcessInstance]) -> tuple[dict, dict, dict]:
     """Usernames, station keys and definition versions the views of `rows` show: one statement."""
-    found = lookup_names(session, {
-        "v": {r.definition_id for r in rows},
-        "u": ({r.case_owner_id for r in rows} | {r.started_by_id for r in rows}) - {None},
-        "d": {r.station_id for r in rows} - {None}})
+    found = lookup_names(
+        session,
+        {
+            "v": {r.definition_id for r in rows},
+            "u": ({r.case_owner_id for r in rows} | {r.started_by_id for r in rows}) - {None},
+            "d": {r.station_id for r in rows} - {None},
+        },
+    )
     return found["u"], found["d"], found["v"]
 
 

@@ -52,15 +52,21 @@ _T = HumanTask.__table__.c
 _QUEUE = TaskCandidate.__table__
 _Q = _QUEUE.c
 _ASSIGNEE, _COMPLETER = User.__table__.alias("assignee"), User.__table__.alias("completer")
-_TASK_ROWS = (select(HumanTask.__table__, _ASSIGNEE.c.username.label("assignee_name"),
-                     _COMPLETER.c.username.label("completer_name"))
-              .select_from(HumanTask.__table__
-                           .outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == _T.assignee_id)
-                           .outerjoin(_COMPLETER, _COMPLETER.c.id == _T.completed_by_id)))
-_CLAIM = DriverStatement(update(HumanTask.__table__).where(_T.id == bindparam("task_id"), _T.state == "open")
-                         .values(state="claimed", assignee_id=bindparam("assignee_id"), claimed_at=bindparam("at")))
-_OWNER_TASKS = DriverQuery(select(HumanTask.__table__).where(
-    _T.instance_id == bindparam("instance_id"), _T.owner_task.is_(True), TASK_OPEN))
+_TASK_ROWS = select(
+    HumanTask.__table__, _ASSIGNEE.c.username.label("assignee_name"), _COMPLETER.c.username.label("completer_name")
+).select_from(
+    HumanTask.__table__.outerjoin(_ASSIGNEE, _ASSIGNEE.c.id == _T.assignee_id).outerjoin(
+        _COMPLETER, _COMPLETER.c.id == _T.completed_by_id
+    )
+)
+_CLAIM = DriverStatement(
+    update(HumanTask.__table__)
+    .where(_T.id == bindparam("task_id"), _T.state == "open")
+    .values(state="claimed", assignee_id=bindparam("assignee_id"), claimed_at=bindparam("at"))
+)
+_OWNER_TASKS = DriverQuery(
+    select(HumanTask.__table__).where(_T.instance_id == bindparam("instance_id"), _T.owner_task.is_(True), TASK_OPEN)
+)
 SLA_STATES = ("on_time", "warning", "breached", "met", "missed")
 SORTS = {"due": "due_at", "priority": "priority", "created": "created_at"}
 _NO_DUE = datetime.min.replace(tzinfo=UTC)  # sorts tasks without a due time (last) against the others
@@ -85,8 +91,7 @@ class TaskService:
                 return  # claiming what you hold already changes nothing
             self._claim(change, row, actor)
 
-        return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False,
-                                then=self._view_of(task_id))
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
 
     def unclaim(self, task_id: str, actor: Actor, visible=None) -> dict[str, Any]:
         def op(change: Change):
@@ -100,8 +105,7 @@ class TaskService:
             change.audit("task.unclaimed", task_id=row.id, element_id=row.element_id)
             change.emit("task.unclaimed", task_id=row.id, element_id=row.element_id)
 
-        return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False,
-                                then=self._view_of(task_id))
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
 
     def complete(self, task_id: str, actor: Actor, data: dict[str, Any] | None, visible=None) -> dict[str, Any]:
         """Complete with form data: validated, declared fields only, personal fields sealed.
@@ -124,8 +128,10 @@ class TaskService:
                 if not isinstance(data, dict):
                     raise InvalidInput("data must be a JSON object", [{"field": None, "message": "not an object"}])
                 if data:
-                    raise InvalidInput("this task has no form: send no data",
-                                       [{"field": k, "message": "unknown field"} for k in sorted(data)[:20]])
+                    raise InvalidInput(
+                        "this task has no form: send no data",
+                        [{"field": k, "message": "unknown field"} for k in sorted(data)[:20]],
+                    )
                 plain, personal = {}, {}
             workflow = change.workflow
             refresh_timers(workflow)  # a timer that fell due first wins (boundary at breach)
@@ -138,8 +144,13 @@ class TaskService:
             close_task(change, row, "completed", via="form", actor=actor, outcome=plain)
             if personal:
                 self.ctx.personal.store(change, row.id, row.form_key, personal)
-            change.audit("task.completed", task_id=row.id, element_id=row.element_id,
-                         fields=sorted(plain), personal_fields=sorted(personal))
+            change.audit(
+                "task.completed",
+                task_id=row.id,
+                element_id=row.element_id,
+                fields=sorted(plain),
+                personal_fields=sorted(personal),
+            )
             change.emit("task.completed", task_id=row.id, element_id=row.element_id, via="form")
 
         def view(change: Change) -> dict[str, Any]:
@@ -164,15 +175,17 @@ class TaskService:
                 self._change_owner(change, target, reason)
                 return
             if not is_candidate(target, row):
-                raise InvalidInput(f"'{username}' is not a candidate for this task",
-                                   [{"field": "user", "message": "not in the task's groups"}])
+                raise InvalidInput(
+                    f"'{username}' is not a candidate for this task",
+                    [{"field": "user", "message": "not in the task's groups"}],
+                )
             self._assign(change, row, target.id)
-            change.audit("task.reassigned", task_id=row.id, element_id=row.element_id,
-                         assignee=target.username, reason=reason)
+            change.audit(
+                "task.reassigned", task_id=row.id, element_id=row.element_id, assignee=target.username, reason=reason
+            )
             change.emit("task.reassigned", task_id=row.id, element_id=row.element_id, assignee_id=target.id)
 
-        return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False,
-                                then=self._view_of(task_id))
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
 
     def reassign_case_owner(self, instance_id: str, actor: Actor, username: str, reason: str) -> dict[str, Any]:
         """Move first-contact responsibility to another officer of the station (supervisor only)."""
@@ -216,8 +229,10 @@ class TaskService:
     def _change_owner(self, change: Change, target: Actor, reason: str) -> None:
         role = self.ctx.settings.ownership_role
         if target.role != role or target.station_id != change.instance.station_id:
-            raise InvalidInput(f"the new owner must be an {role} of the case's station",
-                               [{"field": "user", "message": "not an officer of this station"}])
+            raise InvalidInput(
+                f"the new owner must be an {role} of the case's station",
+                [{"field": "user", "message": "not an officer of this station"}],
+            )
         previous = change.instance.case_owner_id
         if previous == target.id:
             return
@@ -311,12 +326,25 @@ class TaskService:
     def _form(self, form_key: str | None) -> dict[str, Any] | None:
         return self.ctx.forms.get(form_key).schema if form_key in self.ctx.forms else None
 
-    def query(self, actor: Actor | None = None, *, assignee: str | None = None, candidate: str | None = None,
-              group: str | None = None, state: str | list[str] | None = None, instance_id: str | None = None,
-              business_key: str | None = None, due_before: datetime | None = None,
-              due_after: datetime | None = None, sort: str = "due", limit: int = 50,
-              cursor: str | None = None, station_id: int | None = None,
-              involving: Actor | None = None, sla_state: str | None = None) -> dict[str, Any]:
+    def query(
+        self,
+        actor: Actor | None = None,
+        *,
+        assignee: str | None = None,
+        candidate: str | None = None,
+        group: str | None = None,
+        state: str | list[str] | None = None,
+        instance_id: str | None = None,
+        business_key: str | None = None,
+        due_before: datetime | None = None,
+        due_after: datetime | None = None,
+        sort: str = "due",
+        limit: int = 50,
+        cursor: str | None = None,
+        station_id: int | None = None,
+        involving: Actor | None = None,
+        sla_state: str | None = None,
+    ) -> dict[str, Any]:
         """Inbox query. `assignee`/`candidate` take 'me' or a username; pages by keyset cursor.
 
         `station_id` keeps a station's tasks; `involving` keeps the open tasks in the actor's queues and
@@ -328,8 +356,9 @@ class TaskService:
         if any(s not in STATES for s in states):
             raise InvalidInput(f"state must be one of {', '.join(STATES)}", [{"field": "state", "message": "invalid"}])
         if sla_state is not None and sla_state not in SLA_STATES:
-            raise InvalidInput(f"sla_state must be one of {', '.join(SLA_STATES)}",
-                               [{"field": "sla_state", "message": "invalid"}])
+            raise InvalidInput(
+                f"sla_state must be one of {', '.join(SLA_STATES)}", [{"field": "sla_state", "message": "invalid"}]
+            )
         limit = min(max(int(limit), 1), MAX_LIMIT)
         with self.ctx.db.read_statement() as session:  # a user named by username: one lookup first
             assignee_id = candidate_actor = None
@@ -337,11 +366,23 @@ class TaskService:
                 assignee_id = self._resolve(session, actor, assignee).id
             if candidate:
                 candidate_actor = self._resolve(session, actor, candidate)
-            rows = self.query_rows(session, assignee_id=assignee_id, candidate=candidate_actor, group=group,
-                                   states=tuple(states) or None, instance_id=instance_id,
-                                   business_key=business_key, due_before=due_before, due_after=due_after,
-                                   sort=sort, limit=limit + 1, cursor=_decode_cursor(cursor),
-                                   station_id=station_id, involving=involving, sla_state=sla_state)
+            rows = self.query_rows(
+                session,
+                assignee_id=assignee_id,
+                candidate=candidate_actor,
+                group=group,
+                states=tuple(states) or None,
+                instance_id=instance_id,
+                business_key=business_key,
+                due_before=due_before,
+                due_after=due_after,
+                sort=sort,
+                limit=limit + 1,
+                cursor=_decode_cursor(cursor),
+                station_id=station_id,
+                involving=involving,
+                sla_state=sla_state,
+            )
         more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = _encode_cursor(rows[-1], sort) if more and rows else None
@@ -354,33 +395,72 @@ class TaskService:
             return actor
         return self._user(session, who)
 
-    def query_rows(self, session, *, task_id: str | None = None, assignee_id: int | None = None,
-                   candidate: Actor | None = None, group: str | None = None, states=None,
-                   instance_id: str | None = None, business_key: str | None = None,
-                   due_before: datetime | None = None, due_after: datetime | None = None,
-                   sort: str = "due", limit: int = 200, cursor: list | None = None,
-                   station_id: int | None = None, involving: Actor | None = None,
-                   sla_state: str | None = None) -> list[dict[str, Any]]:
+    def query_rows(
+        self,
+        session,
+        *,
+        task_id: str | None = None,
+        assignee_id: int | None = None,
+        candidate: Actor | None = None,
+        group: str | None = None,
+        states=None,
+        instance_id: str | None = None,
+        business_key: str | None = None,
+        due_before: datetime | None = None,
+        due_after: datetime | None = None,
+        sort: str = "due",
+        limit: int = 200,
+        cursor: list | None = None,
+        station_id: int | None = None,
+        involving: Actor | None = None,
+        sla_state: str | None = None,
+    ) -> list[dict[str, Any]]:
         now = self.ctx.clock.now()
-        if (candidate is not None and sort == "due" and sla_state in (None, "breached")
-                and task_id is None and assignee_id is None and instance_id is None and business_key is None
-                and (not states or "open" in states)
-                and (involving is None or involving.id == candidate.id)):
+        if (
+            candidate is not None
+            and sort == "due"
+            and sla_state in (None, "breached")
+            and task_id is None
+            and assignee_id is None
+            and instance_id is None
+            and business_key is None
+            and (not states or "open" in states)
+            and (involving is None or involving.id == candidate.id)
+        ):
             # the candidate's claimable queue, read from the queue index: one ordered scan per group
-            rows = session.connection().execute(_claimable_queue(
-                candidate, group, now, due_before, due_after, sla_state, cursor, station_id, limit))
+            rows = session.connection().execute(
+                _claimable_queue(candidate, group, now, due_before, due_after, sla_state, cursor, station_id, limit)
+            )
             return [task_view(row, row.assignee_name, row.completer_name, now) for row in rows]
-        equal = {name: list(v) if name == "states" else v for name, v in (
-            ("id", task_id), ("assignee_id", assignee_id), ("states", states), ("instance_id", instance_id),
-            ("business_key", business_key), ("station_id", station_id)) if (v if name == "states" else v is not None)}
-        if (candidate is None and group is None and involving is None and sla_state is None and not cursor
-                and due_before is None and due_after is None):
+        equal = {
+            name: list(v) if name == "states" else v
+            for name, v in (
+                ("id", task_id),
+                ("assignee_id", assignee_id),
+                ("states", states),
+                ("instance_id", instance_id),
+                ("business_key", business_key),
+                ("station_id", station_id),
+            )
+            if (v if name == "states" else v is not None)
+        }
+        if (
+            candidate is None
+            and group is None
+            and involving is None
+            and sla_state is None
+            and not cursor
+            and due_before is None
+            and due_after is None
+        ):
             # equality filters only (a task, a case's tasks, my tasks): built once per shape, read on the driver
             states = equal.pop("states", [])
             params = {**equal, **{f"state_{i}": s for i, s in enumerate(states)}, "limit": limit}
             query = _plain_query(tuple(equal), len(states), sort)
-            return [task_view(row, row.assignee_name, row.completer_name, now)
-                    for row in query.all(session.connection(), params)]
+            return [
+                task_view(row, row.assignee_name, row.completer_name, now)
+                for row in query.all(session.connection(), params)
+            ]
         query = _TASK_ROWS.where(*[_equals(name, value) for name, value in equal.items()])
         if candidate is not None:
             query = query.where(_in_queue(candidate, group), _T.state == "open")
@@ -392,8 +472,9 @@ class TaskService:
         if due_after is not None:
             query = query.where(_T.due_at >= due_after)
         if involving is not None:  # the actor's open queues, and what the actor holds or completed
-            mine = [_T.assignee_id == involving.id, _T.completed_by_id == involving.id] \
-                if involving.id is not None else []
+            mine = (
+                [_T.assignee_id == involving.id, _T.completed_by_id == involving.id] if involving.id is not None else []
+            )
             query = query.where(or_(and_(_T.state == "open", _in_queue(involving, None)), *mine))
         if sla_state is not None:
             query = query.where(_sla_condition(sla_state, now))
@@ -408,8 +489,9 @@ class TaskService:
             query = query.where(_after(order, cursor))
         query = query.order_by(*[(c.desc() if desc else c.asc()).nulls_last() for c, desc in order])
         query = query.limit(limit)
-        return [task_view(row, row.assignee_name, row.completer_name, now)
-                for row in session.connection().execute(query)]
+        return [
+            task_view(row, row.assignee_name, row.completer_name, now) for row in session.connection().execute(query)
+        ]
 
 
 _PLAIN: dict[tuple, Any] = {}
@@ -423,8 +505,9 @@ def _equals(name: str, value):
     if name == "states":
         return _T.state.in_(value)
     if name == "business_key":
-        return _T.instance_id == select(ProcessInstance.id).where(ProcessInstance.business_key == value) \
-            .scalar_subquery()
+        return (
+            _T.instance_id == select(ProcessInstance.id).where(ProcessInstance.business_key == value).scalar_subquery()
+        )
     return _T[name] == value
 
 
@@ -437,8 +520,11 @@ def _plain_query(filters: tuple[str, ...], states: int, sort: str) -> DriverQuer
         conditions = [_equals(name, bindparam(name)) for name in filters]
         if states:
             conditions.append(_T.state.in_([bindparam(f"state_{i}") for i in range(states)]))
-        statement = _TASK_ROWS.where(*conditions).order_by(
-            *[(c.desc() if desc else c.asc()).nulls_last() for c, desc in _order(sort)]).limit(bindparam("limit"))
+        statement = (
+            _TASK_ROWS.where(*conditions)
+            .order_by(*[(c.desc() if desc else c.asc()).nulls_last() for c, desc in _order(sort)])
+            .limit(bindparam("limit"))
+        )
         query = _PLAIN[key] = DriverQuery(statement)
     return query
 
@@ -450,9 +536,12 @@ def _in_queue(actor: Actor, group: str | None):
     other_keys = [k for k in keys if k not in STATION_ROLES]
     in_queue = [_T.id.in_(select(_Q.task_id).where(_Q.group_key.in_(other_keys)))]
     if role_keys:
-        in_queue.append(and_(
-            _T.id.in_(select(_Q.task_id).where(_Q.group_key.in_(role_keys))),
-            or_(_T.station_id.is_(None), _T.station_id == actor.station_id)))
+        in_queue.append(
+            and_(
+                _T.id.in_(select(_Q.task_id).where(_Q.group_key.in_(role_keys))),
+                or_(_T.station_id.is_(None), _T.station_id == actor.station_id),
+            )
+        )
     return or_(*in_queue)
 
 
@@ -460,8 +549,17 @@ _QUEUE_ORDER = [(_Q.due_at, False), (_Q.task_id, False)]
 _QUEUE_TASK = HumanTask.__table__.alias("queue_task")
 
 
-def _claimable_queue(actor: Actor, group: str | None, now: datetime, due_before, due_after, sla_state, cursor,
-                     station_id: int | None, limit: int):
+def _claimable_queue(
+    actor: Actor,
+    group: str | None,
+    now: datetime,
+    due_before,
+    due_after,
+    sla_state,
+    cursor,
+    station_id: int | None,
+    limit: int,
+):
     """An actor's claimable tasks in due order, as a UNION of ordered scans of the queue index, one
     per group the actor answers to (an OR over groups cannot be read in order from one index).
 
@@ -472,14 +570,14 @@ def _claimable_queue(actor: Actor, group: str | None, now: datetime, due_before,
     scans = []
     for key in sorted(k for k in actor.groups if group is None or k == group):
         scan = select(_Q.task_id.label("task_id"), _Q.due_at.label("due_at")).where(
-            _Q.group_key == key, *_queue_due_conditions(sla_state, now, due_before, due_after))
+            _Q.group_key == key, *_queue_due_conditions(sla_state, now, due_before, due_after)
+        )
         if cursor:
             scan = scan.where(_after(_QUEUE_ORDER, cursor))
         if key in STATION_ROLES or station_id is not None:
             scan = scan.join(_QUEUE_TASK, _QUEUE_TASK.c.id == _Q.task_id)
             if key in STATION_ROLES:
-                scan = scan.where(or_(_QUEUE_TASK.c.station_id.is_(None),
-                                      _QUEUE_TASK.c.station_id == actor.station_id))
+                scan = scan.where(or_(_QUEUE_TASK.c.station_id.is_(None), _QUEUE_TASK.c.station_id == actor.station_id))
             if station_id is not None:
                 scan = scan.where(_QUEUE_TASK.c.station_id == station_id)
         scan = scan.order_by(_Q.due_at.asc().nulls_last(), _Q.task_id).limit(limit)
@@ -505,7 +603,7 @@ def _after(order, values):
     """Keyset condition 'strictly after `values`' for an ORDER BY with NULLS LAST."""
     values = [_cursor_value(column, value) for (column, _desc), value in zip(order, values, strict=False)]
     clauses = []
-    for i, (column, desc) in enumerate(order[:len(values)]):
+    for i, (column, desc) in enumerate(order[: len(values)]):
         equal = [(c == v) if v is not None else c.is_(None) for (c, _d), v in zip(order[:i], values[:i], strict=True)]
         value = values[i]
         if value is None:
@@ -547,8 +645,9 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _queue_due_conditions(sla_state: str | None, now: datetime, due_before: datetime | None,
-                          due_after: datetime | None) -> list:
+def _queue_due_conditions(
+    sla_state: str | None, now: datetime, due_before: datetime | None, due_after: datetime | None
+) -> list:
     """The due-time filters of a group queue, restated on the queue entries (redundant, index-friendly)."""
     conditions = []
     if sla_state == "breached":
@@ -586,15 +685,31 @@ def live_sla_state(row: HumanTask, now: datetime) -> str | None:
 
 def task_view(row: HumanTask, assignee: str | None, completed_by: str | None, now: datetime) -> dict[str, Any]:
     return {
-        "id": row.id, "instance_id": row.instance_id, "business_key": row.business_key,
-        "process_key": row.process_key, "element_id": row.element_id, "name": row.name, "lane": row.lane,
+        "id": row.id,
+        "instance_id": row.instance_id,
+        "business_key": row.business_key,
+        "process_key": row.process_key,
+        "element_id": row.element_id,
+        "name": row.name,
+        "lane": row.lane,
         "station_id": row.station_id,
-        "state": row.state, "assignee": assignee, "candidate_groups": row.candidate_groups,
-        "candidate_users": row.candidate_users, "owner_task": row.owner_task, "form_key": row.form_key,
-        "priority": row.priority, "created_at": _iso(row.created_at), "claimed_at": _iso(row.claimed_at),
-        "ended_at": _iso(row.ended_at), "due_at": _iso(row.due_at), "warn_at": _iso(row.warn_at),
-        "sla_state": live_sla_state(row, now), "follow_up_at": _iso(row.follow_up_at),
-        "completed_by": completed_by, "completed_via": row.completed_via, "outcome": row.outcome,
+        "state": row.state,
+        "assignee": assignee,
+        "candidate_groups": row.candidate_groups,
+        "candidate_users": row.candidate_users,
+        "owner_task": row.owner_task,
+        "form_key": row.form_key,
+        "priority": row.priority,
+        "created_at": _iso(row.created_at),
+        "claimed_at": _iso(row.claimed_at),
+        "ended_at": _iso(row.ended_at),
+        "due_at": _iso(row.due_at),
+        "warn_at": _iso(row.warn_at),
+        "sla_state": live_sla_state(row, now),
+        "follow_up_at": _iso(row.follow_up_at),
+        "completed_by": completed_by,
+        "completed_via": row.completed_via,
+        "outcome": row.outcome,
     }
 
 

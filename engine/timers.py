@@ -30,8 +30,9 @@ log = logging.getLogger("fengqiao.timers")
 SYSTEM = Actor.system("timer")
 MAX_BACKOFF_SECONDS = 300
 # a case's pending timers, through the index of its unsettled timers (ix_timers_instance_task)
-PENDING_OF_CASE = (select(Timer).where(Timer.instance_id == bindparam("instance_id"), TIMER_PENDING)
-                   .order_by(Timer.due_at))
+PENDING_OF_CASE = (
+    select(Timer).where(Timer.instance_id == bindparam("instance_id"), TIMER_PENDING).order_by(Timer.due_at)
+)
 
 
 class IncidentNotFound(NotFound):
@@ -67,9 +68,11 @@ class TimerService:
         behind it)."""
         now = self.ctx.clock.now()
         token = str(uuid.uuid4())
-        due = (select(Timer.id).where(TIMER_PENDING, Timer.due_at < now,
-                                      or_(Timer.locked_until.is_(None), Timer.locked_until < now))
-               .order_by(Timer.due_at))
+        due = (
+            select(Timer.id)
+            .where(TIMER_PENDING, Timer.due_at < now, or_(Timer.locked_until.is_(None), Timer.locked_until < now))
+            .order_by(Timer.due_at)
+        )
         with self.ctx.db.read_statement() as session:
             if session.execute(due.limit(1)).first() is None:
                 return []
@@ -77,24 +80,43 @@ class TimerService:
             due = due.limit(limit)
             if not self.ctx.db.is_sqlite:
                 due = due.with_for_update(skip_locked=True)
-            session.execute(update(Timer).where(Timer.id.in_(due.scalar_subquery()))
-                            .values(claim_token=token, attempts=Timer.attempts + 1,
-                                    locked_until=now + timedelta(seconds=self.ctx.settings.timer_lease_seconds))
-                            .execution_options(synchronize_session=False))
-            return [tuple(row) for row in session.execute(
-                select(Timer.id, Timer.instance_id, Timer.kind).where(Timer.claim_token == token, TIMER_PENDING)
-                .order_by(Timer.due_at))]
+            session.execute(
+                update(Timer)
+                .where(Timer.id.in_(due.scalar_subquery()))
+                .values(
+                    claim_token=token,
+                    attempts=Timer.attempts + 1,
+                    locked_until=now + timedelta(seconds=self.ctx.settings.timer_lease_seconds),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return [
+                tuple(row)
+                for row in session.execute(
+                    select(Timer.id, Timer.instance_id, Timer.kind)
+                    .where(Timer.claim_token == token, TIMER_PENDING)
+                    .order_by(Timer.due_at)
+                )
+            ]
 
     def fire(self, timer_id: int) -> str:
         """Fire one timer if it is due and nobody else holds it (what a queued job calls)."""
         now = self.ctx.clock.now()
         with self.ctx.db.transaction() as session:
-            won = session.execute(update(Timer).where(
-                Timer.id == timer_id, TIMER_PENDING, Timer.due_at < now,
-                or_(Timer.locked_until.is_(None), Timer.locked_until < now))
-                .values(attempts=Timer.attempts + 1,
-                        locked_until=now + timedelta(seconds=self.ctx.settings.timer_lease_seconds))
-                .execution_options(synchronize_session=False)).rowcount
+            won = session.execute(
+                update(Timer)
+                .where(
+                    Timer.id == timer_id,
+                    TIMER_PENDING,
+                    Timer.due_at < now,
+                    or_(Timer.locked_until.is_(None), Timer.locked_until < now),
+                )
+                .values(
+                    attempts=Timer.attempts + 1,
+                    locked_until=now + timedelta(seconds=self.ctx.settings.timer_lease_seconds),
+                )
+                .execution_options(synchronize_session=False)
+            ).rowcount
         if won != 1:
             return "skipped"
         return self._fire_claimed(timer_id)
@@ -128,8 +150,12 @@ class TimerService:
 
     def _fire_together(self, instance_id: str, timers: list[tuple[int, str]]) -> list[str]:
         """Fire timers of one instance in one unit of work (the workflow is loaded if any is a BPMN timer)."""
-        return self.ctx.uow.run(instance_id, SYSTEM, lambda change: [self._apply(change, t) for t, _kind in timers],
-                                load_workflow=any(kind == "bpmn_timer" for _t, kind in timers))
+        return self.ctx.uow.run(
+            instance_id,
+            SYSTEM,
+            lambda change: [self._apply(change, t) for t, _kind in timers],
+            load_workflow=any(kind == "bpmn_timer" for _t, kind in timers),
+        )
 
     def _fire_claimed(self, timer_id: int, instance_id: str | None = None, kind: str | None = None) -> str:
         if instance_id is None or kind is None:
@@ -172,10 +198,16 @@ class TimerService:
             timer.status = "cancelled"
             return "skipped"
         timer.status, timer.fired_at = "fired", change.now
-        change.audit("timer.fired", task_id=timer.task_id, element_id=timer.element_id,
-                     due_at=timer.due_at.isoformat(), fired_at=change.now.isoformat())
-        change.emit("timer.fired", element_id=timer.element_id, due_at=timer.due_at.isoformat(),
-                    fired_at=change.now.isoformat())
+        change.audit(
+            "timer.fired",
+            task_id=timer.task_id,
+            element_id=timer.element_id,
+            due_at=timer.due_at.isoformat(),
+            fired_at=change.now.isoformat(),
+        )
+        change.emit(
+            "timer.fired", element_id=timer.element_id, due_at=timer.due_at.isoformat(), fired_at=change.now.isoformat()
+        )
         return "fired"
 
     def _fire_sla(self, change: Change, timer: Timer) -> str:
@@ -189,11 +221,17 @@ class TimerService:
             return "skipped"
         write_row(change.session, row, {"sla_state": state})
         timer.status, timer.fired_at = "fired", change.now
-        times = {"due_at": row.due_at.isoformat() if row.due_at else None,
-                 "warn_at": row.warn_at.isoformat() if row.warn_at else None,
-                 "fired_at": change.now.isoformat()}
-        payload: dict[str, Any] = {"element_id": row.element_id, "candidate_groups": row.candidate_groups,
-                                   "assignee_id": row.assignee_id, **times}
+        times = {
+            "due_at": row.due_at.isoformat() if row.due_at else None,
+            "warn_at": row.warn_at.isoformat() if row.warn_at else None,
+            "fired_at": change.now.isoformat(),
+        }
+        payload: dict[str, Any] = {
+            "element_id": row.element_id,
+            "candidate_groups": row.candidate_groups,
+            "assignee_id": row.assignee_id,
+            **times,
+        }
         if state == "breached" and not row.owner_task:
             # a department (or supervisor) task is late: tell the case owner and the station's supervisors
             payload["notify_user_ids"] = self._owner_and_supervisors(change)
@@ -205,11 +243,17 @@ class TimerService:
     def _owner_and_supervisors(change: Change) -> list[int]:
         ids = [change.instance.case_owner_id] if change.instance.case_owner_id else []
         if change.instance.station_id is not None:
-            ids += list(change.session.scalars(
-                select(User.id).join(Membership, Membership.user_id == User.id)
-                .join(Department, Department.id == Membership.department_id)
-                .where(Department.id == change.instance.station_id, User.role == "supervisor",
-                       User.active.is_(True)).order_by(User.id)))
+            ids += list(
+                change.session.scalars(
+                    select(User.id)
+                    .join(Membership, Membership.user_id == User.id)
+                    .join(Department, Department.id == Membership.department_id)
+                    .where(
+                        Department.id == change.instance.station_id, User.role == "supervisor", User.active.is_(True)
+                    )
+                    .order_by(User.id)
+                )
+            )
         return list(dict.fromkeys(ids))
 
     def _failed(self, timer_id: int, error: str) -> str:
@@ -222,27 +266,44 @@ class TimerService:
             timer.last_error = error[:2000]
             if timer.attempts >= self.ctx.settings.timer_max_attempts:
                 timer.status, timer.locked_until = "incident", None
-                incident = Incident(instance_id=timer.instance_id, timer_id=timer.id, element_id=timer.element_id,
-                                    kind=timer.kind, error=timer.last_error, attempts=timer.attempts,
-                                    status="open", created_at=now)
+                incident = Incident(
+                    instance_id=timer.instance_id,
+                    timer_id=timer.id,
+                    element_id=timer.element_id,
+                    kind=timer.kind,
+                    error=timer.last_error,
+                    attempts=timer.attempts,
+                    status="open",
+                    created_at=now,
+                )
                 session.add(incident)
                 session.flush()
                 details = {"incident_id": incident.id, "element_id": timer.element_id, "error": error[:500]}
                 record(session, now, SYSTEM, "incident.opened", instance_id=timer.instance_id, details=details)
-                emit(session, now, "incident.opened", instance_id=timer.instance_id,
-                     payload={"instance_id": timer.instance_id, "incident_id": incident.id,
-                              "element_id": timer.element_id})
+                emit(
+                    session,
+                    now,
+                    "incident.opened",
+                    instance_id=timer.instance_id,
+                    payload={
+                        "instance_id": timer.instance_id,
+                        "incident_id": incident.id,
+                        "element_id": timer.element_id,
+                    },
+                )
                 log.warning("timer %s became incident %s: %s", timer_id, incident.id, error)
                 return "incident"
-            timer.locked_until = now + timedelta(seconds=min(2 ** timer.attempts, MAX_BACKOFF_SECONDS))
+            timer.locked_until = now + timedelta(seconds=min(2**timer.attempts, MAX_BACKOFF_SECONDS))
             return "retry"
 
     # --- incidents -------------------------------------------------------------------------------
-    def list_incidents(self, status: str | None = "open", instance_id: str | None = None,
-                       limit: int = 100) -> list[dict[str, Any]]:
+    def list_incidents(
+        self, status: str | None = "open", instance_id: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
         with self.ctx.db.read() as session:
             query = select(Incident, ProcessInstance.business_key).join(
-                ProcessInstance, ProcessInstance.id == Incident.instance_id)
+                ProcessInstance, ProcessInstance.id == Incident.instance_id
+            )
             if status:
                 query = query.where(Incident.status == status)
             if instance_id:
@@ -260,8 +321,14 @@ class TimerService:
             if timer is not None:
                 timer.status, timer.attempts, timer.locked_until, timer.claim_token = "pending", 0, None, None
             incident.status, incident.resolution, incident.resolved_at = "resolved", "retried", now
-            record(session, now, actor, "incident.retried", instance_id=incident.instance_id,
-                   details={"incident_id": incident.id})
+            record(
+                session,
+                now,
+                actor,
+                "incident.retried",
+                instance_id=incident.instance_id,
+                details={"incident_id": incident.id},
+            )
             due = (timer.id, timer.due_at) if timer is not None else None
         if due:
             self.ctx.jobs.schedule([due])
@@ -286,8 +353,9 @@ class TimerService:
         if incident is None:
             raise IncidentNotFound(f"incident {incident_id} does not exist")
         if incident.status != "open":
-            raise InvalidInput(f"incident {incident_id} is already {incident.status}",
-                               [{"field": "incident", "message": "not open"}])
+            raise InvalidInput(
+                f"incident {incident_id} is already {incident.status}", [{"field": "incident", "message": "not open"}]
+            )
         return incident
 
     @staticmethod
@@ -298,13 +366,31 @@ class TimerService:
     def pending(self, instance_id: str) -> list[dict[str, Any]]:
         with self.ctx.db.read() as session:
             rows = session.scalars(PENDING_OF_CASE, {"instance_id": instance_id}).all()
-            return [{"id": t.id, "kind": t.kind, "element_id": t.element_id, "task_id": t.task_id,
-                     "due_at": t.due_at.isoformat(), "attempts": t.attempts} for t in rows]
+            return [
+                {
+                    "id": t.id,
+                    "kind": t.kind,
+                    "element_id": t.element_id,
+                    "task_id": t.task_id,
+                    "due_at": t.due_at.isoformat(),
+                    "attempts": t.attempts,
+                }
+                for t in rows
+            ]
 
 
 def incident_view(incident: Incident, business_key: str | None) -> dict[str, Any]:
-    return {"id": incident.id, "instance_id": incident.instance_id, "business_key": business_key,
-            "timer_id": incident.timer_id, "element_id": incident.element_id, "kind": incident.kind,
-            "error": incident.error, "attempts": incident.attempts, "status": incident.status,
-            "resolution": incident.resolution, "created_at": incident.created_at.isoformat(),
-            "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None}
+    return {
+        "id": incident.id,
+        "instance_id": incident.instance_id,
+        "business_key": business_key,
+        "timer_id": incident.timer_id,
+        "element_id": incident.element_id,
+        "kind": incident.kind,
+        "error": incident.error,
+        "attempts": incident.attempts,
+        "status": incident.status,
+        "resolution": incident.resolution,
+        "created_at": incident.created_at.isoformat(),
+        "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
+    }

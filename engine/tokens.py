@@ -36,16 +36,29 @@ def _resolve_statement():
     """
     token, user, membership = AuthToken.__table__, User.__table__, Membership.__table__
     api_department, department = Department.__table__.alias("api_department"), Department.__table__
-    return (select(token.c.kind, token.c.name, token.c.revoked_at, token.c.expires_at,
-                   api_department.c.key.label("api_department"),
-                   user.c.id.label("user_id"), user.c.username, user.c.role, user.c.active,
-                   department.c.key.label("department_key"), department.c.kind.label("department_kind"),
-                   department.c.id.label("department_id"))
-            .select_from(token.outerjoin(api_department, api_department.c.id == token.c.department_id)
-                         .outerjoin(user, user.c.id == token.c.user_id)
-                         .outerjoin(membership, membership.c.user_id == user.c.id)
-                         .outerjoin(department, department.c.id == membership.c.department_id))
-            .where(token.c.token_hash == bindparam("token_hash")))
+    return (
+        select(
+            token.c.kind,
+            token.c.name,
+            token.c.revoked_at,
+            token.c.expires_at,
+            api_department.c.key.label("api_department"),
+            user.c.id.label("user_id"),
+            user.c.username,
+            user.c.role,
+            user.c.active,
+            department.c.key.label("department_key"),
+            department.c.kind.label("department_kind"),
+            department.c.id.label("department_id"),
+        )
+        .select_from(
+            token.outerjoin(api_department, api_department.c.id == token.c.department_id)
+            .outerjoin(user, user.c.id == token.c.user_id)
+            .outerjoin(membership, membership.c.user_id == user.c.id)
+            .outerjoin(department, department.c.id == membership.c.department_id)
+        )
+        .where(token.c.token_hash == bindparam("token_hash"))
+    )
 
 
 _RESOLVE = DriverQuery(_resolve_statement())
@@ -75,9 +88,19 @@ class TokenService:
                 return None
             token = _new_token(SESSION_PREFIX)
             expires_at = now + timedelta(seconds=self.ctx.settings.token_ttl_seconds)
-            session.add(AuthToken(token_hash=_hash(token), kind="session", name=actor.username, user_id=actor.id,
-                                  department_id=None, created_by=actor.username, created_at=now,
-                                  expires_at=expires_at, revoked_at=None))
+            session.add(
+                AuthToken(
+                    token_hash=_hash(token),
+                    kind="session",
+                    name=actor.username,
+                    user_id=actor.id,
+                    department_id=None,
+                    created_by=actor.username,
+                    created_at=now,
+                    expires_at=expires_at,
+                    revoked_at=None,
+                )
+            )
             record(session, now, actor, "auth.login", details={"expires_at": expires_at.isoformat()})
             user = self.ctx.identity.user_view(session, session.get(User, actor.id))
         return {"token": token, "token_type": "Bearer", "expires_at": expires_at.isoformat(), "user": user}
@@ -99,9 +122,12 @@ class TokenService:
             return Actor.system(row.name, department=row.api_department) if row.api_department is not None else None
         if row.user_id is None or not row.active:
             return None
-        return member_actor(row.user_id, row.username, row.role,
-                            [(r.department_key, r.department_kind, r.department_id) for r in rows
-                             if r.department_id is not None])
+        return member_actor(
+            row.user_id,
+            row.username,
+            row.role,
+            [(r.department_key, r.department_kind, r.department_id) for r in rows if r.department_id is not None],
+        )
 
     def revoke(self, token: str, actor: Actor | None = None) -> None:
         """Revoke a token (logout); unknown tokens are ignored."""
@@ -110,48 +136,75 @@ class TokenService:
             row = session.scalars(select(AuthToken).where(AuthToken.token_hash == _hash(token or ""))).first()
             if row is not None and row.revoked_at is None:
                 row.revoked_at = now
-                record(session, now, actor, "auth.logout" if row.kind == "session" else "api_token.revoked",
-                       details={"token_id": row.id})
+                record(
+                    session,
+                    now,
+                    actor,
+                    "auth.logout" if row.kind == "session" else "api_token.revoked",
+                    details={"token_id": row.id},
+                )
 
     def revoke_sessions(self, session, user_id: int, now) -> int:
         """Revoke every live session token of a user (inside the caller's transaction)."""
-        return session.execute(update(AuthToken).where(
-            AuthToken.user_id == user_id, AuthToken.kind == "session", AuthToken.revoked_at.is_(None))
-            .values(revoked_at=now)).rowcount
+        return session.execute(
+            update(AuthToken)
+            .where(AuthToken.user_id == user_id, AuthToken.kind == "session", AuthToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        ).rowcount
 
     # --- department systems ----------------------------------------------------------------------
     def create_api_token(self, department: str, name: str | None = None, actor: Actor | None = None) -> dict[str, Any]:
         """A long-lived token for a department system; the token is in the result and nowhere else."""
         name = (name or f"{department}-system").strip()
         if not _NAME.match(name):
-            raise InvalidInput("name must be 2-64 characters of letters, digits and _.@-",
-                               [{"field": "name", "message": "invalid name"}])
+            raise InvalidInput(
+                "name must be 2-64 characters of letters, digits and _.@-",
+                [{"field": "name", "message": "invalid name"}],
+            )
         now = self.ctx.clock.now()
         with self.ctx.db.transaction() as session:
             dept = IdentityService._department(session, department)
             token = _new_token(API_PREFIX)
-            row = AuthToken(token_hash=_hash(token), kind="api", name=name, user_id=None, department_id=dept.id,
-                            created_by=getattr(actor, "username", None), created_at=now, expires_at=None,
-                            revoked_at=None)
+            row = AuthToken(
+                token_hash=_hash(token),
+                kind="api",
+                name=name,
+                user_id=None,
+                department_id=dept.id,
+                created_by=getattr(actor, "username", None),
+                created_at=now,
+                expires_at=None,
+                revoked_at=None,
+            )
             session.add(row)
             session.flush()
-            record(session, now, actor, "api_token.created",
-                   details={"token_id": row.id, "name": name, "department": dept.key})
+            record(
+                session,
+                now,
+                actor,
+                "api_token.created",
+                details={"token_id": row.id, "name": name, "department": dept.key},
+            )
             return {**_api_token_view(row, dept.key), "token": token}
 
     def list_api_tokens(self) -> list[dict[str, Any]]:
         with self.ctx.db.read() as session:
-            rows = session.execute(select(AuthToken, Department.key)
-                                   .join(Department, Department.id == AuthToken.department_id)
-                                   .where(AuthToken.kind == "api").order_by(AuthToken.id)).all()
+            rows = session.execute(
+                select(AuthToken, Department.key)
+                .join(Department, Department.id == AuthToken.department_id)
+                .where(AuthToken.kind == "api")
+                .order_by(AuthToken.id)
+            ).all()
             return [_api_token_view(row, key) for row, key in rows]
 
     def revoke_api_token(self, token_id: int, actor: Actor | None = None) -> dict[str, Any]:
         now = self.ctx.clock.now()
         with self.ctx.db.transaction() as session:
-            found = session.execute(select(AuthToken, Department.key)
-                                    .join(Department, Department.id == AuthToken.department_id)
-                                    .where(AuthToken.id == token_id, AuthToken.kind == "api")).first()
+            found = session.execute(
+                select(AuthToken, Department.key)
+                .join(Department, Department.id == AuthToken.department_id)
+                .where(AuthToken.id == token_id, AuthToken.kind == "api")
+            ).first()
             if found is None:
                 raise TokenNotFound(f"API token {token_id} does not exist")
             row, key = found
@@ -162,6 +215,11 @@ class TokenService:
 
 
 def _api_token_view(row: AuthToken, department: str) -> dict[str, Any]:
-    return {"id": row.id, "name": row.name, "department": department, "created_by": row.created_by,
-            "created_at": row.created_at.isoformat(),
-            "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None}
+    return {
+        "id": row.id,
+        "name": row.name,
+        "department": department,
+        "created_by": row.created_by,
+        "created_at": row.created_at.isoformat(),
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+    }

@@ -70,25 +70,35 @@ _TASK_KEYS = [c.key for c in _T.c]
 def _lock_query(by_task: bool, with_state: bool) -> DriverQuery:
     columns = _INSTANCE_COLUMNS + ([_STATE_IF_STALE] if with_state else [])
     if by_task:  # a task's instance and the task row in one round trip (instance first, like every writer)
-        statement = (select(*columns, *_TASK_COLUMNS).select_from(_P.join(_T, _T.c.instance_id == _P.c.id))
-                     .where(_T.c.id == bindparam("task_id")))
+        statement = (
+            select(*columns, *_TASK_COLUMNS)
+            .select_from(_P.join(_T, _T.c.instance_id == _P.c.id))
+            .where(_T.c.id == bindparam("task_id"))
+        )
     else:
         statement = select(*columns).where(_P.c.id == bindparam("id"))
     return DriverQuery(statement.with_for_update())
 
 
 # (by task, with the workflow) -> statement
-_LOCKS = {(by_task, with_state): _lock_query(by_task, with_state) for by_task in (False, True)
-          for with_state in (False, True)}
+_LOCKS = {
+    (by_task, with_state): _lock_query(by_task, with_state) for by_task in (False, True) for with_state in (False, True)
+}
 _TASK_ROW = DriverQuery(select(_T).where(_T.c.id == bindparam("task_id"), _T.c.instance_id == bindparam("instance_id")))
 _STATE_OF = select(ProcessInstance.state).where(ProcessInstance.id == bindparam("id"))
 # A waiting timer event's row, pending or an incident (which still stands for its event: a change that
 # keeps the event waiting, an admin fixing variables, schedules no second timer for it), settled by the
 # event's task id.
-_SETTLE_BPMN_TIMER = DriverStatement(update(Timer).where(  # by instance: its index serves both states
-    Timer.instance_id == bindparam("instance_id"), Timer.task_id == bindparam("task_id"), Timer.kind == "bpmn_timer",
-    or_(TIMER_PENDING, Timer.status == literal_column("'incident'")))
-    .values(status=bindparam("status"), fired_at=bindparam("fired_at")))
+_SETTLE_BPMN_TIMER = DriverStatement(
+    update(Timer)
+    .where(  # by instance: its index serves both states
+        Timer.instance_id == bindparam("instance_id"),
+        Timer.task_id == bindparam("task_id"),
+        Timer.kind == "bpmn_timer",
+        or_(TIMER_PENDING, Timer.status == literal_column("'incident'")),
+    )
+    .values(status=bindparam("status"), fired_at=bindparam("fired_at"))
+)
 _DELETE_WAIT = DriverStatement(delete(MessageWait).where(MessageWait.task_id == bindparam("task_id")))
 # Writes run on the driver (engine/store/db.py DriverStatement): the rows are never held by the session.
 _INSERT_WAITS = DriverStatement(insert(MessageWait.__table__))
@@ -101,9 +111,16 @@ _INSERT_OUTBOX = DriverStatement(insert(OutboxEvent.__table__))
 _INSERT_INSTANCE = DriverStatement(insert(ProcessInstance.__table__))
 # RETURNING (id, due_at) pairs: no row order needed, so SQLite inserts them in one statement too
 _INSERT_TIMERS = DriverStatement(insert(Timer.__table__).returning(Timer.__table__.c.id, Timer.__table__.c.due_at))
-_CANCEL_SLA_TIMERS = DriverStatement(update(Timer).where(
-    Timer.instance_id == bindparam("instance_id"), Timer.task_id == bindparam("of_task"), TIMER_PENDING,
-    or_(Timer.kind == "sla_warning", Timer.kind == "sla_breach")).values(status="cancelled"))
+_CANCEL_SLA_TIMERS = DriverStatement(
+    update(Timer)
+    .where(
+        Timer.instance_id == bindparam("instance_id"),
+        Timer.task_id == bindparam("of_task"),
+        TIMER_PENDING,
+        or_(Timer.kind == "sla_warning", Timer.kind == "sla_breach"),
+    )
+    .values(status="cancelled")
+)
 
 
 @dataclass(frozen=True)
@@ -147,8 +164,9 @@ class Change:
         """One of the instance's task rows: the one this change holds, or read (and then held)."""
         row = self.tasks.get(task_id)
         if row is None:
-            found = self.hold(_TASK_ROW.all(self.session.connection(), {"task_id": task_id,
-                                                                        "instance_id": self.instance.id}))
+            found = self.hold(
+                _TASK_ROW.all(self.session.connection(), {"task_id": task_id, "instance_id": self.instance.id})
+            )
             row = found[0] if found else None
         return row
 
@@ -158,21 +176,35 @@ class Change:
         return [self.tasks.get(row.id) or self.tasks.setdefault(row.id, Record(_T, row._asdict())) for row in rows]
 
     def audit(self, action: str, task_id: str | None = None, **details: Any) -> None:
-        self.audit_rows.append(audit_row(self.now, self.actor, action, instance_id=self.instance.id,
-                                         task_id=task_id, details=details))
+        self.audit_rows.append(
+            audit_row(self.now, self.actor, action, instance_id=self.instance.id, task_id=task_id, details=details)
+        )
 
     def emit(self, event_type: str, task_id: str | None = None, **payload: Any) -> None:
         payload.setdefault("instance_id", self.instance.id)
         payload.setdefault("business_key", self.instance.business_key)
         if task_id is not None:
             payload.setdefault("task_id", task_id)
-        self.outbox_rows.append(outbox_row(self.now, event_type, instance_id=self.instance.id, task_id=task_id,
-                                           payload=payload))
+        self.outbox_rows.append(
+            outbox_row(self.now, event_type, instance_id=self.instance.id, task_id=task_id, payload=payload)
+        )
 
     def add_timer(self, task_id: str, element_id: str | None, kind: str, due_at: datetime) -> None:
-        self.timer_rows.append({"instance_id": self.instance.id, "task_id": task_id, "element_id": element_id,
-                                "kind": kind, "due_at": due_at, "status": "pending", "attempts": 0,
-                                "claim_token": None, "locked_until": None, "last_error": None, "fired_at": None})
+        self.timer_rows.append(
+            {
+                "instance_id": self.instance.id,
+                "task_id": task_id,
+                "element_id": element_id,
+                "kind": kind,
+                "due_at": due_at,
+                "status": "pending",
+                "attempts": 0,
+                "claim_token": None,
+                "locked_until": None,
+                "last_error": None,
+                "fired_at": None,
+            }
+        )
 
     def set_instance(self, **values: Any) -> None:
         """Change columns of the instance row: seen at once on the object, written with the change's
@@ -272,11 +304,14 @@ class UnitOfWork:
             params["cached_version"] = -1 if version is None else version
         found = _LOCKS[by_task, load_workflow].all(session.connection(), params)
         if not found:
-            raise TaskNotFound(f"task '{params['task_id']}' does not exist") if by_task else \
-                InstanceNotFound(f"process instance '{instance_id}' does not exist")
+            raise (
+                TaskNotFound(f"task '{params['task_id']}' does not exist")
+                if by_task
+                else InstanceNotFound(f"process instance '{instance_id}' does not exist")
+            )
         row, keys = found[0], _INSTANCE_KEYS + (["stale_state"] if load_workflow else [])
         instance = Record(_P, dict(zip(keys, row, strict=False)))
-        task = Record(_T, dict(zip(_TASK_KEYS, row[len(keys):], strict=True))) if by_task else None
+        task = Record(_T, dict(zip(_TASK_KEYS, row[len(keys) :], strict=True))) if by_task else None
         return instance, task
 
     def _workflow(self, session, instance: ProcessInstance, loaded) -> tuple[Any, set[str]]:
@@ -318,8 +353,9 @@ class UnitOfWork:
             jobs.schedule(change.new_timers)
         instance = change.instance  # its attributes outlive the session (expire_on_commit=False)
         if change.workflow is not None:
-            self.ctx.workflows.put(instance.id, instance.version, instance.definition_id, change.workflow,
-                                   change.ready_after)
+            self.ctx.workflows.put(
+                instance.id, instance.version, instance.definition_id, change.workflow, change.ready_after
+            )
         elif instance.version != loaded_version:  # the row moved on, its state did not
             self.ctx.workflows.advance(instance.id, loaded_version, instance.version)
 
@@ -375,8 +411,12 @@ class UnitOfWork:
         process_meta = change.loaded.meta.get(process_key, {})
         try:
             due_at = resolve_due(meta.get("due"), variables, change.now, evaluate)
-            warn_at = warning_time(meta.get("warn") or process_meta.get("sla_warning"), change.now, due_at,
-                                   self.ctx.settings.sla_warn_fraction)
+            warn_at = warning_time(
+                meta.get("warn") or process_meta.get("sla_warning"),
+                change.now,
+                due_at,
+                self.ctx.settings.sla_warn_fraction,
+            )
             follow_up_at = resolve_due(meta.get("follow_up"), variables, change.now, evaluate)
             priority = int(evaluate(meta["priority"], variables)) if meta.get("priority") else 50
             assignee_name = meta.get("assignee")
@@ -384,8 +424,9 @@ class UnitOfWork:
                 assignee_name = evaluate(assignee_name, variables)
         except (EngineError, ValueError, TypeError) as exc:
             message = getattr(exc, "message", str(exc))
-            raise WorkflowFailed(f"user task '{element_id}': {message}",
-                                 [{"element_id": element_id, "message": message}]) from None
+            raise WorkflowFailed(
+                f"user task '{element_id}': {message}", [{"element_id": element_id, "message": message}]
+            ) from None
         groups = list(meta.get("groups", []))
         users = list(meta.get("users", []))
         owner_task = self.ctx.settings.ownership_role in groups
@@ -396,27 +437,57 @@ class UnitOfWork:
             assignee_id = session.scalars(select(User.id).where(User.username == str(assignee_name))).first()
         state = "claimed" if assignee_id else "open"
         task_id = str(task.id)
-        change.task_rows.append({
-            "id": task_id, "instance_id": instance.id, "business_key": instance.business_key,
-            "process_key": process_key, "element_id": element_id,
-            "name": meta.get("name") or task.task_spec.bpmn_name, "lane": meta.get("lane") or task.task_spec.lane,
-            "candidate_groups": groups, "candidate_users": users, "owner_task": owner_task,
-            "station_id": instance.station_id, "state": state, "assignee_id": assignee_id,
-            "form_key": meta.get("form_key"), "priority": priority, "created_at": change.now,
-            "claimed_at": change.now if assignee_id else None, "ended_at": None, "completed_by_id": None,
-            "completed_via": None, "due_at": due_at, "warn_at": warn_at, "follow_up_at": follow_up_at,
-            "sla_state": "on_time" if due_at is not None else None, "outcome": None,
-        })
+        change.task_rows.append(
+            {
+                "id": task_id,
+                "instance_id": instance.id,
+                "business_key": instance.business_key,
+                "process_key": process_key,
+                "element_id": element_id,
+                "name": meta.get("name") or task.task_spec.bpmn_name,
+                "lane": meta.get("lane") or task.task_spec.lane,
+                "candidate_groups": groups,
+                "candidate_users": users,
+                "owner_task": owner_task,
+                "station_id": instance.station_id,
+                "state": state,
+                "assignee_id": assignee_id,
+                "form_key": meta.get("form_key"),
+                "priority": priority,
+                "created_at": change.now,
+                "claimed_at": change.now if assignee_id else None,
+                "ended_at": None,
+                "completed_by_id": None,
+                "completed_via": None,
+                "due_at": due_at,
+                "warn_at": warn_at,
+                "follow_up_at": follow_up_at,
+                "sla_state": "on_time" if due_at is not None else None,
+                "outcome": None,
+            }
+        )
         for kind, when in (("sla_warning", warn_at), ("sla_breach", due_at)):
             if when is not None:
                 change.add_timer(task_id, element_id, kind, when)
         if assignee_id is None:
             change.candidate_rows += candidate_rows(task_id, groups, users, due_at)
-        change.audit("task.created", task_id=task_id, element_id=element_id,
-                     assignee_id=assignee_id, due_at=due_at.isoformat() if due_at else None)
-        change.emit("task.created", task_id=task_id, element_id=element_id, name=change.task_rows[-1]["name"],
-                    process_key=process_key, candidate_groups=groups, assignee_id=assignee_id,
-                    due_at=due_at.isoformat() if due_at else None)
+        change.audit(
+            "task.created",
+            task_id=task_id,
+            element_id=element_id,
+            assignee_id=assignee_id,
+            due_at=due_at.isoformat() if due_at else None,
+        )
+        change.emit(
+            "task.created",
+            task_id=task_id,
+            element_id=element_id,
+            name=change.task_rows[-1]["name"],
+            process_key=process_key,
+            candidate_groups=groups,
+            assignee_id=assignee_id,
+            due_at=due_at.isoformat() if due_at else None,
+        )
 
     def _sync_waits(self, change: Change) -> None:
         session, instance, wf = change.session, change.instance, change.workflow
@@ -442,16 +513,28 @@ class UnitOfWork:
         if fired or cancelled:
             session.flush()  # a timer fired by this change's own timer service is settled: it must not match
         for task_id, due, spiff_task in fired:
-            if _SETTLE_BPMN_TIMER.execute(session, {"instance_id": instance.id, "task_id": task_id, "status": "fired",
-                                                    "fired_at": change.now}):  # 0: settled already, no second audit
+            if _SETTLE_BPMN_TIMER.execute(
+                session, {"instance_id": instance.id, "task_id": task_id, "status": "fired", "fired_at": change.now}
+            ):  # 0: settled already, no second audit
                 element_id = spiff_task.task_spec.bpmn_id if spiff_task is not None else None
-                change.audit("timer.fired", task_id=task_id, element_id=element_id,
-                             due_at=due.isoformat(), fired_at=change.now.isoformat())
-                change.emit("timer.fired", element_id=element_id, due_at=due.isoformat(),
-                            fired_at=change.now.isoformat())
+                change.audit(
+                    "timer.fired",
+                    task_id=task_id,
+                    element_id=element_id,
+                    due_at=due.isoformat(),
+                    fired_at=change.now.isoformat(),
+                )
+                change.emit(
+                    "timer.fired", element_id=element_id, due_at=due.isoformat(), fired_at=change.now.isoformat()
+                )
         if cancelled:
-            _SETTLE_BPMN_TIMER.execute(session, [{"instance_id": instance.id, "task_id": task_id, "status": "cancelled",
-                                                  "fired_at": None} for task_id, _due, _task in cancelled])
+            _SETTLE_BPMN_TIMER.execute(
+                session,
+                [
+                    {"instance_id": instance.id, "task_id": task_id, "status": "cancelled", "fired_at": None}
+                    for task_id, _due, _task in cancelled
+                ],
+            )
         for task_id, (due, task) in timers.items():
             if due is not None and before.get(task_id, (None, None))[:2] != ("timer", due):
                 # a new wait (a row there already, pending or an incident still standing for it, is kept)
@@ -466,10 +549,16 @@ class UnitOfWork:
             process_meta = change.loaded.meta.get(owning_process(task, change.loaded.meta), {})
             attached = process_meta.get("boundaries", {}).get(task.task_spec.bpmn_id)
             groups = process_meta.get("tasks", {}).get(attached, {}).get("groups", []) if attached else []
-            change.wait_rows.append({"task_id": task_id, "instance_id": instance.id,
-                                     "message_name": task.task_spec.event_definition.name,
-                                     "element_id": task.task_spec.bpmn_id, "attached_to": attached,
-                                     "groups": groups})
+            change.wait_rows.append(
+                {
+                    "task_id": task_id,
+                    "instance_id": instance.id,
+                    "message_name": task.task_spec.event_definition.name,
+                    "element_id": task.task_spec.bpmn_id,
+                    "attached_to": attached,
+                    "groups": groups,
+                }
+            )
 
 
 def candidate_rows(task_id: str, groups: list, users: list, due_at: datetime | None) -> list[dict[str, Any]]:
@@ -539,8 +628,12 @@ def refresh_timers(workflow) -> None:
 
     Skipped when no timer waits; the engine steps run only if a timer actually moved on.
     """
-    waiting = [t for t in workflow.event_manager.tasks.values() if t.state == TaskState.WAITING
-               and isinstance(t.task_spec.event_definition, (TimerEventDefinition, MultipleEventDefinition))]
+    waiting = [
+        t
+        for t in workflow.event_manager.tasks.values()
+        if t.state == TaskState.WAITING
+        and isinstance(t.task_spec.event_definition, (TimerEventDefinition, MultipleEventDefinition))
+    ]
     if not waiting:
         return
     workflow.refresh_timers()
@@ -586,8 +679,15 @@ def write_row(session, obj: Record, values: dict[str, Any], *, versioned: bool =
         obj.version += 1
 
 
-def close_task(change: Change, row: HumanTask, state: str, *, via: str | None = None, actor=None,
-               outcome: dict[str, Any] | None = None) -> None:
+def close_task(
+    change: Change,
+    row: HumanTask,
+    state: str,
+    *,
+    via: str | None = None,
+    actor=None,
+    outcome: dict[str, Any] | None = None,
+) -> None:
     """Close a task row (completed or cancelled): queue entries and pending SLA marks go with it."""
     was_open = row.state == "open"
     values: dict[str, Any] = {"state": state, "ended_at": change.now}
@@ -625,8 +725,9 @@ def warning_time(spec: Any, created: datetime, due: datetime | None, default_fra
         else:
             fraction = float(text[:-1]) / 100 if text.endswith("%") else float(text)
     except (ValueError, EngineError):
-        raise WorkflowFailed(f"invalid SLA warning '{text}'", [{"element_id": None, "message": "bad slaWarning"}]) \
-            from None
+        raise WorkflowFailed(
+            f"invalid SLA warning '{text}'", [{"element_id": None, "message": "bad slaWarning"}]
+        ) from None
     if not 0 < fraction < 1:
         return None
     return created + allowed * fraction
@@ -651,5 +752,6 @@ def _guard(fn, change):
         task_spec = getattr(exc, "task_spec", None)
         element = getattr(task_spec, "bpmn_id", None) or getattr(task_spec, "name", None)
         message = str(exc).split("\n")[0][:500]
-        raise WorkflowFailed(f"the process failed at '{element}': {message}",
-                             [{"element_id": element, "message": message}]) from None
+        raise WorkflowFailed(
+            f"the process failed at '{element}': {message}", [{"element_id": element, "message": message}]
+        ) from None

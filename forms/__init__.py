@@ -39,8 +39,7 @@ class Form:
             raise FormInvalid("form data must be a JSON object", [{"field": None, "message": "not an object"}])
         errors = sorted(self.validator.iter_errors(data), key=lambda e: list(e.absolute_path))
         if errors:
-            raise FormInvalid(f"form '{self.key}' has invalid fields",
-                              [self._describe(e) for e in errors[:MAX_ERRORS]])
+            raise FormInvalid(f"form '{self.key}' has invalid fields", [self._describe(e) for e in errors[:MAX_ERRORS]])
         plain = {k: v for k, v in data.items() if k not in self.personal_fields}
         personal = {k: v for k, v in data.items() if k in self.personal_fields}
         return plain, personal
@@ -49,8 +48,10 @@ class Form:
         path = list(error.absolute_path)
         if error.validator == "additionalProperties":
             extra = sorted(set(error.instance) - set(self.schema.get("properties", {})))
-            return {"field": extra[0] if len(extra) == 1 else None,
-                    "message": f"unknown field(s): {', '.join(map(str, extra))}"}
+            return {
+                "field": extra[0] if len(extra) == 1 else None,
+                "message": f"unknown field(s): {', '.join(map(str, extra))}",
+            }
         if error.validator == "required":
             missing = error.message.split("'")[1] if "'" in error.message else None
             return {"field": missing, "message": "this field is required"}
@@ -75,10 +76,15 @@ class FormRegistry:
             for path in sorted(Path(directory).glob("*.json")):
                 schema = json.loads(path.read_text(encoding="utf-8"))
                 Draft202012Validator.check_schema(schema)
-                personal = frozenset(name for name, prop in schema.get("properties", {}).items()
-                                     if isinstance(prop, dict) and prop.get("x-pii"))
+                personal = frozenset(
+                    name
+                    for name, prop in schema.get("properties", {}).items()
+                    if isinstance(prop, dict) and prop.get("x-pii")
+                )
                 self._forms[path.stem] = Form(
-                    key=path.stem, schema=schema, personal_fields=personal,
+                    key=path.stem,
+                    schema=schema,
+                    personal_fields=personal,
                     validator=SchemaValidator(schema),
                 )
 

@@ -75,12 +75,14 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def settings(database_url, tmp_path) -> Settings:
-    return Settings.from_env({
-        "FENGQIAO_DATABASE_URL": database_url,
-        "FENGQIAO_INSTANCE_PATH": str(tmp_path / "instance"),
-        "FENGQIAO_ARGON2_TIME_COST": "1",  # cheap hashes: tests create many users
-        "FENGQIAO_ARGON2_MEMORY_KIB": "1024",
-    })
+    return Settings.from_env(
+        {
+            "FENGQIAO_DATABASE_URL": database_url,
+            "FENGQIAO_INSTANCE_PATH": str(tmp_path / "instance"),
+            "FENGQIAO_ARGON2_TIME_COST": "1",  # cheap hashes: tests create many users
+            "FENGQIAO_ARGON2_MEMORY_KIB": "1024",
+        }
+    )
 
 
 @pytest.fixture

@@ -2,32 +2,42 @@
 
 from __future__ import annotations
 
-HEADER = ('<?xml version="1.0" encoding="UTF-8"?>\n'
-          '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
-          'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" '
-          'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-          'id="defs_{key}" targetNamespace="https://fengqiao.example/test">\n')
+HEADER = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+    'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+    'id="defs_{key}" targetNamespace="https://fengqiao.example/test">\n'
+)
 
 
 def document(*processes: str, key: str = "test", extra: str = "") -> str:
     return HEADER.format(key=key) + extra + "\n".join(processes) + "\n</bpmn:definitions>\n"
 
 
-def one_task(key: str = "approval", task_attrs: str = 'camunda:candidateGroups="officer"',
-             name: str = "Approval", label: str = "Review") -> str:
+def one_task(
+    key: str = "approval",
+    task_attrs: str = 'camunda:candidateGroups="officer"',
+    name: str = "Approval",
+    label: str = "Review",
+) -> str:
     """start -> user task `review` -> end."""
-    return document(f'''<bpmn:process id="{key}" name="{name}" isExecutable="true">
+    return document(
+        f'''<bpmn:process id="{key}" name="{name}" isExecutable="true">
   <bpmn:startEvent id="start"/>
   <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review"/>
   <bpmn:userTask id="review" name="{label}" {task_attrs}/>
   <bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="end"/>
   <bpmn:endEvent id="end"/>
-</bpmn:process>''', key=key)
+</bpmn:process>''',
+        key=key,
+    )
 
 
 def gateway(condition: str, key: str = "gated") -> str:
     """start -> exclusive gateway (condition / default) -> user task or end."""
-    return document(f'''<bpmn:process id="{key}" isExecutable="true">
+    return document(
+        f'''<bpmn:process id="{key}" isExecutable="true">
   <bpmn:startEvent id="start"/>
   <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="gw"/>
   <bpmn:exclusiveGateway id="gw" default="f_default"/>
@@ -38,22 +48,28 @@ def gateway(condition: str, key: str = "gated") -> str:
   <bpmn:userTask id="review" camunda:candidateGroups="officer"/>
   <bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="end"/>
   <bpmn:endEvent id="end"/>
-</bpmn:process>''', key=key)
+</bpmn:process>''',
+        key=key,
+    )
 
 
 def caller(key: str = "parent", called: str = "child") -> str:
-    return document(f'''<bpmn:process id="{key}" isExecutable="true">
+    return document(
+        f'''<bpmn:process id="{key}" isExecutable="true">
   <bpmn:startEvent id="start"/>
   <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="call"/>
   <bpmn:callActivity id="call" calledElement="{called}"/>
   <bpmn:sequenceFlow id="f2" sourceRef="call" targetRef="end"/>
   <bpmn:endEvent id="end"/>
-</bpmn:process>''', key=key)
+</bpmn:process>''',
+        key=key,
+    )
 
 
 def lanes(key: str = "laned") -> str:
     """A user task whose candidate group comes from its lane only."""
-    return document(f'''<bpmn:collaboration id="collab">
+    return document(
+        f'''<bpmn:collaboration id="collab">
   <bpmn:participant id="p" processRef="{key}"/></bpmn:collaboration>
 <bpmn:process id="{key}" isExecutable="true">
   <bpmn:laneSet id="ls">
@@ -65,11 +81,14 @@ def lanes(key: str = "laned") -> str:
   <bpmn:userTask id="visit" name="Visit"/>
   <bpmn:sequenceFlow id="f2" sourceRef="visit" targetRef="end"/>
   <bpmn:endEvent id="end"/>
-</bpmn:process>''', key=key)
+</bpmn:process>''',
+        key=key,
+    )
 
 
 def script(body: str, key: str = "scripted") -> str:
-    return document(f'''<bpmn:process id="{key}" isExecutable="true">
+    return document(
+        f'''<bpmn:process id="{key}" isExecutable="true">
   <bpmn:startEvent id="start"/>
   <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="calc"/>
   <bpmn:scriptTask id="calc" scriptFormat="python"><bpmn:script>{body}</bpmn:script></bpmn:scriptTask>
@@ -77,25 +96,39 @@ def script(body: str, key: str = "scripted") -> str:
   <bpmn:userTask id="review" camunda:candidateGroups="officer"/>
   <bpmn:sequenceFlow id="f3" sourceRef="review" targetRef="end"/>
   <bpmn:endEvent id="end"/>
-</bpmn:process>''', key=key)
+</bpmn:process>''',
+        key=key,
+    )
 
 
-def timed(timer: str, *, attached: str = "", boundary_interrupting: bool = True, key: str = "timed",
-          definition: str = "timeDuration") -> str:
+def timed(
+    timer: str,
+    *,
+    attached: str = "",
+    boundary_interrupting: bool = True,
+    key: str = "timed",
+    definition: str = "timeDuration",
+) -> str:
     """Variants around a user task `review`: a boundary timer, an intermediate catch, or a timer start.
 
     `attached`: "task" (boundary on review), "subprocess" (boundary on a sub-process holding review),
     "catch" (start -> timer catch -> review), "start" (timer start event -> review).
     """
-    timer_def = (f'<bpmn:timerEventDefinition><bpmn:{definition} xsi:type="bpmn:tFormalExpression">{timer}'
-                 f'</bpmn:{definition}></bpmn:timerEventDefinition>')
+    timer_def = (
+        f'<bpmn:timerEventDefinition><bpmn:{definition} xsi:type="bpmn:tFormalExpression">{timer}'
+        f"</bpmn:{definition}></bpmn:timerEventDefinition>"
+    )
     cancel = "true" if boundary_interrupting else "false"
-    after_boundary = ('<bpmn:sequenceFlow id="fb" sourceRef="boundary" targetRef="escalated"/>'
-                      '<bpmn:userTask id="escalated" camunda:candidateGroups="supervisor"/>'
-                      '<bpmn:sequenceFlow id="fb2" sourceRef="escalated" targetRef="end_b"/>'
-                      '<bpmn:endEvent id="end_b"/>') if boundary_interrupting else (
-                      '<bpmn:sequenceFlow id="fb" sourceRef="boundary" targetRef="reminded"/>'
-                      '<bpmn:endEvent id="reminded"/>')
+    after_boundary = (
+        (
+            '<bpmn:sequenceFlow id="fb" sourceRef="boundary" targetRef="escalated"/>'
+            '<bpmn:userTask id="escalated" camunda:candidateGroups="supervisor"/>'
+            '<bpmn:sequenceFlow id="fb2" sourceRef="escalated" targetRef="end_b"/>'
+            '<bpmn:endEvent id="end_b"/>'
+        )
+        if boundary_interrupting
+        else ('<bpmn:sequenceFlow id="fb" sourceRef="boundary" targetRef="reminded"/><bpmn:endEvent id="reminded"/>')
+    )
     if attached == "task":
         body = f'''<bpmn:startEvent id="start"/>
   <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review"/>
@@ -119,19 +152,19 @@ def timed(timer: str, *, attached: str = "", boundary_interrupting: bool = True,
   <bpmn:sequenceFlow id="f2" sourceRef="sub" targetRef="end"/>
   <bpmn:endEvent id="end"/>'''
     elif attached == "catch":
-        body = f'''<bpmn:startEvent id="start"/>
+        body = f"""<bpmn:startEvent id="start"/>
   <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait"/>
   <bpmn:intermediateCatchEvent id="wait">{timer_def}</bpmn:intermediateCatchEvent>
   <bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="review"/>
   <bpmn:userTask id="review" camunda:candidateGroups="officer"/>
   <bpmn:sequenceFlow id="f3" sourceRef="review" targetRef="end"/>
-  <bpmn:endEvent id="end"/>'''
+  <bpmn:endEvent id="end"/>"""
     else:  # start
-        body = f'''<bpmn:startEvent id="start">{timer_def}</bpmn:startEvent>
+        body = f"""<bpmn:startEvent id="start">{timer_def}</bpmn:startEvent>
   <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review"/>
   <bpmn:userTask id="review" camunda:candidateGroups="officer"/>
   <bpmn:sequenceFlow id="f3" sourceRef="review" targetRef="end"/>
-  <bpmn:endEvent id="end"/>'''
+  <bpmn:endEvent id="end"/>"""
     return document(f'<bpmn:process id="{key}" isExecutable="true">\n  {body}\n</bpmn:process>', key=key)
 
 
@@ -142,4 +175,5 @@ def failing_timer() -> str:
         '<bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="gw"/><bpmn:exclusiveGateway id="gw" default="fd"/>'
         '<bpmn:sequenceFlow id="fc" sourceRef="gw" targetRef="review"><bpmn:conditionExpression '
         'xsi:type="bpmn:tFormalExpression">approved == True</bpmn:conditionExpression></bpmn:sequenceFlow>'
-        '<bpmn:sequenceFlow id="fd" sourceRef="gw" targetRef="review"/>')
+        '<bpmn:sequenceFlow id="fd" sourceRef="gw" targetRef="review"/>',
+    )

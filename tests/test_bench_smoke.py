@@ -17,8 +17,11 @@ import pytest
 from tests.conftest import PG_ADMIN_DSN, PG_DATABASE, ROOT
 
 # the suite's own names: a bench run (`make bench`) on the same machine keeps its databases and Redis
-BENCH_ENV = {"FENGQIAO_BENCH_PG_ADMIN": PG_ADMIN_DSN, "FENGQIAO_BENCH_PG_DATABASE": f"{PG_DATABASE}_bench",
-             "FENGQIAO_BENCH_REDIS_URL": os.environ.get("FENGQIAO_TEST_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")}
+BENCH_ENV = {
+    "FENGQIAO_BENCH_PG_ADMIN": PG_ADMIN_DSN,
+    "FENGQIAO_BENCH_PG_DATABASE": f"{PG_DATABASE}_bench",
+    "FENGQIAO_BENCH_REDIS_URL": os.environ.get("FENGQIAO_TEST_BENCH_REDIS_URL", "redis://127.0.0.1:6379/12"),
+}
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -29,16 +32,25 @@ def finite(value) -> bool:
 
 def figure(summary: dict) -> bool:
     """A `median (min–max)` figure with at least one run."""
-    return summary["n"] >= 1 and all(finite(summary[k]) for k in ("median", "min", "max")) \
+    return (
+        summary["n"] >= 1
+        and all(finite(summary[k]) for k in ("median", "min", "max"))
         and summary["min"] <= summary["median"] <= summary["max"]
+    )
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("bench") / "smoke.json"
     report = out.with_suffix(".md")
-    proc = subprocess.run([sys.executable, "-m", "bench", "--smoke", "--out", str(out), "--report", str(report)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, **BENCH_ENV})
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--out", str(out), "--report", str(report)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **BENCH_ENV},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(out.read_text())
     results["report"] = report.read_text()
@@ -92,11 +104,14 @@ def test_report_names_the_machine_and_every_bench(smoke):
     assert "shared and noisy" in report
 
 
-@pytest.mark.parametrize("median, high, status", [
-    (1.90, 1.95, "**met**"),
-    (1.90, 2.10, "**at the line** (median met, not every round)"),
-    (2.10, 2.30, "**not met**"),
-])
+@pytest.mark.parametrize(
+    "median, high, status",
+    [
+        (1.90, 1.95, "**met**"),
+        (1.90, 2.10, "**at the line** (median met, not every round)"),
+        (2.10, 2.30, "**not met**"),
+    ],
+)
 def test_the_report_says_a_ratio_is_at_the_line_when_only_its_median_meets_the_target(median, high, status):
     from bench.report import targets
 

@@ -28,8 +28,9 @@ def _database(tmp_path, commits: int = 1) -> Database:
 def _write(db: Database, transactions: int) -> None:
     for _ in range(transactions):
         with db.transaction() as scope:
-            scope.connection().execute(text("INSERT INTO filler (payload) VALUES (randomblob(:n))"),
-                                       [{"n": PAYLOAD}] * ROWS_PER_TRANSACTION)
+            scope.connection().execute(
+                text("INSERT INTO filler (payload) VALUES (randomblob(:n))"), [{"n": PAYLOAD}] * ROWS_PER_TRANSACTION
+            )
 
 
 def _rows_in_database_file(path) -> int:
@@ -140,4 +141,3 @@ def test_a_failed_checkpoint_is_retried_after_later_writes(tmp_path):
         assert db.checkpointer._thread.is_alive()
     finally:
         db.dispose()
-

@@ -14,13 +14,24 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def run(tmp_path):
-    env = {**os.environ, "FENGQIAO_INSTANCE_PATH": str(tmp_path / "instance"),
-           "FENGQIAO_ARGON2_TIME_COST": "1", "FENGQIAO_ARGON2_MEMORY_KIB": "1024"}
+    env = {
+        **os.environ,
+        "FENGQIAO_INSTANCE_PATH": str(tmp_path / "instance"),
+        "FENGQIAO_ARGON2_TIME_COST": "1",
+        "FENGQIAO_ARGON2_MEMORY_KIB": "1024",
+    }
     env.pop("FENGQIAO_DATABASE_URL", None)
 
     def invoke(*args, stdin: str | None = None):
-        return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=ROOT, env=env, input=stdin,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "cli.main", *args],
+            cwd=ROOT,
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     return invoke
 
@@ -37,8 +48,17 @@ def test_init_is_idempotent_and_uses_sqlite_under_instance(run, tmp_path):
 def test_departments_and_users_are_created_from_the_command_line(run):
     run("init")
     assert run("departments", "create", "xinqiao", "--name", "新桥派出所", "--kind", "station").returncode == 0
-    created = run("users", "create", "wang", "--role", "officer", "--department", "xinqiao", "--password-stdin",
-                  stdin="a-long-password\n")
+    created = run(
+        "users",
+        "create",
+        "wang",
+        "--role",
+        "officer",
+        "--department",
+        "xinqiao",
+        "--password-stdin",
+        stdin="a-long-password\n",
+    )
     assert created.returncode == 0, created.stderr
     assert '"role": "officer"' in created.stdout
     assert "wang" in run("users", "list").stdout

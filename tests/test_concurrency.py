@@ -19,8 +19,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def audit_count(engine, instance_id, action) -> int:
     with engine.db.transaction() as session:
-        return session.scalar(select(func.count()).select_from(AuditEntry).where(
-            AuditEntry.instance_id == instance_id, AuditEntry.action == action))
+        return session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.instance_id == instance_id, AuditEntry.action == action)
+        )
 
 
 def race_in_threads(fn, n: int) -> list[str]:
@@ -79,10 +82,26 @@ def test_claim_race_between_processes_has_exactly_one_winner(engine, world, sett
     case = report_case(engine, world["wang"])
     task_id = task_of(engine, case, "assess_case")["id"]
     start_at = time.time() + 4.0
-    procs = [subprocess.Popen(
-        [sys.executable, "-m", "tests.race_worker", settings.database_url, str(settings.instance_path), "claim",
-         task_id, name, str(start_at)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for name in officers]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.race_worker",
+                settings.database_url,
+                str(settings.instance_path),
+                "claim",
+                task_id,
+                name,
+                str(start_at),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in officers
+    ]
     outputs = []
     for proc in procs:
         out, err = proc.communicate(timeout=120)

@@ -10,8 +10,11 @@ import pytest
 from engine.errors import DeploymentInvalid
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "conformance"
-FILES = sorted(p for p in CORPUS.rglob("*") if p.suffix == ".bpmn" or p.name.endswith(".bpmn20.xml")) \
-    if CORPUS.is_dir() else []
+FILES = (
+    sorted(p for p in CORPUS.rglob("*") if p.suffix == ".bpmn" or p.name.endswith(".bpmn20.xml"))
+    if CORPUS.is_dir()
+    else []
+)
 
 if not FILES:  # a user's fresh clone has no ../shared; CI always has it
     if os.environ.get("CI"):
@@ -35,8 +38,10 @@ def test_third_party_model_deploys_or_is_refused_by_element(engine, path):
 @pytest.mark.backends("sqlite")
 def test_a_called_process_and_its_caller_deploy_together_from_the_corpus(engine):
     folder = CORPUS / "spiffworkflow" / "camunda"
-    files = [(p.name, p.read_bytes()) for p in (folder / "call_activity_with_message_parent.bpmn",
-                                                 folder / "call_activity_with_message.bpmn")]
+    files = [
+        (p.name, p.read_bytes())
+        for p in (folder / "call_activity_with_message_parent.bpmn", folder / "call_activity_with_message.bpmn")
+    ]
     result = engine.repository.deploy(files)
     assert {d["key"] for d in result["definitions"]} >= {"Subprocess"}
 

@@ -73,14 +73,20 @@ def test_department_result_by_message_closes_the_department_task(engine, world):
     case = report_case(engine, wang)
     escalate(engine, wang, case, ["civil_affairs", "health"])
     health_system = Actor.system("health-system", department="health")
-    engine.runtime.correlate_message("department_result", health_system, business_key=case["business_key"],
-                                     payload={"outcome": "resolved", "summary": "家庭医生上门"})
+    engine.runtime.correlate_message(
+        "department_result",
+        health_system,
+        business_key=case["business_key"],
+        payload={"outcome": "resolved", "summary": "家庭医生上门"},
+    )
     assert elements(engine, case) == ["handle_civil_affairs"]
     closed = engine.tasks.query(state="completed", instance_id=case["id"])["items"]
     assert [(t["element_id"], t["completed_via"]) for t in closed if t["element_id"] == "handle_health"] == [
-        ("handle_health", "message")]
-    engine.runtime.correlate_message("department_result", world["li"], instance_id=case["id"],
-                                     payload=DEPARTMENT_RESULT, department="civil_affairs")
+        ("handle_health", "message")
+    ]
+    engine.runtime.correlate_message(
+        "department_result", world["li"], instance_id=case["id"], payload=DEPARTMENT_RESULT, department="civil_affairs"
+    )
     assert elements(engine, case) == ["feedback_to_resident"]
 
 
@@ -89,8 +95,9 @@ def test_message_without_a_waiting_event_is_refused_and_changes_nothing(engine, 
     case = report_case(engine, wang)
     before = engine.runtime.get_instance(case["id"])
     with pytest.raises(MessageNotCorrelated):
-        engine.runtime.correlate_message("department_result", wang, business_key=case["business_key"],
-                                         payload=DEPARTMENT_RESULT)
+        engine.runtime.correlate_message(
+            "department_result", wang, business_key=case["business_key"], payload=DEPARTMENT_RESULT
+        )
     after = engine.runtime.get_instance(case["id"])
     assert after["version"] == before["version"] and len(after["history"]) == len(before["history"])
 
@@ -100,8 +107,9 @@ def test_message_with_two_waiting_departments_must_name_one(engine, world):
     case = report_case(engine, wang)
     escalate(engine, wang, case, ["civil_affairs", "health"])
     with pytest.raises(MessageNotCorrelated) as err:
-        engine.runtime.correlate_message("department_result", wang, business_key=case["business_key"],
-                                         payload=DEPARTMENT_RESULT)
+        engine.runtime.correlate_message(
+            "department_result", wang, business_key=case["business_key"], payload=DEPARTMENT_RESULT
+        )
     assert "department" in err.value.message
 
 
@@ -165,8 +173,9 @@ def test_escalation_is_written_to_the_outbox_without_personal_data(engine, world
     case = report_case(engine, world["wang"])
     escalate(engine, world["wang"], case, ["civil_affairs", "health"])
     with engine.db.transaction() as session:
-        events = session.scalars(select(OutboxEvent).where(OutboxEvent.instance_id == case["id"])
-                                 .order_by(OutboxEvent.id)).all()
+        events = session.scalars(
+            select(OutboxEvent).where(OutboxEvent.instance_id == case["id"]).order_by(OutboxEvent.id)
+        ).all()
     types = [e.type for e in events]
     assert types[:2] == ["instance.started", "task.created"]
     assert "case.owner_changed" in types and "task.completed" in types
@@ -194,8 +203,9 @@ def test_the_tasks_a_change_opened_are_shown_as_the_inbox_reads_them(engine, wor
         return [t for t in items if t["id"] in ids]
 
     assert case["open_tasks"] == inbox({t["id"] for t in case["open_tasks"]})  # a start's tasks, not read back
-    assessed = complete_as(engine, wang, case, "assess_case",
-                           {"resolution": "escalate", "departments": ["civil_affairs", "health"]})
+    assessed = complete_as(
+        engine, wang, case, "assess_case", {"resolution": "escalate", "departments": ["civil_affairs", "health"]}
+    )
     opened = assessed["next_tasks"]
     assert sorted(t["element_id"] for t in opened) == ["handle_civil_affairs", "handle_health"]
     assert opened == inbox({t["id"] for t in opened})

@@ -16,8 +16,15 @@ _AUDIT = AuditEntry.__table__
 
 
 def _row(action):
-    return {"at": datetime(2026, 11, 29, 8, 30, 15, 123456, tzinfo=UTC), "actor_id": None, "actor": "测试 test",
-            "action": action, "instance_id": None, "task_id": None, "details": {"fields": ["a", "b"], "n": 1}}
+    return {
+        "at": datetime(2026, 11, 29, 8, 30, 15, 123456, tzinfo=UTC),
+        "actor_id": None,
+        "actor": "测试 test",
+        "action": action,
+        "instance_id": None,
+        "task_id": None,
+        "details": {"fields": ["a", "b"], "n": 1},
+    }
 
 
 def test_driver_inserts_read_back_like_sqlalchemy_inserts(engine):
@@ -37,8 +44,11 @@ def test_many_rows_are_inserted_in_chunks_with_every_value_in_its_own_row(engine
     with engine.db.transaction() as session:
         assert DriverStatement(insert(_AUDIT)).execute(session, rows) == len(rows)
     with engine.db.read() as session:
-        stored = session.execute(select(AuditEntry.action, AuditEntry.details)
-                                 .where(AuditEntry.action.like("chunk.%")).order_by(AuditEntry.id)).all()
+        stored = session.execute(
+            select(AuditEntry.action, AuditEntry.details)
+            .where(AuditEntry.action.like("chunk.%"))
+            .order_by(AuditEntry.id)
+        ).all()
     assert [(a, d) for a, d in stored] == [(r["action"], r["details"]) for r in rows]
 
 
@@ -59,14 +69,16 @@ def test_rows_inserted_together_go_in_statements_psycopg_can_cache_and_prepare(e
         event.remove(engine.db.engine, "before_cursor_execute", record)
     assert sizes == [49, 49, 42]  # 7 + 7 + 6 rows: at most 50 parameters a statement
     with engine.db.read() as session:
-        stored = session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("sized.%"))
-                                 .order_by(AuditEntry.id)).all()
+        stored = session.scalars(
+            select(AuditEntry.action).where(AuditEntry.action.like("sized.%")).order_by(AuditEntry.id)
+        ).all()
     assert stored == [r["action"] for r in rows]
 
 
 def test_driver_updates_count_the_rows_they_change_and_keep_literals(engine):
-    statement = DriverStatement(update(Timer).where(Timer.id == bindparam("timer_id"), Timer.status == "pending")
-                                .values(status="cancelled"))
+    statement = DriverStatement(
+        update(Timer).where(Timer.id == bindparam("timer_id"), Timer.status == "pending").values(status="cancelled")
+    )
     with engine.db.transaction() as session:
         assert statement.execute(session, {"timer_id": 123456}) == 0
 
@@ -115,9 +127,22 @@ def test_a_driver_query_on_a_lost_connection_is_unavailable_and_the_pool_recover
 def test_an_insert_returning_gives_every_rows_values_back_read_like_sqlalchemy(engine, world):
     case = report_case(engine, world["wang"])
     due = [datetime(2026, 12, 1, 8, 0, i, tzinfo=UTC) for i in range(40)]  # two statements on both backends
-    rows = [{"instance_id": case["id"], "task_id": f"t{i}", "element_id": "e", "kind": "bpmn_timer", "due_at": d,
-             "status": "cancelled", "attempts": 0, "claim_token": None, "locked_until": None, "last_error": None,
-             "fired_at": None} for i, d in enumerate(due)]
+    rows = [
+        {
+            "instance_id": case["id"],
+            "task_id": f"t{i}",
+            "element_id": "e",
+            "kind": "bpmn_timer",
+            "due_at": d,
+            "status": "cancelled",
+            "attempts": 0,
+            "claim_token": None,
+            "locked_until": None,
+            "last_error": None,
+            "fired_at": None,
+        }
+        for i, d in enumerate(due)
+    ]
     statement = DriverStatement(insert(Timer.__table__).returning(Timer.__table__.c.id, Timer.__table__.c.due_at))
     with engine.db.transaction() as session:
         returned = statement.returning(session, rows)
@@ -165,8 +190,10 @@ def test_sqlite_datetimes_are_stored_as_the_text_sqlalchemy_writes():
     theirs = DateTime().dialect_impl(dialect).bind_processor(dialect)
 
     @settings(max_examples=300, deadline=None)
-    @given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)),
-           st.integers(min_value=-14 * 60, max_value=14 * 60))
+    @given(
+        st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)),
+        st.integers(min_value=-14 * 60, max_value=14 * 60),
+    )
     def same_text(value, offset_minutes):
         aware = value.replace(tzinfo=timezone(timedelta(minutes=offset_minutes)))
         assert ours(aware) == theirs(aware)
@@ -200,4 +227,3 @@ def test_sqlite_datetimes_are_read_back_as_sqlalchemy_reads_them():
     assert ours("2026-11-30 08:00:00") == datetime(2026, 11, 30, 8, tzinfo=UTC)  # written without microseconds
     assert ours("2026-11-30 16:00:00+08:00") == datetime(2026, 11, 30, 8, tzinfo=UTC)  # with an offset
     assert ours("2026-11-30 08:00:00.5") == theirs("2026-11-30 08:00:00.5").replace(tzinfo=UTC)
-

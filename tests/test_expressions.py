@@ -36,16 +36,19 @@ def test_variables_cannot_smuggle_code_into_an_expression():
     assert evaluator.evaluate("risk == 'red'", {"risk": "__import__('os')"}) is False
 
 
-@pytest.mark.parametrize(("written", "variables", "expected"), [
-    ("${approved}", {"approved": True}, True),
-    ("${amount > 1000 && !urgent}", {"amount": 1500, "urgent": False}, True),
-    ("${a == 'x' || b != 'y'}", {"a": "z", "b": "y"}, False),
-    ("#{status == 'open'}", {"status": "open"}, True),
-    ("= priority > 2", {"priority": 3}, True),
-    ("'civil_affairs' in departments", {"departments": ["civil_affairs"]}, True),
-    ("${note == 'a && b'}", {"note": "a && b"}, True),
-    ("approved == true", {"approved": True}, True),
-])
+@pytest.mark.parametrize(
+    ("written", "variables", "expected"),
+    [
+        ("${approved}", {"approved": True}, True),
+        ("${amount > 1000 && !urgent}", {"amount": 1500, "urgent": False}, True),
+        ("${a == 'x' || b != 'y'}", {"a": "z", "b": "y"}, False),
+        ("#{status == 'open'}", {"status": "open"}, True),
+        ("= priority > 2", {"priority": 3}, True),
+        ("'civil_affairs' in departments", {"departments": ["civil_affairs"]}, True),
+        ("${note == 'a && b'}", {"note": "a && b"}, True),
+        ("approved == true", {"approved": True}, True),
+    ],
+)
 def test_conditions_written_for_other_engines_are_normalised(written, variables, expected):
     assert Evaluator().evaluate(normalize(written), variables) is expected
 

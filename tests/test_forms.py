@@ -35,8 +35,11 @@ def test_escalation_without_departments_is_a_field_error(engine, world):
 def test_unknown_fields_are_refused_not_stored(engine, world):
     case = report_case(engine, world["wang"])
     with pytest.raises(FormInvalid) as err:
-        engine.tasks.complete(task_of(engine, case, "assess_case")["id"], world["wang"],
-                              {"resolution": "on_spot", "favourite_colour": "red"})
+        engine.tasks.complete(
+            task_of(engine, case, "assess_case")["id"],
+            world["wang"],
+            {"resolution": "on_spot", "favourite_colour": "red"},
+        )
     assert "favourite_colour" in err.value.details[0]["message"]
 
 
@@ -63,8 +66,9 @@ def test_invalid_personal_field_error_does_not_echo_the_value(engine, world):
 def test_only_declared_fields_reach_the_workflow(engine, world):
     wang = world["wang"]
     case = report_case(engine, wang)
-    engine.tasks.complete(task_of(engine, case, "assess_case")["id"], wang,
-                          {"resolution": "on_spot", "assessment": "可就地化解"})
+    engine.tasks.complete(
+        task_of(engine, case, "assess_case")["id"], wang, {"resolution": "on_spot", "assessment": "可就地化解"}
+    )
     variables = engine.runtime.get_instance(case["id"])["variables"]
     assert variables["resolution"] == "on_spot" and variables["assessment"] == "可就地化解"
     assert "parties" not in variables and "household" not in variables
@@ -101,10 +105,14 @@ def _named(schema, key: str) -> list:
     return found
 
 
-VALID = {"assess_case": {"resolution": "on_spot"}, "department_result": DEPARTMENT_RESULT,
-         "feedback_to_resident": {"satisfaction": "satisfied"},
-         "handle_on_spot": {"result": "resolved", "measures": "调解"}, "report_case": REPORT,
-         "supervisor_review": {"decision": "close", "comment": "依规结案"}}
+VALID = {
+    "assess_case": {"resolution": "on_spot"},
+    "department_result": DEPARTMENT_RESULT,
+    "feedback_to_resident": {"satisfaction": "satisfied"},
+    "handle_on_spot": {"result": "resolved", "measures": "调解"},
+    "report_case": REPORT,
+    "supervisor_review": {"decision": "close", "comment": "依规结案"},
+}
 
 
 def _data_for(schema, valid: dict | None = None):
@@ -113,16 +121,29 @@ def _data_for(schema, valid: dict | None = None):
     from hypothesis import strategies as st
 
     names = st.one_of(st.sampled_from(sorted(set(_named(schema, "properties"))) or ["x"]), st.text(max_size=5))
-    leaves = st.one_of(st.sampled_from(_named(schema, "enum") + _named(schema, "const") or [None]),
-                       st.text(max_size=12), st.text(min_size=190, max_size=4100), st.from_regex(r"1[3-9]\d{9}"),
-                       st.integers(), st.floats(allow_nan=False), st.booleans(), st.none())
-    values = st.recursive(leaves, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                         st.dictionaries(names, inner, max_size=4)), max_leaves=8)
+    leaves = st.one_of(
+        st.sampled_from(_named(schema, "enum") + _named(schema, "const") or [None]),
+        st.text(max_size=12),
+        st.text(min_size=190, max_size=4100),
+        st.from_regex(r"1[3-9]\d{9}"),
+        st.integers(),
+        st.floats(allow_nan=False),
+        st.booleans(),
+        st.none(),
+    )
+    values = st.recursive(
+        leaves,
+        lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(names, inner, max_size=4)),
+        max_leaves=8,
+    )
     objects = st.dictionaries(names, values, max_size=8)
     if valid is None:
         return objects
-    changed = st.builds(lambda changes, dropped: {k: v for k, v in {**valid, **changes}.items() if k not in dropped},
-                        st.dictionaries(names, values, max_size=2), st.sets(st.sampled_from(sorted(valid)), max_size=1))
+    changed = st.builds(
+        lambda changes, dropped: {k: v for k, v in {**valid, **changes}.items() if k not in dropped},
+        st.dictionaries(names, values, max_size=2),
+        st.sets(st.sampled_from(sorted(valid)), max_size=1),
+    )
     return st.one_of(objects, st.just(valid), changed)
 
 

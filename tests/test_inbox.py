@@ -96,8 +96,9 @@ def _expected_queue(engine, actor):
     from engine.unit_of_work import is_candidate
 
     with engine.db.read() as session:
-        rows = [r for r in session.scalars(select(HumanTask).where(HumanTask.state == "open"))
-                if is_candidate(actor, r)]
+        rows = [
+            r for r in session.scalars(select(HumanTask).where(HumanTask.state == "open")) if is_candidate(actor, r)
+        ]
     rows.sort(key=lambda r: (r.due_at is None, r.due_at or clock_zero(), r.id))
     return [r.id for r in rows]
 
@@ -128,8 +129,9 @@ def test_a_queue_of_several_groups_pages_in_due_order_without_gaps_or_repeats(en
         case = report_case(engine, world["wang"], risk_level=risk)
         clock.advance(minutes=7)
         escalate(engine, world["wang"], case, ["civil_affairs", "health"] if risk != "blue" else ["health"])
-    both = models.one_task(key="both", task_attrs='camunda:candidateGroups="civil_affairs,health" '
-                                                  'camunda:dueDate="PT30H"')
+    both = models.one_task(
+        key="both", task_attrs='camunda:candidateGroups="civil_affairs,health" camunda:dueDate="PT30H"'
+    )
     undated = models.one_task(key="undated", task_attrs='camunda:candidateGroups="civil_affairs"')
     engine.repository.deploy([("both.bpmn", both), ("undated.bpmn", undated)])
     for key in ("both", "undated", "both"):
@@ -141,8 +143,9 @@ def test_a_queue_of_several_groups_pages_in_due_order_without_gaps_or_repeats(en
     clock.advance(hours=31)  # the two-group tasks (30 h) are past due, the department tasks not yet
     late = [t for t in expected if task(engine, t)["sla_state"] == "breached"]
     assert len(late) == 2 and walk(engine, hu, 1, sla_state="breached") == late
-    assert walk(engine, hu, 2, group="health") == [t for t in expected
-                                                   if "health" in task(engine, t)["candidate_groups"]]
+    assert walk(engine, hu, 2, group="health") == [
+        t for t in expected if "health" in task(engine, t)["candidate_groups"]
+    ]
 
 
 def test_an_officers_queue_keeps_to_the_station_while_walking_the_role_queue(engine, world):

@@ -13,7 +13,7 @@ from engine import json_codec
 from engine.store.models import AuditEntry
 from tests.helpers import report_case
 
-BIG = 2 ** 70  # beyond orjson's 64-bit integers
+BIG = 2**70  # beyond orjson's 64-bit integers
 
 
 def _saved_and_loaded(engine, case, **data):
@@ -54,8 +54,9 @@ def test_keys_and_text_are_encoded_as_the_standard_library_reads_them():
 def test_json_columns_read_back_what_was_written(engine):
     details = {"count": BIG, "名称": "民政局", "flags": [True, None, 0.1], 7: "seven"}
     with engine.db.transaction() as session:
-        session.execute(insert(AuditEntry.__table__).values(
-            at=datetime.now(UTC), actor="test", action="test.json", details=details))
+        session.execute(
+            insert(AuditEntry.__table__).values(at=datetime.now(UTC), actor="test", action="test.json", details=details)
+        )
     with engine.db.read() as session:
         stored = session.scalars(select(AuditEntry.details).where(AuditEntry.action == "test.json")).one()
     assert stored == {"count": BIG, "名称": "民政局", "flags": [True, None, 0.1], "7": "seven"}

@@ -112,7 +112,8 @@ def test_department_task_reassignment_stays_within_the_department(engine, world)
 def _two_officer_tasks() -> str:
     from tests.models import document
 
-    return document('''<bpmn:process id="twin" isExecutable="true">
+    return document(
+        """<bpmn:process id="twin" isExecutable="true">
   <bpmn:startEvent id="start"/>
   <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="split"/>
   <bpmn:parallelGateway id="split"/>
@@ -125,12 +126,15 @@ def _two_officer_tasks() -> str:
   <bpmn:parallelGateway id="join"/>
   <bpmn:sequenceFlow id="f6" sourceRef="join" targetRef="end"/>
   <bpmn:endEvent id="end"/>
-</bpmn:process>''', key="twin")
+</bpmn:process>""",
+        key="twin",
+    )
 
 
 @pytest.mark.parametrize("claimed_in", ["the process that started it", "another process"])
-def test_the_first_claim_gives_the_owner_every_open_officer_task_of_the_case(engine, world, settings, clock,
-                                                                             claimed_in):
+def test_the_first_claim_gives_the_owner_every_open_officer_task_of_the_case(
+    engine, world, settings, clock, claimed_in
+):
     from engine import Engine
 
     engine.repository.deploy([("twin.bpmn", _two_officer_tasks())])

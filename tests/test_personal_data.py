@@ -25,8 +25,13 @@ def walk_a_case(engine, world):
     wang, li = world["wang"], world["li"]
     case = report_case(engine, wang)
     escalate(engine, wang, case, ["civil_affairs"])
-    complete_as(engine, li, case, "handle_civil_affairs", {"outcome": "resolved", "summary": "已办结",
-                                                           "handler_name": "赵经办", "handler_phone": "13700001111"})
+    complete_as(
+        engine,
+        li,
+        case,
+        "handle_civil_affairs",
+        {"outcome": "resolved", "summary": "已办结", "handler_name": "赵经办", "handler_phone": "13700001111"},
+    )
     complete_as(engine, wang, case, "feedback_to_resident", {"satisfaction": "satisfied", "comment": "老人说很满意"})
     return case
 
@@ -76,8 +81,11 @@ def test_a_ciphertext_moved_to_another_case_does_not_decrypt(engine, world):
     second = report_case(engine, world["wang"])
     with engine.db.transaction() as session:
         source = session.scalars(select(PersonalRecord).where(PersonalRecord.instance_id == first["id"])).one()
-        session.execute(update(PersonalRecord).where(PersonalRecord.instance_id == second["id"])
-                        .values(nonce=source.nonce, ciphertext=source.ciphertext))
+        session.execute(
+            update(PersonalRecord)
+            .where(PersonalRecord.instance_id == second["id"])
+            .values(nonce=source.nonce, ciphertext=source.ciphertext)
+        )
     with pytest.raises(InvalidTag):
         engine.runtime.personal_data(second["id"], world["wang"], purpose="tamper check")
 

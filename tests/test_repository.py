@@ -13,8 +13,10 @@ from tests.helpers import report_case, task_of
 
 def counts(engine) -> tuple[int, int]:
     with engine.db.transaction() as session:
-        return (session.scalar(select(func.count()).select_from(ProcessDefinition)),
-                session.scalar(select(func.count()).select_from(Deployment)))
+        return (
+            session.scalar(select(func.count()).select_from(ProcessDefinition)),
+            session.scalar(select(func.count()).select_from(Deployment)),
+        )
 
 
 def test_deploy_returns_key_and_version_one(engine):
@@ -78,8 +80,9 @@ def test_not_well_formed_xml_is_refused(engine):
 
 
 def test_schema_invalid_bpmn_is_refused(engine):
-    invalid = models.one_task().replace('<bpmn:endEvent id="end"/>',
-                                        '<bpmn:endEvent id="end"><bpmn:bogus/></bpmn:endEvent>')
+    invalid = models.one_task().replace(
+        '<bpmn:endEvent id="end"/>', '<bpmn:endEvent id="end"><bpmn:bogus/></bpmn:endEvent>'
+    )
     with pytest.raises(DeploymentInvalid):
         engine.repository.deploy([("invalid.bpmn", invalid)])
 
@@ -94,8 +97,9 @@ def test_exclusive_gateway_without_condition_or_default_names_the_gateway(engine
 def test_external_entities_are_never_resolved(engine, tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET")
-    xxe = (f'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file://{secret}">]>'
-           + models.one_task().split("?>", 1)[1].replace('name="Review"', 'name="&x;"'))
+    xxe = f'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file://{secret}">]>' + models.one_task().split(
+        "?>", 1
+    )[1].replace('name="Review"', 'name="&x;"')
     with pytest.raises(DeploymentInvalid) as err:
         engine.repository.deploy([("xxe.bpmn", xxe)])
     assert "DOCTYPE" in err.value.message
@@ -115,12 +119,17 @@ def test_document_without_executable_process_is_refused(engine):
     assert "executable" in err.value.details[0]["message"]
 
 
-@pytest.mark.parametrize(("element", "reason"), [
-    ('<bpmn:serviceTask id="svc"/>', "service tasks"),
-    ('<bpmn:businessRuleTask id="rule"/>', "business rule"),
-    ('<bpmn:intermediateThrowEvent id="comp"><bpmn:compensateEventDefinition/></bpmn:intermediateThrowEvent>',
-     "compensation"),
-])
+@pytest.mark.parametrize(
+    ("element", "reason"),
+    [
+        ('<bpmn:serviceTask id="svc"/>', "service tasks"),
+        ('<bpmn:businessRuleTask id="rule"/>', "business rule"),
+        (
+            '<bpmn:intermediateThrowEvent id="comp"><bpmn:compensateEventDefinition/></bpmn:intermediateThrowEvent>',
+            "compensation",
+        ),
+    ],
+)
 def test_unsupported_elements_are_named_at_deploy(engine, element, reason):
     xml = models.one_task().replace('<bpmn:endEvent id="end"/>', '<bpmn:endEvent id="end"/>' + element)
     with pytest.raises(DeploymentInvalid) as err:
@@ -146,8 +155,7 @@ def test_allowed_scripts_are_still_restricted_to_assignments(engine):
 
 
 def test_call_activity_deploys_with_its_called_process(engine, world):
-    result = engine.repository.deploy([("parent.bpmn", models.caller()),
-                                       ("child.bpmn", models.one_task(key="child"))])
+    result = engine.repository.deploy([("parent.bpmn", models.caller()), ("child.bpmn", models.one_task(key="child"))])
     assert sorted(d["key"] for d in result["definitions"]) == ["child", "parent"]
     case = engine.runtime.start_instance("parent", world["wang"], {})
     task = task_of(engine, case, "review")
@@ -179,8 +187,10 @@ def test_lane_names_the_candidate_group(engine, world):
 
 
 def test_camunda_human_task_attributes_are_read_from_the_xml(engine, world, clock):
-    attrs = ('camunda:candidateUsers="chen" camunda:assignee="wang" camunda:priority="80" '
-             'camunda:dueDate="2026-12-24T09:00:00+08:00" camunda:formKey="handle_on_spot"')
+    attrs = (
+        'camunda:candidateUsers="chen" camunda:assignee="wang" camunda:priority="80" '
+        'camunda:dueDate="2026-12-24T09:00:00+08:00" camunda:formKey="handle_on_spot"'
+    )
     engine.repository.deploy([("attrs.bpmn", models.one_task(key="attrs", task_attrs=attrs))])
     task = task_of(engine, engine.runtime.start_instance("attrs", world["wang"], {}), "review")
     assert (task["assignee"], task["state"], task["priority"]) == ("wang", "claimed", 80)

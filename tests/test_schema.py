@@ -23,11 +23,17 @@ def _index_predicates(database_url) -> dict[str, str | None]:
     try:
         with engine.connect() as connection:
             if engine.dialect.name == "sqlite":
-                rows = connection.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index' "
-                                               "AND tbl_name = 'timers' AND sql IS NOT NULL"))
+                rows = connection.execute(
+                    text(
+                        "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+                        "AND tbl_name = 'timers' AND sql IS NOT NULL"
+                    )
+                )
                 return {name: sql.split(" WHERE ", 1)[1] if " WHERE " in sql else None for name, sql in rows}
-            return {ix["name"]: ix.get("dialect_options", {}).get("postgresql_where")
-                    for ix in inspect(connection).get_indexes("timers")}
+            return {
+                ix["name"]: ix.get("dialect_options", {}).get("postgresql_where")
+                for ix in inspect(connection).get_indexes("timers")
+            }
     finally:
         engine.dispose()
 
@@ -62,8 +68,9 @@ def _plan(engine, statement, params: dict) -> str:
         values = compiled.construct_params(params)
         if connection.dialect.name == "sqlite":
             positional = tuple(values[name] for name in compiled.positiontup)
-            return " ".join(str(row[-1]) for row in
-                            connection.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), positional))
+            return " ".join(
+                str(row[-1]) for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), positional)
+            )
         connection.exec_driver_sql("SET enable_seqscan = off")
         return " ".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + str(compiled), values))
 
@@ -74,8 +81,10 @@ def test_a_cases_timer_lookups_use_the_index_of_its_unsettled_timers(engine):
 
     lookups = {
         "an SLA mark cancelled": (_CANCEL_SLA_TIMERS.statement, {"instance_id": "c", "of_task": "t"}),
-        "a BPMN timer settled": (_SETTLE_BPMN_TIMER.statement,
-                                 {"instance_id": "c", "task_id": "t", "status": "fired", "fired_at": None}),
+        "a BPMN timer settled": (
+            _SETTLE_BPMN_TIMER.statement,
+            {"instance_id": "c", "task_id": "t", "status": "fired", "fired_at": None},
+        ),
         # without its ORDER BY: on an empty table PostgreSQL would rather walk the due-time index in
         # order; with data it reads the case's few rows by this index and sorts them
         "a case's pending timers": (PENDING_OF_CASE.order_by(None), {"instance_id": "c"}),

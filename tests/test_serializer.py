@@ -96,9 +96,11 @@ def test_fast_serialization_equals_spiffworkflows_on_every_model():
 def test_fast_serialization_equals_spiffworkflows_through_an_escalated_case(engine, world):
     wang, li, zhao = world["wang"], world["li"], world["zhao"]
     case = report_case(engine, wang)
-    steps = [lambda: escalate(engine, wang, case, ["civil_affairs", "health"]),
-             lambda: complete_as(engine, li, case, "handle_civil_affairs", DEPARTMENT_RESULT),
-             lambda: complete_as(engine, zhao, case, "handle_health", DEPARTMENT_RESULT)]
+    steps = [
+        lambda: escalate(engine, wang, case, ["civil_affairs", "health"]),
+        lambda: complete_as(engine, li, case, "handle_civil_affairs", DEPARTMENT_RESULT),
+        lambda: complete_as(engine, zhao, case, "handle_health", DEPARTMENT_RESULT),
+    ]
     for step in [lambda: None, *steps]:
         step()
         workflow = engine.workflows._entries[case["id"]].workflow  # what the last change serialized

@@ -13,8 +13,9 @@ from tests.helpers import DEPARTMENT_RESULT, escalate, report_case, task_of
 
 def events(engine, case, prefix="sla."):
     with engine.db.transaction() as session:
-        rows = session.scalars(select(OutboxEvent).where(OutboxEvent.instance_id == case["id"])
-                               .order_by(OutboxEvent.id)).all()
+        rows = session.scalars(
+            select(OutboxEvent).where(OutboxEvent.instance_id == case["id"]).order_by(OutboxEvent.id)
+        ).all()
         return [(e.type, e.payload) for e in rows if e.type.startswith(prefix)]
 
 
@@ -86,9 +87,10 @@ def test_warning_fraction_is_configurable_per_task(engine, world, clock):
     attrs = 'camunda:candidateGroups="officer" camunda:dueDate="PT10H"'
     xml = models.one_task(key="sla_custom", task_attrs=attrs).replace(
         'name="Review" ' + attrs + "/>",
-        'name="Review" ' + attrs + '><bpmn:extensionElements><camunda:properties>'
+        'name="Review" ' + attrs + "><bpmn:extensionElements><camunda:properties>"
         '<camunda:property name="slaWarning" value="50%"/></camunda:properties></bpmn:extensionElements>'
-        '</bpmn:userTask>')
+        "</bpmn:userTask>",
+    )
     engine.repository.deploy([("sla.bpmn", xml)])
     case = engine.runtime.start_instance("sla_custom", world["wang"], {})
     assert task_of(engine, case, "review")["warn_at"] == (clock.now() + timedelta(hours=5)).isoformat()

@@ -44,24 +44,36 @@ def due_cases(engine, world, count: int) -> list[str]:
 
 
 def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "FENGQIAO_DATABASE_URL": settings.database_url,
-           "FENGQIAO_INSTANCE_PATH": str(settings.instance_path), "FENGQIAO_SWEEP_INTERVAL": "0.1",
-           "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "FENGQIAO_DATABASE_URL": settings.database_url,
+        "FENGQIAO_INSTANCE_PATH": str(settings.instance_path),
+        "FENGQIAO_SWEEP_INTERVAL": "0.1",
+        "PYTHONUNBUFFERED": "1",
+    }
     env.pop("FENGQIAO_REDIS_URL", None)
     env.update(extra)
     return env
 
 
 def fengqiao(*args: str, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "cli.main", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "cli.main", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def fired_per_case(engine, case_ids: list[str]) -> dict[str, int]:
     with engine.db.read() as session:  # never queues behind the worker's writes (SQLite: BEGIN DEFERRED)
-        rows = session.execute(select(AuditEntry.instance_id, func.count()).where(
-            AuditEntry.action == "timer.fired", AuditEntry.instance_id.in_(case_ids))
-            .group_by(AuditEntry.instance_id)).all()
+        rows = session.execute(
+            select(AuditEntry.instance_id, func.count())
+            .where(AuditEntry.action == "timer.fired", AuditEntry.instance_id.in_(case_ids))
+            .group_by(AuditEntry.instance_id)
+        ).all()
     counts = dict.fromkeys(case_ids, 0)
     counts.update(dict(rows))
     return counts
@@ -83,8 +95,14 @@ def assert_each_fired_once(engine, case_ids: list[str]) -> None:
         view = engine.runtime.get_instance(case_id, history=False)
         assert [t["element_id"] for t in view["open_tasks"]] == ["escalated"]
     with engine.db.transaction() as session:
-        assert session.scalar(select(func.count()).select_from(Timer).where(
-            Timer.instance_id.in_(case_ids), Timer.kind == "bpmn_timer", Timer.status == "pending")) == 0
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(Timer)
+                .where(Timer.instance_id.in_(case_ids), Timer.kind == "bpmn_timer", Timer.status == "pending")
+            )
+            == 0
+        )
 
 
 def test_two_sweeper_processes_fire_each_timer_once(engine, world, settings, past_clock):
@@ -125,8 +143,13 @@ def redis_db():
 
 
 def redis_engine(settings: Settings, clock: ManualClock) -> Engine:
-    env = {"FENGQIAO_DATABASE_URL": settings.database_url, "FENGQIAO_INSTANCE_PATH": str(settings.instance_path),
-           "FENGQIAO_REDIS_URL": REDIS_URL, "FENGQIAO_ARGON2_TIME_COST": "1", "FENGQIAO_ARGON2_MEMORY_KIB": "1024"}
+    env = {
+        "FENGQIAO_DATABASE_URL": settings.database_url,
+        "FENGQIAO_INSTANCE_PATH": str(settings.instance_path),
+        "FENGQIAO_REDIS_URL": REDIS_URL,
+        "FENGQIAO_ARGON2_TIME_COST": "1",
+        "FENGQIAO_ARGON2_MEMORY_KIB": "1024",
+    }
     return Engine(Settings.from_env(env), clock)
 
 
@@ -185,8 +208,7 @@ def test_redis_flushed_with_timers_pending_still_fires_each_once(engine, world, 
 
 def test_rq_scheduled_job_fires_a_timer_without_the_sweeper(engine, world, settings, past_clock, redis_db):
     # the worker's sweeper sweeps once at start (nothing is due yet), then sleeps for an hour
-    worker = fengqiao("worker", env=worker_env(settings, FENGQIAO_REDIS_URL=REDIS_URL,
-                                               FENGQIAO_SWEEP_INTERVAL="3600"))
+    worker = fengqiao("worker", env=worker_env(settings, FENGQIAO_REDIS_URL=REDIS_URL, FENGQIAO_SWEEP_INTERVAL="3600"))
     try:
         assert wait_until(lambda: bool(redis_db.keys("rq:worker:*")), timeout=30)  # registered
         time.sleep(0.5)  # past the sweeper's first (empty) sweep
@@ -214,8 +236,11 @@ def test_rq_jobs_and_the_sweeper_racing_fire_each_timer_once(engine, world, sett
 
 
 def test_redis_down_at_scheduling_loses_no_timer(engine, world, settings, past_clock):
-    env = {"FENGQIAO_DATABASE_URL": settings.database_url, "FENGQIAO_INSTANCE_PATH": str(settings.instance_path),
-           "FENGQIAO_REDIS_URL": "redis://127.0.0.1:1/0"}  # nothing listens there
+    env = {
+        "FENGQIAO_DATABASE_URL": settings.database_url,
+        "FENGQIAO_INSTANCE_PATH": str(settings.instance_path),
+        "FENGQIAO_REDIS_URL": "redis://127.0.0.1:1/0",
+    }  # nothing listens there
     broken = Engine(Settings.from_env(env), past_clock)
     try:
         broken.repository.deploy([("timed.bpmn", models.timed("PT1H", attached="task"))])

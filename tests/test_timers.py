@@ -24,20 +24,25 @@ def open_elements(engine, case):
 
 def fired_count(engine, case, element_id=None) -> int:
     with engine.db.transaction() as session:
-        query = select(func.count()).select_from(AuditEntry).where(
-            AuditEntry.instance_id == case["id"], AuditEntry.action == "timer.fired")
+        query = (
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.instance_id == case["id"], AuditEntry.action == "timer.fired")
+        )
         rows = session.scalar(query)
         if element_id is None:
             return rows
-        entries = session.scalars(select(AuditEntry).where(AuditEntry.instance_id == case["id"],
-                                                           AuditEntry.action == "timer.fired")).all()
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.instance_id == case["id"], AuditEntry.action == "timer.fired")
+        ).all()
         return sum(1 for e in entries if e.details.get("element_id") == element_id)
 
 
 def bpmn_timers(engine, case, status="pending"):
     with engine.db.transaction() as session:
-        return session.scalars(select(Timer).where(Timer.instance_id == case["id"], Timer.kind == "bpmn_timer",
-                                                   Timer.status == status)).all()
+        return session.scalars(
+            select(Timer).where(Timer.instance_id == case["id"], Timer.kind == "bpmn_timer", Timer.status == status)
+        ).all()
 
 
 def test_intermediate_timer_waits_then_fires(engine, world, clock):
@@ -90,8 +95,9 @@ def test_non_interrupting_boundary_on_a_sub_process(engine, world, clock):
 
 
 def test_cycle_timer_fires_each_repetition_then_stops(engine, world, clock):
-    case = start(engine, world, models.timed("R3/PT1H", attached="task", boundary_interrupting=False,
-                                             definition="timeCycle"))
+    case = start(
+        engine, world, models.timed("R3/PT1H", attached="task", boundary_interrupting=False, definition="timeCycle")
+    )
     for _ in range(3):
         clock.advance(hours=1, seconds=1)
         assert engine.timers.fire_due() == 1
@@ -270,7 +276,8 @@ def test_a_failing_timer_does_not_hold_back_the_other_timers_of_its_case(engine,
         '<bpmn:sequenceFlow id="fs1" sourceRef="split" targetRef="wait"/>'
         '<bpmn:sequenceFlow id="fs2" sourceRef="split" targetRef="assess"/>'
         '<bpmn:userTask id="assess" camunda:candidateGroups="officer" camunda:dueDate="PT1H"/>'
-        '<bpmn:sequenceFlow id="fs3" sourceRef="assess" targetRef="end_a"/><bpmn:endEvent id="end_a"/>')
+        '<bpmn:sequenceFlow id="fs3" sourceRef="assess" targetRef="end_a"/><bpmn:endEvent id="end_a"/>',
+    )
     case = start(engine, world, xml)
     clock.advance(hours=1, seconds=1)  # the failing timer, the task's warning and its breach
     assert engine.timers.fire_due() == 2

@@ -29,8 +29,11 @@ def test_completing_someone_elses_task_is_refused(engine, world):
     with pytest.raises(NotAssignee):
         engine.tasks.complete(task["id"], world["chen"], {"resolution": "on_spot"})
     with pytest.raises(NotCandidate):
-        engine.tasks.complete(task_of(engine, report_case(engine, world["wang"]), "assess_case")["id"],
-                              world["li"], {"resolution": "on_spot"})
+        engine.tasks.complete(
+            task_of(engine, report_case(engine, world["wang"]), "assess_case")["id"],
+            world["li"],
+            {"resolution": "on_spot"},
+        )
 
 
 def test_unknown_task_is_not_found(engine, world):
@@ -91,9 +94,13 @@ def test_every_step_of_a_case_is_audited_with_its_actor(engine, world):
     complete_as(engine, wang, case, "assess_case", {"resolution": "on_spot"})
     history = engine.runtime.get_instance(case["id"])["history"]
     assert [(h["actor"], h["action"]) for h in history] == [
-        ("wang", "instance.started"), ("wang", "task.created"), ("wang", "task.claimed"),
-        ("wang", "case.owner_assigned"), ("wang", "task.completed"), ("wang", "task.created")]
-
+        ("wang", "instance.started"),
+        ("wang", "task.created"),
+        ("wang", "task.claimed"),
+        ("wang", "case.owner_assigned"),
+        ("wang", "task.completed"),
+        ("wang", "task.created"),
+    ]
 
 
 def _drop_connections(engine) -> None:
@@ -103,8 +110,12 @@ def _drop_connections(engine) -> None:
 
     admin = create_engine(engine.settings.database_url, poolclass=NullPool)
     with admin.connect() as conn:
-        killed = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                   "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+        killed = conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalar()
     admin.dispose()
     assert killed >= 1  # the engine's pooled connections
 

@@ -16,8 +16,17 @@ from engine import Engine, Settings
 from . import admin, auth, definitions, errors, health, history, incidents, instances, messages, tasks
 from .openapi import OpenApi
 
-BLUEPRINTS = (health.bp, auth.bp, definitions.bp, instances.bp, tasks.bp, messages.bp, history.bp,
-              incidents.bp, admin.bp)
+BLUEPRINTS = (
+    health.bp,
+    auth.bp,
+    definitions.bp,
+    instances.bp,
+    tasks.bp,
+    messages.bp,
+    history.bp,
+    incidents.bp,
+    admin.bp,
+)
 DEPLOY_ENDPOINTS = ("definitions.deploy", "definitions.validate")
 MAX_DOCUMENTS = definitions.MAX_DOCUMENTS
 

@@ -73,8 +73,17 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
 
 # The case fields a department task shows its liaison (minimum necessary); `household` and `parties`
 # are personal and appear in clear only to the liaison holding one of the case's tasks.
-DEPARTMENT_CONTEXT = ("category", "risk_level", "description", "source", "community", "assessment",
-                      "departments", "household", "parties")
+DEPARTMENT_CONTEXT = (
+    "category",
+    "risk_level",
+    "description",
+    "source",
+    "community",
+    "assessment",
+    "departments",
+    "household",
+    "parties",
+)
 
 
 def roles_of(endpoint: str | None) -> tuple[str, ...] | None:
@@ -100,8 +109,10 @@ def task_visible(actor: Actor, task: dict[str, Any]) -> bool:
     if actor.role in STATION_ROLES:
         return actor.station_id is not None and task["station_id"] == actor.station_id
     if actor.role == "liaison":
-        return bool(actor.departments & set(task["candidate_groups"])) \
-            or actor.username in (task["assignee"], task["completed_by"])
+        return bool(actor.departments & set(task["candidate_groups"])) or actor.username in (
+            task["assignee"],
+            task["completed_by"],
+        )
     return False
 
 
@@ -143,8 +154,7 @@ def handles(actor: Actor, instance: dict[str, Any]) -> bool:
         return True
     if any(t["assignee"] == actor.username for t in instance.get("open_tasks", [])):
         return True
-    return any(h["actor"] == actor.username and h["action"].startswith("task.")
-               for h in instance.get("history", []))
+    return any(h["actor"] == actor.username and h["action"].startswith("task.") for h in instance.get("history", []))
 
 
 def personal_visibility(actor: Actor, instance: dict[str, Any], tasks: list[dict[str, Any]] | None = None) -> str:
@@ -153,8 +163,9 @@ def personal_visibility(actor: Actor, instance: dict[str, Any], tasks: list[dict
         return "clear"
     if actor.role == "officer" and handles(actor, instance):
         return "clear"
-    if actor.role == "liaison" and any(t["state"] == "claimed" and t["assignee"] == actor.username
-                                       and task_visible(actor, t) for t in tasks or []):
+    if actor.role == "liaison" and any(
+        t["state"] == "claimed" and t["assignee"] == actor.username and task_visible(actor, t) for t in tasks or []
+    ):
         return "clear"
     return "masked"
 
@@ -165,8 +176,9 @@ def case_variables(actor: Actor, variables: dict[str, Any]) -> dict[str, Any]:
     return variables
 
 
-def personal_view(actor: Actor, records: list[dict[str, Any]], visibility: str,
-                  tasks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def personal_view(
+    actor: Actor, records: list[dict[str, Any]], visibility: str, tasks: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The decrypted records the caller may see, masked unless `visibility` is 'clear'."""
     if actor.role == "liaison":
         own = {t["id"] for t in tasks or [] if task_visible(actor, t)}
@@ -196,8 +208,12 @@ def message_department(actor: Actor, department: str | None) -> str | None:
         if department is None and len(actor.departments) == 1:
             department = next(iter(actor.departments))
         if department is None:
-            raise ApiError(422, "validation_failed", "name the department you report for",
-                           [{"field": "department", "message": "one of " + ", ".join(sorted(actor.departments))}])
+            raise ApiError(
+                422,
+                "validation_failed",
+                "name the department you report for",
+                [{"field": "department", "message": "one of " + ", ".join(sorted(actor.departments))}],
+            )
     return department
 
 

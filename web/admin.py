@@ -21,8 +21,14 @@ def list_users():
 @bp.post("/users")
 def create_user():
     data = body()
-    user = engine().identity.create_user(data["username"], data["role"], data.get("password"),
-                                         data.get("departments") or [], data.get("display_name"), actor=actor())
+    user = engine().identity.create_user(
+        data["username"],
+        data["role"],
+        data.get("password"),
+        data.get("departments") or [],
+        data.get("display_name"),
+        actor=actor(),
+    )
     return created(user)
 
 
@@ -35,25 +41,35 @@ def get_user(username: str):
 def update_user(username: str):
     data = body()
     if data.get("active") is False and _name(username, "user") == actor().username:
-        raise ApiError(422, "validation_failed", "you cannot deactivate your own account",
-                       [{"field": "active", "message": "not for yourself"}])
-    user = engine().identity.update_user(_name(username, "user"), active=data.get("active"),
-                                         password=data.get("password"), display_name=data.get("display_name"),
-                                         actor=actor())
+        raise ApiError(
+            422,
+            "validation_failed",
+            "you cannot deactivate your own account",
+            [{"field": "active", "message": "not for yourself"}],
+        )
+    user = engine().identity.update_user(
+        _name(username, "user"),
+        active=data.get("active"),
+        password=data.get("password"),
+        display_name=data.get("display_name"),
+        actor=actor(),
+    )
     return jsonify(user)
 
 
 @bp.put("/users/<username>/departments/<department>")
 def add_membership(username: str, department: str):
     body(required=False)
-    return jsonify(engine().identity.add_membership(_name(username, "user"), _name(department, "department"),
-                                                    actor=actor()))
+    return jsonify(
+        engine().identity.add_membership(_name(username, "user"), _name(department, "department"), actor=actor())
+    )
 
 
 @bp.delete("/users/<username>/departments/<department>")
 def remove_membership(username: str, department: str):
-    return jsonify(engine().identity.remove_membership(_name(username, "user"), _name(department, "department"),
-                                                       actor=actor()))
+    return jsonify(
+        engine().identity.remove_membership(_name(username, "user"), _name(department, "department"), actor=actor())
+    )
 
 
 # --- departments -------------------------------------------------------------------------------

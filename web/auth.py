@@ -33,8 +33,14 @@ def logout():
 @bp.get("/me")
 def me():
     who = actor()
-    return jsonify({"username": who.username, "role": who.role, "departments": sorted(who.departments),
-                    "kind": "system" if who.role == "system" else "user"})
+    return jsonify(
+        {
+            "username": who.username,
+            "role": who.role,
+            "departments": sorted(who.departments),
+            "kind": "system" if who.role == "system" else "user",
+        }
+    )
 
 
 def bearer_token() -> str | None:
@@ -67,9 +73,15 @@ def _login_username() -> str:
 
 def init_app(app: Flask) -> None:
     settings = engine_settings(app)
-    limiter = Limiter(get_remote_address, app=app, storage_uri=settings.redis_url or "memory://",
-                      headers_enabled=True, strategy="fixed-window", default_limits=[],
-                      swallow_errors=True)  # an unreachable Redis must not lock everybody out
+    limiter = Limiter(
+        get_remote_address,
+        app=app,
+        storage_uri=settings.redis_url or "memory://",
+        headers_enabled=True,
+        strategy="fixed-window",
+        default_limits=[],
+        swallow_errors=True,
+    )  # an unreachable Redis must not lock everybody out
     failed = dict(deduct_when=lambda response: response.status_code == 401)
     view = app.view_functions["auth.login"]
     view = limiter.limit(settings.login_rate_limit, **failed)(view)

@@ -55,8 +55,14 @@ HTTP_MESSAGES = {
 class ApiError(Exception):
     """A refusal decided by the web layer (malformed input, missing token, unknown object ...)."""
 
-    def __init__(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None,
-                 headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.details = details or []
@@ -72,8 +78,13 @@ def forbidden(message: str) -> ApiError:
     return ApiError(403, "forbidden", message)
 
 
-def error_response(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     response = jsonify({"error": {"code": code, "message": message, "details": details or []}})
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"

@@ -13,8 +13,9 @@ bp = Blueprint("incidents", __name__, url_prefix="/api/v1/incidents")
 def list_():
     query = args()
     status = query.get("status", "open")
-    items = engine().timers.list_incidents(status=None if status == "all" else status,
-                                           instance_id=query.get("instance_id"), limit=query.get("limit", 100))
+    items = engine().timers.list_incidents(
+        status=None if status == "all" else status, instance_id=query.get("instance_id"), limit=query.get("limit", 100)
+    )
     return jsonify({"items": items})
 
 

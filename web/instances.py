@@ -14,16 +14,31 @@ from .errors import ApiError, forbidden
 
 bp = Blueprint("instances", __name__, url_prefix="/api/v1/process-instances")
 
-SUMMARY = ("id", "business_key", "process_key", "definition_version", "status", "case_owner", "station",
-           "started_by", "started_at", "ended_at")
+SUMMARY = (
+    "id",
+    "business_key",
+    "process_key",
+    "definition_version",
+    "status",
+    "case_owner",
+    "station",
+    "started_by",
+    "started_at",
+    "ended_at",
+)
 MAX_OFFSET = 100_000
 
 
 @bp.post("")
 def start():
     data = body()
-    case = engine().runtime.start_instance(data["definition_key"], actor(), data.get("variables") or {},
-                                           business_key=data.get("business_key"), version=data.get("version"))
+    case = engine().runtime.start_instance(
+        data["definition_key"],
+        actor(),
+        data.get("variables") or {},
+        business_key=data.get("business_key"),
+        version=data.get("version"),
+    )
     return created(render(case))
 
 
@@ -37,9 +52,14 @@ def list_():
     if owner is not None and owner != "me" and not access.may_name_others(who):
         raise forbidden("only a supervisor may filter by another officer")
     rows = engine().runtime.list_instances(
-        status=query.get("status"), process_key=query.get("definition_key"),
-        business_key=query.get("business_key"), case_owner=who.username if owner == "me" else owner,
-        station_id=who.station_id if who.station_id is not None else -1, limit=limit + 1, offset=offset)
+        status=query.get("status"),
+        process_key=query.get("definition_key"),
+        business_key=query.get("business_key"),
+        case_owner=who.username if owner == "me" else owner,
+        station_id=who.station_id if who.station_id is not None else -1,
+        limit=limit + 1,
+        offset=offset,
+    )
     more = len(rows) > limit
     items = [summary(r) for r in rows[:limit]]
     return jsonify({"items": items, "next_cursor": encode_cursor(offset + limit) if more else None})
@@ -134,8 +154,7 @@ def decode_cursor(cursor: str | None) -> int:
             raise ValueError
         offset = int(text[2:])
     except ValueError:
-        raise ApiError(400, "invalid_query", "invalid cursor", [{"field": "cursor", "message": "invalid"}]) \
-            from None
+        raise ApiError(400, "invalid_query", "invalid cursor", [{"field": "cursor", "message": "invalid"}]) from None
     if offset > MAX_OFFSET:
         raise ApiError(400, "invalid_query", "the cursor is out of range", [{"field": "cursor", "message": "invalid"}])
     return offset

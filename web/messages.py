@@ -19,7 +19,12 @@ def correlate():
     if (instance_id is None) != (business_key is None):  # both or neither: the engine explains
         tasks = engine().tasks.query(instance_id=instance_id, business_key=business_key, limit=200)["items"]
         access.check_message_target(who, department, tasks)
-    case = engine().runtime.correlate_message(data["name"], who, business_key=business_key,
-                                              instance_id=instance_id, payload=data.get("payload") or {},
-                                              department=department)
+    case = engine().runtime.correlate_message(
+        data["name"],
+        who,
+        business_key=business_key,
+        instance_id=instance_id,
+        payload=data.get("payload") or {},
+        department=department,
+    )
     return jsonify({"instance_id": case["id"], "business_key": case["business_key"], "status": case["status"]})

@@ -49,8 +49,9 @@ CURSOR = {"type": "string", "minLength": 1, "maxLength": 512, "pattern": r"^[A-Z
 MAX_ID = 2**53
 
 
-def obj(properties: dict[str, Any], required: list[str] | None = None, *, closed: bool = False,
-        **extra: Any) -> dict[str, Any]:
+def obj(
+    properties: dict[str, Any], required: list[str] | None = None, *, closed: bool = False, **extra: Any
+) -> dict[str, Any]:
     """An object schema; request bodies are `closed` (unknown fields are refused)."""
     schema: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
@@ -70,49 +71,117 @@ def all_required(properties: dict[str, Any], optional: tuple[str, ...] = ()) -> 
 
 
 # --- response schemas --------------------------------------------------------------------------
-TASK = all_required({
-    "id": UUID, "instance_id": UUID, "business_key": STR, "process_key": STR, "element_id": STR,
-    "name": nullable(STR), "lane": nullable(STR), "station_id": nullable(INT), "state": TASK_STATE,
-    "assignee": nullable(STR), "candidate_groups": array(STR), "candidate_users": array(STR),
-    "owner_task": BOOL, "form_key": nullable(STR), "priority": INT, "created_at": TIME,
-    "claimed_at": nullable(TIME), "ended_at": nullable(TIME), "due_at": nullable(TIME),
-    "follow_up_at": nullable(TIME), "completed_by": nullable(STR), "completed_via": nullable(STR),
-    "outcome": nullable(OBJ), "warn_at": nullable(TIME), "sla_state": nullable(SLA_STATE),
-})
-INCIDENT = all_required({
-    "id": INT, "instance_id": UUID, "business_key": nullable(STR), "timer_id": nullable(INT),
-    "element_id": nullable(STR), "kind": STR, "error": STR, "attempts": INT,
-    "status": {"type": "string", "enum": ["open", "resolved"]},
-    "resolution": nullable({"type": "string", "enum": ["retried", "cancelled"]}),
-    "created_at": TIME, "resolved_at": nullable(TIME),
-})
-AUDIT_ENTRY = all_required({
-    "id": INT, "at": TIME, "actor": STR, "action": STR, "instance_id": nullable(STR), "task_id": nullable(STR),
-    "details": OBJ,
-})
-PERSONAL_DATA = all_required({
-    "visibility": {"type": "string", "enum": ["clear", "masked"]},
-    "records": array(all_required({"source": STR, "task_id": nullable(STR), "created_at": TIME, "data": OBJ})),
-})
+TASK = all_required(
+    {
+        "id": UUID,
+        "instance_id": UUID,
+        "business_key": STR,
+        "process_key": STR,
+        "element_id": STR,
+        "name": nullable(STR),
+        "lane": nullable(STR),
+        "station_id": nullable(INT),
+        "state": TASK_STATE,
+        "assignee": nullable(STR),
+        "candidate_groups": array(STR),
+        "candidate_users": array(STR),
+        "owner_task": BOOL,
+        "form_key": nullable(STR),
+        "priority": INT,
+        "created_at": TIME,
+        "claimed_at": nullable(TIME),
+        "ended_at": nullable(TIME),
+        "due_at": nullable(TIME),
+        "follow_up_at": nullable(TIME),
+        "completed_by": nullable(STR),
+        "completed_via": nullable(STR),
+        "outcome": nullable(OBJ),
+        "warn_at": nullable(TIME),
+        "sla_state": nullable(SLA_STATE),
+    }
+)
+INCIDENT = all_required(
+    {
+        "id": INT,
+        "instance_id": UUID,
+        "business_key": nullable(STR),
+        "timer_id": nullable(INT),
+        "element_id": nullable(STR),
+        "kind": STR,
+        "error": STR,
+        "attempts": INT,
+        "status": {"type": "string", "enum": ["open", "resolved"]},
+        "resolution": nullable({"type": "string", "enum": ["retried", "cancelled"]}),
+        "created_at": TIME,
+        "resolved_at": nullable(TIME),
+    }
+)
+AUDIT_ENTRY = all_required(
+    {
+        "id": INT,
+        "at": TIME,
+        "actor": STR,
+        "action": STR,
+        "instance_id": nullable(STR),
+        "task_id": nullable(STR),
+        "details": OBJ,
+    }
+)
+PERSONAL_DATA = all_required(
+    {
+        "visibility": {"type": "string", "enum": ["clear", "masked"]},
+        "records": array(all_required({"source": STR, "task_id": nullable(STR), "created_at": TIME, "data": OBJ})),
+    }
+)
 SUMMARY_FIELDS = {
-    "id": UUID, "business_key": STR, "process_key": STR, "definition_version": nullable(INT),
-    "status": INSTANCE_STATUS, "case_owner": nullable(STR), "station": nullable(STR), "started_by": nullable(STR),
-    "started_at": TIME, "ended_at": nullable(TIME),
+    "id": UUID,
+    "business_key": STR,
+    "process_key": STR,
+    "definition_version": nullable(INT),
+    "status": INSTANCE_STATUS,
+    "case_owner": nullable(STR),
+    "station": nullable(STR),
+    "started_by": nullable(STR),
+    "started_at": TIME,
+    "ended_at": nullable(TIME),
 }
-INSTANCE = all_required({
-    **SUMMARY_FIELDS, "variables": OBJ, "open_tasks": array(ref("Task")), "history": array(ref("AuditEntry")),
-    "personal_data": ref("PersonalData"),
-}, optional=("history", "personal_data"))
-USER = all_required({"id": INT, "username": STR, "display_name": STR, "role": ROLE, "departments": array(STR),
-                     "active": BOOL})
-DEPARTMENT = all_required({"id": INT, "key": STR, "name": STR, "kind": {"type": "string",
-                                                                        "enum": ["station", "agency"]}})
-API_TOKEN_FIELDS = {"id": INT, "name": STR, "department": STR, "created_by": nullable(STR), "created_at": TIME,
-                    "revoked_at": nullable(TIME)}
-DEFINITION = all_required({
-    "id": INT, "key": STR, "version": INT, "name": nullable(STR), "deployment_id": INT, "deployed_at": TIME,
-    "resource_name": STR, "content_hash": STR, "start_form": nullable(STR),
-})
+INSTANCE = all_required(
+    {
+        **SUMMARY_FIELDS,
+        "variables": OBJ,
+        "open_tasks": array(ref("Task")),
+        "history": array(ref("AuditEntry")),
+        "personal_data": ref("PersonalData"),
+    },
+    optional=("history", "personal_data"),
+)
+USER = all_required(
+    {"id": INT, "username": STR, "display_name": STR, "role": ROLE, "departments": array(STR), "active": BOOL}
+)
+DEPARTMENT = all_required(
+    {"id": INT, "key": STR, "name": STR, "kind": {"type": "string", "enum": ["station", "agency"]}}
+)
+API_TOKEN_FIELDS = {
+    "id": INT,
+    "name": STR,
+    "department": STR,
+    "created_by": nullable(STR),
+    "created_at": TIME,
+    "revoked_at": nullable(TIME),
+}
+DEFINITION = all_required(
+    {
+        "id": INT,
+        "key": STR,
+        "version": INT,
+        "name": nullable(STR),
+        "deployment_id": INT,
+        "deployed_at": TIME,
+        "resource_name": STR,
+        "content_hash": STR,
+        "start_form": nullable(STR),
+    }
+)
 PROBLEM = all_required({"element_id": nullable(STR), "message": STR})
 
 RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -120,11 +189,23 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "Task": TASK,
     "CompletedTask": {"allOf": [ref("Task"), all_required({"next_tasks": array(ref("Task"))})]},
     "TaskPage": all_required({"items": array(ref("Task")), "next_cursor": nullable(STR)}),
-    "TaskDetail": all_required({
-        "task": ref("Task"), "form": nullable(OBJ),
-        "case": all_required({"id": UUID, "business_key": STR, "process_key": STR, "status": INSTANCE_STATUS,
-                              "case_owner": nullable(STR), "variables": OBJ, "personal_data": ref("PersonalData")}),
-    }),
+    "TaskDetail": all_required(
+        {
+            "task": ref("Task"),
+            "form": nullable(OBJ),
+            "case": all_required(
+                {
+                    "id": UUID,
+                    "business_key": STR,
+                    "process_key": STR,
+                    "status": INSTANCE_STATUS,
+                    "case_owner": nullable(STR),
+                    "variables": OBJ,
+                    "personal_data": ref("PersonalData"),
+                }
+            ),
+        }
+    ),
     "AuditEntry": AUDIT_ENTRY,
     "AuditPage": all_required({"items": array(ref("AuditEntry")), "next_after_id": nullable(INT)}),
     "PersonalData": PERSONAL_DATA,
@@ -133,11 +214,13 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "InstancePage": all_required({"items": array(ref("InstanceSummary")), "next_cursor": nullable(STR)}),
     "Definition": DEFINITION,
     "DefinitionList": all_required({"items": array(ref("Definition"))}),
-    "DeployResult": all_required({
-        "deployment_id": nullable(INT),
-        "definitions": array(all_required({"key": STR, "version": INT, "id": INT, "created": BOOL})),
-        "warnings": array(PROBLEM),
-    }),
+    "DeployResult": all_required(
+        {
+            "deployment_id": nullable(INT),
+            "definitions": array(all_required({"key": STR, "version": INT, "id": INT, "created": BOOL})),
+            "warnings": array(PROBLEM),
+        }
+    ),
     "ValidateResult": all_required({"processes": array(STR), "warnings": array(PROBLEM)}),
     "User": USER,
     "UserList": all_required({"items": array(ref("User"))}),
@@ -146,13 +229,21 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "ApiToken": all_required(API_TOKEN_FIELDS),
     "ApiTokenCreated": all_required({**API_TOKEN_FIELDS, "token": STR}),
     "ApiTokenList": all_required({"items": array(ref("ApiToken"))}),
-    "LoginResult": all_required({"token": STR, "token_type": {"type": "string", "enum": ["Bearer"]},
-                                 "expires_at": TIME, "user": ref("User")}),
-    "Me": all_required({"username": STR, "role": STR, "departments": array(STR),
-                        "kind": {"type": "string", "enum": ["user", "system"]}}),
+    "LoginResult": all_required(
+        {"token": STR, "token_type": {"type": "string", "enum": ["Bearer"]}, "expires_at": TIME, "user": ref("User")}
+    ),
+    "Me": all_required(
+        {
+            "username": STR,
+            "role": STR,
+            "departments": array(STR),
+            "kind": {"type": "string", "enum": ["user", "system"]},
+        }
+    ),
     "MessageResult": all_required({"instance_id": UUID, "business_key": STR, "status": INSTANCE_STATUS}),
-    "DiagramState": all_required({"instance_id": UUID, "process_key": STR, "definition_id": INT,
-                                  "active": array(STR), "completed": array(STR)}),
+    "DiagramState": all_required(
+        {"instance_id": UUID, "process_key": STR, "definition_id": INT, "active": array(STR), "completed": array(STR)}
+    ),
     "Incident": INCIDENT,
     "IncidentList": all_required({"items": array(ref("Incident"))}),
     "Health": all_required({"status": {"type": "string", "enum": ["ok"]}, "definitions": INT}),
@@ -160,45 +251,104 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
 
 # --- request schemas (self-contained: web.parsing validates bodies against them) ----------------
 REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
-    "LoginRequest": obj({"username": {"type": "string", "minLength": 1, "maxLength": 200},
-                         "password": {"type": "string", "minLength": 1, "maxLength": 1024}},
-                        ["username", "password"], closed=True,
-                        examples=[{"username": "officer_wang", "password": "fengqiao-demo"}]),
-    "StartInstance": obj({
-        "definition_key": PROCESS_KEY, "business_key": BUSINESS_KEY,
-        "version": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
-        "variables": {"type": "object", "description": "the start form's fields (personal ones are sealed)"},
-    }, ["definition_key"], closed=True, examples=[{
-        "definition_key": "dispute_resolution",
-        "variables": {"risk_level": "yellow", "category": "neighbour_dispute", "description": "楼上漏水引发纠纷",
-                      "household": "新桥社区3栋501", "parties": [{"name": "张三", "phone": "13800000001"}]}}]),
+    "LoginRequest": obj(
+        {
+            "username": {"type": "string", "minLength": 1, "maxLength": 200},
+            "password": {"type": "string", "minLength": 1, "maxLength": 1024},
+        },
+        ["username", "password"],
+        closed=True,
+        examples=[{"username": "officer_wang", "password": "fengqiao-demo"}],
+    ),
+    "StartInstance": obj(
+        {
+            "definition_key": PROCESS_KEY,
+            "business_key": BUSINESS_KEY,
+            "version": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+            "variables": {"type": "object", "description": "the start form's fields (personal ones are sealed)"},
+        },
+        ["definition_key"],
+        closed=True,
+        examples=[
+            {
+                "definition_key": "dispute_resolution",
+                "variables": {
+                    "risk_level": "yellow",
+                    "category": "neighbour_dispute",
+                    "description": "楼上漏水引发纠纷",
+                    "household": "新桥社区3栋501",
+                    "parties": [{"name": "张三", "phone": "13800000001"}],
+                },
+            }
+        ],
+    ),
     "CancelInstance": obj({"reason": REASON}, ["reason"], closed=True),
     "Reassign": obj({"user": {**USERNAME}, "reason": REASON}, ["user", "reason"], closed=True),
-    "UpdateVariables": obj({"variables": {"type": "object", "minProperties": 1,
-                                          "description": "non-personal variables to set on the running case"},
-                            "reason": REASON}, ["variables", "reason"], closed=True,
-                           examples=[{"variables": {"approved": True}, "reason": "补录审批结果"}]),
-    "CompleteTask": obj({"data": {"type": "object", "description": "the task form's fields"}}, closed=True,
-                        examples=[{"data": {"resolution": "escalate", "departments": ["civil_affairs"]}}]),
-    "Message": obj({
-        "name": {"type": "string", "minLength": 1, "maxLength": 200},
-        "business_key": BUSINESS_KEY, "instance_id": UUID, "department": KEY,
-        "payload": {"type": "object", "description": "the result form's fields"},
-    }, ["name"], closed=True, description="Name exactly one of business_key and instance_id.",
-        examples=[{"name": "department_result", "business_key": "JF-2026-000001",
-                   "payload": {"outcome": "resolved", "summary": "已纳入低保"}}]),
-    "CreateUser": obj({
-        "username": USERNAME, "role": ROLE, "password": {"type": "string", "minLength": 8, "maxLength": 1024},
-        "departments": array(KEY, maxItems=20, uniqueItems=True),
-        "display_name": {"type": "string", "minLength": 1, "maxLength": 200},
-    }, ["username", "role"], closed=True),
-    "UpdateUser": obj({
-        "active": BOOL, "password": {"type": "string", "minLength": 8, "maxLength": 1024},
-        "display_name": {"type": "string", "minLength": 1, "maxLength": 200},
-    }, closed=True),
-    "CreateDepartment": obj({"key": KEY, "name": {"type": "string", "minLength": 1, "maxLength": 200},
-                             "kind": {"type": "string", "enum": ["station", "agency"]}},
-                            ["key", "name", "kind"], closed=True),
+    "UpdateVariables": obj(
+        {
+            "variables": {
+                "type": "object",
+                "minProperties": 1,
+                "description": "non-personal variables to set on the running case",
+            },
+            "reason": REASON,
+        },
+        ["variables", "reason"],
+        closed=True,
+        examples=[{"variables": {"approved": True}, "reason": "补录审批结果"}],
+    ),
+    "CompleteTask": obj(
+        {"data": {"type": "object", "description": "the task form's fields"}},
+        closed=True,
+        examples=[{"data": {"resolution": "escalate", "departments": ["civil_affairs"]}}],
+    ),
+    "Message": obj(
+        {
+            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "business_key": BUSINESS_KEY,
+            "instance_id": UUID,
+            "department": KEY,
+            "payload": {"type": "object", "description": "the result form's fields"},
+        },
+        ["name"],
+        closed=True,
+        description="Name exactly one of business_key and instance_id.",
+        examples=[
+            {
+                "name": "department_result",
+                "business_key": "JF-2026-000001",
+                "payload": {"outcome": "resolved", "summary": "已纳入低保"},
+            }
+        ],
+    ),
+    "CreateUser": obj(
+        {
+            "username": USERNAME,
+            "role": ROLE,
+            "password": {"type": "string", "minLength": 8, "maxLength": 1024},
+            "departments": array(KEY, maxItems=20, uniqueItems=True),
+            "display_name": {"type": "string", "minLength": 1, "maxLength": 200},
+        },
+        ["username", "role"],
+        closed=True,
+    ),
+    "UpdateUser": obj(
+        {
+            "active": BOOL,
+            "password": {"type": "string", "minLength": 8, "maxLength": 1024},
+            "display_name": {"type": "string", "minLength": 1, "maxLength": 200},
+        },
+        closed=True,
+    ),
+    "CreateDepartment": obj(
+        {
+            "key": KEY,
+            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "kind": {"type": "string", "enum": ["station", "agency"]},
+        },
+        ["key", "name", "kind"],
+        closed=True,
+    ),
     "CreateApiToken": obj({"department": KEY, "name": USERNAME}, ["department"], closed=True),
 }
 
@@ -208,19 +358,36 @@ def query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]
 
 
 LIMIT = {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}
-VERSION = query("version", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
-                "a version number; the latest when absent")
+VERSION = query(
+    "version", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}, "a version number; the latest when absent"
+)
 WHO = {"type": "string", "pattern": r"^(me|[A-Za-z0-9][A-Za-z0-9_.@-]{1,63})$"}
 
 # Path parameters named by converters other than uuid/int take their schema from here.
 PATH_SCHEMAS = {"key": PROCESS_KEY, "username": USERNAME, "department": KEY}
 
 
-def op(summary: str, tag: str, ok: tuple[int, str | None], *, errors: tuple[int, ...] = (),
-       body: str | None = None, params: list[dict[str, Any]] | None = None, description: str = "",
-       media: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"summary": summary, "tag": tag, "ok": ok, "errors": errors, "body": body, "params": params or [],
-            "description": description, "media": media}
+def op(
+    summary: str,
+    tag: str,
+    ok: tuple[int, str | None],
+    *,
+    errors: tuple[int, ...] = (),
+    body: str | None = None,
+    params: list[dict[str, Any]] | None = None,
+    description: str = "",
+    media: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "summary": summary,
+        "tag": tag,
+        "ok": ok,
+        "errors": errors,
+        "body": body,
+        "params": params or [],
+        "description": description,
+        "media": media,
+    }
 
 
 JSON_ERRORS = (400, 413, 415, 422)  # what a JSON body can provoke
@@ -230,140 +397,289 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     "health.healthz": op("Readiness: the database answers", "health", (200, "Health"), errors=(503,)),
     "health.openapi": op("This OpenAPI document", "health", (200, None)),
     # auth
-    "auth.login": op("Log in with a username and password", "auth", (200, "LoginResult"),
-                     errors=(*JSON_ERRORS, 401, 429), body="LoginRequest",
-                     description="Returns an opaque bearer token that expires at `expires_at`. Failed attempts "
-                                 "are rate-limited per client address and per username (429)."),
+    "auth.login": op(
+        "Log in with a username and password",
+        "auth",
+        (200, "LoginResult"),
+        errors=(*JSON_ERRORS, 401, 429),
+        body="LoginRequest",
+        description="Returns an opaque bearer token that expires at `expires_at`. Failed attempts "
+        "are rate-limited per client address and per username (429).",
+    ),
     "auth.logout": op("Revoke the token of this request", "auth", (204, None)),
     "auth.me": op("Who the token belongs to", "auth", (200, "Me")),
     # definitions
-    "definitions.list": op("The latest version of every process definition", "definitions",
-                           (200, "DefinitionList")),
-    "definitions.get": op("A process definition (latest, or ?version=n)", "definitions", (200, "Definition"),
-                          errors=(400, 404), params=[VERSION]),
-    "definitions.xml": op("The BPMN XML of a process definition", "definitions", (200, None),
-                          errors=(400, 404), params=[VERSION],
-                          media={"application/xml": {"schema": STR}}),
+    "definitions.list": op("The latest version of every process definition", "definitions", (200, "DefinitionList")),
+    "definitions.get": op(
+        "A process definition (latest, or ?version=n)",
+        "definitions",
+        (200, "Definition"),
+        errors=(400, 404),
+        params=[VERSION],
+    ),
+    "definitions.xml": op(
+        "The BPMN XML of a process definition",
+        "definitions",
+        (200, None),
+        errors=(400, 404),
+        params=[VERSION],
+        media={"application/xml": {"schema": STR}},
+    ),
     "definitions.deploy": op(
-        "Deploy BPMN documents (admin)", "definitions", (201, "DeployResult"), errors=(400, 413, 415, 422),
-        params=[query("name", {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^/\\]+$"},
-                      "file name of a single application/xml document")],
-        description="One document as `application/xml`, or several as `multipart/form-data` (any field "
-                    "names). Answers 201 when a new version was created, 200 when every process was "
-                    "unchanged. An invalid model is a 422 whose details are `{element_id, message}`."),
-    "definitions.validate": op(
-        "Check BPMN documents without deploying them (admin)", "definitions", (200, "ValidateResult"),
+        "Deploy BPMN documents (admin)",
+        "definitions",
+        (201, "DeployResult"),
         errors=(400, 413, 415, 422),
-        params=[query("name", {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^/\\]+$"},
-                      "file name of a single application/xml document")]),
+        params=[
+            query(
+                "name",
+                {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^/\\]+$"},
+                "file name of a single application/xml document",
+            )
+        ],
+        description="One document as `application/xml`, or several as `multipart/form-data` (any field "
+        "names). Answers 201 when a new version was created, 200 when every process was "
+        "unchanged. An invalid model is a 422 whose details are `{element_id, message}`.",
+    ),
+    "definitions.validate": op(
+        "Check BPMN documents without deploying them (admin)",
+        "definitions",
+        (200, "ValidateResult"),
+        errors=(400, 413, 415, 422),
+        params=[
+            query(
+                "name",
+                {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^/\\]+$"},
+                "file name of a single application/xml document",
+            )
+        ],
+    ),
     # instances
-    "instances.start": op("Report a case: start a process instance", "instances", (201, "Instance"),
-                          errors=(*JSON_ERRORS, 404, 409), body="StartInstance"),
-    "instances.list": op("Cases of the caller's station", "instances", (200, "InstancePage"), errors=(400, 422),
-                         params=[query("status", INSTANCE_STATUS, "running, completed or cancelled"),
-                                 query("definition_key", PROCESS_KEY, "process definition key"),
-                                 query("business_key", BUSINESS_KEY, "exact business key"),
-                                 query("case_owner", WHO, "`me` or a username"),
-                                 query("limit", {**LIMIT, "maximum": 100}, "page size (1-100, default 50)"),
-                                 query("cursor", CURSOR, "`next_cursor` of the previous page")]),
-    "instances.get": op("A case: status, owner, variables, open tasks, history", "instances", (200, "Instance"),
-                        errors=(404,)),
-    "instances.cancel": op("Cancel a case (supervisor of its station, admin)", "instances",
-                           (200, "InstanceSummary"), errors=(*JSON_ERRORS, 404, 409), body="CancelInstance"),
-    "instances.reassign_owner": op("Move first-contact responsibility to another officer (supervisor)",
-                                   "instances", (200, "Instance"), errors=(*JSON_ERRORS, 404, 409),
-                                   body="Reassign"),
+    "instances.start": op(
+        "Report a case: start a process instance",
+        "instances",
+        (201, "Instance"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="StartInstance",
+    ),
+    "instances.list": op(
+        "Cases of the caller's station",
+        "instances",
+        (200, "InstancePage"),
+        errors=(400, 422),
+        params=[
+            query("status", INSTANCE_STATUS, "running, completed or cancelled"),
+            query("definition_key", PROCESS_KEY, "process definition key"),
+            query("business_key", BUSINESS_KEY, "exact business key"),
+            query("case_owner", WHO, "`me` or a username"),
+            query("limit", {**LIMIT, "maximum": 100}, "page size (1-100, default 50)"),
+            query("cursor", CURSOR, "`next_cursor` of the previous page"),
+        ],
+    ),
+    "instances.get": op(
+        "A case: status, owner, variables, open tasks, history", "instances", (200, "Instance"), errors=(404,)
+    ),
+    "instances.cancel": op(
+        "Cancel a case (supervisor of its station, admin)",
+        "instances",
+        (200, "InstanceSummary"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="CancelInstance",
+    ),
+    "instances.reassign_owner": op(
+        "Move first-contact responsibility to another officer (supervisor)",
+        "instances",
+        (200, "Instance"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="Reassign",
+    ),
     # tasks
     "tasks.list": op(
-        "Tasks the caller may see, filtered, sorted and paged", "tasks", (200, "TaskPage"), errors=(400, 404, 422),
-        params=[query("assignee", WHO, "`me` (others: supervisors only)"),
-                query("candidate", WHO, "open tasks `me` may claim (others: supervisors only)"),
-                query("group", {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^\s]+$"},
-                      "open tasks in one candidate group's queue"),
-                query("state", TASK_STATE, "open, claimed, completed or cancelled"),
-                query("instance_id", UUID, "tasks of one case"),
-                query("business_key", BUSINESS_KEY, "tasks of one case, by business key"),
-                query("due_before", TIME, "due strictly before (RFC 3339 with time zone)"),
-                query("due_after", TIME, "due at or after (RFC 3339 with time zone)"),
-                query("sla_state", SLA_STATE, "on_time, warning, breached (open tasks, judged now), met or "
-                      "missed (closed tasks)"),
-                query("sort", {"type": "string", "enum": ["due", "priority", "created"], "default": "due"},
-                      "due (earliest first), priority (highest first) or created"),
-                query("limit", LIMIT, "page size (1-200, default 50)"),
-                query("cursor", CURSOR, "`next_cursor` of the previous page (keyset pagination)")]),
-    "tasks.get": op("A task with its form schema and the case data it may show", "tasks", (200, "TaskDetail"),
-                    errors=(404,)),
-    "tasks.claim": op("Claim an open task", "tasks", (200, "Task"), errors=(*JSON_ERRORS, 404, 409),
-                      description="Claiming an officer task of an unowned case makes the caller its case "
-                                  "owner (first-contact responsibility). A lost race is a 409."),
-    "tasks.unclaim": op("Give a claimed task back to its queue", "tasks", (200, "Task"),
-                        errors=(*JSON_ERRORS, 404, 409)),
-    "tasks.complete": op("Complete a task with its form data", "tasks", (200, "CompletedTask"),
-                         errors=(*JSON_ERRORS, 404, 409), body="CompleteTask",
-                         description="An open task the caller may claim is claimed in the same transaction. "
-                                     "Invalid form data is a 422 naming each field. The answer is the task, "
-                                     "with `next_tasks`: the tasks this completion opened that the caller "
-                                     "may see (the officer's next form, say)."),
-    "tasks.reassign": op("Give a task to someone else (supervisor)", "tasks", (200, "Task"),
-                         errors=(*JSON_ERRORS, 404, 409), body="Reassign"),
+        "Tasks the caller may see, filtered, sorted and paged",
+        "tasks",
+        (200, "TaskPage"),
+        errors=(400, 404, 422),
+        params=[
+            query("assignee", WHO, "`me` (others: supervisors only)"),
+            query("candidate", WHO, "open tasks `me` may claim (others: supervisors only)"),
+            query(
+                "group",
+                {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^\s]+$"},
+                "open tasks in one candidate group's queue",
+            ),
+            query("state", TASK_STATE, "open, claimed, completed or cancelled"),
+            query("instance_id", UUID, "tasks of one case"),
+            query("business_key", BUSINESS_KEY, "tasks of one case, by business key"),
+            query("due_before", TIME, "due strictly before (RFC 3339 with time zone)"),
+            query("due_after", TIME, "due at or after (RFC 3339 with time zone)"),
+            query(
+                "sla_state",
+                SLA_STATE,
+                "on_time, warning, breached (open tasks, judged now), met or missed (closed tasks)",
+            ),
+            query(
+                "sort",
+                {"type": "string", "enum": ["due", "priority", "created"], "default": "due"},
+                "due (earliest first), priority (highest first) or created",
+            ),
+            query("limit", LIMIT, "page size (1-200, default 50)"),
+            query("cursor", CURSOR, "`next_cursor` of the previous page (keyset pagination)"),
+        ],
+    ),
+    "tasks.get": op(
+        "A task with its form schema and the case data it may show", "tasks", (200, "TaskDetail"), errors=(404,)
+    ),
+    "tasks.claim": op(
+        "Claim an open task",
+        "tasks",
+        (200, "Task"),
+        errors=(*JSON_ERRORS, 404, 409),
+        description="Claiming an officer task of an unowned case makes the caller its case "
+        "owner (first-contact responsibility). A lost race is a 409.",
+    ),
+    "tasks.unclaim": op(
+        "Give a claimed task back to its queue", "tasks", (200, "Task"), errors=(*JSON_ERRORS, 404, 409)
+    ),
+    "tasks.complete": op(
+        "Complete a task with its form data",
+        "tasks",
+        (200, "CompletedTask"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="CompleteTask",
+        description="An open task the caller may claim is claimed in the same transaction. "
+        "Invalid form data is a 422 naming each field. The answer is the task, "
+        "with `next_tasks`: the tasks this completion opened that the caller "
+        "may see (the officer's next form, say).",
+    ),
+    "tasks.reassign": op(
+        "Give a task to someone else (supervisor)",
+        "tasks",
+        (200, "Task"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="Reassign",
+    ),
     # messages
     "messages.correlate": op(
-        "Report a department's result to the case waiting for it", "messages", (200, "MessageResult"),
-        errors=(*JSON_ERRORS, 404, 409), body="Message",
+        "Report a department's result to the case waiting for it",
+        "messages",
+        (200, "MessageResult"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="Message",
         description="What a department system calls (with its API token) to report its result; a liaison "
-                    "may report for their own department. `department` picks the waiting department task "
-                    "when several wait."),
+        "may report for their own department. `department` picks the waiting department task "
+        "when several wait.",
+    ),
     # audit trail
-    "history.audit_trail": op("The audit trail (auditor)", "history", (200, "AuditPage"), errors=(400,),
-                              params=[query("instance_id", UUID, "entries of one case"),
-                                      query("after_id", {"type": "integer", "minimum": 0, "maximum": MAX_ID},
-                                            "entries after this id (`next_after_id` of the previous page)"),
-                                      query("limit", {"type": "integer", "minimum": 1, "maximum": 1000,
-                                                      "default": 200}, "page size (1-1000, default 200)")]),
+    "history.audit_trail": op(
+        "The audit trail (auditor)",
+        "history",
+        (200, "AuditPage"),
+        errors=(400,),
+        params=[
+            query("instance_id", UUID, "entries of one case"),
+            query(
+                "after_id",
+                {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+                "entries after this id (`next_after_id` of the previous page)",
+            ),
+            query(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 1000, "default": 200},
+                "page size (1-1000, default 200)",
+            ),
+        ],
+    ),
     # incidents
-    "incidents.list": op("Incidents: timers that kept failing (admin)", "incidents", (200, "IncidentList"),
-                         errors=(400,),
-                         params=[query("status", {"type": "string", "enum": ["open", "resolved", "all"],
-                                                  "default": "open"}, "open (default), resolved or all"),
-                                 query("instance_id", UUID, "incidents of one case"),
-                                 query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
-                                       "at most this many (1-500, default 100)")]),
-    "incidents.retry": op("Retry an incident's timer with fresh attempts, due now (admin)", "incidents",
-                          (200, "Incident"), errors=(*JSON_ERRORS, 404)),
-    "incidents.cancel": op("Give up an incident: cancel its case (admin)", "incidents", (200, "Incident"),
-                           errors=(*JSON_ERRORS, 404, 409), body="CancelInstance"),
-    "instances.diagram": op("Active and completed element ids of a case, for its diagram", "instances",
-                            (200, "DiagramState"), errors=(404,),
-                            description="Highlight them on `GET /process-definitions/{key}/xml` in bpmn-js "
-                                        "(`canvas.addMarker(id, 'active-task')`)."),
-    "instances.update_variables": op("Fix non-personal variables of a running case (admin, audited)",
-                                     "instances", (200, "InstanceSummary"), errors=(*JSON_ERRORS, 404, 409),
-                                     body="UpdateVariables"),
+    "incidents.list": op(
+        "Incidents: timers that kept failing (admin)",
+        "incidents",
+        (200, "IncidentList"),
+        errors=(400,),
+        params=[
+            query(
+                "status",
+                {"type": "string", "enum": ["open", "resolved", "all"], "default": "open"},
+                "open (default), resolved or all",
+            ),
+            query("instance_id", UUID, "incidents of one case"),
+            query(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
+                "at most this many (1-500, default 100)",
+            ),
+        ],
+    ),
+    "incidents.retry": op(
+        "Retry an incident's timer with fresh attempts, due now (admin)",
+        "incidents",
+        (200, "Incident"),
+        errors=(*JSON_ERRORS, 404),
+    ),
+    "incidents.cancel": op(
+        "Give up an incident: cancel its case (admin)",
+        "incidents",
+        (200, "Incident"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="CancelInstance",
+    ),
+    "instances.diagram": op(
+        "Active and completed element ids of a case, for its diagram",
+        "instances",
+        (200, "DiagramState"),
+        errors=(404,),
+        description="Highlight them on `GET /process-definitions/{key}/xml` in bpmn-js "
+        "(`canvas.addMarker(id, 'active-task')`).",
+    ),
+    "instances.update_variables": op(
+        "Fix non-personal variables of a running case (admin, audited)",
+        "instances",
+        (200, "InstanceSummary"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="UpdateVariables",
+    ),
     # admin
     "admin.list_users": op("Users", "admin", (200, "UserList")),
-    "admin.create_user": op("Create a user", "admin", (201, "User"), errors=(*JSON_ERRORS, 404, 409),
-                            body="CreateUser"),
+    "admin.create_user": op(
+        "Create a user", "admin", (201, "User"), errors=(*JSON_ERRORS, 404, 409), body="CreateUser"
+    ),
     "admin.get_user": op("A user", "admin", (200, "User"), errors=(404,)),
-    "admin.update_user": op("Deactivate, reactivate, rename or reset the password of a user", "admin",
-                            (200, "User"), errors=(*JSON_ERRORS, 404), body="UpdateUser",
-                            description="Deactivating a user or setting a new password revokes their sessions."),
+    "admin.update_user": op(
+        "Deactivate, reactivate, rename or reset the password of a user",
+        "admin",
+        (200, "User"),
+        errors=(*JSON_ERRORS, 404),
+        body="UpdateUser",
+        description="Deactivating a user or setting a new password revokes their sessions.",
+    ),
     "admin.add_membership": op("Add a user to a department", "admin", (200, "User"), errors=(404, 422)),
     "admin.remove_membership": op("Remove a user from a department", "admin", (200, "User"), errors=(404, 422)),
     "admin.list_departments": op("Departments: police stations and agencies", "admin", (200, "DepartmentList")),
-    "admin.create_department": op("Create a department", "admin", (201, "Department"),
-                                  errors=(*JSON_ERRORS, 409), body="CreateDepartment"),
-    "admin.list_api_tokens": op("API tokens of department systems (never the tokens themselves)", "admin",
-                                (200, "ApiTokenList")),
-    "admin.create_api_token": op("Create an API token for a department system; shown once", "admin",
-                                 (201, "ApiTokenCreated"), errors=(*JSON_ERRORS, 404), body="CreateApiToken"),
+    "admin.create_department": op(
+        "Create a department", "admin", (201, "Department"), errors=(*JSON_ERRORS, 409), body="CreateDepartment"
+    ),
+    "admin.list_api_tokens": op(
+        "API tokens of department systems (never the tokens themselves)", "admin", (200, "ApiTokenList")
+    ),
+    "admin.create_api_token": op(
+        "Create an API token for a department system; shown once",
+        "admin",
+        (201, "ApiTokenCreated"),
+        errors=(*JSON_ERRORS, 404),
+        body="CreateApiToken",
+    ),
     "admin.revoke_api_token": op("Revoke an API token", "admin", (204, None), errors=(404,)),
 }
 
 STATUS_TEXT = {
-    400: "Malformed request: not JSON, bad query parameters", 401: "No token, or an expired or revoked one",
-    403: "The caller's role may not do this", 404: "No such object, or one the caller may not know exists",
-    409: "The state moved on: already claimed, completed, not running, a race lost", 413: "The body is too large",
-    415: "Wrong media type", 422: "Invalid fields (details name each one)", 429: "Too many attempts",
+    400: "Malformed request: not JSON, bad query parameters",
+    401: "No token, or an expired or revoked one",
+    403: "The caller's role may not do this",
+    404: "No such object, or one the caller may not know exists",
+    409: "The state moved on: already claimed, completed, not running, a race lost",
+    413: "The body is too large",
+    415: "Wrong media type",
+    422: "Invalid fields (details name each one)",
+    429: "Too many attempts",
     503: "Not ready: the database does not answer",
 }
 
@@ -386,13 +702,15 @@ def _path_and_params(rule) -> tuple[str, list[dict[str, Any]]]:
 
 def api_rules(app: Flask):
     """The routes the document describes: /healthz and everything under /api/v1."""
-    return [r for r in app.url_map.iter_rules()
-            if r.endpoint != "static" and (r.rule.startswith(API + "/") or r.rule == "/healthz")]
+    return [
+        r
+        for r in app.url_map.iter_rules()
+        if r.endpoint != "static" and (r.rule.startswith(API + "/") or r.rule == "/healthz")
+    ]
 
 
 def _error(status: int) -> dict[str, Any]:
-    return {"description": STATUS_TEXT.get(status, "Error"),
-            "content": {"application/json": {"schema": ref("Error")}}}
+    return {"description": STATUS_TEXT.get(status, "Error"), "content": {"application/json": {"schema": ref("Error")}}}
 
 
 class OpenApi:
@@ -419,27 +737,46 @@ class OpenApi:
                 paths.setdefault(path, {})[method.lower()] = operation
                 parameters = operation.get("parameters", [])
                 self._by_endpoint[rule.endpoint] = {
-                    **meta, "parameters": parameters,
+                    **meta,
+                    "parameters": parameters,
                     "query": {p["name"]: p["schema"] for p in parameters if p["in"] == "query"},
-                    "validator": self._validators[meta["body"]] if meta["body"] else self._no_body}
+                    "validator": self._validators[meta["body"]] if meta["body"] else self._no_body,
+                }
         return {
             "openapi": "3.1.0",
             "info": {
-                "title": "Fengqiao (枫桥) API", "version": "1.0.0",
+                "title": "Fengqiao (枫桥) API",
+                "version": "1.0.0",
                 "description": "Community-police dispute handling on BPMN: report, handle, escalate, feed back. "
-                               "Every endpoint except /healthz, /api/v1/openapi.json and login needs "
-                               "`Authorization: Bearer <token>`. Errors are `{\"error\": {\"code\", \"message\", "
-                               "\"details\"}}`. See docs/api.md.",
+                "Every endpoint except /healthz, /api/v1/openapi.json and login needs "
+                '`Authorization: Bearer <token>`. Errors are `{"error": {"code", "message", '
+                '"details"}}`. See docs/api.md.',
             },
             "servers": [{"url": "/"}],
             "security": [{"bearerAuth": []}],
-            "tags": [{"name": t} for t in ("auth", "definitions", "instances", "tasks", "messages", "history",
-                                           "incidents", "admin", "health")],
+            "tags": [
+                {"name": t}
+                for t in (
+                    "auth",
+                    "definitions",
+                    "instances",
+                    "tasks",
+                    "messages",
+                    "history",
+                    "incidents",
+                    "admin",
+                    "health",
+                )
+            ],
             "paths": paths,
             "components": {
-                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
-                                                   "description": "a session token from /api/v1/auth/login, "
-                                                                  "or a department system's API token"}},
+                "securitySchemes": {
+                    "bearerAuth": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "a session token from /api/v1/auth/login, or a department system's API token",
+                    }
+                },
                 "schemas": {**copy.deepcopy(RESPONSE_SCHEMAS), **copy.deepcopy(REQUEST_SCHEMAS)},
             },
         }
@@ -460,8 +797,10 @@ class OpenApi:
             success["content"] = {"application/json": {"schema": OBJ}}
         responses: dict[str, Any] = {str(status): success}
         if endpoint == "definitions.deploy":
-            responses["200"] = {"description": "Every process was unchanged",
-                                "content": {"application/json": {"schema": ref("DeployResult")}}}
+            responses["200"] = {
+                "description": "Every process was unchanged",
+                "content": {"application/json": {"schema": ref("DeployResult")}},
+            }
         errors = set(meta["errors"])
         if not public:
             errors |= {401, 403}
@@ -472,7 +811,9 @@ class OpenApi:
         for code in sorted(errors):
             responses[str(code)] = _error(code)
         operation: dict[str, Any] = {
-            "operationId": endpoint.replace(".", "_"), "summary": meta["summary"], "tags": [meta["tag"]],
+            "operationId": endpoint.replace(".", "_"),
+            "summary": meta["summary"],
+            "tags": [meta["tag"]],
             "responses": responses,
         }
         description = meta["description"]
@@ -487,11 +828,16 @@ class OpenApi:
         if parameters:
             operation["parameters"] = parameters
         if meta["body"]:
-            operation["requestBody"] = {"required": meta["body"] not in ("CompleteTask",),
-                                        "content": {"application/json": {"schema": ref(meta["body"])}}}
+            operation["requestBody"] = {
+                "required": meta["body"] not in ("CompleteTask",),
+                "content": {"application/json": {"schema": ref(meta["body"])}},
+            }
         elif endpoint in ("definitions.deploy", "definitions.validate"):
-            operation["requestBody"] = {"required": True, "content": {
-                "application/xml": {"schema": STR},
-                "multipart/form-data": {"schema": obj({"files": array({"type": "string", "format": "binary"})})},
-            }}
+            operation["requestBody"] = {
+                "required": True,
+                "content": {
+                    "application/xml": {"schema": STR},
+                    "multipart/form-data": {"schema": obj({"files": array({"type": "string", "format": "binary"})})},
+                },
+            }
         return operation

@@ -51,8 +51,9 @@ def loads(raw: bytes) -> Any:
         raise bad_request("the JSON document is nested too deeply", code="malformed_json") from None
     except (UnicodeDecodeError, ValueError) as exc:
         reason = "the body is not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else "the body is not valid JSON"
-        raise bad_request(reason, [{"field": None, "message": str(exc).split(":")[0][:120]}],
-                          code="malformed_json") from None
+        raise bad_request(
+            reason, [{"field": None, "message": str(exc).split(":")[0][:120]}], code="malformed_json"
+        ) from None
     check_text(value)
     return value
 
@@ -95,8 +96,12 @@ def json_body(validator: SchemaValidator, *, required: bool = True) -> dict[str,
             raise ApiError(415, "unsupported_media_type", "send the body as application/json")
         data = loads(raw)
     if not isinstance(data, dict):
-        raise ApiError(422, "validation_failed", "the body must be a JSON object",
-                       [{"field": None, "message": "must be an object"}])
+        raise ApiError(
+            422,
+            "validation_failed",
+            "the body must be a JSON object",
+            [{"field": None, "message": "must be an object"}],
+        )
     validate(data, validator)
     return data
 
@@ -109,8 +114,7 @@ def compile_schema(schema: dict[str, Any]) -> SchemaValidator:
 def validate(data: Any, validator: SchemaValidator) -> None:
     errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
-        raise ApiError(422, "validation_failed", "the request has invalid fields",
-                       [describe(e) for e in errors[:50]])
+        raise ApiError(422, "validation_failed", "the request has invalid fields", [describe(e) for e in errors[:50]])
 
 
 def describe(error) -> dict[str, Any]:
@@ -121,12 +125,16 @@ def describe(error) -> dict[str, Any]:
         allowed = set(error.schema.get("properties", {}))
         extra = sorted(k for k in error.instance if k not in allowed)
         field = ".".join(filter(None, [path, extra[0]])) if len(extra) == 1 else path
-        return {"field": field, "message": "unknown field" if len(extra) == 1 else
-                f"unknown fields: {', '.join(extra)[:200]}"}
+        return {
+            "field": field,
+            "message": "unknown field" if len(extra) == 1 else f"unknown fields: {', '.join(extra)[:200]}",
+        }
     if rule == "required":
         missing = [k for k in expected if k not in error.instance]
-        return {"field": ".".join(filter(None, [path, missing[0] if missing else None])),
-                "message": "this field is required"}
+        return {
+            "field": ".".join(filter(None, [path, missing[0] if missing else None])),
+            "message": "this field is required",
+        }
     messages = {
         "type": lambda: f"must be of type {expected if isinstance(expected, str) else ' or '.join(expected)}",
         "enum": lambda: "must be one of: " + ", ".join(map(str, expected))[:200],
@@ -153,8 +161,11 @@ def query_args(declared: dict[str, dict[str, Any]]) -> dict[str, Any]:
     given = request.args
     unknown = sorted(set(given) - set(declared))
     if unknown:
-        raise bad_request("unknown query parameter", [{"field": k[:100], "message": "unknown parameter"}
-                                                      for k in unknown[:20]], code="invalid_query")
+        raise bad_request(
+            "unknown query parameter",
+            [{"field": k[:100], "message": "unknown parameter"} for k in unknown[:20]],
+            code="invalid_query",
+        )
     values: dict[str, Any] = {}
     problems = []
     for name, schema in declared.items():

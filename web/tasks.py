@@ -24,11 +24,21 @@ def list_():
             raise forbidden(f"only a supervisor may filter by another user's {name}")
     access.check_group_filter(who, query.get("group"))
     page = engine().tasks.query(
-        who, assignee=query.get("assignee"), candidate=query.get("candidate"), group=query.get("group"),
-        state=query.get("state"), instance_id=query.get("instance_id"), business_key=query.get("business_key"),
-        due_before=query.get("due_before"), due_after=query.get("due_after"), sort=query.get("sort", "due"),
-        limit=query.get("limit", 50), cursor=query.get("cursor"), sla_state=query.get("sla_state"),
-        **access.task_scope(who))
+        who,
+        assignee=query.get("assignee"),
+        candidate=query.get("candidate"),
+        group=query.get("group"),
+        state=query.get("state"),
+        instance_id=query.get("instance_id"),
+        business_key=query.get("business_key"),
+        due_before=query.get("due_before"),
+        due_after=query.get("due_after"),
+        sort=query.get("sort", "due"),
+        limit=query.get("limit", 50),
+        cursor=query.get("cursor"),
+        sla_state=query.get("sla_state"),
+        **access.task_scope(who),
+    )
     return jsonify(page)
 
 
@@ -39,12 +49,21 @@ def get(task_id: UUID):
     form = task.pop("form", None)
     case = engine().runtime.get_instance(task["instance_id"])
     tasks = engine().tasks.query(instance_id=case["id"], limit=200)["items"] if who.role == "liaison" else None
-    return jsonify({"task": task, "form": form, "case": {
-        "id": case["id"], "business_key": case["business_key"], "process_key": case["process_key"],
-        "status": case["status"], "case_owner": case["case_owner"],
-        "variables": access.case_variables(who, case["variables"]),
-        "personal_data": personal_data(who, case, tasks),
-    }})
+    return jsonify(
+        {
+            "task": task,
+            "form": form,
+            "case": {
+                "id": case["id"],
+                "business_key": case["business_key"],
+                "process_key": case["process_key"],
+                "status": case["status"],
+                "case_owner": case["case_owner"],
+                "variables": access.case_variables(who, case["variables"]),
+                "personal_data": personal_data(who, case, tasks),
+            },
+        }
+    )
 
 
 @bp.post("/<uuid:task_id>/claim")
@@ -73,8 +92,7 @@ def complete(task_id: UUID):
 @bp.post("/<uuid:task_id>/assignee")
 def reassign(task_id: UUID):
     data = body()
-    return jsonify(_plain(engine().tasks.reassign(str(task_id), actor(), data["user"], data["reason"],
-                                                  visible=_check)))
+    return jsonify(_plain(engine().tasks.reassign(str(task_id), actor(), data["user"], data["reason"], visible=_check)))
 
 
 def _check(task: dict[str, Any]) -> None:

@@ -125,7 +125,10 @@ def _each(method: str):
     return lambda: [getattr(checkpointer, method)() for checkpointer in list(_LIVE)]
 
 
-os.register_at_fork(before=_each("_before_fork"), after_in_parent=_each("_after_fork_in_parent"),
-                    after_in_child=_each("_after_fork_in_child"))
+os.register_at_fork(
+    before=_each("_before_fork"),
+    after_in_parent=_each("_after_fork_in_parent"),
+    after_in_child=_each("_after_fork_in_child"),
+)
 # a daemon thread still inside SQLite while the interpreter tears its modules down could crash the exit
 atexit.register(_each("stop"))

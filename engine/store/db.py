@@ -39,7 +39,10 @@ class Database:
             # connection and drops it when another connection wrote meanwhile; handing connections
             # round (FIFO) meant every transaction of a one-request-at-a-time server started cold.
             self.engine: Engine = create_engine(
-                url, echo=echo, pool_use_lifo=True, connect_args={"timeout": 30, "check_same_thread": False},
+                url,
+                echo=echo,
+                pool_use_lifo=True,
+                connect_args={"timeout": 30, "check_same_thread": False},
                 **_JSON,
             )
             event.listen(self.engine, "connect", _sqlite_connect)
@@ -53,8 +56,15 @@ class Database:
             # connection lost to a restart fails its transaction instead, which raises Unavailable; the
             # pool then replaces every older connection, and callers retry (`retrying`, the unit of work).
             # LIFO as on SQLite: the connections used last stay warm (prepared statements), idle ones idle.
-            self.engine = create_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_use_lifo=True,
-                                        connect_args={"options": "-c max_parallel_workers_per_gather=0"}, **_JSON)
+            self.engine = create_engine(
+                url,
+                echo=echo,
+                pool_size=10,
+                max_overflow=10,
+                pool_use_lifo=True,
+                connect_args={"options": "-c max_parallel_workers_per_gather=0"},
+                **_JSON,
+            )
         # SQLite has one writer at a time. Threads of this process take turns on a lock instead of
         # polling the database lock (SQLite's busy handler sleeps and retries: under load some writers
         # starved for seconds); other processes still wait through the busy timeout.
@@ -67,8 +77,9 @@ class Database:
         # Reads of one statement need no transaction: on PostgreSQL they run in autocommit, which saves
         # the BEGIN and COMMIT round trips (a token check per request, an inbox page, a task).
         # On SQLite a statement outside BEGIN is its own read transaction.
-        self._statement_engine = (self.engine if self.is_sqlite
-                                  else self.engine.execution_options(isolation_level="AUTOCOMMIT"))
+        self._statement_engine = (
+            self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
 
     @staticmethod
     def _ensure_sqlite_dir(url: str) -> None:
@@ -153,8 +164,9 @@ class Scope:
         if self._session is None:
             # joins the connection's transaction: the session never commits it; a rollback of the
             # session rolls it back
-            self._session = Session(bind=self._connection, expire_on_commit=False, autoflush=False,
-                                    join_transaction_mode="rollback_only")
+            self._session = Session(
+                bind=self._connection, expire_on_commit=False, autoflush=False, join_transaction_mode="rollback_only"
+            )
         return self._session
 
     def flush(self) -> None:
@@ -267,7 +279,7 @@ class DriverStatement:
         if dialect.name == "postgresql":
             step = max(1, min(step, self.MAX_PARAMETERS_PER_STATEMENT // len(rows[0])))
         for start in range(0, len(rows), step):
-            chunk = rows[start:start + step]
+            chunk = rows[start : start + step]
             yield self._plan(dialect, tuple(chunk[0]), len(chunk)), _flatten(chunk)
 
     def _plan(self, dialect, columns: tuple[str, ...] | None, multi_rows: int | None):
@@ -278,8 +290,9 @@ class DriverStatement:
                 plan = self._compile(self.statement, dialect, columns)
             else:
                 table = self.statement.table
-                statement = self.statement.values([
-                    {c: bindparam(f"r{i}_{c}", type_=table.c[c].type) for c in columns} for i in range(multi_rows)])
+                statement = self.statement.values(
+                    [{c: bindparam(f"r{i}_{c}", type_=table.c[c].type) for c in columns} for i in range(multi_rows)]
+                )
                 plan = self._compile(statement, dialect, results=bool(statement._returning))
             self._plans[key] = plan
         return plan
@@ -306,8 +319,11 @@ class DriverStatement:
             if bind.expanding:
                 raise ValueError("DriverStatement does not support expanding parameters")
             named = not bind.key.startswith("%(")  # anonymous binds carry a literal value
-            default = None if named else (processors[name](bind.effective_value) if name in processors
-                                          else bind.effective_value)
+            default = (
+                None
+                if named
+                else (processors[name](bind.effective_value) if name in processors else bind.effective_value)
+            )
             entry = (bind.key if named else None, default, processors.get(name) if named else None)
             binds.append(entry if compiled.positional else (name, entry))
         plan = (compiled.string, binds, compiled.positional)
@@ -358,16 +374,16 @@ def _result_plan(compiled, dialect) -> tuple:
 def _rows(rows: list[tuple], row_type, processors) -> list[tuple]:
     if processors is None:
         return [row_type._make(row) for row in rows]
-    return [row_type._make([proc(v) if proc else v for proc, v in zip(processors, row, strict=True)])
-            for row in rows]
+    return [row_type._make([proc(v) if proc else v for proc, v in zip(processors, row, strict=True)]) for row in rows]
 
 
 def _bind_values(binds: list, positional: bool, row: dict[str, Any]):
     """A statement's driver parameters from named values, through the columns' bind processors."""
     if positional:
         return [(proc(row[k]) if proc else row[k]) if k is not None else default for k, default, proc in binds]
-    return {name: (proc(row[k]) if proc else row[k]) if k is not None else default
-            for name, (k, default, proc) in binds}
+    return {
+        name: (proc(row[k]) if proc else row[k]) if k is not None else default for name, (k, default, proc) in binds
+    }
 
 
 def _driver_execute(connection, sql: str, parameters, many: bool = False):

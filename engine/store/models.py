@@ -190,8 +190,7 @@ class HumanTask(Base):
         Index("ix_tasks_instance", "instance_id", "state"),
         Index("ix_tasks_state_due", "state", "due_at"),
         # open tasks in due order: the SLA board (breached/warning) reads it without sorting (0004)
-        Index("ix_tasks_open_due", "due_at", "id", postgresql_where=text(OPEN_TASK),
-              sqlite_where=text(OPEN_TASK)),
+        Index("ix_tasks_open_due", "due_at", "id", postgresql_where=text(OPEN_TASK), sqlite_where=text(OPEN_TASK)),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id
     instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
@@ -232,9 +231,7 @@ class TaskCandidate(Base):
     __tablename__ = "task_candidates"
     # a group's queue in due order, ties by task id, read without sorting (0004)
     __table_args__ = (Index("ix_candidates_queue", "group_key", "due_at", "task_id"),)
-    task_id: Mapped[str] = mapped_column(
-        ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True
-    )
+    task_id: Mapped[str] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True)
     group_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     due_at: Mapped[datetime | None]
 
@@ -249,8 +246,13 @@ class Timer(Base):
     __tablename__ = "timers"
     __table_args__ = (
         Index("ix_timers_due", "due_at", postgresql_where=text(PENDING), sqlite_where=text(PENDING)),
-        Index("ix_timers_instance_task", "instance_id", "task_id", postgresql_where=text(UNSETTLED),
-              sqlite_where=text(UNSETTLED)),
+        Index(
+            "ix_timers_instance_task",
+            "instance_id",
+            "task_id",
+            postgresql_where=text(UNSETTLED),
+            sqlite_where=text(UNSETTLED),
+        ),
         # a sweeper finds the pending timers it leased by token; no other row is in this index
         Index("ix_timers_claim_token", "claim_token", postgresql_where=text(LEASED), sqlite_where=text(LEASED)),
     )
@@ -309,9 +311,7 @@ class PersonalRecord(Base):
 
     __tablename__ = "personal_records"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    instance_id: Mapped[str] = mapped_column(
-        ForeignKey("process_instances.id", ondelete="CASCADE"), index=True
-    )
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"), index=True)
     task_id: Mapped[str | None] = mapped_column(String(36))
     source: Mapped[str] = mapped_column(String(64))  # start | task form key | message name
     key_id: Mapped[str] = mapped_column(String(32))
@@ -333,9 +333,7 @@ class AuditEntry(Base):
     """Append-only: triggers refuse UPDATE and DELETE (see the migration)."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (
-        Index("ix_audit_instance", "instance_id", "id"),
-    )
+    __table_args__ = (Index("ix_audit_instance", "instance_id", "id"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime]
     actor_id: Mapped[int | None] = mapped_column(BigInteger)

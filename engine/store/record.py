@@ -20,4 +20,3 @@ class Record:
 
     def __repr__(self) -> str:
         return f"<{self.__table__.name} {getattr(self, 'id', '?')}>"
-

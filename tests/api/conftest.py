@@ -42,8 +42,9 @@ class Caller:
 
     # --- the domain, driven over HTTP ---------------------------------------------------------
     def report(self, **overrides) -> dict[str, Any]:
-        response = self.post("/process-instances", {"definition_key": "dispute_resolution",
-                                                    "variables": {**REPORT, **overrides}})
+        response = self.post(
+            "/process-instances", {"definition_key": "dispute_resolution", "variables": {**REPORT, **overrides}}
+        )
         assert response.status_code == 201, response.json
         return response.json
 
@@ -53,8 +54,11 @@ class Caller:
         return response.json["items"]
 
     def task(self, case: dict[str, Any], element_id: str) -> dict[str, Any]:
-        found = [t for t in self.tasks(instance_id=case["id"]) if t["element_id"] == element_id
-                 and t["state"] in ("open", "claimed")]
+        found = [
+            t
+            for t in self.tasks(instance_id=case["id"])
+            if t["element_id"] == element_id and t["state"] in ("open", "claimed")
+        ]
         assert len(found) == 1, f"{self.username} sees {[t['element_id'] for t in found]}"
         return found[0]
 

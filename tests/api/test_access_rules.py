@@ -105,8 +105,15 @@ def test_liaison_sees_only_the_fields_the_department_task_needs_masked_until_cla
     li = api.as_("li")
     task = li.task(escalated, "handle_civil_affairs")
     before = li.get(f"/tasks/{task['id']}").json
-    assert set(before["case"]["variables"]) <= {"category", "risk_level", "description", "source", "community",
-                                                "assessment", "departments"}
+    assert set(before["case"]["variables"]) <= {
+        "category",
+        "risk_level",
+        "description",
+        "source",
+        "community",
+        "assessment",
+        "departments",
+    }
     assert "reopen_count" not in before["case"]["variables"]
     assert before["form"]["title"].startswith("部门处置结果")
     personal = before["case"]["personal_data"]
@@ -122,8 +129,18 @@ def test_liaison_sees_only_the_fields_the_department_task_needs_masked_until_cla
 
 def test_liaison_may_report_only_for_their_own_department(api, escalated):
     li = api.as_("li")
-    error_of(li.post("/messages", {"name": "department_result", "instance_id": escalated["id"],
-                                   "department": "health", "payload": DEPARTMENT_RESULT}), 403)
+    error_of(
+        li.post(
+            "/messages",
+            {
+                "name": "department_result",
+                "instance_id": escalated["id"],
+                "department": "health",
+                "payload": DEPARTMENT_RESULT,
+            },
+        ),
+        403,
+    )
 
 
 # --- officers and personal data -----------------------------------------------------------------
@@ -137,7 +154,10 @@ def test_owner_sees_personal_fields_in_clear_another_officer_masked_and_reads_ar
     assert "11010119450101123X" not in chen.get(f"/process-instances/{case['id']}").get_data(as_text=True)
     reads = [e for e in engine.history.audit_trail(instance_id=case["id"]) if e["action"] == "personal_data.read"]
     assert [(e["actor"], e["details"]["purpose"]) for e in reads] == [
-        ("wang", "case view"), ("chen", "masked case view"), ("chen", "masked case view")]
+        ("wang", "case view"),
+        ("chen", "masked case view"),
+        ("chen", "masked case view"),
+    ]
 
 
 def test_an_officer_who_worked_a_task_of_the_case_sees_it_in_clear(api, case):
@@ -197,30 +217,58 @@ def test_only_the_auditor_reads_the_whole_audit_trail(api, role_user):
 # --- department systems ------------------------------------------------------------------------
 def test_department_system_token_reports_only_for_its_own_department(api, engine, escalated):
     health = api.with_token(engine.tokens.create_api_token("health")["token"])
-    error_of(health.post("/messages", {"name": "department_result", "instance_id": escalated["id"],
-                                       "department": "civil_affairs", "payload": DEPARTMENT_RESULT}), 403)
+    error_of(
+        health.post(
+            "/messages",
+            {
+                "name": "department_result",
+                "instance_id": escalated["id"],
+                "department": "civil_affairs",
+                "payload": DEPARTMENT_RESULT,
+            },
+        ),
+        403,
+    )
     # a case that never involved health: as if it did not exist
-    error_of(health.post("/messages", {"name": "department_result", "instance_id": escalated["id"],
-                                       "payload": DEPARTMENT_RESULT}), 404)
+    error_of(
+        health.post(
+            "/messages", {"name": "department_result", "instance_id": escalated["id"], "payload": DEPARTMENT_RESULT}
+        ),
+        404,
+    )
     assert api.as_("li").task(escalated, "handle_civil_affairs")["state"] == "open"
 
 
 def test_department_system_token_may_do_nothing_but_report(api, engine, case):
     system = api.with_token(engine.tokens.create_api_token("civil_affairs")["token"])
     task = api.as_("wang").task(case, "assess_case")
-    for response in (system.get("/tasks"), system.get(f"/tasks/{task['id']}"),
-                     system.post(f"/tasks/{task['id']}/claim"), system.get(f"/process-instances/{case['id']}"),
-                     system.get("/process-instances"),
-                     system.get("/process-definitions"), system.get("/users"), system.get("/audit-trail"),
-                     system.post("/process-instances", {"definition_key": "dispute_resolution"})):
+    for response in (
+        system.get("/tasks"),
+        system.get(f"/tasks/{task['id']}"),
+        system.post(f"/tasks/{task['id']}/claim"),
+        system.get(f"/process-instances/{case['id']}"),
+        system.get("/process-instances"),
+        system.get("/process-definitions"),
+        system.get("/users"),
+        system.get("/audit-trail"),
+        system.post("/process-instances", {"definition_key": "dispute_resolution"}),
+    ):
         error_of(response, 403)
-    assert system.get("/auth/me").json == {"username": "civil_affairs-system", "role": "system",
-                                           "departments": ["civil_affairs"], "kind": "system"}
+    assert system.get("/auth/me").json == {
+        "username": "civil_affairs-system",
+        "role": "system",
+        "departments": ["civil_affairs"],
+        "kind": "system",
+    }
 
 
 def test_an_officer_may_not_report_department_results(api, escalated):
-    error_of(api.as_("wang").post("/messages", {"name": "department_result", "instance_id": escalated["id"],
-                                                "payload": DEPARTMENT_RESULT}), 403)
+    error_of(
+        api.as_("wang").post(
+            "/messages", {"name": "department_result", "instance_id": escalated["id"], "payload": DEPARTMENT_RESULT}
+        ),
+        403,
+    )
 
 
 def test_supervisor_may_record_a_department_result_for_a_case_of_their_station_only(api, escalated):

@@ -7,11 +7,25 @@ from tests.api.conftest import error_of
 
 def test_admin_creates_a_liaison_who_can_log_in_and_sees_their_queue(api):
     admin = api.as_("admin")
-    created = admin.post("/users", {"username": "ma", "role": "liaison", "password": "ma-password-1",
-                                    "departments": ["health"], "display_name": "马联络员"})
+    created = admin.post(
+        "/users",
+        {
+            "username": "ma",
+            "role": "liaison",
+            "password": "ma-password-1",
+            "departments": ["health"],
+            "display_name": "马联络员",
+        },
+    )
     assert created.status_code == 201, created.json
-    assert created.json == {"id": created.json["id"], "username": "ma", "display_name": "马联络员",
-                            "role": "liaison", "departments": ["health"], "active": True}
+    assert created.json == {
+        "id": created.json["id"],
+        "username": "ma",
+        "display_name": "马联络员",
+        "role": "liaison",
+        "departments": ["health"],
+        "active": True,
+    }
     assert api.login("ma", "ma-password-1").status_code == 200
     assert admin.get("/users/ma").json == created.json
     assert "ma" in [u["username"] for u in admin.get("/users").json["items"]]

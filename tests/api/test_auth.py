@@ -19,10 +19,20 @@ def test_login_returns_an_opaque_token_its_expiry_and_the_user(api, clock):
     body = response.json
     assert body["token_type"] == "Bearer" and body["token"].startswith("fqs_") and len(body["token"]) > 40
     assert datetime.fromisoformat(body["expires_at"]) == clock.now() + timedelta(hours=12)
-    assert body["user"] == {"id": body["user"]["id"], "username": "wang", "display_name": "wang", "role": "officer",
-                            "departments": ["xinqiao"], "active": True}
+    assert body["user"] == {
+        "id": body["user"]["id"],
+        "username": "wang",
+        "display_name": "wang",
+        "role": "officer",
+        "departments": ["xinqiao"],
+        "active": True,
+    }
     assert api.with_token(body["token"]).get("/auth/me").json == {
-        "username": "wang", "role": "officer", "departments": ["xinqiao"], "kind": "user"}
+        "username": "wang",
+        "role": "officer",
+        "departments": ["xinqiao"],
+        "kind": "user",
+    }
 
 
 def test_tokens_are_stored_only_as_sha256_hashes(api, engine):
@@ -99,8 +109,12 @@ def test_api_token_is_shown_once_acts_for_its_department_and_can_be_revoked(api,
     listed = admin.get("/api-tokens").json["items"]
     assert listed == [view] and "token" not in listed[0]
     system = api.with_token(token)
-    assert system.get("/auth/me").json == {"username": "health-his", "role": "system", "departments": ["health"],
-                                           "kind": "system"}
+    assert system.get("/auth/me").json == {
+        "username": "health-his",
+        "role": "system",
+        "departments": ["health"],
+        "kind": "system",
+    }
     assert admin.delete(f"/api-tokens/{view['id']}").status_code == 204
     error_of(system.get("/auth/me"), 401)
     assert admin.get("/api-tokens").json["items"][0]["revoked_at"] is not None
@@ -125,16 +139,25 @@ def test_repeated_failed_logins_are_rate_limited_but_good_ones_are_not_counted(a
 
 def test_login_body_is_validated(api, client):
     error_of(client.post("/api/v1/auth/login", json={"username": "wang"}), 422, "validation_failed")
-    error_of(client.post("/api/v1/auth/login", json={"username": "wang", "password": PASSWORD, "otp": "1"}),
-             422, "validation_failed")
-    error_of(client.post("/api/v1/auth/login", data="username=wang", content_type="application/x-www-form-urlencoded"),
-             415, "unsupported_media_type")
+    error_of(
+        client.post("/api/v1/auth/login", json={"username": "wang", "password": PASSWORD, "otp": "1"}),
+        422,
+        "validation_failed",
+    )
+    error_of(
+        client.post("/api/v1/auth/login", data="username=wang", content_type="application/x-www-form-urlencoded"),
+        415,
+        "unsupported_media_type",
+    )
 
 
 def test_failed_logins_for_one_username_are_limited_across_client_addresses(client):
     def attempt(i: int, username: str = "zhou"):
-        return client.post("/api/v1/auth/login", json={"username": username, "password": f"guess-{i}"},
-                           environ_base={"REMOTE_ADDR": f"192.0.2.{i + 1}"})
+        return client.post(
+            "/api/v1/auth/login",
+            json={"username": username, "password": f"guess-{i}"},
+            environ_base={"REMOTE_ADDR": f"192.0.2.{i + 1}"},
+        )
 
     statuses = [attempt(i).status_code for i in range(11)]
     assert statuses[:10] == [401] * 10 and statuses[10] == 429

@@ -19,11 +19,23 @@ def raw_post(caller, path, data: bytes | str, content_type="application/json"):
 
 
 # --- malformed bodies: 400 ---------------------------------------------------------------------
-@pytest.mark.parametrize("data", [
-    b"{", b"not json", b"{'single': 'quotes'}", b'{"a": 1,}', b"[1, 2", b'{"a": NaN}', b'{"a": Infinity}',
-    b'{"a": 1e400}', b"\xff\xfe{}", b'\xef\xbb\xbf{"definition_key": "dispute_resolution"}', b'{"a": "\xc3\x28"}',
-    b"9" * 5000,
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"{",
+        b"not json",
+        b"{'single': 'quotes'}",
+        b'{"a": 1,}',
+        b"[1, 2",
+        b'{"a": NaN}',
+        b'{"a": Infinity}',
+        b'{"a": 1e400}',
+        b"\xff\xfe{}",
+        b'\xef\xbb\xbf{"definition_key": "dispute_resolution"}',
+        b'{"a": "\xc3\x28"}',
+        b"9" * 5000,
+    ],
+)
 def test_malformed_json_is_400(api, data):
     error_of(raw_post(api.as_("wang"), "/process-instances", data), 400)
 
@@ -44,16 +56,26 @@ def test_nul_characters_and_lone_surrogates_are_400(api, text):
 
 
 def test_required_body_missing_is_400(api):
-    error_of(api.as_("wang").post("/process-instances", data=b"", content_type="application/json"), 400,
-             "body_required")
+    error_of(
+        api.as_("wang").post("/process-instances", data=b"", content_type="application/json"), 400, "body_required"
+    )
 
 
 # --- media types: 415 --------------------------------------------------------------------------
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml",
-                                          "multipart/form-data; boundary=x", "application/jsonx"])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/xml",
+        "multipart/form-data; boundary=x",
+        "application/jsonx",
+    ],
+)
 def test_wrong_content_type_is_415(api, content_type):
-    error_of(raw_post(api.as_("wang"), "/process-instances", json.dumps(START), content_type), 415,
-             "unsupported_media_type")
+    error_of(
+        raw_post(api.as_("wang"), "/process-instances", json.dumps(START), content_type), 415, "unsupported_media_type"
+    )
 
 
 def test_json_with_a_charset_parameter_is_accepted(api):
@@ -68,8 +90,7 @@ def test_a_body_over_the_request_limit_is_413(api, engine):
 
 
 def test_variables_over_the_engine_limit_are_413(api):
-    big = {"definition_key": "dispute_resolution", "version": 1,
-           "variables": {f"k{i}": "x" * 1000 for i in range(300)}}
+    big = {"definition_key": "dispute_resolution", "version": 1, "variables": {f"k{i}": "x" * 1000 for i in range(300)}}
     error_of(api.as_("wang").post("/process-instances", big), 413, "too_large")
 
 
@@ -87,8 +108,9 @@ def test_unknown_fields_are_422_naming_the_field(api):
 
 def test_unknown_form_fields_are_422_naming_the_field(api):
     wang = api.as_("wang")
-    error = error_of(wang.post("/process-instances", {**START, "variables": {**REPORT, "favourite": "x"}}), 422,
-                     "form_invalid")
+    error = error_of(
+        wang.post("/process-instances", {**START, "variables": {**REPORT, "favourite": "x"}}), 422, "form_invalid"
+    )
     assert error["details"][0]["field"] == "favourite"
 
 
@@ -122,8 +144,18 @@ def test_passwords_are_never_echoed_in_errors(api):
 
 
 # --- unicode that is fine ------------------------------------------------------------------------
-@pytest.mark.parametrize("text", ["邻里纠纷 😀 emoji", "ÅÄÖ é ñ ß", "RTL \u202e reversed \u202c", "zero\u200bwidth",
-                                  "组合 e\u0301", "\U0002a6a5 rare CJK", "tab\tand\nnewline"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "邻里纠纷 😀 emoji",
+        "ÅÄÖ é ñ ß",
+        "RTL \u202e reversed \u202c",
+        "zero\u200bwidth",
+        "组合 e\u0301",
+        "\U0002a6a5 rare CJK",
+        "tab\tand\nnewline",
+    ],
+)
 def test_unicode_text_round_trips(api, text):
     wang = api.as_("wang")
     case = wang.report(description=text, parties=[{"name": text[:100]}])
@@ -141,12 +173,26 @@ def test_unicode_in_usernames_and_paths_is_refused_cleanly(api):
 
 
 # --- query parameters: 400 -----------------------------------------------------------------------
-@pytest.mark.parametrize("query", [
-    {"limit": "ten"}, {"limit": "0"}, {"limit": "100000"}, {"limit": "-1"}, {"limit": "1.5"},
-    {"state": "done"}, {"sort": "name"}, {"due_before": "yesterday"}, {"due_before": "2026-11-30T01:00:00"},
-    {"instance_id": "not-a-uuid"}, {"cursor": "!!"}, {"colour": "red"}, {"business_key": "a b"},
-    {"assignee": "a\x00"}, {"limit": "9" * 40},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"limit": "ten"},
+        {"limit": "0"},
+        {"limit": "100000"},
+        {"limit": "-1"},
+        {"limit": "1.5"},
+        {"state": "done"},
+        {"sort": "name"},
+        {"due_before": "yesterday"},
+        {"due_before": "2026-11-30T01:00:00"},
+        {"instance_id": "not-a-uuid"},
+        {"cursor": "!!"},
+        {"colour": "red"},
+        {"business_key": "a b"},
+        {"assignee": "a\x00"},
+        {"limit": "9" * 40},
+    ],
+)
 def test_bad_query_parameters_are_400(api, query):
     error_of(api.as_("wang").get("/tasks", query_string=query), 400)
 
@@ -210,8 +256,9 @@ def test_a_database_connection_lost_twice_is_503_and_writes_nothing(api, engine,
         raise Unavailable("the database connection was lost; nothing was written, try again")
 
     monkeypatch.setattr(engine.repository, "load", lost)  # inside the unit of work, after the lock
-    error = error_of(wang.post(f"/tasks/{task['id']}/complete", {"data": {"resolution": "on_spot"}}), 503,
-                     "database_unavailable")
+    error = error_of(
+        wang.post(f"/tasks/{task['id']}/complete", {"data": {"resolution": "on_spot"}}), 503, "database_unavailable"
+    )
     assert "try again" in error["message"] and len(calls) == 2  # retried once, then told the client
     monkeypatch.undo()
     assert wang.task(case, "assess_case")["state"] == "open"

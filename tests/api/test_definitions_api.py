@@ -42,18 +42,22 @@ def test_admin_deploys_a_new_definition_then_a_new_version_and_unchanged_xml_is_
 
 
 def test_several_documents_deploy_together_as_multipart(api):
-    files = {"files": [(io.BytesIO(models.caller("parent", "child").encode()), "parent.bpmn"),
-                       (io.BytesIO(models.one_task("child").encode()), "child.bpmn")]}
+    files = {
+        "files": [
+            (io.BytesIO(models.caller("parent", "child").encode()), "parent.bpmn"),
+            (io.BytesIO(models.one_task("child").encode()), "child.bpmn"),
+        ]
+    }
     response = api.as_("admin").post("/process-definitions", data=files, content_type="multipart/form-data")
     assert response.status_code == 201, response.json
     assert sorted(d["key"] for d in response.json["definitions"]) == ["child", "parent"]
 
 
 def test_an_invalid_model_is_422_naming_the_elements(api):
-    broken = models.document('''<bpmn:process id="bad" isExecutable="true">
+    broken = models.document("""<bpmn:process id="bad" isExecutable="true">
   <bpmn:startEvent id="start"/>
   <bpmn:serviceTask id="call_api"/>
-</bpmn:process>''')
+</bpmn:process>""")
     error = error_of(deploy_xml(api.as_("admin"), broken), 422, "deployment_invalid")
     assert any(d["element_id"] == "call_api" for d in error["details"])
     assert all(set(d) == {"element_id", "message"} for d in error["details"])
@@ -64,8 +68,9 @@ def test_an_invalid_model_is_422_naming_the_elements(api):
 
 def test_validate_is_a_dry_run(api):
     admin = api.as_("admin")
-    response = admin.post("/process-definitions/validate", data=models.one_task("dry").encode(),
-                          content_type="application/xml")
+    response = admin.post(
+        "/process-definitions/validate", data=models.one_task("dry").encode(), content_type="application/xml"
+    )
     assert response.status_code == 200 and response.json["processes"] == ["dry"]
     error_of(api.as_("wang").get("/process-definitions/dry"), 404)
 
@@ -75,6 +80,7 @@ def test_deploy_refuses_json_empty_bodies_and_oversized_documents(api, engine):
     error_of(admin.post("/process-definitions", {"xml": "<x/>"}), 415)
     error_of(admin.post("/process-definitions", data=b"", content_type="application/xml"), 400)
     error_of(admin.post("/process-definitions", data={}, content_type="multipart/form-data"), 400)
-    huge = models.one_task("huge").replace("</bpmn:definitions>",
-                                           "<!--" + "x" * engine.settings.max_bpmn_bytes + "--></bpmn:definitions>")
+    huge = models.one_task("huge").replace(
+        "</bpmn:definitions>", "<!--" + "x" * engine.settings.max_bpmn_bytes + "--></bpmn:definitions>"
+    )
     error_of(deploy_xml(admin, huge), 413, "too_large")

@@ -47,8 +47,9 @@ def test_both_departments_one_by_liaison_one_by_department_system_token_then_fee
     wang.complete(case, "assess_case", {"resolution": "escalate", "departments": ["civil_affairs", "health"]})
     assert elements(wang, case) == ["handle_civil_affairs", "handle_health"]
     civil_system = api.with_token(engine.tokens.create_api_token("civil_affairs")["token"])
-    reported = civil_system.post("/messages", {"name": "department_result", "business_key": case["business_key"],
-                                               "payload": DEPARTMENT_RESULT})
+    reported = civil_system.post(
+        "/messages", {"name": "department_result", "business_key": case["business_key"], "payload": DEPARTMENT_RESULT}
+    )
     assert reported.status_code == 200, reported.json
     assert reported.json == {"instance_id": case["id"], "business_key": case["business_key"], "status": "running"}
     assert elements(wang, case) == ["handle_health"]
@@ -61,8 +62,9 @@ def test_liaison_reports_their_department_result_by_message(api):
     wang, li = api.as_("wang"), api.as_("li")
     case = wang.report()
     wang.complete(case, "assess_case", {"resolution": "escalate", "departments": ["civil_affairs", "health"]})
-    response = li.post("/messages", {"name": "department_result", "instance_id": case["id"],
-                                     "payload": DEPARTMENT_RESULT})
+    response = li.post(
+        "/messages", {"name": "department_result", "instance_id": case["id"], "payload": DEPARTMENT_RESULT}
+    )
     assert response.status_code == 200, response.json
     assert elements(wang, case) == ["handle_health"]
 
@@ -128,8 +130,12 @@ def test_the_department_system_actor_is_named_in_the_audit_trail(api, engine):
     case = wang.report()
     wang.complete(case, "assess_case", {"resolution": "escalate", "departments": ["health"]})
     system = api.with_token(engine.tokens.create_api_token("health", "health-his")["token"])
-    assert system.post("/messages", {"name": "department_result", "instance_id": case["id"],
-                                     "payload": DEPARTMENT_RESULT}).status_code == 200
+    assert (
+        system.post(
+            "/messages", {"name": "department_result", "instance_id": case["id"], "payload": DEPARTMENT_RESULT}
+        ).status_code
+        == 200
+    )
     trail = engine.history.audit_trail(instance_id=case["id"])
     assert any(e["action"] == "message.correlated" and e["actor"] == "health-his" for e in trail)
     assert Actor.system("health-his", department="health").role == "system"

@@ -42,10 +42,15 @@ def known(api, engine) -> dict[str, str | int]:
     wang.complete(escalated, "assess_case", {"resolution": "escalate", "departments": ["civil_affairs", "health"]})
     api.as_("li").complete(escalated, "handle_civil_affairs", DEPARTMENT_RESULT)
     fresh = wang.report(risk_level="blue")
-    return {"instance_id": fresh["id"], "task_id": wang.task(escalated, "handle_health")["id"], "username": "chen",
-            "department": "health", "key": "dispute_resolution",
-            "token_id": engine.tokens.create_api_token("civil_affairs")["id"],
-            "incident_id": 1}  # no incident exists: the documented 404
+    return {
+        "instance_id": fresh["id"],
+        "task_id": wang.task(escalated, "handle_health")["id"],
+        "username": "chen",
+        "department": "health",
+        "key": "dispute_resolution",
+        "token_id": engine.tokens.create_api_token("civil_affairs")["id"],
+        "incident_id": 1,
+    }  # no incident exists: the documented 404
 
 
 @pytest.fixture(params=["wang", "li", "zhou", "admin", "sun", "system"])
@@ -75,9 +80,16 @@ def fuzz(app, token: str, known: dict[str, str | int]) -> None:
         if names:
             passes.append((GenerationMode.POSITIVE, {n: known[n] for n in names}))
         for mode, path in passes:
+
             @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path))
-            @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                      phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
             def run(case):
                 case.call_and_validate(headers=headers, checks=CHECKS)
 

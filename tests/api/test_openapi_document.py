@@ -62,8 +62,9 @@ def test_every_schema_is_valid_json_schema_and_every_reference_resolves(client):
 
 def test_every_path_is_explained_in_docs_api_md(app):
     text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
-    missing = sorted(f"{m} {p}" for m, p in routes(app) if f"{m} {p.removeprefix('/api/v1')}" not in text
-                     and f"{m} {p}" not in text)
+    missing = sorted(
+        f"{m} {p}" for m, p in routes(app) if f"{m} {p.removeprefix('/api/v1')}" not in text and f"{m} {p}" not in text
+    )
     assert not missing, f"docs/api.md does not mention: {missing}"
 
 

@@ -21,16 +21,21 @@ pytestmark = pytest.mark.backends("sqlite")
 
 @pytest.fixture
 def env(tmp_path):
-    env = {**os.environ, "FENGQIAO_INSTANCE_PATH": str(tmp_path / "instance"),
-           "FENGQIAO_ARGON2_TIME_COST": "1", "FENGQIAO_ARGON2_MEMORY_KIB": "1024"}
+    env = {
+        **os.environ,
+        "FENGQIAO_INSTANCE_PATH": str(tmp_path / "instance"),
+        "FENGQIAO_ARGON2_TIME_COST": "1",
+        "FENGQIAO_ARGON2_MEMORY_KIB": "1024",
+    }
     env.pop("FENGQIAO_DATABASE_URL", None)
     env.pop("FENGQIAO_REDIS_URL", None)
     return env
 
 
 def fengqiao(env, *args, timeout=120):
-    return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def free_port() -> int:
@@ -65,8 +70,14 @@ def first_answer(server: subprocess.Popen, call, timeout: float = 30):
 def test_serve_answers_healthz_when_ready_and_prints_where_to_log_in(env):
     assert fengqiao(env, "init", "--demo-accounts").returncode == 0
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         status, health = first_answer(server, lambda: request(f"{base}/healthz"))
@@ -107,9 +118,11 @@ def test_tokens_create_prints_the_token_once_and_it_reports_only_for_its_departm
 
 
 def test_settled_memory_freezes_startup_objects_and_keeps_the_thresholds():
-    probe = ("import gc; from cli.server import settle_memory; before = gc.get_freeze_count(); "
-             "thresholds = gc.get_threshold(); settle_memory(); "
-             "print(gc.get_freeze_count() > before, gc.get_threshold() == thresholds)")
+    probe = (
+        "import gc; from cli.server import settle_memory; before = gc.get_freeze_count(); "
+        "thresholds = gc.get_threshold(); settle_memory(); "
+        "print(gc.get_freeze_count() > before, gc.get_threshold() == thresholds)"
+    )
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["True", "True"], done.stderr
 
@@ -117,13 +130,31 @@ def test_settled_memory_freezes_startup_objects_and_keeps_the_thresholds():
 def test_the_production_gunicorn_config_serves_the_api(env):
     assert fengqiao(env, "init", "--demo-accounts").returncode == 0
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:cli.gunicorn_config", "-w", "2",
-                               "-b", f"127.0.0.1:{port}", "web:create_app()"], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "python:cli.gunicorn_config",
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            "web:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
-        status, login = first_answer(server, lambda: request(
-            f"{base}/api/v1/auth/login", {"username": "officer_wang", "password": "fengqiao-demo"}))
+        status, login = first_answer(
+            server,
+            lambda: request(f"{base}/api/v1/auth/login", {"username": "officer_wang", "password": "fengqiao-demo"}),
+        )
         assert status == 200
         status, tasks = request(f"{base}/api/v1/tasks", token=login["token"])
         assert status == 200 and tasks == {"items": [], "next_cursor": None}

@@ -35,8 +35,9 @@ def test_admin_fixes_data_and_retries_an_incident(api, engine, world, clock):
     [incident] = admin.get("/incidents").json["items"]
     assert incident["element_id"] == "wait" and incident["status"] == "open"
     error_of(api.as_("zhou").get("/incidents"), 403)
-    fixed = admin.post(f"/process-instances/{case['id']}/variables",
-                       {"variables": {"approved": True}, "reason": "补录审批结果"})
+    fixed = admin.post(
+        f"/process-instances/{case['id']}/variables", {"variables": {"approved": True}, "reason": "补录审批结果"}
+    )
     assert fixed.status_code == 200 and "variables" not in fixed.json  # admins see no case data
     retried = admin.post(f"/incidents/{incident['id']}/retry")
     assert retried.status_code == 200 and retried.json["resolution"] == "retried"

@@ -40,8 +40,9 @@ def test_api_tokens_act_for_their_department_system(engine, world):
     assert engine.tokens.resolve(token) == Actor.system("health-his", department="health")
 
 
-@pytest.mark.parametrize("token", [None, "", "fqs_", "fqs_unknown", "fqa_unknown", "xyz_" + "a" * 43,
-                                   "fqs_" + "a" * 200])
+@pytest.mark.parametrize(
+    "token", [None, "", "fqs_", "fqs_unknown", "fqa_unknown", "xyz_" + "a" * 43, "fqs_" + "a" * 200]
+)
 def test_unknown_and_malformed_tokens_resolve_to_nobody(engine, world, token):
     assert engine.tokens.resolve(token) is None
 
