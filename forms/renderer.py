@@ -118,7 +118,8 @@ def render_form(
 @lru_cache(maxsize=16)
 def _catalogue(locale: str) -> Callable[[str], str]:
     """The renderer's own words from forms/translations (compiled .mo) when the page passes none."""
-    languages = [locale.replace("-", "_"), locale.split("_")[0].split("-")[0]]
+    parts = locale.replace("-", "_").split("_")  # zh_Hans_CN (a babel Locale) looks for zh_CN, then zh
+    languages = ["_".join(parts), f"{parts[0]}_{parts[-1]}", parts[0]]
     return stdlib_gettext.translation("messages", TRANSLATIONS, languages=languages, fallback=True).gettext
 
 
@@ -169,10 +170,9 @@ def _tag(name: str, attrs: Mapping[str, Any], content: Any = None) -> Markup:
         if value is None or value is False:
             continue
         parts.append(key if value is True else f'{key}="{escape(value)}"')
-    opening = Markup(f"<{' '.join(parts)}>")
-    if content is None:
-        return opening
-    return opening + escape(content) + Markup(f"</{name}>")
+    opening = f"<{' '.join(parts)}>"
+    # One Markup per element: joining Markup objects escapes each operand again and was most of the time.
+    return Markup(opening if content is None else f"{opening}{escape(content)}</{name}>")
 
 
 def _join(parts: list[Any]) -> Markup:
