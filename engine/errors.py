@@ -134,6 +134,12 @@ class InvalidQuery(InvalidInput):
     kind = "query"
 
 
+class PersonalField(InvalidInput):
+    """Personal fields are set only through forms, which seal them (never as plain variables)."""
+
+    code = "personal_field"
+
+
 class FormInvalid(EngineError):
     code = "form_invalid"
     kind = "validation"
