@@ -46,6 +46,8 @@ class Form:
 
     def check_fields(self, data: dict[str, Any]) -> None:
         """Check only the given fields against their declarations (a partial update); FormInvalid if one breaks."""
+        from engine.errors import FormInvalid  # engine imports this package: import its errors late
+
         declared = set(self.schema.get("properties", {}))
         errors = [
             e
