@@ -44,6 +44,20 @@ class Form:
         personal = {k: v for k, v in data.items() if k in self.personal_fields}
         return plain, personal
 
+    def check_fields(self, data: dict[str, Any]) -> None:
+        """Check only the given fields against their declarations (a partial update); FormInvalid if one breaks."""
+        from engine.errors import FormInvalid  # engine imports this package: import its errors late
+
+        declared = set(self.schema.get("properties", {}))
+        errors = [
+            e
+            for e in self.validator.iter_errors({k: v for k, v in data.items() if k in declared})
+            if e.absolute_path  # whole-form rules (required, if/then) do not apply to a few fields
+        ]
+        if errors:
+            errors.sort(key=lambda e: list(e.absolute_path))
+            raise FormInvalid(f"form '{self.key}' has invalid fields", [self._describe(e) for e in errors[:MAX_ERRORS]])
+
     def _describe(self, error) -> dict[str, Any]:
         path = list(error.absolute_path)
         if error.validator == "additionalProperties":
@@ -103,3 +117,7 @@ class FormRegistry:
 
     def keys(self) -> list[str]:
         return sorted(self._forms)
+
+    def personal_fields(self) -> frozenset[str]:
+        """Every field name some installed form marks `x-pii`."""
+        return frozenset().union(*(form.personal_fields for form in self._forms.values()))
