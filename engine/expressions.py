@@ -7,7 +7,9 @@ imports, bounded powers and string sizes). What modellers write elsewhere is acc
 
 Every evaluation is bounded (a model runs inside other stations' transactions): the size of every
 intermediate value, counted through nested lists and dicts (repetition is checked before it
-builds), the bits of an integer, the methods that may be called, and the time.
+builds), the bits of an integer, the methods that may be called, and the time. Constant
+sub-expressions are evaluated under the same bounds when an expression is checked, so a model whose
+constants break them is refused at deploy.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from simpleeval import (
     EvalWithCompoundTypes,
     FeatureNotAvailable,
     InvalidExpression,
+    IterableTooLong,
+    NumberTooHigh,
     SimpleEval,
     safe_mult,
     safe_power,
@@ -156,6 +160,7 @@ def check(expression: str) -> None:
             raise ExpressionError(f"method '{node.func.attr}' is not allowed")
         if isinstance(node, ast.FormattedValue) and node.format_spec is not None and not _plain_spec(node.format_spec):
             raise ExpressionError("a format spec must be a short constant")
+    _check_constants(tree.body)
 
 
 def _plain_spec(spec: ast.expr) -> bool:
@@ -165,6 +170,54 @@ def _plain_spec(spec: ast.expr) -> bool:
         return False
     text = "".join(v.value for v in parts)
     return len(text) <= 12 and not re.search(r"\d{4}", text)
+
+
+def _check_constants(tree: ast.expr) -> None:
+    """Evaluate the constant sub-expressions (no variables) under the run-time bounds: a constant that
+    breaks one would break every run, so it is refused now, when the model is checked."""
+    interpreter = _BoundedEval(names=dict(_CONSTANTS), functions=dict(_SAFE_FUNCTIONS))
+    for node in _constant_roots(tree):
+        interpreter.deadline = time.monotonic() + MAX_EVALUATION_SECONDS
+        try:
+            interpreter.eval("", previously_parsed=node)
+        except ExpressionError as exc:
+            raise ExpressionError(f"a constant part breaks a limit: {exc.message}") from None
+        except (IterableTooLong, NumberTooHigh) as exc:
+            raise ExpressionError(f"a constant part breaks a limit: {exc}") from None
+        except (InvalidExpression, *_RUN_ERRORS):
+            pass  # a constant that fails otherwise (1/0, 'a' + 1) may sit in a branch never taken
+
+
+def _constant_roots(tree: ast.expr) -> list[ast.expr]:
+    """The largest sub-expressions that name no variable (only constants and the safe functions)."""
+    roots: list[ast.expr] = []
+
+    def constant(node: ast.AST) -> bool:
+        if isinstance(node, ast.Name):
+            return node.id in _CONSTANTS
+        if isinstance(node, ast.Call):
+            flags = [constant(n) for n in (*node.args, *node.keywords)]
+            func = node.func
+            known = isinstance(func, ast.Name) and func.id in _SAFE_FUNCTIONS or constant(func)
+            result = known and all(flags)
+            if not result:
+                roots.extend(n for n, f in zip((*node.args, *node.keywords), flags, strict=True) if f and _worth(n))
+            return result
+        children = list(ast.iter_child_nodes(node))
+        flags = [constant(child) for child in children]
+        if all(flags):
+            return True
+        roots.extend(child for child, flag in zip(children, flags, strict=True) if flag and _worth(child))
+        return False
+
+    if constant(tree) and _worth(tree):
+        roots.append(tree)
+    return roots
+
+
+def _worth(node: ast.AST) -> bool:
+    """An expression node that computes something (a literal or a name alone cannot break a bound)."""
+    return isinstance(node, ast.expr) and not isinstance(node, ast.Constant | ast.Name)
 
 
 @functools.lru_cache(maxsize=2048)

@@ -169,3 +169,43 @@ def test_a_hostile_condition_fails_its_case_start_only(engine, world):
     with engine.db.read() as session:
         assert session.scalar(select(func.count()).select_from(ProcessInstance)) == 0
     assert engine.runtime.start_instance("gated", world["wang"], {"n": 1})["status"] == "running"
+
+
+# --- hostile constants are refused at deploy, naming the element ---------------------------------
+HOSTILE_CONSTANTS = [
+    "9**9**9",
+    "9**9**9 == 1",
+    "sorted([[0] * 99999] * 500)[0][0] == 0",
+    "len(str([[0] * 99999] * 300)) > 0",
+    "n == 1 or len('ab' * 99999 + 'ab' * 99999) > 0",  # a constant inside a variable expression
+    "'x'.ljust(10**9) == n",
+]
+
+
+@pytest.mark.parametrize("expression", HOSTILE_CONSTANTS)
+def test_a_hostile_constant_condition_is_refused_at_validate_and_deploy(engine, expression):
+    from engine.store.models import ProcessDefinition
+
+    xml = models.gateway(expression)
+    for check in (engine.repository.validate, engine.repository.deploy):
+        with pytest.raises(DeploymentInvalid) as err:
+            check([("hostile.bpmn", xml)])
+        assert [d["element_id"] for d in err.value.details] == ["f_yes"]
+    with engine.db.read() as session:
+        assert session.query(ProcessDefinition).filter_by(key="gated").count() == 0
+
+
+@pytest.mark.parametrize("attribute", ["dueDate", "followUpDate", "priority"])
+def test_a_hostile_constant_task_attribute_is_refused_at_deploy(engine, attribute):
+    xml = models.one_task(task_attrs=f'camunda:candidateGroups="officer" camunda:{attribute}="${{9**9**9}}"')
+    with pytest.raises(DeploymentInvalid) as err:
+        engine.repository.deploy([("hostile.bpmn", xml)])
+    assert [d["element_id"] for d in err.value.details] == ["review"]
+    assert attribute in err.value.details[0]["message"]
+
+
+def test_constants_within_the_bounds_and_variable_powers_deploy(engine, world):
+    xml = models.gateway("n ** 2 > 2 ** 10 and 'PT' + '24H' == 'PT24H'")
+    engine.repository.deploy([("fine.bpmn", xml)])
+    case = engine.runtime.start_instance("gated", world["wang"], {"n": 40})
+    assert [t["element_id"] for t in case["open_tasks"]] == ["review"]
