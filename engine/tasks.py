@@ -28,13 +28,12 @@ from .errors import (
     TaskNotOpen,
     UserNotFound,
 )
-from .identity import STATION_ROLES, Actor
+from .identity import Actor
 from .runtime import _reason, lookup_names
 from .store.db import DriverQuery, DriverStatement
-from .store.models import TASK_OPEN, HumanTask, ProcessInstance, TaskCandidate, User
+from .store.models import IS_OPEN_TASK, HumanTask, ProcessInstance, TaskCandidate, User
 from .store.record import Record
 from .unit_of_work import (
-    OPEN_STATES,
     Change,
     OfTask,
     add_candidates,
@@ -44,8 +43,9 @@ from .unit_of_work import (
     refresh_timers,
     write_row,
 )
+from .vocabulary import OPEN_TASK_STATES, STATION_ROLES, Event, HumanTaskState, InstanceStatus, Role, SlaState
 
-STATES = ("open", "claimed", "completed", "cancelled")
+STATES = tuple(HumanTaskState)
 # Reads run as Core statements on the tables (rows, not ORM objects: no identity map, no
 # instrumentation), built once where they can be: building costs more than running on SQLite.
 _T = HumanTask.__table__.c
@@ -61,13 +61,13 @@ _TASK_ROWS = select(
 )
 _CLAIM = DriverStatement(
     update(HumanTask.__table__)
-    .where(_T.id == bindparam("task_id"), _T.state == "open")
-    .values(state="claimed", assignee_id=bindparam("assignee_id"), claimed_at=bindparam("at"))
+    .where(_T.id == bindparam("task_id"), _T.state == HumanTaskState.OPEN)
+    .values(state=HumanTaskState.CLAIMED, assignee_id=bindparam("assignee_id"), claimed_at=bindparam("at"))
 )
 _OWNER_TASKS = DriverQuery(
-    select(HumanTask.__table__).where(_T.instance_id == bindparam("instance_id"), _T.owner_task.is_(True), TASK_OPEN)
+    select(HumanTask.__table__).where(_T.instance_id == bindparam("instance_id"), _T.owner_task.is_(True), IS_OPEN_TASK)
 )
-SLA_STATES = ("on_time", "warning", "breached", "met", "missed")
+SLA_STATES = tuple(SlaState)
 SORTS = {"due": "due_at", "priority": "priority", "created": "created_at"}
 _NO_DUE = datetime.min.replace(tzinfo=UTC)  # sorts tasks without a due time (last) against the others
 MAX_LIMIT = 200
@@ -87,7 +87,7 @@ class TaskService:
 
         def op(change: Change):
             row = self._row(change, task_id, visible)
-            if row.state == "claimed" and row.assignee_id == actor.id:
+            if row.state == HumanTaskState.CLAIMED and row.assignee_id == actor.id:
                 return  # claiming what you hold already changes nothing
             self._claim(change, row, actor)
 
@@ -96,14 +96,14 @@ class TaskService:
     def unclaim(self, task_id: str, actor: Actor, visible=None) -> dict[str, Any]:
         def op(change: Change):
             row = self._row(change, task_id, visible)
-            if row.state != "claimed":
+            if row.state != HumanTaskState.CLAIMED:
                 raise TaskNotClaimed("the task is not claimed")
             if row.assignee_id != actor.id and not self._supervises(actor, row):
                 raise NotAssignee("only the assignee or a supervisor of the station may release the task")
-            write_row(change.session, row, {"state": "open", "assignee_id": None, "claimed_at": None})
+            write_row(change.session, row, {"state": HumanTaskState.OPEN, "assignee_id": None, "claimed_at": None})
             add_candidates(change.session, row)
-            change.audit("task.unclaimed", task_id=row.id, element_id=row.element_id)
-            change.emit("task.unclaimed", task_id=row.id, element_id=row.element_id)
+            change.audit(Event.TASK_UNCLAIMED, task_id=row.id, element_id=row.element_id)
+            change.emit(Event.TASK_UNCLAIMED, task_id=row.id, element_id=row.element_id)
 
         return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
 
@@ -116,9 +116,9 @@ class TaskService:
 
         def op(change: Change):
             row = self._row(change, task_id, visible)
-            if row.state not in OPEN_STATES:
+            if row.state not in OPEN_TASK_STATES:
                 raise TaskNotOpen(f"the task is already {row.state}")
-            if row.state == "open":
+            if row.state == HumanTaskState.OPEN:
                 self._claim(change, row, actor)
             elif row.assignee_id != actor.id:
                 raise NotAssignee("the task is assigned to someone else")
@@ -141,17 +141,17 @@ class TaskService:
             task.set_data(**plain)
             workflow.run_task_from_id(task.id)
             workflow.do_engine_steps()
-            close_task(change, row, "completed", via="form", actor=actor, outcome=plain)
+            close_task(change, row, HumanTaskState.COMPLETED, via="form", actor=actor, outcome=plain)
             if personal:
                 self.ctx.personal.store(change, row.id, row.form_key, personal)
             change.audit(
-                "task.completed",
+                Event.TASK_COMPLETED,
                 task_id=row.id,
                 element_id=row.element_id,
                 fields=sorted(plain),
                 personal_fields=sorted(personal),
             )
-            change.emit("task.completed", task_id=row.id, element_id=row.element_id, via="form")
+            change.emit(Event.TASK_COMPLETED, task_id=row.id, element_id=row.element_id, via="form")
 
         def view(change: Change) -> dict[str, Any]:
             result = self._view_of(task_id)(change)
@@ -166,7 +166,7 @@ class TaskService:
 
         def op(change: Change):
             row = self._row(change, task_id, visible)
-            if row.state not in OPEN_STATES:
+            if row.state not in OPEN_TASK_STATES:
                 raise TaskNotOpen(f"the task is already {row.state}")
             if not self._supervises(actor, row):
                 raise Forbidden("only a supervisor of the case's station may reassign its tasks")
@@ -181,9 +181,13 @@ class TaskService:
                 )
             self._assign(change, row, target.id)
             change.audit(
-                "task.reassigned", task_id=row.id, element_id=row.element_id, assignee=target.username, reason=reason
+                Event.TASK_REASSIGNED,
+                task_id=row.id,
+                element_id=row.element_id,
+                assignee=target.username,
+                reason=reason,
             )
-            change.emit("task.reassigned", task_id=row.id, element_id=row.element_id, assignee_id=target.id)
+            change.emit(Event.TASK_REASSIGNED, task_id=row.id, element_id=row.element_id, assignee_id=target.id)
 
         return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
 
@@ -192,9 +196,9 @@ class TaskService:
         reason = _reason(reason)
 
         def op(change: Change):
-            if actor.role != "supervisor" or change.instance.station_id not in (None, actor.station_id):
+            if actor.role != Role.SUPERVISOR or change.instance.station_id not in (None, actor.station_id):
                 raise Forbidden("only a supervisor of the case's station may reassign its owner")
-            if change.instance.status != "running":
+            if change.instance.status != InstanceStatus.RUNNING:
                 raise TaskNotOpen(f"the case is {change.instance.status}")
             self._change_owner(change, self._user(change.session, username), reason)
 
@@ -203,9 +207,9 @@ class TaskService:
 
     # --- rules -----------------------------------------------------------------------------------
     def _claim(self, change: Change, row: HumanTask, actor: Actor) -> None:
-        if row.state == "claimed":
+        if row.state == HumanTaskState.CLAIMED:
             raise TaskAlreadyClaimed("the task was claimed by someone else")
-        if row.state != "open":
+        if row.state != HumanTaskState.OPEN:
             raise TaskNotOpen(f"the task is already {row.state}")
         owner_id = change.instance.case_owner_id
         if row.owner_task and owner_id is not None and owner_id != actor.id:
@@ -216,14 +220,14 @@ class TaskService:
         won = _CLAIM.execute(change.session, {"task_id": row.id, "assignee_id": actor.id, "at": change.now})
         if won != 1:
             raise TaskAlreadyClaimed("the task was claimed by someone else")
-        row.state, row.assignee_id, row.claimed_at = "claimed", actor.id, change.now  # as written
+        row.state, row.assignee_id, row.claimed_at = HumanTaskState.CLAIMED, actor.id, change.now  # as written
         drop_candidates(change.session, row.id)
-        change.audit("task.claimed", task_id=row.id, element_id=row.element_id)
-        change.emit("task.claimed", task_id=row.id, element_id=row.element_id, assignee_id=actor.id)
+        change.audit(Event.TASK_CLAIMED, task_id=row.id, element_id=row.element_id)
+        change.emit(Event.TASK_CLAIMED, task_id=row.id, element_id=row.element_id, assignee_id=actor.id)
         if row.owner_task and owner_id is None:
             change.set_instance(case_owner_id=actor.id)
-            change.audit("case.owner_assigned", owner=actor.username, rule="first_contact")
-            change.emit("case.owner_changed", owner_id=actor.id, previous_owner_id=None)
+            change.audit(Event.CASE_OWNER_ASSIGNED, owner=actor.username, rule="first_contact")
+            change.emit(Event.CASE_OWNER_CHANGED, owner_id=actor.id, previous_owner_id=None)
             self._owner_tasks_to(change, actor.id, exclude=row.id)
 
     def _change_owner(self, change: Change, target: Actor, reason: str) -> None:
@@ -238,8 +242,8 @@ class TaskService:
             return
         change.set_instance(case_owner_id=target.id)
         self._owner_tasks_to(change, target.id)
-        change.audit("case.owner_reassigned", owner=target.username, previous_owner_id=previous, reason=reason)
-        change.emit("case.owner_changed", owner_id=target.id, previous_owner_id=previous)
+        change.audit(Event.CASE_OWNER_REASSIGNED, owner=target.username, previous_owner_id=previous, reason=reason)
+        change.emit(Event.CASE_OWNER_CHANGED, owner_id=target.id, previous_owner_id=previous)
 
     def _owner_tasks_to(self, change: Change, user_id: int, exclude: str | None = None) -> None:
         """Give the case's open officer tasks (but `exclude`) to `user_id`. The workflow this process
@@ -251,16 +255,18 @@ class TaskService:
         for row in change.hold(_OWNER_TASKS.all(change.session.connection(), {"instance_id": change.instance.id})):
             if row.id != exclude and row.assignee_id != user_id:
                 self._assign(change, row, user_id)
-                change.emit("task.reassigned", task_id=row.id, element_id=row.element_id, assignee_id=user_id)
+                change.emit(Event.TASK_REASSIGNED, task_id=row.id, element_id=row.element_id, assignee_id=user_id)
 
     @staticmethod
     def _assign(change: Change, row: Record, user_id: int) -> None:
-        write_row(change.session, row, {"state": "claimed", "assignee_id": user_id, "claimed_at": change.now})
+        write_row(
+            change.session, row, {"state": HumanTaskState.CLAIMED, "assignee_id": user_id, "claimed_at": change.now}
+        )
         drop_candidates(change.session, row.id)
 
     @staticmethod
     def _supervises(actor: Actor, row: HumanTask) -> bool:
-        return actor.role == "supervisor" and (row.station_id is None or row.station_id == actor.station_id)
+        return actor.role == Role.SUPERVISOR and (row.station_id is None or row.station_id == actor.station_id)
 
     def _user(self, session, username: str) -> Actor:
         user_id = session.scalar(select(User.id).where(User.username == username, User.active.is_(True)))
@@ -419,12 +425,12 @@ class TaskService:
         if (
             candidate is not None
             and sort == "due"
-            and sla_state in (None, "breached")
+            and sla_state in (None, SlaState.BREACHED)
             and task_id is None
             and assignee_id is None
             and instance_id is None
             and business_key is None
-            and (not states or "open" in states)
+            and (not states or HumanTaskState.OPEN in states)
             and (involving is None or involving.id == candidate.id)
         ):
             # the candidate's claimable queue, read from the queue index: one ordered scan per group
@@ -463,10 +469,12 @@ class TaskService:
             ]
         query = _TASK_ROWS.where(*[_equals(name, value) for name, value in equal.items()])
         if candidate is not None:
-            query = query.where(_in_queue(candidate, group), _T.state == "open")
+            query = query.where(_in_queue(candidate, group), _T.state == HumanTaskState.OPEN)
         elif group is not None:
             # driven from the queue index (group_key, due_at, task_id): the first page is read in order
-            query = query.join(_QUEUE, and_(_Q.task_id == _T.id, _Q.group_key == group)).where(_T.state == "open")
+            query = query.join(_QUEUE, and_(_Q.task_id == _T.id, _Q.group_key == group)).where(
+                _T.state == HumanTaskState.OPEN
+            )
         if due_before is not None:
             query = query.where(_T.due_at < due_before)
         if due_after is not None:
@@ -475,7 +483,7 @@ class TaskService:
             mine = (
                 [_T.assignee_id == involving.id, _T.completed_by_id == involving.id] if involving.id is not None else []
             )
-            query = query.where(or_(and_(_T.state == "open", _in_queue(involving, None)), *mine))
+            query = query.where(or_(and_(_T.state == HumanTaskState.OPEN, _in_queue(involving, None)), *mine))
         if sla_state is not None:
             query = query.where(_sla_condition(sla_state, now))
         order = _order(sort)
@@ -583,7 +591,7 @@ def _claimable_queue(
         scan = scan.order_by(_Q.due_at.asc().nulls_last(), _Q.task_id).limit(limit)
         scans.append(select(scan.subquery()))
     queue = union(*scans).subquery("queue") if len(scans) > 1 else scans[0].subquery("queue")
-    query = _TASK_ROWS.join(queue, queue.c.task_id == _T.id).where(_T.state == "open")
+    query = _TASK_ROWS.join(queue, queue.c.task_id == _T.id).where(_T.state == HumanTaskState.OPEN)
     if sla_state is not None:
         query = query.where(_sla_condition(sla_state, now))
     order = [(queue.c.due_at, False), (queue.c.task_id, False)]
@@ -650,9 +658,9 @@ def _queue_due_conditions(
 ) -> list:
     """The due-time filters of a group queue, restated on the queue entries (redundant, index-friendly)."""
     conditions = []
-    if sla_state == "breached":
+    if sla_state == SlaState.BREACHED:
         conditions.append(_Q.due_at <= now)
-    elif sla_state in ("warning", "on_time"):
+    elif sla_state in (SlaState.WARNING, SlaState.ON_TIME):
         conditions.append(_Q.due_at > now)
     if due_before is not None:
         conditions.append(_Q.due_at < due_before)
@@ -663,24 +671,24 @@ def _queue_due_conditions(
 
 def _sla_condition(sla_state: str, now: datetime):
     """Open tasks are judged against the clock (never stale); closed ones by what was recorded."""
-    is_open = TASK_OPEN
-    if sla_state == "breached":
+    is_open = IS_OPEN_TASK
+    if sla_state == SlaState.BREACHED:
         return and_(is_open, _T.due_at <= now)
-    if sla_state == "warning":
+    if sla_state == SlaState.WARNING:
         return and_(is_open, _T.warn_at <= now, _T.due_at > now)
-    if sla_state == "on_time":
+    if sla_state == SlaState.ON_TIME:
         return and_(is_open, _T.due_at > now, or_(_T.warn_at.is_(None), _T.warn_at > now))
     return _T.sla_state == sla_state  # met | missed
 
 
 def live_sla_state(row: HumanTask, now: datetime) -> str | None:
-    if row.state not in OPEN_STATES or row.due_at is None:
-        return row.sla_state if row.state not in OPEN_STATES else None
+    if row.state not in OPEN_TASK_STATES or row.due_at is None:
+        return row.sla_state if row.state not in OPEN_TASK_STATES else None
     if now >= row.due_at:
-        return "breached"
+        return SlaState.BREACHED
     if row.warn_at is not None and now >= row.warn_at:
-        return "warning"
-    return "on_time"
+        return SlaState.WARNING
+    return SlaState.ON_TIME
 
 
 def task_view(row: HumanTask, assignee: str | None, completed_by: str | None, now: datetime) -> dict[str, Any]:

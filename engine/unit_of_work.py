@@ -33,7 +33,6 @@ from .errors import (
     TaskNotFound,
     WorkflowFailed,
 )
-from .identity import STATION_ROLES
 from .outbox import outbox_row
 from .schedule import parse_instant_or_duration, resolve_due
 from .store.db import DriverQuery, DriverStatement
@@ -50,9 +49,21 @@ from .store.models import (
     User,
 )
 from .store.record import Record
+from .vocabulary import (
+    OPEN_TASK_STATES,
+    SLA_TIMER_KINDS,
+    STATION_ROLES,
+    Event,
+    HumanTaskState,
+    InstanceStatus,
+    Role,
+    SlaState,
+    TimerKind,
+    TimerStatus,
+)
 
 MAX_ATTEMPTS = 5
-OPEN_STATES = ("open", "claimed")
+OPEN_STATES = OPEN_TASK_STATES  # kept for imports from here until the split
 
 # Statements of the hot path, built once (building a statement costs more than running it on SQLite).
 # The instance row and a task row are locked and read on the driver as plain records
@@ -94,8 +105,8 @@ _SETTLE_BPMN_TIMER = DriverStatement(
     .where(  # by instance: its index serves both states
         Timer.instance_id == bindparam("instance_id"),
         Timer.task_id == bindparam("task_id"),
-        Timer.kind == "bpmn_timer",
-        or_(TIMER_PENDING, Timer.status == literal_column("'incident'")),
+        Timer.kind == TimerKind.BPMN_TIMER,
+        or_(TIMER_PENDING, Timer.status == literal_column(f"'{TimerStatus.INCIDENT}'")),
     )
     .values(status=bindparam("status"), fired_at=bindparam("fired_at"))
 )
@@ -117,9 +128,9 @@ _CANCEL_SLA_TIMERS = DriverStatement(
         Timer.instance_id == bindparam("instance_id"),
         Timer.task_id == bindparam("of_task"),
         TIMER_PENDING,
-        or_(Timer.kind == "sla_warning", Timer.kind == "sla_breach"),
+        or_(*[Timer.kind == kind for kind in SLA_TIMER_KINDS]),
     )
-    .values(status="cancelled")
+    .values(status=TimerStatus.CANCELLED)
 )
 
 
@@ -197,7 +208,7 @@ class Change:
                 "element_id": element_id,
                 "kind": kind,
                 "due_at": due_at,
-                "status": "pending",
+                "status": TimerStatus.PENDING,
                 "attempts": 0,
                 "claim_token": None,
                 "locked_until": None,
@@ -365,16 +376,16 @@ class UnitOfWork:
         wf, instance = change.workflow, change.instance
         self._thrown_events(change)  # takes the thrown events out of the workflow: before it is saved
         active = wf.get_tasks(state=TaskState.READY | TaskState.WAITING)
-        completed = instance.status == "running" and wf.is_completed()
+        completed = instance.status == InstanceStatus.RUNNING and wf.is_completed()
         values = {"variables": snapshot(wf, active), "state": self.ctx.serializer.dumps(wf)}
         if completed:
-            values.update(status="completed", ended_at=change.now)
+            values.update(status=InstanceStatus.COMPLETED, ended_at=change.now)
         change.instance_values.update(values)
         self._sync_human_tasks(change, [t for t in active if t.state == TaskState.READY and t.task_spec.manual])
         self._sync_waits(change)
         if completed:
-            change.audit("instance.completed")
-            change.emit("instance.completed", process_key=instance.process_key)
+            change.audit(Event.INSTANCE_COMPLETED)
+            change.emit(Event.INSTANCE_COMPLETED, process_key=instance.process_key)
         change.write_projections()
 
     def _thrown_events(self, change: Change) -> None:
@@ -385,8 +396,8 @@ class UnitOfWork:
             details = {"name": definition.name, "code": getattr(definition, "code", None)}
             if kind == "escalation":
                 details["departments"] = payload.get("departments")
-            change.audit(f"{kind}.raised", **details)
-            change.emit(f"{kind}.raised", **details)
+            change.audit(Event.raised(kind), **details)
+            change.emit(Event.raised(kind), **details)
 
     def _sync_human_tasks(self, change: Change, ready_manual: list) -> None:
         ready = {str(t.id): t for t in ready_manual}
@@ -394,9 +405,9 @@ class UnitOfWork:
         known = change.ready_before  # the open rows, without reading them
         for task_id in sorted(known - set(ready) - change.finished):  # gone from the workflow: cancelled
             row = change.task_row(task_id)
-            close_task(change, row, "cancelled")
-            change.audit("task.cancelled", task_id=row.id, element_id=row.element_id)
-            change.emit("task.cancelled", task_id=row.id, element_id=row.element_id)
+            close_task(change, row, HumanTaskState.CANCELLED)
+            change.audit(Event.TASK_CANCELLED, task_id=row.id, element_id=row.element_id)
+            change.emit(Event.TASK_CANCELLED, task_id=row.id, element_id=row.element_id)
         for task_id, task in ready.items():
             if task_id not in known and task_id not in change.finished:
                 self._create_task(change, task)
@@ -435,7 +446,7 @@ class UnitOfWork:
             assignee_id = instance.case_owner_id
         elif assignee_name:
             assignee_id = session.scalars(select(User.id).where(User.username == str(assignee_name))).first()
-        state = "claimed" if assignee_id else "open"
+        state = HumanTaskState.CLAIMED if assignee_id else HumanTaskState.OPEN
         task_id = str(task.id)
         change.task_rows.append(
             {
@@ -462,24 +473,24 @@ class UnitOfWork:
                 "due_at": due_at,
                 "warn_at": warn_at,
                 "follow_up_at": follow_up_at,
-                "sla_state": "on_time" if due_at is not None else None,
+                "sla_state": SlaState.ON_TIME if due_at is not None else None,
                 "outcome": None,
             }
         )
-        for kind, when in (("sla_warning", warn_at), ("sla_breach", due_at)):
+        for kind, when in ((TimerKind.SLA_WARNING, warn_at), (TimerKind.SLA_BREACH, due_at)):
             if when is not None:
                 change.add_timer(task_id, element_id, kind, when)
         if assignee_id is None:
             change.candidate_rows += candidate_rows(task_id, groups, users, due_at)
         change.audit(
-            "task.created",
+            Event.TASK_CREATED,
             task_id=task_id,
             element_id=element_id,
             assignee_id=assignee_id,
             due_at=due_at.isoformat() if due_at else None,
         )
         change.emit(
-            "task.created",
+            Event.TASK_CREATED,
             task_id=task_id,
             element_id=element_id,
             name=change.task_rows[-1]["name"],
@@ -494,7 +505,7 @@ class UnitOfWork:
         # The projection rows are exactly the events that waited when the workflow was loaded (every
         # change keeps them so): what to settle and what to add is known without reading them.
         before = change.waits_before or {}
-        waits = waiting_events(wf) if instance.status == "running" else {}
+        waits = waiting_events(wf) if instance.status == InstanceStatus.RUNNING else {}
         if _wait_keys(waits) == _wait_keys(before):
             return  # the same events wait as when loaded: their projections are current
         timers = {task_id: (due, task) for task_id, (kind, due, task) in waits.items() if kind == "timer"}
@@ -514,31 +525,32 @@ class UnitOfWork:
             session.flush()  # a timer fired by this change's own timer service is settled: it must not match
         for task_id, due, spiff_task in fired:
             if _SETTLE_BPMN_TIMER.execute(
-                session, {"instance_id": instance.id, "task_id": task_id, "status": "fired", "fired_at": change.now}
+                session,
+                {"instance_id": instance.id, "task_id": task_id, "status": TimerStatus.FIRED, "fired_at": change.now},
             ):  # 0: settled already, no second audit
                 element_id = spiff_task.task_spec.bpmn_id if spiff_task is not None else None
                 change.audit(
-                    "timer.fired",
+                    Event.TIMER_FIRED,
                     task_id=task_id,
                     element_id=element_id,
                     due_at=due.isoformat(),
                     fired_at=change.now.isoformat(),
                 )
                 change.emit(
-                    "timer.fired", element_id=element_id, due_at=due.isoformat(), fired_at=change.now.isoformat()
+                    Event.TIMER_FIRED, element_id=element_id, due_at=due.isoformat(), fired_at=change.now.isoformat()
                 )
         if cancelled:
             _SETTLE_BPMN_TIMER.execute(
                 session,
                 [
-                    {"instance_id": instance.id, "task_id": task_id, "status": "cancelled", "fired_at": None}
+                    {"instance_id": instance.id, "task_id": task_id, "status": TimerStatus.CANCELLED, "fired_at": None}
                     for task_id, _due, _task in cancelled
                 ],
             )
         for task_id, (due, task) in timers.items():
             if due is not None and before.get(task_id, (None, None))[:2] != ("timer", due):
                 # a new wait (a row there already, pending or an incident still standing for it, is kept)
-                change.add_timer(task_id, task.task_spec.bpmn_id, "bpmn_timer", due)
+                change.add_timer(task_id, task.task_spec.bpmn_id, TimerKind.BPMN_TIMER, due)
         existing_waits = {task_id for task_id, (kind, _key, _task) in before.items() if kind == "message"}
         gone = existing_waits - set(messages)
         if gone:
@@ -565,7 +577,7 @@ def candidate_rows(task_id: str, groups: list, users: list, due_at: datetime | N
     """The queue entries of an open task: one per candidate group and user."""
     keys = list(groups) + [f"user:{u}" for u in users]
     if not keys:
-        keys = ["supervisor"]  # nobody named: the station's supervisors assign it
+        keys = [Role.SUPERVISOR]  # nobody named: the station's supervisors assign it
     return [{"task_id": task_id, "group_key": key, "due_at": due_at} for key in dict.fromkeys(keys)]
 
 
@@ -582,7 +594,7 @@ def is_candidate(actor, row: HumanTask) -> bool:
     """May `actor` claim `row`? Role groups are scoped to the case's station."""
     keys = set(row.candidate_groups) | {f"user:{u}" for u in row.candidate_users}
     if not keys:
-        keys = {"supervisor"}
+        keys = {Role.SUPERVISOR}
     for key in keys & actor.groups:
         if key in STATION_ROLES and row.station_id is not None and actor.station_id != row.station_id:
             continue
@@ -689,16 +701,16 @@ def close_task(
     outcome: dict[str, Any] | None = None,
 ) -> None:
     """Close a task row (completed or cancelled): queue entries and pending SLA marks go with it."""
-    was_open = row.state == "open"
+    was_open = row.state == HumanTaskState.OPEN
     values: dict[str, Any] = {"state": state, "ended_at": change.now}
-    if state == "completed":
+    if state == HumanTaskState.COMPLETED:
         values.update(completed_via=via, completed_by_id=getattr(actor, "id", None), outcome=outcome)
     if row.due_at is not None:
         late = change.now > row.due_at
-        if state == "completed":
-            values["sla_state"] = "missed" if late else "met"
+        if state == HumanTaskState.COMPLETED:
+            values["sla_state"] = SlaState.MISSED if late else SlaState.MET
         elif late:
-            values["sla_state"] = "missed"
+            values["sla_state"] = SlaState.MISSED
     write_row(change.session, row, values)
     change.finished.add(row.id)
     # Core statements: neither table's rows are held by this session (queue entries never are; the
