@@ -41,7 +41,7 @@ from .store.models import (
     User,
 )
 from .store.record import Record
-from .unit_of_work import Change, close_task, refresh_timers
+from .uow import Change, close_task, refresh_timers
 from .vocabulary import BUSINESS_KEY_PATTERN, OPEN_TASK_STATES, Event, HumanTaskState, InstanceStatus, Role
 
 BUSINESS_KEY = re.compile(BUSINESS_KEY_PATTERN)

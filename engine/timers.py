@@ -24,7 +24,7 @@ from .errors import EngineError, Forbidden, InvalidInput, NotFound
 from .identity import Actor
 from .outbox import emit
 from .store.models import TIMER_PENDING, Department, Incident, Membership, ProcessInstance, Timer, User
-from .unit_of_work import Change, refresh_timers, timer_due, write_row
+from .uow import Change, refresh_timers, timer_due, write_row
 from .vocabulary import (
     OPEN_TASK_STATES,
     Event,

@@ -178,7 +178,7 @@ class ProcessInstance(Base):
     variables: Mapped[dict[str, Any]]  # non-personal snapshot, read without opening the blob
     state: Mapped[str] = mapped_column(Text)  # serialized workflow without its spec
     version: Mapped[int] = mapped_column(Integer, default=1)
-    # the state, read only when the version differs from the one this process cached (unit_of_work.py)
+    # the state, read only when the version differs from the one this process cached (engine/uow/)
     stale_state: Mapped[str | None] = query_expression()
     # Optimistic concurrency: a second writer of the same version raises StaleDataError.
     __mapper_args__ = {"version_id_col": version}
