@@ -198,7 +198,7 @@ def _lane_groups(root) -> dict[str, dict[str, Any]]:
         if explicit:
             groups = _split(explicit)
         else:
-            match = _LANE_PREFIX.match(lane.get("id") or "")
+            match = _LANE_PREFIX.fullmatch(lane.get("id") or "")
             groups = [match.group(1).lower()] if match else []
         for ref in lane.iterfind("bpmn:flowNodeRef", NS):
             if ref.text:
