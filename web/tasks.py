@@ -71,7 +71,7 @@ def get(task_id: UUID):
 @bp.post("/<uuid:task_id>/claim")
 def claim(task_id: UUID):
     body(required=False)
-    return jsonify(_plain(engine().tasks.claim(str(task_id), actor(), visible=_check)))
+    return jsonify(_plain(engine().tasks.claim(str(task_id), actor(), visible=_check_claim)))
 
 
 @bp.post("/<uuid:task_id>/unclaim")
@@ -100,6 +100,10 @@ def reassign(task_id: UUID):
 def _check(task: dict[str, Any]) -> None:
     """The access check the engine runs on the task inside its transaction (a 404 if not visible)."""
     access.check_task(actor(), task)
+
+
+def _check_claim(task: dict[str, Any]) -> None:
+    access.check_claim(actor(), task)
 
 
 def _visible(task_id: UUID) -> dict[str, Any]:
