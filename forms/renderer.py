@@ -531,8 +531,9 @@ def _summary(ctx: _Context) -> Markup:
     """Every error on top, each linked to its field; errors that name no field are listed as they are."""
     if not ctx.shown and not ctx.pending:
         return Markup("")
+    line = ctx.gettext("%(field)s: %(message)s")
     lines = [
-        _tag("li", {}, _tag("a", {"href": f"#{anchor}"}, f"{title}: {'; '.join(messages)}"))
+        _tag("li", {}, _tag("a", {"href": f"#{anchor}"}, line % {"field": title, "message": " ".join(messages)}))
         for anchor, title, messages in ctx.shown
     ]
     lines += [_tag("li", {}, ctx.words(m)) for _, m in ctx.pending]

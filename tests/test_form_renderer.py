@@ -371,6 +371,7 @@ def test_the_renderers_own_words_come_from_its_catalogue():
     assert {e.text for e in root.xpath('//*[@class="fq-pii"]')} == {"个人信息"}
     assert one(root, '//select[@name="category"]/option[@value=""]').text == "请选择"
     assert one(root, '//div[@class="fq-summary"]/p').text == "请更正以下内容："
+    assert one(root, '//div[@class="fq-summary"]//a').text == "情况描述：此项为必填项。"
 
 
 def test_every_word_of_the_renderer_has_a_chinese_translation():
