@@ -13,22 +13,23 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 
 from .fields import (
     Widget,
+    html_pattern,
     input_name,
     is_digits_pattern,
     items_of,
     properties_of,
     type_of,
     widget_of,
+    zone_of,
 )
 from .labels import enum_schema, field_title, form_title, help_of, label_of, option_label, option_value, title_of
 from .messages import MESSAGE_WORDS, reword
@@ -50,9 +51,6 @@ _INPUT_TYPES = {
     Widget.TEL: "tel",
     Widget.TEXT: "text",
 }
-# Characters that must be escaped inside a character class of an HTML `pattern` (compiled with
-# the `v` flag by browsers), and that may legally be escaped there.
-_CLASS_ESCAPES = set("()[]{}/|&-!#%,:;<=>@`~^$.*+?")
 
 
 def render_form(
@@ -73,7 +71,7 @@ def render_form(
         locale=locale,
         gettext=gettext or _catalogue(str(locale)),
         id_prefix=id_prefix,
-        zone=ZoneInfo(tz) if isinstance(tz, str) else (tz or UTC),
+        zone=zone_of(tz),
         fresh=values is None,
         pending=[(_error_path(e.get("field")), str(e.get("message", ""))) for e in errors or []],
     )
@@ -313,44 +311,12 @@ def _input_attrs(prop: Mapping[str, Any], widget: Widget) -> dict[str, Any]:
             high = prop["exclusiveMaximum"] - 1 if integer else prop["exclusiveMaximum"]
         step = prop.get("multipleOf") or (1 if integer else "any")
         return {"inputmode": "numeric" if integer else "decimal", "min": low, "max": high, "step": step}
-    attrs = _length_attrs(prop) | {"pattern": _html_pattern(prop.get("pattern"))}
+    attrs = _length_attrs(prop) | {"pattern": html_pattern(prop.get("pattern"))}
     if widget is Widget.DATETIME:
         attrs["step"] = 1  # seconds are allowed: a stored value with seconds is not a browser error
     if widget is Widget.TEXT and is_digits_pattern(prop.get("pattern")):
         attrs["inputmode"] = "numeric"
     return attrs
-
-
-def _html_pattern(pattern: Any) -> str | None:
-    """The schema's pattern as an HTML `pattern` attribute, or None. HTML anchors patterns itself, so
-    only patterns anchored at both ends keep their meaning; browsers compile them with the `v` flag,
-    under which literal punctuation inside a character class must be escaped."""
-    if not isinstance(pattern, str) or not (pattern.startswith("^") and pattern.endswith("$")):
-        return None
-    out, in_class, i = [], False, 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\" and i + 1 < len(pattern):
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if not in_class and char == "[":
-            in_class, class_start = True, len(out) + 1
-            out.append(char)
-            if pattern[i + 1 : i + 2] == "^":
-                out.append("^")
-                class_start, i = class_start + 1, i + 1
-        elif in_class and char == "]":
-            in_class = False
-            out.append(char)
-        elif in_class and char == "-" and class_start < len(out) and pattern[i + 1 : i + 2] not in ("]", ""):
-            out.append(char)  # a range such as 0-9
-        elif in_class and char in _CLASS_ESCAPES:
-            out.append("\\" + char)
-        else:
-            out.append(char)
-        i += 1
-    return "".join(out)
 
 
 def _select(ctx: _Context, spec: _Field, attrs: dict[str, Any], value: Any) -> Markup:
