@@ -1,4 +1,5 @@
-"""Which HTML control draws a JSON Schema property, and the input names of nested fields.
+"""Which HTML control draws a JSON Schema property, the input names of nested fields, and the
+schema's pattern as an HTML `pattern` attribute.
 
 The renderer and `parse_form` both ask `widget_of`, so a field is read back from a submitted form
 exactly as it was drawn.
