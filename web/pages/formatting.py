@@ -1,0 +1,160 @@
+"""How pages show times, SLA states and the words of the audit trail, in the user's language.
+
+Times are stored in UTC and shown in the station's time zone (FENGQIAO_TIME_ZONE, Asia/Shanghai by
+default); "now" is the engine's clock, so a test that moves the clock moves the badges too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask, current_app, g
+from flask_babel import format_datetime, format_timedelta, get_locale
+from flask_babel import gettext as _
+
+from . import formview
+
+RISK_CLASSES = {"red": "risk-red", "yellow": "risk-yellow", "blue": "risk-blue"}
+
+
+def parse(value: str | datetime | None) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value)
+
+
+def now() -> datetime:
+    return current_app.extensions["fengqiao"].clock.now()
+
+
+def when(value: str | datetime | None, style: str = "short") -> str:
+    moment = parse(value)
+    return format_datetime(moment, style) if moment else ""
+
+
+def span(delta: timedelta) -> str:
+    return format_timedelta(abs(delta), granularity="minute", threshold=1.2)
+
+
+def sla_badge(task: dict[str, Any]) -> dict[str, str] | None:
+    """The badge of an open task: its live SLA state and the time left or overdue."""
+    due = parse(task.get("due_at"))
+    state = task.get("sla_state")
+    if due is None or state is None:
+        return None
+    left = due - now()
+    if state == "breached":
+        return {"state": state, "label": _("Overdue"), "time": _("%(span)s overdue", span=span(left))}
+    if state == "warning":
+        return {"state": state, "label": _("Due soon"), "time": _("%(span)s left", span=span(left))}
+    if state == "on_time":
+        return {"state": state, "label": _("On time"), "time": _("%(span)s left", span=span(left))}
+    return {"state": state, "label": {"met": _("Met"), "missed": _("Missed")}.get(state, state), "time": ""}
+
+
+def locale_name() -> str:
+    return str(get_locale() or "zh_CN")
+
+
+def report_form() -> dict[str, Any]:
+    """The start form of the reported process (read once per request)."""
+    if "report_form" not in g:
+        from .cases import start_form
+
+        g.report_form = start_form()
+    return g.report_form
+
+
+def case_label(name: str, value: Any) -> str:
+    """An enum value of the report form (category, risk level ...) in the user's language."""
+    if value is None:
+        return ""
+    return formview.option_label(report_form(), name, value, locale_name())
+
+
+def field_title(schema: dict[str, Any], name: str) -> str:
+    return formview.field_title(schema, name, locale_name())
+
+
+ROLE_NAMES = {
+    "officer": lambda: _("Community officer"),
+    "liaison": lambda: _("Department liaison"),
+    "supervisor": lambda: _("Station supervisor"),
+    "admin": lambda: _("Administrator"),
+    "auditor": lambda: _("Auditor"),
+}
+
+
+def role_name(role: str) -> str:
+    return ROLE_NAMES[role]() if role in ROLE_NAMES else role
+
+
+def action_words(entry: dict[str, Any], task_names: dict[str, str]) -> str:
+    """One audit entry in words: who did what (never an event code)."""
+    details = entry.get("details") or {}
+    task = task_names.get(entry.get("task_id") or "", "")
+    names = {
+        "instance.started": _("reported the case"),
+        "instance.completed": _("the case was closed"),
+        "instance.cancelled": _("cancelled the case (reason: %(reason)s)", reason=details.get("reason", "")),
+        "instance.variables_updated": _("corrected the case data"),
+        "task.created": _("task “%(task)s” opened", task=task),
+        "task.claimed": _("claimed “%(task)s”", task=task),
+        "task.unclaimed": _("released “%(task)s”", task=task),
+        "task.completed": _("completed “%(task)s”", task=task),
+        "task.cancelled": _("task “%(task)s” was withdrawn", task=task),
+        "task.reassigned": _(
+            "gave “%(task)s” to %(user)s (reason: %(reason)s)",
+            task=task,
+            user=details.get("assignee") or "",
+            reason=details.get("reason", ""),
+        ),
+        "case.owner_assigned": _("became the case owner"),
+        "case.owner_reassigned": _(
+            "made %(user)s the case owner (reason: %(reason)s)",
+            user=details.get("owner") or "",
+            reason=details.get("reason", ""),
+        ),
+        "message.correlated": _("a department reported its result"),
+        "timer.fired": _("a deadline passed"),
+        "personal_data.read": _("viewed the personal data"),
+    }
+    return names.get(entry["action"], entry["action"])
+
+
+def status_name(status: str) -> str:
+    names = {"running": _("In progress"), "completed": _("Closed"), "cancelled": _("Cancelled")}
+    return names.get(status, status)
+
+
+def task_state_name(state: str) -> str:
+    names = {"open": _("Waiting"), "claimed": _("In hand"), "completed": _("Done"), "cancelled": _("Withdrawn")}
+    return names.get(state, state)
+
+
+def sla_name(state: str) -> str:
+    names = {"on_time": _("On time"), "warning": _("Due soon"), "breached": _("Overdue")}
+    return names.get(state, state)
+
+
+def render_form(schema: dict[str, Any], **options: Any):
+    """The shared form renderer in the user's language."""
+    return formview.render_form(schema, locale=locale_name(), gettext=_, **options)
+
+
+def register_filters(app: Flask) -> None:
+    app.jinja_env.filters.update(when=when)
+    app.jinja_env.globals.update(
+        sla_badge=sla_badge,
+        risk_class=RISK_CLASSES.get,
+        case_label=case_label,
+        field_title=field_title,
+        role_name=role_name,
+        current_locale=locale_name,
+        status_name=status_name,
+        task_state_name=task_state_name,
+        sla_name=sla_name,
+        render_form=render_form,
+        report_form=report_form,
+    )
