@@ -25,7 +25,7 @@ class PageUser:
             assert response.status_code == 302, response.get_data(as_text=True)[:500]
 
     def csrf(self, path: str = "/login") -> str:
-        page = self.client.get(path)
+        page = self.client.get(path, follow_redirects=True)
         found = CSRF.search(page.get_data(as_text=True))
         assert found, f"no CSRF token on {path}"
         return found.group(1)

@@ -79,7 +79,7 @@ def diagram(instance_id: UUID):
 
 @bp.post("/<uuid:instance_id>/cancel")
 def cancel(instance_id: UUID):
-    _, reason = reason_form(None)
+    reason = reason_form(None)[1]
     cancel_case(g.actor, instance_id, reason)
     flash(_("The case was cancelled."), "ok")
     return redirect(url_for("pages.cases.show", instance_id=instance_id))
