@@ -26,7 +26,7 @@ from engine.config import PROJECT_ROOT, Settings
 from . import audit, board, cases, errors, home, locale, tasks
 from . import session as browser_session
 from .formatting import register_filters
-from .locale import DEFAULT_LOCALE, select_locale
+from .locale import DEFAULT_LOCALE, Catalogues, select_locale
 
 TRANSLATION_DIRECTORIES = (PROJECT_ROOT / "web" / "translations", PROJECT_ROOT / "forms" / "translations")
 
@@ -82,7 +82,7 @@ def init_app(app: Flask) -> None:
     )
     app.session_interface = SessionInterface()
     csrf.init_app(app)
-    Babel(app, locale_selector=select_locale)
+    Babel(app, locale_selector=select_locale).domain_instance = Catalogues(domain="messages")
     register_filters(app)
     app.extensions["fengqiao.page_error"] = errors.page  # the app's other 404s off /api/ get a page too
     app.register_blueprint(bp)

@@ -13,8 +13,7 @@ from engine.errors import FormInvalid
 from .. import access
 from ..context import engine
 from ..instances import cancel_case, case_detail, diagram_state, reassign_case_owner
-from .formatting import action_words
-from .formview import parse_form
+from .formatting import action_words, parse_form
 from .tasks import colleagues, reason_form
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")

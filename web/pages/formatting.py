@@ -13,7 +13,7 @@ from flask import Flask, current_app, g
 from flask_babel import format_datetime, format_timedelta, get_locale
 from flask_babel import gettext as _
 
-from . import formview
+from forms import renderer
 
 RISK_CLASSES = {"red": "risk-red", "yellow": "risk-yellow", "blue": "risk-blue"}
 
@@ -70,11 +70,36 @@ def case_label(name: str, value: Any) -> str:
     """An enum value of the report form (category, risk level ...) in the user's language."""
     if value is None:
         return ""
-    return formview.option_label(report_form(), name, value, locale_name())
+    return renderer.option_label(report_form(), name, value, locale_name())
 
 
 def field_title(schema: dict[str, Any], name: str) -> str:
-    return formview.field_title(schema, name, locale_name())
+    return renderer.field_title(schema, name, locale_name())
+
+
+def personal_lines(record: dict[str, Any]) -> list[list[tuple[str, str]]]:
+    """A personal-data record as lines of (label, value): one line per field, one per array item.
+    Labels come from the report form for what the reporter typed, else the field's name."""
+    schema = report_form() if record.get("source") == "start" else {}
+    locale = locale_name()
+
+    def label(path: str) -> str:
+        return renderer.field_title(schema, path, locale) if schema else path.rsplit(".", 1)[-1]
+
+    def shown(path: str, value: Any) -> str:
+        return renderer.option_label(schema, path, value, locale) if schema else str(value)
+
+    lines = []
+    for key, value in record.get("data", {}).items():
+        if isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict):
+                    lines.append([(label(f"{key}.{k}"), shown(f"{key}.{k}", v)) for k, v in item.items()])
+                else:
+                    lines.append([(label(key), str(item))])
+        elif value is not None:
+            lines.append([(label(key), shown(key, value))])
+    return lines
 
 
 ROLE_NAMES = {
@@ -88,6 +113,17 @@ ROLE_NAMES = {
 
 def role_name(role: str) -> str:
     return ROLE_NAMES[role]() if role in ROLE_NAMES else role
+
+
+def group_name(key: str) -> str:
+    """A candidate group in words: a department's name, or a role's."""
+    if key in ROLE_NAMES:
+        return role_name(key)
+    if "department_names" not in g:
+        g.department_names = {
+            d["key"]: d["name"] for d in current_app.extensions["fengqiao"].identity.list_departments()
+        }
+    return g.department_names.get(key, key)
 
 
 def action_words(entry: dict[str, Any], task_names: dict[str, str]) -> str:
@@ -139,8 +175,17 @@ def sla_name(state: str) -> str:
 
 
 def render_form(schema: dict[str, Any], **options: Any):
-    """The shared form renderer in the user's language."""
-    return formview.render_form(schema, locale=locale_name(), gettext=_, **options)
+    """The shared form renderer (forms.renderer) in the user's language and the station's zone."""
+    return renderer.render_form(schema, locale=locale_name(), gettext=_, tz=time_zone(), **options)
+
+
+def parse_form(schema: dict[str, Any], form) -> dict[str, Any]:
+    """A submitted page form as the JSON the engine validates (forms.renderer)."""
+    return renderer.parse_form(schema, form, tz=time_zone())
+
+
+def time_zone() -> str:
+    return current_app.extensions["fengqiao"].settings.time_zone
 
 
 def register_filters(app: Flask) -> None:
@@ -157,4 +202,6 @@ def register_filters(app: Flask) -> None:
         sla_name=sla_name,
         render_form=render_form,
         report_form=report_form,
+        personal_lines=personal_lines,
+        group_name=group_name,
     )

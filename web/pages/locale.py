@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from babel import support
 from flask import Blueprint, redirect, request, session, url_for
+from flask_babel import Domain, get_locale
 
 from .session import safe_next
 
@@ -27,3 +29,20 @@ def select_locale() -> str:
         return chosen
     best = request.accept_languages.best_match(("zh-CN", "zh", "en"), default="zh-CN")
     return "en" if best == "en" else DEFAULT_LOCALE
+
+
+class Catalogues(Domain):
+    """Flask-Babel's message domain, also finding catalogues filed as `zh_CN`: babel names the
+    Chinese locale `zh_Hans_CN`, gettext's lookup then never tries `zh_CN`."""
+
+    def get_translations(self):
+        locale = get_locale()
+        key = str(locale)
+        cache = self.get_translations_cache(None)
+        if key not in cache:
+            names = [key, f"{locale.language}_{locale.territory}"] if locale.territory else [key]
+            translations = support.Translations()
+            for directory in self.translation_directories:
+                translations.merge(support.Translations.load(directory, names, self.domain[0]))
+            cache[key] = translations
+        return cache[key]

@@ -12,7 +12,7 @@ from engine.errors import FormInvalid
 from ..context import engine
 from ..errors import ApiError
 from ..tasks import check_visible, complete_task, task_detail
-from .formview import parse_form
+from .formatting import parse_form
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 REASON_MAX = 500
