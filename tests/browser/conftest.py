@@ -65,9 +65,11 @@ def server(engine, world):
 class Watched:
     """A browser context (one user's session) whose pages record every problem they meet."""
 
-    def __init__(self, browser, base: str, viewport: dict, locale: str = "zh-CN"):
+    def __init__(self, browser, base: str, viewport: dict, locale: str = "zh-CN", javascript: bool = True):
         self.base = base
-        self.context = browser.new_context(viewport=viewport, locale=locale, base_url=base)
+        self.context = browser.new_context(
+            viewport=viewport, locale=locale, base_url=base, java_script_enabled=javascript
+        )
         self.page = self.context.new_page()
         self.problems: list[str] = []
         self.expected_statuses: set[int] = set()
@@ -144,8 +146,8 @@ def open_as(browser, server):
     """`open_as("wang")`: a logged-in, watched browser context (phone size unless told otherwise)."""
     contexts: list[Watched] = []
 
-    def make(username: str | None = None, viewport: dict = PHONE, locale: str = "zh-CN") -> Watched:
-        watched = Watched(browser, server, viewport, locale)
+    def make(username: str | None = None, viewport: dict = PHONE, locale: str = "zh-CN", javascript: bool = True):
+        watched = Watched(browser, server, viewport, locale, javascript)
         contexts.append(watched)
         if username:
             watched.login(username)

@@ -74,6 +74,22 @@ def test_the_whole_loop_in_the_browser_with_an_invalid_then_valid_assessment(ope
     assert page.locator("#diagram .djs-element.done-task").count() > 3
 
 
+def test_the_core_path_works_without_javascript(open_as, engine):
+    wang = open_as("wang", javascript=False)
+    wang.go("/cases/new")
+    wang.page.check("input[name=risk_level][value=blue]")
+    wang.page.select_option("select[name=category]", "neighbour_dispute")
+    wang.page.fill("textarea[name=description]", "楼上漏水")
+    submit(wang)
+    case = engine.runtime.list_instances(limit=1)[0]
+    wang.go("/")
+    open_first(wang, "claimable")
+    claim(wang)
+    wang.page.check("input[name=resolution][value=on_spot]")
+    submit(wang)
+    assert task_of(engine, case, "handle_on_spot")["assignee"] == "wang"
+
+
 def test_two_colleagues_race_for_one_claim_and_the_loser_sees_the_conflict_page(open_as, engine, world):
     case = report_case(engine, world["wang"])
     task = case["open_tasks"][0]
@@ -147,6 +163,7 @@ MAIN_PAGES = {
 @pytest.mark.parametrize("role", list(MAIN_PAGES))
 def test_main_pages_fit_a_phone_are_accessible_light_and_are_photographed(open_as, engine, world, role):
     case = report_case(engine, world["chen"])
+    report_case(engine, world["chen"], risk_level="blue", category="neighbour_dispute", community="东湖社区")
     escalated = report_case(engine, world["chen"], risk_level="yellow")
     engine.tasks.complete(
         task_of(engine, escalated, "assess_case")["id"],
