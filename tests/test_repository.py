@@ -216,3 +216,9 @@ def test_unknown_definition_is_not_found(engine, world):
         engine.repository.get_definition("nope")
     with pytest.raises(DefinitionNotFound):
         engine.runtime.start_instance("nope", world["wang"], {})
+
+
+def test_start_form_names_the_latest_versions_start_form_and_refuses_an_unknown_process(engine):
+    assert engine.repository.start_form("dispute_resolution") == "report_case"
+    with pytest.raises(DefinitionNotFound):
+        engine.repository.start_form("no_such_process")

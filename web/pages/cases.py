@@ -22,8 +22,7 @@ HIDDEN_ACTIONS = ("personal_data.read",)  # reads belong in the audit trail, not
 
 
 def start_form() -> dict:
-    key = engine().repository.get_definition(PROCESS)["start_form"]
-    return engine().forms.get(key).schema
+    return engine().forms.get(engine().repository.start_form(PROCESS)).schema
 
 
 @bp.get("/new")
