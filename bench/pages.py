@@ -92,7 +92,7 @@ def seed_cases(engine: Engine, names: dict[str, list[str]], count: int, rnd: ran
         officer = actor(f"officer_{station}_{rnd.randrange(OFFICERS_PER_STATION)}")
         case = engine.runtime.start_instance("dispute_resolution", officer, dict(REPORT))
 
-        def do(element_id: str, who: Actor, data: dict | None = None, claim_only: bool = False) -> None:
+        def do(element_id: str, who: Actor, data: dict | None = None, claim_only: bool = False, case=case) -> None:
             task = next(
                 t
                 for t in engine.runtime.get_instance(case["id"], history=False)["open_tasks"]
