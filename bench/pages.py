@@ -10,6 +10,8 @@ both, inside the full-size database.
 
 Server time is the time of one request through the WSGI app (Flask's test client: routing,
 session cookie, CSRF token, engine reads, template rendering), without a network or an HTTP server.
+For comparison, the same officers' two inbox queries through the API (`GET /api/v1/tasks` with the
+inbox's parameters, two requests): the engine's share of the inbox page.
 
     python -m bench.pages --cases 100000 [--reps 200] [--path /tmp/fengqiao-bench-pages]
 """
@@ -218,6 +220,7 @@ def timed(client, path: str) -> float:
 
 def measure(path: Path, reps: int) -> dict:
     from web import create_app
+    from web.pages.home import INBOX_LISTS
 
     engine = Engine(settings_for(path), ManualClock())
     try:
@@ -251,10 +254,27 @@ def measure(path: Path, reps: int) -> dict:
             task_id, station = rnd.choice(tasks)
             officer = f"officer_{station.split('_')[1]}_{rnd.randrange(OFFICERS_PER_STATION)}"
             task_page.append(timed(clients[officer], f"/tasks/{task_id}"))
+        # the API's answer to the inbox's two queries, for the same officers: what the page adds to it
+        api_clients = {}
+        for name in officers:
+            token = engine.tokens.login(name, common.PASSWORD)["token"]
+            api_clients[name] = (app.test_client(), {"Authorization": f"Bearer {token}"})
+
+        def api_inbox(name: str) -> float:
+            client, headers = api_clients[name]
+            started = time.perf_counter()
+            for query in INBOX_LISTS.values():
+                response = client.get("/api/v1/tasks", query_string=query, headers=headers)
+                assert response.status_code == 200, response.status_code
+            return (time.perf_counter() - started) * 1000
+
+        api_inbox(officers[0])
+        api = [api_inbox(rnd.choice(officers)) for _ in range(reps)]
         per_list = engine.tasks.query(engine.identity.actor(officers[0]), candidate="me", state="open", limit=200)
         return {
             "inbox_p50_ms": round(percentile(inbox, 50), 2),
             "inbox_p99_ms": round(percentile(inbox, 99), 2),
+            "api_inbox_queries_p50_ms": round(percentile(api, 50), 2),
             "task_page_p50_ms": round(percentile(task_page, 50), 2),
             "task_page_p99_ms": round(percentile(task_page, 99), 2),
             "requests": reps,

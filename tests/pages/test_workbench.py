@@ -170,3 +170,16 @@ def test_the_board_counts_a_breached_task_when_time_passes(engine, world, browse
     html = zhou.text("/")
     assert listed(html, "breached") == [case["open_tasks"][0]["id"]]
     assert 'sla-cell-breached" data-state="breached">1<' in html
+
+
+def test_a_long_inbox_list_pages_with_the_apis_cursor(engine, world, api, browse):
+    for _ in range(INBOX_LISTS["claimable"]["limit"] + 3):
+        report_case(engine, world["chen"])
+    wang = browse("wang")
+    first = wang.text("/")
+    more = re.search(r'href="/\?claimable=([^"]+)"', first)
+    assert more and len(listed(first, "claimable")) == INBOX_LISTS["claimable"]["limit"]
+    second = wang.text(f"/?claimable={more.group(1)}")
+    page = api.as_("wang").get("/tasks", query_string={**INBOX_LISTS["claimable"], "cursor": more.group(1)}).json
+    assert listed(second, "claimable") == [t["id"] for t in page["items"]] and len(page["items"]) == 3
+    assert wang.get("/?claimable=not-a-cursor").status_code == 400

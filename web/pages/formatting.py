@@ -37,20 +37,28 @@ def span(delta: timedelta) -> str:
     return format_timedelta(abs(delta), granularity="minute", threshold=1.2)
 
 
+def _badge_words() -> dict[str, tuple[str, str]]:
+    """Each SLA state's label and time phrase, translated once per request (an inbox has many rows)."""
+    if "badge_words" not in g:
+        left = _("%(span)s left", span="{span}")
+        g.badge_words = {
+            "breached": (_("Overdue"), _("%(span)s overdue", span="{span}")),
+            "warning": (_("Due soon"), left),
+            "on_time": (_("On time"), left),
+            "met": (_("Met"), ""),
+            "missed": (_("Missed"), ""),
+        }
+    return g.badge_words
+
+
 def sla_badge(task: dict[str, Any]) -> dict[str, str] | None:
     """The badge of an open task: its live SLA state and the time left or overdue."""
     due = parse(task.get("due_at"))
     state = task.get("sla_state")
     if due is None or state is None:
         return None
-    left = due - now()
-    if state == "breached":
-        return {"state": state, "label": _("Overdue"), "time": _("%(span)s overdue", span=span(left))}
-    if state == "warning":
-        return {"state": state, "label": _("Due soon"), "time": _("%(span)s left", span=span(left))}
-    if state == "on_time":
-        return {"state": state, "label": _("On time"), "time": _("%(span)s left", span=span(left))}
-    return {"state": state, "label": {"met": _("Met"), "missed": _("Missed")}.get(state, state), "time": ""}
+    label, phrase = _badge_words().get(state, (state, ""))
+    return {"state": state, "label": label, "time": phrase.format(span=span(due - now())) if phrase else ""}
 
 
 def locale_name() -> str:
@@ -189,7 +197,7 @@ def time_zone() -> str:
 
 
 def register_filters(app: Flask) -> None:
-    app.jinja_env.filters.update(when=when)
+    app.jinja_env.filters.update(when=when, group_name=group_name)
     app.jinja_env.globals.update(
         sla_badge=sla_badge,
         risk_class=RISK_CLASSES.get,

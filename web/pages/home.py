@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, redirect, render_template, url_for
+from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from .. import access
 from ..context import engine
@@ -16,9 +16,10 @@ bp = Blueprint("home", __name__)
 # The inbox's lists, as the API's query parameters: the page lists exactly what GET /api/v1/tasks
 # answers with them (tests/pages/test_parity.py).
 INBOX_LISTS = {
-    "mine": {"assignee": "me", "state": "claimed", "sort": "due", "limit": 50},
-    "claimable": {"candidate": "me", "state": "open", "sort": "due", "limit": 50},
+    "mine": {"assignee": "me", "state": "claimed", "sort": "due", "limit": 20},
+    "claimable": {"candidate": "me", "state": "open", "sort": "due", "limit": 20},
 }
+CURSOR_MAX = 200
 
 
 @bp.get("/")
@@ -36,12 +37,21 @@ def index():
 
 
 def inbox_lists(who) -> dict[str, dict[str, Any]]:
-    """Each inbox list's rows (task plus its case's category and risk) and whether more exist."""
-    pages = {name: inbox(who, dict(query)) for name, query in INBOX_LISTS.items()}
+    """Each inbox list's rows (task plus its case's category and risk) and the cursor of its next page
+    (`?mine=<cursor>` or `?claimable=<cursor>`: the API's keyset cursor)."""
+    pages = {}
+    for name, query in INBOX_LISTS.items():
+        cursor = request.args.get(name, "")[:CURSOR_MAX]
+        pages[name] = inbox(who, {**query, "cursor": cursor} if cursor else dict(query))
     rows = with_cases(who, [t for page in pages.values() for t in page["items"]])
     by_id = {row["task"]["id"]: row for row in rows}
     return {
-        name: {"rows": [by_id[t["id"]] for t in page["items"]], "more": page["next_cursor"] is not None}
+        name: {
+            "rows": [by_id[t["id"]] for t in page["items"]],
+            "more": page["next_cursor"] is not None,
+            "next": page["next_cursor"],
+            "paged": bool(request.args.get(name)),
+        }
         for name, page in pages.items()
     }
 
