@@ -6,11 +6,15 @@ default); "now" is the engine's clock, so a test that moves the clock moves the 
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from babel import dates
 from flask import Flask, current_app, g
-from flask_babel import format_datetime, format_timedelta, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from forms import renderer
@@ -28,13 +32,21 @@ def now() -> datetime:
     return current_app.extensions["fengqiao"].clock.now()
 
 
+@lru_cache(maxsize=8)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
 def when(value: str | datetime | None, style: str = "short") -> str:
+    """A time in the station's zone and the user's language (babel, without Flask-Babel's per-call lookups)."""
     moment = parse(value)
-    return format_datetime(moment, style) if moment else ""
+    if moment is None:
+        return ""
+    return dates.format_datetime(moment, style, tzinfo=_zone(time_zone()), locale=get_locale())
 
 
 def span(delta: timedelta) -> str:
-    return format_timedelta(abs(delta), granularity="minute", threshold=1.2)
+    return dates.format_timedelta(abs(delta), granularity="minute", threshold=1.2, locale=get_locale())
 
 
 def _badge_words() -> dict[str, tuple[str, str]]:
@@ -65,13 +77,18 @@ def locale_name() -> str:
     return str(get_locale() or "zh_CN")
 
 
+FORM_TTL = 60.0  # seconds a process keeps the report form's schema (a new deployment shows within a minute)
+
+
 def report_form() -> dict[str, Any]:
-    """The start form of the reported process (read once per request)."""
-    if "report_form" not in g:
+    """The start form of the reported process, for labels of case fields (kept FORM_TTL seconds)."""
+    cached = current_app.extensions.get("fengqiao.report_form")
+    if cached is None or time.monotonic() - cached[0] > FORM_TTL:
         from .cases import start_form
 
-        g.report_form = start_form()
-    return g.report_form
+        cached = (time.monotonic(), start_form())
+        current_app.extensions["fengqiao.report_form"] = cached
+    return cached[1]
 
 
 def case_label(name: str, value: Any) -> str:
