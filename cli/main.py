@@ -13,6 +13,7 @@ import click
 
 from engine import Engine, EngineError, Settings
 from engine.identity import KINDS, ROLES, Actor
+from engine.vocabulary import IncidentStatus
 
 from .demo import DEMO_PASSWORD, USERS, ensure_demo_world, run_demo
 
@@ -88,6 +89,7 @@ def serve(host: str, port: int, threads: int) -> None:
 def _print_welcome(engine: Engine, host: str, port: int) -> None:
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     click.echo(f"Fengqiao is serving on {base}  (database: {_safe_url(engine.settings.database_url)})")
+    click.echo(f"  workbench (browser): {base}/ · docs/pages.md")
     click.echo(f"  API {base}/api/v1 · OpenAPI {base}/api/v1/openapi.json · readiness {base}/healthz · docs/api.md")
     roles = {u["username"]: u["role"] for u in engine.identity.list_users()}
     demo = {name: roles[name] for name in DEMO_USERNAMES if name in roles}
@@ -183,7 +185,7 @@ def incidents() -> None:
 @click.option("--all", "show_all", is_flag=True, help="Include resolved incidents.")
 @engine_errors
 def list_incidents(show_all: bool) -> None:
-    for i in _engine().timers.list_incidents(status=None if show_all else "open"):
+    for i in _engine().timers.list_incidents(status=None if show_all else IncidentStatus.OPEN):
         click.echo(
             f"{i['id']:<6} {i['status']:<9} {i['business_key']:<18} {i['element_id']:<28} "
             f"attempts={i['attempts']} {i['error'][:100]}"

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .vocabulary import Role
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -39,7 +41,7 @@ class Settings:
     allow_script_tasks: bool = False
     max_bpmn_bytes: int = 2 * 1024 * 1024
     business_key_prefix: str = "JF"
-    ownership_role: str = "officer"
+    ownership_role: str = Role.OFFICER.value
     forms_dir: Path | None = None
     workflows_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "workflows")
     spec_cache_size: int = 128
@@ -57,6 +59,10 @@ class Settings:
     timer_max_attempts: int = 5
     sweep_interval_seconds: float = 0.5
     sweep_batch: int = 200
+    # Browser pages (web/pages): the key signing session cookies (unset: a key file under instance_path)
+    # and the station's time zone for every date shown
+    secret_key: str | None = None
+    time_zone: str = "Asia/Shanghai"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -84,6 +90,8 @@ class Settings:
             timer_max_attempts=int(env.get("FENGQIAO_TIMER_MAX_ATTEMPTS") or 5),
             sweep_interval_seconds=float(env.get("FENGQIAO_SWEEP_INTERVAL") or 0.5),
             sweep_batch=int(env.get("FENGQIAO_SWEEP_BATCH") or 200),
+            secret_key=env.get("FENGQIAO_SECRET_KEY") or None,
+            time_zone=env.get("FENGQIAO_TIME_ZONE") or "Asia/Shanghai",
         )
 
     @property

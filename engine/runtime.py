@@ -25,11 +25,12 @@ from .errors import (
     InstanceNotRunning,
     InvalidInput,
     MessageNotCorrelated,
+    PersonalField,
     TooLarge,
 )
 from .store.db import DriverQuery
 from .store.models import (
-    TASK_OPEN,
+    IS_OPEN_TASK,
     AuditEntry,
     Department,
     HumanTask,
@@ -41,11 +42,12 @@ from .store.models import (
     User,
 )
 from .store.record import Record
-from .unit_of_work import Change, close_task, refresh_timers
+from .uow import Change, close_task, refresh_timers
+from .vocabulary import BUSINESS_KEY_PATTERN, OPEN_TASK_STATES, Event, HumanTaskState, InstanceStatus, Role
 
-BUSINESS_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}$")
+BUSINESS_KEY = re.compile(BUSINESS_KEY_PATTERN)
 MAX_VARIABLES_BYTES = 256 * 1024
-CANCEL_ROLES = ("supervisor", "admin")
+CANCEL_ROLES = (Role.SUPERVISOR, Role.ADMIN)
 
 
 class RuntimeService:
@@ -65,10 +67,8 @@ class RuntimeService:
         variables = {} if variables is None else variables
         if not isinstance(variables, dict):
             raise InvalidInput("variables must be a JSON object", [{"field": "variables", "message": "not an object"}])
-        size = len(json.dumps(variables, default=str))
-        if size > MAX_VARIABLES_BYTES:
-            raise TooLarge(f"variables are {size} bytes; the limit is {MAX_VARIABLES_BYTES}")
-        if business_key is not None and not BUSINESS_KEY.match(business_key):
+        _check_size(variables)
+        if business_key is not None and not BUSINESS_KEY.fullmatch(business_key):
             raise InvalidInput(
                 "business key must be 1-100 characters of letters, digits and _.:/-",
                 [{"field": "business_key", "message": "invalid business key"}],
@@ -93,7 +93,7 @@ class RuntimeService:
                     business_key=business_key or self._next_business_key(session, now),
                     definition_id=definition.id,
                     process_key=key,
-                    status="running",
+                    status=InstanceStatus.RUNNING,
                     case_owner_id=None,
                     station_id=actor.station_id,
                     started_by_id=actor.id,
@@ -117,14 +117,16 @@ class RuntimeService:
             if personal:
                 self.ctx.personal.store(change, None, "start", personal)
             change.audit(
-                "instance.started",
+                Event.INSTANCE_STARTED,
                 definition_id=definition.id,
                 process_key=key,
                 version=definition.version,
                 variables=sorted(plain),
                 personal_fields=sorted(personal),
             )
-            change.emit("instance.started", process_key=key, version=definition.version, station_id=instance.station_id)
+            change.emit(
+                Event.INSTANCE_STARTED, process_key=key, version=definition.version, station_id=instance.station_id
+            )
             return change
 
         try:
@@ -170,11 +172,11 @@ class RuntimeService:
                 [{"field": "business_key", "message": "business_key or instance_id"}],
             )
         instance_id = instance_id or self._instance_id_by_key(business_key)
-        if department is None and actor.role == "system" and len(actor.departments) == 1:
+        if department is None and actor.role == Role.SYSTEM and len(actor.departments) == 1:
             department = next(iter(actor.departments))
 
         def deliver(change: Change):
-            if change.instance.status != "running":
+            if change.instance.status != InstanceStatus.RUNNING:
                 raise InstanceNotRunning(f"instance {change.instance.business_key} is {change.instance.status}")
             waits = change.session.scalars(
                 select(MessageWait).where(
@@ -200,7 +202,7 @@ class RuntimeService:
                 )
             wait = waits[0]
             if (
-                actor.role == "system"
+                actor.role == Role.SYSTEM
                 and actor.departments
                 and wait.groups
                 and not (actor.departments & set(wait.groups))
@@ -232,12 +234,12 @@ class RuntimeService:
             for row in attached_rows:
                 if str(row.id) in {str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)}:
                     continue  # non-interrupting boundary: the task stays open
-                close_task(change, row, "completed", via="message", actor=actor, outcome=plain)
-                change.emit("task.completed", task_id=row.id, element_id=row.element_id, via="message")
+                close_task(change, row, HumanTaskState.COMPLETED, via="message", actor=actor, outcome=plain)
+                change.emit(Event.TASK_COMPLETED, task_id=row.id, element_id=row.element_id, via="message")
             if personal:
                 self.ctx.personal.store(change, wait.task_id, f"message:{name}", personal)
             change.audit(
-                "message.correlated",
+                Event.MESSAGE_CORRELATED,
                 task_id=wait.task_id,
                 message=name,
                 element_id=wait.element_id,
@@ -245,7 +247,7 @@ class RuntimeService:
                 fields=sorted(plain),
                 personal_fields=sorted(personal),
             )
-            change.emit("message.correlated", message=name, element_id=wait.element_id, department=department)
+            change.emit(Event.MESSAGE_CORRELATED, message=name, element_id=wait.element_id, department=department)
             return change.instance.id
 
         self.ctx.uow.run(instance_id, actor, deliver)
@@ -266,14 +268,14 @@ class RuntimeService:
 
         def cancel(change: Change):
             instance = change.instance
-            if instance.status != "running":
+            if instance.status != InstanceStatus.RUNNING:
                 raise InstanceNotRunning(f"instance {instance.business_key} is {instance.status}")
-            if actor.role == "supervisor" and instance.station_id not in (None, actor.station_id):
+            if actor.role == Role.SUPERVISOR and instance.station_id not in (None, actor.station_id):
                 raise Forbidden("a supervisor cancels only the cases of their station")
             change.workflow.cancel()
-            change.set_instance(status="cancelled", ended_at=change.now)
-            change.audit("instance.cancelled", reason=reason)
-            change.emit("instance.cancelled", process_key=instance.process_key)
+            change.set_instance(status=InstanceStatus.CANCELLED, ended_at=change.now)
+            change.audit(Event.INSTANCE_CANCELLED, reason=reason)
+            change.emit(Event.INSTANCE_CANCELLED, process_key=instance.process_key)
 
         self.ctx.uow.run(instance_id, actor, cancel)
         return self.get_instance(instance_id)
@@ -282,23 +284,43 @@ class RuntimeService:
     def update_variables(self, instance_id: str, actor, variables: dict[str, Any], reason: str) -> dict[str, Any]:
         """An admin fixes non-personal data of a running case (e.g. before retrying an incident)."""
         reason = _reason(reason)
-        if actor.role not in ("admin", "system"):
+        if actor.role not in (Role.ADMIN, Role.SYSTEM):
             raise Forbidden("only an admin may change a case's variables")
         if not isinstance(variables, dict) or not variables:
             raise InvalidInput(
                 "variables must be a non-empty JSON object", [{"field": "variables", "message": "not an object"}]
             )
         _check_json(variables)
+        _check_size(variables)
+        personal = sorted(set(variables) & self.ctx.forms.personal_fields())
+        if personal:
+            raise PersonalField(
+                f"{', '.join(personal)}: personal fields are set only through the case's forms, which seal them",
+                [
+                    {"field": name, "message": "a personal field: it is set through the case's forms"}
+                    for name in personal
+                ],
+            )
 
         def apply(change: Change):
-            if change.instance.status != "running":
+            if change.instance.status != InstanceStatus.RUNNING:
                 raise InstanceNotRunning(f"instance {change.instance.business_key} is {change.instance.status}")
+            for form in self._forms_of(change.loaded):
+                form.check_fields(variables)
             for task in change.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
                 task.set_data(**variables)
-            change.audit("instance.variables_updated", variables=sorted(variables), reason=reason)
+            change.audit(Event.INSTANCE_VARIABLES_UPDATED, variables=sorted(variables), reason=reason)
 
         self.ctx.uow.run(instance_id, actor, apply)
         return self.get_instance(instance_id)
+
+    def _forms_of(self, loaded) -> list:
+        """The installed forms a definition's start events and user tasks name (its called processes too)."""
+        keys = set()
+        for process in loaded.meta.values():
+            keys.add(process.get("start_form"))
+            keys.update(task.get("form_key") for task in process.get("tasks", {}).values())
+        return [self.ctx.forms.get(key) for key in sorted(k for k in keys if k and k in self.ctx.forms)]
 
     # --- reads -----------------------------------------------------------------------------------
     def get_instance(self, instance_id: str, history: bool = True) -> dict[str, Any]:
@@ -317,7 +339,7 @@ class RuntimeService:
         view["open_tasks"] = (
             open_tasks
             if open_tasks is not None
-            else self.ctx.tasks.query_rows(session, instance_id=instance.id, states=("open", "claimed"))
+            else self.ctx.tasks.query_rows(session, instance_id=instance.id, states=OPEN_TASK_STATES)
         )
         if history:
             entries = _HISTORY.all(session.connection(), {"instance_id": instance.id})
@@ -347,6 +369,16 @@ class RuntimeService:
             "active": sorted(active),
             "completed": sorted(completed - active),
         }
+
+    def case_variables(self, instance_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The non-personal variables of several cases in one read (an inbox row's category and risk)."""
+        if not instance_ids:
+            return {}
+        with self.ctx.db.read() as session:
+            rows = session.execute(
+                select(ProcessInstance.id, ProcessInstance.variables).where(ProcessInstance.id.in_(set(instance_ids)))
+            ).all()
+            return {row.id: row.variables for row in rows}
 
     def get_instance_by_business_key(self, business_key: str, history: bool = True) -> dict[str, Any]:
         return self.get_instance(self._instance_id_by_key(business_key), history)
@@ -434,7 +466,7 @@ _AUDIT = AuditEntry.__table__
 _TASKS = HumanTask.__table__
 _OPEN_TASKS_OF = DriverQuery(
     select(_TASKS).where(  # an element's open tasks in a case (a boundary's task)
-        _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.element_id == bindparam("element_id"), TASK_OPEN
+        _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.element_id == bindparam("element_id"), IS_OPEN_TASK
     )
 )
 _HISTORY = DriverQuery(select(_AUDIT).where(_AUDIT.c.instance_id == bindparam("instance_id")).order_by(_AUDIT.c.id))
@@ -489,6 +521,12 @@ def lookup_names(session, ids: dict[str, set]) -> dict[str, dict]:
     for kind, row_id, value in _names_query(shape).all(session.connection(), params):
         found[kind][row_id] = int(value) if kind == "v" else value
     return found
+
+
+def _check_size(variables: dict[str, Any]) -> None:
+    size = len(json.dumps(variables, default=str))
+    if size > MAX_VARIABLES_BYTES:
+        raise TooLarge(f"variables are {size} bytes; the limit is {MAX_VARIABLES_BYTES}")
 
 
 def _check_json(value: Any) -> None:
