@@ -91,6 +91,7 @@ def test_only_a_supervisor_names_other_users():
         (LI, task(), False),  # an officer task
         (LI, task(candidate_groups=["civil_affairs"]), True),
         (ZHAO, task(candidate_groups=["civil_affairs"]), False),
+        (LI, task(candidate_groups=["civil_affairs"], state="claimed", assignee="he"), False),  # a colleague's
         (LI, task(assignee="li"), True),  # once given to them
         (LI, task(completed_by="li"), True),  # and after they completed it
         (ADMIN, task(), False),
@@ -104,6 +105,27 @@ def test_who_sees_a_task(actor, seen, visible):
         assert access.check_task(actor, seen) is seen
     else:
         assert refused(404, "not_found", access.check_task, actor, seen).message == "no such task"
+
+
+def test_a_liaison_who_lost_the_race_for_a_task_of_their_queue_hears_it_was_taken():
+    taken = task(candidate_groups=["civil_affairs"], state="claimed", assignee="he")
+    assert access.check_claim(LI, taken) is taken  # the engine then answers 409
+    open_one = task(candidate_groups=["civil_affairs"])
+    assert access.check_claim(LI, open_one) is open_one
+    refused(404, "not_found", access.check_claim, ZHAO, taken)
+    refused(404, "not_found", access.check_claim, LI, {**taken, "state": "completed"})
+    refused(404, "not_found", access.check_claim, LIU, task(state="claimed", assignee="wang"))
+    assert access.check_claim(WANG, task(state="claimed", assignee="chen"))["assignee"] == "chen"
+
+
+def test_pages_take_the_roles_of_the_operation_they_show():
+    assert access.is_page("pages.tasks.claim") and not access.is_page("tasks.claim") and not access.is_page(None)
+    assert access.roles_of("pages.session.login") is None and access.roles_of("pages.locale.choose") is None
+    assert access.roles_of("pages.tasks.reassign") == access.roles_of("tasks.reassign")
+    assert access.roles_of("pages.board.show") == ("supervisor",)
+    assert access.roles_of("pages.no.such") == ()
+    refused(403, "forbidden", access.check_role, WANG, "pages.board.show")
+    refused(403, "forbidden", access.check_role, ZHOU, "pages.no.such")
 
 
 def test_task_lists_are_scoped_to_the_station_or_to_what_involves_the_caller():
