@@ -139,7 +139,8 @@ def test_a_liaison_lists_only_the_queues_of_their_departments():
     access.check_group_filter(LI, "civil_affairs")
     access.check_group_filter(LI, None)
     access.check_group_filter(ZHOU, "health")  # a supervisor's queues are scoped otherwise
-    refused(403, "forbidden", access.check_group_filter, LI, "health")
+    error = refused(403, "forbidden", access.check_group_filter, LI, "health")
+    assert error.message == "a liaison sees only the queues of their own departments"
 
 
 def test_a_liaison_is_shown_only_the_tasks_they_may_see():
@@ -190,6 +191,12 @@ def test_who_sees_a_case(actor, tasks, visible):
 def test_an_officer_handles_a_case_they_own_reported_hold_or_worked(case, handled):
     assert access.handles(WANG, case) is handled
     assert access.personal_visibility(WANG, case) == ("clear" if handled else "masked")
+
+
+def test_a_case_read_without_its_tasks_or_history_is_handled_only_by_its_owner_or_reporter():
+    bare = {"id": "c1", "station": "xinqiao", "case_owner": None, "started_by": "chen"}
+    assert access.handles(WANG, bare) is False
+    assert access.handles(CHEN, bare) is True
 
 
 def test_personal_fields_are_clear_to_supervisors_and_to_a_liaison_holding_one_of_the_tasks():
@@ -246,6 +253,7 @@ def test_a_department_reports_only_for_itself():
     assert error.message == "you may report results only for your own department"
     refused(403, "forbidden", access.message_department, SYSTEM, "civil_affairs")
     error = refused(422, "validation_failed", access.message_department, DUO, None)
+    assert error.message == "name the department you report for"
     assert error.details == [{"field": "department", "message": "one of civil_affairs, health"}]
     assert access.message_department(DUO, "health") == "health"
 
@@ -260,3 +268,7 @@ def test_a_result_goes_only_to_a_case_the_reporter_may_know():
     refused(404, "not_found", access.check_message_target, ZHAO, "health", tasks)
     refused(404, "not_found", access.check_message_target, ZHAO, None, tasks)
     refused(404, "not_found", access.check_message_target, LI, "civil_affairs", [])
+    # a liaison of two departments reports for the one they name, which must be the case's
+    error = refused(404, "not_found", access.check_message_target, DUO, "health", tasks)
+    assert error.message == "no such process instance"
+    access.check_message_target(DUO, "civil_affairs", tasks)
