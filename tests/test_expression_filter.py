@@ -226,3 +226,63 @@ def test_the_workflow_engine_evaluates_over_the_task_data_and_the_external_conte
     from types import SimpleNamespace
 
     assert SafeScriptEngine().evaluate(SimpleNamespace(data={"a": 1}), "a + b", {"b": 2}) == 3
+
+
+# A value's size: elements and characters of everything it holds, each container counting one more,
+# an integer about its decimal digits. A variable itself is not measured (the request limits bound
+# it): wrapping it in a list makes the evaluator measure it.
+@pytest.mark.parametrize(
+    ("element", "per_element", "container"),
+    [
+        (0, 1, list),  # a small integer: 1
+        (7, 2, list),  # three bits: 1 + 3 // 3
+        (1.5, 1, list),  # anything else counts 1
+        ("abcde", 5, list),  # a string: its characters
+        (0, 1, tuple),
+    ],
+    ids=["zero", "seven", "float", "string", "tuple"],
+)
+def test_a_value_up_to_the_size_limit_is_built_and_one_element_more_is_refused(element, per_element, container):
+    from engine.expressions import MAX_VALUE_SIZE
+
+    # [xs] counts 2 for the outer list, len(xs) + 1 for xs, and its elements: 3 + k * (per_element + 1)
+    fits = (MAX_VALUE_SIZE - 3) // (per_element + 1)
+    over = fits + 1
+    assert len(Evaluator().evaluate("[xs]", {"xs": container([element] * fits)})[0]) == fits
+    with pytest.raises(ExpressionError, match="^a value exceeds the expression limits"):
+        Evaluator().evaluate("[xs]", {"xs": container([element] * over)})
+
+
+def test_sets_and_dicts_are_measured_with_everything_they_hold():
+    from engine.expressions import MAX_VALUE_SIZE
+
+    keys = [f"{i:05d}" for i in range(20_000)]
+    fits, over = 16_666, 16_667  # a set: 1 + len, 5 per key, 2 for the list: 6k + 3
+    assert 6 * fits + 3 <= MAX_VALUE_SIZE < 6 * over + 3
+    Evaluator().evaluate("[s]", {"s": set(keys[:fits])})
+    Evaluator().evaluate("[s]", {"s": frozenset(keys[:fits])})
+    with pytest.raises(ExpressionError, match="^a value exceeds"):
+        Evaluator().evaluate("[s]", {"s": set(keys[:over])})
+    with pytest.raises(ExpressionError, match="^a value exceeds"):
+        Evaluator().evaluate("[s]", {"s": frozenset(keys[:over])})
+    fits, over = 14_285, 14_286  # a dict: 1 + len, 5 per key, 1 per value, 2 for the list: 7k + 3
+    assert 7 * fits + 3 <= MAX_VALUE_SIZE < 7 * over + 3
+    Evaluator().evaluate("[d]", {"d": dict.fromkeys(keys[:fits], 0)})
+    with pytest.raises(ExpressionError, match="^a value exceeds"):
+        Evaluator().evaluate("[d]", {"d": dict.fromkeys(keys[:over], 0)})
+
+
+def test_an_integer_past_the_bit_limit_inside_a_value_is_too_big_at_once():
+    from engine.expressions import MAX_INT_BITS
+
+    Evaluator().evaluate("[x]", {"x": 2 ** (MAX_INT_BITS - 1)})  # 4,096 bits: counted by its digits
+    with pytest.raises(ExpressionError, match="^a value exceeds"):
+        Evaluator().evaluate("[x]", {"x": 2**MAX_INT_BITS})
+
+
+def test_a_repetition_is_refused_before_it_is_built():
+    from engine.expressions import MAX_VALUE_SIZE
+
+    with pytest.raises(ExpressionError, match="^a repeated sequence exceeds"):
+        Evaluator().evaluate("xs * 1", {"xs": [0] * MAX_VALUE_SIZE})
+    assert len(Evaluator().evaluate("xs * 2", {"xs": [0] * 1000})) == 2000
