@@ -169,7 +169,9 @@ def test_moving_the_case_owner_audits_the_reason_and_the_previous_owner(engine, 
     if command == "reassign the task":
         engine.tasks.reassign(task["id"], zhou, "chen", "休假 on leave")
     else:
-        engine.tasks.reassign_case_owner(case["id"], zhou, "chen", "休假 on leave")
+        moved = engine.tasks.reassign_case_owner(case["id"], zhou, "chen", "休假 on leave")
+        assert moved["case_owner"] == "chen" and "history" not in moved  # the case, without its trail
+    assert engine.runtime.get_instance(case["id"], history=False)["case_owner"] == "chen"
     audit, events = written(engine, before, case)
     details = {"owner": "chen", "previous_owner_id": wang.id, "reason": "休假 on leave"}
     assert audit == [("zhou", zhou.id, "case.owner_reassigned", case["id"], None, details)]

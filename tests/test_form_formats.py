@@ -232,3 +232,8 @@ def test_a_pattern_must_match_the_whole_string_in_both_validators(schema, value)
     validator = SchemaValidator(schema)
     assert validator.schema is schema
     assert [e.validator for e in validator.iter_errors(value)] == ["pattern"]
+
+
+def test_a_partial_update_of_a_form_declaring_no_fields_checks_nothing(tmp_path):
+    form = _registry(tmp_path, bare={"type": "object"}).get("bare")
+    form.check_fields({"anything": 1})
