@@ -12,7 +12,6 @@ import ast
 import functools
 import re
 import threading
-from datetime import datetime
 from typing import Any
 
 from simpleeval import EvalWithCompoundTypes, InvalidExpression, SimpleEval
@@ -189,12 +188,6 @@ def parse_script(script: str) -> list[tuple[str, str]]:
         check(match.group(2))
         statements.append((match.group(1), match.group(2)))
     return statements
-
-
-def as_datetime(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    return None
 
 
 class _SafeEnvironment(BasePythonScriptEngineEnvironment):

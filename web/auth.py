@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Flask, g, jsonify, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -66,6 +68,11 @@ def authenticate() -> None:
     access.check_role(who, request.endpoint)
 
 
+def _failed_login(response) -> bool:
+    """Only failed logins count against the limit."""
+    return response.status_code == 401
+
+
 def _login_username() -> str:
     """Rate-limit key for failed logins of one account, whatever address they come from."""
     data = request.get_json(silent=True, cache=True)
@@ -84,10 +91,9 @@ def init_app(app: Flask) -> None:
         default_limits=[],
         swallow_errors=True,
     )  # an unreachable Redis must not lock everybody out
-    failed = dict(deduct_when=lambda response: response.status_code == 401)
-    view = app.view_functions["auth.login"]
-    view = limiter.limit(settings.login_rate_limit, **failed)(view)
-    view = limiter.limit(settings.login_rate_limit, key_func=_login_username, **failed)(view)
+    view: Any = app.view_functions["auth.login"]
+    view = limiter.limit(settings.login_rate_limit, deduct_when=_failed_login)(view)
+    view = limiter.limit(settings.login_rate_limit, key_func=_login_username, deduct_when=_failed_login)(view)
     app.view_functions["auth.login"] = view
     # Flask-Limiter checks every request before its view; the others have no limits to check.
     limiter.request_filter(lambda: request.endpoint not in RATE_LIMITED)
