@@ -3,14 +3,22 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install run demo test lint lock services bench bench-smoke
+.PHONY: install install-dev run demo test lint lock services bench bench-smoke
 
+# The product's packages only (requirements.lock): what `make run` needs.
 install: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.lock
 	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+# And the dev-only tools (requirements-dev.lock: tests, lint, type checks, profilers).
+install-dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.lock
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.lock -r requirements-dev.lock
 	touch $@
 
 HOST ?= 127.0.0.1
@@ -31,23 +39,30 @@ services:
 	bash .ci/services
 
 # The whole suite, on SQLite and PostgreSQL (and Redis where a test needs it).
-test: install services
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+test: lint services
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: install
+# ruff, the format check and mypy on engine/ and web/ (configured in pyproject.toml)
+lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
+# requirements.lock: what a fresh venv installs for the product alone; requirements-dev.lock: the rest of this venv.
 lock:
-	$(VENV)/bin/pip freeze --exclude-editable > requirements.lock
+	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/pip install -q --disable-pip-version-check -c requirements.lock -e .
+	(echo "# Exact versions of what the product installs (make run). Dev-only tools: requirements-dev.lock. Regenerate: make lock"; \
+	 $(VENV)-lock/bin/pip freeze --exclude-editable) > requirements.lock
+	(sed -n '/^#/p' requirements-dev.lock; $(VENV)/bin/pip freeze --exclude-editable | grep -vxFf requirements.lock | sort -f) \
+	 > requirements-dev.lock.new && mv requirements-dev.lock.new requirements-dev.lock
+	rm -rf $(VENV)-lock
 
 # Benchmarks (bench/): every figure of docs/benchmarks.md, ~30 min on 2 cores with the defaults.
 # BENCH_ARGS="--only api --soak-seconds 180" or "--large 300000" to run less; see `python -m bench -h`.
-bench: install services
+bench: install-dev services
 	$(PY) -m bench $(BENCH_ARGS)
 
 # Every bench with tiny sizes (what CI runs through tests/test_bench_smoke.py); writes nothing to docs/.
-bench-smoke: install services
+bench-smoke: install-dev services
 	$(PY) -m bench --smoke --out /tmp/fengqiao-bench-smoke.json
