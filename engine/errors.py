@@ -13,7 +13,7 @@ class EngineError(Exception):
     """Base class: `code` is stable for clients, `kind` selects the HTTP status."""
 
     code = "engine_error"
-    kind = "invalid"  # invalid | not_found | conflict | forbidden | validation | too_large | unavailable
+    kind = "invalid"  # invalid | query | not_found | conflict | forbidden | validation | too_large | unavailable
 
     def __init__(self, message: str, details: list[dict[str, Any]] | None = None):
         super().__init__(message)
@@ -125,6 +125,19 @@ class OwnedByAnother(Forbidden):
 class InvalidInput(EngineError):
     code = "invalid_input"
     kind = "invalid"
+
+
+class InvalidQuery(InvalidInput):
+    """A query the caller shaped by hand (a crafted paging cursor): a 400 like other bad query parameters."""
+
+    code = "invalid_query"
+    kind = "query"
+
+
+class PersonalField(InvalidInput):
+    """Personal fields are set only through forms, which seal them (never as plain variables)."""
+
+    code = "personal_field"
 
 
 class FormInvalid(EngineError):

@@ -24,6 +24,7 @@ from .errors import (
     InstanceNotFound,
     InstanceNotRunning,
     InvalidInput,
+    PersonalField,
     TooLarge,
 )
 from .names import lookup_names
@@ -200,16 +201,36 @@ class RuntimeService:
                 "variables must be a non-empty JSON object", [{"field": "variables", "message": "not an object"}]
             )
         check_json(variables)
+        _check_size(variables)
+        personal = sorted(set(variables) & self.ctx.forms.personal_fields())
+        if personal:
+            raise PersonalField(
+                f"{', '.join(personal)}: personal fields are set only through the case's forms, which seal them",
+                [
+                    {"field": name, "message": "a personal field: it is set through the case's forms"}
+                    for name in personal
+                ],
+            )
 
         def apply(change: Change):
             if change.instance.status != InstanceStatus.RUNNING:
                 raise InstanceNotRunning(f"instance {change.instance.business_key} is {change.instance.status}")
+            for form in self._forms_of(change.loaded):
+                form.check_fields(variables)
             for task in change.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
                 task.set_data(**variables)
             change.audit(Event.INSTANCE_VARIABLES_UPDATED, variables=sorted(variables), reason=reason)
 
         self.ctx.uow.run(instance_id, actor, apply)
         return self.get_instance(instance_id)
+
+    def _forms_of(self, loaded) -> list:
+        """The installed forms a definition's start events and user tasks name (its called processes too)."""
+        keys = set()
+        for process in loaded.meta.values():
+            keys.add(process.get("start_form"))
+            keys.update(task.get("form_key") for task in process.get("tasks", {}).values())
+        return [self.ctx.forms.get(key) for key in sorted(k for k in keys if k and k in self.ctx.forms)]
 
     # --- reads -----------------------------------------------------------------------------------
     def get_instance(self, instance_id: str, history: bool = True) -> dict[str, Any]:
@@ -348,9 +369,7 @@ def _checked_start(variables: dict[str, Any] | None, business_key: str | None) -
     variables = {} if variables is None else variables
     if not isinstance(variables, dict):
         raise InvalidInput("variables must be a JSON object", [{"field": "variables", "message": "not an object"}])
-    size = len(json.dumps(variables, default=str))
-    if size > MAX_VARIABLES_BYTES:
-        raise TooLarge(f"variables are {size} bytes; the limit is {MAX_VARIABLES_BYTES}")
+    _check_size(variables)
     if business_key is not None and not BUSINESS_KEY.match(business_key):
         raise InvalidInput(
             "business key must be 1-100 characters of letters, digits and _.:/-",
@@ -392,6 +411,13 @@ def _names(scope, rows: list[ProcessInstance]) -> tuple[dict, dict, dict]:
         },
     )
     return found["u"], found["d"], found["v"]
+
+
+def _check_size(variables: dict[str, Any]) -> None:
+    """Variables given as plain JSON stay within the size a start form allows."""
+    size = len(json.dumps(variables, default=str))
+    if size > MAX_VARIABLES_BYTES:
+        raise TooLarge(f"variables are {size} bytes; the limit is {MAX_VARIABLES_BYTES}")
 
 
 __all__ = ["RuntimeService", "PersonalRecord"]

@@ -19,6 +19,7 @@ log = logging.getLogger("fengqiao.web")
 
 STATUS_BY_KIND = {
     "invalid": 422,
+    "query": 400,
     "validation": 422,
     "not_found": 404,
     "conflict": 409,

@@ -655,6 +655,8 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         (200, "InstanceSummary"),
         errors=(*JSON_ERRORS, 404, 409),
         body="UpdateVariables",
+        description="Personal (`x-pii`) fields are refused (422 `personal_field`): forms collect and seal them. "
+        "Fields a form of the case declares are checked against it; 256 KiB at most.",
     ),
     # admin
     "admin.list_users": op("Users", "admin", (200, "UserList")),

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import BigInteger, and_, or_
 
-from ..errors import InvalidInput
+from ..errors import InvalidQuery
 from ..store.models import HumanTask
 
 _T = HumanTask.__table__.c
@@ -29,8 +29,7 @@ def sort_order(sort: str):
 
 
 def after(order, values):
-    """Keyset condition 'strictly after `values`' for an ORDER BY with NULLS LAST."""
-    values = [_cursor_value(column, value) for (column, _desc), value in zip(order, values, strict=False)]
+    """Keyset condition 'strictly after `values`' (from `decode_cursor`) for an ORDER BY with NULLS LAST."""
     clauses = []
     for i, (column, desc) in enumerate(order[: len(values)]):
         equal = [(c == v) if v is not None else c.is_(None) for (c, _d), v in zip(order[:i], values[:i], strict=True)]
@@ -42,15 +41,30 @@ def after(order, values):
     return or_(*clauses) if clauses else _T.id.is_(None)
 
 
+# what the column's integer type holds on both SQLite and PostgreSQL (PostgreSQL binds an Integer as int4)
+_INTEGER_RANGES = {True: range(-(2**63), 2**63), False: range(-(2**31), 2**31)}
+
+
 def _cursor_value(column, value):
-    try:
-        if value is not None and column.type.python_type is datetime:
-            return datetime.fromisoformat(value)
-        if value is not None and column.type.python_type is int:
-            return int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput("invalid cursor", [{"field": "cursor", "message": "invalid"}]) from None
-    return value
+    """One decoded cursor value as its sort column's Python type; ValueError unless it could be one."""
+    if value is None:
+        if not column.nullable:
+            raise ValueError
+        return None
+    kind = column.type.python_type
+    if kind is datetime and isinstance(value, str):
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            raise ValueError
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:  # a moment outside the years 1 to 9999 in UTC
+            raise ValueError from None
+    if kind is int and type(value) is int and value in _INTEGER_RANGES[isinstance(column.type, BigInteger)]:
+        return value
+    if kind is str and isinstance(value, str) and len(value) <= 64 and value.isascii() and value.isprintable():
+        return value
+    raise ValueError
 
 
 def encode_cursor(view: dict[str, Any], sort: str) -> str:
@@ -59,14 +73,15 @@ def encode_cursor(view: dict[str, Any], sort: str) -> str:
     return base64.urlsafe_b64encode(json.dumps([view[k] for k in keys]).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> list | None:
-    """The sort key a cursor carries (None for no cursor); a malformed cursor is invalid input."""
+def decode_cursor(cursor: str | None, sort: str) -> list | None:
+    """The sort columns' values a cursor carries, checked one by one: it comes back from the client."""
     if not cursor:
         return None
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(values, list) or not values:
+        order = sort_order(sort)
+        if not isinstance(values, list) or len(values) != len(order):
             raise ValueError
-        return values
+        return [_cursor_value(column, value) for (column, _desc), value in zip(order, values, strict=True)]
     except (ValueError, TypeError):
-        raise InvalidInput("invalid cursor", [{"field": "cursor", "message": "invalid"}]) from None
+        raise InvalidQuery("invalid cursor", [{"field": "cursor", "message": "invalid"}]) from None

@@ -170,7 +170,7 @@ class InboxQueries:
                 due_after=due_after,
                 sort=sort,
                 limit=limit + 1,
-                cursor=decode_cursor(cursor),
+                cursor=decode_cursor(cursor, sort),
                 station_id=station_id,
                 involving=involving,
                 sla_state=sla_state,

@@ -3,6 +3,7 @@ stack trace, never the submitted personal data echoed back."""
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 
@@ -201,13 +202,66 @@ def test_a_repeated_query_parameter_is_400(api):
     error_of(api.as_("wang").get("/tasks?state=open&state=claimed"), 400, "invalid_query")
 
 
-def test_a_well_formed_but_meaningless_cursor_is_refused_without_500(api):
-    import base64
+def _cursor(payload: str) -> str:
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
-    for payload in (b"[]", b'"x"', b"[1, 2, 3]", b'["not-a-date", "id"]', b"{}"):
-        cursor = base64.urlsafe_b64encode(payload).decode().rstrip("=")
-        assert api.as_("wang").get("/tasks", query_string={"cursor": cursor}).status_code in (200, 400, 422)
-    error_of(api.as_("wang").get("/process-instances", query_string={"cursor": "bm9wZQ"}), 400)
+
+DUE, ID = '"2026-12-01T09:00:00+00:00"', '"00000000-0000-0000-0000-000000000000"'
+CRAFTED_CURSORS = [
+    ("due", "[]"),
+    ("due", '"x"'),
+    ("due", "{}"),
+    ("due", "[1, 2, 3]"),
+    ("due", f"[{DUE}]"),  # one value short
+    ("due", f"[{DUE}, {ID}, 1]"),  # one value too many
+    ("due", f'["not-a-date", {ID}]'),
+    ("due", f'["2026-12-01T09:00:00", {ID}]'),  # no time zone
+    ("due", f'["0001-01-01T00:00:00+14:00", {ID}]'),  # before year 1 in UTC
+    ("due", f'[{{"a": 1}}, {ID}]'),
+    ("due", f"[[1], {ID}]"),
+    ("due", f'[{DUE}, {{"id": 1}}]'),
+    ("due", f"[{DUE}, [1]]"),
+    ("due", f"[{DUE}, 7]"),
+    ("due", f'[{DUE}, "a\\u0000b"]'),
+    ("due", f'[{DUE}, "\\ud800"]'),
+    ("priority", f"[1e308, {DUE}, {ID}]"),
+    ("priority", f"[{2**63}, {DUE}, {ID}]"),
+    ("priority", f"[{2**31}, {DUE}, {ID}]"),  # priority is a 32-bit integer column
+    ("priority", f"[{-(2**31) - 1}, {DUE}, {ID}]"),
+    ("priority", f"[NaN, {DUE}, {ID}]"),
+    ("priority", f"[Infinity, {DUE}, {ID}]"),
+    ("priority", f"[1.5, {DUE}, {ID}]"),
+    ("priority", f"[true, {DUE}, {ID}]"),
+    ("priority", f'["50", {DUE}, {ID}]'),
+    ("priority", f"[{{}}, {DUE}, {ID}]"),
+    ("priority", f"[null, {DUE}, {ID}]"),  # priority is never null
+    ("created", f"[null, {ID}]"),  # creation time is never null
+    ("created", f"[{DUE}, null]"),
+]
+
+
+@pytest.mark.parametrize(("sort", "payload"), CRAFTED_CURSORS)
+@pytest.mark.parametrize("queue", [{}, {"candidate": "me"}], ids=["inbox", "claimable-queue"])
+def test_a_crafted_task_cursor_is_400_invalid_query(api, sort, payload, queue):
+    wang = api.as_("wang")
+    wang.report()
+    before = wang.tasks()
+    query = {"sort": sort, "cursor": _cursor(payload), **queue}
+    error_of(wang.get("/tasks", query_string=query), 400, "invalid_query")
+    assert wang.tasks() == before
+
+
+@pytest.mark.parametrize("payload", ["nope", "o:-1", "o:1e3", "o:²", "o:100001", "o:" + "9" * 30])
+def test_a_crafted_case_cursor_is_400_invalid_query(api, payload):
+    error_of(api.as_("wang").get("/process-instances", query_string={"cursor": _cursor(payload)}), 400, "invalid_query")
+
+
+def test_a_cursor_of_extreme_but_valid_values_pages_normally(api):
+    wang = api.as_("wang")
+    wang.report()
+    for payload in (f"[{2**31 - 1}, {DUE}, {ID}]", f"[{-(2**31)}, null, {ID}]"):
+        page = wang.get("/tasks", query_string={"sort": "priority", "cursor": _cursor(payload)})
+        assert page.status_code == 200, page.json
 
 
 # --- routing: 404 and 405 ------------------------------------------------------------------------
