@@ -37,7 +37,7 @@ def _resolve_statement():
     """A token with its API department, or its user and the user's departments (one row per membership).
 
     Core tables, not ORM entities: every authenticated request runs this, and nothing else, to know who
-    is asking; compiled once and read on the driver (engine/store/db.py DriverQuery).
+    is asking; compiled once and read on the driver (engine/store/driver.py DriverQuery).
     """
     token, user, membership = AuthToken.__table__, User.__table__, Membership.__table__
     api_department, department = Department.__table__.alias("api_department"), Department.__table__

@@ -32,7 +32,7 @@ from ..vocabulary import TimerStatus
 
 _T = HumanTask.__table__
 _TASK_ROW = DriverQuery(select(_T).where(_T.c.id == bindparam("task_id"), _T.c.instance_id == bindparam("instance_id")))
-# Writes run on the driver (engine/store/db.py DriverStatement): the rows are never held by the session.
+# Writes run on the driver (engine/store/driver.py DriverStatement): the rows are never held by an ORM session.
 _INSERT_WAITS = DriverStatement(insert(MessageWait.__table__))
 _INSERT_AUDIT = DriverStatement(insert(AuditEntry.__table__))
 _INSERT_TASKS = DriverStatement(insert(HumanTask.__table__))

@@ -63,7 +63,6 @@ def _lock_query(by_task: bool, with_state: bool) -> DriverQuery:
 _LOCKS = {
     (by_task, with_state): _lock_query(by_task, with_state) for by_task in (False, True) for with_state in (False, True)
 }
-_TASK_ROW = DriverQuery(select(_T).where(_T.c.id == bindparam("task_id"), _T.c.instance_id == bindparam("instance_id")))
 _STATE_OF = select(ProcessInstance.state).where(ProcessInstance.id == bindparam("id"))
 
 
