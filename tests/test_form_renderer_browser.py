@@ -24,15 +24,6 @@ from tests.form_pages import FORMS, as_multidict, schema, zh_cn_gettext
 SHOTS = ROOT / "build" / "screenshots" / "forms"
 AXE = ROOT / "tests" / "browser" / "vendor" / "axe-core" / "4.14.1" / "axe.min.js"
 CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 WIDTHS = {"phone": 375, "desktop": 1280}
 REGISTRY = FormRegistry()
 
@@ -82,16 +73,6 @@ def site(tmp_path_factory):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield root, f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
