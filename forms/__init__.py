@@ -15,8 +15,6 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from engine.errors import FormInvalid, FormNotFound
-
 from .validator import SchemaValidator
 
 HERE = Path(__file__).resolve().parent
@@ -36,6 +34,8 @@ class Form:
 
     def validate(self, data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         """Check `data`; return (non-personal fields, personal fields) or raise FormInvalid."""
+        from engine.errors import FormInvalid  # engine imports this package: import its errors late
+
         if not isinstance(data, dict):
             raise FormInvalid("form data must be a JSON object", [{"field": None, "message": "not an object"}])
         errors = sorted(self.validator.iter_errors(data), key=lambda e: list(e.absolute_path))
@@ -48,6 +48,8 @@ class Form:
 
     def check_fields(self, data: dict[str, Any]) -> None:
         """Check only the given fields against their declarations (a partial update); FormInvalid if one breaks."""
+        from engine.errors import FormInvalid  # engine imports this package: import its errors late
+
         declared = set(self.schema.get("properties", {}))
         errors = [
             e
@@ -68,7 +70,9 @@ class Form:
             }
         if error.validator == "required":
             missing = error.message.split("'")[1] if "'" in error.message else None
-            return {"field": missing, "message": "this field is required"}
+            # Inside array items the missing field is named with its path (`parties.0.name`).
+            field = ".".join([*map(str, path), missing]) if missing is not None else None
+            return {"field": field, "message": "this field is required"}
         field = ".".join(str(p) for p in path) or None
         top = str(path[0]) if path else None
         # Never echo a personal value back in an error message.
@@ -116,6 +120,8 @@ class FormRegistry:
                 )
 
     def get(self, key: str) -> Form:
+        from engine.errors import FormNotFound
+
         try:
             return self._forms[key]
         except KeyError:

@@ -7,6 +7,8 @@ from uuid import UUID
 
 from flask import Blueprint, jsonify
 
+from engine.vocabulary import Role
+
 from . import access
 from .context import actor, args, body, engine
 from .errors import forbidden
@@ -48,7 +50,7 @@ def get(task_id: UUID):
     task = _visible(task_id)
     form = task.pop("form", None)
     case = engine().runtime.get_instance(task["instance_id"])
-    tasks = engine().tasks.query(instance_id=case["id"], limit=200)["items"] if who.role == "liaison" else None
+    tasks = engine().tasks.query(instance_id=case["id"], limit=200)["items"] if who.role == Role.LIAISON else None
     return jsonify(
         {
             "task": task,
