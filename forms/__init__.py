@@ -83,6 +83,8 @@ class Form:
 
 def _check_finite(data: dict[str, Any]) -> None:
     """NaN and infinity are numbers to JSON Schema but not JSON: refuse them rather than store null."""
+    from engine.errors import FormInvalid  # engine imports this package: import its errors late
+
     stack: list[tuple[str, Any]] = list(data.items())
     while stack:
         path, value = stack.pop()
