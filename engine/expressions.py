@@ -297,6 +297,10 @@ class _BoundedEval(EvalWithCompoundTypes):
         if handler is None:
             raise FeatureNotAvailable(f"{type(node).__name__} is not available in expressions")
         result = handler(node)
+        if type(result) is float and not math.isfinite(result):
+            raise ExpressionError(
+                "the expression produced a non-finite number (NaN or infinity), which JSON cannot hold"
+            )
         if type(node) not in _UNCHECKED:
             self._check_size(result)
         self._check_disallowed_items(result)

@@ -4,6 +4,7 @@ A *session* token comes from a login and expires after `Settings.token_ttl_secon
 belongs to a department system: an admin creates it, it is shown once, it does not expire by
 itself, and it acts as `Actor.system(name, department=KEY)`. Both kinds can be revoked. A token is
 32 random bytes; hashing without a salt is enough because it is not guessable like a password.
+Expired and revoked login tokens are deleted by the timer sweeper when it is idle (engine/jobs.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 
 from .audit import record
 from .errors import InvalidInput, TokenNotFound
@@ -26,6 +27,7 @@ from .vocabulary import Event
 SESSION_PREFIX = "fqs_"
 API_PREFIX = "fqa_"
 MAX_TOKEN_LENGTH = 100
+PURGE_BATCH = 500  # dead login tokens deleted per idle sweep: a short transaction
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$")
 
 
@@ -129,6 +131,27 @@ class TokenService:
             row.role,
             [(r.department_key, r.department_kind, r.department_id) for r in rows if r.department_id is not None],
         )
+
+    def purge_expired(self, limit: int = PURGE_BATCH) -> int:
+        """Delete up to `limit` login tokens that are expired or revoked (logins and logouts stay in the
+        audit trail); department systems' API tokens stay, revoked ones listed. Returns how many went.
+
+        A read looks first, so a purge with nothing to delete takes no write lock (on SQLite,
+        requests would queue behind it)."""
+        dead = (
+            select(AuthToken.id)
+            .where(
+                AuthToken.kind == "session",
+                or_(AuthToken.expires_at <= self.ctx.clock.now(), AuthToken.revoked_at.is_not(None)),
+            )
+            .limit(limit)
+        )
+        with self.ctx.db.read_statement() as session:
+            ids = list(session.scalars(dead))
+        if not ids:
+            return 0
+        with self.ctx.db.transaction() as session:
+            return session.execute(delete(AuthToken).where(AuthToken.id.in_(ids))).rowcount
 
     def revoke(self, token: str, actor: Actor | None = None) -> None:
         """Revoke a token (logout); unknown tokens are ignored."""
