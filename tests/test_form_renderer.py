@@ -543,3 +543,11 @@ def test_a_missing_name_inside_a_party_is_reported_at_that_party():
             {"risk_level": "red", "category": "other", "description": "d", "parties": [{"phone": "13912345678"}]}
         )
     assert refused.value.details == [{"field": "parties.0.name", "message": "this field is required"}]
+
+
+def test_an_unknown_key_inside_a_party_is_reported_at_that_party():
+    with pytest.raises(FormInvalid) as refused:
+        REGISTRY.get("report_case").validate(
+            {"risk_level": "red", "category": "other", "description": "d", "parties": [{"name": "甲", "age": 3}]}
+        )
+    assert refused.value.details == [{"field": "parties.0.age", "message": "unknown field(s): age"}]
