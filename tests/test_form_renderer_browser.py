@@ -216,6 +216,35 @@ def test_officer_adds_and_removes_parties_and_the_submission_is_valid(open_page)
     REGISTRY.get("report_case").validate(data)
 
 
+def test_a_condition_inside_an_added_item_follows_that_item(open_page):
+    visits = {
+        "type": "object",
+        "properties": {
+            "visits": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "kind": {"enum": ["home", "other"], "title": "Kind"},
+                        "detail": {"type": "string", "title": "Detail"},
+                    },
+                    "if": {"properties": {"kind": {"const": "other"}}, "required": ["kind"]},
+                    "then": {"required": ["detail"]},
+                },
+            }
+        },
+    }
+    page = open_page("visits", page_html("visits", render_form(visits, locale="en")))
+    page.locator("[data-fq-add]").click()
+    second = page.locator("[data-fq-item]").nth(1)
+    assert second.locator('[data-fq-show-when="visits-1-kind"]').is_hidden()
+    second.locator('input[value="other"]').check()
+    assert second.locator('[data-fq-show-when="visits-1-kind"]').is_visible()
+    assert page.locator('[data-fq-show-when="visits-0-kind"]').is_hidden()  # the first item is unaffected
+    second.locator('input[name="visits-1-detail"]').fill("market")
+    assert parse_form(visits, as_multidict(submitted(page))) == {"visits": [{"kind": "other", "detail": "market"}]}
+
+
 def test_the_add_button_hides_at_max_items(open_page):
     limited = {"type": "object", "properties": {"items": {"type": "array", "maxItems": 2, "items": {"type": "string"}}}}
     page = open_page("limited", page_html("limit", render_form(limited)))
