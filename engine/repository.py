@@ -23,6 +23,7 @@ from .audit import record
 from .errors import Conflict, DefinitionNotFound, DeploymentInvalid, EngineError
 from .outbox import emit
 from .store.models import Deployment, ProcessDefinition
+from .vocabulary import Event
 
 _VALIDATOR = BpmnValidator()  # loading the XSD costs ~50 ms: once per process
 
@@ -136,13 +137,13 @@ class RepositoryService:
                 session,
                 now,
                 actor,
-                "definition.deployed",
+                Event.DEFINITION_DEPLOYED,
                 details={"definition_id": row.id, "key": row.key, "version": row.version},
             )
             emit(
                 session,
                 now,
-                "definition.deployed",
+                Event.DEFINITION_DEPLOYED,
                 payload={"definition_id": row.id, "key": row.key, "version": row.version},
             )
         return {
@@ -268,7 +269,13 @@ class RepositoryService:
     def _parse_specs(parser: BpmnParser, key: str):
         try:
             return parser.get_spec(key), parser.get_subprocess_specs(key)
+        except RecursionError:  # bpmn.py refuses long paths first; this is the parser's own limit
+            raise DeploymentInvalid(f"process '{key}' is too deep", [_TOO_DEEP | {"element_id": key}]) from None
         except ValidationException as exc:
+            if isinstance(exc.__context__, RecursionError) or str(exc).startswith("RecursionError"):
+                raise DeploymentInvalid(
+                    f"process '{key}' is too deep", [_TOO_DEEP | {"element_id": exc.id or key}]
+                ) from None
             raise DeploymentInvalid(
                 f"process '{key}' is not valid", [{"element_id": exc.id or key, "message": _clean(exc)}]
             ) from None
@@ -335,6 +342,9 @@ def _definition_view(row: ProcessDefinition, with_xml: bool = False) -> dict[str
     if with_xml:
         view["xml"] = row.xml
     return view
+
+
+_TOO_DEEP = {"message": "the model is too deep to parse: split long paths into call activities"}
 
 
 def _clean(exc: EngineError | Exception) -> str:

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from flask import Blueprint, jsonify
 
+from engine.vocabulary import Role
+
 from . import access
 from .context import actor, args, body, created, engine
 from .errors import ApiError, forbidden
@@ -69,7 +71,7 @@ def list_():
 def get(instance_id: UUID):
     who = actor()
     case = engine().runtime.get_instance(str(instance_id))
-    tasks = _tasks_of(case["id"]) if who.role == "liaison" else None
+    tasks = _tasks_of(case["id"]) if who.role == Role.LIAISON else None
     access.check_instance(who, case, tasks)
     return jsonify(render(case, who, tasks))
 
@@ -79,7 +81,7 @@ def diagram(instance_id: UUID):
     """Active and completed element ids, for highlighting the case on its BPMN diagram."""
     who = actor()
     case = engine().runtime.get_instance(str(instance_id), history=False)
-    access.check_instance(who, case, _tasks_of(case["id"]) if who.role == "liaison" else None)
+    access.check_instance(who, case, _tasks_of(case["id"]) if who.role == Role.LIAISON else None)
     return jsonify(engine().runtime.diagram_state(case["id"]))
 
 
@@ -95,7 +97,7 @@ def update_variables(instance_id: UUID):
 def cancel(instance_id: UUID):
     data = body()
     who = actor()
-    if who.role != "admin":
+    if who.role != Role.ADMIN:
         access.check_instance(who, engine().runtime.get_instance(str(instance_id), history=False))
     case = engine().runtime.cancel_instance(str(instance_id), who, data["reason"])
     return jsonify(summary(case))
@@ -121,7 +123,7 @@ def render(case: dict[str, Any], who=None, tasks: list[dict[str, Any]] | None = 
     if who is None:
         return view
     view["variables"] = access.case_variables(who, case["variables"])
-    if who.role == "liaison":
+    if who.role == Role.LIAISON:
         view["open_tasks"] = access.liaison_tasks(who, case["open_tasks"])
     else:
         view["history"] = case.get("history", [])

@@ -7,6 +7,8 @@ from uuid import UUID
 
 from flask import Blueprint, jsonify
 
+from engine.vocabulary import Role
+
 from . import access
 from .context import actor, args, body, engine
 from .errors import forbidden
@@ -48,7 +50,7 @@ def get(task_id: UUID):
     task = _visible(task_id)
     form = task.pop("form", None)
     case = engine().runtime.get_instance(task["instance_id"])
-    tasks = engine().tasks.query(instance_id=case["id"], limit=200)["items"] if who.role == "liaison" else None
+    tasks = engine().tasks.query(instance_id=case["id"], limit=200)["items"] if who.role == Role.LIAISON else None
     return jsonify(
         {
             "task": task,
@@ -69,7 +71,7 @@ def get(task_id: UUID):
 @bp.post("/<uuid:task_id>/claim")
 def claim(task_id: UUID):
     body(required=False)
-    return jsonify(_plain(engine().tasks.claim(str(task_id), actor(), visible=_check)))
+    return jsonify(_plain(engine().tasks.claim(str(task_id), actor(), visible=_check_claim)))
 
 
 @bp.post("/<uuid:task_id>/unclaim")
@@ -98,6 +100,10 @@ def reassign(task_id: UUID):
 def _check(task: dict[str, Any]) -> None:
     """The access check the engine runs on the task inside its transaction (a 404 if not visible)."""
     access.check_task(actor(), task)
+
+
+def _check_claim(task: dict[str, Any]) -> None:
+    access.check_claim(actor(), task)
 
 
 def _visible(task_id: UUID) -> dict[str, Any]:
