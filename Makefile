@@ -3,9 +3,19 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install run demo test lint lock services bench bench-smoke mutation
+.PHONY: install translations chromium run demo test lint lock services bench bench-smoke mutation
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed translations
+
+# The pages' message catalogues (web/translations, forms/translations): .po in git, .mo compiled here.
+translations: $(VENV)/.installed
+	@for dir in web/translations forms/translations; do \
+	  if ls $$dir/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then $(VENV)/bin/pybabel -q compile -d $$dir || exit 1; fi; \
+	done
+
+# Debian's chromium for the browser tests (tests/browser), installed when missing (root, apt).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +41,7 @@ services:
 	bash .ci/services
 
 # The whole suite, on SQLite and PostgreSQL (and Redis where a test needs it).
-test: install services
+test: install services chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)

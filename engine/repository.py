@@ -294,6 +294,19 @@ class RepositoryService:
             .limit(1)
         ).first()
 
+    def start_form(self, key: str) -> str | None:
+        """The form key of the latest version's start event (what a page shows to report a case)."""
+        with self.ctx.db.read() as session:
+            meta = session.scalars(
+                select(ProcessDefinition.meta)
+                .where(ProcessDefinition.key == key)
+                .order_by(ProcessDefinition.version.desc())
+                .limit(1)
+            ).first()
+        if meta is None:
+            raise DefinitionNotFound(f"process definition '{key}' does not exist")
+        return meta.get(key, {}).get("start_form")
+
     def get_definition(self, key: str, version: int | None = None, with_xml: bool = False) -> dict[str, Any]:
         with self.ctx.db.read() as session:
             query = select(ProcessDefinition).where(ProcessDefinition.key == key)
