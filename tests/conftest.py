@@ -24,7 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> Path:
-    """A migrated SQLite file, copied for every test (migrating once is the slow part)."""
+    """A migrated SQLite file, copied for every test (migrating once is the slow part).
+    FENGQIAO_TEST_SQLITE_TEMPLATE names one migrated beforehand (`make mutation` runs many sessions)."""
+    given = os.environ.get("FENGQIAO_TEST_SQLITE_TEMPLATE")
+    if given:
+        return Path(given)
     path = tmp_path_factory.mktemp("template") / "fengqiao.db"
     Database(f"sqlite:///{path}").migrate()
     return path
