@@ -13,6 +13,7 @@ import click
 
 from engine import Engine, EngineError, Settings
 from engine.identity import KINDS, ROLES, Actor
+from engine.vocabulary import IncidentStatus
 
 from .demo import DEMO_PASSWORD, USERS, ensure_demo_world, run_demo
 
@@ -184,7 +185,7 @@ def incidents() -> None:
 @click.option("--all", "show_all", is_flag=True, help="Include resolved incidents.")
 @engine_errors
 def list_incidents(show_all: bool) -> None:
-    for i in _engine().timers.list_incidents(status=None if show_all else "open"):
+    for i in _engine().timers.list_incidents(status=None if show_all else IncidentStatus.OPEN):
         click.echo(
             f"{i['id']:<6} {i['status']:<9} {i['business_key']:<18} {i['element_id']:<28} "
             f"attempts={i['attempts']} {i['error'][:100]}"

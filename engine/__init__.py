@@ -27,7 +27,7 @@ from .store.db import Database
 from .tasks import TaskService
 from .timers import TimerService
 from .tokens import TokenService
-from .unit_of_work import UnitOfWork
+from .uow import UnitOfWork
 from .vault import Vault, load_key
 from .workflow_cache import WorkflowCache
 

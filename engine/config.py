@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .vocabulary import Role
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -39,7 +41,7 @@ class Settings:
     allow_script_tasks: bool = False
     max_bpmn_bytes: int = 2 * 1024 * 1024
     business_key_prefix: str = "JF"
-    ownership_role: str = "officer"
+    ownership_role: str = Role.OFFICER.value
     forms_dir: Path | None = None
     workflows_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "workflows")
     spec_cache_size: int = 128

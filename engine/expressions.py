@@ -4,18 +4,37 @@ Model text is untrusted: it is never handed to Python's `eval`/`exec`. simpleeva
 restricted expression language over the instance's variables (no attribute access to dunders, no
 imports, bounded powers and string sizes). What modellers write elsewhere is accepted:
 `${a && b}` (JUEL), `= a` (FEEL) and bare ISO 8601 literals such as `PT24H`.
+
+Every evaluation is bounded (a model runs inside other stations' transactions): the size of every
+intermediate value, counted through nested lists and dicts (repetition is checked before it
+builds), the bits of an integer, the methods that may be called, and the time. Constant
+sub-expressions are evaluated under the same bounds when an expression is checked, so a model whose
+constants break them is refused at deploy.
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+import math
 import re
 import threading
+import time
 from datetime import datetime
 from typing import Any
 
-from simpleeval import EvalWithCompoundTypes, InvalidExpression, SimpleEval
+from simpleeval import (
+    DEFAULT_OPERATORS,
+    EvalWithCompoundTypes,
+    FeatureNotAvailable,
+    InvalidExpression,
+    IterableTooLong,
+    NumberTooHigh,
+    SimpleEval,
+    safe_mult,
+    safe_power,
+)
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
@@ -42,6 +61,20 @@ _FORBIDDEN_NODES = (
 )
 
 MAX_EXPRESSION_LENGTH = 2000
+MAX_VALUE_SIZE = 100_000  # elements and characters in any intermediate value, nested ones counted
+MAX_INT_BITS = 4096
+MAX_EVALUATION_SECONDS = 0.5
+# methods whose result is no larger than their receiver and arguments (ljust, center, zfill, join,
+# replace, expandtabs ... are not: 'x'.ljust(10**9) is a gigabyte)
+SAFE_METHODS = frozenset(
+    {
+        "lower", "upper", "casefold", "capitalize", "title", "strip", "lstrip", "rstrip", "split",
+        "startswith", "endswith", "count", "find", "index", "isdigit", "isalpha", "isalnum",
+        "isdecimal", "isnumeric", "islower", "isupper", "isspace", "get", "keys", "values", "items",
+    }
+)  # fmt: skip
+# what a well-formed expression can still raise on the wrong values
+_RUN_ERRORS = (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, OverflowError, AttributeError)
 
 
 def _safe_functions() -> dict[str, Any]:
@@ -123,6 +156,68 @@ def check(expression: str) -> None:
             raise ExpressionError(f"name '{node.id}' is not allowed")
         if isinstance(node, _FORBIDDEN_NODES):
             raise ExpressionError(f"{type(node).__name__} is not allowed in expressions")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr not in SAFE_METHODS:
+            raise ExpressionError(f"method '{node.func.attr}' is not allowed")
+        if isinstance(node, ast.FormattedValue) and node.format_spec is not None and not _plain_spec(node.format_spec):
+            raise ExpressionError("a format spec must be a short constant")
+    _check_constants(tree.body)
+
+
+def _plain_spec(spec: ast.expr) -> bool:
+    """A format spec of a few constant characters: no width of thousands of columns (f'{x:>999999999}')."""
+    parts = getattr(spec, "values", [])
+    if not all(isinstance(v, ast.Constant) and isinstance(v.value, str) for v in parts):
+        return False
+    text = "".join(v.value for v in parts)
+    return len(text) <= 12 and not re.search(r"\d{4}", text)
+
+
+def _check_constants(tree: ast.expr) -> None:
+    """Evaluate the constant sub-expressions (no variables) under the run-time bounds: a constant that
+    breaks one would break every run, so it is refused now, when the model is checked."""
+    interpreter = _BoundedEval(names=dict(_CONSTANTS), functions=dict(_SAFE_FUNCTIONS))
+    for node in _constant_roots(tree):
+        interpreter.deadline = time.monotonic() + MAX_EVALUATION_SECONDS
+        try:
+            interpreter.eval("", previously_parsed=node)
+        except ExpressionError as exc:
+            raise ExpressionError(f"a constant part breaks a limit: {exc.message}") from None
+        except (IterableTooLong, NumberTooHigh) as exc:
+            raise ExpressionError(f"a constant part breaks a limit: {exc}") from None
+        except (InvalidExpression, *_RUN_ERRORS):
+            pass  # a constant that fails otherwise (1/0, 'a' + 1) may sit in a branch never taken
+
+
+def _constant_roots(tree: ast.expr) -> list[ast.expr]:
+    """The largest sub-expressions that name no variable (only constants and the safe functions)."""
+    roots: list[ast.expr] = []
+
+    def constant(node: ast.AST) -> bool:
+        if isinstance(node, ast.Name):
+            return node.id in _CONSTANTS
+        if isinstance(node, ast.Call):
+            flags = [constant(n) for n in (*node.args, *node.keywords)]
+            func = node.func
+            known = isinstance(func, ast.Name) and func.id in _SAFE_FUNCTIONS or constant(func)
+            result = known and all(flags)
+            if not result:
+                roots.extend(n for n, f in zip((*node.args, *node.keywords), flags, strict=True) if f and _worth(n))
+            return result
+        children = list(ast.iter_child_nodes(node))
+        flags = [constant(child) for child in children]
+        if all(flags):
+            return True
+        roots.extend(child for child, flag in zip(children, flags, strict=True) if flag and _worth(child))
+        return False
+
+    if constant(tree) and _worth(tree):
+        roots.append(tree)
+    return roots
+
+
+def _worth(node: ast.AST) -> bool:
+    """An expression node that computes something (a literal or a name alone cannot break a bound)."""
+    return isinstance(node, ast.expr) and not isinstance(node, ast.Constant | ast.Name)
 
 
 @functools.lru_cache(maxsize=2048)
@@ -132,15 +227,109 @@ def _parsed(text: str):
     return SimpleEval.parse(text)
 
 
+# --- bounds ------------------------------------------------------------------------------------
+def _size(value: Any, limit: int = MAX_VALUE_SIZE) -> int:
+    """Elements and characters in `value` and everything it holds (an integer counts about its
+    digits), counted up to just past `limit`; a list repeating one big list counts it each time, as
+    str() and sorted() would walk it."""
+    total, stack = 0, [value]
+    while stack and total <= limit:
+        item = stack.pop()
+        kind = type(item)
+        if kind is int:
+            total += limit + 1 if item.bit_length() > MAX_INT_BITS else 1 + item.bit_length() // 3
+        elif kind is str or kind is bytes:
+            total += len(item)
+        elif kind is list or kind is tuple or kind is set or kind is frozenset:
+            total += len(item) + 1
+            if total <= limit:
+                stack.extend(item)
+        elif kind is dict:
+            total += len(item) + 1
+            if total <= limit:
+                stack.extend(item.keys())
+                stack.extend(item.values())
+        else:
+            total += 1
+    return min(total, limit + 1)
+
+
+def _too_big(what: str) -> ExpressionError:
+    return ExpressionError(
+        f"{what} exceeds the expression limits ({MAX_VALUE_SIZE} elements and characters, "
+        f"integers of {MAX_INT_BITS} bits)"
+    )
+
+
+def _bounded_mult(a: Any, b: Any) -> Any:
+    """Repetition and products checked before they are built."""
+    for sequence, times in ((a, b), (b, a)):
+        repeated = isinstance(sequence, str | bytes | list | tuple) and type(times) is int and times > 0
+        if repeated and _size(sequence) * times > MAX_VALUE_SIZE:
+            raise _too_big("a repeated sequence")
+    if type(a) is int and type(b) is int and a.bit_length() + b.bit_length() > MAX_INT_BITS + 1:
+        raise _too_big("a product")
+    return safe_mult(a, b)
+
+
+def _bounded_power(a: Any, b: Any) -> Any:
+    if type(a) is int and type(b) is int and b > 0 and abs(a) > 1 and (abs(a).bit_length() - 1) * b > MAX_INT_BITS:
+        raise _too_big("a power")
+    return safe_power(a, b)
+
+
+_OPERATORS = {**DEFAULT_OPERATORS, ast.Mult: _bounded_mult, ast.Pow: _bounded_power}
+_UNCHECKED = frozenset({ast.Name, ast.Constant})  # variables are bounded by the request limits, literals by the length
+
+
+class _BoundedEval(EvalWithCompoundTypes):
+    """simpleeval with every node's result size-checked, only safe methods, and a deadline."""
+
+    deadline = math.inf
+
+    def __init__(self, names: dict[str, Any], functions: dict[str, Any]):
+        super().__init__(operators=dict(_OPERATORS), names=names, functions=functions)
+
+    def _eval(self, node):
+        if time.monotonic() > self.deadline:
+            raise ExpressionError(f"the expression ran past its time limit of {MAX_EVALUATION_SECONDS} s")
+        handler = self.nodes.get(type(node))
+        if handler is None:
+            raise FeatureNotAvailable(f"{type(node).__name__} is not available in expressions")
+        result = handler(node)
+        if type(node) not in _UNCHECKED:
+            self._check_size(result)
+        self._check_disallowed_items(result)
+        return result
+
+    @staticmethod
+    def _check_size(result: Any) -> None:
+        kind = type(result)
+        if kind is str:  # the common results first, without walking
+            if len(result) > MAX_VALUE_SIZE:
+                raise _too_big("a string")
+        elif kind is int:
+            if result.bit_length() > MAX_INT_BITS:
+                raise _too_big("an integer")
+        elif kind is not bool and kind is not float and result is not None and _size(result) > MAX_VALUE_SIZE:
+            raise _too_big("a value")
+
+    def _eval_attribute(self, node):
+        result = super()._eval_attribute(node)
+        if callable(result) and node.attr not in SAFE_METHODS:
+            raise ExpressionError(f"method '{node.attr}' is not allowed")
+        return result
+
+
 _local = threading.local()
 
 
-def _interpreter() -> EvalWithCompoundTypes:
+def _interpreter() -> _BoundedEval:
     """This thread's interpreter. Building one binds a method per node type and copies the operator
     table, which cost more than evaluating a due time; its names and functions are set per call."""
     interpreter = getattr(_local, "interpreter", None)
     if interpreter is None:
-        interpreter = _local.interpreter = EvalWithCompoundTypes(names={}, functions=dict(_SAFE_FUNCTIONS))
+        interpreter = _local.interpreter = _BoundedEval(names={}, functions=dict(_SAFE_FUNCTIONS))
     return interpreter
 
 
@@ -158,12 +347,15 @@ class Evaluator:
         functions["var"] = lambda name, default=None: variables.get(name, default)
         interpreter = _interpreter()
         interpreter.names, interpreter.functions = names, functions
+        interpreter.deadline = time.monotonic() + MAX_EVALUATION_SECONDS
         try:
             return interpreter.eval(text, previously_parsed=tree)
         except InvalidExpression as exc:
             raise ExpressionError(str(exc)) from None
-        except (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, OverflowError) as exc:
+        except _RUN_ERRORS as exc:
             raise ExpressionError(f"{type(exc).__name__}: {exc}") from None
+        except RecursionError:
+            raise ExpressionError("the expression is nested too deeply") from None
         finally:
             interpreter.names = interpreter.functions = {}  # keep no case's variables past the call
 
@@ -220,6 +412,16 @@ class SafeScriptEngine(PythonScriptEngine):
 
     def __init__(self, evaluator: Evaluator | None = None):
         super().__init__(environment=_SafeEnvironment(evaluator or Evaluator()))
+
+    def evaluate(self, task, expression, external_context=None):
+        """SpiffWorkflow's evaluation, with the evaluator's reason (a limit, a refused method) in its error."""
+        try:
+            return super().evaluate(task, expression, external_context)
+        except WorkflowTaskException as exc:
+            reason = exc.__context__
+            if isinstance(reason, ExpressionError):
+                raise WorkflowTaskException(f"the expression failed: {reason.message}", task=task) from None
+            raise
 
     def validate(self, expression):
         check(expression)

@@ -15,10 +15,11 @@ from sqlalchemy.exc import IntegrityError
 from .audit import record
 from .errors import AlreadyExists, DepartmentNotFound, InvalidInput, UserNotFound
 from .store.models import Department, Membership, User
+from .vocabulary import STATION_ROLES, USER_ROLES, DepartmentKind, Event, Role
 
-ROLES = ("officer", "liaison", "supervisor", "admin", "auditor")
-KINDS = ("station", "agency")
-STATION_ROLES = ("officer", "supervisor")
+# plain strings (click's choices, messages): the roles a user can have and the kinds of department
+ROLES = tuple(role.value for role in USER_ROLES)
+KINDS = tuple(kind.value for kind in DepartmentKind)
 _KEY = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$")
 
@@ -39,9 +40,9 @@ class Actor:
         return frozenset({self.role, f"user:{self.username}", *self.departments})
 
     @classmethod
-    def system(cls, name: str = "system", department: str | None = None) -> Actor:
+    def system(cls, name: str = Role.SYSTEM, department: str | None = None) -> Actor:
         return cls(
-            id=None, username=name, role="system", departments=frozenset({department}) if department else frozenset()
+            id=None, username=name, role=Role.SYSTEM, departments=frozenset({department}) if department else frozenset()
         )
 
 
@@ -68,7 +69,7 @@ class IdentityService:
                 dept = Department(key=key, name=name.strip(), kind=kind, created_at=self.ctx.clock.now())
                 session.add(dept)
                 session.flush()
-                record(session, dept.created_at, actor, "department.created", details={"key": key, "kind": kind})
+                record(session, dept.created_at, actor, Event.DEPARTMENT_CREATED, details={"key": key, "kind": kind})
                 return department_view(dept)
         except IntegrityError:
             raise AlreadyExists(f"department '{key}' already exists") from None
@@ -114,7 +115,7 @@ class IdentityService:
                     session,
                     user.created_at,
                     actor,
-                    "user.created",
+                    Event.USER_CREATED,
                     details={"username": username, "role": role, "departments": departments},
                 )
                 return {
@@ -233,7 +234,7 @@ class IdentityService:
                     session,
                     now,
                     actor,
-                    "user.updated",
+                    Event.USER_UPDATED,
                     details={"username": user.username, "changed": changed, "active": user.active},
                 )
             return self.user_view(session, user)
@@ -272,7 +273,7 @@ class IdentityService:
                 session,
                 now,
                 actor,
-                "membership.added" if add else "membership.removed",
+                Event.MEMBERSHIP_ADDED if add else Event.MEMBERSHIP_REMOVED,
                 details={"username": user.username, "department": dept.key},
             )
             return self.user_view(session, user)
@@ -309,7 +310,7 @@ class IdentityService:
 def member_actor(user_id: int, username: str, role: str, departments: Iterable[tuple[str, str, int]]) -> Actor:
     """The actor of a user from their memberships' (department key, kind, id); a station is its station."""
     departments = list(departments)
-    station = next((dept_id for _key, kind, dept_id in departments if kind == "station"), None)
+    station = next((dept_id for _key, kind, dept_id in departments if kind == DepartmentKind.STATION), None)
     return Actor(
         id=user_id,
         username=username,
@@ -322,16 +323,16 @@ def member_actor(user_id: int, username: str, role: str, departments: Iterable[t
 def _check_departments(role: str, depts: list[Department]) -> None:
     """The membership rules of a role (the same create_user applies)."""
     kinds = {d.kind for d in depts}
-    if role in STATION_ROLES and (len(depts) != 1 or kinds != {"station"}):
+    if role in STATION_ROLES and (len(depts) != 1 or kinds != {DepartmentKind.STATION}):
         raise InvalidInput(
             f"{'an' if role[0] in 'aeiou' else 'a'} {role} belongs to exactly one station",
             [{"field": "department", "message": "name one station"}],
         )
-    if role == "liaison" and (not depts or kinds != {"agency"}):
+    if role == Role.LIAISON and (not depts or kinds != {DepartmentKind.AGENCY}):
         raise InvalidInput(
             "a liaison belongs to one or more agencies", [{"field": "department", "message": "name an agency"}]
         )
-    if role in ("admin", "auditor") and depts:
+    if role in (Role.ADMIN, Role.AUDITOR) and depts:
         raise InvalidInput(f"an {role} belongs to no department", [{"field": "department", "message": "not allowed"}])
 
 

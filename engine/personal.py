@@ -10,6 +10,7 @@ from . import clock as clock_module
 from .audit import record
 from .errors import InstanceNotFound
 from .store.models import PersonalRecord, ProcessInstance
+from .vocabulary import Event
 
 
 class PersonalDataService:
@@ -43,7 +44,7 @@ class PersonalDataService:
                 session,
                 self.ctx.clock.now(),
                 actor,
-                "personal_data.read",
+                Event.PERSONAL_DATA_READ,
                 instance_id=instance_id,
                 details={"purpose": (purpose or "")[:200], "records": len(rows)},
             )

@@ -23,6 +23,7 @@ from .audit import record
 from .errors import Conflict, DefinitionNotFound, DeploymentInvalid, EngineError
 from .outbox import emit
 from .store.models import Deployment, ProcessDefinition
+from .vocabulary import Event
 
 _VALIDATOR = BpmnValidator()  # loading the XSD costs ~50 ms: once per process
 
@@ -136,13 +137,13 @@ class RepositoryService:
                 session,
                 now,
                 actor,
-                "definition.deployed",
+                Event.DEFINITION_DEPLOYED,
                 details={"definition_id": row.id, "key": row.key, "version": row.version},
             )
             emit(
                 session,
                 now,
-                "definition.deployed",
+                Event.DEFINITION_DEPLOYED,
                 payload={"definition_id": row.id, "key": row.key, "version": row.version},
             )
         return {

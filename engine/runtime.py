@@ -30,7 +30,7 @@ from .errors import (
 )
 from .store.db import DriverQuery
 from .store.models import (
-    TASK_OPEN,
+    IS_OPEN_TASK,
     AuditEntry,
     Department,
     HumanTask,
@@ -42,11 +42,12 @@ from .store.models import (
     User,
 )
 from .store.record import Record
-from .unit_of_work import Change, close_task, refresh_timers
+from .uow import Change, close_task, refresh_timers
+from .vocabulary import BUSINESS_KEY_PATTERN, OPEN_TASK_STATES, Event, HumanTaskState, InstanceStatus, Role
 
-BUSINESS_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}$")
+BUSINESS_KEY = re.compile(BUSINESS_KEY_PATTERN)
 MAX_VARIABLES_BYTES = 256 * 1024
-CANCEL_ROLES = ("supervisor", "admin")
+CANCEL_ROLES = (Role.SUPERVISOR, Role.ADMIN)
 
 
 class RuntimeService:
@@ -92,7 +93,7 @@ class RuntimeService:
                     business_key=business_key or self._next_business_key(session, now),
                     definition_id=definition.id,
                     process_key=key,
-                    status="running",
+                    status=InstanceStatus.RUNNING,
                     case_owner_id=None,
                     station_id=actor.station_id,
                     started_by_id=actor.id,
@@ -116,14 +117,16 @@ class RuntimeService:
             if personal:
                 self.ctx.personal.store(change, None, "start", personal)
             change.audit(
-                "instance.started",
+                Event.INSTANCE_STARTED,
                 definition_id=definition.id,
                 process_key=key,
                 version=definition.version,
                 variables=sorted(plain),
                 personal_fields=sorted(personal),
             )
-            change.emit("instance.started", process_key=key, version=definition.version, station_id=instance.station_id)
+            change.emit(
+                Event.INSTANCE_STARTED, process_key=key, version=definition.version, station_id=instance.station_id
+            )
             return change
 
         try:
@@ -169,11 +172,11 @@ class RuntimeService:
                 [{"field": "business_key", "message": "business_key or instance_id"}],
             )
         instance_id = instance_id or self._instance_id_by_key(business_key)
-        if department is None and actor.role == "system" and len(actor.departments) == 1:
+        if department is None and actor.role == Role.SYSTEM and len(actor.departments) == 1:
             department = next(iter(actor.departments))
 
         def deliver(change: Change):
-            if change.instance.status != "running":
+            if change.instance.status != InstanceStatus.RUNNING:
                 raise InstanceNotRunning(f"instance {change.instance.business_key} is {change.instance.status}")
             waits = change.session.scalars(
                 select(MessageWait).where(
@@ -199,7 +202,7 @@ class RuntimeService:
                 )
             wait = waits[0]
             if (
-                actor.role == "system"
+                actor.role == Role.SYSTEM
                 and actor.departments
                 and wait.groups
                 and not (actor.departments & set(wait.groups))
@@ -231,12 +234,12 @@ class RuntimeService:
             for row in attached_rows:
                 if str(row.id) in {str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)}:
                     continue  # non-interrupting boundary: the task stays open
-                close_task(change, row, "completed", via="message", actor=actor, outcome=plain)
-                change.emit("task.completed", task_id=row.id, element_id=row.element_id, via="message")
+                close_task(change, row, HumanTaskState.COMPLETED, via="message", actor=actor, outcome=plain)
+                change.emit(Event.TASK_COMPLETED, task_id=row.id, element_id=row.element_id, via="message")
             if personal:
                 self.ctx.personal.store(change, wait.task_id, f"message:{name}", personal)
             change.audit(
-                "message.correlated",
+                Event.MESSAGE_CORRELATED,
                 task_id=wait.task_id,
                 message=name,
                 element_id=wait.element_id,
@@ -244,7 +247,7 @@ class RuntimeService:
                 fields=sorted(plain),
                 personal_fields=sorted(personal),
             )
-            change.emit("message.correlated", message=name, element_id=wait.element_id, department=department)
+            change.emit(Event.MESSAGE_CORRELATED, message=name, element_id=wait.element_id, department=department)
             return change.instance.id
 
         self.ctx.uow.run(instance_id, actor, deliver)
@@ -265,14 +268,14 @@ class RuntimeService:
 
         def cancel(change: Change):
             instance = change.instance
-            if instance.status != "running":
+            if instance.status != InstanceStatus.RUNNING:
                 raise InstanceNotRunning(f"instance {instance.business_key} is {instance.status}")
-            if actor.role == "supervisor" and instance.station_id not in (None, actor.station_id):
+            if actor.role == Role.SUPERVISOR and instance.station_id not in (None, actor.station_id):
                 raise Forbidden("a supervisor cancels only the cases of their station")
             change.workflow.cancel()
-            change.set_instance(status="cancelled", ended_at=change.now)
-            change.audit("instance.cancelled", reason=reason)
-            change.emit("instance.cancelled", process_key=instance.process_key)
+            change.set_instance(status=InstanceStatus.CANCELLED, ended_at=change.now)
+            change.audit(Event.INSTANCE_CANCELLED, reason=reason)
+            change.emit(Event.INSTANCE_CANCELLED, process_key=instance.process_key)
 
         self.ctx.uow.run(instance_id, actor, cancel)
         return self.get_instance(instance_id)
@@ -281,7 +284,7 @@ class RuntimeService:
     def update_variables(self, instance_id: str, actor, variables: dict[str, Any], reason: str) -> dict[str, Any]:
         """An admin fixes non-personal data of a running case (e.g. before retrying an incident)."""
         reason = _reason(reason)
-        if actor.role not in ("admin", "system"):
+        if actor.role not in (Role.ADMIN, Role.SYSTEM):
             raise Forbidden("only an admin may change a case's variables")
         if not isinstance(variables, dict) or not variables:
             raise InvalidInput(
@@ -300,13 +303,13 @@ class RuntimeService:
             )
 
         def apply(change: Change):
-            if change.instance.status != "running":
+            if change.instance.status != InstanceStatus.RUNNING:
                 raise InstanceNotRunning(f"instance {change.instance.business_key} is {change.instance.status}")
             for form in self._forms_of(change.loaded):
                 form.check_fields(variables)
             for task in change.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
                 task.set_data(**variables)
-            change.audit("instance.variables_updated", variables=sorted(variables), reason=reason)
+            change.audit(Event.INSTANCE_VARIABLES_UPDATED, variables=sorted(variables), reason=reason)
 
         self.ctx.uow.run(instance_id, actor, apply)
         return self.get_instance(instance_id)
@@ -336,7 +339,7 @@ class RuntimeService:
         view["open_tasks"] = (
             open_tasks
             if open_tasks is not None
-            else self.ctx.tasks.query_rows(session, instance_id=instance.id, states=("open", "claimed"))
+            else self.ctx.tasks.query_rows(session, instance_id=instance.id, states=OPEN_TASK_STATES)
         )
         if history:
             entries = _HISTORY.all(session.connection(), {"instance_id": instance.id})
@@ -463,7 +466,7 @@ _AUDIT = AuditEntry.__table__
 _TASKS = HumanTask.__table__
 _OPEN_TASKS_OF = DriverQuery(
     select(_TASKS).where(  # an element's open tasks in a case (a boundary's task)
-        _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.element_id == bindparam("element_id"), TASK_OPEN
+        _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.element_id == bindparam("element_id"), IS_OPEN_TASK
     )
 )
 _HISTORY = DriverQuery(select(_AUDIT).where(_AUDIT.c.instance_id == bindparam("instance_id")).order_by(_AUDIT.c.id))

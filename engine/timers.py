@@ -24,7 +24,18 @@ from .errors import EngineError, Forbidden, InvalidInput, NotFound
 from .identity import Actor
 from .outbox import emit
 from .store.models import TIMER_PENDING, Department, Incident, Membership, ProcessInstance, Timer, User
-from .unit_of_work import OPEN_STATES, Change, refresh_timers, timer_due, write_row
+from .uow import Change, refresh_timers, timer_due, write_row
+from .vocabulary import (
+    OPEN_TASK_STATES,
+    Event,
+    IncidentResolution,
+    IncidentStatus,
+    InstanceStatus,
+    Role,
+    SlaState,
+    TimerKind,
+    TimerStatus,
+)
 
 log = logging.getLogger("fengqiao.timers")
 SYSTEM = Actor.system("timer")
@@ -154,14 +165,14 @@ class TimerService:
             instance_id,
             SYSTEM,
             lambda change: [self._apply(change, t) for t, _kind in timers],
-            load_workflow=any(kind == "bpmn_timer" for _t, kind in timers),
+            load_workflow=any(kind == TimerKind.BPMN_TIMER for _t, kind in timers),
         )
 
     def _fire_claimed(self, timer_id: int, instance_id: str | None = None, kind: str | None = None) -> str:
         if instance_id is None or kind is None:
             with self.ctx.db.read() as session:
                 timer = session.get(Timer, timer_id)
-                if timer is None or timer.status != "pending":
+                if timer is None or timer.status != TimerStatus.PENDING:
                     return "skipped"
                 instance_id, kind = timer.instance_id, timer.kind
         try:
@@ -174,15 +185,15 @@ class TimerService:
 
     def _apply(self, change: Change, timer_id: int) -> str:
         timer = change.session.get(Timer, timer_id)
-        if timer is None or timer.status != "pending":
+        if timer is None or timer.status != TimerStatus.PENDING:
             return "skipped"  # fired or cancelled by whoever held the instance lock before us
         if timer.due_at > change.now:
             timer.locked_until = None
             return "not_due"
-        if change.instance.status != "running":
-            timer.status = "cancelled"
+        if change.instance.status != InstanceStatus.RUNNING:
+            timer.status = TimerStatus.CANCELLED
             return "skipped"
-        if timer.kind == "bpmn_timer":
+        if timer.kind == TimerKind.BPMN_TIMER:
             return self._fire_bpmn_timer(change, timer)
         return self._fire_sla(change, timer)
 
@@ -195,32 +206,35 @@ class TimerService:
             timer.locked_until = None
             return "not_due"
         if task is None or task.state == TaskState.CANCELLED:
-            timer.status = "cancelled"
+            timer.status = TimerStatus.CANCELLED
             return "skipped"
-        timer.status, timer.fired_at = "fired", change.now
+        timer.status, timer.fired_at = TimerStatus.FIRED, change.now
         change.audit(
-            "timer.fired",
+            Event.TIMER_FIRED,
             task_id=timer.task_id,
             element_id=timer.element_id,
             due_at=timer.due_at.isoformat(),
             fired_at=change.now.isoformat(),
         )
         change.emit(
-            "timer.fired", element_id=timer.element_id, due_at=timer.due_at.isoformat(), fired_at=change.now.isoformat()
+            Event.TIMER_FIRED,
+            element_id=timer.element_id,
+            due_at=timer.due_at.isoformat(),
+            fired_at=change.now.isoformat(),
         )
         return "fired"
 
     def _fire_sla(self, change: Change, timer: Timer) -> str:
         row = change.task_row(timer.task_id)
-        if row is None or row.state not in OPEN_STATES:
-            timer.status = "cancelled"
+        if row is None or row.state not in OPEN_TASK_STATES:
+            timer.status = TimerStatus.CANCELLED
             return "skipped"
-        state = "warning" if timer.kind == "sla_warning" else "breached"
-        if state == "warning" and row.sla_state == "breached":
-            timer.status = "cancelled"
+        state = SlaState.WARNING if timer.kind == TimerKind.SLA_WARNING else SlaState.BREACHED
+        if state == SlaState.WARNING and row.sla_state == SlaState.BREACHED:
+            timer.status = TimerStatus.CANCELLED
             return "skipped"
         write_row(change.session, row, {"sla_state": state})
-        timer.status, timer.fired_at = "fired", change.now
+        timer.status, timer.fired_at = TimerStatus.FIRED, change.now
         times = {
             "due_at": row.due_at.isoformat() if row.due_at else None,
             "warn_at": row.warn_at.isoformat() if row.warn_at else None,
@@ -232,11 +246,12 @@ class TimerService:
             "assignee_id": row.assignee_id,
             **times,
         }
-        if state == "breached" and not row.owner_task:
+        if state == SlaState.BREACHED and not row.owner_task:
             # a department (or supervisor) task is late: tell the case owner and the station's supervisors
             payload["notify_user_ids"] = self._owner_and_supervisors(change)
-        change.audit(f"sla.{state}", task_id=row.id, element_id=row.element_id, **times)
-        change.emit(f"sla.{state}", task_id=row.id, **payload)
+        event = Event.SLA_WARNING if state == SlaState.WARNING else Event.SLA_BREACHED
+        change.audit(event, task_id=row.id, element_id=row.element_id, **times)
+        change.emit(event, task_id=row.id, **payload)
         return "fired"
 
     @staticmethod
@@ -249,7 +264,7 @@ class TimerService:
                     .join(Membership, Membership.user_id == User.id)
                     .join(Department, Department.id == Membership.department_id)
                     .where(
-                        Department.id == change.instance.station_id, User.role == "supervisor", User.active.is_(True)
+                        Department.id == change.instance.station_id, User.role == Role.SUPERVISOR, User.active.is_(True)
                     )
                     .order_by(User.id)
                 )
@@ -260,12 +275,12 @@ class TimerService:
         """Record a failed attempt: back off, or open an incident after the last attempt."""
         with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as session:
             timer = session.get(Timer, timer_id)
-            if timer is None or timer.status != "pending":
+            if timer is None or timer.status != TimerStatus.PENDING:
                 return "skipped"
             now = self.ctx.clock.now()
             timer.last_error = error[:2000]
             if timer.attempts >= self.ctx.settings.timer_max_attempts:
-                timer.status, timer.locked_until = "incident", None
+                timer.status, timer.locked_until = TimerStatus.INCIDENT, None
                 incident = Incident(
                     instance_id=timer.instance_id,
                     timer_id=timer.id,
@@ -273,17 +288,17 @@ class TimerService:
                     kind=timer.kind,
                     error=timer.last_error,
                     attempts=timer.attempts,
-                    status="open",
+                    status=IncidentStatus.OPEN,
                     created_at=now,
                 )
                 session.add(incident)
                 session.flush()
                 details = {"incident_id": incident.id, "element_id": timer.element_id, "error": error[:500]}
-                record(session, now, SYSTEM, "incident.opened", instance_id=timer.instance_id, details=details)
+                record(session, now, SYSTEM, Event.INCIDENT_OPENED, instance_id=timer.instance_id, details=details)
                 emit(
                     session,
                     now,
-                    "incident.opened",
+                    Event.INCIDENT_OPENED,
                     instance_id=timer.instance_id,
                     payload={
                         "instance_id": timer.instance_id,
@@ -298,7 +313,7 @@ class TimerService:
 
     # --- incidents -------------------------------------------------------------------------------
     def list_incidents(
-        self, status: str | None = "open", instance_id: str | None = None, limit: int = 100
+        self, status: str | None = IncidentStatus.OPEN, instance_id: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
         with self.ctx.db.read() as session:
             query = select(Incident, ProcessInstance.business_key).join(
@@ -319,13 +334,14 @@ class TimerService:
             now = self.ctx.clock.now()
             timer = session.get(Timer, incident.timer_id) if incident.timer_id else None
             if timer is not None:
-                timer.status, timer.attempts, timer.locked_until, timer.claim_token = "pending", 0, None, None
-            incident.status, incident.resolution, incident.resolved_at = "resolved", "retried", now
+                timer.status, timer.attempts, timer.locked_until, timer.claim_token = TimerStatus.PENDING, 0, None, None
+            incident.status, incident.resolution = IncidentStatus.RESOLVED, IncidentResolution.RETRIED
+            incident.resolved_at = now
             record(
                 session,
                 now,
                 actor,
-                "incident.retried",
+                Event.INCIDENT_RETRIED,
                 instance_id=incident.instance_id,
                 details={"incident_id": incident.id},
             )
@@ -343,7 +359,7 @@ class TimerService:
         self.ctx.runtime.cancel_instance(instance_id, actor, reason)
         with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as session:
             incident = session.get(Incident, incident_id)
-            incident.status, incident.resolution = "resolved", "cancelled"
+            incident.status, incident.resolution = IncidentStatus.RESOLVED, IncidentResolution.CANCELLED
             incident.resolved_at = self.ctx.clock.now()
         return self.list_incidents(status=None, instance_id=instance_id)[-1]
 
@@ -352,7 +368,7 @@ class TimerService:
         incident = session.get(Incident, incident_id)
         if incident is None:
             raise IncidentNotFound(f"incident {incident_id} does not exist")
-        if incident.status != "open":
+        if incident.status != IncidentStatus.OPEN:
             raise InvalidInput(
                 f"incident {incident_id} is already {incident.status}", [{"field": "incident", "message": "not open"}]
             )
@@ -360,7 +376,7 @@ class TimerService:
 
     @staticmethod
     def _require_admin(actor: Actor) -> None:
-        if actor.role not in ("admin", "system"):
+        if actor.role not in (Role.ADMIN, Role.SYSTEM):
             raise Forbidden("only an admin resolves incidents")
 
     def pending(self, instance_id: str) -> list[dict[str, Any]]:

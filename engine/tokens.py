@@ -21,6 +21,7 @@ from .errors import InvalidInput, TokenNotFound
 from .identity import Actor, IdentityService, member_actor
 from .store.db import DriverQuery
 from .store.models import AuthToken, Department, Membership, User
+from .vocabulary import Event
 
 SESSION_PREFIX = "fqs_"
 API_PREFIX = "fqa_"
@@ -84,7 +85,7 @@ class TokenService:
         with self.ctx.db.transaction() as session:
             if actor is None:
                 name = username if isinstance(username, str) and _NAME.match(username) else None
-                record(session, now, None, "auth.login_failed", details={"username": name})
+                record(session, now, None, Event.AUTH_LOGIN_FAILED, details={"username": name})
                 return None
             token = _new_token(SESSION_PREFIX)
             expires_at = now + timedelta(seconds=self.ctx.settings.token_ttl_seconds)
@@ -101,7 +102,7 @@ class TokenService:
                     revoked_at=None,
                 )
             )
-            record(session, now, actor, "auth.login", details={"expires_at": expires_at.isoformat()})
+            record(session, now, actor, Event.AUTH_LOGIN, details={"expires_at": expires_at.isoformat()})
             user = self.ctx.identity.user_view(session, session.get(User, actor.id))
         return {"token": token, "token_type": "Bearer", "expires_at": expires_at.isoformat(), "user": user}
 
@@ -140,7 +141,7 @@ class TokenService:
                     session,
                     now,
                     actor,
-                    "auth.logout" if row.kind == "session" else "api_token.revoked",
+                    Event.AUTH_LOGOUT if row.kind == "session" else Event.API_TOKEN_REVOKED,
                     details={"token_id": row.id},
                 )
 
@@ -182,7 +183,7 @@ class TokenService:
                 session,
                 now,
                 actor,
-                "api_token.created",
+                Event.API_TOKEN_CREATED,
                 details={"token_id": row.id, "name": name, "department": dept.key},
             )
             return {**_api_token_view(row, dept.key), "token": token}
@@ -210,7 +211,7 @@ class TokenService:
             row, key = found
             if row.revoked_at is None:
                 row.revoked_at = now
-                record(session, now, actor, "api_token.revoked", details={"token_id": row.id, "department": key})
+                record(session, now, actor, Event.API_TOKEN_REVOKED, details={"token_id": row.id, "department": key})
             return _api_token_view(row, key)
 
 

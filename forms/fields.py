@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 # Up to this many options a choice is a row of radio buttons (one tap each), above it a select.
@@ -88,7 +89,8 @@ def widget_of(prop: Mapping[str, Any]) -> Widget:
     return Widget.TEXT
 
 
-def pattern_chars(pattern: Any) -> set[str] | None:
+@lru_cache(maxsize=256)
+def pattern_chars(pattern: Any) -> frozenset[str] | None:
     """The characters a simple pattern can match, None when it uses anything wider (`.`, `\\w`,
     negated classes): enough to tell a phone number or a digit string from free text."""
     if not isinstance(pattern, str):
@@ -105,7 +107,7 @@ def pattern_chars(pattern: Any) -> set[str] | None:
             chars.add(token[1])
         elif token not in _STRUCTURE and not token.startswith("{"):
             chars.add(token)
-    return chars or None
+    return frozenset(chars) or None
 
 
 def _class_chars(body: str) -> set[str]:

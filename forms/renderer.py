@@ -38,8 +38,41 @@ __all__ = ["render_form", "parse_form", "field_title", "option_label", "form_tit
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 # The placeholder for the item number in a repeatable item's <template>; forms.js replaces it.
 INDEX = "__index__"
-# Messages the engine writes into FormInvalid.details that the renderer's catalogue translates.
-ENGINE_MESSAGES = ("this field is required",)
+# What an officer reads for each rule an entry broke (translated by the catalogue): the engine's
+# messages are jsonschema's, in English and sometimes quoting the entry itself.
+MESSAGE_WORDS = {
+    "required": "This field is required.",
+    "minItems": "Give at least one.",
+    "maxItems": "Too many items.",
+    "uniqueItems": "Each option may be chosen only once.",
+    "maxLength": "Too long.",
+    "minLength": "Too short.",
+    "integer": "Enter a whole number.",
+    "number": "Enter a number.",
+    "range": "Out of the allowed range.",
+    "enum": "Choose one of the options.",
+    "pattern": "The format is not valid.",
+    "other": "This value is not valid.",
+}
+# How the engine's message names the broken rule (forms.Form._describe, jsonschema 4.x wording).
+_MESSAGE_RULES = [
+    (re.compile(r"^this field is required$"), "required"),
+    (re.compile(r"^invalid value \(fails '(?P<rule>\w+)'\)$"), None),  # a personal field: rule named
+    (re.compile(r"^\[.*\] (should be non-empty|is too short)$", re.S), "minItems"),
+    (re.compile(r"^\[.*\] is too long$", re.S), "maxItems"),
+    (re.compile(r"has non-unique elements$"), "uniqueItems"),
+    (re.compile(r"should be non-empty$"), "required"),
+    (re.compile(r"is too long$"), "maxLength"),
+    (re.compile(r"is too short$"), "minLength"),
+    (re.compile(r"is not of type 'integer'$"), "integer"),
+    (re.compile(r"is not of type 'number'$"), "number"),
+    (re.compile(r"than (or equal to )?the (minimum|maximum) of"), "range"),
+    (re.compile(r"is not one of \[|was expected$"), "enum"),
+    (re.compile(r"does not match '|is not a '"), "pattern"),
+    (re.compile(r"…$|is not of type|is not a multiple of"), "other"),
+]
+_RULE_ALIASES = {"format": "pattern", "const": "enum", "type": "other", "multipleOf": "other"}
+_RULE_ALIASES |= dict.fromkeys(["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"], "range")
 _INPUT_TYPES = {
     Widget.INTEGER: "number",
     Widget.NUMBER: "number",
@@ -85,7 +118,8 @@ def render_form(
 @lru_cache(maxsize=16)
 def _catalogue(locale: str) -> Callable[[str], str]:
     """The renderer's own words from forms/translations (compiled .mo) when the page passes none."""
-    languages = [locale.replace("-", "_"), locale.split("_")[0].split("-")[0]]
+    parts = locale.replace("-", "_").split("_")  # zh_Hans_CN (a babel Locale) looks for zh_CN, then zh
+    languages = ["_".join(parts), f"{parts[0]}_{parts[-1]}", parts[0]]
     return stdlib_gettext.translation("messages", TRANSLATIONS, languages=languages, fallback=True).gettext
 
 
@@ -100,6 +134,15 @@ class _Context:
     # (anchor id, field title, messages) of the errors shown next to a field, for the summary.
     shown: list[tuple[str, str, list[str]]] = field(default_factory=list)
 
+    def words(self, message: str) -> str:
+        """The engine's error message in the user's words; unknown messages as they are."""
+        for pattern, rule in _MESSAGE_RULES:
+            found = pattern.search(message)
+            if found:
+                rule = rule or _RULE_ALIASES.get(found["rule"], found["rule"])
+                return self.gettext(MESSAGE_WORDS.get(rule, MESSAGE_WORDS["other"]))
+        return message
+
     def id_for(self, path: tuple) -> str:
         return f"{self.id_prefix}-{input_name(path)}"
 
@@ -107,7 +150,7 @@ class _Context:
         """Take the errors at or below `path` (children claim theirs first)."""
         mine = [m for p, m in self.pending if p[: len(path)] == path]
         self.pending = [(p, m) for p, m in self.pending if p[: len(path)] != path]
-        messages = [self.gettext(m) if m in ENGINE_MESSAGES else m for m in mine]
+        messages = [self.words(m) for m in mine]
         if messages:
             self.shown.append((anchor, title, messages))
         return messages
@@ -127,10 +170,9 @@ def _tag(name: str, attrs: Mapping[str, Any], content: Any = None) -> Markup:
         if value is None or value is False:
             continue
         parts.append(key if value is True else f'{key}="{escape(value)}"')
-    opening = Markup(f"<{' '.join(parts)}>")
-    if content is None:
-        return opening
-    return opening + escape(content) + Markup(f"</{name}>")
+    opening = f"<{' '.join(parts)}>"
+    # One Markup per element: joining Markup objects escapes each operand again and was most of the time.
+    return Markup(opening if content is None else f"{opening}{escape(content)}</{name}>")
 
 
 def _join(parts: list[Any]) -> Markup:
@@ -493,6 +535,6 @@ def _summary(ctx: _Context) -> Markup:
         _tag("li", {}, _tag("a", {"href": f"#{anchor}"}, f"{title}: {'; '.join(messages)}"))
         for anchor, title, messages in ctx.shown
     ]
-    lines += [_tag("li", {}, ctx.gettext(m) if m in ENGINE_MESSAGES else m) for _, m in ctx.pending]
+    lines += [_tag("li", {}, ctx.words(m)) for _, m in ctx.pending]
     heading = _tag("p", {"class": "fq-summary-title"}, ctx.gettext("Please correct the following:"))
     return _tag("div", {"class": "fq-summary", "role": "alert"}, heading + _tag("ul", {}, _join(lines)))

@@ -5,6 +5,8 @@ Most submitted data is valid. jsonschema-rs says so in about a microsecond, wher
 is checked again by jsonschema, whose errors name the failing rule and path for the 422 answer; if
 jsonschema finds nothing wrong (the two disagree on a format, say), the data is accepted, as it was
 before. tests/test_forms.py checks the two agree on generated data for every bundled schema.
+jsonschema checks `date-time` only with rfc3339-validator installed (a dependency for that reason:
+without it a malformed time was accepted; tests/test_form_formats.py).
 """
 
 from __future__ import annotations

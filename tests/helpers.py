@@ -70,3 +70,40 @@ def escalate(engine, officer, case, departments) -> None:
 
 
 DEPARTMENT_RESULT = {"outcome": "resolved", "summary": "已办结 handled"}
+
+
+def database_rows(engine) -> dict[str, list[tuple]]:
+    """Every row of every table, in key order: what a refused command must leave exactly as it was."""
+    from sqlalchemy import select
+
+    from engine.store.models import Base
+
+    with engine.db.read() as session:
+        return {
+            table.name: [tuple(row) for row in session.execute(select(table).order_by(*table.primary_key.columns))]
+            for table in Base.metadata.sorted_tables
+        }
+
+
+def rows_added(engine, before: dict[str, list[tuple]], table: str) -> list[dict[str, Any]]:
+    """The rows of `table` (audit_log, outbox, personal_records...) written since `before`, as dicts."""
+    from sqlalchemy import select
+
+    from engine.store.models import Base
+
+    model = Base.metadata.tables[table]
+    key = [i for i, column in enumerate(model.columns) if column.primary_key]
+    known = {tuple(row[i] for i in key) for row in before[table]}
+    with engine.db.read() as session:
+        rows = session.execute(select(model).order_by(*model.primary_key.columns)).all()
+    return [dict(row._mapping) for row in rows if tuple(row[i] for i in key) not in known]
+
+
+def queue_of(engine, task_id: str) -> set[str]:
+    """The queues (group keys) a task is waiting in."""
+    from sqlalchemy import select
+
+    from engine.store.models import TaskCandidate
+
+    with engine.db.read() as session:
+        return set(session.scalars(select(TaskCandidate.group_key).where(TaskCandidate.task_id == task_id)))

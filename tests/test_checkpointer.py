@@ -78,11 +78,14 @@ def test_the_log_is_left_to_grow_until_enough_transactions_wrote_to_it(tmp_path)
     db = _database(tmp_path, commits=5)
     try:
         _write(db, 3)  # four write transactions with the table's
-        time.sleep(0.2)
-        assert db.checkpointer.checkpoints == 0
+        # the thread acts only when woken, and four commits did not wake it: no waiting can make it
+        # checkpoint now, so what the file holds is what the commits themselves copied (nothing)
+        assert (db.checkpointer._since, db.checkpointer._wake.is_set()) == (4, False)
+        assert db.checkpointer._thread.is_alive() and db.checkpointer.checkpoints == 0
         assert _rows_in_database_file(tmp_path / "fengqiao.db") == 0
-        _write(db, 1)
+        _write(db, 1)  # the fifth wakes it
         assert _eventually(lambda: db.checkpointer.checkpoints == 1)
+        assert _eventually(lambda: _rows_in_database_file(tmp_path / "fengqiao.db") == 4 * ROWS_PER_TRANSACTION)
     finally:
         db.dispose()
 

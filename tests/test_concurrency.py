@@ -26,13 +26,27 @@ def audit_count(engine, instance_id, action) -> int:
         )
 
 
+def overlapping(spans: list[tuple[float, float]]) -> int:
+    """The most attempts in flight at one moment (each a (started, ended) span)."""
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    most = current = 0
+    for _, step in edges:
+        current += step
+        most = max(most, current)
+    return most
+
+
 def race_in_threads(fn, n: int) -> list[str]:
+    """Run `fn(i)` in `n` threads released together; every attempt must have run, and at least two
+    at the same time (a race that did not race proves nothing)."""
     barrier = threading.Barrier(n)
     results: list[str] = []
+    spans: list[tuple[float, float]] = []
     lock = threading.Lock()
 
     def run(i):
         barrier.wait()
+        started = time.monotonic()
         try:
             fn(i)
             outcome = "won"
@@ -40,12 +54,15 @@ def race_in_threads(fn, n: int) -> list[str]:
             outcome = exc.code
         with lock:
             results.append(outcome)
+            spans.append((started, time.monotonic()))
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(60)
+    assert len(results) == n, f"only {len(results)} of {n} attempts finished"
+    assert overlapping(spans) >= 2, spans
     return sorted(results)
 
 
@@ -81,7 +98,6 @@ def test_claim_race_between_processes_has_exactly_one_winner(engine, world, sett
         engine.identity.create_user(name, "officer", "correct-horse-battery", ["xinqiao"])
     case = report_case(engine, world["wang"])
     task_id = task_of(engine, case, "assess_case")["id"]
-    start_at = time.time() + 4.0
     procs = [
         subprocess.Popen(
             [
@@ -93,20 +109,29 @@ def test_claim_race_between_processes_has_exactly_one_winner(engine, world, sett
                 "claim",
                 task_id,
                 name,
-                str(start_at),
             ],
             cwd=ROOT,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for name in officers
     ]
-    outputs = []
+    # a barrier across processes: each says when it is connected and warm, all start on one word
+    for proc in procs:
+        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+    for proc in procs:
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    outputs, spans = [], []
     for proc in procs:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-        outputs.append(out.strip())
+        outcome, started, ended = out.split()
+        outputs.append(outcome)
+        spans.append((float(started), float(ended)))
+    assert overlapping(spans) >= 2, spans  # the attempts really raced
     assert sorted(outputs).count("won") == 1, outputs
     assert set(outputs) - {"won"} <= {"task_already_claimed", "case_owned_by_another"}
     assert audit_count(engine, case["id"], "task.claimed") == 1

@@ -102,3 +102,110 @@ def test_threads_evaluating_at_once_each_see_their_own_variables():
     finally:
         sys.setswitchinterval(interval)
     assert [set(r) for r in results] == [{n * 11} for n in range(8)]
+
+
+# --- resource bounds: sizes, repetition, time (a hostile expression fails its change, not the worker) ---
+HOSTILE_AT_RUN_TIME = [
+    "sorted([[n] * 99999] * 500)[0][0] == 0",  # nested repetition: 50 million elements
+    "len(str([[n] * 99999] * 300)) > 0",  # a 30 MB string from a small list
+    "len([[[n] * 999] * 999] * 999) > 0",
+    "(n + 8) ** 4000 ** 2 > 0",  # an integer of millions of digits
+    "len(str((n + 9) ** 3000 * (n + 9) ** 3000)) > 0",
+    "len(word * 99999 + word * 99999) > 0",
+]
+
+
+@pytest.mark.parametrize("expression", HOSTILE_AT_RUN_TIME)
+def test_an_expression_over_the_size_bounds_is_refused_quickly(expression):
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(ExpressionError) as err:
+        Evaluator().evaluate(expression, {"n": 0, "word": "ab"})
+    assert time.monotonic() - started < 2
+    assert "limit" in err.value.message
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["word.ljust(10 ** 9) == ''", "word.center(n + 10 ** 9) == ''", "f'{n:>999999999}' == ''", "word.zfill(10**9)"],
+)
+def test_methods_and_format_specs_that_grow_a_value_are_refused(expression):
+    with pytest.raises(ExpressionError):
+        Evaluator().evaluate(expression, {"n": 0, "word": "ab"})
+
+
+def test_an_expression_that_runs_past_the_time_bound_is_refused(monkeypatch):
+    from engine import expressions
+
+    monkeypatch.setattr(expressions, "MAX_EVALUATION_SECONDS", 0.01)
+    slow = " + ".join(["len(sorted(big))"] * 60) + " > 0"
+    with pytest.raises(ExpressionError) as err:
+        Evaluator().evaluate(slow, {"big": list(range(15_000, 0, -1))})
+    assert "time limit" in err.value.message
+
+
+def test_ordinary_expressions_stay_within_the_bounds():
+    evaluator = Evaluator()
+    variables = {"parties": [{"name": "x" * 100}] * 20, "description": "d" * 4000, "level": 3}
+    assert evaluator.evaluate("len(parties) == 20 and parties[0]['name'].startswith('x')", variables) is True
+    assert evaluator.evaluate("len(description.strip().lower()) + level * 2 ** 64", variables) == 4000 + 3 * 2**64
+    assert evaluator.evaluate("sorted([level, 1, 2])[0] == 1 and 'PT' + str(level) + 'H' == 'PT3H'", variables)
+
+
+def test_a_hostile_condition_fails_its_case_start_only(engine, world):
+    import time
+
+    from sqlalchemy import func, select
+
+    from engine.store.models import ProcessInstance
+
+    engine.repository.deploy([("heavy.bpmn", models.gateway("sorted([[n] * 99999] * 500)[0][0] == 0", key="heavy"))])
+    engine.repository.deploy([("gated.bpmn", models.gateway("n == 1"))])
+    started = time.monotonic()
+    with pytest.raises((WorkflowFailed, ExpressionError)) as err:
+        engine.runtime.start_instance("heavy", world["wang"], {"n": 0})
+    assert time.monotonic() - started < 2 and "limit" in err.value.message
+    with engine.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(ProcessInstance)) == 0
+    assert engine.runtime.start_instance("gated", world["wang"], {"n": 1})["status"] == "running"
+
+
+# --- hostile constants are refused at deploy, naming the element ---------------------------------
+HOSTILE_CONSTANTS = [
+    "9**9**9",
+    "9**9**9 == 1",
+    "sorted([[0] * 99999] * 500)[0][0] == 0",
+    "len(str([[0] * 99999] * 300)) > 0",
+    "n == 1 or len('ab' * 99999 + 'ab' * 99999) > 0",  # a constant inside a variable expression
+    "'x'.ljust(10**9) == n",
+]
+
+
+@pytest.mark.parametrize("expression", HOSTILE_CONSTANTS)
+def test_a_hostile_constant_condition_is_refused_at_validate_and_deploy(engine, expression):
+    from engine.store.models import ProcessDefinition
+
+    xml = models.gateway(expression)
+    for check in (engine.repository.validate, engine.repository.deploy):
+        with pytest.raises(DeploymentInvalid) as err:
+            check([("hostile.bpmn", xml)])
+        assert [d["element_id"] for d in err.value.details] == ["f_yes"]
+    with engine.db.read() as session:
+        assert session.query(ProcessDefinition).filter_by(key="gated").count() == 0
+
+
+@pytest.mark.parametrize("attribute", ["dueDate", "followUpDate", "priority"])
+def test_a_hostile_constant_task_attribute_is_refused_at_deploy(engine, attribute):
+    xml = models.one_task(task_attrs=f'camunda:candidateGroups="officer" camunda:{attribute}="${{9**9**9}}"')
+    with pytest.raises(DeploymentInvalid) as err:
+        engine.repository.deploy([("hostile.bpmn", xml)])
+    assert [d["element_id"] for d in err.value.details] == ["review"]
+    assert attribute in err.value.details[0]["message"]
+
+
+def test_constants_within_the_bounds_and_variable_powers_deploy(engine, world):
+    xml = models.gateway("n ** 2 > 2 ** 10 and 'PT' + '24H' == 'PT24H'")
+    engine.repository.deploy([("fine.bpmn", xml)])
+    case = engine.runtime.start_instance("gated", world["wang"], {"n": 40})
+    assert [t["element_id"] for t in case["open_tasks"]] == ["review"]

@@ -10,7 +10,7 @@ import pytest
 
 from engine.errors import FormInvalid
 from forms import FormRegistry
-from forms.renderer import ENGINE_MESSAGES, field_title, form_title, option_label, parse_form, render_form
+from forms.renderer import MESSAGE_WORDS, field_title, form_title, option_label, parse_form, render_form
 from forms.validator import SchemaValidator
 from tests.conftest import ROOT
 from tests.form_pages import FORMS, as_multidict, catalogue, schema, submitted, tree, zh_cn_gettext
@@ -289,15 +289,15 @@ def test_errors_are_shown_next_to_their_fields_and_described_for_screen_readers(
     root = tree(render_form(schema("report_case"), values={"parties": [{"name": "甲"}]}, errors=errors))
     description = one(root, '//textarea[@name="description"]')
     assert description.get("aria-invalid") == "true"
-    assert one(root, f'//*[@id="{description.get("aria-describedby")}"]').text_content() == "this field is required"
+    assert one(root, f'//*[@id="{description.get("aria-describedby")}"]').text_content() == "This field is required."
     phone = one(root, '//input[@name="parties-0-phone"]')
     described = phone.get("aria-describedby").split()
     assert phone.get("aria-invalid") == "true"
-    assert "invalid value (fails 'pattern')" in [one(root, f'//*[@id="{i}"]').text_content() for i in described]
+    assert "The format is not valid." in [one(root, f'//*[@id="{i}"]').text_content() for i in described]
     summary = one(root, '//div[@class="fq-summary" and @role="alert"]')
     assert [a.get("href") for a in summary.xpath(".//a")] == ["#f-description", "#f-parties-0-phone"]
     # departments is not a field of this form: its error is listed in the summary, not lost.
-    assert "police" in summary.text_content()
+    assert summary.xpath(".//li")[-1].text_content() == "Choose one of the options."
 
 
 def test_an_error_on_a_choice_group_marks_the_group_and_each_option():
@@ -305,8 +305,56 @@ def test_an_error_on_a_choice_group_marks_the_group_and_each_option():
     root = tree(render_form(schema("assess_case"), values={"resolution": "escalate"}, errors=errors))
     group = one(root, '//fieldset[@data-fq-field="departments"]')
     assert "fq-field--invalid" in group.get("class")
-    assert one(root, f'//*[@id="{group.get("aria-describedby")}"]').text_content() == "this field is required"
+    assert one(root, f'//*[@id="{group.get("aria-describedby")}"]').text_content() == "This field is required."
     assert {i.get("aria-invalid") for i in group.xpath(".//input")} == {"true"}
+
+
+WORDED = {
+    "type": "object",
+    "properties": {
+        **TYPES["properties"],
+        "code": {"type": "string", "pattern": "^[A-Z]+$", "maxLength": 2},
+        "choice": {"enum": ["a", "b"]},
+        "phone": {"type": "string", "pattern": "^[0-9]+$", "x-pii": True},
+        "picks": {"type": "array", "items": {"enum": ["a", "b"]}, "minItems": 1, "maxItems": 1, "uniqueItems": True},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "words"),
+    [
+        ({"count": "three"}, "count", "请输入整数。"),
+        ({"amount": "lots"}, "amount", "请输入数字。"),
+        ({"count": 10}, "count", "超出允许范围。"),
+        ({"over": 0}, "over", "超出允许范围。"),
+        ({"code": "ABC"}, "code", "内容过长。"),
+        ({"code": "a"}, "code", "格式不正确。"),
+        ({"visit_day": "2026-02-30"}, "visit_day", "格式不正确。"),
+        ({"choice": "c"}, "choice", "请从选项中选择。"),
+        ({"phone": "secret-13912345678"}, "phone", "格式不正确。"),
+        ({"picks": []}, "picks", "请至少选择或填写一项。"),
+        ({"picks": ["a", "b"]}, "picks", "项目过多。"),
+        ({"address": {}}, "address.city", "此项为必填项。"),
+        ({"ratio": 0.3}, "ratio", "填写的内容无效。"),
+    ],
+)
+def test_the_engines_error_messages_are_shown_in_the_users_words(data, field, words):
+    from forms import Form
+
+    form = Form("worded", WORDED, frozenset({"phone"}), SchemaValidator(WORDED))
+    with pytest.raises(FormInvalid) as refused:
+        form.validate({"count": 1, "agreed": True, **data})
+    assert [d["field"] for d in refused.value.details] == [field]
+    root = tree(render_form(WORDED, values=data, errors=refused.value.details, gettext=zh_cn_gettext()))
+    summary = one(root, '//div[@class="fq-summary"]//li').text_content()
+    assert summary.endswith(words)
+    assert "secret" not in summary and "three" not in summary
+
+
+def test_messages_the_renderer_does_not_know_are_shown_as_the_engine_wrote_them():
+    root = tree(render_form(WORDED, errors=[{"field": None, "message": "unknown field(s): colour"}]))
+    assert one(root, '//div[@class="fq-summary"]//li').text_content() == "unknown field(s): colour"
 
 
 def test_slash_separated_error_paths_find_their_field_too():
@@ -318,7 +366,7 @@ def test_slash_separated_error_paths_find_their_field_too():
 def test_the_renderers_own_words_come_from_its_catalogue():
     errors = [{"field": "description", "message": "this field is required"}]
     root = tree(render_form(schema("report_case"), errors=errors, gettext=zh_cn_gettext()))
-    assert one(root, '//*[@id="f-description-error"]').text_content() == "此项为必填项"
+    assert one(root, '//*[@id="f-description-error"]').text_content() == "此项为必填项。"
     assert {e.text for e in root.xpath('//*[@class="fq-required"]')} == {"必填"}
     assert {e.text for e in root.xpath('//*[@class="fq-pii"]')} == {"个人信息"}
     assert one(root, '//select[@name="category"]/option[@value=""]').text == "请选择"
@@ -337,7 +385,7 @@ def test_every_word_of_the_renderer_has_a_chinese_translation():
     ]
     assert len(calls) >= 6
     words = catalogue()
-    assert [w for w in [*calls, *ENGINE_MESSAGES] if not words.get(w)] == []
+    assert [w for w in [*calls, *MESSAGE_WORDS.values()] if not words.get(w)] == []
 
 
 def test_the_id_prefix_keeps_two_forms_on_one_page_apart():

@@ -92,8 +92,8 @@ def _expected_queue(engine, actor):
     """Every open task the actor may claim, in due order (no due time last), ties by id."""
     from sqlalchemy import select
 
+    from engine.queues import is_candidate
     from engine.store.models import HumanTask
-    from engine.unit_of_work import is_candidate
 
     with engine.db.read() as session:
         rows = [

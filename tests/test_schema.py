@@ -77,7 +77,8 @@ def _plan(engine, statement, params: dict) -> str:
 
 def test_a_cases_timer_lookups_use_the_index_of_its_unsettled_timers(engine):
     from engine.timers import PENDING_OF_CASE
-    from engine.unit_of_work import _CANCEL_SLA_TIMERS, _SETTLE_BPMN_TIMER
+    from engine.uow.projections import _CANCEL_SLA_TIMERS
+    from engine.uow.waits import _SETTLE_BPMN_TIMER
 
     lookups = {
         "an SLA mark cancelled": (_CANCEL_SLA_TIMERS.statement, {"instance_id": "c", "of_task": "t"}),

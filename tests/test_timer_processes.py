@@ -206,27 +206,50 @@ def test_redis_flushed_with_timers_pending_still_fires_each_once(engine, world, 
     assert_each_fired_once(engine, case_ids)
 
 
-def test_rq_scheduled_job_fires_a_timer_without_the_sweeper(engine, world, settings, past_clock, redis_db):
-    # the worker's sweeper sweeps once at start (nothing is due yet), then sleeps for an hour
+def timer_ids(engine, case_ids: list[str]) -> list[int]:
+    with engine.db.read() as session:
+        return list(
+            session.scalars(select(Timer.id).where(Timer.instance_id.in_(case_ids), Timer.kind == "bpmn_timer"))
+        )
+
+
+def job_results(redis, ids: list[int]) -> dict[int, str | None]:
+    """What each timer's RQ job returned ('fired', 'skipped', ...); None while it has not run."""
+    from rq.job import Job
+
+    return {i: Job.fetch(f"timer-{i}", connection=redis).return_value(refresh=True) for i in ids}
+
+
+def test_rq_scheduled_job_fires_a_timer_without_the_sweeper(engine, world, settings, clock, redis_db):
+    # the worker's sweeper sweeps once at start, then sleeps for an hour: timers that fall due seconds
+    # after the worker registered are fired by their jobs, which return 'fired' (the sweeper's would
+    # leave them 'skipped')
     worker = fengqiao("worker", env=worker_env(settings, FENGQIAO_REDIS_URL=REDIS_URL, FENGQIAO_SWEEP_INTERVAL="3600"))
     try:
         assert wait_until(lambda: bool(redis_db.keys("rq:worker:*")), timeout=30)  # registered
-        time.sleep(0.5)  # past the sweeper's first (empty) sweep
-        case_ids = redis_due_cases(settings, past_clock, world, 3)
-        assert wait_until(lambda: min(fired_per_case(engine, case_ids).values()) >= 1, timeout=30)
+        clock.set(datetime.now(UTC) - timedelta(hours=1) + timedelta(seconds=3))  # due 3 s from now
+        case_ids = redis_due_cases(settings, clock, world, 3)
+        assert fired_per_case(engine, case_ids) == dict.fromkeys(case_ids, 0)
+        ids = timer_ids(engine, case_ids)
+        assert wait_until(lambda: None not in job_results(redis_db, ids).values(), timeout=30)
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.communicate(timeout=30)
+    assert job_results(redis_db, ids) == dict.fromkeys(ids, "fired")
     assert_each_fired_once(engine, case_ids)
 
 
 def test_rq_jobs_and_the_sweeper_racing_fire_each_timer_once(engine, world, settings, past_clock, redis_db):
     case_ids = redis_due_cases(settings, past_clock, world, 30)
+    ids = timer_ids(engine, case_ids)
     env = worker_env(settings, FENGQIAO_REDIS_URL=REDIS_URL)
     workers = [fengqiao("worker", env=env) for _ in range(2)]
     try:
-        assert wait_until(lambda: min(fired_per_case(engine, case_ids).values()) >= 1, timeout=120)
-        time.sleep(1.0)  # let any duplicate job run: it must be a no-op
+        # every job ran (not a fixed window: until each has its result), after or against the sweepers
+        assert wait_until(lambda: None not in job_results(redis_db, ids).values(), timeout=120)
+        results = list(job_results(redis_db, ids).values())
+        assert set(results) <= {"fired", "skipped"}, results
+        assert "skipped" in results, "no job met a timer already fired: nothing raced"
     finally:
         for w in workers:
             w.send_signal(signal.SIGTERM)

@@ -22,14 +22,14 @@ from __future__ import annotations
 from typing import Any
 
 from engine.identity import Actor
+from engine.vocabulary import STATION_ROLES, USER_ROLES, HumanTaskState, Role
 
 from .errors import ApiError, forbidden, not_found
 from .masking import mask_value
 
-STATION_ROLES = ("officer", "supervisor")
-CASE_ROLES = ("officer", "liaison", "supervisor")
-HUMANS = ("officer", "liaison", "supervisor", "admin", "auditor")
-EVERYONE = (*HUMANS, "system")
+CASE_ROLES = (Role.OFFICER, Role.LIAISON, Role.SUPERVISOR)
+HUMANS = USER_ROLES
+EVERYONE = (*HUMANS, Role.SYSTEM)
 PUBLIC = frozenset({"auth.login", "health.healthz", "health.openapi", "static"})
 
 ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
@@ -38,37 +38,37 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "definitions.list": HUMANS,
     "definitions.get": HUMANS,
     "definitions.xml": HUMANS,
-    "definitions.deploy": ("admin",),
-    "definitions.validate": ("admin",),
+    "definitions.deploy": (Role.ADMIN,),
+    "definitions.validate": (Role.ADMIN,),
     "instances.start": STATION_ROLES,
     "instances.list": STATION_ROLES,
     "instances.get": CASE_ROLES,
     "instances.diagram": CASE_ROLES,
-    "instances.cancel": ("supervisor", "admin"),
-    "instances.reassign_owner": ("supervisor",),
+    "instances.cancel": (Role.SUPERVISOR, Role.ADMIN),
+    "instances.reassign_owner": (Role.SUPERVISOR,),
     "tasks.list": CASE_ROLES,
     "tasks.get": CASE_ROLES,
     "tasks.claim": CASE_ROLES,
     "tasks.unclaim": CASE_ROLES,
     "tasks.complete": CASE_ROLES,
-    "tasks.reassign": ("supervisor",),
-    "messages.correlate": ("system", "liaison", "supervisor"),
-    "history.audit_trail": ("auditor",),
-    "incidents.list": ("admin",),
-    "incidents.retry": ("admin",),
-    "incidents.cancel": ("admin",),
-    "instances.update_variables": ("admin",),
-    "admin.list_users": ("admin",),
-    "admin.create_user": ("admin",),
-    "admin.get_user": ("admin",),
-    "admin.update_user": ("admin",),
-    "admin.add_membership": ("admin",),
-    "admin.remove_membership": ("admin",),
+    "tasks.reassign": (Role.SUPERVISOR,),
+    "messages.correlate": (Role.SYSTEM, Role.LIAISON, Role.SUPERVISOR),
+    "history.audit_trail": (Role.AUDITOR,),
+    "incidents.list": (Role.ADMIN,),
+    "incidents.retry": (Role.ADMIN,),
+    "incidents.cancel": (Role.ADMIN,),
+    "instances.update_variables": (Role.ADMIN,),
+    "admin.list_users": (Role.ADMIN,),
+    "admin.create_user": (Role.ADMIN,),
+    "admin.get_user": (Role.ADMIN,),
+    "admin.update_user": (Role.ADMIN,),
+    "admin.add_membership": (Role.ADMIN,),
+    "admin.remove_membership": (Role.ADMIN,),
     "admin.list_departments": HUMANS,
-    "admin.create_department": ("admin",),
-    "admin.list_api_tokens": ("admin",),
-    "admin.create_api_token": ("admin",),
-    "admin.revoke_api_token": ("admin",),
+    "admin.create_department": (Role.ADMIN,),
+    "admin.list_api_tokens": (Role.ADMIN,),
+    "admin.create_api_token": (Role.ADMIN,),
+    "admin.revoke_api_token": (Role.ADMIN,),
 }
 
 # Pages (web/pages) take the roles of the API operation they show or perform: one rule for both.
@@ -88,7 +88,7 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages.cases.diagram": ENDPOINT_ROLES["instances.diagram"],
     "pages.cases.cancel": ENDPOINT_ROLES["instances.cancel"],
     "pages.cases.reassign_owner": ENDPOINT_ROLES["instances.reassign_owner"],
-    "pages.board.show": ("supervisor",),
+    "pages.board.show": (Role.SUPERVISOR,),
     "pages.audit.show": ENDPOINT_ROLES["history.audit_trail"],
 }
 
@@ -130,14 +130,14 @@ def check_role(actor: Actor, endpoint: str | None) -> None:
 
 def may_name_others(actor: Actor) -> bool:
     """Filtering by another user's name (assignee=chen) is for supervisors."""
-    return actor.role == "supervisor"
+    return actor.role == Role.SUPERVISOR
 
 
 # --- tasks -------------------------------------------------------------------------------------
 def task_visible(actor: Actor, task: dict[str, Any]) -> bool:
     if actor.role in STATION_ROLES:
         return actor.station_id is not None and task["station_id"] == actor.station_id
-    if actor.role == "liaison":
+    if actor.role == Role.LIAISON:
         return bool(actor.departments & set(task["candidate_groups"])) or actor.username in (
             task["assignee"],
             task["completed_by"],
@@ -159,7 +159,7 @@ def task_scope(actor: Actor) -> dict[str, Any]:
 
 
 def check_group_filter(actor: Actor, group: str | None) -> None:
-    if group is not None and actor.role == "liaison" and group not in actor.departments:
+    if group is not None and actor.role == Role.LIAISON and group not in actor.departments:
         raise forbidden("a liaison sees only the queues of their own departments")
 
 
@@ -167,7 +167,7 @@ def check_group_filter(actor: Actor, group: str | None) -> None:
 def instance_visible(actor: Actor, instance: dict[str, Any], tasks: list[dict[str, Any]] | None = None) -> bool:
     if actor.role in STATION_ROLES:
         return instance["station"] is not None and instance["station"] in actor.departments
-    if actor.role == "liaison":
+    if actor.role == Role.LIAISON:
         return any(task_visible(actor, t) for t in tasks or [])
     return False
 
@@ -188,19 +188,20 @@ def handles(actor: Actor, instance: dict[str, Any]) -> bool:
 
 def personal_visibility(actor: Actor, instance: dict[str, Any], tasks: list[dict[str, Any]] | None = None) -> str:
     """'clear' or 'masked': how this caller sees the case's personal fields."""
-    if actor.role == "supervisor":
+    if actor.role == Role.SUPERVISOR:
         return "clear"
-    if actor.role == "officer" and handles(actor, instance):
+    if actor.role == Role.OFFICER and handles(actor, instance):
         return "clear"
-    if actor.role == "liaison" and any(
-        t["state"] == "claimed" and t["assignee"] == actor.username and task_visible(actor, t) for t in tasks or []
+    if actor.role == Role.LIAISON and any(
+        t["state"] == HumanTaskState.CLAIMED and t["assignee"] == actor.username and task_visible(actor, t)
+        for t in tasks or []
     ):
         return "clear"
     return "masked"
 
 
 def case_variables(actor: Actor, variables: dict[str, Any]) -> dict[str, Any]:
-    if actor.role == "liaison":
+    if actor.role == Role.LIAISON:
         return {k: v for k, v in variables.items() if k in DEPARTMENT_CONTEXT}
     return variables
 
@@ -209,7 +210,7 @@ def personal_view(
     actor: Actor, records: list[dict[str, Any]], visibility: str, tasks: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     """The decrypted records the caller may see, masked unless `visibility` is 'clear'."""
-    if actor.role == "liaison":
+    if actor.role == Role.LIAISON:
         own = {t["id"] for t in tasks or [] if task_visible(actor, t)}
         kept = []
         for record in records:
@@ -231,7 +232,7 @@ def liaison_tasks(actor: Actor, tasks: list[dict[str, Any]]) -> list[dict[str, A
 # --- messages ----------------------------------------------------------------------------------
 def message_department(actor: Actor, department: str | None) -> str | None:
     """The department a message is reported for: a system's or liaison's own, never another's."""
-    if actor.role in ("system", "liaison"):
+    if actor.role in (Role.SYSTEM, Role.LIAISON):
         if department is not None and department not in actor.departments:
             raise forbidden("you may report results only for your own department")
         if department is None and len(actor.departments) == 1:
@@ -248,7 +249,7 @@ def message_department(actor: Actor, department: str | None) -> str | None:
 
 def check_message_target(actor: Actor, department: str | None, tasks: list[dict[str, Any]]) -> None:
     """The case must be one the caller may know: of the supervisor's station, or with a task of the department."""
-    if actor.role == "supervisor":
+    if actor.role == Role.SUPERVISOR:
         ok = any(t["station_id"] == actor.station_id for t in tasks)
     else:
         wanted = {department} if department else set(actor.departments)

@@ -6,6 +6,8 @@ from flask import Blueprint, Flask, g, jsonify, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from engine.vocabulary import Role
+
 from . import access
 from .context import actor, body, engine, no_content
 from .errors import ApiError
@@ -39,7 +41,7 @@ def me():
             "username": who.username,
             "role": who.role,
             "departments": sorted(who.departments),
-            "kind": "system" if who.role == "system" else "user",
+            "kind": "system" if who.role == Role.SYSTEM else "user",
         }
     )
 

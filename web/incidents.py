@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from engine.vocabulary import IncidentStatus
+
 from .context import actor, args, body, engine
 
 bp = Blueprint("incidents", __name__, url_prefix="/api/v1/incidents")
@@ -12,7 +14,7 @@ bp = Blueprint("incidents", __name__, url_prefix="/api/v1/incidents")
 @bp.get("", endpoint="list")
 def list_():
     query = args()
-    status = query.get("status", "open")
+    status = query.get("status", IncidentStatus.OPEN)
     items = engine().timers.list_incidents(
         status=None if status == "all" else status, instance_id=query.get("instance_id"), limit=query.get("limit", 100)
     )

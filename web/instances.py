@@ -8,6 +8,8 @@ from uuid import UUID
 
 from flask import Blueprint, jsonify
 
+from engine.vocabulary import Role
+
 from . import access
 from .context import actor, args, body, created, engine
 from .errors import ApiError, forbidden
@@ -73,7 +75,7 @@ def get(instance_id: UUID):
 def case_detail(who, instance_id: UUID | str) -> dict[str, Any]:
     """A case as `who` may see it, or a 404 (the pages call this too)."""
     case = engine().runtime.get_instance(str(instance_id))
-    tasks = _tasks_of(case["id"]) if who.role == "liaison" else None
+    tasks = _tasks_of(case["id"]) if who.role == Role.LIAISON else None
     access.check_instance(who, case, tasks)
     return render(case, who, tasks)
 
@@ -86,7 +88,7 @@ def diagram(instance_id: UUID):
 
 def diagram_state(who, instance_id: UUID | str) -> dict[str, Any]:
     case = engine().runtime.get_instance(str(instance_id), history=False)
-    access.check_instance(who, case, _tasks_of(case["id"]) if who.role == "liaison" else None)
+    access.check_instance(who, case, _tasks_of(case["id"]) if who.role == Role.LIAISON else None)
     return engine().runtime.diagram_state(case["id"])
 
 
@@ -111,7 +113,7 @@ def reassign_owner(instance_id: UUID):
 
 
 def cancel_case(who, instance_id: UUID | str, reason: str) -> dict[str, Any]:
-    if who.role != "admin":
+    if who.role != Role.ADMIN:
         access.check_instance(who, engine().runtime.get_instance(str(instance_id), history=False))
     return engine().runtime.cancel_instance(str(instance_id), who, reason)
 
@@ -132,7 +134,7 @@ def render(case: dict[str, Any], who=None, tasks: list[dict[str, Any]] | None = 
     if who is None:
         return view
     view["variables"] = access.case_variables(who, case["variables"])
-    if who.role == "liaison":
+    if who.role == Role.LIAISON:
         view["open_tasks"] = access.liaison_tasks(who, case["open_tasks"])
     else:
         view["history"] = case.get("history", [])

@@ -4,16 +4,29 @@ Paths, methods and path parameters come from Flask's url_map, so they cannot dri
 each endpoint's summary, query parameters, request body and responses come from OPERATIONS, keyed
 by endpoint name; who may call it comes from web.access.ENDPOINT_ROLES. The same request schemas and
 parameters are what web.parsing validates against, so the document is what the server enforces.
-tests/api/test_openapi.py fails when a route has no entry here or an entry has no route.
+tests/api/test_openapi_document.py fails when a route has no entry here or an entry has no route.
+Enums (states, roles, kinds) come from engine/vocabulary.py.
 """
 
 from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Flask
+
+from engine.vocabulary import (
+    BUSINESS_KEY_PATTERN,
+    USER_ROLES,
+    DepartmentKind,
+    HumanTaskState,
+    IncidentResolution,
+    IncidentStatus,
+    InstanceStatus,
+    SlaState,
+)
 
 from . import access, parsing
 
@@ -39,12 +52,20 @@ UUID = {"type": "string", "format": "uuid"}
 USERNAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$"}
 KEY = {"type": "string", "pattern": r"^[a-z][a-z0-9_]{1,63}$"}
 PROCESS_KEY = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^/\s]+$"}
-BUSINESS_KEY = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}$"}
+BUSINESS_KEY = {"type": "string", "pattern": BUSINESS_KEY_PATTERN}
 REASON = {"type": "string", "minLength": 1, "maxLength": 1000}
-ROLE = {"type": "string", "enum": ["officer", "liaison", "supervisor", "admin", "auditor"]}
-TASK_STATE = {"type": "string", "enum": ["open", "claimed", "completed", "cancelled"]}
-SLA_STATE = {"type": "string", "enum": ["on_time", "warning", "breached", "met", "missed"]}
-INSTANCE_STATUS = {"type": "string", "enum": ["running", "completed", "cancelled"]}
+
+
+def enum(values: Iterable[str]) -> dict[str, Any]:
+    """A string schema whose values are the vocabulary's (engine/vocabulary.py), in its order."""
+    return {"type": "string", "enum": [str(value) for value in values]}
+
+
+ROLE = enum(USER_ROLES)
+TASK_STATE = enum(HumanTaskState)
+SLA_STATE = enum(SlaState)
+INSTANCE_STATUS = enum(InstanceStatus)
+DEPARTMENT_KIND = enum(DepartmentKind)
 CURSOR = {"type": "string", "minLength": 1, "maxLength": 512, "pattern": r"^[A-Za-z0-9_-]+$"}
 MAX_ID = 2**53
 
@@ -110,8 +131,8 @@ INCIDENT = all_required(
         "kind": STR,
         "error": STR,
         "attempts": INT,
-        "status": {"type": "string", "enum": ["open", "resolved"]},
-        "resolution": nullable({"type": "string", "enum": ["retried", "cancelled"]}),
+        "status": enum(IncidentStatus),
+        "resolution": nullable(enum(IncidentResolution)),
         "created_at": TIME,
         "resolved_at": nullable(TIME),
     }
@@ -158,9 +179,7 @@ INSTANCE = all_required(
 USER = all_required(
     {"id": INT, "username": STR, "display_name": STR, "role": ROLE, "departments": array(STR), "active": BOOL}
 )
-DEPARTMENT = all_required(
-    {"id": INT, "key": STR, "name": STR, "kind": {"type": "string", "enum": ["station", "agency"]}}
-)
+DEPARTMENT = all_required({"id": INT, "key": STR, "name": STR, "kind": DEPARTMENT_KIND})
 API_TOKEN_FIELDS = {
     "id": INT,
     "name": STR,
@@ -344,7 +363,7 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
         {
             "key": KEY,
             "name": {"type": "string", "minLength": 1, "maxLength": 200},
-            "kind": {"type": "string", "enum": ["station", "agency"]},
+            "kind": DEPARTMENT_KIND,
         },
         ["key", "name", "kind"],
         closed=True,
@@ -598,7 +617,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         params=[
             query(
                 "status",
-                {"type": "string", "enum": ["open", "resolved", "all"], "default": "open"},
+                enum([*IncidentStatus, "all"]) | {"default": IncidentStatus.OPEN.value},
                 "open (default), resolved or all",
             ),
             query("instance_id", UUID, "incidents of one case"),

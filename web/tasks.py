@@ -7,6 +7,8 @@ from uuid import UUID
 
 from flask import Blueprint, jsonify
 
+from engine.vocabulary import Role
+
 from . import access
 from .context import actor, args, body, engine
 from .errors import forbidden
@@ -54,7 +56,7 @@ def task_detail(who, task_id: UUID | str) -> dict[str, Any]:
     task = access.check_task(who, engine().tasks.get_task(str(task_id)))
     form = task.pop("form", None)
     case = engine().runtime.get_instance(task["instance_id"])
-    tasks = engine().tasks.query(instance_id=case["id"], limit=200)["items"] if who.role == "liaison" else None
+    tasks = engine().tasks.query(instance_id=case["id"], limit=200)["items"] if who.role == Role.LIAISON else None
     return {
         "task": task,
         "form": form,

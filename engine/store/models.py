@@ -28,6 +28,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, query_expression
 from sqlalchemy.types import TypeDecorator
 
+from ..vocabulary import OPEN_TASK_STATES, IncidentStatus, TimerStatus
+
 # BigInteger ids autoincrement on SQLite only when declared INTEGER.
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
@@ -79,17 +81,18 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC) if value is not None else None
 
 
-OPEN_TASK = "state IN ('open', 'claimed')"  # the predicate of the partial index on open tasks
+# the predicate of the partial index on open tasks: "state IN ('open', 'claimed')"
+OPEN_TASK_INDEX_WHERE = "state IN ({})".format(", ".join(f"'{state}'" for state in OPEN_TASK_STATES))
 # Timers stay as rows after they fire or are cancelled (history), but only pending ones are looked up
 # by due time or by task: those indexes hold pending rows only. A change then touches them only for
 # the timers it adds or settles, and the sweeper's index stays as small as the backlog. Queries say
 # the predicate literally (TIMER_PENDING below), or SQLite cannot use a partial index.
-PENDING = "status = 'pending'"
-LEASED = "status = 'pending' AND claim_token IS NOT NULL"
+PENDING = f"status = '{TimerStatus.PENDING}'"
+LEASED = f"status = '{TimerStatus.PENDING}' AND claim_token IS NOT NULL"
 # A case's timers by task: pending ones (an SLA mark cancelled, a case's list) and incidents (a
 # waiting BPMN timer that failed still stands for its event). Written as an OR so that a query saying
 # `status = 'pending'` alone can use it too (SQLite and PostgreSQL prove `a` implies `a OR b`).
-UNSETTLED = "status = 'pending' OR status = 'incident'"
+UNSETTLED = f"status = '{TimerStatus.PENDING}' OR status = '{TimerStatus.INCIDENT}'"
 
 
 class Base(DeclarativeBase):
@@ -175,7 +178,7 @@ class ProcessInstance(Base):
     variables: Mapped[dict[str, Any]]  # non-personal snapshot, read without opening the blob
     state: Mapped[str] = mapped_column(Text)  # serialized workflow without its spec
     version: Mapped[int] = mapped_column(Integer, default=1)
-    # the state, read only when the version differs from the one this process cached (unit_of_work.py)
+    # the state, read only when the version differs from the one this process cached (engine/uow/)
     stale_state: Mapped[str | None] = query_expression()
     # Optimistic concurrency: a second writer of the same version raises StaleDataError.
     __mapper_args__ = {"version_id_col": version}
@@ -190,7 +193,13 @@ class HumanTask(Base):
         Index("ix_tasks_instance", "instance_id", "state"),
         Index("ix_tasks_state_due", "state", "due_at"),
         # open tasks in due order: the SLA board (breached/warning) reads it without sorting (0004)
-        Index("ix_tasks_open_due", "due_at", "id", postgresql_where=text(OPEN_TASK), sqlite_where=text(OPEN_TASK)),
+        Index(
+            "ix_tasks_open_due",
+            "due_at",
+            "id",
+            postgresql_where=text(OPEN_TASK_INDEX_WHERE),
+            sqlite_where=text(OPEN_TASK_INDEX_WHERE),
+        ),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id
     instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
@@ -222,7 +231,7 @@ class HumanTask(Base):
 
 
 # an open task, with the states as literals: the partial index on open tasks applies (see TIMER_PENDING)
-TASK_OPEN = HumanTask.__table__.c.state.in_([literal_column("'open'"), literal_column("'claimed'")])
+IS_OPEN_TASK = HumanTask.__table__.c.state.in_([literal_column(f"'{state}'") for state in OPEN_TASK_STATES])
 
 
 class TaskCandidate(Base):
@@ -264,7 +273,7 @@ class Timer(Base):
     element_id: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(24))  # bpmn_timer | sla_warning | sla_breach
     due_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | fired | cancelled | incident
+    status: Mapped[str] = mapped_column(String(16), default=TimerStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claim_token: Mapped[str | None] = mapped_column(String(36))
     locked_until: Mapped[datetime | None]
@@ -272,7 +281,7 @@ class Timer(Base):
     fired_at: Mapped[datetime | None]
 
 
-TIMER_PENDING = Timer.__table__.c.status == literal_column("'pending'")  # matches the partial indexes
+TIMER_PENDING = Timer.__table__.c.status == literal_column(f"'{TimerStatus.PENDING}'")  # matches the partial indexes
 
 
 class Incident(Base):
@@ -287,7 +296,7 @@ class Incident(Base):
     kind: Mapped[str] = mapped_column(String(24))
     error: Mapped[str] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open | resolved
+    status: Mapped[str] = mapped_column(String(16), default=IncidentStatus.OPEN.value)
     resolution: Mapped[str | None] = mapped_column(String(16))  # retried | cancelled
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]

@@ -1,7 +1,7 @@
 """Rows the unit of work locks and holds (an instance, its task rows), as plain attribute records.
 
 They are read on the driver (engine/store/db.py DriverQuery) and written back explicitly with one
-Core UPDATE each (unit_of_work.write_row): no session tracks them, so nothing is flushed behind the
+Core UPDATE each (engine/uow/change.py write_row): no session tracks them, so nothing is flushed behind the
 change's back and no identity map, instrumentation or ORM loading is paid on the hot path. Attribute
 names are the table's column names, as on the ORM models, so views and rules read either alike.
 """

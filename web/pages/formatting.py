@@ -17,6 +17,7 @@ from flask import Flask, current_app, g
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from engine.vocabulary import Role
 from forms import renderer
 
 RISK_CLASSES = {"red": "risk-red", "yellow": "risk-yellow", "blue": "risk-blue"}
@@ -128,11 +129,11 @@ def personal_lines(record: dict[str, Any]) -> list[list[tuple[str, str]]]:
 
 
 ROLE_NAMES = {
-    "officer": lambda: _("Community officer"),
-    "liaison": lambda: _("Department liaison"),
-    "supervisor": lambda: _("Station supervisor"),
-    "admin": lambda: _("Administrator"),
-    "auditor": lambda: _("Auditor"),
+    Role.OFFICER: lambda: _("Community officer"),
+    Role.LIAISON: lambda: _("Department liaison"),
+    Role.SUPERVISOR: lambda: _("Station supervisor"),
+    Role.ADMIN: lambda: _("Administrator"),
+    Role.AUDITOR: lambda: _("Auditor"),
 }
 
 

@@ -1,0 +1,34 @@
+"""TaskService: inbox queries, claim, unclaim, complete, reassign, and case ownership.
+
+commands   claim, unclaim, complete, reassign, case ownership (first-contact responsibility);
+           the handling operations of later issues (transfer, return, extend, ...) go here too
+inbox      inbox queries, one function per query path
+cursor     keyset paging: sort orders and cursors
+views      a task as the engine shows it
+"""
+
+from __future__ import annotations
+
+from ..sla import SLA_STATES, live_sla_state
+from .commands import TaskCommands
+from .inbox import MAX_LIMIT, SORTS, STATES, InboxFilter, InboxQueries
+from .views import task_view
+
+
+class TaskService(TaskCommands, InboxQueries):
+    """Camunda's TaskService: what people do with user tasks, and how they find them."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+
+
+__all__ = [
+    "MAX_LIMIT",
+    "SLA_STATES",
+    "SORTS",
+    "STATES",
+    "InboxFilter",
+    "TaskService",
+    "live_sla_state",
+    "task_view",
+]

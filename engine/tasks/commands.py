@@ -1,0 +1,308 @@
+"""Task commands: claim, unclaim, complete, reassign, and case ownership (first-contact responsibility).
+
+First-contact responsibility (首接负责制): the officer who first claims one of a case's officer tasks
+becomes its case owner; later officer tasks go to the owner automatically; nobody else may take
+them; only a supervisor moves ownership, with a reason, audited. Each command is one unit of work
+(engine/uow/) on the task's instance; the task rows it changes are the ones the change holds.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import bindparam, select, update
+
+from ..errors import (
+    Forbidden,
+    InvalidInput,
+    NotAssignee,
+    NotCandidate,
+    OwnedByAnother,
+    TaskAlreadyClaimed,
+    TaskNotClaimed,
+    TaskNotFound,
+    TaskNotOpen,
+    UserNotFound,
+)
+from ..identity import Actor
+from ..queues import add_candidates, drop_candidates, is_candidate
+from ..runtime import _reason, lookup_names
+from ..store.db import DriverQuery, DriverStatement
+from ..store.models import IS_OPEN_TASK, HumanTask, User
+from ..store.record import Record
+from ..uow import Change, OfTask, close_task, refresh_timers, write_row
+from ..vocabulary import OPEN_TASK_STATES, Event, HumanTaskState, InstanceStatus, Role
+from .views import task_view
+
+_T = HumanTask.__table__.c
+_CLAIM = DriverStatement(
+    update(HumanTask.__table__)
+    .where(_T.id == bindparam("task_id"), _T.state == HumanTaskState.OPEN)
+    .values(state=HumanTaskState.CLAIMED, assignee_id=bindparam("assignee_id"), claimed_at=bindparam("at"))
+)
+_OWNER_TASKS = DriverQuery(
+    select(HumanTask.__table__).where(_T.instance_id == bindparam("instance_id"), _T.owner_task.is_(True), IS_OPEN_TASK)
+)
+_NO_DUE = datetime.min.replace(tzinfo=UTC)  # sorts tasks without a due time (last) against the others
+
+
+class TaskCommands:
+    """The commands of the TaskService (engine/tasks/__init__.py)."""
+
+    ctx: Any
+
+    # --- commands --------------------------------------------------------------------------------
+    def claim(self, task_id: str, actor: Actor, visible=None) -> dict[str, Any]:
+        """Atomically take an open task; the loser of a race gets TaskAlreadyClaimed.
+
+        `visible(view)`, given to any command, is the caller's access check on the task as it is
+        before the change; it raises to refuse (a web layer's 404), inside the same transaction.
+        """
+
+        def op(change: Change):
+            row = self._row(change, task_id, visible)
+            if row.state == HumanTaskState.CLAIMED and row.assignee_id == actor.id:
+                return  # claiming what you hold already changes nothing
+            self._claim(change, row, actor)
+
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
+
+    def unclaim(self, task_id: str, actor: Actor, visible=None) -> dict[str, Any]:
+        def op(change: Change):
+            row = self._row(change, task_id, visible)
+            if row.state != HumanTaskState.CLAIMED:
+                raise TaskNotClaimed("the task is not claimed")
+            if row.assignee_id != actor.id and not self._supervises(actor, row):
+                raise NotAssignee("only the assignee or a supervisor of the station may release the task")
+            write_row(change.session, row, {"state": HumanTaskState.OPEN, "assignee_id": None, "claimed_at": None})
+            add_candidates(change.session, row)
+            change.audit(Event.TASK_UNCLAIMED, task_id=row.id, element_id=row.element_id)
+            change.emit(Event.TASK_UNCLAIMED, task_id=row.id, element_id=row.element_id)
+
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
+
+    def complete(self, task_id: str, actor: Actor, data: dict[str, Any] | None, visible=None) -> dict[str, Any]:
+        """Complete with form data: validated, declared fields only, personal fields sealed.
+
+        An open task the actor may claim is claimed in the same transaction.
+        """
+        data = {} if data is None else data
+
+        def op(change: Change):
+            row = self._row(change, task_id, visible)
+            if row.state not in OPEN_TASK_STATES:
+                raise TaskNotOpen(f"the task is already {row.state}")
+            if row.state == HumanTaskState.OPEN:
+                self._claim(change, row, actor)
+            elif row.assignee_id != actor.id:
+                raise NotAssignee("the task is assigned to someone else")
+            if row.form_key and row.form_key in self.ctx.forms:
+                plain, personal = self.ctx.forms.get(row.form_key).validate(data)
+            else:
+                if not isinstance(data, dict):
+                    raise InvalidInput("data must be a JSON object", [{"field": None, "message": "not an object"}])
+                if data:
+                    raise InvalidInput(
+                        "this task has no form: send no data",
+                        [{"field": k, "message": "unknown field"} for k in sorted(data)[:20]],
+                    )
+                plain, personal = {}, {}
+            workflow = change.workflow
+            refresh_timers(workflow)  # a timer that fell due first wins (boundary at breach)
+            task = workflow.get_task_from_id(uuid.UUID(task_id))
+            if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+                raise TaskNotOpen("the task is no longer ready (a timer or message closed it)")
+            task.set_data(**plain)
+            workflow.run_task_from_id(task.id)
+            workflow.do_engine_steps()
+            close_task(change, row, HumanTaskState.COMPLETED, via="form", actor=actor, outcome=plain)
+            if personal:
+                self.ctx.personal.store(change, row.id, row.form_key, personal)
+            change.audit(
+                Event.TASK_COMPLETED,
+                task_id=row.id,
+                element_id=row.element_id,
+                fields=sorted(plain),
+                personal_fields=sorted(personal),
+            )
+            change.emit(Event.TASK_COMPLETED, task_id=row.id, element_id=row.element_id, via="form")
+
+        def view(change: Change) -> dict[str, Any]:
+            result = self._view_of(task_id)(change)
+            result["next_tasks"] = self.opened_by(change)
+            return result
+
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, then=view)
+
+    def reassign(self, task_id: str, actor: Actor, username: str, reason: str, visible=None) -> dict[str, Any]:
+        """A supervisor gives a task to someone else. An officer task moves the case's ownership."""
+        reason = _reason(reason)
+
+        def op(change: Change):
+            row = self._row(change, task_id, visible)
+            if row.state not in OPEN_TASK_STATES:
+                raise TaskNotOpen(f"the task is already {row.state}")
+            if not self._supervises(actor, row):
+                raise Forbidden("only a supervisor of the case's station may reassign its tasks")
+            target = self._user(change.session, username)
+            if row.owner_task:
+                self._change_owner(change, target, reason)
+                return
+            if not is_candidate(target, row):
+                raise InvalidInput(
+                    f"'{username}' is not a candidate for this task",
+                    [{"field": "user", "message": "not in the task's groups"}],
+                )
+            self._assign(change, row, target.id)
+            change.audit(
+                Event.TASK_REASSIGNED,
+                task_id=row.id,
+                element_id=row.element_id,
+                assignee=target.username,
+                reason=reason,
+            )
+            change.emit(Event.TASK_REASSIGNED, task_id=row.id, element_id=row.element_id, assignee_id=target.id)
+
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
+
+    def reassign_case_owner(self, instance_id: str, actor: Actor, username: str, reason: str) -> dict[str, Any]:
+        """Move first-contact responsibility to another officer of the station (supervisor only)."""
+        reason = _reason(reason)
+
+        def op(change: Change):
+            if actor.role != Role.SUPERVISOR or change.instance.station_id not in (None, actor.station_id):
+                raise Forbidden("only a supervisor of the case's station may reassign its owner")
+            if change.instance.status != InstanceStatus.RUNNING:
+                raise TaskNotOpen(f"the case is {change.instance.status}")
+            self._change_owner(change, self._user(change.session, username), reason)
+
+        self.ctx.uow.run(instance_id, actor, op, load_workflow=False)
+        return self.ctx.runtime.get_instance(instance_id, history=False)
+
+    # --- rules -----------------------------------------------------------------------------------
+    def _claim(self, change: Change, row: HumanTask, actor: Actor) -> None:
+        if row.state == HumanTaskState.CLAIMED:
+            raise TaskAlreadyClaimed("the task was claimed by someone else")
+        if row.state != HumanTaskState.OPEN:
+            raise TaskNotOpen(f"the task is already {row.state}")
+        owner_id = change.instance.case_owner_id
+        if row.owner_task and owner_id is not None and owner_id != actor.id:
+            raise OwnedByAnother("this case has an owner; its officer tasks are theirs")
+        if not is_candidate(actor, row):
+            raise NotCandidate("you are not a candidate for this task")
+        # conditional update: exactly one transaction moves the row out of 'open'
+        won = _CLAIM.execute(change.session, {"task_id": row.id, "assignee_id": actor.id, "at": change.now})
+        if won != 1:
+            raise TaskAlreadyClaimed("the task was claimed by someone else")
+        row.state, row.assignee_id, row.claimed_at = HumanTaskState.CLAIMED, actor.id, change.now  # as written
+        drop_candidates(change.session, row.id)
+        change.audit(Event.TASK_CLAIMED, task_id=row.id, element_id=row.element_id)
+        change.emit(Event.TASK_CLAIMED, task_id=row.id, element_id=row.element_id, assignee_id=actor.id)
+        if row.owner_task and owner_id is None:
+            change.set_instance(case_owner_id=actor.id)
+            change.audit(Event.CASE_OWNER_ASSIGNED, owner=actor.username, rule="first_contact")
+            change.emit(Event.CASE_OWNER_CHANGED, owner_id=actor.id, previous_owner_id=None)
+            self._owner_tasks_to(change, actor.id, exclude=row.id)
+
+    def _change_owner(self, change: Change, target: Actor, reason: str) -> None:
+        role = self.ctx.settings.ownership_role
+        if target.role != role or target.station_id != change.instance.station_id:
+            raise InvalidInput(
+                f"the new owner must be an {role} of the case's station",
+                [{"field": "user", "message": "not an officer of this station"}],
+            )
+        previous = change.instance.case_owner_id
+        if previous == target.id:
+            return
+        change.set_instance(case_owner_id=target.id)
+        self._owner_tasks_to(change, target.id)
+        change.audit(Event.CASE_OWNER_REASSIGNED, owner=target.username, previous_owner_id=previous, reason=reason)
+        change.emit(Event.CASE_OWNER_CHANGED, owner_id=target.id, previous_owner_id=previous)
+
+    def _owner_tasks_to(self, change: Change, user_id: int, exclude: str | None = None) -> None:
+        """Give the case's open officer tasks (but `exclude`) to `user_id`. The workflow this process
+        saved at the locked version names the open tasks: none besides `exclude` (a first claim,
+        usually), no query."""
+        known = self.ctx.workflows.open_tasks(change.instance.id, change.instance.version)
+        if known is not None and not set(known) - {exclude}:
+            return
+        for row in change.hold(_OWNER_TASKS.all(change.session.connection(), {"instance_id": change.instance.id})):
+            if row.id != exclude and row.assignee_id != user_id:
+                self._assign(change, row, user_id)
+                change.emit(Event.TASK_REASSIGNED, task_id=row.id, element_id=row.element_id, assignee_id=user_id)
+
+    @staticmethod
+    def _assign(change: Change, row: Record, user_id: int) -> None:
+        write_row(
+            change.session, row, {"state": HumanTaskState.CLAIMED, "assignee_id": user_id, "claimed_at": change.now}
+        )
+        drop_candidates(change.session, row.id)
+
+    @staticmethod
+    def _supervises(actor: Actor, row: HumanTask) -> bool:
+        return actor.role == Role.SUPERVISOR and (row.station_id is None or row.station_id == actor.station_id)
+
+    def _user(self, session, username: str) -> Actor:
+        return active_actor(self.ctx, session, username)
+
+    def _row(self, change: Change, task_id: str, visible=None) -> HumanTask:
+        row = change.task_row(task_id)
+        if row is None:
+            raise TaskNotFound(f"task '{task_id}' does not exist")
+        if visible is not None:
+            visible(self._row_view(change, row))
+        return row
+
+    def opened_by(self, change: Change) -> list[dict[str, Any]]:
+        """The task rows `change` created, as `get_task` shows them, in the inbox's order (due time,
+        then id): known to the change, so not read back."""
+        rows = sorted(change.created_tasks, key=lambda r: (r["due_at"] is None, r["due_at"] or _NO_DUE, r["id"]))
+        return self._rows_view(change, [Record(HumanTask.__table__, row) for row in rows])
+
+    @classmethod
+    def _row_view(cls, change: Change, row: HumanTask) -> dict[str, Any]:
+        """The task as `get_task` shows it, from the row the unit of work holds (users named by id)."""
+        return cls._rows_view(change, [row])[0]
+
+    @staticmethod
+    def _rows_view(change: Change, rows: list) -> list[dict[str, Any]]:
+        """Task rows as `get_task` shows them; their users named with one lookup (none for the actor)."""
+        names = {change.actor.id: change.actor.username}
+        others = {user_id for row in rows for user_id in (row.assignee_id, row.completed_by_id)} - set(names) - {None}
+        if others:
+            names.update(lookup_names(change.session, {"u": others})["u"])
+        return [task_view(row, names.get(row.assignee_id), names.get(row.completed_by_id), change.now) for row in rows]
+
+    @staticmethod
+    def _instance_of(task_id: str) -> OfTask:
+        return OfTask(str(task_id))
+
+    def _view_of(self, task_id: str):
+        """The task as `get_task` shows it, after the change, from the row the unit of work holds."""
+
+        def view(change: Change) -> dict[str, Any]:
+            row = change.task_row(task_id)  # held by the change already: no statement
+            result = self._row_view(change, row)
+            result["form"] = self._form(row.form_key)
+            return result
+
+        return view
+
+    def _form(self, form_key: str | None) -> dict[str, Any] | None:
+        return form_schema(self.ctx, form_key)
+
+
+def form_schema(ctx, form_key: str | None) -> dict[str, Any] | None:
+    """The JSON Schema of a task's form, if it has one."""
+    return ctx.forms.get(form_key).schema if form_key in ctx.forms else None
+
+
+def active_actor(ctx, session, username: str) -> Actor:
+    """The actor of an active user, by username."""
+    user_id = session.scalar(select(User.id).where(User.username == username, User.active.is_(True)))
+    if user_id is None:
+        raise UserNotFound(f"user '{username}' does not exist")
+    return ctx.identity.actor_by_id(session, user_id)

@@ -1,0 +1,215 @@
+"""Projections: the instance row and its human tasks rebuilt from the workflow after every change.
+
+The task rows open before a change are exactly the user tasks that were READY when the workflow was
+loaded (every change keeps them so), so what to close and what to create is known without reading
+them. Waiting timer and message events are projected by engine/uow/waits.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import bindparam, or_, select, update
+
+from ..errors import EngineError, WorkflowFailed
+from ..queues import candidate_rows, drop_candidates
+from ..schedule import resolve_due
+from ..sla import closing_sla_state, initial_sla_state, warning_time
+from ..store.db import DriverStatement
+from ..store.models import TIMER_PENDING, HumanTask, Timer, User
+from ..vocabulary import SLA_TIMER_KINDS, Event, HumanTaskState, InstanceStatus, TimerKind, TimerStatus
+from .change import Change, write_row
+from .waits import owning_process, sync_waits
+
+_CANCEL_SLA_TIMERS = DriverStatement(
+    update(Timer)
+    .where(
+        Timer.instance_id == bindparam("instance_id"),
+        Timer.task_id == bindparam("of_task"),
+        TIMER_PENDING,
+        or_(*[Timer.kind == kind for kind in SLA_TIMER_KINDS]),
+    )
+    .values(status=TimerStatus.CANCELLED)
+)
+_USER_ID = select(User.id).where(User.username == bindparam("username"))
+
+
+def sync(ctx, change: Change) -> None:
+    """Rebuild the projections from the workflow and buffer the instance's new state (steps 4 and 5)."""
+    wf, instance = change.workflow, change.instance
+    _thrown_events(change)  # takes the thrown events out of the workflow: before it is saved
+    active = wf.get_tasks(state=TaskState.READY | TaskState.WAITING)
+    completed = instance.status == InstanceStatus.RUNNING and wf.is_completed()
+    values = {"variables": snapshot(wf, active), "state": ctx.serializer.dumps(wf)}
+    if completed:
+        values.update(status=InstanceStatus.COMPLETED, ended_at=change.now)
+    change.instance_values.update(values)
+    _sync_human_tasks(ctx, change, [t for t in active if t.state == TaskState.READY and t.task_spec.manual])
+    sync_waits(change)
+    if completed:
+        change.audit(Event.INSTANCE_COMPLETED)
+        change.emit(Event.INSTANCE_COMPLETED, process_key=instance.process_key)
+    change.write_projections()
+
+
+def _thrown_events(change: Change) -> None:
+    for event in change.workflow.get_events():
+        definition = event.event_definition
+        kind = type(definition).__name__.replace("EventDefinition", "").lower() or "event"
+        payload = event.payload if isinstance(event.payload, dict) else {}
+        details = {"name": definition.name, "code": getattr(definition, "code", None)}
+        if kind == "escalation":
+            details["departments"] = payload.get("departments")
+        change.audit(Event.raised(kind), **details)
+        change.emit(Event.raised(kind), **details)
+
+
+def _sync_human_tasks(ctx, change: Change, ready_manual: list) -> None:
+    ready = {str(t.id): t for t in ready_manual}
+    change.ready_after = set(ready)
+    known = change.ready_before  # the open rows, without reading them
+    for task_id in sorted(known - set(ready) - change.finished):  # gone from the workflow: cancelled
+        row = change.task_row(task_id)
+        close_task(change, row, HumanTaskState.CANCELLED)
+        change.audit(Event.TASK_CANCELLED, task_id=row.id, element_id=row.element_id)
+        change.emit(Event.TASK_CANCELLED, task_id=row.id, element_id=row.element_id)
+    for task_id, task in ready.items():
+        if task_id not in known and task_id not in change.finished:
+            _create_task(ctx, change, task)
+
+
+@dataclass
+class _TaskTerms:
+    """What a new user task's model says about it, evaluated over the task's data."""
+
+    due_at: datetime | None
+    warn_at: datetime | None
+    follow_up_at: datetime | None
+    priority: int
+    assignee_name: Any
+
+
+def _task_terms(ctx, change: Change, task, process_key: str, element_id: str, meta: dict[str, Any]) -> _TaskTerms:
+    """Due, warning and follow-up times, priority and assignee of a new task (a model's mistake fails the change)."""
+    variables = task.data
+    evaluate = ctx.evaluator.evaluate
+    process_meta = change.loaded.meta.get(process_key, {})
+    try:
+        due_at = resolve_due(meta.get("due"), variables, change.now, evaluate)
+        warn_at = warning_time(
+            meta.get("warn") or process_meta.get("sla_warning"), change.now, due_at, ctx.settings.sla_warn_fraction
+        )
+        follow_up_at = resolve_due(meta.get("follow_up"), variables, change.now, evaluate)
+        priority = int(evaluate(meta["priority"], variables)) if meta.get("priority") else 50
+        assignee_name = meta.get("assignee")
+        if assignee_name and meta.get("assignee_is_expression"):
+            assignee_name = evaluate(assignee_name, variables)
+    except (EngineError, ValueError, TypeError) as exc:
+        message = getattr(exc, "message", str(exc))
+        raise WorkflowFailed(
+            f"user task '{element_id}': {message}", [{"element_id": element_id, "message": message}]
+        ) from None
+    return _TaskTerms(due_at, warn_at, follow_up_at, priority, assignee_name)
+
+
+def _create_task(ctx, change: Change, task) -> None:
+    """Buffer a new READY user task's row, its queue entries and SLA marks, and announce it."""
+    instance = change.instance
+    process_key = owning_process(task, change.loaded.meta)
+    element_id = task.task_spec.bpmn_id or task.task_spec.name
+    meta = change.loaded.task_meta(process_key, element_id) or {}
+    terms = _task_terms(ctx, change, task, process_key, element_id, meta)
+    groups = list(meta.get("groups", []))
+    users = list(meta.get("users", []))
+    owner_task = ctx.settings.ownership_role in groups
+    assignee_id = None
+    if owner_task and instance.case_owner_id is not None:
+        assignee_id = instance.case_owner_id
+    elif terms.assignee_name:
+        assignee_id = change.session.scalars(_USER_ID, {"username": str(terms.assignee_name)}).first()
+    task_id, due_at = str(task.id), terms.due_at
+    row = {
+        "id": task_id,
+        "instance_id": instance.id,
+        "business_key": instance.business_key,
+        "process_key": process_key,
+        "element_id": element_id,
+        "name": meta.get("name") or task.task_spec.bpmn_name,
+        "lane": meta.get("lane") or task.task_spec.lane,
+        "candidate_groups": groups,
+        "candidate_users": users,
+        "owner_task": owner_task,
+        "station_id": instance.station_id,
+        "state": HumanTaskState.CLAIMED if assignee_id else HumanTaskState.OPEN,
+        "assignee_id": assignee_id,
+        "form_key": meta.get("form_key"),
+        "priority": terms.priority,
+        "created_at": change.now,
+        "claimed_at": change.now if assignee_id else None,
+        "ended_at": None,
+        "completed_by_id": None,
+        "completed_via": None,
+        "due_at": due_at,
+        "warn_at": terms.warn_at,
+        "follow_up_at": terms.follow_up_at,
+        "sla_state": initial_sla_state(due_at),
+        "outcome": None,
+    }
+    change.task_rows.append(row)
+    for kind, when in ((TimerKind.SLA_WARNING, terms.warn_at), (TimerKind.SLA_BREACH, due_at)):
+        if when is not None:
+            change.add_timer(task_id, element_id, kind, when)
+    if assignee_id is None:
+        change.candidate_rows += candidate_rows(task_id, groups, users, due_at)
+    due = due_at.isoformat() if due_at else None
+    change.audit(Event.TASK_CREATED, task_id=task_id, element_id=element_id, assignee_id=assignee_id, due_at=due)
+    change.emit(
+        Event.TASK_CREATED,
+        task_id=task_id,
+        element_id=element_id,
+        name=row["name"],
+        process_key=process_key,
+        candidate_groups=groups,
+        assignee_id=assignee_id,
+        due_at=due,
+    )
+
+
+def close_task(
+    change: Change,
+    row: HumanTask,
+    state: str,
+    *,
+    via: str | None = None,
+    actor=None,
+    outcome: dict[str, Any] | None = None,
+) -> None:
+    """Close a task row (completed or cancelled): queue entries and pending SLA marks go with it."""
+    was_open = row.state == HumanTaskState.OPEN
+    values: dict[str, Any] = {"state": state, "ended_at": change.now}
+    if state == HumanTaskState.COMPLETED:
+        values.update(completed_via=via, completed_by_id=getattr(actor, "id", None), outcome=outcome)
+    sla_state = closing_sla_state(state, change.now, row.due_at)
+    if sla_state is not None:
+        values["sla_state"] = sla_state
+    write_row(change.session, row, values)
+    change.finished.add(row.id)
+    # Core statements: neither table's rows are held by this session (queue entries never are; the
+    # SLA marks of a task being closed are not loaded by the unit of work). Only an open task is in
+    # queues, and only a task with a due time has SLA marks (its warning comes before it).
+    if was_open:
+        drop_candidates(change.session, row.id)
+    if row.due_at is not None:
+        _CANCEL_SLA_TIMERS.execute(change.session, {"instance_id": row.instance_id, "of_task": row.id})
+
+
+def snapshot(workflow, active: list) -> dict[str, Any]:
+    """The instance's current non-personal variables, merged from its active (ready or waiting) tasks."""
+    data: dict[str, Any] = {}
+    source = active if active else ([workflow.last_task] if workflow.last_task is not None else [])
+    for task in source:
+        data.update(task.data)
+    return data

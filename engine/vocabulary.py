@@ -1,0 +1,140 @@
+"""The engine's words: every state, role, kind and event name, defined once.
+
+Each value is the exact string stored in the database, written to the audit trail and the outbox,
+and shown by the API (a `StrEnum` member is that string: it compares, hashes, serializes and binds
+as it). The OpenAPI document takes its enums from here (web/openapi.py), so a new state is added in
+one place.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class HumanTaskState(StrEnum):
+    """A user task's row in the inbox (`human_tasks.state`)."""
+
+    OPEN = "open"  # in its candidates' queues
+    CLAIMED = "claimed"  # held by its assignee
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"  # gone from the workflow (a boundary event, a cancelled case)
+
+
+# The states of a task someone still has to act on (the partial index on open tasks names them).
+OPEN_TASK_STATES = (HumanTaskState.OPEN, HumanTaskState.CLAIMED)
+
+
+class InstanceStatus(StrEnum):
+    """A case (`process_instances.status`)."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class TimerStatus(StrEnum):
+    """A row of the timers table."""
+
+    PENDING = "pending"
+    FIRED = "fired"
+    CANCELLED = "cancelled"
+    INCIDENT = "incident"  # failed its last attempt: an incident stands for it
+
+
+class TimerKind(StrEnum):
+    """What a timer row stands for: a BPMN timer event or one of a task's SLA marks."""
+
+    BPMN_TIMER = "bpmn_timer"
+    SLA_WARNING = "sla_warning"
+    SLA_BREACH = "sla_breach"
+
+
+SLA_TIMER_KINDS = (TimerKind.SLA_WARNING, TimerKind.SLA_BREACH)
+
+
+class SlaState(StrEnum):
+    """A task's standing against its due time (docs/sla.md)."""
+
+    ON_TIME = "on_time"
+    WARNING = "warning"
+    BREACHED = "breached"
+    MET = "met"  # completed in time
+    MISSED = "missed"  # closed late
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class IncidentResolution(StrEnum):
+    RETRIED = "retried"
+    CANCELLED = "cancelled"
+
+
+class Role(StrEnum):
+    """A user's role (`users.role`); `SYSTEM` is the actor of timers and department callbacks."""
+
+    OFFICER = "officer"
+    LIAISON = "liaison"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+    AUDITOR = "auditor"
+    SYSTEM = "system"
+
+
+# The roles a user account can have (SYSTEM is never a user's).
+USER_ROLES = (Role.OFFICER, Role.LIAISON, Role.SUPERVISOR, Role.ADMIN, Role.AUDITOR)
+# Roles that belong to one station: their candidate groups reach only that station's cases.
+STATION_ROLES = (Role.OFFICER, Role.SUPERVISOR)
+
+
+class DepartmentKind(StrEnum):
+    STATION = "station"  # a police station (派出所) or community office: where cases start
+    AGENCY = "agency"  # a department cases are escalated to (civil affairs, health, ...)
+
+
+class Event(StrEnum):
+    """Audit actions and outbox event types (`audit_log.action`, `outbox.type`)."""
+
+    INSTANCE_STARTED = "instance.started"
+    INSTANCE_COMPLETED = "instance.completed"
+    INSTANCE_CANCELLED = "instance.cancelled"
+    INSTANCE_VARIABLES_UPDATED = "instance.variables_updated"
+    TASK_CREATED = "task.created"
+    TASK_CLAIMED = "task.claimed"
+    TASK_UNCLAIMED = "task.unclaimed"
+    TASK_COMPLETED = "task.completed"
+    TASK_CANCELLED = "task.cancelled"
+    TASK_REASSIGNED = "task.reassigned"
+    CASE_OWNER_ASSIGNED = "case.owner_assigned"
+    CASE_OWNER_REASSIGNED = "case.owner_reassigned"
+    CASE_OWNER_CHANGED = "case.owner_changed"
+    MESSAGE_CORRELATED = "message.correlated"
+    TIMER_FIRED = "timer.fired"
+    SLA_WARNING = "sla.warning"
+    SLA_BREACHED = "sla.breached"
+    INCIDENT_OPENED = "incident.opened"
+    INCIDENT_RETRIED = "incident.retried"
+    DEFINITION_DEPLOYED = "definition.deployed"
+    PERSONAL_DATA_READ = "personal_data.read"
+    DEPARTMENT_CREATED = "department.created"
+    USER_CREATED = "user.created"
+    USER_UPDATED = "user.updated"
+    MEMBERSHIP_ADDED = "membership.added"
+    MEMBERSHIP_REMOVED = "membership.removed"
+    AUTH_LOGIN = "auth.login"
+    AUTH_LOGIN_FAILED = "auth.login_failed"
+    AUTH_LOGOUT = "auth.logout"
+    API_TOKEN_CREATED = "api_token.created"
+    API_TOKEN_REVOKED = "api_token.revoked"
+
+    @staticmethod
+    def raised(kind: str) -> str:
+        """A thrown BPMN event's name: `escalation.raised`, `error.raised`, `signal.raised`, ..."""
+        return f"{kind}.raised"
+
+
+# A case's business key (JF-2026-000123, or one an external system chose), checked by the engine
+# and stated in the OpenAPI document.
+BUSINESS_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,99}$"

@@ -1,0 +1,224 @@
+"""What each task and case command writes besides the change itself: exactly its audit rows (actor,
+action, task, reason), its outbox events (type, task, payload) and its queue entries. Provenance lost
+on the way (who completed, which task a personal record came from, a stale queue entry) fails here."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import PASSWORD, complete_as, database_rows, escalate, queue_of, report_case, rows_added, task_of
+
+
+def written(engine, before, case) -> tuple[list[tuple], list[tuple]]:
+    """The audit rows and outbox events written since `before`, as comparable tuples."""
+    audit = [
+        (r["actor"], r["actor_id"], r["action"], r["instance_id"], r["task_id"], r["details"])
+        for r in rows_added(engine, before, "audit_log")
+    ]
+    events = [(e["type"], e["instance_id"], e["task_id"], e["payload"]) for e in rows_added(engine, before, "outbox")]
+    for entry in audit:
+        assert entry[3] == case["id"]
+    return audit, events
+
+
+def ids(case, task_id=None) -> dict:
+    keys = {"instance_id": case["id"], "business_key": case["business_key"]}
+    return {**keys, "task_id": task_id} if task_id else keys
+
+
+@pytest.fixture
+def case(engine, world):
+    return report_case(engine, world["wang"])
+
+
+def test_the_first_claim_audits_the_claim_and_the_owner_and_empties_the_queue(engine, world, case):
+    chen, task = world["chen"], task_of(engine, case, "assess_case")
+    assert queue_of(engine, task["id"]) == {"officer"}
+    before = database_rows(engine)
+    claimed = engine.tasks.claim(task["id"], chen)
+    assert (claimed["state"], claimed["assignee"]) == ("claimed", "chen")
+    audit, events = written(engine, before, case)
+    assert audit == [
+        ("chen", chen.id, "task.claimed", case["id"], task["id"], {"element_id": "assess_case"}),
+        ("chen", chen.id, "case.owner_assigned", case["id"], None, {"owner": "chen", "rule": "first_contact"}),
+    ]
+    assert events == [
+        (
+            "task.claimed",
+            case["id"],
+            task["id"],
+            {**ids(case, task["id"]), "element_id": "assess_case", "assignee_id": chen.id},
+        ),
+        ("case.owner_changed", case["id"], None, {**ids(case), "owner_id": chen.id, "previous_owner_id": None}),
+    ]
+    assert queue_of(engine, task["id"]) == set()
+    assert engine.runtime.get_instance(case["id"], history=False)["case_owner"] == "chen"
+
+
+def test_claiming_what_one_holds_writes_nothing(engine, world, case):
+    task = task_of(engine, case, "assess_case")
+    engine.tasks.claim(task["id"], world["chen"])
+    before = database_rows(engine)
+    assert engine.tasks.claim(task["id"], world["chen"])["assignee"] == "chen"
+    assert database_rows(engine) == before
+
+
+def test_a_claim_on_an_owned_case_audits_no_new_owner(engine, world, case):
+    wang = world["wang"]
+    complete_as(engine, wang, case, "assess_case", {"resolution": "on_spot"})
+    task = task_of(engine, case, "handle_on_spot")
+    engine.tasks.unclaim(task["id"], wang)
+    before = database_rows(engine)
+    engine.tasks.claim(task["id"], wang)
+    audit, events = written(engine, before, case)
+    assert [a[2] for a in audit] == ["task.claimed"] and [e[0] for e in events] == ["task.claimed"]
+    assert queue_of(engine, task["id"]) == set()
+
+
+def test_release_audits_the_releaser_and_puts_the_task_back_in_its_queues(engine, world, case):
+    zhou = world["zhou"]
+    complete_as(engine, world["wang"], case, "assess_case", {"resolution": "on_spot"})
+    task = task_of(engine, case, "handle_on_spot")
+    before = database_rows(engine)
+    engine.tasks.unclaim(task["id"], zhou)
+    audit, events = written(engine, before, case)
+    assert audit == [("zhou", zhou.id, "task.unclaimed", case["id"], task["id"], {"element_id": "handle_on_spot"})]
+    assert events == [
+        ("task.unclaimed", case["id"], task["id"], {**ids(case, task["id"]), "element_id": "handle_on_spot"})
+    ]
+    assert queue_of(engine, task["id"]) == {"officer"}
+
+
+def test_completion_records_who_completed_the_fields_and_the_personal_record_of_the_task(engine, world, case):
+    wang = world["wang"]
+    complete_as(engine, wang, case, "assess_case", {"resolution": "on_spot"})
+    complete_as(engine, wang, case, "handle_on_spot", {"result": "resolved"})
+    task = task_of(engine, case, "feedback_to_resident")
+    before = database_rows(engine)
+    done = engine.tasks.complete(task["id"], wang, {"satisfaction": "satisfied", "comment": "谢谢 thanks"})
+    assert (done["state"], done["completed_by"], done["completed_via"]) == ("completed", "wang", "form")
+    assert done["outcome"] == {"satisfaction": "satisfied"}  # the personal comment is sealed, not here
+    audit, events = written(engine, before, case)
+    completed = [a for a in audit if a[2] == "task.completed"]
+    assert completed == [
+        (
+            "wang",
+            wang.id,
+            "task.completed",
+            case["id"],
+            task["id"],
+            {"element_id": "feedback_to_resident", "fields": ["satisfaction"], "personal_fields": ["comment"]},
+        )
+    ]
+    assert (
+        "task.completed",
+        case["id"],
+        task["id"],
+        {**ids(case, task["id"]), "element_id": "feedback_to_resident", "via": "form"},
+    ) in events
+    [record] = rows_added(engine, before, "personal_records")
+    assert (record["task_id"], record["source"]) == (task["id"], "feedback_to_resident")
+    records = engine.runtime.personal_data(case["id"], wang, "test")
+    assert [r["data"] for r in records if r["task_id"] == task["id"]] == [{"comment": "谢谢 thanks"}]
+    assert engine.tasks.get_task(task["id"])["completed_by"] == "wang"
+
+
+def test_completing_an_open_task_claims_it_for_the_completer_first(engine, world, case):
+    chen, task = world["chen"], task_of(engine, case, "assess_case")
+    before = database_rows(engine)
+    done = engine.tasks.complete(task["id"], chen, {"resolution": "on_spot"})
+    assert (done["completed_by"], done["assignee"]) == ("chen", "chen")
+    audit, _events = written(engine, before, case)
+    assert [(a[0], a[2], a[4]) for a in audit[:3]] == [
+        ("chen", "task.claimed", task["id"]),
+        ("chen", "case.owner_assigned", None),
+        ("chen", "task.completed", task["id"]),
+    ]
+    assert queue_of(engine, task["id"]) == set()
+
+
+def test_reassigning_a_department_task_audits_the_reason_and_the_new_assignee(engine, world, case):
+    zhou = world["zhou"]
+    he = engine.identity.create_user("he", "liaison", PASSWORD, ["civil_affairs"])
+    escalate(engine, world["wang"], case, ["civil_affairs"])
+    task = task_of(engine, case, "handle_civil_affairs")
+    before = database_rows(engine)
+    moved = engine.tasks.reassign(task["id"], zhou, "he", "  李休假 Li on leave  ")
+    assert (moved["state"], moved["assignee"]) == ("claimed", "he")
+    audit, events = written(engine, before, case)
+    details = {"element_id": "handle_civil_affairs", "assignee": "he", "reason": "李休假 Li on leave"}
+    assert audit == [("zhou", zhou.id, "task.reassigned", case["id"], task["id"], details)]
+    assert events == [
+        (
+            "task.reassigned",
+            case["id"],
+            task["id"],
+            {**ids(case, task["id"]), "element_id": "handle_civil_affairs", "assignee_id": he["id"]},
+        )
+    ]
+    assert queue_of(engine, task["id"]) == set()
+    assert engine.runtime.get_instance(case["id"], history=False)["case_owner"] == "wang"
+
+
+@pytest.mark.parametrize("command", ["reassign the task", "reassign the owner"])
+def test_moving_the_case_owner_audits_the_reason_and_the_previous_owner(engine, world, case, command):
+    wang, chen, zhou = world["wang"], world["chen"], world["zhou"]
+    complete_as(engine, wang, case, "assess_case", {"resolution": "on_spot"})
+    task = task_of(engine, case, "handle_on_spot")
+    before = database_rows(engine)
+    if command == "reassign the task":
+        engine.tasks.reassign(task["id"], zhou, "chen", "休假 on leave")
+    else:
+        engine.tasks.reassign_case_owner(case["id"], zhou, "chen", "休假 on leave")
+    audit, events = written(engine, before, case)
+    details = {"owner": "chen", "previous_owner_id": wang.id, "reason": "休假 on leave"}
+    assert audit == [("zhou", zhou.id, "case.owner_reassigned", case["id"], None, details)]
+    assert sorted(events, key=lambda e: e[0]) == [
+        ("case.owner_changed", case["id"], None, {**ids(case), "owner_id": chen.id, "previous_owner_id": wang.id}),
+        (
+            "task.reassigned",
+            case["id"],
+            task["id"],
+            {**ids(case, task["id"]), "element_id": "handle_on_spot", "assignee_id": chen.id},
+        ),
+    ]
+    assert task_of(engine, case, "handle_on_spot")["assignee"] == "chen"
+
+
+def test_moving_the_case_owner_to_the_owner_writes_nothing(engine, world, case):
+    complete_as(engine, world["wang"], case, "assess_case", {"resolution": "on_spot"})
+    before = database_rows(engine)
+    engine.tasks.reassign_case_owner(case["id"], world["zhou"], "wang", "no change")
+    assert database_rows(engine) == before
+
+
+def test_cancelling_audits_the_reason_closes_the_tasks_and_empties_their_queues(engine, world, case):
+    zhou = world["zhou"]
+    task = task_of(engine, case, "assess_case")
+    before = database_rows(engine)
+    engine.runtime.cancel_instance(case["id"], zhou, " 重复报案 duplicate ")
+    audit, events = written(engine, before, case)
+    assert ("zhou", zhou.id, "instance.cancelled", case["id"], None, {"reason": "重复报案 duplicate"}) in audit
+    assert ("instance.cancelled", case["id"], None, {**ids(case), "process_key": "dispute_resolution"}) in events
+    assert engine.tasks.get_task(task["id"])["state"] == "cancelled"
+    assert queue_of(engine, task["id"]) == set()
+
+
+def test_changing_variables_audits_their_names_and_the_reason(engine, world, case):
+    admin = world["admin"]
+    before = database_rows(engine)
+    engine.runtime.update_variables(case["id"], admin, {"risk_level": "yellow"}, "typo")
+    audit, events = written(engine, before, case)
+    details = {"variables": ["risk_level"], "reason": "typo"}
+    assert audit == [("admin", admin.id, "instance.variables_updated", case["id"], None, details)]
+    assert engine.runtime.get_instance(case["id"], history=False)["variables"]["risk_level"] == "yellow"
+
+
+def test_every_personal_data_read_is_audited_with_its_reader_and_purpose(engine, world, case):
+    zhou = world["zhou"]
+    before = database_rows(engine)
+    records = engine.runtime.personal_data(case["id"], zhou, "回访 follow-up call")
+    assert [r["source"] for r in records] == ["start"] and records[0]["task_id"] is None
+    audit, events = written(engine, before, case)
+    details = {"purpose": "回访 follow-up call", "records": 1}
+    assert audit == [("zhou", zhou.id, "personal_data.read", case["id"], None, details)] and events == []
