@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install translations chromium run demo test lint lock services bench bench-smoke
+.PHONY: install translations chromium run demo test lint lock services bench bench-smoke mutation
 
 install: $(VENV)/.installed translations
 
@@ -61,3 +61,9 @@ bench: install services
 # Every bench with tiny sizes (what CI runs through tests/test_bench_smoke.py); writes nothing to docs/.
 bench-smoke: install services
 	$(PY) -m bench --smoke --out /tmp/fengqiao-bench-smoke.json
+
+# Mutation testing of the rules (mutmut, SQLite, niced; not part of `make test`): every target, or
+# MUTATION_TARGETS="expressions forms". Scores and survivors: build/mutation/; see docs/testing.md.
+MUTATION_TARGETS ?=
+mutation: install
+	$(PY) tools/mutation.py $(MUTATION_TARGETS)

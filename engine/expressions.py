@@ -101,7 +101,7 @@ _CONSTANTS = {"true": True, "false": False, "null": None, "True": True, "False":
 def normalize(expression: str) -> str:
     """Translate what other modellers write into the evaluator's language (done once, at deploy)."""
     text = (expression or "").strip()
-    if ISO_LITERAL.match(text):
+    if ISO_LITERAL.fullmatch(text):
         return repr(text)
     if text.startswith(("${", "#{")) and text.endswith("}"):
         text = _juel_to_python(text[2:-1].strip())
@@ -338,7 +338,7 @@ class Evaluator:
 
     def evaluate(self, expression: str, variables: dict[str, Any]) -> Any:
         text = expression.strip()
-        if ISO_LITERAL.match(text):
+        if ISO_LITERAL.fullmatch(text):
             return text
         tree = _parsed(text)
         names = dict(_CONSTANTS)

@@ -269,7 +269,13 @@ class RepositoryService:
     def _parse_specs(parser: BpmnParser, key: str):
         try:
             return parser.get_spec(key), parser.get_subprocess_specs(key)
+        except RecursionError:  # bpmn.py refuses long paths first; this is the parser's own limit
+            raise DeploymentInvalid(f"process '{key}' is too deep", [_TOO_DEEP | {"element_id": key}]) from None
         except ValidationException as exc:
+            if isinstance(exc.__context__, RecursionError) or str(exc).startswith("RecursionError"):
+                raise DeploymentInvalid(
+                    f"process '{key}' is too deep", [_TOO_DEEP | {"element_id": exc.id or key}]
+                ) from None
             raise DeploymentInvalid(
                 f"process '{key}' is not valid", [{"element_id": exc.id or key, "message": _clean(exc)}]
             ) from None
@@ -349,6 +355,9 @@ def _definition_view(row: ProcessDefinition, with_xml: bool = False) -> dict[str
     if with_xml:
         view["xml"] = row.xml
     return view
+
+
+_TOO_DEEP = {"message": "the model is too deep to parse: split long paths into call activities"}
 
 
 def _clean(exc: EngineError | Exception) -> str:

@@ -68,7 +68,7 @@ class RuntimeService:
         if not isinstance(variables, dict):
             raise InvalidInput("variables must be a JSON object", [{"field": "variables", "message": "not an object"}])
         _check_size(variables)
-        if business_key is not None and not BUSINESS_KEY.match(business_key):
+        if business_key is not None and not BUSINESS_KEY.fullmatch(business_key):
             raise InvalidInput(
                 "business key must be 1-100 characters of letters, digits and _.:/-",
                 [{"field": "business_key", "message": "invalid business key"}],

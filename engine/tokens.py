@@ -84,7 +84,7 @@ class TokenService:
         now = self.ctx.clock.now()
         with self.ctx.db.transaction() as session:
             if actor is None:
-                name = username if isinstance(username, str) and _NAME.match(username) else None
+                name = username if isinstance(username, str) and _NAME.fullmatch(username) else None
                 record(session, now, None, Event.AUTH_LOGIN_FAILED, details={"username": name})
                 return None
             token = _new_token(SESSION_PREFIX)
@@ -157,7 +157,7 @@ class TokenService:
     def create_api_token(self, department: str, name: str | None = None, actor: Actor | None = None) -> dict[str, Any]:
         """A long-lived token for a department system; the token is in the result and nowhere else."""
         name = (name or f"{department}-system").strip()
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise InvalidInput(
                 "name must be 2-64 characters of letters, digits and _.@-",
                 [{"field": "name", "message": "invalid name"}],

@@ -10,6 +10,7 @@ import pytest
 
 from engine.errors import FormInvalid
 from forms import FormRegistry
+from forms.fields import html_pattern
 from forms.renderer import MESSAGE_WORDS, field_title, form_title, option_label, parse_form, render_form
 from forms.validator import SchemaValidator
 from tests.conftest import ROOT
@@ -166,6 +167,22 @@ def test_a_phone_pattern_gets_a_phone_keypad_and_an_id_number_its_pattern():
     id_number = one(root, '//input[@name="parties-0-id_number"]')
     assert (id_number.get("type"), id_number.get("pattern")) == ("text", "^[0-9]{17}[0-9Xx]$")
     assert "18 位" in one(root, f'//*[@id="{id_number.get("aria-describedby")}"]').text
+
+
+@pytest.mark.parametrize(
+    ("pattern", "attribute"),
+    [
+        (r"^[0-9]{6}$", r"^[0-9]{6}$"),
+        (r"^[-a-z]+$", r"^[\-a-z]+$"),
+        (r"^[a-z-]+$", r"^[a-z\-]+$"),
+        (r"^[^<>(){}|/]+$", r"^[^\<\>\(\)\{\}\|\/]+$"),
+        (r"^[\d.]+$", r"^[\d\.]+$"),
+        (r"[0-9]+", None),  # not anchored: JSON Schema searches, HTML matches whole values
+        (None, None),
+    ],
+)
+def test_schema_patterns_become_html_patterns_valid_under_the_v_flag(pattern, attribute):
+    assert html_pattern(pattern) == attribute
 
 
 def test_personal_fields_are_marked_and_not_remembered_by_the_browser():
@@ -371,6 +388,7 @@ def test_the_renderers_own_words_come_from_its_catalogue():
     assert {e.text for e in root.xpath('//*[@class="fq-pii"]')} == {"个人信息"}
     assert one(root, '//select[@name="category"]/option[@value=""]').text == "请选择"
     assert one(root, '//div[@class="fq-summary"]/p').text == "请更正以下内容："
+    assert one(root, '//div[@class="fq-summary"]//a').text == "情况描述：此项为必填项。"
 
 
 def test_every_word_of_the_renderer_has_a_chinese_translation():

@@ -16,6 +16,7 @@ from markupsafe import escape
 
 from engine.errors import FormInvalid
 from forms import FormRegistry
+from forms.fields import html_pattern
 from forms.renderer import form_title, parse_form, render_form
 from tests.conftest import ROOT
 from tests.form_pages import FORMS, as_multidict, schema, zh_cn_gettext
@@ -249,3 +250,6 @@ def test_the_pattern_attributes_compile_and_check_in_the_browser(open_page):
     id_number = page.locator('input[name="parties-0-id_number"]')
     id_number.fill("11010519491231002x")
     assert not id_number.evaluate("e => e.validity.patternMismatch")
+    awkward = [html_pattern(p) for p in (r"^[-a-z]+$", r"^[a-z-]+$", r"^[^<>(){}|/]+$", r"^[\d.]+$")]
+    compiles = "ps => ps.map(p => { try { new RegExp(p, 'v'); return true } catch (e) { return String(e) } })"
+    assert page.evaluate(compiles, awkward) == [True] * 4

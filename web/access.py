@@ -9,8 +9,9 @@ Two layers, both enforced server-side on every request:
 The roles (see docs/api.md):
 - officer: reports and sees the cases of their station, claims and completes officer tasks, sees
   personal fields of the cases they own, reported or handle (masked otherwise);
-- liaison: sees and claims the tasks of their own departments' queues, sees only the case fields a
-  department task needs (DEPARTMENT_CONTEXT), personal ones in clear only while holding such a task;
+- liaison: sees and claims the open tasks of their own departments' queues, sees the tasks they hold
+  or completed and the cases of all these, only the case fields a department task needs
+  (DEPARTMENT_CONTEXT), personal ones in clear only while holding such a task;
 - supervisor: everything of their station, reassigns, cancels;
 - admin: deploys definitions, manages users, departments and API tokens; no case data;
 - auditor: reads the audit trail; changes nothing;
@@ -135,20 +136,35 @@ def may_name_others(actor: Actor) -> bool:
 
 # --- tasks -------------------------------------------------------------------------------------
 def task_visible(actor: Actor, task: dict[str, Any]) -> bool:
+    """Officers and supervisors: their station's tasks. Liaisons: the open tasks waiting in their
+    departments' queues and the tasks they hold or completed (what `GET /tasks` lists for them);
+    a colleague's held or completed task is not theirs (minimum necessary)."""
     if actor.role in STATION_ROLES:
         return actor.station_id is not None and task["station_id"] == actor.station_id
     if actor.role == Role.LIAISON:
-        return bool(actor.departments & set(task["candidate_groups"])) or actor.username in (
+        return (task["state"] == HumanTaskState.OPEN and _in_queues(actor, task)) or actor.username in (
             task["assignee"],
             task["completed_by"],
         )
     return False
 
 
+def _in_queues(actor: Actor, task: dict[str, Any]) -> bool:
+    return bool(actor.departments & set(task["candidate_groups"]))
+
+
 def check_task(actor: Actor, task: dict[str, Any]) -> dict[str, Any]:
     if not task_visible(actor, task):
         raise not_found("task")
     return task
+
+
+def check_claim(actor: Actor, task: dict[str, Any]) -> dict[str, Any]:
+    """As `check_task`, except that a liaison who lost the race for a task of their queue hears it
+    was taken (the engine's 409), as an officer would: they saw it waiting a moment ago."""
+    if actor.role == Role.LIAISON and task["state"] == HumanTaskState.CLAIMED and _in_queues(actor, task):
+        return task
+    return check_task(actor, task)
 
 
 def task_scope(actor: Actor) -> dict[str, Any]:

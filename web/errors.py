@@ -7,6 +7,7 @@ is logged with its traceback and answered with a bare 500 that says nothing abou
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -46,10 +47,13 @@ HTTP_CODES = {
 }
 
 HTTP_MESSAGES = {
+    400: "the request could not be read as HTTP",
     404: "no such resource",
     405: "method not allowed on this resource",
     413: "the request body is too large",
+    414: "the request URL is too long",
     429: "too many requests; try again later",
+    431: "the request headers are too large",
 }
 
 
@@ -92,6 +96,14 @@ def error_response(
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def error_document(status: int) -> bytes:
+    """The one error shape as bytes, for refusals written before a request reaches the app (the
+    HTTP server's own 400/414/431 ...); a fixed message, never the refused request's text."""
+    code = "internal_error" if status >= 500 else HTTP_CODES.get(status, "http_error")
+    message = HTTP_MESSAGES.get(status, "the request was refused")
+    return json.dumps({"error": {"code": code, "message": message, "details": []}}).encode()
 
 
 def register(app: Flask) -> None:

@@ -12,7 +12,7 @@ from engine.vocabulary import Role
 
 from ..context import engine
 from ..errors import ApiError
-from ..tasks import check_visible, complete_task, task_detail
+from ..tasks import check_claimable, check_visible, complete_task, task_detail
 from .formatting import parse_form
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -46,7 +46,7 @@ def render_task(task_id: UUID, values=None, errors=None, status: int = 200):
 
 @bp.post("/<uuid:task_id>/claim")
 def claim(task_id: UUID):
-    engine().tasks.claim(str(task_id), g.actor, visible=check_visible)
+    engine().tasks.claim(str(task_id), g.actor, visible=check_claimable)
     flash(_("You claimed the task."), "ok")
     return redirect(url_for("pages.tasks.show", task_id=task_id))
 
