@@ -9,6 +9,7 @@ from flask import Blueprint, flash, g, jsonify, redirect, render_template, reque
 from flask_babel import gettext as _
 
 from engine.errors import FormInvalid
+from engine.vocabulary import Role
 
 from .. import access
 from ..context import engine
@@ -62,7 +63,7 @@ def show(instance_id: UUID):
         tasks=tasks,
         timeline=timeline,
         report=start_form(),
-        colleagues=colleagues() if who.role == "supervisor" else [],
+        colleagues=colleagues() if who.role == Role.SUPERVISOR else [],
     )
 
 
