@@ -3,10 +3,20 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install install-dev run demo test lint lock services bench bench-smoke
+.PHONY: install install-dev translations chromium run demo test lint lock services bench bench-smoke mutation
 
-# The product's packages only (requirements.lock): what `make run` needs.
-install: $(VENV)/.installed
+# The product's packages only (requirements.lock) and its message catalogues: what `make run` needs.
+install: $(VENV)/.installed translations
+
+# The pages' message catalogues (web/translations, forms/translations): .po in git, .mo compiled here.
+translations: $(VENV)/.installed
+	@for dir in web/translations forms/translations; do \
+	  if ls $$dir/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then $(VENV)/bin/pybabel -q compile -d $$dir || exit 1; fi; \
+	done
+
+# Debian's chromium for the browser tests (tests/browser), installed when missing (root, apt).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +49,7 @@ services:
 	bash .ci/services
 
 # The whole suite, on SQLite and PostgreSQL (and Redis where a test needs it).
-test: lint services
+test: lint install services chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # ruff, the format check and mypy on engine/ and web/ (configured in pyproject.toml)
@@ -66,3 +76,9 @@ bench: install-dev services
 # Every bench with tiny sizes (what CI runs through tests/test_bench_smoke.py); writes nothing to docs/.
 bench-smoke: install-dev services
 	$(PY) -m bench --smoke --out /tmp/fengqiao-bench-smoke.json
+
+# Mutation testing of the rules (mutmut, SQLite, niced; not part of `make test`): every target, or
+# MUTATION_TARGETS="expressions forms". Scores and survivors: build/mutation/; see docs/testing.md.
+MUTATION_TARGETS ?=
+mutation: install install-dev
+	$(PY) tools/mutation.py $(MUTATION_TARGETS)

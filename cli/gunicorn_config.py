@@ -5,7 +5,7 @@
 Options given on the command line override these.
 """
 
-from cli.server import settle_memory
+from cli.server import prepare_worker
 
 # Threads: a request mostly waits on PostgreSQL, and a web process keeps its parsed specs and its
 # recently saved workflows (engine/workflow_cache.py) for all of its threads.
@@ -15,4 +15,4 @@ graceful_timeout = 10
 
 
 def post_worker_init(worker) -> None:
-    settle_memory(worker)
+    prepare_worker(worker)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import gc
 
+from gunicorn import util
 from gunicorn.app.base import BaseApplication
+
+from web.errors import error_document
 
 
 def settle_memory(_worker=None) -> None:
@@ -20,6 +23,24 @@ def settle_memory(_worker=None) -> None:
     tests, which create many apps and whose garbage a freeze would keep."""
     gc.collect()
     gc.freeze()
+
+
+def write_json_error(sock, status: int, reason: str, _message: str) -> None:
+    """gunicorn's page for a request it refuses itself (an over-long URL or header, a malformed
+    request line), written in the API's one JSON error shape instead of HTML. gunicorn calls
+    `util.write_error` from its worker's `handle_error` for every such refusal."""
+    body = error_document(status)
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n"
+    )
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+def prepare_worker(worker=None) -> None:
+    """gunicorn's `post_worker_init` for every web process: JSON error pages, then settled memory."""
+    util.write_error = write_json_error
+    settle_memory(worker)
 
 
 class EmbeddedServer(BaseApplication):
@@ -34,7 +55,7 @@ class EmbeddedServer(BaseApplication):
             "loglevel": "warning",
             "graceful_timeout": 10,
             "worker_exit": self._worker_exit,
-            "post_worker_init": settle_memory,
+            "post_worker_init": prepare_worker,
         }
         super().__init__()
 

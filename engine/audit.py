@@ -54,12 +54,22 @@ class HistoryService:
         self.ctx = ctx
 
     def audit_trail(
-        self, instance_id: str | None = None, limit: int = 500, after_id: int | None = None
+        self,
+        instance_id: str | None = None,
+        limit: int = 500,
+        after_id: int | None = None,
+        actor: str | None = None,
+        action: str | None = None,
     ) -> list[dict[str, Any]]:
+        """Entries oldest first, optionally of one case, one actor (username) or one action."""
         with self.ctx.db.read() as scope:
             query = select(AuditEntry).order_by(AuditEntry.id).limit(min(max(limit, 1), 1000))
             if instance_id is not None:
                 query = query.where(AuditEntry.instance_id == instance_id)
+            if actor is not None:
+                query = query.where(AuditEntry.actor == actor)
+            if action is not None:
+                query = query.where(AuditEntry.action == action)
             if after_id is not None:
                 query = query.where(AuditEntry.id > after_id)
             return [audit_view(e) for e in scope.scalars(query)]

@@ -41,6 +41,7 @@ _UNSUPPORTED = {
 
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _TIMER_TAGS = ("timeDuration", "timeDate", "timeCycle")
+MAX_FLOW_DEPTH = 300  # elements in a row along sequence flows (the parser recurses once per element)
 _LANE_PREFIX = re.compile(r"^lane[_-]([A-Za-z][A-Za-z0-9_]*)$", re.IGNORECASE)
 
 
@@ -112,6 +113,7 @@ def load_document(name: str, data: bytes | str, *, max_bytes: int, allow_scripts
     problems: list[Problem] = []
     warnings: list[Problem] = []
     _refuse_unsupported(root, allow_scripts, problems)
+    _check_depth(root, problems)
     _normalise_expressions(root, problems)
     processes: dict[str, ProcessInfo] = {}
     lanes = _lane_groups(root)
@@ -138,6 +140,34 @@ def load_document(name: str, data: bytes | str, *, max_bytes: int, allow_scripts
     return Document(
         name=name, xml=xml, sha256=hashlib.sha256(xml.encode()).hexdigest(), processes=processes, warnings=warnings
     )
+
+
+def _check_depth(root, problems: list[Problem]) -> None:
+    """SpiffWorkflow's parser follows sequence flows by recursion, one level per element in a row:
+    a path of ~490 elements ran out of Python's stack. Refuse long paths first, with a sentence,
+    walking each process and sub-process depth-first in document order as the parser does."""
+    for container in root.iter(f"{{{BPMN_NS}}}process", f"{{{BPMN_NS}}}subProcess"):
+        outgoing: dict[str, list[str]] = {}
+        for flow in container.iterfind("bpmn:sequenceFlow", NS):
+            outgoing.setdefault(flow.get("sourceRef"), []).append(flow.get("targetRef"))
+        targets = {target for flows in outgoing.values() for target in flows}
+        seen: set[str] = set()
+        stack = [(source, 1) for source in reversed(outgoing) if source not in targets]
+        while stack:
+            element, depth = stack.pop()
+            if element in seen:
+                continue
+            seen.add(element)
+            if depth > MAX_FLOW_DEPTH:
+                problems.append(
+                    Problem(
+                        element,
+                        f"the model is too deep: more than {MAX_FLOW_DEPTH} elements follow one another on a path "
+                        "to here; split it into call activities",
+                    )
+                )
+                return
+            stack.extend((target, depth + 1) for target in reversed(outgoing.get(element, [])))
 
 
 def _refuse_unsupported(root, allow_scripts: bool, problems: list[Problem]) -> None:
@@ -198,7 +228,7 @@ def _lane_groups(root) -> dict[str, dict[str, Any]]:
         if explicit:
             groups = _split(explicit)
         else:
-            match = _LANE_PREFIX.match(lane.get("id") or "")
+            match = _LANE_PREFIX.fullmatch(lane.get("id") or "")
             groups = [match.group(1).lower()] if match else []
         for ref in lane.iterfind("bpmn:flowNodeRef", NS):
             if ref.text:

@@ -100,7 +100,7 @@ _CONSTANTS = {"true": True, "false": False, "null": None, "True": True, "False":
 def normalize(expression: str) -> str:
     """Translate what other modellers write into the evaluator's language (done once, at deploy)."""
     text = (expression or "").strip()
-    if ISO_LITERAL.match(text):
+    if ISO_LITERAL.fullmatch(text):
         return repr(text)
     if text.startswith(("${", "#{")) and text.endswith("}"):
         text = _juel_to_python(text[2:-1].strip())
@@ -296,6 +296,10 @@ class _BoundedEval(EvalWithCompoundTypes):
         if handler is None:
             raise FeatureNotAvailable(f"{type(node).__name__} is not available in expressions")
         result = handler(node)
+        if type(result) is float and not math.isfinite(result):
+            raise ExpressionError(
+                "the expression produced a non-finite number (NaN or infinity), which JSON cannot hold"
+            )
         if type(node) not in _UNCHECKED:
             self._check_size(result)
         self._check_disallowed_items(result)
@@ -337,7 +341,7 @@ class Evaluator:
 
     def evaluate(self, expression: str, variables: dict[str, Any]) -> Any:
         text = expression.strip()
-        if ISO_LITERAL.match(text):
+        if ISO_LITERAL.fullmatch(text):
             return text
         tree = _parsed(text)
         names = dict(_CONSTANTS)

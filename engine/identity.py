@@ -59,7 +59,7 @@ class IdentityService:
         self._dummy_hash: str | None = None  # verified against unknown users so both paths cost the same
 
     def create_department(self, key: str, name: str, kind: str, actor: Actor | None = None) -> dict[str, Any]:
-        if not _KEY.match(key or "") or key in ROLES:
+        if not _KEY.fullmatch(key or "") or key in ROLES:
             raise InvalidInput(
                 "department key must be 2-64 characters of a-z, 0-9, _ and not a role name",
                 [{"field": "key", "message": "invalid key"}],
@@ -88,7 +88,7 @@ class IdentityService:
         actor: Actor | None = None,
     ) -> dict[str, Any]:
         departments = list(dict.fromkeys(departments or []))
-        if not _USERNAME.match(username or ""):
+        if not _USERNAME.fullmatch(username or ""):
             raise InvalidInput(
                 "username must be 2-64 characters of letters, digits and _.@-",
                 [{"field": "username", "message": "invalid username"}],

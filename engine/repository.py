@@ -274,7 +274,13 @@ class RepositoryService:
     def _parse_specs(parser: BpmnParser, key: str):
         try:
             return parser.get_spec(key), parser.get_subprocess_specs(key)
+        except RecursionError:  # bpmn.py refuses long paths first; this is the parser's own limit
+            raise DeploymentInvalid(f"process '{key}' is too deep", [_TOO_DEEP | {"element_id": key}]) from None
         except ValidationException as exc:
+            if isinstance(exc.__context__, RecursionError) or str(exc).startswith("RecursionError"):
+                raise DeploymentInvalid(
+                    f"process '{key}' is too deep", [_TOO_DEEP | {"element_id": exc.id or key}]
+                ) from None
             raise DeploymentInvalid(
                 f"process '{key}' is not valid", [{"element_id": exc.id or key, "message": _clean(exc)}]
             ) from None
@@ -292,6 +298,19 @@ class RepositoryService:
             .order_by(ProcessDefinition.version.desc())
             .limit(1)
         ).first()
+
+    def start_form(self, key: str) -> str | None:
+        """The form key of the latest version's start event (what a page shows to report a case)."""
+        with self.ctx.db.read() as scope:
+            meta = scope.scalars(
+                select(ProcessDefinition.meta)
+                .where(ProcessDefinition.key == key)
+                .order_by(ProcessDefinition.version.desc())
+                .limit(1)
+            ).first()
+        if meta is None:
+            raise DefinitionNotFound(f"process definition '{key}' does not exist")
+        return meta.get(key, {}).get("start_form")
 
     def get_definition(self, key: str, version: int | None = None, with_xml: bool = False) -> dict[str, Any]:
         with self.ctx.db.read() as scope:
@@ -341,6 +360,9 @@ def _definition_view(row: ProcessDefinition, with_xml: bool = False) -> dict[str
     if with_xml:
         view["xml"] = row.xml
     return view
+
+
+_TOO_DEEP = {"message": "the model is too deep to parse: split long paths into call activities"}
 
 
 def _clean(exc: EngineError | Exception) -> str:

@@ -4,6 +4,7 @@ A *session* token comes from a login and expires after `Settings.token_ttl_secon
 belongs to a department system: an admin creates it, it is shown once, it does not expire by
 itself, and it acts as `Actor.system(name, department=KEY)`. Both kinds can be revoked. A token is
 32 random bytes; hashing without a salt is enough because it is not guessable like a password.
+Expired and revoked login tokens are deleted by the timer sweeper when it is idle (engine/jobs.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import secrets
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 
 from .audit import record
 from .errors import InvalidInput, TokenNotFound
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 SESSION_PREFIX = "fqs_"
 API_PREFIX = "fqa_"
 MAX_TOKEN_LENGTH = 100
+PURGE_BATCH = 500  # dead login tokens deleted per idle sweep: a short transaction
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{1,63}$")
 
 
@@ -88,7 +90,7 @@ class TokenService:
         now = self.ctx.clock.now()
         with self.ctx.db.transaction() as scope:
             if actor is None:
-                name = username if isinstance(username, str) and _NAME.match(username) else None
+                name = username if isinstance(username, str) and _NAME.fullmatch(username) else None
                 record(scope, now, None, Event.AUTH_LOGIN_FAILED, details={"username": name})
                 return None
             token = _new_token(SESSION_PREFIX)
@@ -134,6 +136,27 @@ class TokenService:
             [(r.department_key, r.department_kind, r.department_id) for r in rows if r.department_id is not None],
         )
 
+    def purge_expired(self, limit: int = PURGE_BATCH) -> int:
+        """Delete up to `limit` login tokens that are expired or revoked (logins and logouts stay in the
+        audit trail); department systems' API tokens stay, revoked ones listed. Returns how many went.
+
+        A read looks first, so a purge with nothing to delete takes no write lock (on SQLite,
+        requests would queue behind it)."""
+        dead = (
+            select(AuthToken.id)
+            .where(
+                AuthToken.kind == "session",
+                or_(AuthToken.expires_at <= self.ctx.clock.now(), AuthToken.revoked_at.is_not(None)),
+            )
+            .limit(limit)
+        )
+        with self.ctx.db.read_statement() as scope:
+            ids = list(scope.scalars(dead))
+        if not ids:
+            return 0
+        with self.ctx.db.transaction() as scope:
+            return scope.execute(delete(AuthToken).where(AuthToken.id.in_(ids))).rowcount
+
     def revoke(self, token: str, actor: Actor | None = None) -> None:
         """Revoke a token (logout); unknown tokens are ignored."""
         now = self.ctx.clock.now()
@@ -161,7 +184,7 @@ class TokenService:
     def create_api_token(self, department: str, name: str | None = None, actor: Actor | None = None) -> dict[str, Any]:
         """A long-lived token for a department system; the token is in the result and nowhere else."""
         name = (name or f"{department}-system").strip()
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise InvalidInput(
                 "name must be 2-64 characters of letters, digits and _.@-",
                 [{"field": "name", "message": "invalid name"}],

@@ -1,4 +1,5 @@
-"""Which HTML control draws a JSON Schema property, and the input names of nested fields.
+"""Which HTML control draws a JSON Schema property, the input names of nested fields, and the
+schema's pattern as an HTML `pattern` attribute.
 
 The renderer and `parse_form` both ask `widget_of`, so a field is read back from a submitted form
 exactly as it was drawn.
@@ -8,9 +9,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC, tzinfo
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 # Up to this many options a choice is a row of radio buttons (one tap each), above it a select.
 RADIO_LIMIT = 6
@@ -22,6 +25,9 @@ _DIGITS = set("0123456789")
 # One regex token: a class, an escape, a quantifier in braces or a single character.
 _TOKEN = re.compile(r"\[(?:\\.|[^\]\\])*\]|\\.|\{\d+(?:,\d*)?\}|.", re.DOTALL)
 _STRUCTURE = set("^$?*+()|")
+# Characters that must be escaped inside a character class of an HTML `pattern` (compiled with
+# the `v` flag by browsers), and that may legally be escaped there.
+_CLASS_ESCAPES = set("()[]{}/|&-!#%,:;<=>@`~^$.*+?")
 
 
 class Widget(StrEnum):
@@ -139,3 +145,40 @@ def is_digits_pattern(pattern: Any) -> bool:
 def input_name(path: tuple[str | int, ...]) -> str:
     """The HTML name of the field at `path`: `risk_level`, `parties-0-name` (docs/forms.md)."""
     return "-".join(str(part) for part in path)
+
+
+def html_pattern(pattern: Any) -> str | None:
+    """The schema's pattern as an HTML `pattern` attribute, or None. HTML anchors patterns itself, so
+    only patterns anchored at both ends keep their meaning; browsers compile them with the `v` flag,
+    under which literal punctuation inside a character class must be escaped."""
+    if not isinstance(pattern, str) or not (pattern.startswith("^") and pattern.endswith("$")):
+        return None
+    out, in_class, i = [], False, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if not in_class and char == "[":
+            in_class, class_start = True, len(out) + 1
+            out.append(char)
+            if pattern[i + 1 : i + 2] == "^":
+                out.append("^")
+                class_start, i = class_start + 1, i + 1
+        elif in_class and char == "]":
+            in_class = False
+            out.append(char)
+        elif in_class and char == "-" and class_start < len(out) and pattern[i + 1 : i + 2] not in ("]", ""):
+            out.append(char)  # a range such as 0-9
+        elif in_class and char in _CLASS_ESCAPES:
+            out.append("\\" + char)
+        else:
+            out.append(char)
+        i += 1
+    return "".join(out)
+
+
+def zone_of(tz: tzinfo | str | None) -> tzinfo:
+    """The time zone of `datetime-local` inputs: a tzinfo, an IANA name, or UTC when not given."""
+    return ZoneInfo(tz) if isinstance(tz, str) else (tz or UTC)

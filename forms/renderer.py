@@ -13,66 +13,33 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
 
 from .fields import (
     Widget,
+    html_pattern,
     input_name,
     is_digits_pattern,
     items_of,
     properties_of,
     type_of,
     widget_of,
+    zone_of,
 )
 from .labels import enum_schema, field_title, form_title, help_of, label_of, option_label, option_value, title_of
+from .messages import MESSAGE_WORDS, reword
 from .submission import parse_form
 
-__all__ = ["render_form", "parse_form", "field_title", "option_label", "form_title"]
+__all__ = ["render_form", "parse_form", "field_title", "option_label", "form_title", "MESSAGE_WORDS"]
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 # The placeholder for the item number in a repeatable item's <template>; forms.js replaces it.
 INDEX = "__index__"
-# What an officer reads for each rule an entry broke (translated by the catalogue): the engine's
-# messages are jsonschema's, in English and sometimes quoting the entry itself.
-MESSAGE_WORDS = {
-    "required": "This field is required.",
-    "minItems": "Give at least one.",
-    "maxItems": "Too many items.",
-    "uniqueItems": "Each option may be chosen only once.",
-    "maxLength": "Too long.",
-    "minLength": "Too short.",
-    "integer": "Enter a whole number.",
-    "number": "Enter a number.",
-    "range": "Out of the allowed range.",
-    "enum": "Choose one of the options.",
-    "pattern": "The format is not valid.",
-    "other": "This value is not valid.",
-}
-# How the engine's message names the broken rule (forms.Form._describe, jsonschema 4.x wording).
-_MESSAGE_RULES = [
-    (re.compile(r"^this field is required$"), "required"),
-    (re.compile(r"^invalid value \(fails '(?P<rule>\w+)'\)$"), None),  # a personal field: rule named
-    (re.compile(r"^\[.*\] (should be non-empty|is too short)$", re.S), "minItems"),
-    (re.compile(r"^\[.*\] is too long$", re.S), "maxItems"),
-    (re.compile(r"has non-unique elements$"), "uniqueItems"),
-    (re.compile(r"should be non-empty$"), "required"),
-    (re.compile(r"is too long$"), "maxLength"),
-    (re.compile(r"is too short$"), "minLength"),
-    (re.compile(r"is not of type 'integer'$"), "integer"),
-    (re.compile(r"is not of type 'number'$"), "number"),
-    (re.compile(r"than (or equal to )?the (minimum|maximum) of"), "range"),
-    (re.compile(r"is not one of \[|was expected$"), "enum"),
-    (re.compile(r"does not match '|is not a '"), "pattern"),
-    (re.compile(r"…$|is not of type|is not a multiple of"), "other"),
-]
-_RULE_ALIASES = {"format": "pattern", "const": "enum", "type": "other", "multipleOf": "other"}
-_RULE_ALIASES |= dict.fromkeys(["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"], "range")
 _INPUT_TYPES = {
     Widget.INTEGER: "number",
     Widget.NUMBER: "number",
@@ -84,9 +51,6 @@ _INPUT_TYPES = {
     Widget.TEL: "tel",
     Widget.TEXT: "text",
 }
-# Characters that must be escaped inside a character class of an HTML `pattern` (compiled with
-# the `v` flag by browsers), and that may legally be escaped there.
-_CLASS_ESCAPES = set("()[]{}/|&-!#%,:;<=>@`~^$.*+?")
 
 
 def render_form(
@@ -107,7 +71,7 @@ def render_form(
         locale=locale,
         gettext=gettext or _catalogue(str(locale)),
         id_prefix=id_prefix,
-        zone=ZoneInfo(tz) if isinstance(tz, str) else (tz or UTC),
+        zone=zone_of(tz),
         fresh=values is None,
         pending=[(_error_path(e.get("field")), str(e.get("message", ""))) for e in errors or []],
     )
@@ -135,13 +99,7 @@ class _Context:
     shown: list[tuple[str, str, list[str]]] = field(default_factory=list)
 
     def words(self, message: str) -> str:
-        """The engine's error message in the user's words; unknown messages as they are."""
-        for pattern, rule in _MESSAGE_RULES:
-            found = pattern.search(message)
-            if found:
-                rule = rule or _RULE_ALIASES.get(found["rule"], found["rule"])
-                return self.gettext(MESSAGE_WORDS.get(rule, MESSAGE_WORDS["other"]))
-        return message
+        return reword(message, self.gettext)
 
     def id_for(self, path: tuple) -> str:
         return f"{self.id_prefix}-{input_name(path)}"
@@ -353,44 +311,12 @@ def _input_attrs(prop: Mapping[str, Any], widget: Widget) -> dict[str, Any]:
             high = prop["exclusiveMaximum"] - 1 if integer else prop["exclusiveMaximum"]
         step = prop.get("multipleOf") or (1 if integer else "any")
         return {"inputmode": "numeric" if integer else "decimal", "min": low, "max": high, "step": step}
-    attrs = _length_attrs(prop) | {"pattern": _html_pattern(prop.get("pattern"))}
+    attrs = _length_attrs(prop) | {"pattern": html_pattern(prop.get("pattern"))}
     if widget is Widget.DATETIME:
         attrs["step"] = 1  # seconds are allowed: a stored value with seconds is not a browser error
     if widget is Widget.TEXT and is_digits_pattern(prop.get("pattern")):
         attrs["inputmode"] = "numeric"
     return attrs
-
-
-def _html_pattern(pattern: Any) -> str | None:
-    """The schema's pattern as an HTML `pattern` attribute, or None. HTML anchors patterns itself, so
-    only patterns anchored at both ends keep their meaning; browsers compile them with the `v` flag,
-    under which literal punctuation inside a character class must be escaped."""
-    if not isinstance(pattern, str) or not (pattern.startswith("^") and pattern.endswith("$")):
-        return None
-    out, in_class, i = [], False, 0
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "\\" and i + 1 < len(pattern):
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        if not in_class and char == "[":
-            in_class, class_start = True, len(out) + 1
-            out.append(char)
-            if pattern[i + 1 : i + 2] == "^":
-                out.append("^")
-                class_start, i = class_start + 1, i + 1
-        elif in_class and char == "]":
-            in_class = False
-            out.append(char)
-        elif in_class and char == "-" and class_start < len(out) and pattern[i + 1 : i + 2] not in ("]", ""):
-            out.append(char)  # a range such as 0-9
-        elif in_class and char in _CLASS_ESCAPES:
-            out.append("\\" + char)
-        else:
-            out.append(char)
-        i += 1
-    return "".join(out)
 
 
 def _select(ctx: _Context, spec: _Field, attrs: dict[str, Any], value: Any) -> Markup:
@@ -531,8 +457,9 @@ def _summary(ctx: _Context) -> Markup:
     """Every error on top, each linked to its field; errors that name no field are listed as they are."""
     if not ctx.shown and not ctx.pending:
         return Markup("")
+    line = ctx.gettext("%(field)s: %(message)s")
     lines = [
-        _tag("li", {}, _tag("a", {"href": f"#{anchor}"}, f"{title}: {'; '.join(messages)}"))
+        _tag("li", {}, _tag("a", {"href": f"#{anchor}"}, line % {"field": title, "message": " ".join(messages)}))
         for anchor, title, messages in ctx.shown
     ]
     lines += [_tag("li", {}, ctx.words(m)) for _, m in ctx.pending]

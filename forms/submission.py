@@ -11,11 +11,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from .fields import Widget, input_name, items_of, properties_of, widget_of
+from .fields import Widget, input_name, items_of, properties_of, widget_of, zone_of
 from .labels import enum_schema, option_value
 
 _MISSING = object()
@@ -28,8 +27,7 @@ _TRUE = {"true", "on", "1", "yes"}
 def parse_form(schema: Mapping[str, Any], form: Any, *, tz: tzinfo | str | None = None) -> dict[str, Any]:
     """The JSON object for `form` (a werkzeug MultiDict or a mapping of name -> list of strings) as
     drawn by `render_form(schema)`. `tz` is the zone of `datetime-local` inputs (UTC by default)."""
-    zone = ZoneInfo(tz) if isinstance(tz, str) else (tz or UTC)
-    return _object(schema, _Form(form), (), zone)
+    return _object(schema, _Form(form), (), zone_of(tz))
 
 
 class _Form:

@@ -177,3 +177,18 @@ def failing_timer() -> str:
         'xsi:type="bpmn:tFormalExpression">approved == True</bpmn:conditionExpression></bpmn:sequenceFlow>'
         '<bpmn:sequenceFlow id="fd" sourceRef="gw" targetRef="review"/>',
     )
+
+
+def linear(length: int, key: str = "linear") -> str:
+    """start -> `length` plain tasks in a row -> end."""
+    steps = "".join(
+        f'<bpmn:task id="t{i}"/><bpmn:sequenceFlow id="f{i}" sourceRef="{"t" + str(i - 1) if i else "start"}" '
+        f'targetRef="t{i}"/>'
+        for i in range(length)
+    )
+    return document(
+        f'''<bpmn:process id="{key}" isExecutable="true"><bpmn:startEvent id="start"/>{steps}
+  <bpmn:endEvent id="end"/><bpmn:sequenceFlow id="f_end" sourceRef="t{length - 1}" targetRef="end"/>
+</bpmn:process>''',
+        key=key,
+    )

@@ -222,3 +222,34 @@ def test_every_personal_data_read_is_audited_with_its_reader_and_purpose(engine,
     audit, events = written(engine, before, case)
     details = {"purpose": "回访 follow-up call", "records": 1}
     assert audit == [("zhou", zhou.id, "personal_data.read", case["id"], None, details)] and events == []
+
+
+def queue_due_times(engine, task_id: str) -> set:
+    from sqlalchemy import select
+
+    from engine.store.models import TaskCandidate
+
+    with engine.db.read() as session:
+        return set(session.scalars(select(TaskCandidate.due_at).where(TaskCandidate.task_id == task_id)))
+
+
+def test_a_released_task_is_queued_again_at_its_due_time(engine, world, case):
+    task = task_of(engine, case, "assess_case")
+    due = queue_due_times(engine, task["id"])
+    assert len(due) == 1 and None not in due
+    engine.tasks.claim(task["id"], world["wang"])
+    engine.tasks.unclaim(task["id"], world["wang"])
+    assert queue_due_times(engine, task["id"]) == due
+
+
+def test_a_task_is_read_with_its_form_and_an_unknown_one_is_not_found(engine, world, case):
+    from engine.errors import TaskNotFound
+
+    complete_as(engine, world["wang"], case, "assess_case", {"resolution": "escalate", "departments": ["health"]})
+    for task in engine.runtime.get_instance(case["id"], history=False)["open_tasks"]:
+        read = engine.tasks.get_task(task["id"])
+        assert (read["id"], read["element_id"], read["form_key"]) == (task["id"], task["element_id"], task["form_key"])
+        assert read["form"] == engine.forms.get(task["form_key"]).schema
+    missing = "00000000-0000-4000-8000-000000000000"
+    with pytest.raises(TaskNotFound, match=f"^task '{missing}' does not exist$"):
+        engine.tasks.get_task(missing)

@@ -216,3 +216,40 @@ def test_unknown_definition_is_not_found(engine, world):
         engine.repository.get_definition("nope")
     with pytest.raises(DefinitionNotFound):
         engine.runtime.start_instance("nope", world["wang"], {})
+
+
+@pytest.mark.parametrize("length", [400, 12_000])
+def test_a_model_too_deep_to_parse_is_refused_with_a_sentence_and_nothing_is_stored(engine, length):
+    xml = models.linear(length)
+    before = counts(engine)
+    for check in (engine.repository.validate, engine.repository.deploy):
+        with pytest.raises(DeploymentInvalid) as err:
+            check([("linear.bpmn", xml)])
+        [problem] = err.value.details
+        assert problem["element_id"] == "t299"
+        assert "Recursion" not in problem["message"] and "call activities" in problem["message"]
+    assert counts(engine) == before
+
+
+def test_a_model_as_deep_as_allowed_deploys_and_runs(engine, world):
+    engine.repository.deploy([("linear.bpmn", models.linear(298))])  # 300 elements in a row
+    case = engine.runtime.start_instance("linear", world["wang"], {})
+    assert engine.runtime.diagram_state(case["id"])["active"] == ["t0"]
+    with pytest.raises(DeploymentInvalid) as err:
+        engine.repository.validate([("linear.bpmn", models.linear(299))])
+    assert err.value.details[0]["element_id"] == "end"
+
+
+def test_the_parsers_own_recursion_limit_is_also_a_sentence(engine, monkeypatch):
+    from engine import bpmn
+
+    monkeypatch.setattr(bpmn, "MAX_FLOW_DEPTH", 100_000)  # past the first check: the parser's limit answers
+    with pytest.raises(DeploymentInvalid) as err:
+        engine.repository.validate([("linear.bpmn", models.linear(2_000))])
+    assert "too deep" in err.value.details[0]["message"] and "Recursion" not in str(err.value.details)
+
+
+def test_start_form_names_the_latest_versions_start_form_and_refuses_an_unknown_process(engine):
+    assert engine.repository.start_form("dispute_resolution") == "report_case"
+    with pytest.raises(DefinitionNotFound):
+        engine.repository.start_form("no_such_process")

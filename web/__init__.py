@@ -1,10 +1,11 @@
-"""Fengqiao's HTTP API: a Flask app factory, one blueprint per area.
+"""Fengqiao's HTTP API and workbench pages: a Flask app factory, one blueprint per area.
 
     gunicorn 'web:create_app()'          # production: settings from FENGQIAO_* variables
     fengqiao serve --port 8000           # the embedded default
 
 The web layer parses, authorises (web.access), calls one engine facade and renders; it knows nothing
-of SpiffWorkflow. Every answer is JSON; every error is `{"error": {"code", "message", "details"}}`.
+of SpiffWorkflow. Every API answer is JSON; every error is `{"error": {"code", "message", "details"}}`.
+The browser pages (web/pages) live beside it with sessions, CSRF and translations (docs/pages.md).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from flask.json.provider import DefaultJSONProvider
 
 from engine import Engine, Settings
 
-from . import admin, auth, definitions, errors, health, history, incidents, instances, messages, tasks
+from . import admin, auth, definitions, errors, health, history, incidents, instances, messages, pages, tasks
 from .openapi import OpenApi
 
 BLUEPRINTS = (
@@ -49,6 +50,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.before_request(_limit_body)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    pages.init_app(app)  # before auth: its login form shares the API's rate limit
     auth.init_app(app)
     app.extensions["fengqiao.openapi"] = OpenApi(app)
     app.after_request(_headers)

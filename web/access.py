@@ -9,8 +9,9 @@ Two layers, both enforced server-side on every request:
 The roles (see docs/api.md):
 - officer: reports and sees the cases of their station, claims and completes officer tasks, sees
   personal fields of the cases they own, reported or handle (masked otherwise);
-- liaison: sees and claims the tasks of their own departments' queues, sees only the case fields a
-  department task needs (DEPARTMENT_CONTEXT), personal ones in clear only while holding such a task;
+- liaison: sees and claims the open tasks of their own departments' queues, sees the tasks they hold
+  or completed and the cases of all these, only the case fields a department task needs
+  (DEPARTMENT_CONTEXT), personal ones in clear only while holding such a task;
 - supervisor: everything of their station, reassigns, cancels;
 - admin: deploys definitions, manages users, departments and API tokens; no case data;
 - auditor: reads the audit trail; changes nothing;
@@ -71,6 +72,33 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "admin.revoke_api_token": (Role.ADMIN,),
 }
 
+# Pages (web/pages) take the roles of the API operation they show or perform: one rule for both.
+PAGE_PREFIX = "pages."
+PUBLIC_PAGES = frozenset({"pages.session.login", "pages.locale.choose"})
+PAGE_ROLES: dict[str, tuple[str, ...]] = {
+    "pages.session.logout": HUMANS,
+    "pages.home.index": HUMANS,
+    "pages.tasks.show": ENDPOINT_ROLES["tasks.get"],
+    "pages.tasks.claim": ENDPOINT_ROLES["tasks.claim"],
+    "pages.tasks.release": ENDPOINT_ROLES["tasks.unclaim"],
+    "pages.tasks.complete": ENDPOINT_ROLES["tasks.complete"],
+    "pages.tasks.reassign": ENDPOINT_ROLES["tasks.reassign"],
+    "pages.cases.new": ENDPOINT_ROLES["instances.start"],
+    "pages.cases.create": ENDPOINT_ROLES["instances.start"],
+    "pages.cases.show": ENDPOINT_ROLES["instances.get"],
+    "pages.cases.diagram": ENDPOINT_ROLES["instances.diagram"],
+    "pages.cases.cancel": ENDPOINT_ROLES["instances.cancel"],
+    "pages.cases.reassign_owner": ENDPOINT_ROLES["instances.reassign_owner"],
+    "pages.board.show": (Role.SUPERVISOR,),
+    "pages.audit.show": ENDPOINT_ROLES["history.audit_trail"],
+}
+
+
+def is_page(endpoint: str | None) -> bool:
+    """Browser pages authenticate by session cookie (web.pages.session), not by bearer token."""
+    return endpoint is not None and endpoint.startswith(PAGE_PREFIX)
+
+
 # The case fields a department task shows its liaison (minimum necessary); `household` and `parties`
 # are personal and appear in clear only to the liaison holding one of the case's tasks.
 DEPARTMENT_CONTEXT = (
@@ -88,8 +116,10 @@ DEPARTMENT_CONTEXT = (
 
 def roles_of(endpoint: str | None) -> tuple[str, ...] | None:
     """The roles that may call `endpoint`; None for public endpoints; () when nobody may."""
-    if endpoint in PUBLIC:
+    if endpoint in PUBLIC or endpoint in PUBLIC_PAGES:
         return None
+    if is_page(endpoint):
+        return PAGE_ROLES.get(endpoint or "", ())
     return ENDPOINT_ROLES.get(endpoint or "", ())
 
 
@@ -106,20 +136,35 @@ def may_name_others(actor: Actor) -> bool:
 
 # --- tasks -------------------------------------------------------------------------------------
 def task_visible(actor: Actor, task: dict[str, Any]) -> bool:
+    """Officers and supervisors: their station's tasks. Liaisons: the open tasks waiting in their
+    departments' queues and the tasks they hold or completed (what `GET /tasks` lists for them);
+    a colleague's held or completed task is not theirs (minimum necessary)."""
     if actor.role in STATION_ROLES:
         return actor.station_id is not None and task["station_id"] == actor.station_id
     if actor.role == Role.LIAISON:
-        return bool(actor.departments & set(task["candidate_groups"])) or actor.username in (
+        return (task["state"] == HumanTaskState.OPEN and _in_queues(actor, task)) or actor.username in (
             task["assignee"],
             task["completed_by"],
         )
     return False
 
 
+def _in_queues(actor: Actor, task: dict[str, Any]) -> bool:
+    return bool(actor.departments & set(task["candidate_groups"]))
+
+
 def check_task(actor: Actor, task: dict[str, Any]) -> dict[str, Any]:
     if not task_visible(actor, task):
         raise not_found("task")
     return task
+
+
+def check_claim(actor: Actor, task: dict[str, Any]) -> dict[str, Any]:
+    """As `check_task`, except that a liaison who lost the race for a task of their queue hears it
+    was taken (the engine's 409), as an officer would: they saw it waiting a moment ago."""
+    if actor.role == Role.LIAISON and task["state"] == HumanTaskState.CLAIMED and _in_queues(actor, task):
+        return task
+    return check_task(actor, task)
 
 
 def task_scope(actor: Actor) -> dict[str, Any]:

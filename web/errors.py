@@ -7,10 +7,11 @@ is logged with its traceback and answered with a bare 500 that says nothing abou
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import EngineError
@@ -46,10 +47,13 @@ HTTP_CODES = {
 }
 
 HTTP_MESSAGES = {
+    400: "the request could not be read as HTTP",
     404: "no such resource",
     405: "method not allowed on this resource",
     413: "the request body is too large",
+    414: "the request URL is too long",
     429: "too many requests; try again later",
+    431: "the request headers are too large",
 }
 
 
@@ -94,6 +98,14 @@ def error_response(
     return response
 
 
+def error_document(status: int) -> bytes:
+    """The one error shape as bytes, for refusals written before a request reaches the app (the
+    HTTP server's own 400/414/431 ...); a fixed message, never the refused request's text."""
+    code = "internal_error" if status >= 500 else HTTP_CODES.get(status, "http_error")
+    message = HTTP_MESSAGES.get(status, "the request was refused")
+    return json.dumps({"error": {"code": code, "message": message, "details": []}}).encode()
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(EngineError)
     def engine_error(exc: EngineError):
@@ -109,6 +121,9 @@ def register(app: Flask) -> None:
         status = exc.code or 500
         if status >= 500:
             return _internal(exc)
+        page = current_app.extensions.get("fengqiao.page_error")
+        if page is not None and status in (404, 405) and not request.path.startswith("/api/"):
+            return page(status)  # a browser off the API's paths (a mistyped page address) gets a page
         # werkzeug's own headers (Allow on 405, Retry-After on 429), minus its HTML content type
         headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
         if status == 401:

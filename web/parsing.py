@@ -215,7 +215,7 @@ def convert(text: str, schema: dict[str, Any]) -> Any:
             return str(uuid.UUID(text))
         except ValueError:
             raise ValueError("must be a UUID") from None
-    if "pattern" in schema and not re.search(schema["pattern"], text):
+    if "pattern" in schema and not re.fullmatch(schema["pattern"], text):  # `$` alone lets a final "\n" through
         raise ValueError("has an invalid format")
     return text
 

@@ -162,3 +162,50 @@ def test_the_production_gunicorn_config_serves_the_api(env):
         server.terminate()
         output = server.communicate(timeout=20)[0]
     assert "Using worker: gthread" in output, output  # the config module was read
+
+
+def raw_exchange(port: int, request_bytes: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send bytes as they are (no client library tidies them) and read the whole answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request_bytes)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
+
+
+SERVERS = {
+    "fengqiao serve": lambda port: [sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
+    "production gunicorn": lambda port: [
+        *(sys.executable, "-m", "gunicorn", "-c", "python:cli.gunicorn_config"),
+        *("-w", "1", "-b", f"127.0.0.1:{port}", "web:create_app()"),
+    ],
+}
+
+
+@pytest.mark.parametrize("command", SERVERS.values(), ids=SERVERS.keys())
+def test_requests_the_server_refuses_before_the_app_get_the_one_json_error_shape(env, command):
+    assert fengqiao(env, "init").returncode == 0
+    port = free_port()
+    server = subprocess.Popen(command(port), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    refusals = {
+        414: b"GET /api/v1/tasks?x=" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+        431: b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 20_000 + b"\r\n\r\n",
+        400: b"NOT A REQUEST LINE\r\n\r\n",
+    }
+    try:
+        first_answer(server, lambda: request(f"http://127.0.0.1:{port}/healthz"))
+        for expected, raw in refusals.items():
+            status, headers, body = raw_exchange(port, raw)
+            assert status == expected and headers["content-type"] == "application/json", (status, headers, body)
+            error = json.loads(body)["error"]
+            assert set(error) == {"code", "message", "details"} and error["details"] == []
+            assert error["code"] in ("uri_too_long", "headers_too_large", "bad_request") and b"<html" not in body
+            assert int(headers["content-length"]) == len(body) and headers["cache-control"] == "no-store"
+        assert request(f"http://127.0.0.1:{port}/healthz")[0] == 200  # the server goes on
+    finally:
+        server.terminate()
+        server.communicate(timeout=20)

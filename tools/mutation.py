@@ -1,0 +1,138 @@
+"""Mutation testing of the rules (issue 23): `make mutation`, or `python tools/mutation.py expressions`.
+
+Each target mutates a few files with mutmut and runs only the tests that cover them, on SQLite, in a
+scratch copy of the tree under build/mutation/<target> (mutmut reads its settings from the copy's
+pyproject.toml, so every target gets its own file and test subset). Prints and writes each target's
+score; docs/testing.md explains the survivors that are equivalent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build" / "mutation"
+MUTMUT = Path(sys.executable).parent / "mutmut"
+
+# Lines not mutated, per target (regular expressions, as mutmut's do_not_mutate_patterns): code that
+# runs once at import, before mutmut switches a mutant on, so no test can see its mutants
+# (docs/testing.md says what covers them instead).
+SKIP: dict[str, list[str]] = {"expressions": [r"^def _safe_functions\(\)"]}
+
+# The mutants run, per target (mutmut's names, fnmatch patterns; all of the files' when absent): the
+# task commands and ownership rules (engine/tasks/commands.py, the task view), the candidate rules
+# (engine/queues.py, not its inbox query builder) and the closing of a task (engine/uow/projections.py).
+_QUEUE_RULES = ("candidate_rows", "add_candidates", "drop_candidates", "is_candidate")
+MUTANTS: dict[str, list[str]] = {
+    "tasks": [
+        "engine.tasks.commands.*",
+        "engine.tasks.views.*",
+        *(f"engine.queues.x_{name}__mutmut_*" for name in _QUEUE_RULES),
+        "engine.uow.projections.x_close_task__mutmut_*",
+    ],
+}
+
+# target: (files to mutate, the tests that cover them)
+TARGETS: dict[str, tuple[list[str], list[str]]] = {
+    "expressions": (["engine/expressions.py"], ["tests/test_expressions.py", "tests/test_expression_filter.py"]),
+    "tasks": (
+        ["engine/tasks/commands.py", "engine/tasks/views.py", "engine/queues.py", "engine/uow/projections.py"],
+        [
+            "tests/test_permission_refusals.py",
+            "tests/test_command_audit.py",
+        ],
+    ),
+    "forms": (["forms/__init__.py", "forms/validator.py"], ["tests/test_forms.py", "tests/test_form_formats.py"]),
+    "access": (
+        ["web/access.py"],
+        # each rule decided and refused (over HTTP: test_refusals_over_http.py, too slow to run per mutant)
+        ["tests/api/test_access_decisions.py"],
+    ),
+}
+
+
+def _copy_tree(into: Path) -> None:
+    """The working tree's files (tracked and new, not ignored) copied into `into`, fresh."""
+    if into.exists():
+        shutil.rmtree(into)
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    for name in filter(None, listed.decode().split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (into / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, into / name)
+
+
+def _toml_list(values: list[str]) -> str:
+    return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+
+
+def run(target: str) -> dict:
+    files, tests = TARGETS[target]
+    work = BUILD / target
+    _copy_tree(work)
+    with (work / "pyproject.toml").open("a") as config:
+        config.write(
+            "\n[tool.mutmut]\n"
+            'source_paths = ["engine", "forms", "web"]\n'
+            f"only_mutate = {_toml_list(files)}\n"
+            f"do_not_mutate_patterns = {_toml_list(SKIP.get(target, []))}\n"
+            'also_copy = ["workflows", "cli", "webhooks"]\n'
+            f"pytest_add_cli_args_test_selection = {_toml_list(tests)}\n"
+            'pytest_add_cli_args = ["-q", "-p", "no:cacheprovider", "-x"]\n'
+            # mutmut times a mutant by its tests' call durations; their fixtures (a migrated database,
+            # deployed workflows, users) cost more than the calls: a surviving mutant is no timeout
+            "timeout_constant = 90\n"
+        )
+    # every mutant's test session would migrate a database first: one migrated file serves them all
+    template = work / "template.db"
+    subprocess.run(
+        [sys.executable, "-c", f"from engine.store.db import Database; Database('sqlite:///{template}').migrate()"],
+        cwd=work,
+        check=True,
+    )
+    env = {**os.environ, "FENGQIAO_TEST_BACKENDS": "sqlite", "FENGQIAO_TEST_SQLITE_TEMPLATE": str(template)}
+    started = time.monotonic()
+    # mutmut exits non-zero when mutants survive; the score below is what matters
+    command = ["nice", "-n", "10", str(MUTMUT), "run", "--max-children", "2", *MUTANTS.get(target, [])]
+    subprocess.run(command, cwd=work, env=env, check=False)
+    subprocess.run([str(MUTMUT), "export-cicd-stats"], cwd=work, env=env, check=True, capture_output=True)
+    stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text())
+    survivors = subprocess.run([str(MUTMUT), "results"], cwd=work, env=env, capture_output=True, text=True).stdout
+    (work / "survivors.txt").write_text(survivors)
+    # a mutant no test runs is a surviving one
+    tried = sum(stats.get(k, 0) for k in ("killed", "survived", "timeout", "suspicious", "no_tests"))
+    killed = stats["killed"] + stats.get("timeout", 0)
+    stats.update(target=target, score=round(100 * killed / tried, 1) if tried else None)
+    stats["minutes"] = round((time.monotonic() - started) / 60, 1)
+    return stats
+
+
+def main(argv: list[str]) -> int:
+    targets = argv or list(TARGETS)
+    unknown = set(targets) - set(TARGETS)
+    if unknown:
+        print(f"unknown target(s) {sorted(unknown)}; targets: {', '.join(TARGETS)}", file=sys.stderr)
+        return 2
+    results = [run(target) for target in targets]
+    BUILD.mkdir(parents=True, exist_ok=True)
+    (BUILD / "scores.json").write_text(json.dumps(results, indent=2))
+    for r in results:
+        print(
+            f"{r['target']:12} {r['score']}% killed  ({r['killed']} killed, {r['survived']} survived, "
+            f"{r.get('timeout', 0)} timeouts, {r.get('no_tests', 0)} not covered) in {r['minutes']} min"
+        )
+    print(f"survivors: {BUILD}/<target>/survivors.txt; `mutmut show <name>` in that directory shows one")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
