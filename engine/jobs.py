@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 log = logging.getLogger("fengqiao.jobs")
 QUEUE_NAME = "fengqiao"
+PURGE_EVERY = timedelta(minutes=10)  # dead login tokens are few per minute; a purge needs not run on every sweep
 
 
 class Sweeper:
@@ -25,6 +26,7 @@ class Sweeper:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._next_purge: datetime | None = None  # engine-clock time of the next token purge
 
     def start(self) -> Sweeper:
         if self._thread is None:
@@ -35,11 +37,20 @@ class Sweeper:
     def run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.engine.timers.fire_all_due()
+                self.sweep()
             except Exception:  # the database may be briefly away; keep sweeping
                 log.exception("sweep failed")
             self._wake.wait(self.interval)
             self._wake.clear()
+
+    def sweep(self) -> int:
+        """Fire what is due; with nothing due, do the housekeeping that is due (dead login tokens)."""
+        fired = self.engine.timers.fire_all_due()
+        now = self.engine.clock.now()
+        if not fired and (self._next_purge is None or now >= self._next_purge):
+            self._next_purge = now + PURGE_EVERY
+            self.engine.tokens.purge_expired()
+        return fired
 
     def wake(self) -> None:
         self._wake.set()

@@ -8,6 +8,7 @@ fields (`additionalProperties: false`), reports field-level errors, and splits o
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ class Form:
         errors = sorted(self.validator.iter_errors(data), key=lambda e: list(e.absolute_path))
         if errors:
             raise FormInvalid(f"form '{self.key}' has invalid fields", [self._describe(e) for e in errors[:MAX_ERRORS]])
+        _check_finite(data)
         plain = {k: v for k, v in data.items() if k not in self.personal_fields}
         personal = {k: v for k, v in data.items() if k in self.personal_fields}
         return plain, personal
@@ -61,9 +63,12 @@ class Form:
     def _describe(self, error) -> dict[str, Any]:
         path = list(error.absolute_path)
         if error.validator == "additionalProperties":
-            extra = sorted(set(error.instance) - set(self.schema.get("properties", {})))
+            # The object that has the extra keys may be nested (a party): compare with its own schema.
+            declared = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+            extra = sorted(set(error.instance) - set(declared))
+            names = [".".join(map(str, [*path, name])) for name in extra]
             return {
-                "field": extra[0] if len(extra) == 1 else None,
+                "field": names[0] if len(names) == 1 else None,
                 "message": f"unknown field(s): {', '.join(map(str, extra))}",
             }
         if error.validator == "required":
@@ -77,6 +82,21 @@ class Form:
         if top in self.personal_fields:
             return {"field": field, "message": f"invalid value (fails '{error.validator}')"}
         return {"field": field, "message": _short(error.message)}
+
+
+def _check_finite(data: dict[str, Any]) -> None:
+    """NaN and infinity are numbers to JSON Schema but not JSON: refuse them rather than store null."""
+    from engine.errors import FormInvalid  # engine imports this package: import its errors late
+
+    stack: list[tuple[str, Any]] = list(data.items())
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise FormInvalid("form data holds a non-finite number", [{"field": path, "message": "must be finite"}])
+        if isinstance(value, dict):
+            stack.extend((f"{path}.{key}", item) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((f"{path}.{index}", item) for index, item in enumerate(value))
 
 
 def _short(message: str, limit: int = 200) -> str:

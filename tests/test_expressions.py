@@ -209,3 +209,26 @@ def test_constants_within_the_bounds_and_variable_powers_deploy(engine, world):
     engine.repository.deploy([("fine.bpmn", xml)])
     case = engine.runtime.start_instance("gated", world["wang"], {"n": 40})
     assert [t["element_id"] for t in case["open_tasks"]] == ["review"]
+
+
+# --- non-finite numbers are refused where they would enter, never stored as null -----------------
+@pytest.mark.parametrize(
+    "expression", ["float('nan') == 1", "float('inf') > n", "n * 1e308 * 10 > 0", "len([float('-inf')]) == 1"]
+)
+def test_an_expression_producing_a_non_finite_number_is_refused(expression):
+    with pytest.raises(ExpressionError) as err:
+        Evaluator().evaluate(expression, {"n": 1})
+    assert "finite" in err.value.message
+
+
+def test_a_script_assigning_nan_fails_the_change_and_stores_nothing(engine, world):
+    from sqlalchemy import func, select
+
+    from engine.store.models import ProcessInstance
+
+    engine.repository.deploy([("nan.bpmn", models.script("score = n * 1e308 * 10", key="nan"))], allow_scripts=True)
+    with pytest.raises(WorkflowFailed) as err:
+        engine.runtime.start_instance("nan", world["wang"], {"n": 1})
+    assert "finite" in err.value.message
+    with engine.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(ProcessInstance)) == 0

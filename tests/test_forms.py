@@ -189,3 +189,22 @@ def test_no_request_body_the_quick_validator_accepts_is_refused_by_jsonschema(na
             assert not list(validator.detailed.iter_errors(data)), name
 
     never_looser()
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), [1.5, float("nan")]])
+def test_a_form_refuses_non_finite_numbers_instead_of_storing_null(tmp_path, value):
+    import json
+
+    from forms import FormRegistry
+
+    schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"score": {}, "note": {"type": "string"}},
+    }
+    (tmp_path / "scored.json").write_text(json.dumps(schema))
+    form = FormRegistry([tmp_path]).get("scored")
+    with pytest.raises(FormInvalid) as err:
+        form.validate({"score": value, "note": "ok"})
+    assert err.value.details[0]["field"].startswith("score") and "finite" in err.value.details[0]["message"]
+    assert form.validate({"score": 1.5, "note": "ok"}) == ({"score": 1.5, "note": "ok"}, {})

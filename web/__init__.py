@@ -10,7 +10,10 @@ The browser pages (web/pages) live beside it with sessions, CSRF and translation
 
 from __future__ import annotations
 
+from typing import cast
+
 from flask import Flask, current_app, request
+from flask.json.provider import DefaultJSONProvider
 
 from engine import Engine, Settings
 
@@ -37,8 +40,9 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     if engine is None:
         engine = Engine(settings or Settings.from_env())
     app = Flask(__name__)
-    app.json.ensure_ascii = False
-    app.json.sort_keys = False
+    json_provider = cast(DefaultJSONProvider, app.json)
+    json_provider.ensure_ascii = False
+    json_provider.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = engine.settings.max_bpmn_bytes * MAX_DOCUMENTS + 64 * 1024
     app.config["MAX_FORM_MEMORY_SIZE"] = 64 * 1024
     app.extensions["fengqiao"] = engine

@@ -89,7 +89,7 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages.cases.diagram": ENDPOINT_ROLES["instances.diagram"],
     "pages.cases.cancel": ENDPOINT_ROLES["instances.cancel"],
     "pages.cases.reassign_owner": ENDPOINT_ROLES["instances.reassign_owner"],
-    "pages.board.show": ("supervisor",),
+    "pages.board.show": (Role.SUPERVISOR,),
     "pages.audit.show": ENDPOINT_ROLES["history.audit_trail"],
 }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Flask, g, jsonify, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -67,11 +69,17 @@ def authenticate() -> None:
     access.check_role(who, request.endpoint)
 
 
+def _failed_login(response) -> bool:
+    """Only failed logins count against the limit."""
+    return response.status_code == 401
+
+
 def _login_username() -> str:
     """Rate-limit key for failed logins of one account, whatever address they come from."""
     # the browser's login form, or the API's JSON body (whose stream the API's view reads: no form here)
     data = request.form if access.is_page(request.endpoint) else request.get_json(silent=True, cache=True)
-    name = data.get("username") if hasattr(data, "get") else None
+    get = getattr(data, "get", None)
+    name = get("username") if get is not None else None
     return "login-user:" + (name[:64] if isinstance(name, str) else "?")
 
 
@@ -86,13 +94,14 @@ def init_app(app: Flask) -> None:
         default_limits=[],
         swallow_errors=True,
     )  # an unreachable Redis must not lock everybody out
-    failed = dict(deduct_when=lambda response: response.status_code == 401, methods=["POST"])
     for endpoint in LOGIN_ENDPOINTS:
-        view = app.view_functions.get(endpoint)
+        view: Any = app.view_functions.get(endpoint)
         if view is None:
             continue
-        view = limiter.limit(settings.login_rate_limit, **failed)(view)
-        view = limiter.limit(settings.login_rate_limit, key_func=_login_username, **failed)(view)
+        view = limiter.limit(settings.login_rate_limit, deduct_when=_failed_login, methods=["POST"])(view)
+        view = limiter.limit(
+            settings.login_rate_limit, key_func=_login_username, deduct_when=_failed_login, methods=["POST"]
+        )(view)
         app.view_functions[endpoint] = view
     # Flask-Limiter checks every request before its view; the others have no limits to check.
     limiter.request_filter(lambda: request.endpoint not in RATE_LIMITED)

@@ -9,27 +9,16 @@ did not expect. Screenshots go to FENGQIAO_BROWSER_ARTIFACTS (default build/brow
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
 from tests.conftest import ROOT
 from tests.helpers import PASSWORD
 from web import create_app
 
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PHONE = {"width": 375, "height": 812}
 DESKTOP = {"width": 1280, "height": 800}
 ARTIFACTS = Path(os.environ.get("FENGQIAO_BROWSER_ARTIFACTS") or ROOT / "build" / "browser")
@@ -38,16 +27,6 @@ AXE = ROOT / "tests" / "browser" / "vendor" / "axe-core" / "4.14.1" / "axe.min.j
 # Browser tests start a real browser: once per backend would double the slowest tier for no new
 # behaviour (the pages' database work is the API's, tested on both backends in tests/pages and tests/api).
 pytestmark = pytest.mark.backends("sqlite")
-
-
-@pytest.fixture(scope="session")
-def browser():
-    executable = shutil.which("chromium")
-    assert executable, "chromium is not installed: run `make chromium` (apt-get install -y chromium)"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=FLAGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

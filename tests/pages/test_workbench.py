@@ -183,3 +183,15 @@ def test_a_long_inbox_list_pages_with_the_apis_cursor(engine, world, api, browse
     page = api.as_("wang").get("/tasks", query_string={**INBOX_LISTS["claimable"], "cursor": more.group(1)}).json
     assert listed(second, "claimable") == [t["id"] for t in page["items"]] and len(page["items"]) == 3
     assert wang.get("/?claimable=not-a-cursor").status_code == 400
+
+
+def test_a_liaison_claims_from_the_queue_in_one_click_and_lands_on_the_form(engine, world, browse):
+    case = report_case(engine, world["wang"])
+    escalate(engine, world["wang"], case, ["civil_affairs"])
+    handle = task_of(engine, case, "handle_civil_affairs")
+    li = browse("li")
+    queue = li.text("/")
+    assert f'action="/tasks/{handle["id"]}/claim"' in queue
+    response = li.post(f"/tasks/{handle['id']}/claim")
+    assert response.headers["Location"] == f"/tasks/{handle['id']}"
+    assert 'name="outcome"' in li.text(f"/tasks/{handle['id']}")

@@ -3,12 +3,14 @@ timeline, diagram) and the supervisor's reassign-owner and cancel actions."""
 
 from __future__ import annotations
 
+from typing import cast
 from uuid import UUID
 
 from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from engine.errors import FormInvalid
+from engine.vocabulary import Role
 
 from .. import access
 from ..context import engine
@@ -22,7 +24,7 @@ HIDDEN_ACTIONS = ("personal_data.read",)  # reads belong in the audit trail, not
 
 
 def start_form() -> dict:
-    return engine().forms.get(engine().repository.start_form(PROCESS)).schema
+    return engine().forms.get(cast(str, engine().repository.start_form(PROCESS))).schema
 
 
 @bp.get("/new")
@@ -62,7 +64,7 @@ def show(instance_id: UUID):
         tasks=tasks,
         timeline=timeline,
         report=start_form(),
-        colleagues=colleagues() if who.role == "supervisor" else [],
+        colleagues=colleagues() if who.role == Role.SUPERVISOR else [],
     )
 
 

@@ -74,7 +74,7 @@ def register(bp) -> None:
         if (exc.code or 500) >= 500:
             log.error("unhandled error", exc_info=exc)
             return render_template("error.html", status=500, title=_("Something went wrong"), message=""), 500
-        return page(exc.code, "rate_limited" if exc.code == 429 else None)
+        return page(exc.code or 500, "rate_limited" if exc.code == 429 else None)
 
     @bp.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
+from engine.vocabulary import Role
+
 from .. import access
 from ..context import engine
 from ..tasks import inbox
@@ -25,13 +27,13 @@ CURSOR_MAX = 200
 @bp.get("/")
 def index():
     role = g.actor.role
-    if role == "supervisor":
+    if role == Role.SUPERVISOR:
         from .board import board_page
 
         return board_page()
-    if role == "auditor":
+    if role == Role.AUDITOR:
         return redirect(url_for("pages.audit.show"))
-    if role == "admin":
+    if role == Role.ADMIN:
         return render_template("admin_home.html")
     return render_template("inbox.html", lists=inbox_lists(g.actor))
 

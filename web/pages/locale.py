@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from babel import support
 from flask import Blueprint, redirect, request, session, url_for
 from flask_babel import Domain, get_locale
@@ -43,6 +45,8 @@ class Catalogues(Domain):
             names = [key, f"{locale.language}_{locale.territory}"] if locale.territory else [key]
             translations = support.Translations()
             for directory in self.translation_directories:
-                translations.merge(support.Translations.load(directory, names, self.domain[0]))
+                translations.merge(
+                    cast(support.Translations, support.Translations.load(directory, names, self.domain[0]))
+                )
             cache[key] = translations
         return cache[key]

@@ -8,6 +8,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 
 from engine.errors import FormInvalid
+from engine.vocabulary import Role
 
 from ..context import engine
 from ..errors import ApiError
@@ -37,7 +38,7 @@ def render_task(task_id: UUID, values=None, errors=None, status: int = 200):
             report=engine().forms.get("report_case").schema if "report_case" in engine().forms else None,
             values=values,
             errors=errors,
-            colleagues=colleagues() if g.actor.role == "supervisor" else [],
+            colleagues=colleagues() if g.actor.role == Role.SUPERVISOR else [],
         ),
         status,
     )
@@ -97,5 +98,5 @@ def colleagues() -> list[dict]:
     return [
         u
         for u in engine().identity.list_users()
-        if u["active"] and u["role"] == "officer" and station & set(u["departments"])
+        if u["active"] and u["role"] == Role.OFFICER and station & set(u["departments"])
     ]
