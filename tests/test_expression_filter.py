@@ -289,3 +289,14 @@ def test_a_repetition_is_refused_before_it_is_built():
     with pytest.raises(ExpressionError, match="^a repeated sequence exceeds"):
         Evaluator().evaluate("xs * 1", {"xs": [0] * MAX_VALUE_SIZE})
     assert len(Evaluator().evaluate("xs * 2", {"xs": [0] * 1000})) == 2000
+
+
+def test_a_model_calling_a_growing_method_is_refused_when_checked_not_only_when_run():
+    check("name.upper()")
+    with pytest.raises(ExpressionError, match="^method 'ljust' is not allowed$"):
+        check("name.ljust(5)")
+
+
+def test_a_constant_part_breaking_a_limit_is_refused_when_checked():
+    with pytest.raises(ExpressionError, match="^a constant part breaks a limit: a power exceeds"):
+        check("2 ** 5000 + x")
