@@ -227,7 +227,9 @@ def test_rq_scheduled_job_fires_a_timer_without_the_sweeper(engine, world, setti
     worker = fengqiao("worker", env=worker_env(settings, FENGQIAO_REDIS_URL=REDIS_URL, FENGQIAO_SWEEP_INTERVAL="3600"))
     try:
         assert wait_until(lambda: bool(redis_db.keys("rq:worker:*")), timeout=30)  # registered
-        clock.set(datetime.now(UTC) - timedelta(hours=1) + timedelta(seconds=3))  # due 3 s from now
+        # due 3 s from now, on a whole second: RQ schedules whole seconds, and a job run before its
+        # timer's due time finds nothing to fire (it would leave the timer to the next sweep)
+        clock.set((datetime.now(UTC) - timedelta(hours=1) + timedelta(seconds=3)).replace(microsecond=0))
         case_ids = redis_due_cases(settings, clock, world, 3)
         assert fired_per_case(engine, case_ids) == dict.fromkeys(case_ids, 0)
         ids = timer_ids(engine, case_ids)
