@@ -89,6 +89,7 @@ def serve(host: str, port: int, threads: int) -> None:
 def _print_welcome(engine: Engine, host: str, port: int) -> None:
     base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
     click.echo(f"Fengqiao is serving on {base}  (database: {_safe_url(engine.settings.database_url)})")
+    click.echo(f"  workbench (browser): {base}/ · docs/pages.md")
     click.echo(f"  API {base}/api/v1 · OpenAPI {base}/api/v1/openapi.json · readiness {base}/healthz · docs/api.md")
     roles = {u["username"]: u["role"] for u in engine.identity.list_users()}
     demo = {name: roles[name] for name in DEMO_USERNAMES if name in roles}

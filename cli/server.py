@@ -18,8 +18,8 @@ from web.errors import error_document
 def settle_memory(_worker=None) -> None:
     """In a web process, once its app is loaded: leave what startup made (modules, parsed specs,
     compiled statements) out of every later collection (`gc.freeze`): full collections no longer walk
-    them. The collector's thresholds stay Python's: collecting the young generation less often
-    (10,000) let web processes grow by 20-70 MB over a 10-minute soak (bench/notes.md). Not for
+    them. The collector's thresholds stay Python's: collecting the young generation less often let
+    web processes grow over a soak (docs/decisions/2026-12-engine-performance.md). Not for
     tests, which create many apps and whose garbage a freeze would keep."""
     gc.collect()
     gc.freeze()

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from .store.models import AuditEntry
 
+if TYPE_CHECKING:
+    from . import Engine
+
 
 def record(
-    session,
+    scope,
     at: datetime,
     actor,
     action: str,
@@ -20,7 +23,7 @@ def record(
     task_id: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    session.add(AuditEntry(**audit_row(at, actor, action, instance_id=instance_id, task_id=task_id, details=details)))
+    scope.add(AuditEntry(**audit_row(at, actor, action, instance_id=instance_id, task_id=task_id, details=details)))
 
 
 def audit_row(
@@ -47,19 +50,29 @@ def audit_row(
 class HistoryService:
     """Reads the audit trail."""
 
-    def __init__(self, ctx):
+    def __init__(self, ctx: Engine):
         self.ctx = ctx
 
     def audit_trail(
-        self, instance_id: str | None = None, limit: int = 500, after_id: int | None = None
+        self,
+        instance_id: str | None = None,
+        limit: int = 500,
+        after_id: int | None = None,
+        actor: str | None = None,
+        action: str | None = None,
     ) -> list[dict[str, Any]]:
-        with self.ctx.db.read() as session:
+        """Entries oldest first, optionally of one case, one actor (username) or one action."""
+        with self.ctx.db.read() as scope:
             query = select(AuditEntry).order_by(AuditEntry.id).limit(min(max(limit, 1), 1000))
             if instance_id is not None:
                 query = query.where(AuditEntry.instance_id == instance_id)
+            if actor is not None:
+                query = query.where(AuditEntry.actor == actor)
+            if action is not None:
+                query = query.where(AuditEntry.action == action)
             if after_id is not None:
                 query = query.where(AuditEntry.id > after_id)
-            return [audit_view(e) for e in session.scalars(query)]
+            return [audit_view(e) for e in scope.scalars(query)]
 
 
 def audit_view(entry: AuditEntry) -> dict[str, Any]:

@@ -59,6 +59,10 @@ class Settings:
     timer_max_attempts: int = 5
     sweep_interval_seconds: float = 0.5
     sweep_batch: int = 200
+    # Browser pages (web/pages): the key signing session cookies (unset: a key file under instance_path)
+    # and the station's time zone for every date shown
+    secret_key: str | None = None
+    time_zone: str = "Asia/Shanghai"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -86,6 +90,8 @@ class Settings:
             timer_max_attempts=int(env.get("FENGQIAO_TIMER_MAX_ATTEMPTS") or 5),
             sweep_interval_seconds=float(env.get("FENGQIAO_SWEEP_INTERVAL") or 0.5),
             sweep_batch=int(env.get("FENGQIAO_SWEEP_BATCH") or 200),
+            secret_key=env.get("FENGQIAO_SECRET_KEY") or None,
+            time_zone=env.get("FENGQIAO_TIME_ZONE") or "Asia/Shanghai",
         )
 
     @property

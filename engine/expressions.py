@@ -20,7 +20,6 @@ import math
 import re
 import threading
 import time
-from datetime import datetime
 from typing import Any
 
 from simpleeval import (
@@ -190,7 +189,7 @@ def _check_constants(tree: ast.expr) -> None:
 
 def _constant_roots(tree: ast.expr) -> list[ast.expr]:
     """The largest sub-expressions that name no variable (only constants and the safe functions)."""
-    roots: list[ast.expr] = []
+    roots: list[Any] = []  # expressions (call arguments, keywords and child nodes)
 
     def constant(node: ast.AST) -> bool:
         if isinstance(node, ast.Name):
@@ -385,12 +384,6 @@ def parse_script(script: str) -> list[tuple[str, str]]:
         check(match.group(2))
         statements.append((match.group(1), match.group(2)))
     return statements
-
-
-def as_datetime(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    return None
 
 
 class _SafeEnvironment(BasePythonScriptEngineEnvironment):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -16,6 +16,10 @@ from .audit import record
 from .errors import AlreadyExists, DepartmentNotFound, InvalidInput, UserNotFound
 from .store.models import Department, Membership, User
 from .vocabulary import STATION_ROLES, USER_ROLES, DepartmentKind, Event, Role
+
+if TYPE_CHECKING:
+    from . import Engine
+
 
 # plain strings (click's choices, messages): the roles a user can have and the kinds of department
 ROLES = tuple(role.value for role in USER_ROLES)
@@ -47,12 +51,12 @@ class Actor:
 
 
 class IdentityService:
-    def __init__(self, ctx):
+    def __init__(self, ctx: Engine):
         self.ctx = ctx
         self._hasher = PasswordHasher(
             time_cost=ctx.settings.argon2_time_cost, memory_cost=ctx.settings.argon2_memory_kib
         )
-        self._dummy_hash = None  # verified against unknown users so both paths cost the same
+        self._dummy_hash: str | None = None  # verified against unknown users so both paths cost the same
 
     def create_department(self, key: str, name: str, kind: str, actor: Actor | None = None) -> dict[str, Any]:
         if not _KEY.fullmatch(key or "") or key in ROLES:
@@ -65,11 +69,11 @@ class IdentityService:
         if not (name or "").strip():
             raise InvalidInput("name is required", [{"field": "name", "message": "required"}])
         try:
-            with self.ctx.db.transaction() as session:
+            with self.ctx.db.transaction() as scope:
                 dept = Department(key=key, name=name.strip(), kind=kind, created_at=self.ctx.clock.now())
-                session.add(dept)
-                session.flush()
-                record(session, dept.created_at, actor, Event.DEPARTMENT_CREATED, details={"key": key, "kind": kind})
+                scope.add(dept)
+                scope.flush()
+                record(scope, dept.created_at, actor, Event.DEPARTMENT_CREATED, details={"key": key, "kind": kind})
                 return department_view(dept)
         except IntegrityError:
             raise AlreadyExists(f"department '{key}' already exists") from None
@@ -96,8 +100,8 @@ class IdentityService:
                 "password must have at least 8 characters", [{"field": "password", "message": "too short"}]
             )
         try:
-            with self.ctx.db.transaction() as session:
-                depts = [self._department(session, key) for key in departments]
+            with self.ctx.db.transaction() as scope:
+                depts = [self._department(scope, key) for key in departments]
                 _check_departments(role, depts)
                 user = User(
                     username=username,
@@ -107,12 +111,12 @@ class IdentityService:
                     active=True,
                     created_at=self.ctx.clock.now(),
                 )
-                session.add(user)
-                session.flush()
+                scope.add(user)
+                scope.flush()
                 for dept in depts:
-                    session.add(Membership(user_id=user.id, department_id=dept.id))
+                    scope.add(Membership(user_id=user.id, department_id=dept.id))
                 record(
-                    session,
+                    scope,
                     user.created_at,
                     actor,
                     Event.USER_CREATED,
@@ -131,8 +135,8 @@ class IdentityService:
 
     def authenticate(self, username: str, password: str) -> Actor | None:
         """The actor for valid credentials of an active user, else None (same cost either way)."""
-        with self.ctx.db.read() as session:
-            user = session.scalars(select(User).where(User.username == username)).first()
+        with self.ctx.db.read() as scope:
+            user = scope.scalars(select(User).where(User.username == username)).first()
             stored = user.password_hash if user is not None and user.active else None
             if self._dummy_hash is None:
                 self._dummy_hash = self._hasher.hash("fengqiao-timing-equaliser")
@@ -142,24 +146,24 @@ class IdentityService:
                 return None
             if stored is None:
                 return None
-            return self._actor(session, user)
+            return self._actor(scope, user)
 
     def actor(self, username: str) -> Actor:
-        with self.ctx.db.read() as session:
-            user = session.scalars(select(User).where(User.username == username)).first()
+        with self.ctx.db.read() as scope:
+            user = scope.scalars(select(User).where(User.username == username)).first()
             if user is None or not user.active:
                 raise UserNotFound(f"user '{username}' does not exist")
-            return self._actor(session, user)
+            return self._actor(scope, user)
 
-    def actor_by_id(self, session, user_id: int) -> Actor:
-        user = session.get(User, user_id)
+    def actor_by_id(self, scope, user_id: int) -> Actor:
+        user = scope.get(User, user_id)
         if user is None:
             raise UserNotFound(f"user {user_id} does not exist")
-        return self._actor(session, user)
+        return self._actor(scope, user)
 
     @staticmethod
-    def _actor(session, user: User) -> Actor:
-        rows = session.execute(
+    def _actor(scope, user: User) -> Actor:
+        rows = scope.execute(
             select(Department.key, Department.kind, Department.id)
             .join(Membership, Membership.department_id == Department.id)
             .where(Membership.user_id == user.id)
@@ -167,19 +171,19 @@ class IdentityService:
         return member_actor(user.id, user.username, user.role, rows)
 
     @staticmethod
-    def _department(session, key: str) -> Department:
-        dept = session.scalars(select(Department).where(Department.key == key)).first()
+    def _department(scope, key: str) -> Department:
+        dept = scope.scalars(select(Department).where(Department.key == key)).first()
         if dept is None:
             raise DepartmentNotFound(f"department '{key}' does not exist")
         return dept
 
     def list_departments(self) -> list[dict[str, Any]]:
-        with self.ctx.db.read() as session:
-            return [department_view(d) for d in session.scalars(select(Department).order_by(Department.key))]
+        with self.ctx.db.read() as scope:
+            return [department_view(d) for d in scope.scalars(select(Department).order_by(Department.key))]
 
-    def user_view(self, session, user: User) -> dict[str, Any]:
+    def user_view(self, scope, user: User) -> dict[str, Any]:
         keys = sorted(
-            session.scalars(
+            scope.scalars(
                 select(Department.key)
                 .join(Membership, Membership.department_id == Department.id)
                 .where(Membership.user_id == user.id)
@@ -195,8 +199,8 @@ class IdentityService:
         }
 
     def get_user(self, username: str) -> dict[str, Any]:
-        with self.ctx.db.read() as session:
-            return self.user_view(session, self._user_row(session, username))
+        with self.ctx.db.read() as scope:
+            return self.user_view(scope, self._user_row(scope, username))
 
     def update_user(
         self,
@@ -215,8 +219,8 @@ class IdentityService:
         if display_name is not None and not display_name.strip():
             raise InvalidInput("display name must not be empty", [{"field": "display_name", "message": "required"}])
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
-            user = self._user_row(session, username)
+        with self.ctx.db.transaction() as scope:
+            user = self._user_row(scope, username)
             changed = []
             if display_name is not None and display_name.strip()[:200] != user.display_name:
                 user.display_name = display_name.strip()[:200]
@@ -228,16 +232,16 @@ class IdentityService:
                 user.active = active
                 changed.append("active")
             if "password" in changed or user.active is False:
-                self.ctx.tokens.revoke_sessions(session, user.id, now)
+                self.ctx.tokens.revoke_sessions(scope, user.id, now)
             if changed:
                 record(
-                    session,
+                    scope,
                     now,
                     actor,
                     Event.USER_UPDATED,
                     details={"username": user.username, "changed": changed, "active": user.active},
                 )
-            return self.user_view(session, user)
+            return self.user_view(scope, user)
 
     def add_membership(self, username: str, department: str, actor: Actor | None = None) -> dict[str, Any]:
         return self._membership(username, department, True, actor)
@@ -247,11 +251,11 @@ class IdentityService:
 
     def _membership(self, username: str, department: str, add: bool, actor: Actor | None) -> dict[str, Any]:
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
-            user = self._user_row(session, username)
-            dept = self._department(session, department)
+        with self.ctx.db.transaction() as scope:
+            user = self._user_row(scope, username)
+            dept = self._department(scope, department)
             current = list(
-                session.scalars(
+                scope.scalars(
                     select(Department)
                     .join(Membership, Membership.department_id == Department.id)
                     .where(Membership.user_id == user.id)
@@ -260,35 +264,35 @@ class IdentityService:
             member = any(d.id == dept.id for d in current)
             if add and not member:
                 _check_departments(user.role, current + [dept])
-                session.add(Membership(user_id=user.id, department_id=dept.id))
+                scope.add(Membership(user_id=user.id, department_id=dept.id))
             elif not add and member:
                 _check_departments(user.role, [d for d in current if d.id != dept.id])
-                session.execute(
+                scope.execute(
                     delete(Membership).where(Membership.user_id == user.id, Membership.department_id == dept.id)
                 )
             else:
-                return self.user_view(session, user)
-            session.flush()
+                return self.user_view(scope, user)
+            scope.flush()
             record(
-                session,
+                scope,
                 now,
                 actor,
                 Event.MEMBERSHIP_ADDED if add else Event.MEMBERSHIP_REMOVED,
                 details={"username": user.username, "department": dept.key},
             )
-            return self.user_view(session, user)
+            return self.user_view(scope, user)
 
     @staticmethod
-    def _user_row(session, username: str) -> User:
-        user = session.scalars(select(User).where(User.username == username)).first()
+    def _user_row(scope, username: str) -> User:
+        user = scope.scalars(select(User).where(User.username == username)).first()
         if user is None:
             raise UserNotFound(f"user '{username}' does not exist")
         return user
 
     def list_users(self) -> list[dict[str, Any]]:
-        with self.ctx.db.read() as session:
-            users = session.scalars(select(User).order_by(User.username)).all()
-            memberships = session.execute(
+        with self.ctx.db.read() as scope:
+            users = scope.scalars(select(User).order_by(User.username)).all()
+            memberships = scope.execute(
                 select(Membership.user_id, Department.key).join(Department, Department.id == Membership.department_id)
             ).all()
             by_user: dict[int, list[str]] = {}

@@ -10,13 +10,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from .store.models import OutboxEvent
 
 
 def emit(
-    session,
+    scope,
     at: datetime,
     event_type: str,
     *,
@@ -24,7 +22,7 @@ def emit(
     task_id: str | None = None,
     payload: dict[str, Any] | None = None,
 ) -> None:
-    session.add(OutboxEvent(**outbox_row(at, event_type, instance_id=instance_id, task_id=task_id, payload=payload)))
+    scope.add(OutboxEvent(**outbox_row(at, event_type, instance_id=instance_id, task_id=task_id, payload=payload)))
 
 
 def outbox_row(
@@ -45,12 +43,3 @@ def outbox_row(
         "payload": payload or {},
         "published_at": None,
     }
-
-
-def pending(session, limit: int = 100) -> list[OutboxEvent]:
-    """Unpublished events, oldest first (what the relay reads)."""
-    return list(
-        session.scalars(
-            select(OutboxEvent).where(OutboxEvent.published_at.is_(None)).order_by(OutboxEvent.id).limit(limit)
-        )
-    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -12,9 +12,12 @@ from .errors import InstanceNotFound
 from .store.models import PersonalRecord, ProcessInstance
 from .vocabulary import Event
 
+if TYPE_CHECKING:
+    from . import Engine
+
 
 class PersonalDataService:
-    def __init__(self, ctx):
+    def __init__(self, ctx: Engine):
         self.ctx = ctx
 
     def store(self, change, task_id: str | None, source: str, data: dict[str, Any]) -> None:
@@ -34,14 +37,14 @@ class PersonalDataService:
 
     def read(self, instance_id: str, actor, purpose: str) -> list[dict[str, Any]]:
         """Every personal record of a case, decrypted, oldest first; the read itself is audited."""
-        with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as session:
-            if session.get(ProcessInstance, instance_id) is None:
+        with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as scope:
+            if scope.get(ProcessInstance, instance_id) is None:
                 raise InstanceNotFound(f"process instance '{instance_id}' does not exist")
-            rows = session.scalars(
+            rows = scope.scalars(
                 select(PersonalRecord).where(PersonalRecord.instance_id == instance_id).order_by(PersonalRecord.id)
             ).all()
             record(
-                session,
+                scope,
                 self.ctx.clock.now(),
                 actor,
                 Event.PERSONAL_DATA_READ,

@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, delete, insert, or_, select
 
 from .identity import Actor
-from .store.db import DriverStatement
+from .store.driver import DriverStatement
 from .store.models import HumanTask, TaskCandidate
+from .store.record import Record
 from .vocabulary import STATION_ROLES, Role
 
 _T = HumanTask.__table__.c
@@ -32,7 +33,7 @@ def candidate_rows(task_id: str, groups: list, users: list, due_at: datetime | N
     return [{"task_id": task_id, "group_key": key, "due_at": due_at} for key in dict.fromkeys(keys)]
 
 
-def add_candidates(scope, row: HumanTask) -> None:
+def add_candidates(scope, row: Record) -> None:
     """Put a task (back) into its candidates' queues."""
     INSERT_QUEUE_ENTRIES.execute(scope, candidate_rows(row.id, row.candidate_groups, row.candidate_users, row.due_at))
 
@@ -42,7 +43,7 @@ def drop_candidates(scope, task_id: str) -> None:
     _DELETE_QUEUE_ENTRIES.execute(scope, {"task_id": task_id})
 
 
-def is_candidate(actor: Actor, row: HumanTask) -> bool:
+def is_candidate(actor: Actor, row: Record | HumanTask) -> bool:
     """May `actor` claim `row`? Role groups are scoped to the case's station."""
     keys = set(row.candidate_groups) | {f"user:{u}" for u in row.candidate_users}
     if not keys:
@@ -60,7 +61,7 @@ def in_queue(actor: Actor, group: str | None):
     keys = [k for k in actor.groups if group is None or k == group]
     role_keys = [k for k in keys if k in STATION_ROLES]
     other_keys = [k for k in keys if k not in STATION_ROLES]
-    conditions = [_T.id.in_(select(_Q.task_id).where(_Q.group_key.in_(other_keys)))]
+    conditions: list[ColumnElement[bool]] = [_T.id.in_(select(_Q.task_id).where(_Q.group_key.in_(other_keys)))]
     if role_keys:
         conditions.append(
             and_(

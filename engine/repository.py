@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser, BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
@@ -25,7 +26,11 @@ from .outbox import emit
 from .store.models import Deployment, ProcessDefinition
 from .vocabulary import Event
 
-_VALIDATOR = BpmnValidator()  # loading the XSD costs ~50 ms: once per process
+if TYPE_CHECKING:
+    from . import Engine
+
+
+_VALIDATOR = BpmnValidator()  # loading the XSD is slow: once per process
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ class LoadedSpec:
 
 
 class RepositoryService:
-    def __init__(self, ctx):
+    def __init__(self, ctx: Engine):
         self.ctx = ctx
         self._cache: OrderedDict[str, LoadedSpec] = OrderedDict()
         # definition id -> content hash: a deployed version never changes, so a unit of work finds its
@@ -50,31 +55,31 @@ class RepositoryService:
         self._lock = threading.Lock()
 
     # --- deploy ----------------------------------------------------------------------------------
-    def validate(self, files: list[tuple[str, bytes | str]], allow_scripts: bool | None = None) -> dict[str, Any]:
+    def validate(self, files: Sequence[tuple[str, bytes | str]], allow_scripts: bool | None = None) -> dict[str, Any]:
         """Dry run: everything deploy checks, nothing stored."""
-        with self.ctx.db.transaction() as session:
-            docs, _ = self._check(session, files, allow_scripts)
+        with self.ctx.db.transaction() as scope:
+            docs, _ = self._check(scope, files, allow_scripts)
         return {
             "processes": sorted(k for d in docs for k in d.processes),
             "warnings": [w.as_dict() for d in docs for w in d.warnings],
         }
 
     def deploy(
-        self, files: list[tuple[str, bytes | str]], actor=None, allow_scripts: bool | None = None
+        self, files: Sequence[tuple[str, bytes | str]], actor=None, allow_scripts: bool | None = None
     ) -> dict[str, Any]:
         """Deploy one or several documents together; returns each process key with its version."""
         for attempt in range(3):
             try:
-                with self.ctx.db.transaction() as session:
-                    return self._deploy(session, files, actor, allow_scripts)
+                with self.ctx.db.transaction() as scope:
+                    return self._deploy(scope, files, actor, allow_scripts)
             except IntegrityError:  # a concurrent deploy took the same version number
                 if attempt == 2:
                     raise Conflict("another deployment of the same process is in progress") from None
         raise AssertionError("unreachable")
 
-    def _deploy(self, session, files, actor, allow_scripts) -> dict[str, Any]:
+    def _deploy(self, scope, files, actor, allow_scripts) -> dict[str, Any]:
         now = self.ctx.clock.now()
-        docs, external = self._check(session, files, allow_scripts)
+        docs, external = self._check(scope, files, allow_scripts)
         # content hash of a process = its document + the processes it calls, recursively
         by_key = {key: (doc, info) for doc in docs for key, info in doc.processes.items()}
         hashes: dict[str, str] = {}
@@ -92,7 +97,7 @@ class RepositoryService:
         results, rows, deployment = [], {}, None
         for key, (doc, info) in sorted(by_key.items()):
             digest = content_hash(key)
-            latest = self._latest(session, key)
+            latest = self._latest(scope, key)
             if latest is not None and latest.content_hash == digest:
                 rows[key] = latest
                 results.append({"key": key, "version": latest.version, "id": latest.id, "created": False})
@@ -103,8 +108,8 @@ class RepositoryService:
                     deployed_by=actor.username if actor else None,
                     resources=[{"name": d.name, "sha256": d.sha256} for d in docs],
                 )
-                session.add(deployment)
-                session.flush()
+                scope.add(deployment)
+                scope.flush()
             row = ProcessDefinition(
                 key=key,
                 version=(latest.version + 1) if latest else 1,
@@ -117,10 +122,10 @@ class RepositoryService:
                 meta={},
                 deployed_at=now,
             )
-            session.add(row)
+            scope.add(row)
             rows[key] = row
             results.append({"key": key, "version": row.version, "id": None, "created": True})
-        session.flush()
+        scope.flush()
         for result in results:
             row = rows[result["key"]]
             result["id"] = row.id
@@ -134,14 +139,14 @@ class RepositoryService:
                 meta.update({k: v for k, v in c.meta.items() if k not in meta})
             row.meta = meta
             record(
-                session,
+                scope,
                 now,
                 actor,
                 Event.DEFINITION_DEPLOYED,
                 details={"definition_id": row.id, "key": row.key, "version": row.version},
             )
             emit(
-                session,
+                scope,
                 now,
                 Event.DEFINITION_DEPLOYED,
                 payload={"definition_id": row.id, "key": row.key, "version": row.version},
@@ -152,7 +157,7 @@ class RepositoryService:
             "warnings": [w.as_dict() for d in docs for w in d.warnings],
         }
 
-    def _check(self, session, files, allow_scripts):
+    def _check(self, scope, files, allow_scripts):
         if not files:
             raise DeploymentInvalid("nothing to deploy", [{"element_id": None, "message": "no documents"}])
         allow = self.ctx.settings.allow_script_tasks if allow_scripts is None else allow_scripts
@@ -180,7 +185,7 @@ class RepositoryService:
         external: dict[str, ProcessDefinition] = {}
         wanted = [c for d in docs for p in d.processes.values() for c in p.called if c not in keys]
         for key in wanted:
-            row = self._latest(session, key)
+            row = self._latest(scope, key)
             if row is None:
                 problems.append(
                     {
@@ -201,21 +206,21 @@ class RepositoryService:
                                 element_id, f"form '{task['form_key']}' is not installed: the task takes no data"
                             )
                         )
-        extra_xml = self._documents(session, list(external.values()))
+        extra_xml = self._documents(scope, list(external.values()))
         parser = self._parser([(d.name, d.xml) for d in docs] + extra_xml)
         for key in keys:
             self._parse_specs(parser, key)
         return docs, external
 
     # --- specs -----------------------------------------------------------------------------------
-    def load(self, session, definition_id: int) -> LoadedSpec:
+    def load(self, scope, definition_id: int) -> LoadedSpec:
         """The parsed spec of a definition version, from the cache or parsed once."""
         with self._lock:
             cached = self._cache.get(self._hash_of.get(definition_id, ""))
             if cached is not None and cached.definition_id == definition_id:
                 self._cache.move_to_end(self._hash_of[definition_id])
                 return cached
-        row = session.get(ProcessDefinition, definition_id)
+        row = scope.get(ProcessDefinition, definition_id)
         if row is None:
             raise DefinitionNotFound(f"definition {definition_id} does not exist")
         with self._lock:
@@ -223,7 +228,7 @@ class RepositoryService:
             if cached is not None and cached.key == row.key:
                 self._cache.move_to_end(row.content_hash)
                 return cached
-        parser = self._parser([(row.resource_name, row.xml)] + self._documents(session, [row], include_self=False))
+        parser = self._parser([(row.resource_name, row.xml)] + self._documents(scope, [row], include_self=False))
         spec, subprocess_specs = self._parse_specs(parser, row.key)
         loaded = LoadedSpec(row.id, row.key, spec, subprocess_specs, row.meta)
         with self._lock:
@@ -233,10 +238,10 @@ class RepositoryService:
                 self._cache.popitem(last=False)
         return loaded
 
-    def _documents(self, session, rows, include_self=True) -> list[tuple[str, str]]:
+    def _documents(self, scope, rows, include_self=True) -> list[tuple[str, str]]:
         """The documents of `rows` and everything they call, deduplicated."""
         seen_ids, docs, seen_docs = set(), [], set()
-        stack = list(rows) if include_self else [session.get(ProcessDefinition, i) for r in rows for i in r.called]
+        stack = list(rows) if include_self else [scope.get(ProcessDefinition, i) for r in rows for i in r.called]
         while stack:
             row = stack.pop()
             if row is None or row.id in seen_ids:
@@ -245,7 +250,7 @@ class RepositoryService:
             if row.content_hash not in seen_docs:
                 seen_docs.add(row.content_hash)
                 docs.append((row.resource_name, row.xml))
-            stack.extend(session.get(ProcessDefinition, i) for i in row.called)
+            stack.extend(scope.get(ProcessDefinition, i) for i in row.called)
         return docs
 
     @staticmethod
@@ -286,20 +291,33 @@ class RepositoryService:
 
     # --- queries ---------------------------------------------------------------------------------
     @staticmethod
-    def _latest(session, key: str) -> ProcessDefinition | None:
-        return session.scalars(
+    def _latest(scope, key: str) -> ProcessDefinition | None:
+        return scope.scalars(
             select(ProcessDefinition)
             .where(ProcessDefinition.key == key)
             .order_by(ProcessDefinition.version.desc())
             .limit(1)
         ).first()
 
+    def start_form(self, key: str) -> str | None:
+        """The form key of the latest version's start event (what a page shows to report a case)."""
+        with self.ctx.db.read() as scope:
+            meta = scope.scalars(
+                select(ProcessDefinition.meta)
+                .where(ProcessDefinition.key == key)
+                .order_by(ProcessDefinition.version.desc())
+                .limit(1)
+            ).first()
+        if meta is None:
+            raise DefinitionNotFound(f"process definition '{key}' does not exist")
+        return meta.get(key, {}).get("start_form")
+
     def get_definition(self, key: str, version: int | None = None, with_xml: bool = False) -> dict[str, Any]:
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read() as scope:
             query = select(ProcessDefinition).where(ProcessDefinition.key == key)
             if version is not None:
                 query = query.where(ProcessDefinition.version == version)
-            row = session.scalars(query.order_by(ProcessDefinition.version.desc()).limit(1)).first()
+            row = scope.scalars(query.order_by(ProcessDefinition.version.desc()).limit(1)).first()
             if row is None:
                 raise DefinitionNotFound(
                     f"process definition '{key}'" + (f" version {version}" if version else "") + " does not exist"
@@ -308,18 +326,18 @@ class RepositoryService:
 
     def count_definitions(self) -> int:
         """How many process keys are deployed (the readiness check: one small read, no XML)."""
-        with self.ctx.db.read() as session:
-            return session.scalar(select(func.count(func.distinct(ProcessDefinition.key))))
+        with self.ctx.db.read() as scope:
+            return scope.scalar(select(func.count(func.distinct(ProcessDefinition.key))))
 
     def list_definitions(self) -> list[dict[str, Any]]:
         """The latest version of every process key."""
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read() as scope:
             latest = (
                 select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
                 .group_by(ProcessDefinition.key)
                 .subquery()
             )
-            rows = session.scalars(
+            rows = scope.scalars(
                 select(ProcessDefinition)
                 .join(latest, (ProcessDefinition.key == latest.c.key) & (ProcessDefinition.version == latest.c.v))
                 .order_by(ProcessDefinition.key)

@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import String, bindparam, cast, func, literal, select, union_all
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
+from . import correlation
 from .audit import audit_view
+from .correlation import waiting_event
 from .errors import (
     AlreadyExists,
     DefinitionNotFound,
@@ -24,17 +24,13 @@ from .errors import (
     InstanceNotFound,
     InstanceNotRunning,
     InvalidInput,
-    MessageNotCorrelated,
     PersonalField,
     TooLarge,
 )
-from .store.db import DriverQuery
+from .names import lookup_names
+from .store.driver import DriverQuery
 from .store.models import (
-    IS_OPEN_TASK,
     AuditEntry,
-    Department,
-    HumanTask,
-    MessageWait,
     PersonalRecord,
     ProcessDefinition,
     ProcessInstance,
@@ -42,8 +38,13 @@ from .store.models import (
     User,
 )
 from .store.record import Record
-from .uow import Change, close_task, refresh_timers
-from .vocabulary import BUSINESS_KEY_PATTERN, OPEN_TASK_STATES, Event, HumanTaskState, InstanceStatus, Role
+from .uow import Change
+from .validation import check_json, checked_reason
+from .vocabulary import BUSINESS_KEY_PATTERN, OPEN_TASK_STATES, Event, InstanceStatus, Role
+
+if TYPE_CHECKING:
+    from . import Engine
+
 
 BUSINESS_KEY = re.compile(BUSINESS_KEY_PATTERN)
 MAX_VARIABLES_BYTES = 256 * 1024
@@ -51,7 +52,7 @@ CANCEL_ROLES = (Role.SUPERVISOR, Role.ADMIN)
 
 
 class RuntimeService:
-    def __init__(self, ctx):
+    def __init__(self, ctx: Engine):
         self.ctx = ctx
 
     # --- start -----------------------------------------------------------------------------------
@@ -64,51 +65,27 @@ class RuntimeService:
         version: int | None = None,
     ) -> dict[str, Any]:
         """Start `key` (latest version unless `version`); the case belongs to the actor's station."""
-        variables = {} if variables is None else variables
-        if not isinstance(variables, dict):
-            raise InvalidInput("variables must be a JSON object", [{"field": "variables", "message": "not an object"}])
-        _check_size(variables)
-        if business_key is not None and not BUSINESS_KEY.fullmatch(business_key):
-            raise InvalidInput(
-                "business key must be 1-100 characters of letters, digits and _.:/-",
-                [{"field": "business_key", "message": "invalid business key"}],
-            )
+        variables = _checked_start(variables, business_key)
 
-        def create(session, now) -> Change:
-            found = _DEFINITION[version is not None].all(session.connection(), {"key": key, "version": version})
+        def create(scope, now) -> Change:
+            found = _DEFINITION[version is not None].all(scope.connection(), {"key": key, "version": version})
             definition = found[0] if found else None
             if definition is None:
                 raise DefinitionNotFound(f"process definition '{key}' does not exist")
-            loaded = self.ctx.repository.load(session, definition.id)
+            loaded = self.ctx.repository.load(scope, definition.id)
             start_form = loaded.meta.get(key, {}).get("start_form")
             if start_form:
                 plain, personal = self.ctx.forms.get(start_form).validate(variables)
             else:
-                _check_json(variables)
+                check_json(variables)
                 plain, personal = dict(variables), {}
-            instance = Record(
-                ProcessInstance.__table__,
-                dict(
-                    id=str(uuid.uuid4()),
-                    business_key=business_key or self._next_business_key(session, now),
-                    definition_id=definition.id,
-                    process_key=key,
-                    status=InstanceStatus.RUNNING,
-                    case_owner_id=None,
-                    station_id=actor.station_id,
-                    started_by_id=actor.id,
-                    started_at=now,
-                    ended_at=None,
-                    variables={},
-                    state="",
-                    version=1,
-                ),
-            )
-            if business_key is not None and session.scalar(
+            key_of_case = business_key or self._next_business_key(scope, now)
+            instance = _new_instance(key_of_case, definition.id, key, actor, now)
+            if business_key is not None and scope.scalar(
                 select(func.count()).where(ProcessInstance.business_key == business_key)
             ):  # a generated key is new by construction
                 raise AlreadyExists(f"business key '{business_key}' is already used")
-            change = Change(session, instance, actor, now, loaded=loaded, is_new=True)  # inserted with its state
+            change = Change(scope, instance, actor, now, loaded=loaded, is_new=True)  # inserted with its state
             workflow = self.ctx.serializer.new(loaded.spec, loaded.subprocess_specs)
             for task in workflow.get_tasks(state=TaskState.READY):
                 task.set_data(**plain)
@@ -133,18 +110,18 @@ class RuntimeService:
             return self.ctx.uow.start(
                 create,
                 then=lambda change: self._full_view(
-                    change.session, change.instance, open_tasks=self.ctx.tasks.opened_by(change)
+                    change.scope, change.instance, open_tasks=self.ctx.tasks.opened_by(change)
                 ),
             )
         except IntegrityError:
             raise AlreadyExists("business key is already used") from None
 
-    def _next_business_key(self, session, now) -> str:
+    def _next_business_key(self, scope, now) -> str:
         """JF-2026-000123: a per-year counter incremented in the starting transaction."""
         prefix = self.ctx.settings.business_key_prefix
         name = f"business_key:{prefix}:{now.year}"
-        statement = _NEXT_VALUE[session.bind.dialect.name == "postgresql"]
-        [(value,)] = statement.all(session.connection(), {"name": name})
+        statement = _NEXT_VALUE[scope.bind.dialect.name == "postgresql"]
+        [(value,)] = statement.all(scope.connection(), {"name": name})
         return f"{prefix}-{now.year}-{value:06d}"
 
     # --- messages --------------------------------------------------------------------------------
@@ -171,98 +148,31 @@ class RuntimeService:
                 "name exactly one of business_key and instance_id",
                 [{"field": "business_key", "message": "business_key or instance_id"}],
             )
-        instance_id = instance_id or self._instance_id_by_key(business_key)
+        if instance_id is None:
+            instance_id = self._instance_id_by_key(str(business_key))
         if department is None and actor.role == Role.SYSTEM and len(actor.departments) == 1:
             department = next(iter(actor.departments))
 
         def deliver(change: Change):
             if change.instance.status != InstanceStatus.RUNNING:
                 raise InstanceNotRunning(f"instance {change.instance.business_key} is {change.instance.status}")
-            waits = change.session.scalars(
-                select(MessageWait).where(
-                    MessageWait.instance_id == change.instance.id, MessageWait.message_name == name
-                )
-            ).all()
-            if department is not None:
-                waits = [w for w in waits if not w.groups or department in w.groups]
-            if not waits:
-                raise MessageNotCorrelated(
-                    f"instance {change.instance.business_key} is not waiting for "
-                    f"message '{name}'" + (f" from '{department}'" if department else "")
-                )
-            if len(waits) > 1:
-                raise MessageNotCorrelated(
-                    f"several events wait for '{name}'; name the department",
-                    [
-                        {
-                            "field": "department",
-                            "message": "one of " + ", ".join(sorted({g for w in waits for g in w.groups})),
-                        }
-                    ],
-                )
-            wait = waits[0]
-            if (
-                actor.role == Role.SYSTEM
-                and actor.departments
-                and wait.groups
-                and not (actor.departments & set(wait.groups))
-            ):
-                raise Forbidden("this department may not answer that event")
-            workflow = change.workflow
-            refresh_timers(workflow)
-            task = workflow.get_task_from_id(uuid.UUID(wait.task_id))
-            if task is None or task.state != TaskState.WAITING:
-                raise MessageNotCorrelated(f"the event waiting for '{name}' is no longer waiting")
-            attached_rows = []
-            form_key = None
-            if wait.attached_to:
-                attached_rows = change.hold(
-                    _OPEN_TASKS_OF.all(
-                        change.session.connection(), {"instance_id": change.instance.id, "element_id": wait.attached_to}
-                    )
-                )
-                form_key = next((r.form_key for r in attached_rows if r.form_key), None)
-            if form_key:
-                plain, personal = self.ctx.forms.get(form_key).validate(payload)
-            else:
-                _check_json(payload)
-                plain, personal = dict(payload), {}
-            event = BpmnEvent(MessageEventDefinition(name), payload=plain)
-            task.task_spec.catch(task, event)
-            task.task_spec._update(task)
-            workflow.do_engine_steps()
-            for row in attached_rows:
-                if str(row.id) in {str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)}:
-                    continue  # non-interrupting boundary: the task stays open
-                close_task(change, row, HumanTaskState.COMPLETED, via="message", actor=actor, outcome=plain)
-                change.emit(Event.TASK_COMPLETED, task_id=row.id, element_id=row.element_id, via="message")
-            if personal:
-                self.ctx.personal.store(change, wait.task_id, f"message:{name}", personal)
-            change.audit(
-                Event.MESSAGE_CORRELATED,
-                task_id=wait.task_id,
-                message=name,
-                element_id=wait.element_id,
-                department=department,
-                fields=sorted(plain),
-                personal_fields=sorted(personal),
-            )
-            change.emit(Event.MESSAGE_CORRELATED, message=name, element_id=wait.element_id, department=department)
+            wait = waiting_event(change, name, department, actor)
+            correlation.deliver(self.ctx, change, wait, payload, actor, department)
             return change.instance.id
 
         self.ctx.uow.run(instance_id, actor, deliver)
         return self.get_instance(instance_id)
 
     def _instance_id_by_key(self, business_key: str) -> str:
-        with self.ctx.db.read() as session:
-            found = session.scalar(select(ProcessInstance.id).where(ProcessInstance.business_key == business_key))
+        with self.ctx.db.read() as scope:
+            found = scope.scalar(select(ProcessInstance.id).where(ProcessInstance.business_key == business_key))
         if found is None:
             raise InstanceNotFound(f"no process instance has business key '{business_key}'")
         return found
 
     # --- cancel ----------------------------------------------------------------------------------
     def cancel_instance(self, instance_id: str, actor, reason: str) -> dict[str, Any]:
-        reason = _reason(reason)
+        reason = checked_reason(reason)
         if actor.role not in CANCEL_ROLES:
             raise Forbidden("only a supervisor or an admin may cancel a case")
 
@@ -283,14 +193,14 @@ class RuntimeService:
     # --- repair ----------------------------------------------------------------------------------
     def update_variables(self, instance_id: str, actor, variables: dict[str, Any], reason: str) -> dict[str, Any]:
         """An admin fixes non-personal data of a running case (e.g. before retrying an incident)."""
-        reason = _reason(reason)
+        reason = checked_reason(reason)
         if actor.role not in (Role.ADMIN, Role.SYSTEM):
             raise Forbidden("only an admin may change a case's variables")
         if not isinstance(variables, dict) or not variables:
             raise InvalidInput(
                 "variables must be a non-empty JSON object", [{"field": "variables", "message": "not an object"}]
             )
-        _check_json(variables)
+        check_json(variables)
         _check_size(variables)
         personal = sorted(set(variables) & self.ctx.forms.personal_fields())
         if personal:
@@ -324,37 +234,38 @@ class RuntimeService:
 
     # --- reads -----------------------------------------------------------------------------------
     def get_instance(self, instance_id: str, history: bool = True) -> dict[str, Any]:
-        with self.ctx.db.read() as session:
-            instance = session.get(ProcessInstance, instance_id)
+        with self.ctx.db.read() as scope:
+            instance = scope.get(ProcessInstance, instance_id)
             if instance is None:
                 raise InstanceNotFound(f"process instance '{instance_id}' does not exist")
-            return self._full_view(session, instance, history)
+            return self._full_view(scope, instance, history)
 
     def _full_view(
-        self, session, instance: ProcessInstance, history: bool = True, open_tasks: list[dict[str, Any]] | None = None
+        self, scope, instance: ProcessInstance, history: bool = True, open_tasks: list[dict[str, Any]] | None = None
     ) -> dict[str, Any]:
         """The case with its open tasks (read, unless given: a new case's are the ones its start
         created) and, optionally, its history."""
-        view = self._view(session, instance)
+        view = self._view(scope, instance)
         view["open_tasks"] = (
             open_tasks
             if open_tasks is not None
-            else self.ctx.tasks.query_rows(session, instance_id=instance.id, states=OPEN_TASK_STATES)
+            else self.ctx.tasks.query_rows(scope, instance_id=instance.id, states=OPEN_TASK_STATES)
         )
         if history:
-            entries = _HISTORY.all(session.connection(), {"instance_id": instance.id})
+            entries = _HISTORY.all(scope.connection(), {"instance_id": instance.id})
             view["history"] = [audit_view(e) for e in entries]
         return view
 
     def diagram_state(self, instance_id: str) -> dict[str, Any]:
         """Element ids for a diagram overlay: what is active (ready or waiting) and what has run."""
-        with self.ctx.db.read() as session:
-            instance = session.get(ProcessInstance, instance_id)
+        with self.ctx.db.read() as scope:
+            instance = scope.get(ProcessInstance, instance_id)
             if instance is None:
                 raise InstanceNotFound(f"process instance '{instance_id}' does not exist")
-            loaded = self.ctx.repository.load(session, instance.definition_id)
+            loaded = self.ctx.repository.load(scope, instance.definition_id)
             workflow = self.ctx.serializer.loads(instance.state, loaded.spec, loaded.subprocess_specs)
-        active, completed = set(), set()
+        active: set[str] = set()
+        completed: set[str] = set()
         for task in workflow.get_tasks(
             state=TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.COMPLETED
         ):
@@ -370,6 +281,16 @@ class RuntimeService:
             "completed": sorted(completed - active),
         }
 
+    def case_variables(self, instance_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The non-personal variables of several cases in one read (an inbox row's category and risk)."""
+        if not instance_ids:
+            return {}
+        with self.ctx.db.read() as scope:
+            rows = scope.execute(
+                select(ProcessInstance.id, ProcessInstance.variables).where(ProcessInstance.id.in_(set(instance_ids)))
+            ).all()
+            return {row.id: row.variables for row in rows}
+
     def get_instance_by_business_key(self, business_key: str, history: bool = True) -> dict[str, Any]:
         return self.get_instance(self._instance_id_by_key(business_key), history)
 
@@ -384,7 +305,7 @@ class RuntimeService:
         limit: int = 50,
         offset: int = 0,
     ) -> list[dict[str, Any]]:
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read() as scope:
             query = select(ProcessInstance)
             if status:
                 query = query.where(ProcessInstance.status == status)
@@ -398,15 +319,15 @@ class RuntimeService:
                 owner = aliased(User)
                 query = query.join(owner, owner.id == ProcessInstance.case_owner_id).where(owner.username == case_owner)
             query = query.order_by(ProcessInstance.started_at.desc(), ProcessInstance.id)
-            rows = session.scalars(query.limit(min(max(limit, 1), 200)).offset(max(offset, 0))).all()
-            return self._views(session, rows)
+            rows = scope.scalars(query.limit(min(max(limit, 1), 200)).offset(max(offset, 0))).all()
+            return self._views(scope, rows)
 
-    def _view(self, session, instance: ProcessInstance) -> dict[str, Any]:
-        return self._views(session, [instance])[0]
+    def _view(self, scope, instance: ProcessInstance) -> dict[str, Any]:
+        return self._views(scope, [instance])[0]
 
     @staticmethod
-    def _views(session, rows: list[ProcessInstance]) -> list[dict[str, Any]]:
-        users, stations, versions = _names(session, rows)
+    def _views(scope, rows: list[ProcessInstance]) -> list[dict[str, Any]]:
+        users, stations, versions = _names(scope, rows)
         return [
             {
                 "id": r.id,
@@ -453,40 +374,49 @@ _NEXT_VALUE = {  # the per-year business-key counter, incremented by one upsert:
     for postgresql, insert in ((True, pg_insert), (False, sqlite_insert))
 }
 _AUDIT = AuditEntry.__table__
-_TASKS = HumanTask.__table__
-_OPEN_TASKS_OF = DriverQuery(
-    select(_TASKS).where(  # an element's open tasks in a case (a boundary's task)
-        _TASKS.c.instance_id == bindparam("instance_id"), _TASKS.c.element_id == bindparam("element_id"), IS_OPEN_TASK
-    )
-)
 _HISTORY = DriverQuery(select(_AUDIT).where(_AUDIT.c.instance_id == bindparam("instance_id")).order_by(_AUDIT.c.id))
-_NAME_COLUMNS = {
-    "v": (ProcessDefinition.id, cast(ProcessDefinition.version, String)),
-    "u": (User.id, User.username),
-    "d": (Department.id, Department.key),
-}
-_NAMES: dict[tuple[tuple[str, int], ...], DriverQuery] = {}
 
 
-def _names_query(shape: tuple[tuple[str, int], ...]) -> DriverQuery:
-    """One UNION of the name lookups, for `count` ids of each kind (parameters v0, v1, u0, ...)."""
-    query = _NAMES.get(shape)
-    if query is None:
-        parts = [
-            select(literal(kind), id_column, value).where(
-                id_column.in_([bindparam(f"{kind}{i}") for i in range(count)])
-            )
-            for kind, count in shape
-            for id_column, value in [_NAME_COLUMNS[kind]]
-        ]
-        query = _NAMES[shape] = DriverQuery(union_all(*parts))
-    return query
+def _checked_start(variables: dict[str, Any] | None, business_key: str | None) -> dict[str, Any]:
+    """A start's variables (a JSON object within the size limit) and business key, checked."""
+    variables = {} if variables is None else variables
+    if not isinstance(variables, dict):
+        raise InvalidInput("variables must be a JSON object", [{"field": "variables", "message": "not an object"}])
+    _check_size(variables)
+    if business_key is not None and not BUSINESS_KEY.fullmatch(business_key):
+        raise InvalidInput(
+            "business key must be 1-100 characters of letters, digits and _.:/-",
+            [{"field": "business_key", "message": "invalid business key"}],
+        )
+    return variables
 
 
-def _names(session, rows: list[ProcessInstance]) -> tuple[dict, dict, dict]:
+def _new_instance(business_key: str, definition_id: int, key: str, actor, now) -> Record:
+    """The row of a case being started (inserted with its first state when the start commits)."""
+    return Record(
+        ProcessInstance.__table__,
+        dict(
+            id=str(uuid.uuid4()),
+            business_key=business_key,
+            definition_id=definition_id,
+            process_key=key,
+            status=InstanceStatus.RUNNING,
+            case_owner_id=None,
+            station_id=actor.station_id,
+            started_by_id=actor.id,
+            started_at=now,
+            ended_at=None,
+            variables={},
+            state="",
+            version=1,
+        ),
+    )
+
+
+def _names(scope, rows: list[ProcessInstance]) -> tuple[dict, dict, dict]:
     """Usernames, station keys and definition versions the views of `rows` show: one statement."""
     found = lookup_names(
-        session,
+        scope,
         {
             "v": {r.definition_id for r in rows},
             "u": ({r.case_owner_id for r in rows} | {r.started_by_id for r in rows}) - {None},
@@ -496,43 +426,11 @@ def _names(session, rows: list[ProcessInstance]) -> tuple[dict, dict, dict]:
     return found["u"], found["d"], found["v"]
 
 
-def lookup_names(session, ids: dict[str, set]) -> dict[str, dict]:
-    """Names of ids by kind ("u": usernames, "d": department keys, "v": definition versions), read
-    on the driver with one statement (none when there are no ids)."""
-    found: dict[str, dict] = {"u": {}, "d": {}, "v": {}}
-    # counts rounded up to a power of two (the last id repeated): a bounded number of compiled shapes
-    shape = tuple((kind, 1 << (len(ids[kind]) - 1).bit_length()) for kind in "vud" if ids.get(kind))
-    if not shape:
-        return found
-    params = {}
-    for kind, count in shape:
-        values = sorted(ids[kind])
-        params.update({f"{kind}{i}": values[min(i, len(values) - 1)] for i in range(count)})
-    for kind, row_id, value in _names_query(shape).all(session.connection(), params):
-        found[kind][row_id] = int(value) if kind == "v" else value
-    return found
-
-
 def _check_size(variables: dict[str, Any]) -> None:
+    """Variables given as plain JSON stay within the size a start form allows."""
     size = len(json.dumps(variables, default=str))
     if size > MAX_VARIABLES_BYTES:
         raise TooLarge(f"variables are {size} bytes; the limit is {MAX_VARIABLES_BYTES}")
-
-
-def _check_json(value: Any) -> None:
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
-        raise InvalidInput("data must be plain JSON", [{"field": None, "message": "not JSON"}]) from None
-
-
-def _reason(reason: str | None) -> str:
-    text = (reason or "").strip()
-    if not text:
-        raise InvalidInput("a reason is required", [{"field": "reason", "message": "required"}])
-    if len(text) > 1000:
-        raise InvalidInput("the reason is longer than 1000 characters", [{"field": "reason", "message": "too long"}])
-    return text
 
 
 __all__ = ["RuntimeService", "PersonalRecord"]

@@ -116,7 +116,7 @@ class WorkflowSerializer:
         return BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
 
     def dumps(self, workflow: BpmnWorkflow) -> str:
-        # serialize_json, with orjson: the standard library's encoder was ~10 % of a completion
+        # serialize_json, with orjson (engine/json_codec.py): the standard library's encoder is slower
         registry = _SERIALIZER.registry
         registry._encoder_mode = True  # as serialize_json: typed values in task data left to the encoder
         try:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 
 from . import clock as clock_module
 from .audit import record
@@ -37,6 +37,10 @@ from .vocabulary import (
     TimerStatus,
 )
 
+if TYPE_CHECKING:
+    from . import Engine
+
+
 log = logging.getLogger("fengqiao.timers")
 SYSTEM = Actor.system("timer")
 MAX_BACKOFF_SECONDS = 300
@@ -51,7 +55,7 @@ class IncidentNotFound(NotFound):
 
 
 class TimerService:
-    def __init__(self, ctx):
+    def __init__(self, ctx: Engine):
         self.ctx = ctx
 
     # --- sweeping --------------------------------------------------------------------------------
@@ -68,10 +72,6 @@ class TimerService:
                 return total
             total += self._fire_batch(claimed)
 
-    def claim_due(self, limit: int) -> list[int]:
-        """Lease up to `limit` due timers to this sweeper (no other sweeper gets them meanwhile)."""
-        return [timer_id for timer_id, _instance, _kind in self._claim(limit)]
-
     def _claim(self, limit: int) -> list[tuple[int, str, str]]:
         """Lease due timers; returns (timer id, instance id, kind), so firing needs no extra read.
 
@@ -84,14 +84,14 @@ class TimerService:
             .where(TIMER_PENDING, Timer.due_at < now, or_(Timer.locked_until.is_(None), Timer.locked_until < now))
             .order_by(Timer.due_at)
         )
-        with self.ctx.db.read_statement() as session:
-            if session.execute(due.limit(1)).first() is None:
+        with self.ctx.db.read_statement() as scope:
+            if scope.execute(due.limit(1)).first() is None:
                 return []
-        with self.ctx.db.transaction() as session:
+        with self.ctx.db.transaction() as scope:
             due = due.limit(limit)
             if not self.ctx.db.is_sqlite:
                 due = due.with_for_update(skip_locked=True)
-            session.execute(
+            scope.execute(
                 update(Timer)
                 .where(Timer.id.in_(due.scalar_subquery()))
                 .values(
@@ -103,7 +103,7 @@ class TimerService:
             )
             return [
                 tuple(row)
-                for row in session.execute(
+                for row in scope.execute(
                     select(Timer.id, Timer.instance_id, Timer.kind)
                     .where(Timer.claim_token == token, TIMER_PENDING)
                     .order_by(Timer.due_at)
@@ -113,8 +113,8 @@ class TimerService:
     def fire(self, timer_id: int) -> str:
         """Fire one timer if it is due and nobody else holds it (what a queued job calls)."""
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
-            won = session.execute(
+        with self.ctx.db.transaction() as scope:
+            won = scope.execute(
                 update(Timer)
                 .where(
                     Timer.id == timer_id,
@@ -131,10 +131,6 @@ class TimerService:
         if won != 1:
             return "skipped"
         return self._fire_claimed(timer_id)
-
-    def next_due(self) -> datetime | None:
-        with self.ctx.db.read() as session:
-            return session.scalar(select(func.min(Timer.due_at)).where(TIMER_PENDING))
 
     # --- firing ----------------------------------------------------------------------------------
     def _fire_batch(self, claimed: list[tuple[int, str, str]]) -> int:
@@ -170,8 +166,8 @@ class TimerService:
 
     def _fire_claimed(self, timer_id: int, instance_id: str | None = None, kind: str | None = None) -> str:
         if instance_id is None or kind is None:
-            with self.ctx.db.read() as session:
-                timer = session.get(Timer, timer_id)
+            with self.ctx.db.read() as scope:
+                timer = scope.get(Timer, timer_id)
                 if timer is None or timer.status != TimerStatus.PENDING:
                     return "skipped"
                 instance_id, kind = timer.instance_id, timer.kind
@@ -184,7 +180,7 @@ class TimerService:
             return self._failed(timer_id, f"{type(exc).__name__}: {exc}"[:1000])
 
     def _apply(self, change: Change, timer_id: int) -> str:
-        timer = change.session.get(Timer, timer_id)
+        timer = change.scope.get(Timer, timer_id)
         if timer is None or timer.status != TimerStatus.PENDING:
             return "skipped"  # fired or cancelled by whoever held the instance lock before us
         if timer.due_at > change.now:
@@ -233,7 +229,7 @@ class TimerService:
         if state == SlaState.WARNING and row.sla_state == SlaState.BREACHED:
             timer.status = TimerStatus.CANCELLED
             return "skipped"
-        write_row(change.session, row, {"sla_state": state})
+        write_row(change.scope, row, {"sla_state": state})
         timer.status, timer.fired_at = TimerStatus.FIRED, change.now
         times = {
             "due_at": row.due_at.isoformat() if row.due_at else None,
@@ -259,7 +255,7 @@ class TimerService:
         ids = [change.instance.case_owner_id] if change.instance.case_owner_id else []
         if change.instance.station_id is not None:
             ids += list(
-                change.session.scalars(
+                change.scope.scalars(
                     select(User.id)
                     .join(Membership, Membership.user_id == User.id)
                     .join(Department, Department.id == Membership.department_id)
@@ -273,8 +269,8 @@ class TimerService:
 
     def _failed(self, timer_id: int, error: str) -> str:
         """Record a failed attempt: back off, or open an incident after the last attempt."""
-        with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as session:
-            timer = session.get(Timer, timer_id)
+        with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as scope:
+            timer = scope.get(Timer, timer_id)
             if timer is None or timer.status != TimerStatus.PENDING:
                 return "skipped"
             now = self.ctx.clock.now()
@@ -291,12 +287,12 @@ class TimerService:
                     status=IncidentStatus.OPEN,
                     created_at=now,
                 )
-                session.add(incident)
-                session.flush()
+                scope.add(incident)
+                scope.flush()
                 details = {"incident_id": incident.id, "element_id": timer.element_id, "error": error[:500]}
-                record(session, now, SYSTEM, Event.INCIDENT_OPENED, instance_id=timer.instance_id, details=details)
+                record(scope, now, SYSTEM, Event.INCIDENT_OPENED, instance_id=timer.instance_id, details=details)
                 emit(
-                    session,
+                    scope,
                     now,
                     Event.INCIDENT_OPENED,
                     instance_id=timer.instance_id,
@@ -315,7 +311,7 @@ class TimerService:
     def list_incidents(
         self, status: str | None = IncidentStatus.OPEN, instance_id: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
-        with self.ctx.db.read() as session:
+        with self.ctx.db.read() as scope:
             query = select(Incident, ProcessInstance.business_key).join(
                 ProcessInstance, ProcessInstance.id == Incident.instance_id
             )
@@ -323,22 +319,22 @@ class TimerService:
                 query = query.where(Incident.status == status)
             if instance_id:
                 query = query.where(Incident.instance_id == instance_id)
-            rows = session.execute(query.order_by(Incident.id).limit(min(max(limit, 1), 500))).all()
+            rows = scope.execute(query.order_by(Incident.id).limit(min(max(limit, 1), 500))).all()
             return [incident_view(i, key) for i, key in rows]
 
     def retry_incident(self, incident_id: int, actor: Actor) -> dict[str, Any]:
         """Give the timer a fresh set of attempts, due now (after the admin fixed data or the model)."""
         self._require_admin(actor)
-        with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as session:
-            incident = self._open_incident(session, incident_id)
+        with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as scope:
+            incident = self._open_incident(scope, incident_id)
             now = self.ctx.clock.now()
-            timer = session.get(Timer, incident.timer_id) if incident.timer_id else None
+            timer = scope.get(Timer, incident.timer_id) if incident.timer_id else None
             if timer is not None:
                 timer.status, timer.attempts, timer.locked_until, timer.claim_token = TimerStatus.PENDING, 0, None, None
             incident.status, incident.resolution = IncidentStatus.RESOLVED, IncidentResolution.RETRIED
             incident.resolved_at = now
             record(
-                session,
+                scope,
                 now,
                 actor,
                 Event.INCIDENT_RETRIED,
@@ -353,19 +349,19 @@ class TimerService:
     def cancel_incident(self, incident_id: int, actor: Actor, reason: str) -> dict[str, Any]:
         """Give up: cancel the case the failing timer belongs to, with a reason."""
         self._require_admin(actor)
-        with self.ctx.db.transaction() as session:
-            incident = self._open_incident(session, incident_id)
+        with self.ctx.db.transaction() as scope:
+            incident = self._open_incident(scope, incident_id)
             instance_id = incident.instance_id
         self.ctx.runtime.cancel_instance(instance_id, actor, reason)
-        with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as session:
-            incident = session.get(Incident, incident_id)
+        with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as scope:
+            incident = scope.get(Incident, incident_id)
             incident.status, incident.resolution = IncidentStatus.RESOLVED, IncidentResolution.CANCELLED
             incident.resolved_at = self.ctx.clock.now()
         return self.list_incidents(status=None, instance_id=instance_id)[-1]
 
     @staticmethod
-    def _open_incident(session, incident_id: int) -> Incident:
-        incident = session.get(Incident, incident_id)
+    def _open_incident(scope, incident_id: int) -> Incident:
+        incident = scope.get(Incident, incident_id)
         if incident is None:
             raise IncidentNotFound(f"incident {incident_id} does not exist")
         if incident.status != IncidentStatus.OPEN:
@@ -380,8 +376,8 @@ class TimerService:
             raise Forbidden("only an admin resolves incidents")
 
     def pending(self, instance_id: str) -> list[dict[str, Any]]:
-        with self.ctx.db.read() as session:
-            rows = session.scalars(PENDING_OF_CASE, {"instance_id": instance_id}).all()
+        with self.ctx.db.read() as scope:
+            rows = scope.scalars(PENDING_OF_CASE, {"instance_id": instance_id}).all()
             return [
                 {
                     "id": t.id,

@@ -13,16 +13,20 @@ import hashlib
 import re
 import secrets
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, or_, select, update
 
 from .audit import record
 from .errors import InvalidInput, TokenNotFound
 from .identity import Actor, IdentityService, member_actor
-from .store.db import DriverQuery
+from .store.driver import DriverQuery
 from .store.models import AuthToken, Department, Membership, User
 from .vocabulary import Event
+
+if TYPE_CHECKING:
+    from . import Engine
+
 
 SESSION_PREFIX = "fqs_"
 API_PREFIX = "fqa_"
@@ -35,7 +39,7 @@ def _resolve_statement():
     """A token with its API department, or its user and the user's departments (one row per membership).
 
     Core tables, not ORM entities: every authenticated request runs this, and nothing else, to know who
-    is asking; compiled once and read on the driver (engine/store/db.py DriverQuery).
+    is asking; compiled once and read on the driver (engine/store/driver.py DriverQuery).
     """
     token, user, membership = AuthToken.__table__, User.__table__, Membership.__table__
     api_department, department = Department.__table__.alias("api_department"), Department.__table__
@@ -76,7 +80,7 @@ def _new_token(prefix: str) -> str:
 
 
 class TokenService:
-    def __init__(self, ctx):
+    def __init__(self, ctx: Engine):
         self.ctx = ctx
 
     # --- sessions --------------------------------------------------------------------------------
@@ -84,14 +88,14 @@ class TokenService:
         """A new session token for valid credentials of an active user, else None (audited either way)."""
         actor = self.ctx.identity.authenticate(username, password)
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
+        with self.ctx.db.transaction() as scope:
             if actor is None:
                 name = username if isinstance(username, str) and _NAME.fullmatch(username) else None
-                record(session, now, None, Event.AUTH_LOGIN_FAILED, details={"username": name})
+                record(scope, now, None, Event.AUTH_LOGIN_FAILED, details={"username": name})
                 return None
             token = _new_token(SESSION_PREFIX)
             expires_at = now + timedelta(seconds=self.ctx.settings.token_ttl_seconds)
-            session.add(
+            scope.add(
                 AuthToken(
                     token_hash=_hash(token),
                     kind="session",
@@ -104,8 +108,8 @@ class TokenService:
                     revoked_at=None,
                 )
             )
-            record(session, now, actor, Event.AUTH_LOGIN, details={"expires_at": expires_at.isoformat()})
-            user = self.ctx.identity.user_view(session, session.get(User, actor.id))
+            record(scope, now, actor, Event.AUTH_LOGIN, details={"expires_at": expires_at.isoformat()})
+            user = self.ctx.identity.user_view(scope, scope.get(User, actor.id))
         return {"token": token, "token_type": "Bearer", "expires_at": expires_at.isoformat(), "user": user}
 
     def resolve(self, token: str | None) -> Actor | None:
@@ -146,31 +150,31 @@ class TokenService:
             )
             .limit(limit)
         )
-        with self.ctx.db.read_statement() as session:
-            ids = list(session.scalars(dead))
+        with self.ctx.db.read_statement() as scope:
+            ids = list(scope.scalars(dead))
         if not ids:
             return 0
-        with self.ctx.db.transaction() as session:
-            return session.execute(delete(AuthToken).where(AuthToken.id.in_(ids))).rowcount
+        with self.ctx.db.transaction() as scope:
+            return scope.execute(delete(AuthToken).where(AuthToken.id.in_(ids))).rowcount
 
     def revoke(self, token: str, actor: Actor | None = None) -> None:
         """Revoke a token (logout); unknown tokens are ignored."""
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
-            row = session.scalars(select(AuthToken).where(AuthToken.token_hash == _hash(token or ""))).first()
+        with self.ctx.db.transaction() as scope:
+            row = scope.scalars(select(AuthToken).where(AuthToken.token_hash == _hash(token or ""))).first()
             if row is not None and row.revoked_at is None:
                 row.revoked_at = now
                 record(
-                    session,
+                    scope,
                     now,
                     actor,
                     Event.AUTH_LOGOUT if row.kind == "session" else Event.API_TOKEN_REVOKED,
                     details={"token_id": row.id},
                 )
 
-    def revoke_sessions(self, session, user_id: int, now) -> int:
+    def revoke_sessions(self, scope, user_id: int, now) -> int:
         """Revoke every live session token of a user (inside the caller's transaction)."""
-        return session.execute(
+        return scope.execute(
             update(AuthToken)
             .where(AuthToken.user_id == user_id, AuthToken.kind == "session", AuthToken.revoked_at.is_(None))
             .values(revoked_at=now)
@@ -186,8 +190,8 @@ class TokenService:
                 [{"field": "name", "message": "invalid name"}],
             )
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
-            dept = IdentityService._department(session, department)
+        with self.ctx.db.transaction() as scope:
+            dept = IdentityService._department(scope, department)
             token = _new_token(API_PREFIX)
             row = AuthToken(
                 token_hash=_hash(token),
@@ -200,10 +204,10 @@ class TokenService:
                 expires_at=None,
                 revoked_at=None,
             )
-            session.add(row)
-            session.flush()
+            scope.add(row)
+            scope.flush()
             record(
-                session,
+                scope,
                 now,
                 actor,
                 Event.API_TOKEN_CREATED,
@@ -212,8 +216,8 @@ class TokenService:
             return {**_api_token_view(row, dept.key), "token": token}
 
     def list_api_tokens(self) -> list[dict[str, Any]]:
-        with self.ctx.db.read() as session:
-            rows = session.execute(
+        with self.ctx.db.read() as scope:
+            rows = scope.execute(
                 select(AuthToken, Department.key)
                 .join(Department, Department.id == AuthToken.department_id)
                 .where(AuthToken.kind == "api")
@@ -223,8 +227,8 @@ class TokenService:
 
     def revoke_api_token(self, token_id: int, actor: Actor | None = None) -> dict[str, Any]:
         now = self.ctx.clock.now()
-        with self.ctx.db.transaction() as session:
-            found = session.execute(
+        with self.ctx.db.transaction() as scope:
+            found = scope.execute(
                 select(AuthToken, Department.key)
                 .join(Department, Department.id == AuthToken.department_id)
                 .where(AuthToken.id == token_id, AuthToken.kind == "api")
@@ -234,7 +238,7 @@ class TokenService:
             row, key = found
             if row.revoked_at is None:
                 row.revoked_at = now
-                record(session, now, actor, Event.API_TOKEN_REVOKED, details={"token_id": row.id, "department": key})
+                record(scope, now, actor, Event.API_TOKEN_REVOKED, details={"token_id": row.id, "department": key})
             return _api_token_view(row, key)
 
 

@@ -40,7 +40,7 @@ class WorkflowCache:
     def version_of(self, instance_id: str | None = None, task_id: str | None = None) -> int | None:
         """The version cached for an instance (or for the instance of an open task), if any."""
         with self._lock:
-            if instance_id is None:
+            if instance_id is None and task_id is not None:
                 instance_id = self._instance_of_task.get(task_id)
             entry = self._entries.get(instance_id) if instance_id is not None else None
             return entry.version if entry is not None else None

@@ -63,9 +63,12 @@ class Form:
     def _describe(self, error) -> dict[str, Any]:
         path = list(error.absolute_path)
         if error.validator == "additionalProperties":
-            extra = sorted(set(error.instance) - set(self.schema.get("properties", {})))
+            # The object that has the extra keys may be nested (a party): compare with its own schema.
+            declared = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+            extra = sorted(set(error.instance) - set(declared))
+            names = [".".join(map(str, [*path, name])) for name in extra]
             return {
-                "field": extra[0] if len(extra) == 1 else None,
+                "field": names[0] if len(names) == 1 else None,
                 "message": f"unknown field(s): {', '.join(map(str, extra))}",
             }
         if error.validator == "required":

@@ -24,7 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> Path:
-    """A migrated SQLite file, copied for every test (migrating once is the slow part)."""
+    """A migrated SQLite file, copied for every test (migrating once is the slow part).
+    FENGQIAO_TEST_SQLITE_TEMPLATE names one migrated beforehand (`make mutation` runs many sessions)."""
+    given = os.environ.get("FENGQIAO_TEST_SQLITE_TEMPLATE")
+    if given:
+        return Path(given)
     path = tmp_path_factory.mktemp("template") / "fengqiao.db"
     Database(f"sqlite:///{path}").migrate()
     return path
@@ -99,3 +103,28 @@ def world(engine):
     from tests.helpers import build_world
 
     return build_world(engine)
+
+
+# Debian's chromium, headless, without the background traffic this closed network refuses
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One chromium for the whole run: Playwright's sync API allows one running instance per thread."""
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium")
+    assert executable, "chromium is not installed: run `make chromium` (apt-get install -y chromium)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()

@@ -4,7 +4,6 @@ renderer's zh_CN catalogue without a compile step."""
 from __future__ import annotations
 
 import json
-import re
 
 import lxml.html
 
@@ -59,8 +58,14 @@ def zh_cn_gettext():
     return lambda message: words.get(message) or message
 
 
+def read_catalogue():
+    """The renderer's zh_CN catalogue as babel reads it (no compile step needed)."""
+    from babel.messages.pofile import read_po
+
+    with open(CATALOGUE, "rb") as po:
+        return read_po(po, locale="zh_CN")
+
+
 def catalogue() -> dict[str, str]:
-    """msgid -> msgstr of the renderer's zh_CN .po file (single-line entries, as it is written)."""
-    text = CATALOGUE.read_text(encoding="utf-8")
-    pairs = re.findall(r'^msgid "(.*)"\nmsgstr "(.*)"$', text, flags=re.M)
-    return {msgid: msgstr for msgid, msgstr in pairs if msgid}
+    """msgid -> msgstr of the renderer's zh_CN catalogue."""
+    return {m.id: m.string for m in read_catalogue() if m.id}

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import bindparam, event, insert, select, text, update
 
 from engine.errors import Unavailable
-from engine.store.db import DriverQuery, DriverStatement
+from engine.store.driver import DriverQuery, DriverStatement
 from engine.store.models import AuditEntry, Timer, User, UTCDateTime
 from tests.helpers import report_case
 

@@ -168,3 +168,55 @@ def test_the_workflow_hook_evaluates_over_task_data_and_external_context_and_ref
     with pytest.raises(ExpressionError, match="^service tasks are not supported$"):
         environment.call_service({}, operation_name="x")
     assert SafeScriptEngine(Evaluator()).environment.evaluate("1 + 1", {}) == 2
+
+
+# --- the run-time limits, at their boundaries ----------------------------------------------------
+def test_a_power_up_to_the_integer_limit_runs_and_one_bit_more_is_refused():
+    from engine.expressions import MAX_INT_BITS
+
+    assert Evaluator().evaluate("2 ** n", {"n": MAX_INT_BITS - 1}) == 2 ** (MAX_INT_BITS - 1)
+    # 2 ** 4096 is computed (the power's bound), then refused as an integer of 4,097 bits
+    with pytest.raises(ExpressionError, match="^an integer exceeds the expression limits"):
+        Evaluator().evaluate("2 ** n", {"n": MAX_INT_BITS})
+    with pytest.raises(ExpressionError, match=r"^a power exceeds the expression limits \(") as raised:
+        Evaluator().evaluate("2 ** n", {"n": MAX_INT_BITS + 1})
+    assert str(MAX_INT_BITS) in str(raised.value)
+    with pytest.raises(ExpressionError, match="^a power exceeds"):
+        Evaluator().evaluate("4 ** n", {"n": MAX_INT_BITS // 2 + 1})
+    assert Evaluator().evaluate("1 ** n + (-1) ** n", {"n": 10**6}) == 2
+    assert Evaluator().evaluate("2 ** n", {"n": -1}) == 0.5
+
+
+def test_a_string_up_to_the_size_limit_is_built_and_one_character_more_is_refused():
+    from engine.expressions import MAX_VALUE_SIZE
+
+    assert len(Evaluator().evaluate("'a' * n", {"n": MAX_VALUE_SIZE})) == MAX_VALUE_SIZE
+    with pytest.raises(ExpressionError, match="exceeds the expression limits"):
+        Evaluator().evaluate("'a' * n", {"n": MAX_VALUE_SIZE + 1})
+
+
+@pytest.mark.parametrize(
+    ("expression", "allowed"),
+    [
+        ("f'{x:>12}'", True),
+        ("f'{x:>999}'", True),
+        ("f'{x:>9999}'", False),  # four digits: a width of thousands
+        ("f'{x:<012.3f}'", True),
+        ("f'{x:_<1234567890}'", False),
+        ("f'{x:*^+#012,.10f}'", True),  # twelve characters
+        ("f'{x:abcdefghijklm}'", False),  # thirteen
+        ("f'{x:>{w}}'", False),  # a width from a variable
+    ],
+)
+def test_a_format_spec_must_be_a_short_constant(expression, allowed):
+    if allowed:
+        assert isinstance(Evaluator().evaluate(expression, {"x": 1.5, "w": 3}), str)
+    else:
+        with pytest.raises(ExpressionError, match="^a format spec must be a short constant$"):
+            check(expression)
+
+
+def test_a_method_that_could_grow_a_value_is_refused_by_name():
+    assert Evaluator().evaluate("name.upper()", {"name": "li"}) == "LI"
+    with pytest.raises(ExpressionError, match="^method 'ljust' is not allowed$"):
+        Evaluator().evaluate("name.ljust(5)", {"name": "li"})

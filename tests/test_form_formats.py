@@ -176,3 +176,59 @@ def test_the_default_registry_holds_the_bundled_forms():
         "report_case",
         "supervisor_review",
     ]
+
+
+def test_refusals_say_what_is_wrong(visit):
+    with pytest.raises(FormInvalid, match="^form data must be a JSON object$"):
+        visit.validate([])
+    with pytest.raises(FormInvalid, match="^form 'visit' has invalid fields$"):
+        visit.validate({})
+
+
+def test_a_missing_field_inside_a_list_is_named_with_its_path(tmp_path):
+    schema = {
+        "type": "object",
+        "properties": {"parties": {"type": "array", "items": {"type": "object", "required": ["name"]}}},
+    }
+    form = _registry(tmp_path, parties=schema).get("parties")
+    assert details(form, {"parties": [{"name": "x"}, {}]}) == [
+        {"field": "parties.1.name", "message": "this field is required"}
+    ]
+
+
+def test_a_form_declaring_no_fields_names_every_field_sent_as_unknown(tmp_path):
+    form = _registry(tmp_path, closed={"type": "object", "additionalProperties": False}).get("closed")
+    assert details(form, {"a": 1}) == [{"field": "a", "message": "unknown field(s): a"}]
+
+
+def test_a_rule_on_the_whole_form_names_no_field(tmp_path):
+    form = _registry(tmp_path, some={"type": "object", "minProperties": 1}).get("some")
+    [detail] = details(form, {})
+    assert detail["field"] is None and detail["message"]
+
+
+def test_a_partial_update_checks_only_the_declared_fields_it_sends(visit):
+    visit.check_fields({"count": 3})  # `when` is required by the form, not by a partial update
+    visit.check_fields({"undeclared": "anything", "count": 0})
+    with pytest.raises(FormInvalid, match="^form 'visit' has invalid fields$") as raised:
+        visit.check_fields({"when": "soon", "count": -1, "undeclared": -1})
+    assert raised.value.details == [
+        {"field": "count", "message": "-1 is less than the minimum of 0"},
+        {"field": "when", "message": "'soon' is not a 'date-time'"},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("schema", "value"),
+    [
+        ({"type": "string", "pattern": "^[0-9]+$"}, "12\n"),  # Python's `$` matches before a final newline
+        ({"type": "string", "pattern": "[0-9]+"}, "a1"),  # a pattern matches the whole string
+        ({"type": "array", "items": {"type": "string", "pattern": "[0-9]+"}}, ["1", "a1"]),
+        ({"type": "object", "properties": {"p": {"type": "string", "pattern": "[0-9]+"}}}, {"p": "1a"}),
+    ],
+    ids=["newline", "partial", "in-items", "in-properties"],
+)
+def test_a_pattern_must_match_the_whole_string_in_both_validators(schema, value):
+    validator = SchemaValidator(schema)
+    assert validator.schema is schema
+    assert [e.validator for e in validator.iter_errors(value)] == ["pattern"]

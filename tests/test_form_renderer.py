@@ -14,7 +14,7 @@ from forms.fields import html_pattern
 from forms.renderer import MESSAGE_WORDS, field_title, form_title, option_label, parse_form, render_form
 from forms.validator import SchemaValidator
 from tests.conftest import ROOT
-from tests.form_pages import FORMS, as_multidict, catalogue, schema, submitted, tree, zh_cn_gettext
+from tests.form_pages import FORMS, as_multidict, catalogue, read_catalogue, schema, submitted, tree, zh_cn_gettext
 
 REGISTRY = FormRegistry()
 
@@ -186,7 +186,7 @@ def test_schema_patterns_become_html_patterns_valid_under_the_v_flag(pattern, at
 
 
 def test_personal_fields_are_marked_and_not_remembered_by_the_browser():
-    root = tree(render_form(schema("report_case")))
+    root = tree(render_form(schema("report_case"), locale="en"))
     household = one(root, '//div[@data-fq-field="household"]')
     assert "fq-field--personal" in household.get("class")
     assert one(household, './/*[@class="fq-pii"]').text == "personal data"
@@ -303,7 +303,7 @@ def test_errors_are_shown_next_to_their_fields_and_described_for_screen_readers(
         {"field": "parties.0.phone", "message": "invalid value (fails 'pattern')"},
         {"field": "departments.0", "message": "'police' is not one of ['civil_affairs', 'health']"},
     ]
-    root = tree(render_form(schema("report_case"), values={"parties": [{"name": "甲"}]}, errors=errors))
+    root = tree(render_form(schema("report_case"), values={"parties": [{"name": "甲"}]}, errors=errors, locale="en"))
     description = one(root, '//textarea[@name="description"]')
     assert description.get("aria-invalid") == "true"
     assert one(root, f'//*[@id="{description.get("aria-describedby")}"]').text_content() == "This field is required."
@@ -319,7 +319,7 @@ def test_errors_are_shown_next_to_their_fields_and_described_for_screen_readers(
 
 def test_an_error_on_a_choice_group_marks_the_group_and_each_option():
     errors = [{"field": "departments", "message": "this field is required"}]
-    root = tree(render_form(schema("assess_case"), values={"resolution": "escalate"}, errors=errors))
+    root = tree(render_form(schema("assess_case"), values={"resolution": "escalate"}, errors=errors, locale="en"))
     group = one(root, '//fieldset[@data-fq-field="departments"]')
     assert "fq-field--invalid" in group.get("class")
     assert one(root, f'//*[@id="{group.get("aria-describedby")}"]').text_content() == "This field is required."
@@ -389,6 +389,26 @@ def test_the_renderers_own_words_come_from_its_catalogue():
     assert one(root, '//select[@name="category"]/option[@value=""]').text == "请选择"
     assert one(root, '//div[@class="fq-summary"]/p').text == "请更正以下内容："
     assert one(root, '//div[@class="fq-summary"]//a').text == "情况描述：此项为必填项。"
+
+
+def test_without_a_gettext_the_renderer_reads_its_compiled_catalogue(tmp_path, monkeypatch):
+    from babel.messages.mofile import write_mo
+
+    from forms import renderer
+
+    compiled = tmp_path / "zh_CN" / "LC_MESSAGES"
+    compiled.mkdir(parents=True)
+    with open(compiled / "messages.mo", "wb") as mo:
+        write_mo(mo, read_catalogue())
+    monkeypatch.setattr(renderer, "TRANSLATIONS", tmp_path)
+    renderer._catalogue.cache_clear()  # noqa: SLF001 - the cache holds catalogues per locale
+    try:
+        chinese = tree(render_form(schema("report_case"), locale="zh_Hans_CN"))
+        english = tree(render_form(schema("report_case"), locale="en"))
+    finally:
+        renderer._catalogue.cache_clear()  # noqa: SLF001
+    assert {e.text for e in chinese.xpath('//*[@class="fq-required"]')} == {"必填"}
+    assert {e.text for e in english.xpath('//*[@class="fq-required"]')} == {"required"}
 
 
 def test_every_word_of_the_renderer_has_a_chinese_translation():
@@ -543,3 +563,11 @@ def test_a_missing_name_inside_a_party_is_reported_at_that_party():
             {"risk_level": "red", "category": "other", "description": "d", "parties": [{"phone": "13912345678"}]}
         )
     assert refused.value.details == [{"field": "parties.0.name", "message": "this field is required"}]
+
+
+def test_an_unknown_key_inside_a_party_is_reported_at_that_party():
+    with pytest.raises(FormInvalid) as refused:
+        REGISTRY.get("report_case").validate(
+            {"risk_level": "red", "category": "other", "description": "d", "parties": [{"name": "甲", "age": 3}]}
+        )
+    assert refused.value.details == [{"field": "parties.0.age", "message": "unknown field(s): age"}]

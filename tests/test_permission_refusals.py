@@ -37,8 +37,13 @@ def refused(engine, error, says: str, command, *args, **kwargs):
         command(*args, **kwargs)
     assert type(raised.value) is error, raised.value
     assert re.fullmatch(says, str(raised.value)), str(raised.value)
+    if isinstance(raised.value, InvalidInput):  # the 422's details: which field, and why
+        assert raised.value.details and all(set(d) == {"field", "message"} for d in raised.value.details)
     assert database_rows(engine) == before
     return raised.value
+
+
+NOT_OFFICER = [{"field": "user", "message": "not an officer of this station"}]
 
 
 @pytest.fixture
@@ -292,7 +297,7 @@ def test_invalid_form_data_is_refused_and_the_task_is_not_even_claimed(engine, w
 
 @pytest.mark.parametrize("data", [{"anything": 1}, ["x"]], ids=repr)
 def test_a_task_without_a_form_refuses_data(engine, world, unassigned, data):
-    refused(
+    error = refused(
         engine,
         InvalidInput,
         "this task has no form: send no data|data must be a JSON object",
@@ -301,6 +306,10 @@ def test_a_task_without_a_form_refuses_data(engine, world, unassigned, data):
         world["zhou"],
         data,
     )
+    if isinstance(data, dict):
+        assert error.details == [{"field": "anything", "message": "unknown field"}]
+    else:
+        assert error.details == [{"field": None, "message": "not an object"}]
 
 
 # --- reassign a task ---------------------------------------------------------------------------
@@ -386,7 +395,7 @@ def test_a_closed_task_is_not_reassigned(engine, world, case):
 @pytest.mark.parametrize("who", ["liu", "zhou", "li"])
 def test_reassigning_an_officer_task_moves_ownership_only_to_an_officer_of_the_station(engine, world, owned, who):
     task = task_of(engine, owned, "handle_on_spot")
-    refused(
+    error = refused(
         engine,
         InvalidInput,
         "the new owner must be an officer of the case's station",
@@ -396,6 +405,7 @@ def test_reassigning_an_officer_task_moves_ownership_only_to_an_officer_of_the_s
         who,
         "r",
     )
+    assert error.details == NOT_OFFICER
 
 
 # --- reassign the case owner -------------------------------------------------------------------
@@ -415,10 +425,10 @@ def test_only_a_supervisor_of_the_station_moves_the_case_owner(engine, world, ow
 
 @pytest.mark.parametrize("who", ["liu", "zhou", "li", "nobody"])
 def test_the_case_owner_is_an_active_officer_of_the_station(engine, world, owned, who):
-    error = UserNotFound if who == "nobody" else InvalidInput
-    refused(
+    expected = UserNotFound if who == "nobody" else InvalidInput
+    error = refused(
         engine,
-        error,
+        expected,
         "the new owner must be an officer of the case's station|user 'nobody' does not exist",
         engine.tasks.reassign_case_owner,
         owned["id"],
@@ -426,6 +436,7 @@ def test_the_case_owner_is_an_active_officer_of_the_station(engine, world, owned
         who,
         "r",
     )
+    assert who == "nobody" or error.details == NOT_OFFICER
 
 
 @pytest.mark.parametrize("reason", ["", "  \n ", None])

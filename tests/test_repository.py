@@ -247,3 +247,9 @@ def test_the_parsers_own_recursion_limit_is_also_a_sentence(engine, monkeypatch)
     with pytest.raises(DeploymentInvalid) as err:
         engine.repository.validate([("linear.bpmn", models.linear(2_000))])
     assert "too deep" in err.value.details[0]["message"] and "Recursion" not in str(err.value.details)
+
+
+def test_start_form_names_the_latest_versions_start_form_and_refuses_an_unknown_process(engine):
+    assert engine.repository.start_form("dispute_resolution") == "report_case"
+    with pytest.raises(DefinitionNotFound):
+        engine.repository.start_form("no_such_process")

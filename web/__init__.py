@@ -1,19 +1,23 @@
-"""Fengqiao's HTTP API: a Flask app factory, one blueprint per area.
+"""Fengqiao's HTTP API and workbench pages: a Flask app factory, one blueprint per area.
 
     gunicorn 'web:create_app()'          # production: settings from FENGQIAO_* variables
     fengqiao serve --port 8000           # the embedded default
 
 The web layer parses, authorises (web.access), calls one engine facade and renders; it knows nothing
-of SpiffWorkflow. Every answer is JSON; every error is `{"error": {"code", "message", "details"}}`.
+of SpiffWorkflow. Every API answer is JSON; every error is `{"error": {"code", "message", "details"}}`.
+The browser pages (web/pages) live beside it with sessions, CSRF and translations (docs/pages.md).
 """
 
 from __future__ import annotations
 
+from typing import cast
+
 from flask import Flask, current_app, request
+from flask.json.provider import DefaultJSONProvider
 
 from engine import Engine, Settings
 
-from . import admin, auth, definitions, errors, health, history, incidents, instances, messages, tasks
+from . import admin, auth, definitions, errors, health, history, incidents, instances, messages, pages, tasks
 from .openapi import OpenApi
 
 BLUEPRINTS = (
@@ -36,8 +40,9 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     if engine is None:
         engine = Engine(settings or Settings.from_env())
     app = Flask(__name__)
-    app.json.ensure_ascii = False
-    app.json.sort_keys = False
+    json_provider = cast(DefaultJSONProvider, app.json)
+    json_provider.ensure_ascii = False
+    json_provider.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = engine.settings.max_bpmn_bytes * MAX_DOCUMENTS + 64 * 1024
     app.config["MAX_FORM_MEMORY_SIZE"] = 64 * 1024
     app.extensions["fengqiao"] = engine
@@ -45,6 +50,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.before_request(_limit_body)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    pages.init_app(app)  # before auth: its login form shares the API's rate limit
     auth.init_app(app)
     app.extensions["fengqiao.openapi"] = OpenApi(app)
     app.after_request(_headers)

@@ -72,6 +72,33 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "admin.revoke_api_token": (Role.ADMIN,),
 }
 
+# Pages (web/pages) take the roles of the API operation they show or perform: one rule for both.
+PAGE_PREFIX = "pages."
+PUBLIC_PAGES = frozenset({"pages.session.login", "pages.locale.choose"})
+PAGE_ROLES: dict[str, tuple[str, ...]] = {
+    "pages.session.logout": HUMANS,
+    "pages.home.index": HUMANS,
+    "pages.tasks.show": ENDPOINT_ROLES["tasks.get"],
+    "pages.tasks.claim": ENDPOINT_ROLES["tasks.claim"],
+    "pages.tasks.release": ENDPOINT_ROLES["tasks.unclaim"],
+    "pages.tasks.complete": ENDPOINT_ROLES["tasks.complete"],
+    "pages.tasks.reassign": ENDPOINT_ROLES["tasks.reassign"],
+    "pages.cases.new": ENDPOINT_ROLES["instances.start"],
+    "pages.cases.create": ENDPOINT_ROLES["instances.start"],
+    "pages.cases.show": ENDPOINT_ROLES["instances.get"],
+    "pages.cases.diagram": ENDPOINT_ROLES["instances.diagram"],
+    "pages.cases.cancel": ENDPOINT_ROLES["instances.cancel"],
+    "pages.cases.reassign_owner": ENDPOINT_ROLES["instances.reassign_owner"],
+    "pages.board.show": (Role.SUPERVISOR,),
+    "pages.audit.show": ENDPOINT_ROLES["history.audit_trail"],
+}
+
+
+def is_page(endpoint: str | None) -> bool:
+    """Browser pages authenticate by session cookie (web.pages.session), not by bearer token."""
+    return endpoint is not None and endpoint.startswith(PAGE_PREFIX)
+
+
 # The case fields a department task shows its liaison (minimum necessary); `household` and `parties`
 # are personal and appear in clear only to the liaison holding one of the case's tasks.
 DEPARTMENT_CONTEXT = (
@@ -89,8 +116,10 @@ DEPARTMENT_CONTEXT = (
 
 def roles_of(endpoint: str | None) -> tuple[str, ...] | None:
     """The roles that may call `endpoint`; None for public endpoints; () when nobody may."""
-    if endpoint in PUBLIC:
+    if endpoint in PUBLIC or endpoint in PUBLIC_PAGES:
         return None
+    if is_page(endpoint):
+        return PAGE_ROLES.get(endpoint or "", ())
     return ENDPOINT_ROLES.get(endpoint or "", ())
 
 

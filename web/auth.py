@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Flask, g, jsonify, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -13,7 +15,8 @@ from .context import actor, body, engine, no_content
 from .errors import ApiError
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
-RATE_LIMITED = frozenset({"auth.login"})  # the only endpoint with rate limits (failed logins)
+LOGIN_ENDPOINTS = ("auth.login", "pages.session.login")  # the API's and the browser's login form
+RATE_LIMITED = frozenset(LOGIN_ENDPOINTS)  # the only endpoints with rate limits (failed logins)
 
 
 @bp.post("/login")
@@ -55,8 +58,8 @@ def bearer_token() -> str | None:
 
 def authenticate() -> None:
     """Before every request: resolve the bearer token and check the caller's role for the endpoint."""
-    if request.routing_exception is not None or request.endpoint in access.PUBLIC:
-        return  # unknown routes answer 404/405 whoever asks; public endpoints need no token
+    if request.routing_exception is not None or request.endpoint in access.PUBLIC or access.is_page(request.endpoint):
+        return  # unknown routes answer 404/405 whoever asks; public endpoints need no token; pages use sessions
     token = bearer_token()
     who = engine().tokens.resolve(token) if token else None
     if who is None:
@@ -66,10 +69,17 @@ def authenticate() -> None:
     access.check_role(who, request.endpoint)
 
 
+def _failed_login(response) -> bool:
+    """Only failed logins count against the limit."""
+    return response.status_code == 401
+
+
 def _login_username() -> str:
     """Rate-limit key for failed logins of one account, whatever address they come from."""
-    data = request.get_json(silent=True, cache=True)
-    name = data.get("username") if isinstance(data, dict) else None
+    # the browser's login form, or the API's JSON body (whose stream the API's view reads: no form here)
+    data = request.form if access.is_page(request.endpoint) else request.get_json(silent=True, cache=True)
+    get = getattr(data, "get", None)
+    name = get("username") if get is not None else None
     return "login-user:" + (name[:64] if isinstance(name, str) else "?")
 
 
@@ -84,11 +94,15 @@ def init_app(app: Flask) -> None:
         default_limits=[],
         swallow_errors=True,
     )  # an unreachable Redis must not lock everybody out
-    failed = dict(deduct_when=lambda response: response.status_code == 401)
-    view = app.view_functions["auth.login"]
-    view = limiter.limit(settings.login_rate_limit, **failed)(view)
-    view = limiter.limit(settings.login_rate_limit, key_func=_login_username, **failed)(view)
-    app.view_functions["auth.login"] = view
+    for endpoint in LOGIN_ENDPOINTS:
+        view: Any = app.view_functions.get(endpoint)
+        if view is None:
+            continue
+        view = limiter.limit(settings.login_rate_limit, deduct_when=_failed_login, methods=["POST"])(view)
+        view = limiter.limit(
+            settings.login_rate_limit, key_func=_login_username, deduct_when=_failed_login, methods=["POST"]
+        )(view)
+        app.view_functions[endpoint] = view
     # Flask-Limiter checks every request before its view; the others have no limits to check.
     limiter.request_filter(lambda: request.endpoint not in RATE_LIMITED)
     app.extensions["fengqiao.limiter"] = limiter

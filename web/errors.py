@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import EngineError
@@ -124,6 +124,9 @@ def register(app: Flask) -> None:
         status = exc.code or 500
         if status >= 500:
             return _internal(exc)
+        page = current_app.extensions.get("fengqiao.page_error")
+        if page is not None and status in (404, 405) and not request.path.startswith("/api/"):
+            return page(status)  # a browser off the API's paths (a mistyped page address) gets a page
         # werkzeug's own headers (Allow on 405, Retry-After on 429), minus its HTML content type
         headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
         if status == 401:

@@ -69,20 +69,27 @@ def list_():
 
 @bp.get("/<uuid:instance_id>")
 def get(instance_id: UUID):
-    who = actor()
+    return jsonify(case_detail(actor(), instance_id))
+
+
+def case_detail(who, instance_id: UUID | str) -> dict[str, Any]:
+    """A case as `who` may see it, or a 404 (the pages call this too)."""
     case = engine().runtime.get_instance(str(instance_id))
     tasks = _tasks_of(case["id"]) if who.role == Role.LIAISON else None
     access.check_instance(who, case, tasks)
-    return jsonify(render(case, who, tasks))
+    return render(case, who, tasks)
 
 
 @bp.get("/<uuid:instance_id>/diagram")
 def diagram(instance_id: UUID):
     """Active and completed element ids, for highlighting the case on its BPMN diagram."""
-    who = actor()
+    return jsonify(diagram_state(actor(), instance_id))
+
+
+def diagram_state(who, instance_id: UUID | str) -> dict[str, Any]:
     case = engine().runtime.get_instance(str(instance_id), history=False)
     access.check_instance(who, case, _tasks_of(case["id"]) if who.role == Role.LIAISON else None)
-    return jsonify(engine().runtime.diagram_state(case["id"]))
+    return engine().runtime.diagram_state(case["id"])
 
 
 @bp.post("/<uuid:instance_id>/variables")
@@ -96,20 +103,24 @@ def update_variables(instance_id: UUID):
 @bp.post("/<uuid:instance_id>/cancel")
 def cancel(instance_id: UUID):
     data = body()
-    who = actor()
-    if who.role != Role.ADMIN:
-        access.check_instance(who, engine().runtime.get_instance(str(instance_id), history=False))
-    case = engine().runtime.cancel_instance(str(instance_id), who, data["reason"])
-    return jsonify(summary(case))
+    return jsonify(summary(cancel_case(actor(), instance_id, data["reason"])))
 
 
 @bp.post("/<uuid:instance_id>/case-owner")
 def reassign_owner(instance_id: UUID):
     data = body()
-    who = actor()
+    return jsonify(render(reassign_case_owner(actor(), instance_id, data["user"], data["reason"])))
+
+
+def cancel_case(who, instance_id: UUID | str, reason: str) -> dict[str, Any]:
+    if who.role != Role.ADMIN:
+        access.check_instance(who, engine().runtime.get_instance(str(instance_id), history=False))
+    return engine().runtime.cancel_instance(str(instance_id), who, reason)
+
+
+def reassign_case_owner(who, instance_id: UUID | str, user: str, reason: str) -> dict[str, Any]:
     access.check_instance(who, engine().runtime.get_instance(str(instance_id), history=False))
-    case = engine().tasks.reassign_case_owner(str(instance_id), who, data["user"], data["reason"])
-    return jsonify(render(case))
+    return engine().tasks.reassign_case_owner(str(instance_id), who, user, reason)
 
 
 # --- rendering ---------------------------------------------------------------------------------

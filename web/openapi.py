@@ -383,7 +383,7 @@ VERSION = query(
 WHO = {"type": "string", "pattern": r"^(me|[A-Za-z0-9][A-Za-z0-9_.@-]{1,63})$"}
 
 # Path parameters named by converters other than uuid/int take their schema from here.
-PATH_SCHEMAS = {"key": PROCESS_KEY, "username": USERNAME, "department": KEY}
+PATH_SCHEMAS: dict[str, dict[str, Any]] = {"key": PROCESS_KEY, "username": USERNAME, "department": KEY}
 
 
 def op(
@@ -711,6 +711,7 @@ def _path_and_params(rule) -> tuple[str, list[dict[str, Any]]]:
     params = []
     for match in _CONVERTER.finditer(rule.rule):
         conv, name = match.group("conv") or "default", match.group("name")
+        schema: dict[str, Any]
         if conv == "uuid":
             schema = UUID
         elif conv == "int":
@@ -746,7 +747,7 @@ class OpenApi:
 
     def operation(self, endpoint: str | None) -> dict[str, Any]:
         """An endpoint's metadata, its `parameters`, its `query` (name -> schema) and its body `validator`."""
-        return self._by_endpoint[endpoint]
+        return self._by_endpoint[endpoint or ""]
 
     def _build(self, app: Flask) -> dict[str, Any]:
         paths: dict[str, dict[str, Any]] = {}
@@ -838,7 +839,7 @@ class OpenApi:
             "responses": responses,
         }
         description = meta["description"]
-        if not public:
+        if roles is not None:
             description = (description + "\n\n" if description else "") + "Roles: " + ", ".join(roles) + "."
             operation["x-roles"] = list(roles)
         else:

@@ -19,13 +19,21 @@ bp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks")
 
 @bp.get("", endpoint="list")
 def list_():
-    query = args()
-    who = actor()
+    return jsonify(inbox(actor(), args()))
+
+
+@bp.get("/<uuid:task_id>")
+def get(task_id: UUID):
+    return jsonify(task_detail(actor(), task_id))
+
+
+def inbox(who, query: dict[str, Any]) -> dict[str, Any]:
+    """The tasks `who` may see, filtered by the API's query parameters (the pages call this too)."""
     for name in ("assignee", "candidate"):
         if query.get(name) not in (None, "me") and not access.may_name_others(who):
             raise forbidden(f"only a supervisor may filter by another user's {name}")
     access.check_group_filter(who, query.get("group"))
-    page = engine().tasks.query(
+    return engine().tasks.query(
         who,
         assignee=query.get("assignee"),
         candidate=query.get("candidate"),
@@ -41,74 +49,71 @@ def list_():
         sla_state=query.get("sla_state"),
         **access.task_scope(who),
     )
-    return jsonify(page)
 
 
-@bp.get("/<uuid:task_id>")
-def get(task_id: UUID):
-    who = actor()
-    task = _visible(task_id)
+def task_detail(who, task_id: UUID | str) -> dict[str, Any]:
+    """A task with its form and the case data `who` may see (an audited read of personal fields)."""
+    task = access.check_task(who, engine().tasks.get_task(str(task_id)))
     form = task.pop("form", None)
     case = engine().runtime.get_instance(task["instance_id"])
     tasks = engine().tasks.query(instance_id=case["id"], limit=200)["items"] if who.role == Role.LIAISON else None
-    return jsonify(
-        {
-            "task": task,
-            "form": form,
-            "case": {
-                "id": case["id"],
-                "business_key": case["business_key"],
-                "process_key": case["process_key"],
-                "status": case["status"],
-                "case_owner": case["case_owner"],
-                "variables": access.case_variables(who, case["variables"]),
-                "personal_data": personal_data(who, case, tasks),
-            },
-        }
-    )
+    return {
+        "task": task,
+        "form": form,
+        "case": {
+            "id": case["id"],
+            "business_key": case["business_key"],
+            "process_key": case["process_key"],
+            "status": case["status"],
+            "case_owner": case["case_owner"],
+            "variables": access.case_variables(who, case["variables"]),
+            "personal_data": personal_data(who, case, tasks),
+        },
+    }
 
 
 @bp.post("/<uuid:task_id>/claim")
 def claim(task_id: UUID):
     body(required=False)
-    return jsonify(_plain(engine().tasks.claim(str(task_id), actor(), visible=_check_claim)))
+    return jsonify(_plain(engine().tasks.claim(str(task_id), actor(), visible=check_claimable)))
 
 
 @bp.post("/<uuid:task_id>/unclaim")
 def unclaim(task_id: UUID):
     body(required=False)
-    return jsonify(_plain(engine().tasks.unclaim(str(task_id), actor(), visible=_check)))
+    return jsonify(_plain(engine().tasks.unclaim(str(task_id), actor(), visible=check_visible)))
 
 
 @bp.post("/<uuid:task_id>/complete")
 def complete(task_id: UUID):
     data = body(required=False)
-    who = actor()
-    task = _plain(engine().tasks.complete(str(task_id), who, data.get("data") or {}, visible=_check))
-    # the tasks this completion opened that the caller may see: a phone goes on to the next form
-    # without listing the case's tasks again
+    return jsonify(complete_task(actor(), task_id, data.get("data") or {}))
+
+
+def complete_task(who, task_id: UUID | str, data: dict[str, Any]) -> dict[str, Any]:
+    """Complete with form data; the result names the tasks it opened that `who` may see."""
+    task = _plain(engine().tasks.complete(str(task_id), who, data, visible=check_visible))
+    # a phone goes on to the next form without listing the case's tasks again
     task["next_tasks"] = [t for t in task["next_tasks"] if access.task_visible(who, t)]
-    return jsonify(task)
+    return task
 
 
 @bp.post("/<uuid:task_id>/assignee")
 def reassign(task_id: UUID):
     data = body()
-    return jsonify(_plain(engine().tasks.reassign(str(task_id), actor(), data["user"], data["reason"], visible=_check)))
+    return jsonify(
+        _plain(engine().tasks.reassign(str(task_id), actor(), data["user"], data["reason"], visible=check_visible))
+    )
 
 
-def _check(task: dict[str, Any]) -> None:
+def check_visible(task: dict[str, Any]) -> None:
     """The access check the engine runs on the task inside its transaction (a 404 if not visible)."""
     access.check_task(actor(), task)
 
 
-def _check_claim(task: dict[str, Any]) -> None:
+def check_claimable(task: dict[str, Any]) -> None:
+    """As `check_visible`, except that a liaison who lost the race for a task of their queue hears it was taken."""
     access.check_claim(actor(), task)
-
-
-def _visible(task_id: UUID) -> dict[str, Any]:
-    """The task, if the caller may know it exists; otherwise a 404 like an unknown id."""
-    return access.check_task(actor(), engine().tasks.get_task(str(task_id)))
 
 
 def _plain(task: dict[str, Any]) -> dict[str, Any]:

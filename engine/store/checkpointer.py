@@ -2,13 +2,13 @@
 
 SQLite's own (automatic) checkpoint runs inside the commit that takes the WAL past
 `wal_autocheckpoint` pages: that commit then copies the log's pages into the database and fsyncs the
-log and the database, tens of milliseconds on a virtual disk, about every thirty changes. A
-transaction that happens to cross the line pays for all the others: in the floor bench it was ~12 %
-of the engine's time per case (bench/notes.md). Here a thread of the process does it instead, woken
-after write transactions: every `COMMITS` of them (a change writes ~20-35 pages: about SQLite's own
-1,000-page interval) it runs a PASSIVE checkpoint, which neither waits for nor blocks readers and
-writers. The request connections keep SQLite's automatic checkpoint as a backstop at `BACKSTOP`
-pages, for large transactions and in case the thread falls behind.
+log and the database, slow on a virtual disk. A transaction that happens to cross the line pays
+for all the others (docs/decisions/2026-12-engine-performance.md has the measurements). Here a thread
+of the process does it instead, woken after write transactions: every `COMMITS` of them (about
+SQLite's own 1,000-page interval, at the pages a change writes) it runs a PASSIVE checkpoint, which
+neither waits for nor blocks readers and writers. The request connections keep SQLite's automatic
+checkpoint as a backstop at `BACKSTOP` pages, for large transactions and in case the thread falls
+behind.
 
 The log's length is not read from its wal-index (the -shm file): opening and closing that file from
 outside SQLite would drop every POSIX lock this process holds on it, SQLite's WAL locks included

@@ -8,7 +8,7 @@ work. Personal data lives only in `personal_records`, encrypted.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     UniqueConstraint,
     literal_column,
@@ -97,6 +98,9 @@ UNSETTLED = f"status = '{TimerStatus.PENDING}' OR status = '{TimerStatus.INCIDEN
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+    if TYPE_CHECKING:  # every model declares a Table (SQLAlchemy types `__table__` as any FromClause)
+        __table__: ClassVar[Table]
 
 
 # --- identity ----------------------------------------------------------------------------------

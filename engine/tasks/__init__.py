@@ -9,16 +9,21 @@ views      a task as the engine shows it
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..sla import SLA_STATES, live_sla_state
 from .commands import TaskCommands
 from .inbox import MAX_LIMIT, SORTS, STATES, InboxFilter, InboxQueries
 from .views import task_view
 
+if TYPE_CHECKING:
+    from .. import Engine
+
 
 class TaskService(TaskCommands, InboxQueries):
     """Camunda's TaskService: what people do with user tasks, and how they find them."""
 
-    def __init__(self, ctx):
+    def __init__(self, ctx: Engine):
         self.ctx = ctx
 
 

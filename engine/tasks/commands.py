@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, select, update
@@ -28,14 +28,19 @@ from ..errors import (
     UserNotFound,
 )
 from ..identity import Actor
+from ..names import lookup_names
 from ..queues import add_candidates, drop_candidates, is_candidate
-from ..runtime import _reason, lookup_names
-from ..store.db import DriverQuery, DriverStatement
+from ..store.driver import DriverQuery, DriverStatement
 from ..store.models import IS_OPEN_TASK, HumanTask, User
 from ..store.record import Record
 from ..uow import Change, OfTask, close_task, refresh_timers, write_row
+from ..validation import checked_reason
 from ..vocabulary import OPEN_TASK_STATES, Event, HumanTaskState, InstanceStatus, Role
 from .views import task_view
+
+if TYPE_CHECKING:
+    from .. import Engine
+
 
 _T = HumanTask.__table__.c
 _CLAIM = DriverStatement(
@@ -52,7 +57,7 @@ _NO_DUE = datetime.min.replace(tzinfo=UTC)  # sorts tasks without a due time (la
 class TaskCommands:
     """The commands of the TaskService (engine/tasks/__init__.py)."""
 
-    ctx: Any
+    ctx: Engine
 
     # --- commands --------------------------------------------------------------------------------
     def claim(self, task_id: str, actor: Actor, visible=None) -> dict[str, Any]:
@@ -77,8 +82,8 @@ class TaskCommands:
                 raise TaskNotClaimed("the task is not claimed")
             if row.assignee_id != actor.id and not self._supervises(actor, row):
                 raise NotAssignee("only the assignee or a supervisor of the station may release the task")
-            write_row(change.session, row, {"state": HumanTaskState.OPEN, "assignee_id": None, "claimed_at": None})
-            add_candidates(change.session, row)
+            write_row(change.scope, row, {"state": HumanTaskState.OPEN, "assignee_id": None, "claimed_at": None})
+            add_candidates(change.scope, row)
             change.audit(Event.TASK_UNCLAIMED, task_id=row.id, element_id=row.element_id)
             change.emit(Event.TASK_UNCLAIMED, task_id=row.id, element_id=row.element_id)
 
@@ -139,7 +144,7 @@ class TaskCommands:
 
     def reassign(self, task_id: str, actor: Actor, username: str, reason: str, visible=None) -> dict[str, Any]:
         """A supervisor gives a task to someone else. An officer task moves the case's ownership."""
-        reason = _reason(reason)
+        reason = checked_reason(reason)
 
         def op(change: Change):
             row = self._row(change, task_id, visible)
@@ -147,7 +152,7 @@ class TaskCommands:
                 raise TaskNotOpen(f"the task is already {row.state}")
             if not self._supervises(actor, row):
                 raise Forbidden("only a supervisor of the case's station may reassign its tasks")
-            target = self._user(change.session, username)
+            target = self._user(change.scope, username)
             if row.owner_task:
                 self._change_owner(change, target, reason)
                 return
@@ -170,20 +175,20 @@ class TaskCommands:
 
     def reassign_case_owner(self, instance_id: str, actor: Actor, username: str, reason: str) -> dict[str, Any]:
         """Move first-contact responsibility to another officer of the station (supervisor only)."""
-        reason = _reason(reason)
+        reason = checked_reason(reason)
 
         def op(change: Change):
             if actor.role != Role.SUPERVISOR or change.instance.station_id not in (None, actor.station_id):
                 raise Forbidden("only a supervisor of the case's station may reassign its owner")
             if change.instance.status != InstanceStatus.RUNNING:
                 raise TaskNotOpen(f"the case is {change.instance.status}")
-            self._change_owner(change, self._user(change.session, username), reason)
+            self._change_owner(change, self._user(change.scope, username), reason)
 
         self.ctx.uow.run(instance_id, actor, op, load_workflow=False)
         return self.ctx.runtime.get_instance(instance_id, history=False)
 
     # --- rules -----------------------------------------------------------------------------------
-    def _claim(self, change: Change, row: HumanTask, actor: Actor) -> None:
+    def _claim(self, change: Change, row: Record, actor: Actor) -> None:
         if row.state == HumanTaskState.CLAIMED:
             raise TaskAlreadyClaimed("the task was claimed by someone else")
         if row.state != HumanTaskState.OPEN:
@@ -194,11 +199,11 @@ class TaskCommands:
         if not is_candidate(actor, row):
             raise NotCandidate("you are not a candidate for this task")
         # conditional update: exactly one transaction moves the row out of 'open'
-        won = _CLAIM.execute(change.session, {"task_id": row.id, "assignee_id": actor.id, "at": change.now})
+        won = _CLAIM.execute(change.scope, {"task_id": row.id, "assignee_id": actor.id, "at": change.now})
         if won != 1:
             raise TaskAlreadyClaimed("the task was claimed by someone else")
         row.state, row.assignee_id, row.claimed_at = HumanTaskState.CLAIMED, actor.id, change.now  # as written
-        drop_candidates(change.session, row.id)
+        drop_candidates(change.scope, row.id)
         change.audit(Event.TASK_CLAIMED, task_id=row.id, element_id=row.element_id)
         change.emit(Event.TASK_CLAIMED, task_id=row.id, element_id=row.element_id, assignee_id=actor.id)
         if row.owner_task and owner_id is None:
@@ -222,33 +227,33 @@ class TaskCommands:
         change.audit(Event.CASE_OWNER_REASSIGNED, owner=target.username, previous_owner_id=previous, reason=reason)
         change.emit(Event.CASE_OWNER_CHANGED, owner_id=target.id, previous_owner_id=previous)
 
-    def _owner_tasks_to(self, change: Change, user_id: int, exclude: str | None = None) -> None:
+    def _owner_tasks_to(self, change: Change, user_id: int | None, exclude: str | None = None) -> None:
         """Give the case's open officer tasks (but `exclude`) to `user_id`. The workflow this process
         saved at the locked version names the open tasks: none besides `exclude` (a first claim,
         usually), no query."""
         known = self.ctx.workflows.open_tasks(change.instance.id, change.instance.version)
         if known is not None and not set(known) - {exclude}:
             return
-        for row in change.hold(_OWNER_TASKS.all(change.session.connection(), {"instance_id": change.instance.id})):
+        for row in change.hold(_OWNER_TASKS.all(change.scope.connection(), {"instance_id": change.instance.id})):
             if row.id != exclude and row.assignee_id != user_id:
                 self._assign(change, row, user_id)
                 change.emit(Event.TASK_REASSIGNED, task_id=row.id, element_id=row.element_id, assignee_id=user_id)
 
     @staticmethod
-    def _assign(change: Change, row: Record, user_id: int) -> None:
+    def _assign(change: Change, row: Record, user_id: int | None) -> None:
         write_row(
-            change.session, row, {"state": HumanTaskState.CLAIMED, "assignee_id": user_id, "claimed_at": change.now}
+            change.scope, row, {"state": HumanTaskState.CLAIMED, "assignee_id": user_id, "claimed_at": change.now}
         )
-        drop_candidates(change.session, row.id)
+        drop_candidates(change.scope, row.id)
 
     @staticmethod
-    def _supervises(actor: Actor, row: HumanTask) -> bool:
+    def _supervises(actor: Actor, row: Record) -> bool:
         return actor.role == Role.SUPERVISOR and (row.station_id is None or row.station_id == actor.station_id)
 
-    def _user(self, session, username: str) -> Actor:
-        return active_actor(self.ctx, session, username)
+    def _user(self, scope, username: str) -> Actor:
+        return active_actor(self.ctx, scope, username)
 
-    def _row(self, change: Change, task_id: str, visible=None) -> HumanTask:
+    def _row(self, change: Change, task_id: str, visible=None) -> Record:
         row = change.task_row(task_id)
         if row is None:
             raise TaskNotFound(f"task '{task_id}' does not exist")
@@ -263,7 +268,7 @@ class TaskCommands:
         return self._rows_view(change, [Record(HumanTask.__table__, row) for row in rows])
 
     @classmethod
-    def _row_view(cls, change: Change, row: HumanTask) -> dict[str, Any]:
+    def _row_view(cls, change: Change, row: Record) -> dict[str, Any]:
         """The task as `get_task` shows it, from the row the unit of work holds (users named by id)."""
         return cls._rows_view(change, [row])[0]
 
@@ -273,7 +278,7 @@ class TaskCommands:
         names = {change.actor.id: change.actor.username}
         others = {user_id for row in rows for user_id in (row.assignee_id, row.completed_by_id)} - set(names) - {None}
         if others:
-            names.update(lookup_names(change.session, {"u": others})["u"])
+            names.update(lookup_names(change.scope, {"u": others})["u"])
         return [task_view(row, names.get(row.assignee_id), names.get(row.completed_by_id), change.now) for row in rows]
 
     @staticmethod
@@ -284,7 +289,7 @@ class TaskCommands:
         """The task as `get_task` shows it, after the change, from the row the unit of work holds."""
 
         def view(change: Change) -> dict[str, Any]:
-            row = change.task_row(task_id)  # held by the change already: no statement
+            row = change.held_task_row(task_id)  # held by the change already: no statement
             result = self._row_view(change, row)
             result["form"] = self._form(row.form_key)
             return result
@@ -295,14 +300,14 @@ class TaskCommands:
         return form_schema(self.ctx, form_key)
 
 
-def form_schema(ctx, form_key: str | None) -> dict[str, Any] | None:
+def form_schema(ctx: Engine, form_key: str | None) -> dict[str, Any] | None:
     """The JSON Schema of a task's form, if it has one."""
-    return ctx.forms.get(form_key).schema if form_key in ctx.forms else None
+    return ctx.forms.get(form_key).schema if form_key is not None and form_key in ctx.forms else None
 
 
-def active_actor(ctx, session, username: str) -> Actor:
+def active_actor(ctx: Engine, scope, username: str) -> Actor:
     """The actor of an active user, by username."""
-    user_id = session.scalar(select(User.id).where(User.username == username, User.active.is_(True)))
+    user_id = scope.scalar(select(User.id).where(User.username == username, User.active.is_(True)))
     if user_id is None:
         raise UserNotFound(f"user '{username}' does not exist")
-    return ctx.identity.actor_by_id(session, user_id)
+    return ctx.identity.actor_by_id(scope, user_id)

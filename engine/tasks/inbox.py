@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, or_, select, union
 
@@ -19,12 +19,16 @@ from ..errors import InvalidInput, TaskNotFound
 from ..identity import Actor
 from ..queues import in_queue
 from ..sla import SLA_STATES, queue_due_conditions, sla_condition
-from ..store.db import DriverQuery
+from ..store.driver import DriverQuery
 from ..store.models import HumanTask, ProcessInstance, TaskCandidate, User
 from ..vocabulary import STATION_ROLES, HumanTaskState, SlaState
 from .commands import active_actor, form_schema
 from .cursor import after, decode_cursor, encode_cursor, sort_order
 from .views import task_view
+
+if TYPE_CHECKING:
+    from .. import Engine
+
 
 STATES = tuple(HumanTaskState)
 SORTS = {"due": "due_at", "priority": "priority", "created": "created_at"}
@@ -82,7 +86,7 @@ class InboxFilter:
     def equalities(self) -> dict[str, Any]:
         """The filters that are column equalities (`states`: one of several), by name."""
         return {
-            name: list(value) if name == "states" else value
+            name: list(value) if name == "states" and isinstance(value, tuple | list) else value
             for name, value in (
                 ("id", self.task_id),
                 ("assignee_id", self.assignee_id),
@@ -110,12 +114,12 @@ class InboxFilter:
 class InboxQueries:
     """The queries of the TaskService (engine/tasks/__init__.py)."""
 
-    ctx: Any
+    ctx: Engine
 
     def get_task(self, task_id: str) -> dict[str, Any]:
         """One task as the API shows it, with its form's schema."""
-        with self.ctx.db.read_statement() as session:
-            rows = self.query_rows(session, task_id=str(task_id))
+        with self.ctx.db.read_statement() as scope:
+            rows = self.query_rows(scope, task_id=str(task_id))
         if not rows:
             raise TaskNotFound(f"task '{task_id}' does not exist")
         view = rows[0]
@@ -148,14 +152,14 @@ class InboxQueries:
         """
         states = _checked_states(state, sort, sla_state)
         limit = min(max(int(limit), 1), MAX_LIMIT)
-        with self.ctx.db.read_statement() as session:  # a user named by username: one lookup first
+        with self.ctx.db.read_statement() as scope:  # a user named by username: one lookup first
             assignee_id = candidate_actor = None
             if assignee:
-                assignee_id = self._resolve(session, actor, assignee).id
+                assignee_id = self._resolve(scope, actor, assignee).id
             if candidate:
-                candidate_actor = self._resolve(session, actor, candidate)
+                candidate_actor = self._resolve(scope, actor, candidate)
             rows = self.query_rows(
-                session,
+                scope,
                 assignee_id=assignee_id,
                 candidate=candidate_actor,
                 group=group,
@@ -176,18 +180,18 @@ class InboxQueries:
         next_cursor = encode_cursor(rows[-1], sort) if more and rows else None
         return {"items": rows, "next_cursor": next_cursor}
 
-    def _resolve(self, session, actor: Actor | None, who: str) -> Actor:
+    def _resolve(self, scope, actor: Actor | None, who: str) -> Actor:
         if who == "me":
             if actor is None:
                 raise InvalidInput("'me' needs an actor", [{"field": "assignee", "message": "no actor"}])
             return actor
-        return active_actor(self.ctx, session, who)
+        return active_actor(self.ctx, scope, who)
 
-    def query_rows(self, session, **filters: Any) -> list[dict[str, Any]]:
+    def query_rows(self, scope, **filters: Any) -> list[dict[str, Any]]:
         """Task views matching `filters` (the fields of `InboxFilter`), read by the path that serves them."""
         found = InboxFilter(**filters)
         now = self.ctx.clock.now()
-        connection = session.connection()
+        connection = scope.connection()
         if found.reads_claimable_queue():
             rows = connection.execute(_claimable_queue(found, now))
         elif found.equalities_only():

@@ -17,7 +17,7 @@ from ..audit import audit_row
 from ..errors import ConcurrentModification
 from ..outbox import outbox_row
 from ..queues import INSERT_QUEUE_ENTRIES
-from ..store.db import DriverQuery, DriverStatement
+from ..store.driver import DriverQuery, DriverStatement
 from ..store.models import (
     AuditEntry,
     HumanTask,
@@ -32,7 +32,7 @@ from ..vocabulary import TimerStatus
 
 _T = HumanTask.__table__
 _TASK_ROW = DriverQuery(select(_T).where(_T.c.id == bindparam("task_id"), _T.c.instance_id == bindparam("instance_id")))
-# Writes run on the driver (engine/store/db.py DriverStatement): the rows are never held by the session.
+# Writes run on the driver (engine/store/driver.py DriverStatement): the rows are never held by an ORM session.
 _INSERT_WAITS = DriverStatement(insert(MessageWait.__table__))
 _INSERT_AUDIT = DriverStatement(insert(AuditEntry.__table__))
 _INSERT_TASKS = DriverStatement(insert(HumanTask.__table__))
@@ -52,9 +52,9 @@ class OfTask:
 
 @dataclass
 class Change:
-    """What one unit of work is doing: its session, instance, workflow and actor."""
+    """What one unit of work is doing: its scope (the transaction), instance, workflow and actor."""
 
-    session: Any
+    scope: Any
     instance: Record  # the locked row (engine/store/record.py)
     actor: Any
     now: datetime
@@ -85,9 +85,16 @@ class Change:
         row = self.tasks.get(task_id)
         if row is None:
             found = self.hold(
-                _TASK_ROW.all(self.session.connection(), {"task_id": task_id, "instance_id": self.instance.id})
+                _TASK_ROW.all(self.scope.connection(), {"task_id": task_id, "instance_id": self.instance.id})
             )
             row = found[0] if found else None
+        return row
+
+    def held_task_row(self, task_id: str) -> Record:
+        """One of the instance's task rows that must exist (an open task the workflow named)."""
+        row = self.task_row(task_id)
+        if row is None:
+            raise AssertionError(f"task row {task_id} of instance {self.instance.id} is missing")
         return row
 
     def hold(self, rows) -> list[Record]:
@@ -139,16 +146,16 @@ class Change:
         self.instance_values = {}
         if self.is_new:
             row = {c.key: getattr(self.instance, c.key) for c in ProcessInstance.__table__.columns}
-            _INSERT_INSTANCE.execute(self.session, row | values)
+            _INSERT_INSTANCE.execute(self.scope, row | values)
             self.instance.__dict__.update(values)
             return
         if values:
-            write_row(self.session, self.instance, values, versioned=True)
+            write_row(self.scope, self.instance, values, versioned=True)
 
     def write_projections(self) -> None:
         """Insert the new task rows, queue entries and timers (after the instance row they reference)."""
         self.write_instance()
-        self.session.flush()
+        self.scope.flush()
         self.created_tasks += self.task_rows
         self._insert("task_rows", _INSERT_TASKS)
         self._insert("candidate_rows", INSERT_QUEUE_ENTRIES)
@@ -156,7 +163,7 @@ class Change:
         self._insert("wait_rows", _INSERT_WAITS)
         if self.timer_rows:
             rows, self.timer_rows = self.timer_rows, []
-            self.new_timers += [(timer_id, due_at) for timer_id, due_at in _INSERT_TIMERS.returning(self.session, rows)]
+            self.new_timers += [(timer_id, due_at) for timer_id, due_at in _INSERT_TIMERS.returning(self.scope, rows)]
 
     def write_events(self) -> None:
         """Write the buffered audit and outbox rows: multi-row statements, one per table unless
@@ -169,13 +176,13 @@ class Change:
         rows = getattr(self, buffer)
         if rows:
             setattr(self, buffer, [])
-            statement.execute(self.session, rows)
+            statement.execute(self.scope, rows)
 
 
 _UPDATES: dict[tuple, Any] = {}  # (table, columns) -> UPDATE by primary key, built once per column set
 
 
-def write_row(session, obj: Record, values: dict[str, Any], *, versioned: bool = False) -> None:
+def write_row(scope, obj: Record, values: dict[str, Any], *, versioned: bool = False) -> None:
     """Write `values` to a held row with one Core UPDATE by primary key; the record then agrees with
     the database. `versioned`:
     the row's `version` must still be the one loaded, and is incremented (optimistic concurrency).
@@ -195,7 +202,7 @@ def write_row(session, obj: Record, values: dict[str, Any], *, versioned: bool =
     params["pk"] = obj.id
     if versioned:
         params["loaded_version"] = obj.version
-    if statement.execute(session, params) != 1:
+    if statement.execute(scope, params) != 1:
         raise ConcurrentModification(f"{table.name} row {obj.id} changed meanwhile; try again")
     obj.__dict__.update(values)
     if versioned:

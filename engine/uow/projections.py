@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, or_, select, update
@@ -18,11 +18,16 @@ from ..errors import EngineError, WorkflowFailed
 from ..queues import candidate_rows, drop_candidates
 from ..schedule import resolve_due
 from ..sla import closing_sla_state, initial_sla_state, warning_time
-from ..store.db import DriverStatement
-from ..store.models import TIMER_PENDING, HumanTask, Timer, User
+from ..store.driver import DriverStatement
+from ..store.models import TIMER_PENDING, Timer, User
+from ..store.record import Record
 from ..vocabulary import SLA_TIMER_KINDS, Event, HumanTaskState, InstanceStatus, TimerKind, TimerStatus
 from .change import Change, write_row
 from .waits import owning_process, sync_waits
+
+if TYPE_CHECKING:
+    from .. import Engine
+
 
 _CANCEL_SLA_TIMERS = DriverStatement(
     update(Timer)
@@ -37,13 +42,13 @@ _CANCEL_SLA_TIMERS = DriverStatement(
 _USER_ID = select(User.id).where(User.username == bindparam("username"))
 
 
-def sync(ctx, change: Change) -> None:
+def sync(ctx: Engine, change: Change) -> None:
     """Rebuild the projections from the workflow and buffer the instance's new state (steps 4 and 5)."""
     wf, instance = change.workflow, change.instance
     _thrown_events(change)  # takes the thrown events out of the workflow: before it is saved
     active = wf.get_tasks(state=TaskState.READY | TaskState.WAITING)
     completed = instance.status == InstanceStatus.RUNNING and wf.is_completed()
-    values = {"variables": snapshot(wf, active), "state": ctx.serializer.dumps(wf)}
+    values: dict[str, Any] = {"variables": snapshot(wf, active), "state": ctx.serializer.dumps(wf)}
     if completed:
         values.update(status=InstanceStatus.COMPLETED, ended_at=change.now)
     change.instance_values.update(values)
@@ -67,12 +72,12 @@ def _thrown_events(change: Change) -> None:
         change.emit(Event.raised(kind), **details)
 
 
-def _sync_human_tasks(ctx, change: Change, ready_manual: list) -> None:
+def _sync_human_tasks(ctx: Engine, change: Change, ready_manual: list) -> None:
     ready = {str(t.id): t for t in ready_manual}
     change.ready_after = set(ready)
     known = change.ready_before  # the open rows, without reading them
     for task_id in sorted(known - set(ready) - change.finished):  # gone from the workflow: cancelled
-        row = change.task_row(task_id)
+        row = change.held_task_row(task_id)
         close_task(change, row, HumanTaskState.CANCELLED)
         change.audit(Event.TASK_CANCELLED, task_id=row.id, element_id=row.element_id)
         change.emit(Event.TASK_CANCELLED, task_id=row.id, element_id=row.element_id)
@@ -92,7 +97,9 @@ class _TaskTerms:
     assignee_name: Any
 
 
-def _task_terms(ctx, change: Change, task, process_key: str, element_id: str, meta: dict[str, Any]) -> _TaskTerms:
+def _task_terms(
+    ctx: Engine, change: Change, task, process_key: str, element_id: str, meta: dict[str, Any]
+) -> _TaskTerms:
     """Due, warning and follow-up times, priority and assignee of a new task (a model's mistake fails the change)."""
     variables = task.data
     evaluate = ctx.evaluator.evaluate
@@ -115,7 +122,7 @@ def _task_terms(ctx, change: Change, task, process_key: str, element_id: str, me
     return _TaskTerms(due_at, warn_at, follow_up_at, priority, assignee_name)
 
 
-def _create_task(ctx, change: Change, task) -> None:
+def _create_task(ctx: Engine, change: Change, task) -> None:
     """Buffer a new READY user task's row, its queue entries and SLA marks, and announce it."""
     instance = change.instance
     process_key = owning_process(task, change.loaded.meta)
@@ -129,7 +136,7 @@ def _create_task(ctx, change: Change, task) -> None:
     if owner_task and instance.case_owner_id is not None:
         assignee_id = instance.case_owner_id
     elif terms.assignee_name:
-        assignee_id = change.session.scalars(_USER_ID, {"username": str(terms.assignee_name)}).first()
+        assignee_id = change.scope.scalars(_USER_ID, {"username": str(terms.assignee_name)}).first()
     task_id, due_at = str(task.id), terms.due_at
     row = {
         "id": task_id,
@@ -180,7 +187,7 @@ def _create_task(ctx, change: Change, task) -> None:
 
 def close_task(
     change: Change,
-    row: HumanTask,
+    row: Record,
     state: str,
     *,
     via: str | None = None,
@@ -195,15 +202,15 @@ def close_task(
     sla_state = closing_sla_state(state, change.now, row.due_at)
     if sla_state is not None:
         values["sla_state"] = sla_state
-    write_row(change.session, row, values)
+    write_row(change.scope, row, values)
     change.finished.add(row.id)
-    # Core statements: neither table's rows are held by this session (queue entries never are; the
+    # Core statements: neither table's rows are held by an ORM session (queue entries never are; the
     # SLA marks of a task being closed are not loaded by the unit of work). Only an open task is in
     # queues, and only a task with a due time has SLA marks (its warning comes before it).
     if was_open:
-        drop_candidates(change.session, row.id)
+        drop_candidates(change.scope, row.id)
     if row.due_at is not None:
-        _CANCEL_SLA_TIMERS.execute(change.session, {"instance_id": row.instance_id, "of_task": row.id})
+        _CANCEL_SLA_TIMERS.execute(change.scope, {"instance_id": row.instance_id, "of_task": row.id})
 
 
 def snapshot(workflow, active: list) -> dict[str, Any]:

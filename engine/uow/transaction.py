@@ -11,7 +11,7 @@ Any exception rolls everything back and the in-memory workflow is discarded; a l
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
@@ -20,12 +20,16 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from .. import clock as clock_module
 from ..errors import ConcurrentModification, EngineError, InstanceNotFound, TaskNotFound, WorkflowFailed
-from ..store.db import DriverQuery
+from ..store.driver import DriverQuery
 from ..store.models import HumanTask, ProcessInstance
 from ..store.record import Record
 from .change import Change, OfTask
 from .projections import sync
 from .waits import waiting_events
+
+if TYPE_CHECKING:
+    from .. import Engine
+
 
 MAX_ATTEMPTS = 5
 
@@ -59,14 +63,13 @@ def _lock_query(by_task: bool, with_state: bool) -> DriverQuery:
 _LOCKS = {
     (by_task, with_state): _lock_query(by_task, with_state) for by_task in (False, True) for with_state in (False, True)
 }
-_TASK_ROW = DriverQuery(select(_T).where(_T.c.id == bindparam("task_id"), _T.c.instance_id == bindparam("instance_id")))
 _STATE_OF = select(ProcessInstance.state).where(ProcessInstance.id == bindparam("id"))
 
 
 class UnitOfWork:
     """Runs changes to instances, each in one transaction (`run`), and starts new ones (`start`)."""
 
-    def __init__(self, ctx):
+    def __init__(self, ctx: Engine):
         self.ctx = ctx
 
     # --- running ---------------------------------------------------------------------------------
@@ -86,15 +89,15 @@ class UnitOfWork:
         raise AssertionError("unreachable")
 
     def _run_once(self, instance_id, actor, fn, load_workflow: bool, then):
-        with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as session:
-            instance, task_row = self._lock(session, instance_id, load_workflow)
+        with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as scope:
+            instance, task_row = self._lock(scope, instance_id, load_workflow)
             loaded_version = instance.version
-            change = Change(session, instance, actor, self.ctx.clock.now())
+            change = Change(scope, instance, actor, self.ctx.clock.now())
             if task_row is not None:
                 change.tasks[task_row.id] = task_row
             if load_workflow:
-                change.loaded = self.ctx.repository.load(session, instance.definition_id)
-                change.workflow, change.ready_before = self._workflow(session, instance, change.loaded)
+                change.loaded = self.ctx.repository.load(scope, instance.definition_id)
+                change.workflow, change.ready_before = self._workflow(scope, instance, change.loaded)
                 change.waits_before = waiting_events(change.workflow)
             result = _guard(fn, change)
             if change.workflow is not None:
@@ -102,20 +105,20 @@ class UnitOfWork:
             else:
                 change.write_projections()  # rows a change without the workflow buffered
             change.write_events()
-            session.flush()
+            scope.flush()
             if then is not None:
                 result = then(change)
         self._after_commit(change, loaded_version)
         return result
 
-    def _lock(self, session, instance_id, load_workflow: bool) -> tuple[Record, Record | None]:
+    def _lock(self, scope, instance_id, load_workflow: bool) -> tuple[Record, Record | None]:
         """Read and lock the instance row by id, or with the task row by a task: one statement."""
         by_task = isinstance(instance_id, OfTask)
         params = {"task_id": instance_id.task_id} if by_task else {"id": instance_id}
         if load_workflow:
             version = self.ctx.workflows.version_of(params.get("id"), params.get("task_id"))
             params["cached_version"] = -1 if version is None else version
-        found = _LOCKS[by_task, load_workflow].all(session.connection(), params)
+        found = _LOCKS[by_task, load_workflow].all(scope.connection(), params)
         if not found:
             raise (
                 TaskNotFound(f"task '{params['task_id']}' does not exist")
@@ -127,7 +130,7 @@ class UnitOfWork:
         task = Record(_T, dict(zip(_TASK_KEYS, row[len(keys) :], strict=True))) if by_task else None
         return instance, task
 
-    def _workflow(self, session, instance: ProcessInstance, loaded) -> tuple[Any, set[str]]:
+    def _workflow(self, scope, instance: Record, loaded) -> tuple[Any, set[str]]:
         """The instance's workflow and its ready user tasks: this process's cached ones if of the row's
         version, else loaded from the state (sent with the lock when stale; read here if the cached
         entry went meanwhile)."""
@@ -136,21 +139,21 @@ class UnitOfWork:
             return cached
         state = getattr(instance, "stale_state", None)
         if state is None:
-            state = session.scalar(_STATE_OF, {"id": instance.id})
+            state = scope.scalar(_STATE_OF, {"id": instance.id})
         workflow = self.ctx.serializer.loads(state, loaded.spec, loaded.subprocess_specs)
         return workflow, {str(t.id) for t in workflow.get_tasks(state=TaskState.READY, manual=True)}
 
     def start(self, fn, then=None):
-        """Run `fn(session, now)` that creates a new instance and returns its Change.
+        """Run `fn(scope, now)` that creates a new instance and returns its Change.
 
         Returns the Change, or what `then(change)` returns (a view read in the same transaction).
         """
         return self.ctx.db.retrying(lambda: self._start(fn, then))
 
     def _start(self, fn, then):
-        with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as session:
+        with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as scope:
             now = self.ctx.clock.now()
-            change = _guard(lambda _c: fn(session, now), None)
+            change = _guard(lambda _c: fn(scope, now), None)
             change.is_new = True
             self.sync(change)
             change.write_events()
@@ -169,7 +172,7 @@ class UnitOfWork:
             self.ctx.workflows.put(
                 instance.id, instance.version, instance.definition_id, change.workflow, change.ready_after
             )
-        elif instance.version != loaded_version:  # the row moved on, its state did not
+        elif loaded_version is not None and instance.version != loaded_version:  # the row moved on, its state did not
             self.ctx.workflows.advance(instance.id, loaded_version, instance.version)
 
     def sync(self, change: Change) -> None:

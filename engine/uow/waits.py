@@ -17,7 +17,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, delete, literal_column, or_, update
 
-from ..store.db import DriverStatement
+from ..store.driver import DriverStatement
 from ..store.models import TIMER_PENDING, MessageWait, Timer
 from ..vocabulary import Event, InstanceStatus, TimerKind, TimerStatus
 from .change import Change
@@ -52,8 +52,9 @@ def sync_waits(change: Change) -> None:
 
 def _sync_timers(change: Change, before: dict[str, tuple[str, Any, Any]], timers: dict[str, tuple]) -> None:
     """Settle the timer rows of events that stopped waiting (fired here, or cancelled); add new waits."""
-    session, instance, wf = change.session, change.instance, change.workflow
-    fired, cancelled = [], []
+    scope, instance, wf = change.scope, change.instance, change.workflow
+    fired: list[tuple[str, datetime, Any]] = []
+    cancelled: list[tuple[str, datetime, Any]] = []
     for task_id, (kind, due, _task) in before.items():
         if kind != "timer" or due is None:
             continue
@@ -65,10 +66,10 @@ def _sync_timers(change: Change, before: dict[str, tuple[str, Any, Any]], timers
         ran = task is not None or (spiff_task is not None and spiff_task.state == TaskState.COMPLETED)
         (fired if ran and due <= change.now else cancelled).append((task_id, due, spiff_task))
     if fired or cancelled:
-        session.flush()  # a timer fired by this change's own timer service is settled: it must not match
+        scope.flush()  # a timer fired by this change's own timer service is settled: it must not match
     for task_id, due, spiff_task in fired:
         if _SETTLE_BPMN_TIMER.execute(
-            session,
+            scope,
             {"instance_id": instance.id, "task_id": task_id, "status": TimerStatus.FIRED, "fired_at": change.now},
         ):  # 0: settled already, no second audit
             element_id = spiff_task.task_spec.bpmn_id if spiff_task is not None else None
@@ -77,7 +78,7 @@ def _sync_timers(change: Change, before: dict[str, tuple[str, Any, Any]], timers
             change.emit(Event.TIMER_FIRED, element_id=element_id, **times)
     if cancelled:
         _SETTLE_BPMN_TIMER.execute(
-            session,
+            scope,
             [
                 {"instance_id": instance.id, "task_id": task_id, "status": TimerStatus.CANCELLED, "fired_at": None}
                 for task_id, _due, _task in cancelled
@@ -94,7 +95,7 @@ def _sync_messages(change: Change, before: dict[str, tuple[str, Any, Any]], mess
     existing_waits = {task_id for task_id, (kind, _key, _task) in before.items() if kind == "message"}
     gone = existing_waits - set(messages)
     if gone:
-        _DELETE_WAIT.execute(change.session, [{"task_id": task_id} for task_id in sorted(gone)])
+        _DELETE_WAIT.execute(change.scope, [{"task_id": task_id} for task_id in sorted(gone)])
     for task_id, task in messages.items():
         if task_id in existing_waits:
             continue

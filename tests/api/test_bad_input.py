@@ -267,7 +267,7 @@ def test_a_cursor_of_extreme_but_valid_values_pages_normally(api):
 # --- routing: 404 and 405 ------------------------------------------------------------------------
 def test_unknown_routes_are_404_in_the_error_shape(api, client):
     error_of(client.get("/api/v1/nothing-here"), 404, "not_found")
-    error_of(client.get("/"), 404)
+    error_of(client.get("/api/v2/tasks"), 404)  # "/" is the workbench's home now (tests/pages)
     error_of(api.as_("wang").get("/tasks/not-a-uuid"), 404)
     error_of(api.as_("wang").get(f"/tasks/{uuid.uuid4()}"), 404, "task_not_found")
     error_of(api.as_("wang").get(f"/process-instances/{uuid.uuid4()}"), 404, "instance_not_found")

@@ -179,7 +179,8 @@ def test_a_liaison_sees_personal_data_in_clear_only_while_holding_the_task(api, 
     api.as_("li").post(f"/tasks/{scene['civil']}/claim")
     assert _personal(api, "li", path)["visibility"] == "clear"
     engine.identity.create_user("he", "liaison", PASSWORD, ["civil_affairs"])
-    error_of(api.as_("he").get(path), 404)  # a colleague's claim is not theirs to see at all (docs/api.md)
+    # a colleague's claim is not theirs: they do not see the task at all (docs/api.md, liaison visibility)
+    error_of(api.as_("he").get(path), 404)
     api.as_("li").complete({"id": scene["escalated"]}, "handle_civil_affairs", DEPARTMENT_RESULT)
     assert _personal(api, "li", f"/process-instances/{scene['escalated']}")["visibility"] == "masked"
 
