@@ -47,7 +47,6 @@ HTTP_CODES = {
 }
 
 HTTP_MESSAGES = {
-    400: "the request could not be read as HTTP",
     404: "no such resource",
     405: "method not allowed on this resource",
     413: "the request body is too large",
@@ -55,6 +54,10 @@ HTTP_MESSAGES = {
     429: "too many requests; try again later",
     431: "the request headers are too large",
 }
+
+
+# the HTTP server's own refusals (error_document), where werkzeug's wording for the status would mislead
+SERVER_MESSAGES = {400: "the request could not be read as HTTP", 500: "an internal error occurred; it has been logged"}
 
 
 class ApiError(Exception):
@@ -102,7 +105,7 @@ def error_document(status: int) -> bytes:
     """The one error shape as bytes, for refusals written before a request reaches the app (the
     HTTP server's own 400/414/431 ...); a fixed message, never the refused request's text."""
     code = "internal_error" if status >= 500 else HTTP_CODES.get(status, "http_error")
-    message = HTTP_MESSAGES.get(status, "the request was refused")
+    message = SERVER_MESSAGES.get(status) or HTTP_MESSAGES.get(status, "the request was refused")
     return json.dumps({"error": {"code": code, "message": message, "details": []}}).encode()
 
 
