@@ -14,9 +14,11 @@ translations: $(VENV)/.installed
 	  if ls $$dir/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then $(VENV)/bin/pybabel -q compile -d $$dir || exit 1; fi; \
 	done
 
-# Debian's chromium for the browser tests (tests/browser), installed when missing (root, apt).
+# Debian's chromium for the browser tests (tests/browser) and a Chinese font for its screenshots,
+# installed when missing (root, apt).
 chromium:
-	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	@(command -v chromium >/dev/null && dpkg -s fonts-wqy-microhei >/dev/null 2>&1) || \
+	  (apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei)
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -8,6 +8,7 @@ from collections import Counter
 from flask import Blueprint, g, render_template, request
 
 from engine.tasks import MAX_LIMIT
+from engine.vocabulary import OPEN_TASK_STATES, SlaState
 
 from ..tasks import inbox
 from .home import inbox_lists, with_cases
@@ -15,7 +16,7 @@ from .tasks import colleagues
 
 bp = Blueprint("board", __name__, url_prefix="/board")
 SLA_STATES = ("on_time", "warning", "breached")
-OPEN = ["open", "claimed"]
+OPEN = list(OPEN_TASK_STATES)
 
 
 @bp.get("")
@@ -40,7 +41,7 @@ def board_page():
         for group in task["candidate_groups"] or [task["lane"] or "-"]:
             by_department.setdefault(group, Counter())[state] += 1
         by_officer.setdefault(task["assignee"] or "", Counter())[state] += 1
-    breached = inbox(who, {"state": OPEN, "sla_state": "breached", "sort": "due", "limit": 50})["items"]
+    breached = inbox(who, {"state": OPEN, "sla_state": SlaState.BREACHED, "sort": "due", "limit": 50})["items"]
     return render_template(
         "board.html",
         chosen=chosen,

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
 
-from engine.vocabulary import Role
+from engine.vocabulary import HumanTaskState, Role
 
 from .. import access
 from ..context import engine
@@ -18,8 +18,8 @@ bp = Blueprint("home", __name__)
 # The inbox's lists, as the API's query parameters: the page lists exactly what GET /api/v1/tasks
 # answers with them (tests/pages/test_parity.py).
 INBOX_LISTS = {
-    "mine": {"assignee": "me", "state": "claimed", "sort": "due", "limit": 20},
-    "claimable": {"candidate": "me", "state": "open", "sort": "due", "limit": 20},
+    "mine": {"assignee": "me", "state": HumanTaskState.CLAIMED, "sort": "due", "limit": 20},
+    "claimable": {"candidate": "me", "state": HumanTaskState.OPEN, "sort": "due", "limit": 20},
 }
 CURSOR_MAX = 200
 

@@ -8,7 +8,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 
 from engine.errors import FormInvalid
-from engine.vocabulary import Role
+from engine.vocabulary import HumanTaskState, Role
 
 from ..context import engine
 from ..errors import ApiError
@@ -27,7 +27,7 @@ def show(task_id: UUID):
 def render_task(task_id: UUID, values=None, errors=None, status: int = 200):
     detail = task_detail(g.actor, task_id)
     task = detail["task"]
-    mine = task["state"] == "claimed" and task["assignee"] == g.actor.username
+    mine = task["state"] == HumanTaskState.CLAIMED and task["assignee"] == g.actor.username
     return (
         render_template(
             "task.html",
