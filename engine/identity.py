@@ -56,7 +56,7 @@ class IdentityService:
         self._hasher = PasswordHasher(
             time_cost=ctx.settings.argon2_time_cost, memory_cost=ctx.settings.argon2_memory_kib
         )
-        self._dummy_hash: str | None = None  # verified against unknown users so both paths cost the same
+        self._equaliser_hash: str | None = None  # verified against unknown users so both paths cost the same
 
     def create_department(self, key: str, name: str, kind: str, actor: Actor | None = None) -> dict[str, Any]:
         if not _KEY.fullmatch(key or "") or key in ROLES:
@@ -138,10 +138,10 @@ class IdentityService:
         with self.ctx.db.read() as scope:
             user = scope.scalars(select(User).where(User.username == username)).first()
             stored = user.password_hash if user is not None and user.active else None
-            if self._dummy_hash is None:
-                self._dummy_hash = self._hasher.hash("fengqiao-timing-equaliser")
+            if self._equaliser_hash is None:
+                self._equaliser_hash = self._hasher.hash("fengqiao-timing-equaliser")
             try:
-                self._hasher.verify(stored or self._dummy_hash, password)
+                self._hasher.verify(stored or self._equaliser_hash, password)
             except (VerificationError, InvalidHashError):
                 return None
             if stored is None:

@@ -38,7 +38,7 @@ from .submission import parse_form
 __all__ = ["render_form", "parse_form", "field_title", "option_label", "form_title", "MESSAGE_WORDS"]
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
-# The placeholder for the item number in a repeatable item's <template>; forms.js replaces it.
+# The marker standing for the item number in a repeatable item's <template>; forms.js replaces it.
 INDEX = "__index__"
 _INPUT_TYPES = {
     Widget.INTEGER: "number",
