@@ -87,12 +87,12 @@ def unclaim(task_id: UUID):
 @bp.post("/<uuid:task_id>/complete")
 def complete(task_id: UUID):
     data = body(required=False)
-    return jsonify(complete_task(actor(), task_id, data.get("data") or {}))
+    return jsonify(complete_task(actor(), task_id, data.get("data") or {}, data.get("opinion")))
 
 
-def complete_task(who, task_id: UUID | str, data: dict[str, Any]) -> dict[str, Any]:
-    """Complete with form data; the result names the tasks it opened that `who` may see."""
-    task = _plain(engine().tasks.complete(str(task_id), who, data, visible=check_visible))
+def complete_task(who, task_id: UUID | str, data: dict[str, Any], opinion: str | None = None) -> dict[str, Any]:
+    """Complete with form data (and an opinion); the result names the tasks it opened that `who` may see."""
+    task = _plain(engine().tasks.complete(str(task_id), who, data, visible=check_visible, opinion=opinion))
     # a phone goes on to the next form without listing the case's tasks again
     task["next_tasks"] = [t for t in task["next_tasks"] if access.task_visible(who, t)]
     return task
