@@ -586,6 +586,11 @@ OPERATIONS: dict[str, dict[str, Any]] = {
             query("due_before", TIME, "due strictly before (RFC 3339 with time zone)"),
             query("due_after", TIME, "due at or after (RFC 3339 with time zone)"),
             query(
+                "due_within",
+                {"type": "integer", "minimum": 1, "maximum": 8760},
+                "due within this many hours from now (overdue ones too; a saved view's due window)",
+            ),
+            query(
                 "sla_state",
                 SLA_STATE,
                 "on_time, warning, breached (open tasks, judged now), met or missed (closed tasks)",

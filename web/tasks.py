@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -33,6 +34,10 @@ def inbox(who, query: dict[str, Any]) -> dict[str, Any]:
         if query.get(name) not in (None, "me") and not access.may_name_others(who):
             raise forbidden(f"only a supervisor may filter by another user's {name}")
     access.check_group_filter(who, query.get("group"))
+    due_before = query.get("due_before")
+    if query.get("due_within") is not None:  # a window relative to now: what a saved view keeps
+        window_end = engine().clock.now() + timedelta(hours=query["due_within"])
+        due_before = window_end if due_before is None else min(due_before, window_end)
     return engine().tasks.query(
         who,
         assignee=query.get("assignee"),
@@ -41,7 +46,7 @@ def inbox(who, query: dict[str, Any]) -> dict[str, Any]:
         state=query.get("state"),
         instance_id=query.get("instance_id"),
         business_key=query.get("business_key"),
-        due_before=query.get("due_before"),
+        due_before=due_before,
         due_after=query.get("due_after"),
         sort=query.get("sort", "due"),
         limit=query.get("limit", 50),

@@ -348,7 +348,7 @@ class Comment(Base):
 
     __tablename__ = "comments"
     __table_args__ = (Index("ix_comments_instance", "instance_id", "created_at"),)
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # uuid4: the sealed text is bound to it
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # time-ordered; the sealed text is bound to it
     instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
     task_id: Mapped[str | None] = mapped_column(String(36))  # the completed task of an opinion
     kind: Mapped[str] = mapped_column(String(16))  # opinion | comment

@@ -197,3 +197,14 @@ def test_saved_views_are_a_users_own_and_survive_logout(api, engine, client):
         refused(engine, lambda f=filters: again.post("/saved-views", {"name": "坏", "filters": f}), status, code)
     refused(engine, lambda: chen.delete(f"/saved-views/{view.json['id']}"), 404, "saved_view_not_found")
     assert again.delete(f"/saved-views/{view.json['id']}").status_code == 204
+
+
+def test_a_due_window_in_hours_moves_with_the_clock(api, engine, clock):
+    wang = api.as_("wang")
+    case = wang.report()  # red: claim due in 2 hours
+    view = wang.post("/saved-views", {"name": "两小时内", "filters": {"candidate": "me", "due_within": 1}}).json
+    assert view["filters"] == {"candidate": "me", "due_within": "1"}
+    assert [t["instance_id"] for t in wang.tasks(candidate="me", due_within=1)] == []
+    clock.advance(hours=1.5)
+    assert [t["instance_id"] for t in wang.tasks(candidate="me", due_within=1)] == [case["id"]]
+    error_of(wang.get("/tasks", query_string={"due_within": 0}), 400, "invalid_query")

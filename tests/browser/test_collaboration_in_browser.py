@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers import report_case, task_of
 
-from .conftest import DESKTOP
+from .conftest import DESKTOP, PHONE
 
 pytestmark = pytest.mark.backends("sqlite")
 
@@ -56,7 +56,9 @@ def test_leaving_the_page_saves_the_draft(open_as, engine, world):
     wang.go(f"/tasks/{task['id']}")
     wang.page.fill("textarea[name=measures]", "离开页面前写的")
     wang.go("/")  # before the debounce fires: pagehide sends it
-    wait_until(lambda: (engine.drafts.get(task["id"], world["wang"]) or {}).get("data") == {"measures": "离开页面前写的"})
+    wait_until(
+        lambda: (engine.drafts.get(task["id"], world["wang"]) or {}).get("data") == {"measures": "离开页面前写的"}
+    )
 
 
 def test_a_phrase_chip_fills_the_opinion_which_shows_in_the_timeline(open_as, engine, world):
@@ -124,7 +126,9 @@ def test_collaboration_pages_fit_a_phone_are_accessible_and_are_photographed(ope
     engine.comments.add(case["id"], world["zhou"], "请尽快办理，注意老人安全")
     lang = "zh" if locale == "zh-CN" else "en"
     for size, viewport in (("phone", None), ("desktop", DESKTOP)):
-        watched = open_as("wang", locale=locale) if viewport is None else open_as("wang", viewport=viewport, locale=locale)
+        watched = (
+            open_as("wang", locale=locale) if viewport is None else open_as("wang", viewport=viewport, locale=locale)
+        )
         for name, path in (
             ("task", f"/tasks/{task['id']}"),
             ("case", f"/cases/{case['id']}"),

@@ -51,13 +51,14 @@ def index():
     else:
         lists = inbox_lists(g.actor)
     return render_template(
-        "inbox.html", lists=lists, views=views, current=current, sla_states=VIEW_SLA_STATES, mine=VIEW_LISTS
+        "inbox.html", lists=lists, views=views, current=current, sla_states=VIEW_SLA_STATES, windows=VIEW_WINDOWS
     )
 
 
 # What the inbox's "save a view" form offers (the API takes any GET /tasks filter).
 VIEW_LISTS = ("mine", "claimable")
 VIEW_SLA_STATES = (SlaState.ON_TIME, SlaState.WARNING, SlaState.BREACHED)
+VIEW_WINDOWS = (4, 24, 72)  # hours: "due within"
 
 
 @bp.post("/views")
@@ -69,6 +70,9 @@ def save_view():
     sla_state = request.form.get("sla_state") or ""
     if sla_state:
         filters["sla_state"] = sla_state[:20]
+    window = request.form.get("due_within") or ""
+    if window:
+        filters["due_within"] = window[:5]
     group = request.form.get("group") or ""
     if group:
         filters["group"] = group[:200]
