@@ -126,9 +126,7 @@ def test_collaboration_pages_fit_a_phone_are_accessible_and_are_photographed(ope
     engine.comments.add(case["id"], world["zhou"], "请尽快办理，注意老人安全")
     lang = "zh" if locale == "zh-CN" else "en"
     for size, viewport in (("phone", None), ("desktop", DESKTOP)):
-        watched = (
-            open_as("wang", locale=locale) if viewport is None else open_as("wang", viewport=viewport, locale=locale)
-        )
+        watched = open_as("wang", viewport=viewport or PHONE, locale=locale)
         for name, path in (
             ("task", f"/tasks/{task['id']}"),
             ("case", f"/cases/{case['id']}"),
