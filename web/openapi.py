@@ -585,6 +585,13 @@ OPERATIONS: dict[str, dict[str, Any]] = {
             query("business_key", BUSINESS_KEY, "tasks of one case, by business key"),
             query("due_before", TIME, "due strictly before (RFC 3339 with time zone)"),
             query("due_after", TIME, "due at or after (RFC 3339 with time zone)"),
+            query("risk_level", {"type": "string", "enum": ["red", "yellow", "blue"]}, "the case's risk level"),
+            query("category", KEY, "the case's category (the report form's key, e.g. neighbour_dispute)"),
+            query(
+                "community",
+                {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^\S(.*\S)?$"},
+                "the case's community",
+            ),
             query(
                 "due_within",
                 {"type": "integer", "minimum": 1, "maximum": 8760},

@@ -52,6 +52,7 @@ def inbox(who, query: dict[str, Any]) -> dict[str, Any]:
         limit=query.get("limit", 50),
         cursor=query.get("cursor"),
         sla_state=query.get("sla_state"),
+        case_fields={name: query[name] for name in ("risk_level", "category", "community") if name in query},
         **access.task_scope(who),
     )
 

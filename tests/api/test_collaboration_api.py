@@ -208,3 +208,16 @@ def test_a_due_window_in_hours_moves_with_the_clock(api, engine, clock):
     clock.advance(hours=1.5)
     assert [t["instance_id"] for t in wang.tasks(candidate="me", due_within=1)] == [case["id"]]
     error_of(wang.get("/tasks", query_string={"due_within": 0}), 400, "invalid_query")
+
+
+def test_the_inbox_filters_by_the_cases_risk_category_and_community_and_a_view_keeps_them(api, engine):
+    wang = api.as_("wang")
+    red = wang.report(community="东湖社区")
+    blue = wang.report(risk_level="blue", category="neighbour_dispute", community="新桥社区")
+    claimable = {"candidate": "me"}
+    assert [t["instance_id"] for t in wang.tasks(**claimable, risk_level="red")] == [red["id"]]
+    assert [t["instance_id"] for t in wang.tasks(**claimable, community="新桥社区")] == [blue["id"]]
+    assert [t["instance_id"] for t in wang.tasks(**claimable, category="neighbour_dispute", risk_level="red")] == []
+    view = wang.post("/saved-views", {"name": "东湖红色", "filters": {"risk_level": "red", "community": "东湖社区"}})
+    assert view.status_code == 201, view.json
+    error_of(wang.get("/tasks", query_string={"risk_level": "purple"}), 400, "invalid_query")

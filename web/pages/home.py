@@ -70,6 +70,10 @@ def save_view():
     sla_state = request.form.get("sla_state") or ""
     if sla_state:
         filters["sla_state"] = sla_state[:20]
+    for name in ("risk_level", "community"):
+        value = (request.form.get(name) or "").strip()
+        if value:
+            filters[name] = value[:200]
     window = request.form.get("due_within") or ""
     if window:
         filters["due_within"] = window[:5]
