@@ -135,7 +135,6 @@ class TaskCommands:
             close_task(change, row, HumanTaskState.COMPLETED, via="form", actor=actor, outcome=plain)
             if personal:
                 self.ctx.personal.store(change, row.id, row.form_key, personal)
-            drop_draft(change, row.id)
             change.audit(
                 Event.TASK_COMPLETED,
                 task_id=row.id,

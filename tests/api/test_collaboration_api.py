@@ -221,3 +221,14 @@ def test_the_inbox_filters_by_the_cases_risk_category_and_community_and_a_view_k
     view = wang.post("/saved-views", {"name": "东湖红色", "filters": {"risk_level": "red", "community": "东湖社区"}})
     assert view.status_code == 201, view.json
     error_of(wang.get("/tasks", query_string={"risk_level": "purple"}), 400, "invalid_query")
+
+
+def test_a_draft_goes_when_its_task_is_cancelled_with_the_case(api, engine):
+    wang, zhou = api.as_("wang"), api.as_("zhou")
+    case = wang.report()
+    wang.complete(case, "assess_case", {"resolution": "on_spot"})
+    task = wang.task(case, "handle_on_spot")
+    assert wang.put(f"/tasks/{task['id']}/draft", json={"data": {"measures": "进行中"}}).status_code == 200
+    assert zhou.post(f"/process-instances/{case['id']}/cancel", {"reason": "重复上报"}).status_code == 200
+    with engine.db.read() as scope:
+        assert scope.scalars(select(TaskDraft)).all() == []
