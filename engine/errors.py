@@ -170,3 +170,7 @@ class WorkflowFailed(EngineError):
 
     code = "workflow_error"
     kind = "validation"
+
+
+class AttachmentNotFound(NotFound):
+    code = "attachment_not_found"
