@@ -95,6 +95,10 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages.cases.diagram": ENDPOINT_ROLES["instances.diagram"],
     "pages.cases.cancel": ENDPOINT_ROLES["instances.cancel"],
     "pages.cases.reassign_owner": ENDPOINT_ROLES["instances.reassign_owner"],
+    "pages.attachments.upload": ENDPOINT_ROLES["attachments.upload"],
+    "pages.attachments.content": ENDPOINT_ROLES["attachments.content"],
+    "pages.attachments.thumbnail": ENDPOINT_ROLES["attachments.thumbnail"],
+    "pages.attachments.delete": ENDPOINT_ROLES["attachments.delete"],
     "pages.board.show": (Role.SUPERVISOR,),
     "pages.audit.show": ENDPOINT_ROLES["history.audit_trail"],
 }

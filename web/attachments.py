@@ -22,7 +22,7 @@ from .errors import ApiError
 bp = Blueprint("attachments", __name__, url_prefix="/api/v1")
 
 MAX_FILES = 10
-UPLOAD_ENDPOINTS = ("attachments.upload", "pages.cases.attach")
+UPLOAD_ENDPOINTS = ("attachments.upload", "pages.attachments.upload")
 FALSE = ("", "0", "false", "no", "off")
 
 
@@ -65,7 +65,8 @@ def upload_fields() -> tuple[list[tuple[str, bytes]], str | None, bool]:
     """The files (field `file`, one or several), `task_id` and `keep_location` of a multipart body."""
     if request.mimetype != "multipart/form-data":
         raise ApiError(415, "unsupported_media_type", "send files as multipart/form-data (field `file`)")
-    uploads = request.files.getlist("file")
+    # a browser form sends an unused file input as an empty part without a name: not a file
+    uploads = [u for u in request.files.getlist("file") if u.filename or u.content_length]
     if not uploads:
         raise parsing.bad_request("no file in the multipart body (field `file`)", code="body_required")
     if len(uploads) > MAX_FILES:

@@ -15,12 +15,16 @@ from engine.vocabulary import Role
 from .. import access
 from ..context import engine
 from ..instances import cancel_case, case_detail, diagram_state, reassign_case_owner
+from .attachments import section as attachments_section
 from .formatting import action_words, parse_form
 from .tasks import colleagues, reason_form
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 PROCESS = "dispute_resolution"  # the process an officer reports a case into
-HIDDEN_ACTIONS = ("personal_data.read",)  # reads belong in the audit trail, not in the case's story
+HIDDEN_ACTIONS = (
+    "personal_data.read",
+    "attachment.downloaded",
+)  # reads belong in the audit trail, not in the case's story
 
 
 def start_form() -> dict:
@@ -65,6 +69,7 @@ def show(instance_id: UUID):
         timeline=timeline,
         report=start_form(),
         colleagues=colleagues() if who.role == Role.SUPERVISOR else [],
+        files=attachments_section(who, case),
     )
 
 

@@ -205,6 +205,9 @@ def action_words(entry: dict[str, Any], task_names: dict[str, str]) -> str:
         "message.correlated": _("a department reported its result"),
         "timer.fired": _("a deadline passed"),
         "personal_data.read": _("viewed the personal data"),
+        "attachment.added": _("attached a file"),
+        "attachment.deleted": _("deleted a file"),
+        "attachment.downloaded": _("downloaded a file"),
     }
     return names.get(entry["action"], entry["action"])
 

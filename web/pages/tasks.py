@@ -13,6 +13,7 @@ from engine.vocabulary import HumanTaskState, Role
 from ..context import engine
 from ..errors import ApiError
 from ..tasks import check_claimable, check_visible, complete_task, task_detail
+from .attachments import section as attachments_section
 from .formatting import parse_form
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -39,6 +40,7 @@ def render_task(task_id: UUID, values=None, errors=None, status: int = 200):
             values=values,
             errors=errors,
             colleagues=colleagues() if g.actor.role == Role.SUPERVISOR else [],
+            files=attachments_section(g.actor, detail["case"], task),
         ),
         status,
     )
