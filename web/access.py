@@ -99,6 +99,8 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages.attachments.content": ENDPOINT_ROLES["attachments.content"],
     "pages.attachments.thumbnail": ENDPOINT_ROLES["attachments.thumbnail"],
     "pages.attachments.delete": ENDPOINT_ROLES["attachments.delete"],
+    "pages.record.record": ENDPOINT_ROLES["instances.get"],
+    "pages.record.agreement": ENDPOINT_ROLES["instances.get"],
     "pages.board.show": (Role.SUPERVISOR,),
     "pages.audit.show": ENDPOINT_ROLES["history.audit_trail"],
 }

@@ -56,12 +56,7 @@ def show(instance_id: UUID):
     who = g.actor
     case = case_detail(who, instance_id)
     tasks = [t for t in engine().tasks.query(instance_id=case["id"], limit=200)["items"] if access.task_visible(who, t)]
-    names = {t["id"]: t["name"] for t in tasks}
-    timeline = [
-        {"at": e["at"], "actor": e["actor"], "words": action_words(e, names)}
-        for e in case.get("history", [])
-        if e["action"] not in HIDDEN_ACTIONS
-    ]
+    timeline = case_timeline(case, tasks)
     return render_template(
         "case.html",
         case=case,
@@ -71,6 +66,18 @@ def show(instance_id: UUID):
         colleagues=colleagues() if who.role == Role.SUPERVISOR else [],
         files=attachments_section(who, case),
     )
+
+
+def case_timeline(case: dict, tasks: list[dict]) -> list[dict]:
+    """The case's story, oldest first: who did what, when, in words. The case page and the printable
+    record (web/pages/record.py) both show exactly this; new kinds of entries (opinions, comments)
+    appear in both once `action_words` has words for them."""
+    names = {t["id"]: t["name"] for t in tasks}
+    return [
+        {"at": e["at"], "actor": e["actor"], "words": action_words(e, names)}
+        for e in case.get("history", [])
+        if e["action"] not in HIDDEN_ACTIONS
+    ]
 
 
 @bp.get("/<uuid:instance_id>/diagram")

@@ -223,7 +223,13 @@ def task_state_name(state: str) -> str:
 
 
 def sla_name(state: str) -> str:
-    names = {"on_time": _("On time"), "warning": _("Due soon"), "breached": _("Overdue")}
+    names = {
+        "on_time": _("On time"),
+        "warning": _("Due soon"),
+        "breached": _("Overdue"),
+        "met": _("Deadline met"),
+        "missed": _("Deadline missed"),
+    }
     return names.get(state, state)
 
 
