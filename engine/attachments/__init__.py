@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from forms.fields import attachment_fields
+
 from .. import clock as clock_module
 from ..audit import record
 from ..errors import (
@@ -204,6 +206,22 @@ class AttachmentService:
             )
             scope.flush()
             return self._view(row, self._name(row), self._usernames(scope, {row.uploaded_by_id, row.deleted_by_id}))
+
+    def fill_form(self, scope, schema: Mapping[str, Any], instance_id: str, task_id: str, data: Any) -> Any:
+        """The form data with each `x-attachment` field set to the ids of the files attached to the
+        task (whatever the client sent there): a form with `minItems: 1` thus requires a file."""
+        names = attachment_fields(schema)
+        if not names or not isinstance(data, dict):
+            return data
+        ids = list(
+            scope.scalars(
+                select(Attachment.id)
+                .where(Attachment.instance_id == instance_id, Attachment.task_id == task_id)
+                .where(Attachment.deleted_at.is_(None))
+                .order_by(Attachment.uploaded_at, Attachment.id)
+            )
+        )
+        return {**data, **dict.fromkeys(names, ids)}
 
     # --- views ---------------------------------------------------------------------------------
     def _name(self, row: Attachment) -> str:
