@@ -106,7 +106,12 @@ def attach(who, instance_id: UUID | str, files, *, task_id: str | None, keep_loc
 
 def case_attachments(who, instance_id: UUID | str) -> dict[str, Any]:
     case, tasks, visibility = case_access(who, instance_id)
-    items = engine().attachments.list(case["id"]) if visibility == "clear" else []
+    return attachments_seen(who, case["id"], visibility, tasks)
+
+
+def attachments_seen(who, instance_id: str, visibility: str, tasks: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The case's files `who` may see, given how they see its personal data (a page already knows)."""
+    items = engine().attachments.list(instance_id) if visibility == "clear" else []
     return {"visibility": visibility, "items": access.attachments_view(who, items, visibility, tasks)}
 
 

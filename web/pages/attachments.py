@@ -14,7 +14,8 @@ from flask_babel import ngettext
 from engine.errors import EngineError
 from engine.vocabulary import InstanceStatus, Role
 
-from ..attachments import attach, case_attachments, delete_attachment, download, file_response, upload_fields
+from ..attachments import attach, attachments_seen, delete_attachment, download, file_response, upload_fields
+from ..context import engine
 from ..errors import STATUS_BY_KIND, ApiError
 
 bp = Blueprint("attachments", __name__)
@@ -58,7 +59,9 @@ def delete(attachment_id: UUID):
 
 def section(who, case: dict[str, Any], task: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the case and task pages show: the files `who` may see and whether they may attach here."""
-    listed = case_attachments(who, case["id"])
+    # the page already read the case as `who` may see it: its personal data's visibility decides
+    tasks = engine().tasks.query(instance_id=case["id"], limit=200)["items"] if who.role == Role.LIAISON else None
+    listed = attachments_seen(who, case["id"], case["personal_data"]["visibility"], tasks)
     running = case["status"] == InstanceStatus.RUNNING
     if who.role == Role.LIAISON:
         may_attach = task is not None and task["state"] == "claimed" and task["assignee"] == who.username
