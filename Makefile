@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install install-dev translations chromium run demo test lint lock services bench bench-smoke mutation
+.PHONY: install install-dev translations chromium pdf-libraries run demo test lint lock services bench bench-smoke mutation
 
 # The product's packages only (requirements.lock) and its message catalogues: what `make run` needs.
 install: $(VENV)/.installed translations
@@ -19,6 +19,11 @@ translations: $(VENV)/.installed
 chromium:
 	@(command -v chromium >/dev/null && dpkg -s fonts-wqy-microhei >/dev/null 2>&1) || \
 	  (apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei)
+
+# Debian's pango (WeasyPrint renders the printable case record with it) and a Chinese font, when missing.
+pdf-libraries:
+	@(dpkg -s libpango-1.0-0 libpangoft2-1.0-0 fonts-wqy-microhei >/dev/null 2>&1) || \
+	  (apt-get update -qq && apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 fonts-wqy-microhei)
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +43,7 @@ PORT ?= 8000
 
 # Run the product on the embedded default (SQLite under instance/, no Redis): migrate, deploy the
 # bundled workflows, create the demo accounts, serve the HTTP API (it prints where to log in).
-run: install
+run: install pdf-libraries
 	$(VENV)/bin/fengqiao init --demo-accounts
 	$(VENV)/bin/fengqiao serve --host $(HOST) --port $(PORT)
 
@@ -51,7 +56,7 @@ services:
 	bash .ci/services
 
 # The whole suite, on SQLite and PostgreSQL (and Redis where a test needs it).
-test: lint install services chromium
+test: lint install services chromium pdf-libraries
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # ruff, the format check and mypy on engine/ and web/ (configured in pyproject.toml)

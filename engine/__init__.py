@@ -13,6 +13,7 @@ from pathlib import Path
 from forms import FormRegistry
 
 from . import jobs
+from .attachments import AttachmentService
 from .audit import HistoryService
 from .clock import Clock, ManualClock
 from .comments import CommentService
@@ -60,6 +61,7 @@ class Engine:
         self.identity = IdentityService(self)
         self.history = HistoryService(self)
         self.personal = PersonalDataService(self)
+        self.attachments = AttachmentService(self)
         self.tokens = TokenService(self)
         self.timers = TimerService(self)
         self.comments = CommentService(self)

@@ -63,6 +63,12 @@ class Settings:
     # and the station's time zone for every date shown
     secret_key: str | None = None
     time_zone: str = "Asia/Shanghai"
+    # Attachments (docs/attachments.md): where sealed files are stored (`local`: instance_path/attachments,
+    # a folder, or `s3://bucket/prefix`), the S3 endpoint (MinIO, Ceph...; unset: AWS), largest file
+    attachment_storage: str = "local"
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    attachment_max_bytes: int = 20 * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -92,6 +98,10 @@ class Settings:
             sweep_batch=int(env.get("FENGQIAO_SWEEP_BATCH") or 200),
             secret_key=env.get("FENGQIAO_SECRET_KEY") or None,
             time_zone=env.get("FENGQIAO_TIME_ZONE") or "Asia/Shanghai",
+            attachment_storage=env.get("FENGQIAO_ATTACHMENT_STORAGE") or "local",
+            s3_endpoint_url=env.get("FENGQIAO_S3_ENDPOINT_URL") or None,
+            s3_region=env.get("FENGQIAO_S3_REGION") or None,
+            attachment_max_bytes=int(env.get("FENGQIAO_ATTACHMENT_MAX_BYTES") or 20 * 1024 * 1024),
         )
 
     @property

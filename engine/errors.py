@@ -182,3 +182,7 @@ class WorkflowFailed(EngineError):
 
     code = "workflow_error"
     kind = "validation"
+
+
+class AttachmentNotFound(NotFound):
+    code = "attachment_not_found"

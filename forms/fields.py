@@ -47,6 +47,17 @@ class Widget(StrEnum):
     TEL = "tel"
     TEXTAREA = "textarea"
     TEXT = "text"
+    ATTACHMENT = "attachment"  # files attached to the task (engine/attachments): no input of its own
+
+
+# A form field that requires files: `{"type": "array", "format": "x-attachment", "minItems": 1}`. Its
+# value is never typed: completing the task fills it with the ids of the files attached to the task.
+ATTACHMENT_FORMAT = "x-attachment"
+
+
+def attachment_fields(schema: Mapping[str, Any]) -> list[str]:
+    """The top-level fields of a form whose value is the task's attached files."""
+    return [name for name, prop in properties_of(schema).items() if prop.get("format") == ATTACHMENT_FORMAT]
 
 
 _FORMATS = {"date": Widget.DATE, "date-time": Widget.DATETIME, "time": Widget.TIME, "email": Widget.EMAIL}
@@ -78,6 +89,8 @@ def widget_of(prop: Mapping[str, Any]) -> Widget:
     if isinstance(prop.get("enum"), list):
         return Widget.RADIOS if len(prop["enum"]) <= RADIO_LIMIT else Widget.SELECT
     kind = type_of(prop)
+    if prop.get("format") == ATTACHMENT_FORMAT:
+        return Widget.ATTACHMENT
     if kind == "array":
         return Widget.CHECKBOXES if isinstance(items_of(prop).get("enum"), list) else Widget.REPEAT
     if kind == "object":

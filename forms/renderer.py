@@ -207,7 +207,21 @@ def _field(ctx: _Context, spec: _Field, value: Any) -> Markup:
         return _group(ctx, spec, value)
     if widget is Widget.CHECKBOX:
         return _checkbox(ctx, spec, value)
+    if widget is Widget.ATTACHMENT:
+        return _attachment(ctx, spec)
     return _single(ctx, spec, widget, value)
+
+
+def _attachment(ctx: _Context, spec: _Field) -> Markup:
+    """A field that needs files: its title, hint and errors, and where to attach them (the page's
+    attachments section, #attachments); completing the task fills it with the task's files."""
+    field_id = ctx.id_for(spec.path)
+    messages = ctx.claim(spec.path, field_id, _title(ctx, spec))
+    notes, _described = _notes(ctx, spec, field_id, messages)
+    label = _tag("p", {"class": "fq-label", "id": field_id}, _label_content(ctx, spec))
+    link = _tag("a", {"href": "#attachments"}, ctx.gettext("Attach the files under “Attachments” below."))
+    body = _tag("p", {"class": "fq-hint"}, link)
+    return _tag("div", _wrapper_attrs(spec, Widget.ATTACHMENT, field_id, bool(messages)), _join([label, notes, body]))
 
 
 def _title(ctx: _Context, spec: _Field) -> str:

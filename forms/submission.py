@@ -62,6 +62,8 @@ def _object(schema: Mapping[str, Any], form: _Form, path: tuple, zone: tzinfo) -
 def _field(prop: Mapping[str, Any], form: _Form, path: tuple, zone: tzinfo) -> Any:
     widget = widget_of(prop)
     name = input_name(path)
+    if widget is Widget.ATTACHMENT:
+        return _MISSING  # filled by the engine with the task's files, never from the form
     if widget is Widget.REPEAT:
         items = [_field(items_of(prop), form, (*path, index), zone) for index in _indices(form, name)]
         items = [item for item in items if not _blank(item)]

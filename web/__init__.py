@@ -19,6 +19,7 @@ from engine import Engine, Settings
 
 from . import (
     admin,
+    attachments,
     auth,
     collaboration,
     definitions,
@@ -39,6 +40,7 @@ BLUEPRINTS = (
     definitions.bp,
     instances.bp,
     tasks.bp,
+    attachments.bp,
     messages.bp,
     history.bp,
     incidents.bp,
@@ -57,7 +59,9 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     json_provider = cast(DefaultJSONProvider, app.json)
     json_provider.ensure_ascii = False
     json_provider.sort_keys = False
-    app.config["MAX_CONTENT_LENGTH"] = engine.settings.max_bpmn_bytes * MAX_DOCUMENTS + 64 * 1024
+    app.config["MAX_CONTENT_LENGTH"] = max(
+        engine.settings.max_bpmn_bytes * MAX_DOCUMENTS + 64 * 1024, engine.settings.attachment_max_bytes + 256 * 1024
+    )
     app.config["MAX_FORM_MEMORY_SIZE"] = 64 * 1024
     app.extensions["fengqiao"] = engine
     errors.register(app)
@@ -72,9 +76,13 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
 
 
 def _limit_body() -> None:
-    """JSON bodies are small; only BPMN uploads may reach MAX_CONTENT_LENGTH."""
-    if request.endpoint not in DEPLOY_ENDPOINTS:
-        request.max_content_length = current_app.extensions["fengqiao"].settings.max_request_bytes
+    """JSON bodies are small; only BPMN uploads may reach MAX_CONTENT_LENGTH, attachments their own limit."""
+    settings = current_app.extensions["fengqiao"].settings
+    if request.endpoint in attachments.UPLOAD_ENDPOINTS:
+        # one file at its largest, or several smaller ones, plus the multipart envelope
+        request.max_content_length = settings.attachment_max_bytes + 256 * 1024
+    elif request.endpoint not in DEPLOY_ENDPOINTS:
+        request.max_content_length = settings.max_request_bytes
 
 
 def _headers(response):

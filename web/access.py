@@ -47,6 +47,12 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "instances.diagram": CASE_ROLES,
     "instances.cancel": (Role.SUPERVISOR, Role.ADMIN),
     "instances.reassign_owner": (Role.SUPERVISOR,),
+    "attachments.upload": CASE_ROLES,
+    "attachments.list": CASE_ROLES,
+    "attachments.get": CASE_ROLES,
+    "attachments.content": CASE_ROLES,
+    "attachments.thumbnail": CASE_ROLES,
+    "attachments.delete": CASE_ROLES,
     "tasks.list": CASE_ROLES,
     "tasks.get": CASE_ROLES,
     "tasks.claim": CASE_ROLES,
@@ -107,6 +113,12 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages.home.remove_view": ENDPOINT_ROLES["collab.remove_view"],
     "pages.cases.cancel": ENDPOINT_ROLES["instances.cancel"],
     "pages.cases.reassign_owner": ENDPOINT_ROLES["instances.reassign_owner"],
+    "pages.attachments.upload": ENDPOINT_ROLES["attachments.upload"],
+    "pages.attachments.content": ENDPOINT_ROLES["attachments.content"],
+    "pages.attachments.thumbnail": ENDPOINT_ROLES["attachments.thumbnail"],
+    "pages.attachments.delete": ENDPOINT_ROLES["attachments.delete"],
+    "pages.record.record": ENDPOINT_ROLES["instances.get"],
+    "pages.record.agreement": ENDPOINT_ROLES["instances.get"],
     "pages.board.show": (Role.SUPERVISOR,),
     "pages.audit.show": ENDPOINT_ROLES["history.audit_trail"],
 }
@@ -255,7 +267,7 @@ def personal_view(
 ) -> dict[str, Any]:
     """The decrypted records the caller may see, masked unless `visibility` is 'clear'."""
     if actor.role == Role.LIAISON:
-        own = {t["id"] for t in tasks or [] if task_visible(actor, t)}
+        own = _own_tasks(actor, tasks)
         kept = []
         for record in records:
             if record["source"] == "start":
@@ -267,6 +279,47 @@ def personal_view(
     if visibility != "clear":
         records = [{**r, "data": mask_value(r["data"])} for r in records]
     return {"visibility": visibility, "records": records}
+
+
+def _own_tasks(actor: Actor, tasks: list[dict[str, Any]] | None) -> set[str]:
+    """The ids of the case's tasks a liaison may see: whose records and files are theirs to see."""
+    return {t["id"] for t in tasks or [] if task_visible(actor, t)}
+
+
+# --- attachments ---------------------------------------------------------------------------------
+# Attachments are personal data: the same rule as the personal fields (personal_visibility), the same
+# minimum necessary for a liaison (the case's own files and those of their department's tasks).
+def attachments_view(
+    actor: Actor, items: list[dict[str, Any]], visibility: str, tasks: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """The files the caller may see: none unless `visibility` is 'clear'."""
+    if visibility != "clear":
+        return []
+    if actor.role == Role.LIAISON:
+        own = _own_tasks(actor, tasks)
+        return [a for a in items if a["task_id"] is None or a["task_id"] in own]
+    return items
+
+
+def attachment_not_found() -> ApiError:
+    return not_found("attachment")
+
+
+def check_attach(actor: Actor, visibility: str, task_id: str | None, tasks: list[dict[str, Any]] | None) -> None:
+    """Who sees the personal data attaches files; a liaison only to a task they hold."""
+    if visibility != "clear":
+        raise forbidden("only those who handle the case may attach files to it")
+    if actor.role == Role.LIAISON and not any(
+        t["id"] == task_id and t["state"] == HumanTaskState.CLAIMED and t["assignee"] == actor.username
+        for t in tasks or []
+    ):
+        raise forbidden("a liaison attaches files to a task they hold")
+
+
+def check_delete_attachment(actor: Actor, attachment: dict[str, Any]) -> None:
+    """The uploader deletes their own files; a supervisor any file of their station's cases."""
+    if actor.role != Role.SUPERVISOR and attachment["uploaded_by"] != actor.username:
+        raise forbidden("only the uploader or a supervisor may delete a file")
 
 
 def liaison_tasks(actor: Actor, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -203,6 +203,31 @@ DEFINITION = all_required(
     }
 )
 PROBLEM = all_required({"element_id": nullable(STR), "message": STR})
+ATTACHMENT = all_required(
+    {
+        "id": UUID,
+        "instance_id": UUID,
+        "task_id": nullable(STR),
+        "filename": STR,
+        "content_type": STR,
+        "size": INT,
+        "has_thumbnail": BOOL,
+        "location_kept": BOOL,
+        "uploaded_by": nullable(STR),
+        "uploaded_at": TIME,
+        "deleted_at": nullable(TIME),
+        "deleted_by": nullable(STR),
+        "delete_reason": nullable(STR),
+    }
+)
+UPLOAD = obj(
+    {
+        "file": array({"type": "string", "format": "binary"}, minItems=1, maxItems=10),
+        "task_id": {**UUID, "description": "attach to this task of the case (a liaison: a task they hold)"},
+        "keep_location": {"type": "string", "enum": ["true", "false"], "description": "keep the photo's EXIF location"},
+    },
+    ["file"],
+)
 
 RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": obj({"error": all_required({"code": STR, "message": STR, "details": array(OBJ)})}, ["error"]),
@@ -284,6 +309,11 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "Draft": all_required({"task_id": UUID, "data": OBJ, "updated_at": TIME}),
     "SavedView": all_required({"id": INT, "name": STR, "filters": OBJ}),
     "SavedViewList": all_required({"items": array(ref("SavedView"))}),
+    "Attachment": ATTACHMENT,
+    "AttachmentsAdded": all_required({"items": array(ref("Attachment"))}),
+    "AttachmentList": all_required(
+        {"visibility": {"type": "string", "enum": ["clear", "masked"]}, "items": array(ref("Attachment"))}
+    ),
     "Health": all_required({"status": {"type": "string", "enum": ["ok"]}, "definitions": INT}),
 }
 
@@ -422,6 +452,7 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
         ["key", "name", "kind"],
         closed=True,
     ),
+    "DeleteAttachment": obj({"reason": REASON}, ["reason"], closed=True),
     "CreateApiToken": obj({"department": KEY, "name": USERNAME}, ["department"], closed=True),
 }
 
@@ -450,6 +481,7 @@ def op(
     params: list[dict[str, Any]] | None = None,
     description: str = "",
     media: dict[str, Any] | None = None,
+    upload: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "summary": summary,
@@ -460,6 +492,7 @@ def op(
         "params": params or [],
         "description": description,
         "media": media,
+        "upload": upload,
     }
 
 
@@ -686,6 +719,47 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         body="CreateSavedView",
     ),
     "collab.remove_view": op("Remove a saved view", "collaboration", (204, None), errors=(404,)),
+    # attachments
+    "attachments.upload": op(
+        "Attach photos, recordings or PDF documents to a case or one of its tasks",
+        "attachments",
+        (201, "AttachmentsAdded"),
+        errors=(400, 403, 404, 409, 413, 415, 422),
+        upload=UPLOAD,
+        description="`multipart/form-data`, one or several `file` fields (20 MB each by default, "
+        "FENGQIAO_ATTACHMENT_MAX_BYTES). The type is judged by the content; a photo's EXIF location is "
+        "removed unless `keep_location=true`. All files are stored or none. Who sees the case's personal "
+        "data in clear may attach; a liaison only to a task they hold (`task_id`).",
+    ),
+    "attachments.list": op(
+        "A case's attachments (empty unless the caller sees its personal data in clear)",
+        "attachments",
+        (200, "AttachmentList"),
+        errors=(404,),
+    ),
+    "attachments.get": op("An attachment's metadata", "attachments", (200, "Attachment"), errors=(404,)),
+    "attachments.content": op(
+        "Download an attachment (audited)",
+        "attachments",
+        (200, None),
+        errors=(404, 503),
+        media={"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        description="The file with the content type found at upload; images inline, others as a download.",
+    ),
+    "attachments.thumbnail": op(
+        "A JPEG thumbnail of an image attachment",
+        "attachments",
+        (200, None),
+        errors=(404, 503),
+        media={"image/jpeg": {"schema": {"type": "string", "format": "binary"}}},
+    ),
+    "attachments.delete": op(
+        "Delete an attachment (soft, with a reason; its uploader or a supervisor)",
+        "attachments",
+        (200, "Attachment"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="DeleteAttachment",
+    ),
     # messages
     "messages.correlate": op(
         "Report a department's result to the case waiting for it",
@@ -892,6 +966,7 @@ class OpenApi:
                     "definitions",
                     "instances",
                     "tasks",
+                    "attachments",
                     "messages",
                     "history",
                     "incidents",
@@ -963,6 +1038,11 @@ class OpenApi:
             operation["requestBody"] = {
                 "required": meta["body"] not in ("CompleteTask",),
                 "content": {"application/json": {"schema": ref(meta["body"])}},
+            }
+        elif meta["upload"]:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"multipart/form-data": {"schema": meta["upload"]}},
             }
         elif endpoint in ("definitions.deploy", "definitions.validate"):
             operation["requestBody"] = {

@@ -333,6 +333,31 @@ class PersonalRecord(Base):
     created_at: Mapped[datetime]
 
 
+class Attachment(Base):
+    """A file attached to a case or one of its tasks. The file itself, sealed, is in the attachment
+    storage (engine/attachments); its name, sealed too, is here. Rows are never deleted: a deletion
+    is marked, with who, when and why."""
+
+    __tablename__ = "attachments"
+    # a case's files in upload order (the case page, the printable record)
+    __table_args__ = (Index("ix_attachments_instance", "instance_id", "uploaded_at"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    storage_key: Mapped[str] = mapped_column(String(300))
+    key_id: Mapped[str] = mapped_column(String(32))
+    sealed_name: Mapped[bytes] = mapped_column(LargeBinary)  # nonce + AES-GCM of the file name
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    has_thumbnail: Mapped[bool] = mapped_column(Boolean, default=False)
+    location_kept: Mapped[bool] = mapped_column(Boolean, default=False)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime]
+    deleted_at: Mapped[datetime | None]
+    deleted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    delete_reason: Mapped[str | None] = mapped_column(String(1000))
+
+
 class Sequence(Base):
     """Named counters (business keys) incremented inside the caller's transaction."""
 

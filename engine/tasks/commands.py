@@ -114,7 +114,9 @@ class TaskCommands:
             elif row.assignee_id != actor.id:
                 raise NotAssignee("the task is assigned to someone else")
             if row.form_key and row.form_key in self.ctx.forms:
-                plain, personal = self.ctx.forms.get(row.form_key).validate(data)
+                form = self.ctx.forms.get(row.form_key)
+                filled = self.ctx.attachments.fill_form(change.scope, form.schema, change.instance.id, row.id, data)
+                plain, personal = form.validate(filled)
             else:
                 if not isinstance(data, dict):
                     raise InvalidInput("data must be a JSON object", [{"field": None, "message": "not an object"}])

@@ -7,6 +7,7 @@ Bounded for CI: a few examples per operation and role (FENGQIAO_FUZZ_EXAMPLES, d
 
 from __future__ import annotations
 
+import io
 import os
 
 import pytest
@@ -17,6 +18,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import load_all_checks, not_a_server_error
 from schemathesis.specs.openapi import checks as openapi_checks
 
+from tests.attachment_files import jpeg
 from tests.helpers import DEPARTMENT_RESULT
 
 EXAMPLES = int(os.environ.get("FENGQIAO_FUZZ_EXAMPLES", "6"))
@@ -42,7 +44,12 @@ def known(api, engine) -> dict[str, str | int]:
     wang.complete(escalated, "assess_case", {"resolution": "escalate", "departments": ["civil_affairs", "health"]})
     api.as_("li").complete(escalated, "handle_civil_affairs", DEPARTMENT_RESULT)
     fresh = wang.report(risk_level="blue")
+    photo = {"file": [(io.BytesIO(jpeg(64, 48)), "photo.jpg")]}
+    uploaded = wang.post(
+        f"/process-instances/{fresh['id']}/attachments", data=photo, content_type="multipart/form-data"
+    )
     return {
+        "attachment_id": uploaded.json["items"][0]["id"],
         "instance_id": fresh["id"],
         "task_id": wang.task(escalated, "handle_health")["id"],
         "username": "chen",

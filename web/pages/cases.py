@@ -17,12 +17,16 @@ from .. import access
 from ..collaboration import add_case_comment
 from ..context import engine
 from ..instances import cancel_case, case_detail, diagram_state, reassign_case_owner
+from .attachments import section as attachments_section
 from .formatting import parse_form, timeline_entries
 from .tasks import colleagues, reason_form
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 PROCESS = "dispute_resolution"  # the process an officer reports a case into
-HIDDEN_ACTIONS = ("personal_data.read",)  # reads belong in the audit trail, not in the case's story
+HIDDEN_ACTIONS = (
+    "personal_data.read",
+    "attachment.downloaded",
+)  # reads belong in the audit trail, not in the case's story
 
 
 def start_form() -> dict:
@@ -54,19 +58,26 @@ def show(instance_id: UUID):
     who = g.actor
     case = case_detail(who, instance_id)
     tasks = [t for t in engine().tasks.query(instance_id=case["id"], limit=200)["items"] if access.task_visible(who, t)]
-    names = {t["id"]: t["name"] for t in tasks}
     comments = engine().comments.list(case["id"])  # case_detail checked that `who` may see the case
-    history = [e for e in case.get("history", []) if e["action"] not in HIDDEN_ACTIONS]
     return render_template(
         "case.html",
         case=case,
         tasks=tasks,
-        timeline=timeline_entries(history, names, comments),
+        timeline=case_timeline(case, tasks, comments),
         comments=comments,
         may_comment=case["status"] == InstanceStatus.RUNNING and access.may_comment(who, case, tasks),
         report=start_form(),
         colleagues=colleagues() if who.role == Role.SUPERVISOR else [],
+        files=attachments_section(who, case),
     )
+
+
+def case_timeline(case: dict, tasks: list[dict], comments: list[dict]) -> list[dict]:
+    """The case's story, oldest first: who did what, when, in words, with the opinions' and comments'
+    text. The case page and the printable record (web/pages/record.py) both show exactly this."""
+    names = {t["id"]: t["name"] for t in tasks}
+    history = [e for e in case.get("history", []) if e["action"] not in HIDDEN_ACTIONS]
+    return timeline_entries(history, names, comments)
 
 
 @bp.get("/<uuid:instance_id>/diagram")

@@ -208,6 +208,9 @@ def action_words(entry: dict[str, Any], task_names: dict[str, str]) -> str:
         "comment.added": _("gave an opinion on “%(task)s”", task=task)
         if details.get("kind") == "opinion"
         else _("commented"),
+        "attachment.added": _("attached a file"),
+        "attachment.deleted": _("deleted a file"),
+        "attachment.downloaded": _("downloaded a file"),
     }
     return names.get(entry["action"], entry["action"])
 
@@ -246,7 +249,13 @@ def task_state_name(state: str) -> str:
 
 
 def sla_name(state: str) -> str:
-    names = {"on_time": _("On time"), "warning": _("Due soon"), "breached": _("Overdue")}
+    names = {
+        "on_time": _("On time"),
+        "warning": _("Due soon"),
+        "breached": _("Overdue"),
+        "met": _("Deadline met"),
+        "missed": _("Deadline missed"),
+    }
     return names.get(state, state)
 
 

@@ -14,6 +14,7 @@ from engine.vocabulary import HumanTaskState, Role
 from ..context import engine
 from ..errors import ApiError
 from ..tasks import check_claimable, check_visible, complete_task, task_detail
+from .attachments import section as attachments_section
 from .formatting import parse_form
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
@@ -46,6 +47,7 @@ def render_task(task_id: UUID, values=None, errors=None, status: int = 200, opin
             draft=draft,
             opinion=opinion,
             phrases=engine().phrases.list(g.actor) if mine else [],
+            files=attachments_section(g.actor, detail["case"], task),
         ),
         status,
     )
