@@ -87,6 +87,16 @@ class InstanceNotRunning(Conflict):
     code = "instance_not_running"
 
 
+class InstanceSuspended(InstanceNotRunning):
+    """The case is suspended (挂起): its tasks wait until a supervisor resumes it."""
+
+    code = "instance_suspended"
+
+
+class InstanceNotSuspended(Conflict):
+    code = "instance_not_suspended"
+
+
 class MessageNotCorrelated(Conflict):
     code = "message_not_correlated"
 

@@ -119,6 +119,8 @@ TASK = all_required(
         "outcome": nullable(OBJ),
         "warn_at": nullable(TIME),
         "sla_state": nullable(SLA_STATE),
+        "urge_count": INT,  # 催办: how often the case owner or a supervisor pressed (docs/operations.md)
+        "urged_at": nullable(TIME),
     }
 )
 INCIDENT = all_required(
@@ -302,6 +304,7 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
         ],
     ),
     "CancelInstance": obj({"reason": REASON}, ["reason"], closed=True),
+    "Reason": obj({"reason": REASON}, ["reason"], closed=True),  # a handling operation's body (docs/operations.md)
     "Reassign": obj({"user": {**USERNAME}, "reason": REASON}, ["user", "reason"], closed=True),
     "UpdateVariables": obj(
         {
@@ -487,7 +490,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         (200, "InstancePage"),
         errors=(400, 422),
         params=[
-            query("status", INSTANCE_STATUS, "running, completed or cancelled"),
+            query("status", INSTANCE_STATUS, "running, suspended, completed or cancelled"),
             query("definition_key", PROCESS_KEY, "process definition key"),
             query("business_key", BUSINESS_KEY, "exact business key"),
             query("case_owner", WHO, "`me` or a username"),
@@ -504,6 +507,31 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         (200, "InstanceSummary"),
         errors=(*JSON_ERRORS, 404, 409),
         body="CancelInstance",
+    ),
+    "instances.terminate": op(
+        "Terminate (终止) a running or suspended case, with a reason (supervisor of its station, admin)",
+        "instances",
+        (200, "InstanceSummary"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="CancelInstance",
+        description="The same command as `cancel`, under the name case workers use.",
+    ),
+    "instances.suspend": op(
+        "Suspend (挂起) a running case, with a reason (supervisor of its station, admin)",
+        "instances",
+        (200, "InstanceSummary"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="Reason",
+        description="Its tasks can be neither claimed nor completed, its deadlines pause and its timers "
+        "do not fire until it is resumed (docs/operations.md).",
+    ),
+    "instances.resume": op(
+        "Resume (激活) a suspended case, with a reason (supervisor of its station, admin)",
+        "instances",
+        (200, "InstanceSummary"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="Reason",
+        description="Every deadline and timer keeps the time it had left when the case was suspended.",
     ),
     "instances.reassign_owner": op(
         "Move first-contact responsibility to another officer (supervisor)",
@@ -526,7 +554,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
                 {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^\s]+$"},
                 "open tasks in one candidate group's queue",
             ),
-            query("state", TASK_STATE, "open, claimed, completed or cancelled"),
+            query("state", TASK_STATE, "open, claimed, completed, cancelled or suspended"),
             query("instance_id", UUID, "tasks of one case"),
             query("business_key", BUSINESS_KEY, "tasks of one case, by business key"),
             query("due_before", TIME, "due strictly before (RFC 3339 with time zone)"),
@@ -569,6 +597,15 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "Invalid form data is a 422 naming each field. The answer is the task, "
         "with `next_tasks`: the tasks this completion opened that the caller "
         "may see (the officer's next form, say).",
+    ),
+    "tasks.urge": op(
+        "Urge (催办) the handler of an open task, with a reason (the case owner, a supervisor of the station)",
+        "tasks",
+        (200, "Task"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="Reason",
+        description="The task counts the urge (`urge_count`, `urged_at`) and a `task.urged` event "
+        "tells its handler (docs/operations.md).",
     ),
     "tasks.reassign": op(
         "Give a task to someone else (supervisor)",

@@ -98,6 +98,12 @@ def complete_task(who, task_id: UUID | str, data: dict[str, Any]) -> dict[str, A
     return task
 
 
+@bp.post("/<uuid:task_id>/urge")
+def urge(task_id: UUID):
+    data = body()
+    return jsonify(_plain(engine().tasks.urge(str(task_id), actor(), data["reason"], visible=check_visible)))
+
+
 @bp.post("/<uuid:task_id>/assignee")
 def reassign(task_id: UUID):
     data = body()

@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, select, update
 
 from ..errors import (
     Forbidden,
+    InstanceSuspended,
     InvalidInput,
     NotAssignee,
     NotCandidate,
@@ -173,6 +174,33 @@ class TaskCommands:
 
         return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
 
+    def urge(self, task_id: str, actor: Actor, reason: str, visible=None) -> dict[str, Any]:
+        """Urge (催办) the current handler of an open task: the case owner or a supervisor of the station
+        presses, the task counts it and keeps the time, and `task.urged` tells the handler."""
+        reason = checked_reason(reason)
+
+        def op(change: Change):
+            row = self._row(change, task_id, visible)
+            if row.state not in OPEN_TASK_STATES:
+                raise TaskNotOpen(f"the task is already {row.state}")
+            if actor.id != change.instance.case_owner_id and not self._supervises(actor, row):
+                raise Forbidden("only the case owner or a supervisor of the station may urge a task")
+            if row.assignee_id == actor.id:
+                raise Forbidden("you hold this task yourself: there is nobody to urge")
+            count = row.urge_count + 1
+            write_row(change.scope, row, {"urge_count": count, "urged_at": change.now})
+            change.audit(Event.TASK_URGED, task_id=row.id, element_id=row.element_id, reason=reason, urge_count=count)
+            change.emit(
+                Event.TASK_URGED,
+                task_id=row.id,
+                element_id=row.element_id,
+                urge_count=count,
+                assignee_id=row.assignee_id,
+                candidate_groups=row.candidate_groups if row.assignee_id is None else [],
+            )
+
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
+
     def reassign_case_owner(self, instance_id: str, actor: Actor, username: str, reason: str) -> dict[str, Any]:
         """Move first-contact responsibility to another officer of the station (supervisor only)."""
         reason = checked_reason(reason)
@@ -259,6 +287,8 @@ class TaskCommands:
             raise TaskNotFound(f"task '{task_id}' does not exist")
         if visible is not None:
             visible(self._row_view(change, row))
+        if change.instance.status == InstanceStatus.SUSPENDED:
+            raise InstanceSuspended("the case is suspended: its tasks wait until a supervisor resumes it")
         return row
 
     def opened_by(self, change: Change) -> list[dict[str, Any]]:

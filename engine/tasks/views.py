@@ -41,4 +41,6 @@ def task_view(row: HumanTask, assignee: str | None, completed_by: str | None, no
         "completed_by": completed_by,
         "completed_via": row.completed_via,
         "outcome": row.outcome,
+        "urge_count": row.urge_count,
+        "urged_at": _iso(row.urged_at),
     }

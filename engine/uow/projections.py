@@ -164,6 +164,8 @@ def _create_task(ctx: Engine, change: Change, task) -> None:
         "follow_up_at": terms.follow_up_at,
         "sla_state": initial_sla_state(due_at),
         "outcome": None,
+        "urge_count": 0,
+        "urged_at": None,
     }
     change.task_rows.append(row)
     for kind, when in ((TimerKind.SLA_WARNING, terms.warn_at), (TimerKind.SLA_BREACH, due_at)):

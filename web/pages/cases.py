@@ -14,7 +14,7 @@ from engine.vocabulary import Role
 
 from .. import access
 from ..context import engine
-from ..instances import cancel_case, case_detail, diagram_state, reassign_case_owner
+from ..instances import cancel_case, case_detail, diagram_state, reassign_case_owner, resume_case, suspend_case
 from .formatting import action_words, parse_form
 from .tasks import colleagues, reason_form
 
@@ -61,11 +61,21 @@ def show(instance_id: UUID):
     return render_template(
         "case.html",
         case=case,
+        suspension=suspension_of(case),
         tasks=tasks,
         timeline=timeline,
         report=start_form(),
         colleagues=colleagues() if who.role == Role.SUPERVISOR else [],
     )
+
+
+def suspension_of(case: dict) -> dict | None:
+    """Since when and why a suspended case waits (its last suspension in the history)."""
+    if case["status"] != "suspended":
+        return None
+    entries = [e for e in case.get("history", []) if e["action"] == "instance.suspended"]
+    last = entries[-1] if entries else {}
+    return {"at": last.get("at"), "actor": last.get("actor"), "reason": (last.get("details") or {}).get("reason")}
 
 
 @bp.get("/<uuid:instance_id>/diagram")
@@ -82,6 +92,22 @@ def cancel(instance_id: UUID):
     reason = reason_form(None)[1]
     cancel_case(g.actor, instance_id, reason)
     flash(_("The case was cancelled."), "ok")
+    return redirect(url_for("pages.cases.show", instance_id=instance_id))
+
+
+@bp.post("/<uuid:instance_id>/suspend")
+def suspend(instance_id: UUID):
+    reason = reason_form(None)[1]
+    suspend_case(g.actor, instance_id, reason)
+    flash(_("The case is suspended: its tasks and deadlines wait until it is resumed."), "ok")
+    return redirect(url_for("pages.cases.show", instance_id=instance_id))
+
+
+@bp.post("/<uuid:instance_id>/resume")
+def resume(instance_id: UUID):
+    reason = reason_form(None)[1]
+    resume_case(g.actor, instance_id, reason)
+    flash(_("The case is resumed; its deadlines run again with the time they had left."), "ok")
     return redirect(url_for("pages.cases.show", instance_id=instance_id))
 
 

@@ -83,6 +83,14 @@ def reassign(task_id: UUID):
     return redirect(url_for("pages.board.show"))
 
 
+@bp.post("/<uuid:task_id>/urge")
+def urge(task_id: UUID):
+    reason = reason_form(None)[1]
+    engine().tasks.urge(str(task_id), g.actor, reason, visible=check_visible)
+    flash(_("The handler was urged."), "ok")
+    return redirect(url_for("pages.tasks.show", task_id=task_id))
+
+
 def reason_form(field: str | None) -> tuple[str, str]:
     """A supervisor's action form: the chosen user (when `field`) and the reason, both required."""
     reason = (request.form.get("reason") or "").strip()[:REASON_MAX]

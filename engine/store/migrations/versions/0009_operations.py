@@ -1,0 +1,43 @@
+"""handling operations: suspended cases, paused timers, urged tasks (issue 20)
+
+Revision ID: 0009
+Revises: 0006
+Create Date: 2026-12-06 22:40:00
+
+A suspended case records since when (resuming moves its deadlines and timers by the pause); its
+pending timers are parked as `paused`, found again by case through a partial index that holds only
+them. A task counts how often it was urged (催办) and when last.
+"""
+from alembic import op
+import sqlalchemy as sa
+
+import engine.store.models
+
+
+revision = '0009'
+down_revision = '0006'
+branch_labels = None
+depends_on = None
+
+PAUSED = "status = 'paused'"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('process_instances', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('suspended_at', engine.store.models.UTCDateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('human_tasks', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('urge_count', sa.Integer(), nullable=False, server_default='0'))
+        batch_op.add_column(sa.Column('urged_at', engine.store.models.UTCDateTime(timezone=True), nullable=True))
+    with op.batch_alter_table('timers', schema=None) as batch_op:
+        batch_op.create_index('ix_timers_paused', ['instance_id'], unique=False,
+                              postgresql_where=sa.text(PAUSED), sqlite_where=sa.text(PAUSED))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('timers', schema=None) as batch_op:
+        batch_op.drop_index('ix_timers_paused')
+    with op.batch_alter_table('human_tasks', schema=None) as batch_op:
+        batch_op.drop_column('urged_at')
+        batch_op.drop_column('urge_count')
+    with op.batch_alter_table('process_instances', schema=None) as batch_op:
+        batch_op.drop_column('suspended_at')

@@ -1,0 +1,111 @@
+"""Handling operations over HTTP (docs/operations.md): suspend, resume, terminate a case; each refusal
+answers its status and error code and changes no row."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from tests.api.conftest import error_of
+from tests.helpers import database_rows
+
+REASON = {"reason": "等待法院开庭 waiting for the court date"}
+
+
+@pytest.fixture
+def reported(api):
+    """A yellow case (assessment due in 12 hours), every caller logged in."""
+    case = api.as_("wang").report(risk_level="yellow")
+    for username in ("wang", "chen", "liu", "zhou", "qian", "li", "admin", "sun"):
+        api.as_(username)
+    return case
+
+
+def operate(api, who: str, case, verb: str, body=None):
+    return api.as_(who).post(f"/process-instances/{case['id']}/{verb}", REASON if body is None else body)
+
+
+def test_suspend_then_resume_keeps_the_remaining_time(api, reported, clock):
+    wang = api.as_("wang")
+    due = datetime.fromisoformat(wang.task(reported, "assess_case")["due_at"])
+    answer = operate(api, "zhou", reported, "suspend")
+    assert answer.status_code == 200, answer.json
+    assert answer.json["status"] == "suspended"
+    assert [t["state"] for t in wang.tasks(instance_id=reported["id"])] == ["suspended"]
+    clock.advance(hours=5)
+    answer = operate(api, "zhou", reported, "resume", {"reason": "法院已排期 court date set"})
+    assert answer.status_code == 200 and answer.json["status"] == "running"
+    task = wang.task(reported, "assess_case")
+    assert datetime.fromisoformat(task["due_at"]) == due + timedelta(hours=5)
+    actions = [h["action"] for h in wang.case(reported)["history"]]
+    assert actions[-2:] == ["instance.suspended", "instance.resumed"]
+
+
+def test_an_admin_terminates_a_suspended_case(api, reported):
+    assert operate(api, "zhou", reported, "suspend").status_code == 200
+    answer = operate(api, "admin", reported, "terminate", {"reason": "重复报案 duplicate"})
+    assert answer.status_code == 200 and answer.json["status"] == "cancelled"
+
+
+# caller, operation, body (None: a reason), status, error code; on a running case
+REFUSALS = [
+    ("wang", "suspend", None, 403, "forbidden"),
+    ("li", "suspend", None, 403, "forbidden"),  # a liaison neither
+    ("sun", "suspend", None, 403, "forbidden"),
+    ("qian", "suspend", None, 404, "not_found"),  # another station's supervisor does not see the case
+    ("zhou", "suspend", {"reason": "   "}, 422, "invalid_input"),
+    ("zhou", "suspend", {}, 422, None),
+    ("zhou", "resume", None, 409, "instance_not_suspended"),
+    ("wang", "terminate", None, 403, "forbidden"),
+]
+
+
+@pytest.mark.parametrize(("caller", "verb", "body", "status", "code"), REFUSALS)
+def test_refused_operations_change_nothing(api, engine, reported, caller, verb, body, status, code):
+    who = api.as_(caller)
+    before = database_rows(engine)
+    error_of(who.post(f"/process-instances/{reported['id']}/{verb}", REASON if body is None else body), status, code)
+    assert database_rows(engine) == before
+
+
+def test_a_suspended_case_refuses_claims_completions_a_second_suspension_and_officers(api, engine, reported):
+    task = api.as_("wang").task(reported, "assess_case")
+    assert operate(api, "zhou", reported, "suspend").status_code == 200
+    before = database_rows(engine)
+    wang = api.as_("wang")
+    error_of(wang.post(f"/tasks/{task['id']}/claim"), 409, "instance_suspended")
+    error_of(wang.post(f"/tasks/{task['id']}/complete", {"data": {"resolution": "on_spot"}}), 409, "instance_suspended")
+    error_of(operate(api, "zhou", reported, "suspend"), 409, "instance_not_running")
+    error_of(operate(api, "wang", reported, "resume"), 403, "forbidden")
+    assert database_rows(engine) == before
+
+
+# --- urge ---------------------------------------------------------------------------------------------
+def test_the_owner_urges_over_http_and_the_liaison_sees_the_flag(api, reported):
+    wang = api.as_("wang")
+    wang.complete(reported, "assess_case", {"resolution": "escalate", "departments": ["civil_affairs"]})
+    task = wang.task(reported, "handle_civil_affairs")
+    answer = wang.post(f"/tasks/{task['id']}/urge", {"reason": "群众再次来电"})
+    assert answer.status_code == 200 and answer.json["urge_count"] == 1
+    seen = api.as_("li").get(f"/tasks/{task['id']}").json["task"]
+    assert (seen["urge_count"], seen["urged_at"]) == (1, answer.json["urged_at"])
+
+
+@pytest.mark.parametrize(
+    ("caller", "body", "status", "code"),
+    [
+        ("li", REASON, 403, "forbidden"),  # a liaison's role may not urge
+        ("chen", REASON, 403, "forbidden"),  # an officer who does not own the case
+        ("liu", REASON, 404, "not_found"),  # another station does not see it
+        ("wang", {"reason": ""}, 422, "validation_failed"),
+    ],
+)
+def test_refused_urges_change_nothing(api, engine, reported, caller, body, status, code):
+    wang = api.as_("wang")
+    wang.complete(reported, "assess_case", {"resolution": "escalate", "departments": ["civil_affairs"]})
+    task = wang.task(reported, "handle_civil_affairs")
+    who = api.as_(caller)
+    before = database_rows(engine)
+    error_of(who.post(f"/tasks/{task['id']}/urge", body), status, code)
+    assert database_rows(engine) == before

@@ -1,0 +1,68 @@
+"""Handling operations in a real browser (docs/operations.md): a supervisor suspends and resumes a case,
+the case owner urges a department task and its liaison sees the flag; phone and desktop, zh-CN and en."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import escalate, report_case, task_of
+
+from .conftest import DESKTOP
+
+pytestmark = pytest.mark.backends("sqlite")
+SIZES = (("phone", None), ("desktop", DESKTOP))
+LOCALES = (("zh", "zh-CN"), ("en", "en"))
+
+
+def send(watched, form: str, reason: str) -> None:
+    watched.page.fill(f"{form} input[name=reason]", reason)
+    watched.page.click(f"{form} button[type=submit]")
+    watched.page.wait_for_load_state("networkidle")
+
+
+def check(watched, name: str, size: str) -> None:
+    watched.shot(name)
+    assert watched.axe_violations() == [], name
+    if size == "phone":
+        assert watched.layout_problems() == [], name
+
+
+def test_a_supervisor_suspends_and_resumes_a_case_in_the_browser(open_as, engine, world):
+    case = report_case(engine, world["wang"])
+    task = task_of(engine, case, "assess_case")
+    zhou = open_as("zhou")
+    zhou.go(f"/cases/{case['id']}")
+    send(zhou, "form[action$='/suspend']", "等待法院开庭")
+    assert zhou.page.locator(".suspended-note").is_visible()
+    assert engine.runtime.get_instance(case["id"])["status"] == "suspended"
+    for lang, locale in LOCALES:
+        for size, viewport in SIZES:
+            shown = open_as("zhou", locale=locale) if viewport is None else open_as("zhou", DESKTOP, locale)
+            shown.go(f"/cases/{case['id']}")
+            shown.page.wait_for_selector("#diagram svg")
+            check(shown, f"operations-case-suspended-{lang}-{size}", size)
+    wang = open_as("wang")
+    wang.go(f"/tasks/{task['id']}")
+    assert wang.page.locator("form[action$='/claim']").count() == 0
+    check(wang, "operations-task-paused-zh-phone", "phone")
+    zhou.go(f"/cases/{case['id']}")
+    send(zhou, "form[action$='/resume']", "法院已排期")
+    assert zhou.page.locator(".suspended-note").count() == 0
+    assert engine.runtime.get_instance(case["id"])["status"] == "running"
+
+
+def test_the_owner_urges_and_the_liaison_sees_the_flag_in_the_browser(open_as, engine, world):
+    case = report_case(engine, world["wang"])
+    escalate(engine, world["wang"], case, ["civil_affairs"])
+    task = task_of(engine, case, "handle_civil_affairs")
+    wang = open_as("wang")
+    wang.go(f"/tasks/{task['id']}")
+    send(wang, "form[action$='/urge']", "群众再次来电")
+    assert task_of(engine, case, "handle_civil_affairs")["urge_count"] == 1
+    for lang, locale in LOCALES:
+        for size, viewport in SIZES:
+            li = open_as("li", locale=locale) if viewport is None else open_as("li", DESKTOP, locale)
+            li.go(f"/tasks/{task['id']}")
+            assert li.page.locator(".urged-note").is_visible()
+            check(li, f"operations-task-urged-{lang}-{size}", size)
+    check(wang, "operations-task-urge-form-zh-phone", "phone")
