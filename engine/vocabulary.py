@@ -113,6 +113,7 @@ class Event(StrEnum):
     TASK_CANCELLED = "task.cancelled"
     TASK_REASSIGNED = "task.reassigned"
     TASK_URGED = "task.urged"
+    TASK_WITHDRAWN = "task.withdrawn"
     CASE_OWNER_ASSIGNED = "case.owner_assigned"
     CASE_OWNER_REASSIGNED = "case.owner_reassigned"
     CASE_OWNER_CHANGED = "case.owner_changed"

@@ -607,6 +607,16 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         description="The task counts the urge (`urge_count`, `urged_at`) and a `task.urged` event "
         "tells its handler (docs/operations.md).",
     ),
+    "tasks.withdraw": op(
+        "Withdraw (撤回) an escalation no liaison has claimed (the officer who escalated), with a reason",
+        "tasks",
+        (200, "Task"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="Reason",
+        description="`task_id` is one of the department tasks the escalation opened: all of them close and "
+        "the escalating task is the officer's again, with its original start and due time; the answer is "
+        "that task. 409 `task_already_claimed` once a liaison claimed one (docs/operations.md).",
+    ),
     "tasks.reassign": op(
         "Give a task to someone else (supervisor)",
         "tasks",

@@ -104,6 +104,13 @@ def urge(task_id: UUID):
     return jsonify(_plain(engine().tasks.urge(str(task_id), actor(), data["reason"], visible=check_visible)))
 
 
+@bp.post("/<uuid:task_id>/withdraw")
+def withdraw(task_id: UUID):
+    """Take back an escalation no liaison has claimed; the answer is the escalating task, reopened."""
+    data = body()
+    return jsonify(_plain(engine().tasks.withdraw(str(task_id), actor(), data["reason"], visible=check_visible)))
+
+
 @bp.post("/<uuid:task_id>/assignee")
 def reassign(task_id: UUID):
     data = body()

@@ -31,12 +31,13 @@ from ..errors import (
 from ..identity import Actor
 from ..names import lookup_names
 from ..queues import add_candidates, drop_candidates, is_candidate
+from ..sla import initial_sla_state
 from ..store.driver import DriverQuery, DriverStatement
 from ..store.models import IS_OPEN_TASK, HumanTask, User
 from ..store.record import Record
 from ..uow import Change, OfTask, close_task, refresh_timers, write_row
 from ..validation import checked_reason
-from ..vocabulary import OPEN_TASK_STATES, Event, HumanTaskState, InstanceStatus, Role
+from ..vocabulary import OPEN_TASK_STATES, Event, HumanTaskState, InstanceStatus, Role, TimerKind
 from .views import task_view
 
 if TYPE_CHECKING:
@@ -51,6 +52,18 @@ _CLAIM = DriverStatement(
 )
 _OWNER_TASKS = DriverQuery(
     select(HumanTask.__table__).where(_T.instance_id == bindparam("instance_id"), _T.owner_task.is_(True), IS_OPEN_TASK)
+)
+# a case's open tasks, and its completed tasks latest first (both through ix_tasks_instance)
+_OPEN_OF_CASE = DriverQuery(select(HumanTask.__table__).where(_T.instance_id == bindparam("instance_id"), IS_OPEN_TASK))
+_COMPLETED_BEFORE = DriverQuery(
+    select(HumanTask.__table__)
+    .where(
+        _T.instance_id == bindparam("instance_id"),
+        _T.state == HumanTaskState.COMPLETED,
+        _T.ended_at <= bindparam("at"),
+    )
+    .order_by(_T.ended_at.desc(), _T.id)
+    .limit(1)
 )
 _NO_DUE = datetime.min.replace(tzinfo=UTC)  # sorts tasks without a due time (last) against the others
 
@@ -200,6 +213,93 @@ class TaskCommands:
             )
 
         return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
+
+    def withdraw(self, task_id: str, actor: Actor, reason: str, visible=None) -> dict[str, Any]:
+        """Withdraw (撤回) an escalation no liaison has claimed: the officer who escalated takes it back.
+
+        `task_id` is one of the department tasks the escalating completion opened; all of them close
+        (cancelled) and the escalating task is the officer's again, with its original start and due
+        time (the workflow is reset to it). Returns the reopened task.
+        """
+        reason = checked_reason(reason)
+        reopened: list[str] = []
+
+        def op(change: Change):
+            row = self._row(change, task_id, visible)
+            if row.state not in OPEN_TASK_STATES or row.owner_task:
+                raise TaskNotOpen(f"the task is {row.state}: there is no open escalation to withdraw")
+            found = self._completed_before(change, row.created_at)
+            source = found[0] if found else None
+            if source is None or source.completed_by_id != actor.id:
+                raise Forbidden("only the officer who escalated may withdraw the escalation")
+            opened = [
+                r
+                for r in change.hold(_OPEN_OF_CASE.all(change.scope.connection(), {"instance_id": change.instance.id}))
+                if r.created_at == row.created_at
+            ]
+            if any(r.state == HumanTaskState.CLAIMED for r in opened):
+                raise TaskAlreadyClaimed("a liaison has claimed the escalation: it can no longer be withdrawn")
+            workflow = change.workflow
+            refresh_timers(workflow)
+            task = workflow.get_task_from_id(uuid.UUID(source.id))
+            if task is None or task.state != TaskState.COMPLETED:
+                raise TaskNotOpen("the escalation has moved on: it can no longer be withdrawn")
+            for removed in workflow.reset_from_task_id(task.id):
+                workflow.event_manager.remove_task(removed)  # SpiffWorkflow leaves removed catch events listening
+            workflow.do_engine_steps()
+            again = workflow.get_task_from_id(task.id)
+            if again is None or again.state != TaskState.READY:
+                raise TaskNotOpen("the escalation has moved on: it can no longer be withdrawn")
+            self._reopen(change, source, actor)
+            change.audit(
+                Event.TASK_WITHDRAWN,
+                task_id=source.id,
+                element_id=source.element_id,
+                reason=reason,
+                withdrawn=[r.element_id for r in opened],
+            )
+            change.emit(
+                Event.TASK_WITHDRAWN,
+                task_id=source.id,
+                element_id=source.element_id,
+                withdrawn_task_ids=[r.id for r in opened],
+                candidate_groups=sorted({g for r in opened for g in r.candidate_groups}),
+            )
+            reopened.append(source.id)
+
+        def view(change: Change) -> dict[str, Any]:
+            return self._view_of(reopened[0])(change)
+
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, then=view)
+
+    def _completed_before(self, change: Change, at: datetime) -> list[Record]:
+        """The case's task completed last before `at`: the one whose completion opened a task created at `at`."""
+        return change.hold(
+            _COMPLETED_BEFORE.all(change.scope.connection(), {"instance_id": change.instance.id, "at": at})
+        )
+
+    @staticmethod
+    def _reopen(change: Change, row: Record, actor: Actor) -> None:
+        """A completed task is the actor's again, as the workflow reset it: its row (history keeps the
+        first completion in the audit trail), not a new one; its start and due time are the original."""
+        write_row(
+            change.scope,
+            row,
+            {
+                "state": HumanTaskState.CLAIMED,
+                "assignee_id": actor.id,
+                "claimed_at": change.now,
+                "ended_at": None,
+                "completed_by_id": None,
+                "completed_via": None,
+                "outcome": None,
+                "sla_state": initial_sla_state(row.due_at),
+            },
+        )
+        change.ready_before.add(row.id)  # an open row already: the projection must not insert it
+        for kind, when in ((TimerKind.SLA_WARNING, row.warn_at), (TimerKind.SLA_BREACH, row.due_at)):
+            if when is not None and when > change.now:
+                change.add_timer(row.id, row.element_id, kind, when)
 
     def reassign_case_owner(self, instance_id: str, actor: Actor, username: str, reason: str) -> dict[str, Any]:
         """Move first-contact responsibility to another officer of the station (supervisor only)."""

@@ -109,3 +109,39 @@ def test_refused_urges_change_nothing(api, engine, reported, caller, body, statu
     before = database_rows(engine)
     error_of(who.post(f"/tasks/{task['id']}/urge", body), status, code)
     assert database_rows(engine) == before
+
+
+# --- withdraw -----------------------------------------------------------------------------------------
+def escalate_over_http(api, case) -> dict:
+    wang = api.as_("wang")
+    wang.complete(case, "assess_case", {"resolution": "escalate", "departments": ["civil_affairs"]})
+    return wang.task(case, "handle_civil_affairs")
+
+
+def test_the_escalating_officer_withdraws_over_http_before_and_not_after_a_claim(api, engine, reported):
+    civil = escalate_over_http(api, reported)
+    answer = api.as_("wang").post(f"/tasks/{civil['id']}/withdraw", {"reason": "补充信息"})
+    assert answer.status_code == 200, answer.json
+    assert (answer.json["element_id"], answer.json["state"], answer.json["assignee"]) == (
+        "assess_case",
+        "claimed",
+        "wang",
+    )
+    civil = escalate_over_http(api, reported)
+    assert api.as_("li").post(f"/tasks/{civil['id']}/claim").status_code == 200
+    wang = api.as_("wang")
+    before = database_rows(engine)
+    error_of(wang.post(f"/tasks/{civil['id']}/withdraw", {"reason": "补充信息"}), 409, "task_already_claimed")
+    assert database_rows(engine) == before
+
+
+@pytest.mark.parametrize(
+    ("caller", "status", "code"),
+    [("li", 403, "forbidden"), ("chen", 403, "forbidden"), ("zhou", 403, "forbidden"), ("liu", 404, "not_found")],
+)
+def test_refused_withdrawals_change_nothing(api, engine, reported, caller, status, code):
+    civil = escalate_over_http(api, reported)
+    who = api.as_(caller)
+    before = database_rows(engine)
+    error_of(who.post(f"/tasks/{civil['id']}/withdraw", REASON), status, code)
+    assert database_rows(engine) == before

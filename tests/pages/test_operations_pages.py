@@ -53,3 +53,17 @@ def test_the_owner_urges_from_the_task_page_and_the_liaison_sees_the_flag(engine
     page = li.text(f"/tasks/{task['id']}")
     assert "urged-note" in page and "1 次" in page
     assert "催办了" in wang.text(f"/cases/{case['id']}")  # the timeline, in words
+
+
+def test_the_owner_withdraws_an_unclaimed_escalation_from_the_task_page(engine, world, browse):
+    case = report_case(engine, world["wang"])
+    escalate(engine, world["wang"], case, ["civil_affairs"])
+    task = task_of(engine, case, "handle_civil_affairs")
+    wang, li = browse("wang"), browse("li")
+    assert f'action="/tasks/{task["id"]}/withdraw"' in wang.text(f"/tasks/{task['id']}")
+    assert f'action="/tasks/{task["id"]}/withdraw"' not in li.text(f"/tasks/{task['id']}")
+    assert li.post(f"/tasks/{task['id']}/withdraw", {"reason": "x"}).status_code == 403
+    answer = wang.post(f"/tasks/{task['id']}/withdraw", {"reason": "补充信息"})
+    assert answer.status_code == 302
+    assert task_of(engine, case, "assess_case")["assignee"] == "wang"
+    assert "撤回了移交" in wang.text(f"/cases/{case['id']}")

@@ -190,6 +190,11 @@ def action_words(entry: dict[str, Any], task_names: dict[str, str]) -> str:
             paused=paused_words(details.get("paused_seconds") or 0),
             reason=details.get("reason", ""),
         ),
+        "task.withdrawn": _(
+            "withdrew the escalation and took back “%(task)s” (reason: %(reason)s)",
+            task=task,
+            reason=details.get("reason", ""),
+        ),
         "task.urged": _("urged “%(task)s” (reason: %(reason)s)", task=task, reason=details.get("reason", "")),
         "instance.variables_updated": _("corrected the case data"),
         "task.created": _("task “%(task)s” opened", task=task),

@@ -91,6 +91,14 @@ def urge(task_id: UUID):
     return redirect(url_for("pages.tasks.show", task_id=task_id))
 
 
+@bp.post("/<uuid:task_id>/withdraw")
+def withdraw(task_id: UUID):
+    reason = reason_form(None)[1]
+    back = engine().tasks.withdraw(str(task_id), g.actor, reason, visible=check_visible)
+    flash(_("The escalation is withdrawn; the task is yours again."), "ok")
+    return redirect(url_for("pages.tasks.show", task_id=back["id"]))
+
+
 def reason_form(field: str | None) -> tuple[str, str]:
     """A supervisor's action form: the chosen user (when `field`) and the reason, both required."""
     reason = (request.form.get("reason") or "").strip()[:REASON_MAX]
