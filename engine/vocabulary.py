@@ -19,6 +19,7 @@ class HumanTaskState(StrEnum):
     COMPLETED = "completed"
     CANCELLED = "cancelled"  # gone from the workflow (a boundary event, a cancelled case)
     SUSPENDED = "suspended"  # its case is suspended: nobody claims or completes it, its deadline pauses
+    RETURNED = "returned"  # sent back by its department (退回) with a reason; the case owner re-routes
 
 
 # The states of a task someone still has to act on (the partial index on open tasks names them).
@@ -114,6 +115,7 @@ class Event(StrEnum):
     TASK_REASSIGNED = "task.reassigned"
     TASK_URGED = "task.urged"
     TASK_WITHDRAWN = "task.withdrawn"
+    TASK_RETURNED = "task.returned"
     CASE_OWNER_ASSIGNED = "case.owner_assigned"
     CASE_OWNER_REASSIGNED = "case.owner_reassigned"
     CASE_OWNER_CHANGED = "case.owner_changed"

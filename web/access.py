@@ -58,6 +58,7 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "tasks.reassign": (Role.SUPERVISOR,),
     "tasks.urge": STATION_ROLES,  # the case owner or a supervisor of the station (engine rule)
     "tasks.withdraw": (Role.OFFICER,),  # the officer who escalated (engine rule); never a liaison
+    "tasks.return_": CASE_ROLES,  # the department the task is escalated to (engine rule)
     "messages.correlate": (Role.SYSTEM, Role.LIAISON, Role.SUPERVISOR),
     "history.audit_trail": (Role.AUDITOR,),
     "incidents.list": (Role.ADMIN,),
@@ -90,6 +91,7 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages.tasks.reassign": ENDPOINT_ROLES["tasks.reassign"],
     "pages.tasks.urge": ENDPOINT_ROLES["tasks.urge"],
     "pages.tasks.withdraw": ENDPOINT_ROLES["tasks.withdraw"],
+    "pages.tasks.return_": ENDPOINT_ROLES["tasks.return_"],
     "pages.cases.new": ENDPOINT_ROLES["instances.start"],
     "pages.cases.create": ENDPOINT_ROLES["instances.start"],
     "pages.cases.show": ENDPOINT_ROLES["instances.get"],

@@ -554,7 +554,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
                 {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^\s]+$"},
                 "open tasks in one candidate group's queue",
             ),
-            query("state", TASK_STATE, "open, claimed, completed, cancelled or suspended"),
+            query("state", TASK_STATE, "open, claimed, completed, cancelled, suspended or returned"),
             query("instance_id", UUID, "tasks of one case"),
             query("business_key", BUSINESS_KEY, "tasks of one case, by business key"),
             query("due_before", TIME, "due strictly before (RFC 3339 with time zone)"),
@@ -616,6 +616,16 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         description="`task_id` is one of the department tasks the escalation opened: all of them close and "
         "the escalating task is the officer's again, with its original start and due time; the answer is "
         "that task. 409 `task_already_claimed` once a liaison claimed one (docs/operations.md).",
+    ),
+    "tasks.return_": op(
+        "Return (退回) an escalated task with a reason (its department: a candidate, or the holder)",
+        "tasks",
+        (200, "Task"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="Reason",
+        description="The task closes as `returned`; the escalating task is the case owner's again, to "
+        "re-route (another department, more information, or on the spot). 409 `task_already_claimed` "
+        "while another department of the same escalation holds its task (docs/operations.md).",
     ),
     "tasks.reassign": op(
         "Give a task to someone else (supervisor)",

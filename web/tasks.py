@@ -111,6 +111,13 @@ def withdraw(task_id: UUID):
     return jsonify(_plain(engine().tasks.withdraw(str(task_id), actor(), data["reason"], visible=check_visible)))
 
 
+@bp.post("/<uuid:task_id>/return")
+def return_(task_id: UUID):
+    """The department sends an escalated task back with a reason; the case owner re-routes."""
+    data = body()
+    return jsonify(_plain(engine().tasks.return_task(str(task_id), actor(), data["reason"], visible=check_visible)))
+
+
 @bp.post("/<uuid:task_id>/assignee")
 def reassign(task_id: UUID):
     data = body()

@@ -228,29 +228,12 @@ class TaskCommands:
             row = self._row(change, task_id, visible)
             if row.state not in OPEN_TASK_STATES or row.owner_task:
                 raise TaskNotOpen(f"the task is {row.state}: there is no open escalation to withdraw")
-            found = self._completed_before(change, row.created_at)
-            source = found[0] if found else None
+            source, opened = self._escalation_of(change, row)
             if source is None or source.completed_by_id != actor.id:
                 raise Forbidden("only the officer who escalated may withdraw the escalation")
-            opened = [
-                r
-                for r in change.hold(_OPEN_OF_CASE.all(change.scope.connection(), {"instance_id": change.instance.id}))
-                if r.created_at == row.created_at
-            ]
             if any(r.state == HumanTaskState.CLAIMED for r in opened):
                 raise TaskAlreadyClaimed("a liaison has claimed the escalation: it can no longer be withdrawn")
-            workflow = change.workflow
-            refresh_timers(workflow)
-            task = workflow.get_task_from_id(uuid.UUID(source.id))
-            if task is None or task.state != TaskState.COMPLETED:
-                raise TaskNotOpen("the escalation has moved on: it can no longer be withdrawn")
-            for removed in workflow.reset_from_task_id(task.id):
-                workflow.event_manager.remove_task(removed)  # SpiffWorkflow leaves removed catch events listening
-            workflow.do_engine_steps()
-            again = workflow.get_task_from_id(task.id)
-            if again is None or again.state != TaskState.READY:
-                raise TaskNotOpen("the escalation has moved on: it can no longer be withdrawn")
-            self._reopen(change, source, actor)
+            self._back_to(change, source, actor.id)
             change.audit(
                 Event.TASK_WITHDRAWN,
                 task_id=source.id,
@@ -267,10 +250,75 @@ class TaskCommands:
             )
             reopened.append(source.id)
 
-        def view(change: Change) -> dict[str, Any]:
-            return self._view_of(reopened[0])(change)
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, then=lambda c: self._view_of(reopened[0])(c))
 
-        return self.ctx.uow.run(self._instance_of(task_id), actor, op, then=view)
+    def return_task(self, task_id: str, actor: Actor, reason: str, visible=None) -> dict[str, Any]:
+        """Return (退回) an escalated task: the department says the case is not theirs or lacks information.
+
+        The task closes as `returned` (its row keeps the return and its time: returns count per
+        department); the escalating task is the case owner's again (the workflow is reset to it), to
+        re-route: choose another department, add information, or resolve on the spot. Returns the
+        returned task.
+        """
+        reason = checked_reason(reason)
+
+        def op(change: Change):
+            row = self._row(change, task_id, visible)
+            if row.state not in OPEN_TASK_STATES or row.owner_task:
+                raise TaskNotOpen(f"the task is {row.state}: only an open department task is returned")
+            if row.state == HumanTaskState.CLAIMED and row.assignee_id != actor.id:
+                raise NotAssignee("the task is held by someone else")
+            if row.state == HumanTaskState.OPEN and not is_candidate(actor, row):
+                raise NotCandidate("only the department the task is escalated to may return it")
+            source, opened = self._escalation_of(change, row)
+            if source is None:
+                raise TaskNotOpen("the task was not opened by an escalation: there is nothing to return it to")
+            others = [r for r in opened if r.id != row.id and r.state == HumanTaskState.CLAIMED]
+            if others:
+                raise TaskAlreadyClaimed(
+                    "another department is working on this escalation: return after it has reported"
+                )
+            close_task(change, row, HumanTaskState.RETURNED)
+            self._back_to(change, source, change.instance.case_owner_id or source.completed_by_id)
+            groups = row.candidate_groups
+            change.audit(Event.TASK_RETURNED, task_id=row.id, element_id=row.element_id, reason=reason, groups=groups)
+            change.emit(
+                Event.TASK_RETURNED,
+                task_id=row.id,
+                element_id=row.element_id,
+                candidate_groups=groups,
+                rerouting_task_id=source.id,
+                owner_id=change.instance.case_owner_id,
+            )
+
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, then=self._view_of(task_id))
+
+    def _escalation_of(self, change: Change, row: Record) -> tuple[Record | None, list[Record]]:
+        """The task whose completion opened `row` (the case's task completed last before it was created),
+        and the open tasks that completion opened (`row` among them)."""
+        found = self._completed_before(change, row.created_at)
+        opened = [
+            r
+            for r in change.hold(_OPEN_OF_CASE.all(change.scope.connection(), {"instance_id": change.instance.id}))
+            if r.created_at == row.created_at
+        ]
+        return (found[0] if found else None), opened
+
+    def _back_to(self, change: Change, source: Record, user_id: int | None) -> None:
+        """Reset the workflow to the completed `source` task and reopen its row for `user_id`; the
+        tasks and waits of the removed branch close with the projection."""
+        workflow = change.workflow
+        refresh_timers(workflow)
+        task = workflow.get_task_from_id(uuid.UUID(source.id))
+        if task is None or task.state != TaskState.COMPLETED:
+            raise TaskNotOpen("the escalation has moved on: it can no longer be taken back")
+        for removed in workflow.reset_from_task_id(task.id):
+            workflow.event_manager.remove_task(removed)  # SpiffWorkflow leaves removed catch events listening
+        workflow.do_engine_steps()
+        again = workflow.get_task_from_id(task.id)
+        if again is None or again.state != TaskState.READY:
+            raise TaskNotOpen("the escalation has moved on: it can no longer be taken back")
+        self._reopen(change, source, user_id)
 
     def _completed_before(self, change: Change, at: datetime) -> list[Record]:
         """The case's task completed last before `at`: the one whose completion opened a task created at `at`."""
@@ -279,7 +327,7 @@ class TaskCommands:
         )
 
     @staticmethod
-    def _reopen(change: Change, row: Record, actor: Actor) -> None:
+    def _reopen(change: Change, row: Record, user_id: int | None) -> None:
         """A completed task is the actor's again, as the workflow reset it: its row (history keeps the
         first completion in the audit trail), not a new one; its start and due time are the original."""
         write_row(
@@ -287,7 +335,7 @@ class TaskCommands:
             row,
             {
                 "state": HumanTaskState.CLAIMED,
-                "assignee_id": actor.id,
+                "assignee_id": user_id,
                 "claimed_at": change.now,
                 "ended_at": None,
                 "completed_by_id": None,

@@ -145,3 +145,33 @@ def test_refused_withdrawals_change_nothing(api, engine, reported, caller, statu
     before = database_rows(engine)
     error_of(who.post(f"/tasks/{civil['id']}/withdraw", REASON), status, code)
     assert database_rows(engine) == before
+
+
+# --- return -------------------------------------------------------------------------------------------
+def test_the_department_returns_over_http_and_the_owner_reroutes(api, reported):
+    civil = escalate_over_http(api, reported)
+    li = api.as_("li")
+    answer = li.post(f"/tasks/{civil['id']}/return", {"reason": "不属于民政职责"})
+    assert answer.status_code == 200 and answer.json["state"] == "returned", answer.json
+    wang = api.as_("wang")
+    wang.complete(reported, "assess_case", {"resolution": "escalate", "departments": ["health"]})
+    assert wang.task(reported, "handle_health")["state"] == "open"
+    returned = wang.tasks(instance_id=reported["id"], state="returned")
+    assert [t["id"] for t in returned] == [civil["id"]]
+
+
+@pytest.mark.parametrize(
+    ("caller", "body", "status", "code"),
+    [
+        ("zhao", REASON, 404, "not_found"),  # another department's liaison does not see it
+        ("wang", REASON, 403, "not_candidate"),
+        ("li", {"reason": ""}, 422, "validation_failed"),
+        ("sun", REASON, 403, "forbidden"),
+    ],
+)
+def test_refused_returns_change_nothing(api, engine, reported, caller, body, status, code):
+    civil = escalate_over_http(api, reported)
+    who = api.as_(caller)
+    before = database_rows(engine)
+    error_of(who.post(f"/tasks/{civil['id']}/return", body), status, code)
+    assert database_rows(engine) == before

@@ -66,3 +66,28 @@ def test_the_owner_urges_and_the_liaison_sees_the_flag_in_the_browser(open_as, e
             assert li.page.locator(".urged-note").is_visible()
             check(li, f"operations-task-urged-{lang}-{size}", size)
     check(wang, "operations-task-urge-form-zh-phone", "phone")
+
+
+def test_the_liaison_returns_a_task_and_the_owner_reroutes_in_the_browser(open_as, engine, world):
+    case = report_case(engine, world["wang"])
+    escalate(engine, world["wang"], case, ["civil_affairs"])
+    task = task_of(engine, case, "handle_civil_affairs")
+    for lang, locale in LOCALES:
+        for size, viewport in SIZES:
+            li = open_as("li", locale=locale) if viewport is None else open_as("li", DESKTOP, locale)
+            li.go(f"/tasks/{task['id']}")
+            check(li, f"operations-task-return-form-{lang}-{size}", size)
+    li.go(f"/tasks/{task['id']}")
+    send(li, "form[action$='/return']", "不属于民政职责")
+    assert engine.tasks.get_task(task["id"])["state"] == "returned"
+    wang = open_as("wang")
+    wang.go(f"/cases/{case['id']}")
+    assert wang.page.get_by_text("不属于民政职责").count() >= 1
+    check(wang, "operations-case-returned-zh-phone", "phone")
+    wang.go(f"/tasks/{task_of(engine, case, 'assess_case')['id']}")
+    wang.page.check("input[name=resolution][value=escalate]")
+    wang.page.evaluate("() => document.querySelectorAll('[name=departments]').forEach(e => e.checked = false)")
+    wang.page.check("input[name=departments][value=health]")
+    wang.page.click("main form.task-form button[type=submit]")
+    wang.page.wait_for_load_state("networkidle")
+    assert task_of(engine, case, "handle_health")["state"] == "open"

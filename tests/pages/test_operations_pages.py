@@ -67,3 +67,20 @@ def test_the_owner_withdraws_an_unclaimed_escalation_from_the_task_page(engine, 
     assert answer.status_code == 302
     assert task_of(engine, case, "assess_case")["assignee"] == "wang"
     assert "撤回了移交" in wang.text(f"/cases/{case['id']}")
+
+
+def test_the_liaison_returns_from_the_task_page_and_the_owner_sees_why(engine, world, browse):
+    case = report_case(engine, world["wang"])
+    escalate(engine, world["wang"], case, ["civil_affairs"])
+    task = task_of(engine, case, "handle_civil_affairs")
+    wang, li = browse("wang"), browse("li")
+    assert f'action="/tasks/{task["id"]}/return"' in li.text(f"/tasks/{task['id']}")
+    assert f'action="/tasks/{task["id"]}/return"' not in wang.text(f"/tasks/{task['id']}")
+    before = database_rows(engine)
+    assert li.post(f"/tasks/{task['id']}/return", {"reason": ""}).status_code == 422
+    assert wang.post(f"/tasks/{task['id']}/return", {"reason": "x"}).status_code == 403
+    assert database_rows(engine) == before
+    assert li.post(f"/tasks/{task['id']}/return", {"reason": "不属于民政职责"}).status_code == 302
+    assert engine.tasks.get_task(task["id"])["state"] == "returned"
+    page = wang.text(f"/cases/{case['id']}")
+    assert "退回了" in page and "不属于民政职责" in page

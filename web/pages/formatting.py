@@ -195,6 +195,9 @@ def action_words(entry: dict[str, Any], task_names: dict[str, str]) -> str:
             task=task,
             reason=details.get("reason", ""),
         ),
+        "task.returned": _(
+            "returned “%(task)s” to the case owner (reason: %(reason)s)", task=task, reason=details.get("reason", "")
+        ),
         "task.urged": _("urged “%(task)s” (reason: %(reason)s)", task=task, reason=details.get("reason", "")),
         "instance.variables_updated": _("corrected the case data"),
         "task.created": _("task “%(task)s” opened", task=task),
@@ -247,6 +250,7 @@ def task_state_name(state: str) -> str:
         "completed": _("Done"),
         "cancelled": _("Withdrawn"),
         "suspended": _("Paused"),
+        "returned": _("Returned"),
     }
     return names.get(state, state)
 

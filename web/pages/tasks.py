@@ -99,6 +99,14 @@ def withdraw(task_id: UUID):
     return redirect(url_for("pages.tasks.show", task_id=back["id"]))
 
 
+@bp.post("/<uuid:task_id>/return")
+def return_(task_id: UUID):
+    reason = reason_form(None)[1]
+    engine().tasks.return_task(str(task_id), g.actor, reason, visible=check_visible)
+    flash(_("The task is returned; the case owner will re-route the case."), "ok")
+    return redirect(url_for("pages.home.index"))
+
+
 def reason_form(field: str | None) -> tuple[str, str]:
     """A supervisor's action form: the chosen user (when `field`) and the reason, both required."""
     reason = (request.form.get("reason") or "").strip()[:REASON_MAX]
