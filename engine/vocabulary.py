@@ -116,6 +116,7 @@ class Event(StrEnum):
     TASK_URGED = "task.urged"
     TASK_WITHDRAWN = "task.withdrawn"
     TASK_RETURNED = "task.returned"
+    TASK_TRANSFERRED = "task.transferred"
     CASE_OWNER_ASSIGNED = "case.owner_assigned"
     CASE_OWNER_REASSIGNED = "case.owner_reassigned"
     CASE_OWNER_CHANGED = "case.owner_changed"

@@ -59,6 +59,7 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "tasks.urge": STATION_ROLES,  # the case owner or a supervisor of the station (engine rule)
     "tasks.withdraw": (Role.OFFICER,),  # the officer who escalated (engine rule); never a liaison
     "tasks.return_": CASE_ROLES,  # the department the task is escalated to (engine rule)
+    "tasks.transfer": CASE_ROLES,  # the holder (engine rule)
     "messages.correlate": (Role.SYSTEM, Role.LIAISON, Role.SUPERVISOR),
     "history.audit_trail": (Role.AUDITOR,),
     "incidents.list": (Role.ADMIN,),
@@ -92,6 +93,7 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages.tasks.urge": ENDPOINT_ROLES["tasks.urge"],
     "pages.tasks.withdraw": ENDPOINT_ROLES["tasks.withdraw"],
     "pages.tasks.return_": ENDPOINT_ROLES["tasks.return_"],
+    "pages.tasks.transfer": ENDPOINT_ROLES["tasks.transfer"],
     "pages.cases.new": ENDPOINT_ROLES["instances.start"],
     "pages.cases.create": ENDPOINT_ROLES["instances.start"],
     "pages.cases.show": ENDPOINT_ROLES["instances.get"],

@@ -627,6 +627,16 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "re-route (another department, more information, or on the spot). 409 `task_already_claimed` "
         "while another department of the same escalation holds its task (docs/operations.md).",
     ),
+    "tasks.transfer": op(
+        "Transfer (转办) a held task to a colleague of its queue, with a reason (its holder)",
+        "tasks",
+        (200, "Task"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="Reassign",
+        description="The deadline keeps running from the original start. The case owner's tasks are not "
+        "transferred (a supervisor reassigns the case); to send an escalation to another department, "
+        "return it (docs/operations.md).",
+    ),
     "tasks.reassign": op(
         "Give a task to someone else (supervisor)",
         "tasks",

@@ -118,6 +118,15 @@ def return_(task_id: UUID):
     return jsonify(_plain(engine().tasks.return_task(str(task_id), actor(), data["reason"], visible=check_visible)))
 
 
+@bp.post("/<uuid:task_id>/transfer")
+def transfer(task_id: UUID):
+    """The holder hands the task to a colleague of its queue, with a reason; the deadline runs on."""
+    data = body()
+    return jsonify(
+        _plain(engine().tasks.transfer(str(task_id), actor(), data["user"], data["reason"], visible=check_visible))
+    )
+
+
 @bp.post("/<uuid:task_id>/assignee")
 def reassign(task_id: UUID):
     data = body()

@@ -214,6 +214,37 @@ class TaskCommands:
 
         return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
 
+    def transfer(self, task_id: str, actor: Actor, username: str, reason: str, visible=None) -> dict[str, Any]:
+        """Transfer (转办) a held task to a colleague of its queue, with a reason; the deadline keeps
+        running from the original start (created and due times are not touched)."""
+        reason = checked_reason(reason)
+
+        def op(change: Change):
+            row = self._row(change, task_id, visible)
+            if row.state != HumanTaskState.CLAIMED:
+                raise TaskNotClaimed(f"the task is {row.state}: claim it before transferring it")
+            if row.assignee_id != actor.id:
+                raise NotAssignee("only the holder of a task transfers it")
+            if row.owner_task:
+                raise Forbidden("the case owner's tasks move only with the case, which a supervisor reassigns")
+            target = self._user(change.scope, username)
+            if target.id == actor.id or not is_candidate(target, row):
+                raise InvalidInput(
+                    f"'{username}' is not a colleague who may take this task",
+                    [{"field": "user", "message": "not in the task's groups"}],
+                )
+            self._assign(change, row, target.id)
+            change.audit(
+                Event.TASK_TRANSFERRED,
+                task_id=row.id,
+                element_id=row.element_id,
+                assignee=target.username,
+                reason=reason,
+            )
+            change.emit(Event.TASK_TRANSFERRED, task_id=row.id, element_id=row.element_id, assignee_id=target.id)
+
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
+
     def withdraw(self, task_id: str, actor: Actor, reason: str, visible=None) -> dict[str, Any]:
         """Withdraw (撤回) an escalation no liaison has claimed: the officer who escalated takes it back.
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from tests.api.conftest import error_of
-from tests.helpers import database_rows
+from tests.helpers import PASSWORD, database_rows
 
 REASON = {"reason": "等待法院开庭 waiting for the court date"}
 
@@ -175,3 +175,18 @@ def test_refused_returns_change_nothing(api, engine, reported, caller, body, sta
     before = database_rows(engine)
     error_of(who.post(f"/tasks/{civil['id']}/return", body), status, code)
     assert database_rows(engine) == before
+
+
+# --- transfer -----------------------------------------------------------------------------------------
+def test_the_holder_transfers_over_http_and_a_stranger_is_refused(api, engine, reported):
+    engine.identity.create_user("ma", "liaison", PASSWORD, ["civil_affairs"])
+    civil = escalate_over_http(api, reported)
+    li = api.as_("li")
+    assert li.post(f"/tasks/{civil['id']}/claim").status_code == 200
+    before = database_rows(engine)
+    error_of(api.as_("wang").post(f"/tasks/{civil['id']}/transfer", {"user": "ma", **REASON}), 403, "not_assignee")
+    error_of(li.post(f"/tasks/{civil['id']}/transfer", {"user": "zhao", **REASON}), 422, "invalid_input")
+    assert database_rows(engine) == before
+    answer = li.post(f"/tasks/{civil['id']}/transfer", {"user": "ma", **REASON})
+    assert answer.status_code == 200 and answer.json["assignee"] == "ma"
+    assert (answer.json["created_at"], answer.json["due_at"]) == (civil["created_at"], civil["due_at"])

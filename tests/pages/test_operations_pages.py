@@ -3,7 +3,7 @@ case from its page; everyone sees the suspension on the case and task pages; ref
 
 from __future__ import annotations
 
-from tests.helpers import database_rows, escalate, report_case, task_of
+from tests.helpers import PASSWORD, database_rows, escalate, report_case, task_of
 
 
 def test_the_supervisor_suspends_and_resumes_a_case_from_its_page(engine, world, browse):
@@ -84,3 +84,17 @@ def test_the_liaison_returns_from_the_task_page_and_the_owner_sees_why(engine, w
     assert engine.tasks.get_task(task["id"])["state"] == "returned"
     page = wang.text(f"/cases/{case['id']}")
     assert "退回了" in page and "不属于民政职责" in page
+
+
+def test_the_holder_transfers_from_the_task_page(engine, world, browse):
+    engine.identity.create_user("ma", "liaison", PASSWORD, ["civil_affairs"])
+    case = report_case(engine, world["wang"])
+    escalate(engine, world["wang"], case, ["civil_affairs"])
+    task = engine.tasks.claim(task_of(engine, case, "handle_civil_affairs")["id"], world["li"])
+    li = browse("li")
+    page = li.text(f"/tasks/{task['id']}")
+    assert f'action="/tasks/{task["id"]}/transfer"' in page and 'value="ma"' in page
+    assert li.post(f"/tasks/{task['id']}/transfer", {"user": "ma", "reason": ""}).status_code == 422
+    assert li.post(f"/tasks/{task['id']}/transfer", {"user": "ma", "reason": "休假"}).status_code == 302
+    assert engine.tasks.get_task(task["id"])["assignee"] == "ma"
+    assert "转办给 ma" in browse("wang").text(f"/cases/{case['id']}")

@@ -198,6 +198,12 @@ def action_words(entry: dict[str, Any], task_names: dict[str, str]) -> str:
         "task.returned": _(
             "returned “%(task)s” to the case owner (reason: %(reason)s)", task=task, reason=details.get("reason", "")
         ),
+        "task.transferred": _(
+            "transferred “%(task)s” to %(user)s (reason: %(reason)s)",
+            task=task,
+            user=details.get("assignee") or "",
+            reason=details.get("reason", ""),
+        ),
         "task.urged": _("urged “%(task)s” (reason: %(reason)s)", task=task, reason=details.get("reason", "")),
         "instance.variables_updated": _("corrected the case data"),
         "task.created": _("task “%(task)s” opened", task=task),

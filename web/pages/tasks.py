@@ -39,6 +39,7 @@ def render_task(task_id: UUID, values=None, errors=None, status: int = 200):
             values=values,
             errors=errors,
             colleagues=colleagues() if g.actor.role == Role.SUPERVISOR else [],
+            transfer_to=group_colleagues(task) if mine and not task["owner_task"] else [],
         ),
         status,
     )
@@ -105,6 +106,24 @@ def return_(task_id: UUID):
     engine().tasks.return_task(str(task_id), g.actor, reason, visible=check_visible)
     flash(_("The task is returned; the case owner will re-route the case."), "ok")
     return redirect(url_for("pages.home.index"))
+
+
+@bp.post("/<uuid:task_id>/transfer")
+def transfer(task_id: UUID):
+    user, reason = reason_form("user")
+    engine().tasks.transfer(str(task_id), g.actor, user, reason, visible=check_visible)
+    flash(_("The task now belongs to %(user)s.", user=user), "ok")
+    return redirect(url_for("pages.home.index"))
+
+
+def group_colleagues(task: dict) -> list[dict]:
+    """Active users of the task's department queues other than the caller: whom a holder may transfer to."""
+    groups = set(task["candidate_groups"])
+    return [
+        u
+        for u in engine().identity.list_users()
+        if u["active"] and u["username"] != g.actor.username and groups & set(u["departments"])
+    ]
 
 
 def reason_form(field: str | None) -> tuple[str, str]:
