@@ -60,6 +60,9 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "tasks.withdraw": (Role.OFFICER,),  # the officer who escalated (engine rule); never a liaison
     "tasks.return_": CASE_ROLES,  # the department the task is escalated to (engine rule)
     "tasks.transfer": CASE_ROLES,  # the holder (engine rule)
+    "tasks.request_extension": CASE_ROLES,  # the holder (engine rule)
+    "tasks.approve_extension": (Role.SUPERVISOR,),
+    "tasks.refuse_extension": (Role.SUPERVISOR,),
     "messages.correlate": (Role.SYSTEM, Role.LIAISON, Role.SUPERVISOR),
     "history.audit_trail": (Role.AUDITOR,),
     "incidents.list": (Role.ADMIN,),
@@ -94,6 +97,8 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages.tasks.withdraw": ENDPOINT_ROLES["tasks.withdraw"],
     "pages.tasks.return_": ENDPOINT_ROLES["tasks.return_"],
     "pages.tasks.transfer": ENDPOINT_ROLES["tasks.transfer"],
+    "pages.tasks.request_extension": ENDPOINT_ROLES["tasks.request_extension"],
+    "pages.tasks.decide_extension": ENDPOINT_ROLES["tasks.approve_extension"],
     "pages.cases.new": ENDPOINT_ROLES["instances.start"],
     "pages.cases.create": ENDPOINT_ROLES["instances.start"],
     "pages.cases.show": ENDPOINT_ROLES["instances.get"],

@@ -121,6 +121,8 @@ TASK = all_required(
         "sla_state": nullable(SLA_STATE),
         "urge_count": INT,  # 催办: how often the case owner or a supervisor pressed (docs/operations.md)
         "urged_at": nullable(TIME),
+        "extension_due_at": nullable(TIME),  # 延期: the due time asked for, awaiting a supervisor
+        "extended_from": nullable(TIME),  # the due time the last approved extension replaced
     }
 )
 INCIDENT = all_required(
@@ -304,6 +306,7 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
         ],
     ),
     "CancelInstance": obj({"reason": REASON}, ["reason"], closed=True),
+    "ExtensionRequest": obj({"reason": REASON, "due_at": TIME}, ["reason", "due_at"], closed=True),
     "Reason": obj({"reason": REASON}, ["reason"], closed=True),  # a handling operation's body (docs/operations.md)
     "Reassign": obj({"user": {**USERNAME}, "reason": REASON}, ["user", "reason"], closed=True),
     "UpdateVariables": obj(
@@ -636,6 +639,30 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         description="The deadline keeps running from the original start. The case owner's tasks are not "
         "transferred (a supervisor reassigns the case); to send an escalation to another department, "
         "return it (docs/operations.md).",
+    ),
+    "tasks.request_extension": op(
+        "Ask for a later due time (延期), with a reason (the holder)",
+        "tasks",
+        (200, "Task"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="ExtensionRequest",
+        description="The due time stands until a supervisor decides; the task shows the time asked for "
+        "(`extension_due_at`). 409 `extension_pending` while one waits (docs/operations.md).",
+    ),
+    "tasks.approve_extension": op(
+        "Approve a task's extension (supervisor of the case's station), with a reason",
+        "tasks",
+        (200, "Task"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="Reason",
+        description="`due_at` becomes the time asked for; `extended_from` keeps the one it replaced.",
+    ),
+    "tasks.refuse_extension": op(
+        "Refuse a task's extension (supervisor of the case's station), with a reason",
+        "tasks",
+        (200, "Task"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="Reason",
     ),
     "tasks.reassign": op(
         "Give a task to someone else (supervisor)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -11,7 +12,7 @@ from engine.vocabulary import Role
 
 from . import access
 from .context import actor, args, body, engine
-from .errors import forbidden
+from .errors import ApiError, forbidden
 from .instances import personal_data
 
 bp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks")
@@ -125,6 +126,44 @@ def transfer(task_id: UUID):
     return jsonify(
         _plain(engine().tasks.transfer(str(task_id), actor(), data["user"], data["reason"], visible=check_visible))
     )
+
+
+@bp.post("/<uuid:task_id>/extension")
+def request_extension(task_id: UUID):
+    """The holder asks for a later due time, with a reason (延期)."""
+    data = body()
+    due_at = parse_time(data["due_at"], "due_at")
+    return jsonify(
+        _plain(engine().tasks.request_extension(str(task_id), actor(), due_at, data["reason"], visible=check_visible))
+    )
+
+
+@bp.post("/<uuid:task_id>/extension/approve")
+def approve_extension(task_id: UUID):
+    data = body()
+    return jsonify(_plain(engine().tasks.decide_extension(str(task_id), actor(), True, data["reason"], check_visible)))
+
+
+@bp.post("/<uuid:task_id>/extension/refuse")
+def refuse_extension(task_id: UUID):
+    data = body()
+    return jsonify(_plain(engine().tasks.decide_extension(str(task_id), actor(), False, data["reason"], check_visible)))
+
+
+def parse_time(text: Any, field: str) -> datetime:
+    """An RFC 3339 time with a zone from a JSON body (a 422 naming the field otherwise)."""
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ApiError(
+            422,
+            "invalid_input",
+            f"{field} must be an RFC 3339 time with a time zone",
+            [{"field": field, "message": "invalid"}],
+        )
+    return moment
 
 
 @bp.post("/<uuid:task_id>/assignee")

@@ -236,6 +236,10 @@ class HumanTask(Base):
     outcome: Mapped[dict[str, Any] | None]  # declared, non-personal form fields (KPI reports)
     urge_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 催办: times pressed
     urged_at: Mapped[datetime | None]  # the last urge
+    # 延期: the due time the holder asked for, until a supervisor decides; the due time before the last
+    # approved extension (an extension is shown as such: `due_at` never moves silently)
+    extension_due_at: Mapped[datetime | None]
+    extended_from: Mapped[datetime | None]
 
 
 # an open task, with the states as literals: the partial index on open tasks applies (see TIMER_PENDING)

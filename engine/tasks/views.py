@@ -43,4 +43,6 @@ def task_view(row: HumanTask, assignee: str | None, completed_by: str | None, no
         "outcome": row.outcome,
         "urge_count": row.urge_count,
         "urged_at": _iso(row.urged_at),
+        "extension_due_at": _iso(row.extension_due_at),
+        "extended_from": _iso(row.extended_from),
     }

@@ -190,3 +190,36 @@ def test_the_holder_transfers_over_http_and_a_stranger_is_refused(api, engine, r
     answer = li.post(f"/tasks/{civil['id']}/transfer", {"user": "ma", **REASON})
     assert answer.status_code == 200 and answer.json["assignee"] == "ma"
     assert (answer.json["created_at"], answer.json["due_at"]) == (civil["created_at"], civil["due_at"])
+
+
+# --- extension ----------------------------------------------------------------------------------------
+def test_extension_requested_then_approved_over_http_and_refusals_change_nothing(api, engine, reported):
+    civil = escalate_over_http(api, reported)
+    li, zhou = api.as_("li"), api.as_("zhou")
+    assert li.post(f"/tasks/{civil['id']}/claim").status_code == 200
+    asked = (datetime.fromisoformat(civil["due_at"]) + timedelta(days=2)).isoformat()
+    before = database_rows(engine)
+    error_of(li.post(f"/tasks/{civil['id']}/extension", {"reason": "r", "due_at": "tomorrow"}), 422)
+    error_of(li.post(f"/tasks/{civil['id']}/extension/approve", REASON), 403, "forbidden")
+    error_of(zhou.post(f"/tasks/{civil['id']}/extension/approve", REASON), 409, "no_extension_requested")
+    error_of(api.as_("qian").post(f"/tasks/{civil['id']}/extension/approve", REASON), 404, "not_found")
+    assert database_rows(engine) == before
+    answer = li.post(f"/tasks/{civil['id']}/extension", {"reason": "等待体检结果", "due_at": asked})
+    assert answer.status_code == 200 and answer.json["extension_due_at"] == asked, answer.json
+    error_of(li.post(f"/tasks/{civil['id']}/extension", {"reason": "again", "due_at": asked}), 409, "extension_pending")
+    answer = zhou.post(f"/tasks/{civil['id']}/extension/approve", {"reason": "同意"})
+    assert answer.status_code == 200
+    assert (answer.json["due_at"], answer.json["extended_from"]) == (asked, civil["due_at"])
+
+
+def test_extension_refused_over_http(api, reported):
+    civil = escalate_over_http(api, reported)
+    li = api.as_("li")
+    assert li.post(f"/tasks/{civil['id']}/claim").status_code == 200
+    asked = (datetime.fromisoformat(civil["due_at"]) + timedelta(days=2)).isoformat()
+    assert li.post(f"/tasks/{civil['id']}/extension", {"reason": "r", "due_at": asked}).status_code == 200
+    answer = api.as_("zhou").post(f"/tasks/{civil['id']}/extension/refuse", {"reason": "时限内可完成"})
+    assert answer.status_code == 200 and (answer.json["due_at"], answer.json["extension_due_at"]) == (
+        civil["due_at"],
+        None,
+    )

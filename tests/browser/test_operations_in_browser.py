@@ -91,3 +91,28 @@ def test_the_liaison_returns_a_task_and_the_owner_reroutes_in_the_browser(open_a
     wang.page.click("main form.task-form button[type=submit]")
     wang.page.wait_for_load_state("networkidle")
     assert task_of(engine, case, "handle_health")["state"] == "open"
+
+
+def test_the_holder_asks_for_more_time_and_the_supervisor_approves_in_the_browser(open_as, engine, world):
+    case = report_case(engine, world["wang"])
+    escalate(engine, world["wang"], case, ["civil_affairs"])
+    task = engine.tasks.claim(task_of(engine, case, "handle_civil_affairs")["id"], world["li"])
+    li = open_as("li")
+    li.go(f"/tasks/{task['id']}")
+    check(li, "operations-task-extension-form-zh-phone", "phone")
+    li.page.select_option("form[action$='/extension'] select[name=days]", "3")
+    send(li, "form[action$='/extension']", "等待体检结果")
+    assert engine.tasks.get_task(task["id"])["extension_due_at"] is not None
+    for lang, locale in LOCALES:
+        for size, viewport in SIZES:
+            zhou = open_as("zhou", locale=locale) if viewport is None else open_as("zhou", DESKTOP, locale)
+            zhou.go(f"/tasks/{task['id']}")
+            assert zhou.page.locator(".extension-note").is_visible()
+            check(zhou, f"operations-task-extension-pending-{lang}-{size}", size)
+    zhou.page.fill("form[action$='/extension/decision'] input[name=reason]", "同意")
+    zhou.page.click("form[action$='/extension/decision'] button[value=approve]")
+    zhou.page.wait_for_load_state("networkidle")
+    assert engine.tasks.get_task(task["id"])["extended_from"] == task["due_at"]
+    li.go(f"/tasks/{task['id']}")
+    assert li.page.locator(".extended-note").is_visible()
+    check(li, "operations-task-extended-zh-phone", "phone")

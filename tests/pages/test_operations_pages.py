@@ -98,3 +98,24 @@ def test_the_holder_transfers_from_the_task_page(engine, world, browse):
     assert li.post(f"/tasks/{task['id']}/transfer", {"user": "ma", "reason": "休假"}).status_code == 302
     assert engine.tasks.get_task(task["id"])["assignee"] == "ma"
     assert "转办给 ma" in browse("wang").text(f"/cases/{case['id']}")
+
+
+def test_the_holder_asks_for_more_time_and_the_supervisor_approves_on_the_task_page(engine, world, browse):
+    case = report_case(engine, world["wang"])
+    escalate(engine, world["wang"], case, ["civil_affairs"])
+    task = engine.tasks.claim(task_of(engine, case, "handle_civil_affairs")["id"], world["li"])
+    li, zhou = browse("li"), browse("zhou")
+    assert f'action="/tasks/{task["id"]}/extension"' in li.text(f"/tasks/{task['id']}")
+    before = database_rows(engine)
+    assert li.post(f"/tasks/{task['id']}/extension", {"days": "5", "reason": "r"}).status_code == 422
+    assert li.post(f"/tasks/{task['id']}/extension", {"days": "3", "reason": ""}).status_code == 422
+    assert database_rows(engine) == before
+    assert li.post(f"/tasks/{task['id']}/extension", {"days": "3", "reason": "等待体检结果"}).status_code == 302
+    page = zhou.text(f"/tasks/{task['id']}")
+    assert "extension-note" in page and 'name="decision" value="approve"' in page
+    assert "申请延期中" in zhou.text(f"/cases/{case['id']}")
+    assert li.post(f"/tasks/{task['id']}/extension/decision", {"decision": "approve", "reason": "x"}).status_code == 403
+    reply = zhou.post(f"/tasks/{task['id']}/extension/decision", {"decision": "approve", "reason": "同意"})
+    assert reply.status_code == 302
+    assert engine.tasks.get_task(task["id"])["extended_from"] == task["due_at"]
+    assert "extended-note" in li.text(f"/tasks/{task['id']}") and "批准延期" in zhou.text(f"/cases/{case['id']}")

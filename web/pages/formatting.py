@@ -204,6 +204,21 @@ def action_words(entry: dict[str, Any], task_names: dict[str, str]) -> str:
             user=details.get("assignee") or "",
             reason=details.get("reason", ""),
         ),
+        "task.extension_requested": _(
+            "asked for more time on “%(task)s”, until %(when)s (reason: %(reason)s)",
+            task=task,
+            when=when(details.get("due_at")),
+            reason=details.get("reason", ""),
+        ),
+        "task.extension_approved": _(
+            "approved more time on “%(task)s”: due %(when)s (reason: %(reason)s)",
+            task=task,
+            when=when(details.get("requested_due_at")),
+            reason=details.get("reason", ""),
+        ),
+        "task.extension_refused": _(
+            "refused more time on “%(task)s” (reason: %(reason)s)", task=task, reason=details.get("reason", "")
+        ),
         "task.urged": _("urged “%(task)s” (reason: %(reason)s)", task=task, reason=details.get("reason", "")),
         "instance.variables_updated": _("corrected the case data"),
         "task.created": _("task “%(task)s” opened", task=task),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -40,6 +41,7 @@ def render_task(task_id: UUID, values=None, errors=None, status: int = 200):
             errors=errors,
             colleagues=colleagues() if g.actor.role == Role.SUPERVISOR else [],
             transfer_to=group_colleagues(task) if mine and not task["owner_task"] else [],
+            extension_days=EXTENSION_DAYS,
         ),
         status,
     )
@@ -114,6 +116,35 @@ def transfer(task_id: UUID):
     engine().tasks.transfer(str(task_id), g.actor, user, reason, visible=check_visible)
     flash(_("The task now belongs to %(user)s.", user=user), "ok")
     return redirect(url_for("pages.home.index"))
+
+
+EXTENSION_DAYS = (1, 3, 7, 14)  # what a holder may ask for on the page (the API takes any later time)
+
+
+@bp.post("/<uuid:task_id>/extension")
+def request_extension(task_id: UUID):
+    days = request.form.get("days", "")
+    reason = reason_form(None)[1]
+    if not days.isdigit() or int(days) not in EXTENSION_DAYS:
+        raise ApiError(422, "validation_failed", "choose how much more time")
+    task = engine().tasks.get_task(str(task_id))
+    due = datetime.fromisoformat(task["due_at"]) if task.get("due_at") else None
+    if due is None:
+        raise ApiError(422, "validation_failed", "this task has no due time to extend")
+    engine().tasks.request_extension(str(task_id), g.actor, due + timedelta(days=int(days)), reason, check_visible)
+    flash(_("Your request for more time waits for a supervisor."), "ok")
+    return redirect(url_for("pages.tasks.show", task_id=task_id))
+
+
+@bp.post("/<uuid:task_id>/extension/decision")
+def decide_extension(task_id: UUID):
+    decision = request.form.get("decision")
+    reason = reason_form(None)[1]
+    if decision not in ("approve", "refuse"):
+        raise ApiError(422, "validation_failed", "approve or refuse")
+    engine().tasks.decide_extension(str(task_id), g.actor, decision == "approve", reason, check_visible)
+    flash(_("The extension is approved.") if decision == "approve" else _("The extension is refused."), "ok")
+    return redirect(url_for("pages.tasks.show", task_id=task_id))
 
 
 def group_colleagues(task: dict) -> list[dict]:
