@@ -117,6 +117,8 @@ class Event(StrEnum):
     TASK_WITHDRAWN = "task.withdrawn"
     TASK_RETURNED = "task.returned"
     TASK_TRANSFERRED = "task.transferred"
+    TASK_DELEGATED = "task.delegated"
+    TASK_RESOLVED = "task.resolved"
     TASK_EXTENSION_REQUESTED = "task.extension_requested"
     TASK_EXTENSION_APPROVED = "task.extension_approved"
     TASK_EXTENSION_REFUSED = "task.extension_refused"

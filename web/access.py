@@ -61,6 +61,8 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "tasks.return_": CASE_ROLES,  # the department the task is escalated to (engine rule)
     "tasks.transfer": CASE_ROLES,  # the holder (engine rule)
     "tasks.request_extension": CASE_ROLES,  # the holder (engine rule)
+    "tasks.delegate": CASE_ROLES,  # the holder (engine rule)
+    "tasks.resolve": CASE_ROLES,  # the delegate (engine rule)
     "tasks.approve_extension": (Role.SUPERVISOR,),
     "tasks.refuse_extension": (Role.SUPERVISOR,),
     "messages.correlate": (Role.SYSTEM, Role.LIAISON, Role.SUPERVISOR),
@@ -98,6 +100,8 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages.tasks.return_": ENDPOINT_ROLES["tasks.return_"],
     "pages.tasks.transfer": ENDPOINT_ROLES["tasks.transfer"],
     "pages.tasks.request_extension": ENDPOINT_ROLES["tasks.request_extension"],
+    "pages.tasks.delegate": ENDPOINT_ROLES["tasks.delegate"],
+    "pages.tasks.resolve": ENDPOINT_ROLES["tasks.resolve"],
     "pages.tasks.decide_extension": ENDPOINT_ROLES["tasks.approve_extension"],
     "pages.cases.new": ENDPOINT_ROLES["instances.start"],
     "pages.cases.create": ENDPOINT_ROLES["instances.start"],

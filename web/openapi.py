@@ -123,6 +123,7 @@ TASK = all_required(
         "urged_at": nullable(TIME),
         "extension_due_at": nullable(TIME),  # 延期: the due time asked for, awaiting a supervisor
         "extended_from": nullable(TIME),  # the due time the last approved extension replaced
+        "delegated": BOOL,  # 委派: the assignee works for the holder who delegated it, and resolves it back
     }
 )
 INCIDENT = all_required(
@@ -659,6 +660,22 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     ),
     "tasks.refuse_extension": op(
         "Refuse a task's extension (supervisor of the case's station), with a reason",
+        "tasks",
+        (200, "Task"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="Reason",
+    ),
+    "tasks.delegate": op(
+        "Delegate (委派) a held task to a colleague of its queue, with a reason (its holder)",
+        "tasks",
+        (200, "Task"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="Reassign",
+        description="The colleague does the work and resolves it back; the holder confirms by completing "
+        "it. While delegated (`delegated`), completing, releasing and transferring answer 409 `task_delegated`.",
+    ),
+    "tasks.resolve": op(
+        "Resolve a delegated task back to the holder who delegated it, with a note (the delegate)",
         "tasks",
         (200, "Task"),
         errors=(*JSON_ERRORS, 404, 409),

@@ -166,6 +166,22 @@ def parse_time(text: Any, field: str) -> datetime:
     return moment
 
 
+@bp.post("/<uuid:task_id>/delegate")
+def delegate(task_id: UUID):
+    """The holder asks a colleague to do the work; it comes back to the holder (resolve) to confirm."""
+    data = body()
+    return jsonify(
+        _plain(engine().tasks.delegate(str(task_id), actor(), data["user"], data["reason"], visible=check_visible))
+    )
+
+
+@bp.post("/<uuid:task_id>/resolve")
+def resolve(task_id: UUID):
+    """The delegate hands the task back to the holder who delegated it."""
+    data = body()
+    return jsonify(_plain(engine().tasks.resolve(str(task_id), actor(), data["reason"], visible=check_visible)))
+
+
 @bp.post("/<uuid:task_id>/assignee")
 def reassign(task_id: UUID):
     data = body()

@@ -240,6 +240,8 @@ class HumanTask(Base):
     # approved extension (an extension is shown as such: `due_at` never moves silently)
     extension_due_at: Mapped[datetime | None]
     extended_from: Mapped[datetime | None]
+    # 委派: the holder who delegated the task to its current assignee; it comes back to them (resolve)
+    delegated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 # an open task, with the states as literals: the partial index on open tasks applies (see TIMER_PENDING)

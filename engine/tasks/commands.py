@@ -23,7 +23,9 @@ from ..errors import (
     NotCandidate,
     OwnedByAnother,
     TaskAlreadyClaimed,
+    TaskDelegated,
     TaskNotClaimed,
+    TaskNotDelegated,
     TaskNotFound,
     TaskNotOpen,
     UserNotFound,
@@ -96,6 +98,8 @@ class TaskCommands:
                 raise TaskNotClaimed("the task is not claimed")
             if row.assignee_id != actor.id and not self._supervises(actor, row):
                 raise NotAssignee("only the assignee or a supervisor of the station may release the task")
+            if row.delegated_by_id is not None:
+                raise TaskDelegated("the task is delegated: resolve it back to its holder first")
             write_row(change.scope, row, {"state": HumanTaskState.OPEN, "assignee_id": None, "claimed_at": None})
             add_candidates(change.scope, row)
             change.audit(Event.TASK_UNCLAIMED, task_id=row.id, element_id=row.element_id)
@@ -118,6 +122,8 @@ class TaskCommands:
                 self._claim(change, row, actor)
             elif row.assignee_id != actor.id:
                 raise NotAssignee("the task is assigned to someone else")
+            if row.delegated_by_id is not None:
+                raise TaskDelegated("the task is delegated: resolve it back to its holder, who completes it")
             if row.form_key and row.form_key in self.ctx.forms:
                 plain, personal = self.ctx.forms.get(row.form_key).validate(data)
             else:
@@ -225,6 +231,8 @@ class TaskCommands:
                 raise TaskNotClaimed(f"the task is {row.state}: claim it before transferring it")
             if row.assignee_id != actor.id:
                 raise NotAssignee("only the holder of a task transfers it")
+            if row.delegated_by_id is not None:
+                raise TaskDelegated("the task is delegated: resolve it back to its holder first")
             if row.owner_task:
                 raise Forbidden("the case owner's tasks move only with the case, which a supervisor reassigns")
             target = self._user(change.scope, username)
@@ -242,6 +250,56 @@ class TaskCommands:
                 reason=reason,
             )
             change.emit(Event.TASK_TRANSFERRED, task_id=row.id, element_id=row.element_id, assignee_id=target.id)
+
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
+
+    def delegate(self, task_id: str, actor: Actor, username: str, reason: str, visible=None) -> dict[str, Any]:
+        """Delegate (委派) a held task to a colleague who may claim it: they do the work and resolve it
+        back to the holder, who confirms by completing it; the case's ownership does not move."""
+        reason = checked_reason(reason)
+
+        def op(change: Change):
+            row = self._row(change, task_id, visible)
+            if row.state != HumanTaskState.CLAIMED:
+                raise TaskNotClaimed(f"the task is {row.state}: claim it before delegating it")
+            if row.assignee_id != actor.id:
+                raise NotAssignee("only the holder of a task delegates it")
+            if row.delegated_by_id is not None:
+                raise TaskDelegated("the task is delegated already: it is resolved back first")
+            target = self._user(change.scope, username)
+            if target.id == actor.id or not is_candidate(target, row):
+                raise InvalidInput(
+                    f"'{username}' is not a colleague who may take this task",
+                    [{"field": "user", "message": "not in the task's groups"}],
+                )
+            write_row(change.scope, row, {"assignee_id": target.id, "delegated_by_id": actor.id})
+            change.audit(
+                Event.TASK_DELEGATED, task_id=row.id, element_id=row.element_id, assignee=target.username, reason=reason
+            )
+            change.emit(
+                Event.TASK_DELEGATED,
+                task_id=row.id,
+                element_id=row.element_id,
+                assignee_id=target.id,
+                delegated_by_id=actor.id,
+            )
+
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
+
+    def resolve(self, task_id: str, actor: Actor, reason: str, visible=None) -> dict[str, Any]:
+        """The delegate hands a delegated task back to the holder who delegated it, with a note of what was done."""
+        reason = checked_reason(reason)
+
+        def op(change: Change):
+            row = self._row(change, task_id, visible)
+            if row.state != HumanTaskState.CLAIMED or row.delegated_by_id is None:
+                raise TaskNotDelegated("the task is not delegated: there is nothing to resolve")
+            if row.assignee_id != actor.id:
+                raise NotAssignee("only the colleague the task is delegated to resolves it")
+            holder = row.delegated_by_id
+            write_row(change.scope, row, {"assignee_id": holder, "delegated_by_id": None})
+            change.audit(Event.TASK_RESOLVED, task_id=row.id, element_id=row.element_id, reason=reason)
+            change.emit(Event.TASK_RESOLVED, task_id=row.id, element_id=row.element_id, assignee_id=holder)
 
         return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
 
@@ -449,7 +507,14 @@ class TaskCommands:
     @staticmethod
     def _assign(change: Change, row: Record, user_id: int | None) -> None:
         write_row(
-            change.scope, row, {"state": HumanTaskState.CLAIMED, "assignee_id": user_id, "claimed_at": change.now}
+            change.scope,
+            row,
+            {
+                "state": HumanTaskState.CLAIMED,
+                "assignee_id": user_id,
+                "claimed_at": change.now,
+                "delegated_by_id": None,
+            },
         )
         drop_candidates(change.scope, row.id)
 

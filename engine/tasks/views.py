@@ -45,4 +45,5 @@ def task_view(row: HumanTask, assignee: str | None, completed_by: str | None, no
         "urged_at": _iso(row.urged_at),
         "extension_due_at": _iso(row.extension_due_at),
         "extended_from": _iso(row.extended_from),
+        "delegated": row.delegated_by_id is not None,  # 委派: its assignee works for the holder who delegated it
     }

@@ -168,6 +168,7 @@ def _create_task(ctx: Engine, change: Change, task) -> None:
         "urged_at": None,
         "extension_due_at": None,
         "extended_from": None,
+        "delegated_by_id": None,
     }
     change.task_rows.append(row)
     for kind, when in ((TimerKind.SLA_WARNING, terms.warn_at), (TimerKind.SLA_BREACH, due_at)):

@@ -119,3 +119,18 @@ def test_the_holder_asks_for_more_time_and_the_supervisor_approves_on_the_task_p
     assert reply.status_code == 302
     assert engine.tasks.get_task(task["id"])["extended_from"] == task["due_at"]
     assert "extended-note" in li.text(f"/tasks/{task['id']}") and "批准延期" in zhou.text(f"/cases/{case['id']}")
+
+
+def test_delegate_and_hand_back_on_the_task_page(engine, world, browse):
+    engine.identity.create_user("ma", "liaison", PASSWORD, ["civil_affairs"])
+    case = report_case(engine, world["wang"])
+    escalate(engine, world["wang"], case, ["civil_affairs"])
+    task = engine.tasks.claim(task_of(engine, case, "handle_civil_affairs")["id"], world["li"])
+    li, ma = browse("li"), browse("ma")
+    assert f'action="/tasks/{task["id"]}/delegate"' in li.text(f"/tasks/{task['id']}")
+    assert li.post(f"/tasks/{task['id']}/delegate", {"user": "ma", "reason": "请协助"}).status_code == 302
+    page = ma.text(f"/tasks/{task['id']}")
+    assert "delegated-note" in page and f'action="/tasks/{task["id"]}/resolve"' in page
+    assert ma.post(f"/tasks/{task['id']}/resolve", {"reason": "已入户核实"}).status_code == 302
+    assert engine.tasks.get_task(task["id"])["assignee"] == "li"
+    assert "委派给 ma" in browse("wang").text(f"/cases/{case['id']}")

@@ -219,6 +219,13 @@ def action_words(entry: dict[str, Any], task_names: dict[str, str]) -> str:
         "task.extension_refused": _(
             "refused more time on “%(task)s” (reason: %(reason)s)", task=task, reason=details.get("reason", "")
         ),
+        "task.delegated": _(
+            "asked %(user)s to work on “%(task)s” (reason: %(reason)s)",
+            task=task,
+            user=details.get("assignee") or "",
+            reason=details.get("reason", ""),
+        ),
+        "task.resolved": _("handed “%(task)s” back (done: %(reason)s)", task=task, reason=details.get("reason", "")),
         "task.urged": _("urged “%(task)s” (reason: %(reason)s)", task=task, reason=details.get("reason", "")),
         "instance.variables_updated": _("corrected the case data"),
         "task.created": _("task “%(task)s” opened", task=task),

@@ -40,7 +40,8 @@ def render_task(task_id: UUID, values=None, errors=None, status: int = 200):
             values=values,
             errors=errors,
             colleagues=colleagues() if g.actor.role == Role.SUPERVISOR else [],
-            transfer_to=group_colleagues(task) if mine and not task["owner_task"] else [],
+            transfer_to=group_colleagues(task) if mine and not task["owner_task"] and not task["delegated"] else [],
+            delegate_to=group_colleagues(task) if mine and not task["delegated"] else [],
             extension_days=EXTENSION_DAYS,
         ),
         status,
@@ -145,6 +146,22 @@ def decide_extension(task_id: UUID):
     engine().tasks.decide_extension(str(task_id), g.actor, decision == "approve", reason, check_visible)
     flash(_("The extension is approved.") if decision == "approve" else _("The extension is refused."), "ok")
     return redirect(url_for("pages.tasks.show", task_id=task_id))
+
+
+@bp.post("/<uuid:task_id>/delegate")
+def delegate(task_id: UUID):
+    user, reason = reason_form("user")
+    engine().tasks.delegate(str(task_id), g.actor, user, reason, visible=check_visible)
+    flash(_("%(user)s now works on the task for you; it comes back to you to complete.", user=user), "ok")
+    return redirect(url_for("pages.home.index"))
+
+
+@bp.post("/<uuid:task_id>/resolve")
+def resolve(task_id: UUID):
+    reason = reason_form(None)[1]
+    engine().tasks.resolve(str(task_id), g.actor, reason, visible=check_visible)
+    flash(_("The task went back to its holder."), "ok")
+    return redirect(url_for("pages.home.index"))
 
 
 def group_colleagues(task: dict) -> list[dict]:
