@@ -33,7 +33,8 @@ def upgrade() -> None:
                                       nullable=True))
         batch_op.add_column(sa.Column('extended_from', engine.store.models.UTCDateTime(timezone=True),
                                       nullable=True))
-        batch_op.add_column(sa.Column('delegated_by_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('delegated_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),
+                                      nullable=True))
         batch_op.create_foreign_key('fk_human_tasks_delegated_by_id_users', 'users', ['delegated_by_id'], ['id'])
     with op.batch_alter_table('timers', schema=None) as batch_op:
         batch_op.create_index('ix_timers_paused', ['instance_id'], unique=False,
