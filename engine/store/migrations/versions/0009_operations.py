@@ -1,7 +1,7 @@
 """handling operations: suspended cases, paused timers, urged and extended tasks (issue 20)
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-06 22:40:00
 
 A suspended case records since when (resuming moves its deadlines and timers by the pause); its
@@ -16,7 +16,7 @@ import engine.store.models
 
 
 revision = '0009'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
