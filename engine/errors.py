@@ -95,8 +95,28 @@ class TaskNotClaimed(Conflict):
     code = "task_not_claimed"
 
 
+class TaskDelegated(Conflict):
+    """The task is delegated (委派): its delegate resolves it back before anything else happens to it."""
+
+    code = "task_delegated"
+
+
+class TaskNotDelegated(Conflict):
+    code = "task_not_delegated"
+
+
 class InstanceNotRunning(Conflict):
     code = "instance_not_running"
+
+
+class InstanceSuspended(InstanceNotRunning):
+    """The case is suspended (挂起): its tasks wait until a supervisor resumes it."""
+
+    code = "instance_suspended"
+
+
+class InstanceNotSuspended(Conflict):
+    code = "instance_not_suspended"
 
 
 class MessageNotCorrelated(Conflict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.util.task import TaskState
@@ -14,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from . import correlation
+from . import correlation, suspension
 from .audit import audit_view
 from .correlation import waiting_event
 from .errors import (
@@ -23,6 +24,7 @@ from .errors import (
     Forbidden,
     InstanceNotFound,
     InstanceNotRunning,
+    InstanceNotSuspended,
     InvalidInput,
     PersonalField,
     TooLarge,
@@ -170,24 +172,65 @@ class RuntimeService:
             raise InstanceNotFound(f"no process instance has business key '{business_key}'")
         return found
 
-    # --- cancel ----------------------------------------------------------------------------------
+    # --- cancel (terminate), suspend, resume ---------------------------------------------------------
     def cancel_instance(self, instance_id: str, actor, reason: str) -> dict[str, Any]:
+        """Terminate (终止) a running or suspended case, with a reason."""
         reason = checked_reason(reason)
-        if actor.role not in CANCEL_ROLES:
-            raise Forbidden("only a supervisor or an admin may cancel a case")
+        _check_supervisor(actor, "cancel")
 
         def cancel(change: Change):
             instance = change.instance
-            if instance.status != InstanceStatus.RUNNING:
+            if instance.status not in (InstanceStatus.RUNNING, InstanceStatus.SUSPENDED):
                 raise InstanceNotRunning(f"instance {instance.business_key} is {instance.status}")
-            if actor.role == Role.SUPERVISOR and instance.station_id not in (None, actor.station_id):
-                raise Forbidden("a supervisor cancels only the cases of their station")
+            _check_station(actor, instance, "cancel")
+            if instance.status == InstanceStatus.SUSPENDED:
+                suspension.settle_paused(change)
             change.workflow.cancel()
-            change.set_instance(status=InstanceStatus.CANCELLED, ended_at=change.now)
+            change.set_instance(status=InstanceStatus.CANCELLED, ended_at=change.now, suspended_at=None)
             change.audit(Event.INSTANCE_CANCELLED, reason=reason)
             change.emit(Event.INSTANCE_CANCELLED, process_key=instance.process_key)
 
         self.ctx.uow.run(instance_id, actor, cancel)
+        return self.get_instance(instance_id)
+
+    terminate_instance = cancel_instance
+
+    def suspend_instance(self, instance_id: str, actor, reason: str) -> dict[str, Any]:
+        """Suspend (挂起) a running case with a reason: its tasks wait, its deadlines and timers pause."""
+        reason = checked_reason(reason)
+        _check_supervisor(actor, "suspend")
+
+        def suspend(change: Change):
+            instance = change.instance
+            if instance.status != InstanceStatus.RUNNING:
+                raise InstanceNotRunning(f"instance {instance.business_key} is {instance.status}")
+            _check_station(actor, instance, "suspend")
+            tasks = suspension.pause(change)
+            change.set_instance(status=InstanceStatus.SUSPENDED, suspended_at=change.now)
+            change.audit(Event.INSTANCE_SUSPENDED, reason=reason, tasks=tasks)
+            change.emit(Event.INSTANCE_SUSPENDED, process_key=instance.process_key)
+
+        self.ctx.uow.run(instance_id, actor, suspend, load_workflow=False)
+        return self.get_instance(instance_id)
+
+    def resume_instance(self, instance_id: str, actor, reason: str) -> dict[str, Any]:
+        """Resume (激活) a suspended case: every deadline keeps the time it had left when suspended."""
+        reason = checked_reason(reason)
+        _check_supervisor(actor, "resume")
+
+        def resume(change: Change):
+            instance = change.instance
+            if instance.status != InstanceStatus.SUSPENDED:
+                raise InstanceNotSuspended(f"instance {instance.business_key} is {instance.status}, not suspended")
+            _check_station(actor, instance, "resume")
+            paused = max(change.now - (instance.suspended_at or change.now), timedelta(0))
+            change.set_instance(status=InstanceStatus.RUNNING, suspended_at=None)
+            suspension.unpause(change, paused)
+            seconds = int(paused.total_seconds())
+            change.audit(Event.INSTANCE_RESUMED, reason=reason, paused_seconds=seconds)
+            change.emit(Event.INSTANCE_RESUMED, process_key=instance.process_key, paused_seconds=seconds)
+
+        self.ctx.uow.run(instance_id, actor, resume)
         return self.get_instance(instance_id)
 
     # --- repair ----------------------------------------------------------------------------------
@@ -377,6 +420,16 @@ _AUDIT = AuditEntry.__table__
 _HISTORY = DriverQuery(select(_AUDIT).where(_AUDIT.c.instance_id == bindparam("instance_id")).order_by(_AUDIT.c.id))
 
 
+def _check_supervisor(actor, verb: str) -> None:
+    if actor.role not in CANCEL_ROLES:
+        raise Forbidden(f"only a supervisor or an admin may {verb} a case")
+
+
+def _check_station(actor, instance, verb: str) -> None:
+    if actor.role == Role.SUPERVISOR and instance.station_id not in (None, actor.station_id):
+        raise Forbidden(f"a supervisor {verb}s only the cases of their station")
+
+
 def _checked_start(variables: dict[str, Any] | None, business_key: str | None) -> dict[str, Any]:
     """A start's variables (a JSON object within the size limit) and business key, checked."""
     variables = {} if variables is None else variables
@@ -406,6 +459,7 @@ def _new_instance(business_key: str, definition_id: int, key: str, actor, now) -
             started_by_id=actor.id,
             started_at=now,
             ended_at=None,
+            suspended_at=None,
             variables={},
             state="",
             version=1,

@@ -18,6 +18,8 @@ class HumanTaskState(StrEnum):
     CLAIMED = "claimed"  # held by its assignee
     COMPLETED = "completed"
     CANCELLED = "cancelled"  # gone from the workflow (a boundary event, a cancelled case)
+    SUSPENDED = "suspended"  # its case is suspended: nobody claims or completes it, its deadline pauses
+    RETURNED = "returned"  # sent back by its department (退回) with a reason; the case owner re-routes
 
 
 # The states of a task someone still has to act on (the partial index on open tasks names them).
@@ -28,8 +30,9 @@ class InstanceStatus(StrEnum):
     """A case (`process_instances.status`)."""
 
     RUNNING = "running"
+    SUSPENDED = "suspended"  # paused with a reason (waiting for a court date): deadlines and timers pause
     COMPLETED = "completed"
-    CANCELLED = "cancelled"
+    CANCELLED = "cancelled"  # terminated (终止) by a supervisor or an admin
 
 
 class TimerStatus(StrEnum):
@@ -39,6 +42,7 @@ class TimerStatus(StrEnum):
     FIRED = "fired"
     CANCELLED = "cancelled"
     INCIDENT = "incident"  # failed its last attempt: an incident stands for it
+    PAUSED = "paused"  # its case is suspended: resumed later, due later by the time paused
 
 
 class TimerKind(StrEnum):
@@ -108,12 +112,23 @@ class Event(StrEnum):
     INSTANCE_COMPLETED = "instance.completed"
     INSTANCE_CANCELLED = "instance.cancelled"
     INSTANCE_VARIABLES_UPDATED = "instance.variables_updated"
+    INSTANCE_SUSPENDED = "instance.suspended"
+    INSTANCE_RESUMED = "instance.resumed"
     TASK_CREATED = "task.created"
     TASK_CLAIMED = "task.claimed"
     TASK_UNCLAIMED = "task.unclaimed"
     TASK_COMPLETED = "task.completed"
     TASK_CANCELLED = "task.cancelled"
     TASK_REASSIGNED = "task.reassigned"
+    TASK_URGED = "task.urged"
+    TASK_WITHDRAWN = "task.withdrawn"
+    TASK_RETURNED = "task.returned"
+    TASK_TRANSFERRED = "task.transferred"
+    TASK_DELEGATED = "task.delegated"
+    TASK_RESOLVED = "task.resolved"
+    TASK_EXTENSION_REQUESTED = "task.extension_requested"
+    TASK_EXTENSION_APPROVED = "task.extension_approved"
+    TASK_EXTENSION_REFUSED = "task.extension_refused"
     CASE_OWNER_ASSIGNED = "case.owner_assigned"
     CASE_OWNER_REASSIGNED = "case.owner_reassigned"
     CASE_OWNER_CHANGED = "case.owner_changed"

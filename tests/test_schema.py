@@ -45,7 +45,9 @@ def test_timer_lookup_indexes_hold_unsettled_timers_only(database_url):
     by_case = predicates["ix_timers_instance_task"]
     assert by_case is not None and "pending" in by_case and "incident" in by_case
     assert "fired" not in by_case and "cancelled" not in by_case
-    assert set(predicates) == {"ix_timers_due", "ix_timers_claim_token", "ix_timers_instance_task"}
+    paused = predicates["ix_timers_paused"]  # a suspended case's parked timers (docs/operations.md)
+    assert paused is not None and "paused" in paused and "pending" not in paused
+    assert set(predicates) == {"ix_timers_due", "ix_timers_claim_token", "ix_timers_instance_task", "ix_timers_paused"}
 
 
 def test_outbox_event_ids_carry_no_unique_index(database_url):

@@ -46,6 +46,9 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "instances.get": CASE_ROLES,
     "instances.diagram": CASE_ROLES,
     "instances.cancel": (Role.SUPERVISOR, Role.ADMIN),
+    "instances.terminate": (Role.SUPERVISOR, Role.ADMIN),
+    "instances.suspend": (Role.SUPERVISOR, Role.ADMIN),
+    "instances.resume": (Role.SUPERVISOR, Role.ADMIN),
     "instances.reassign_owner": (Role.SUPERVISOR,),
     "attachments.upload": CASE_ROLES,
     "attachments.list": CASE_ROLES,
@@ -59,6 +62,15 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "tasks.unclaim": CASE_ROLES,
     "tasks.complete": CASE_ROLES,
     "tasks.reassign": (Role.SUPERVISOR,),
+    "tasks.urge": STATION_ROLES,  # the case owner or a supervisor of the station (engine rule)
+    "tasks.withdraw": (Role.OFFICER,),  # the officer who escalated (engine rule); never a liaison
+    "tasks.return_": CASE_ROLES,  # the department the task is escalated to (engine rule)
+    "tasks.transfer": CASE_ROLES,  # the holder (engine rule)
+    "tasks.request_extension": CASE_ROLES,  # the holder (engine rule)
+    "tasks.delegate": CASE_ROLES,  # the holder (engine rule)
+    "tasks.resolve": CASE_ROLES,  # the delegate (engine rule)
+    "tasks.approve_extension": (Role.SUPERVISOR,),
+    "tasks.refuse_extension": (Role.SUPERVISOR,),
     "collab.list_comments": CASE_ROLES,
     "collab.add_comment": CASE_ROLES,
     "collab.list_phrases": (*CASE_ROLES, Role.ADMIN),
@@ -100,6 +112,14 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages.tasks.release": ENDPOINT_ROLES["tasks.unclaim"],
     "pages.tasks.complete": ENDPOINT_ROLES["tasks.complete"],
     "pages.tasks.reassign": ENDPOINT_ROLES["tasks.reassign"],
+    "pages.tasks.urge": ENDPOINT_ROLES["tasks.urge"],
+    "pages.tasks.withdraw": ENDPOINT_ROLES["tasks.withdraw"],
+    "pages.tasks.return_": ENDPOINT_ROLES["tasks.return_"],
+    "pages.tasks.transfer": ENDPOINT_ROLES["tasks.transfer"],
+    "pages.tasks.request_extension": ENDPOINT_ROLES["tasks.request_extension"],
+    "pages.tasks.delegate": ENDPOINT_ROLES["tasks.delegate"],
+    "pages.tasks.resolve": ENDPOINT_ROLES["tasks.resolve"],
+    "pages.tasks.decide_extension": ENDPOINT_ROLES["tasks.approve_extension"],
     "pages.cases.new": ENDPOINT_ROLES["instances.start"],
     "pages.cases.create": ENDPOINT_ROLES["instances.start"],
     "pages.cases.show": ENDPOINT_ROLES["instances.get"],
@@ -112,6 +132,8 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages.home.save_view": ENDPOINT_ROLES["collab.create_view"],
     "pages.home.remove_view": ENDPOINT_ROLES["collab.remove_view"],
     "pages.cases.cancel": ENDPOINT_ROLES["instances.cancel"],
+    "pages.cases.suspend": ENDPOINT_ROLES["instances.suspend"],
+    "pages.cases.resume": ENDPOINT_ROLES["instances.resume"],
     "pages.cases.reassign_owner": ENDPOINT_ROLES["instances.reassign_owner"],
     "pages.attachments.upload": ENDPOINT_ROLES["attachments.upload"],
     "pages.attachments.content": ENDPOINT_ROLES["attachments.content"],

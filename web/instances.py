@@ -1,4 +1,4 @@
-"""Process instances (cases): report, list, read, cancel, reassign the case owner."""
+"""Process instances (cases): report, list, read, cancel (terminate), suspend, resume, reassign the case owner."""
 
 from __future__ import annotations
 
@@ -106,6 +106,25 @@ def cancel(instance_id: UUID):
     return jsonify(summary(cancel_case(actor(), instance_id, data["reason"])))
 
 
+@bp.post("/<uuid:instance_id>/terminate")
+def terminate(instance_id: UUID):
+    """Terminate (终止): the cancel case workers know by this name."""
+    data = body()
+    return jsonify(summary(cancel_case(actor(), instance_id, data["reason"])))
+
+
+@bp.post("/<uuid:instance_id>/suspend")
+def suspend(instance_id: UUID):
+    data = body()
+    return jsonify(summary(suspend_case(actor(), instance_id, data["reason"])))
+
+
+@bp.post("/<uuid:instance_id>/resume")
+def resume(instance_id: UUID):
+    data = body()
+    return jsonify(summary(resume_case(actor(), instance_id, data["reason"])))
+
+
 @bp.post("/<uuid:instance_id>/case-owner")
 def reassign_owner(instance_id: UUID):
     data = body()
@@ -116,6 +135,18 @@ def cancel_case(who, instance_id: UUID | str, reason: str) -> dict[str, Any]:
     if who.role != Role.ADMIN:
         access.check_instance(who, engine().runtime.get_instance(str(instance_id), history=False))
     return engine().runtime.cancel_instance(str(instance_id), who, reason)
+
+
+def suspend_case(who, instance_id: UUID | str, reason: str) -> dict[str, Any]:
+    if who.role != Role.ADMIN:
+        access.check_instance(who, engine().runtime.get_instance(str(instance_id), history=False))
+    return engine().runtime.suspend_instance(str(instance_id), who, reason)
+
+
+def resume_case(who, instance_id: UUID | str, reason: str) -> dict[str, Any]:
+    if who.role != Role.ADMIN:
+        access.check_instance(who, engine().runtime.get_instance(str(instance_id), history=False))
+    return engine().runtime.resume_instance(str(instance_id), who, reason)
 
 
 def reassign_case_owner(who, instance_id: UUID | str, user: str, reason: str) -> dict[str, Any]:

@@ -120,6 +120,11 @@ TASK = all_required(
         "outcome": nullable(OBJ),
         "warn_at": nullable(TIME),
         "sla_state": nullable(SLA_STATE),
+        "urge_count": INT,  # 催办: how often the case owner or a supervisor pressed (docs/operations.md)
+        "urged_at": nullable(TIME),
+        "extension_due_at": nullable(TIME),  # 延期: the due time asked for, awaiting a supervisor
+        "extended_from": nullable(TIME),  # the due time the last approved extension replaced
+        "delegated": BOOL,  # 委派: the assignee works for the holder who delegated it, and resolves it back
     }
 )
 INCIDENT = all_required(
@@ -351,6 +356,8 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
         ],
     ),
     "CancelInstance": obj({"reason": REASON}, ["reason"], closed=True),
+    "ExtensionRequest": obj({"reason": REASON, "due_at": TIME}, ["reason", "due_at"], closed=True),
+    "Reason": obj({"reason": REASON}, ["reason"], closed=True),  # a handling operation's body (docs/operations.md)
     "Reassign": obj({"user": {**USERNAME}, "reason": REASON}, ["user", "reason"], closed=True),
     "UpdateVariables": obj(
         {
@@ -574,7 +581,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         (200, "InstancePage"),
         errors=(400, 422),
         params=[
-            query("status", INSTANCE_STATUS, "running, completed or cancelled"),
+            query("status", INSTANCE_STATUS, "running, suspended, completed or cancelled"),
             query("definition_key", PROCESS_KEY, "process definition key"),
             query("business_key", BUSINESS_KEY, "exact business key"),
             query("case_owner", WHO, "`me` or a username"),
@@ -591,6 +598,31 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         (200, "InstanceSummary"),
         errors=(*JSON_ERRORS, 404, 409),
         body="CancelInstance",
+    ),
+    "instances.terminate": op(
+        "Terminate (终止) a running or suspended case, with a reason (supervisor of its station, admin)",
+        "instances",
+        (200, "InstanceSummary"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="CancelInstance",
+        description="The same command as `cancel`, under the name case workers use.",
+    ),
+    "instances.suspend": op(
+        "Suspend (挂起) a running case, with a reason (supervisor of its station, admin)",
+        "instances",
+        (200, "InstanceSummary"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="Reason",
+        description="Its tasks can be neither claimed nor completed, its deadlines pause and its timers "
+        "do not fire until it is resumed (docs/operations.md).",
+    ),
+    "instances.resume": op(
+        "Resume (激活) a suspended case, with a reason (supervisor of its station, admin)",
+        "instances",
+        (200, "InstanceSummary"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="Reason",
+        description="Every deadline and timer keeps the time it had left when the case was suspended.",
     ),
     "instances.reassign_owner": op(
         "Move first-contact responsibility to another officer (supervisor)",
@@ -613,7 +645,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
                 {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^\s]+$"},
                 "open tasks in one candidate group's queue",
             ),
-            query("state", TASK_STATE, "open, claimed, completed or cancelled"),
+            query("state", TASK_STATE, "open, claimed, completed, cancelled, suspended or returned"),
             query("instance_id", UUID, "tasks of one case"),
             query("business_key", BUSINESS_KEY, "tasks of one case, by business key"),
             query("due_before", TIME, "due strictly before (RFC 3339 with time zone)"),
@@ -668,6 +700,85 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "Invalid form data is a 422 naming each field. The answer is the task, "
         "with `next_tasks`: the tasks this completion opened that the caller "
         "may see (the officer's next form, say).",
+    ),
+    "tasks.urge": op(
+        "Urge (催办) the handler of an open task, with a reason (the case owner, a supervisor of the station)",
+        "tasks",
+        (200, "Task"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="Reason",
+        description="The task counts the urge (`urge_count`, `urged_at`) and a `task.urged` event "
+        "tells its handler (docs/operations.md).",
+    ),
+    "tasks.withdraw": op(
+        "Withdraw (撤回) an escalation no liaison has claimed (the officer who escalated), with a reason",
+        "tasks",
+        (200, "Task"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="Reason",
+        description="`task_id` is one of the department tasks the escalation opened: all of them close and "
+        "the escalating task is the officer's again, with its original start and due time; the answer is "
+        "that task. 409 `task_already_claimed` once a liaison claimed one (docs/operations.md).",
+    ),
+    "tasks.return_": op(
+        "Return (退回) an escalated task with a reason (its department: a candidate, or the holder)",
+        "tasks",
+        (200, "Task"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="Reason",
+        description="The task closes as `returned`; the escalating task is the case owner's again, to "
+        "re-route (another department, more information, or on the spot). 409 `task_already_claimed` "
+        "while another department of the same escalation holds its task (docs/operations.md).",
+    ),
+    "tasks.transfer": op(
+        "Transfer (转办) a held task to a colleague of its queue, with a reason (its holder)",
+        "tasks",
+        (200, "Task"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="Reassign",
+        description="The deadline keeps running from the original start. The case owner's tasks are not "
+        "transferred (a supervisor reassigns the case); to send an escalation to another department, "
+        "return it (docs/operations.md).",
+    ),
+    "tasks.request_extension": op(
+        "Ask for a later due time (延期), with a reason (the holder)",
+        "tasks",
+        (200, "Task"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="ExtensionRequest",
+        description="The due time stands until a supervisor decides; the task shows the time asked for "
+        "(`extension_due_at`). 409 `extension_pending` while one waits (docs/operations.md).",
+    ),
+    "tasks.approve_extension": op(
+        "Approve a task's extension (supervisor of the case's station), with a reason",
+        "tasks",
+        (200, "Task"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="Reason",
+        description="`due_at` becomes the time asked for; `extended_from` keeps the one it replaced.",
+    ),
+    "tasks.refuse_extension": op(
+        "Refuse a task's extension (supervisor of the case's station), with a reason",
+        "tasks",
+        (200, "Task"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="Reason",
+    ),
+    "tasks.delegate": op(
+        "Delegate (委派) a held task to a colleague of its queue, with a reason (its holder)",
+        "tasks",
+        (200, "Task"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="Reassign",
+        description="The colleague does the work and resolves it back; the holder confirms by completing "
+        "it. While delegated (`delegated`), completing, releasing and transferring answer 409 `task_delegated`.",
+    ),
+    "tasks.resolve": op(
+        "Resolve a delegated task back to the holder who delegated it, with a note (the delegate)",
+        "tasks",
+        (200, "Task"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="Reason",
     ),
     "tasks.reassign": op(
         "Give a task to someone else (supervisor)",

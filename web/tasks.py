@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -12,7 +12,7 @@ from engine.vocabulary import Role
 
 from . import access
 from .context import actor, args, body, engine
-from .errors import forbidden
+from .errors import ApiError, forbidden
 from .instances import personal_data
 
 bp = Blueprint("tasks", __name__, url_prefix="/api/v1/tasks")
@@ -102,6 +102,89 @@ def complete_task(who, task_id: UUID | str, data: dict[str, Any], opinion: str |
     # a phone goes on to the next form without listing the case's tasks again
     task["next_tasks"] = [t for t in task["next_tasks"] if access.task_visible(who, t)]
     return task
+
+
+@bp.post("/<uuid:task_id>/urge")
+def urge(task_id: UUID):
+    data = body()
+    return jsonify(_plain(engine().tasks.urge(str(task_id), actor(), data["reason"], visible=check_visible)))
+
+
+@bp.post("/<uuid:task_id>/withdraw")
+def withdraw(task_id: UUID):
+    """Take back an escalation no liaison has claimed; the answer is the escalating task, reopened."""
+    data = body()
+    return jsonify(_plain(engine().tasks.withdraw(str(task_id), actor(), data["reason"], visible=check_visible)))
+
+
+@bp.post("/<uuid:task_id>/return")
+def return_(task_id: UUID):
+    """The department sends an escalated task back with a reason; the case owner re-routes."""
+    data = body()
+    return jsonify(_plain(engine().tasks.return_task(str(task_id), actor(), data["reason"], visible=check_visible)))
+
+
+@bp.post("/<uuid:task_id>/transfer")
+def transfer(task_id: UUID):
+    """The holder hands the task to a colleague of its queue, with a reason; the deadline runs on."""
+    data = body()
+    return jsonify(
+        _plain(engine().tasks.transfer(str(task_id), actor(), data["user"], data["reason"], visible=check_visible))
+    )
+
+
+@bp.post("/<uuid:task_id>/extension")
+def request_extension(task_id: UUID):
+    """The holder asks for a later due time, with a reason (延期)."""
+    data = body()
+    due_at = parse_time(data["due_at"], "due_at")
+    return jsonify(
+        _plain(engine().tasks.request_extension(str(task_id), actor(), due_at, data["reason"], visible=check_visible))
+    )
+
+
+@bp.post("/<uuid:task_id>/extension/approve")
+def approve_extension(task_id: UUID):
+    data = body()
+    return jsonify(_plain(engine().tasks.decide_extension(str(task_id), actor(), True, data["reason"], check_visible)))
+
+
+@bp.post("/<uuid:task_id>/extension/refuse")
+def refuse_extension(task_id: UUID):
+    data = body()
+    return jsonify(_plain(engine().tasks.decide_extension(str(task_id), actor(), False, data["reason"], check_visible)))
+
+
+def parse_time(text: Any, field: str) -> datetime:
+    """An RFC 3339 time with a zone from a JSON body (a 422 naming the field otherwise)."""
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ApiError(
+            422,
+            "invalid_input",
+            f"{field} must be an RFC 3339 time with a time zone",
+            [{"field": field, "message": "invalid"}],
+        )
+    return moment
+
+
+@bp.post("/<uuid:task_id>/delegate")
+def delegate(task_id: UUID):
+    """The holder asks a colleague to do the work; it comes back to the holder (resolve) to confirm."""
+    data = body()
+    return jsonify(
+        _plain(engine().tasks.delegate(str(task_id), actor(), data["user"], data["reason"], visible=check_visible))
+    )
+
+
+@bp.post("/<uuid:task_id>/resolve")
+def resolve(task_id: UUID):
+    """The delegate hands the task back to the holder who delegated it."""
+    data = body()
+    return jsonify(_plain(engine().tasks.resolve(str(task_id), actor(), data["reason"], visible=check_visible)))
 
 
 @bp.post("/<uuid:task_id>/assignee")

@@ -94,6 +94,7 @@ LEASED = f"status = '{TimerStatus.PENDING}' AND claim_token IS NOT NULL"
 # waiting BPMN timer that failed still stands for its event). Written as an OR so that a query saying
 # `status = 'pending'` alone can use it too (SQLite and PostgreSQL prove `a` implies `a OR b`).
 UNSETTLED = f"status = '{TimerStatus.PENDING}' OR status = '{TimerStatus.INCIDENT}'"
+PAUSED = f"status = '{TimerStatus.PAUSED}'"
 
 
 class Base(DeclarativeBase):
@@ -179,6 +180,7 @@ class ProcessInstance(Base):
     started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     started_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+    suspended_at: Mapped[datetime | None]  # while suspended: since when (resuming moves deadlines by the pause)
     variables: Mapped[dict[str, Any]]  # non-personal snapshot, read without opening the blob
     state: Mapped[str] = mapped_column(Text)  # serialized workflow without its spec
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -216,7 +218,7 @@ class HumanTask(Base):
     candidate_users: Mapped[list[Any]]
     owner_task: Mapped[bool] = mapped_column(Boolean, default=False)  # belongs to the case owner
     station_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
-    # open | claimed | completed | cancelled; later: returned, transferred, delegated, suspended
+    # open | claimed | completed | cancelled | suspended (engine/vocabulary.py HumanTaskState)
     state: Mapped[str] = mapped_column(String(16))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     form_key: Mapped[str | None] = mapped_column(String(200))
@@ -232,6 +234,14 @@ class HumanTask(Base):
     # stored at warning/breach/close: on_time | warning | breached | met | missed (reads compute live)
     sla_state: Mapped[str | None] = mapped_column(String(16))
     outcome: Mapped[dict[str, Any] | None]  # declared, non-personal form fields (KPI reports)
+    urge_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 催办: times pressed
+    urged_at: Mapped[datetime | None]  # the last urge
+    # 延期: the due time the holder asked for, until a supervisor decides; the due time before the last
+    # approved extension (an extension is shown as such: `due_at` never moves silently)
+    extension_due_at: Mapped[datetime | None]
+    extended_from: Mapped[datetime | None]
+    # 委派: the holder who delegated the task to its current assignee; it comes back to them (resolve)
+    delegated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 # an open task, with the states as literals: the partial index on open tasks applies (see TIMER_PENDING)
@@ -266,6 +276,8 @@ class Timer(Base):
             postgresql_where=text(UNSETTLED),
             sqlite_where=text(UNSETTLED),
         ),
+        # a resumed case finds the timers its suspension paused (few rows: only suspended cases' timers)
+        Index("ix_timers_paused", "instance_id", postgresql_where=text(PAUSED), sqlite_where=text(PAUSED)),
         # a sweeper finds the pending timers it leased by token; no other row is in this index
         Index("ix_timers_claim_token", "claim_token", postgresql_where=text(LEASED), sqlite_where=text(LEASED)),
     )

@@ -2,6 +2,7 @@
 
 commands   claim, unclaim, complete, reassign, case ownership (first-contact responsibility);
            the handling operations of later issues (transfer, return, extend, ...) go here too
+extensions deadline extensions (延期): request, approve, refuse
 inbox      inbox queries, one function per query path
 cursor     keyset paging: sort orders and cursors
 views      a task as the engine shows it
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..sla import SLA_STATES, live_sla_state
 from .commands import TaskCommands
+from .extensions import ExtensionCommands
 from .inbox import MAX_LIMIT, SORTS, STATES, InboxFilter, InboxQueries
 from .views import task_view
 
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     from .. import Engine
 
 
-class TaskService(TaskCommands, InboxQueries):
+class TaskService(TaskCommands, ExtensionCommands, InboxQueries):
     """Camunda's TaskService: what people do with user tasks, and how they find them."""
 
     def __init__(self, ctx: Engine):

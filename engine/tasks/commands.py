@@ -19,12 +19,15 @@ from ..comments import checked_text
 from ..drafts import drop as drop_draft
 from ..errors import (
     Forbidden,
+    InstanceSuspended,
     InvalidInput,
     NotAssignee,
     NotCandidate,
     OwnedByAnother,
     TaskAlreadyClaimed,
+    TaskDelegated,
     TaskNotClaimed,
+    TaskNotDelegated,
     TaskNotFound,
     TaskNotOpen,
     UserNotFound,
@@ -32,12 +35,13 @@ from ..errors import (
 from ..identity import Actor
 from ..names import lookup_names
 from ..queues import add_candidates, drop_candidates, is_candidate
+from ..sla import initial_sla_state
 from ..store.driver import DriverQuery, DriverStatement
 from ..store.models import IS_OPEN_TASK, HumanTask, User
 from ..store.record import Record
 from ..uow import Change, OfTask, close_task, refresh_timers, write_row
 from ..validation import checked_reason
-from ..vocabulary import OPEN_TASK_STATES, CommentKind, Event, HumanTaskState, InstanceStatus, Role
+from ..vocabulary import OPEN_TASK_STATES, CommentKind, Event, HumanTaskState, InstanceStatus, Role, TimerKind
 from .views import task_view
 
 if TYPE_CHECKING:
@@ -52,6 +56,18 @@ _CLAIM = DriverStatement(
 )
 _OWNER_TASKS = DriverQuery(
     select(HumanTask.__table__).where(_T.instance_id == bindparam("instance_id"), _T.owner_task.is_(True), IS_OPEN_TASK)
+)
+# a case's open tasks, and its completed tasks latest first (both through ix_tasks_instance)
+_OPEN_OF_CASE = DriverQuery(select(HumanTask.__table__).where(_T.instance_id == bindparam("instance_id"), IS_OPEN_TASK))
+_COMPLETED_BEFORE = DriverQuery(
+    select(HumanTask.__table__)
+    .where(
+        _T.instance_id == bindparam("instance_id"),
+        _T.state == HumanTaskState.COMPLETED,
+        _T.ended_at <= bindparam("at"),
+    )
+    .order_by(_T.ended_at.desc(), _T.id)
+    .limit(1)
 )
 _NO_DUE = datetime.min.replace(tzinfo=UTC)  # sorts tasks without a due time (last) against the others
 
@@ -84,6 +100,8 @@ class TaskCommands:
                 raise TaskNotClaimed("the task is not claimed")
             if row.assignee_id != actor.id and not self._supervises(actor, row):
                 raise NotAssignee("only the assignee or a supervisor of the station may release the task")
+            if row.delegated_by_id is not None:
+                raise TaskDelegated("the task is delegated: resolve it back to its holder first")
             write_row(change.scope, row, {"state": HumanTaskState.OPEN, "assignee_id": None, "claimed_at": None})
             drop_draft(change, row.id)  # the next holder starts from an empty form
             add_candidates(change.scope, row)
@@ -113,6 +131,8 @@ class TaskCommands:
                 self._claim(change, row, actor)
             elif row.assignee_id != actor.id:
                 raise NotAssignee("the task is assigned to someone else")
+            if row.delegated_by_id is not None:
+                raise TaskDelegated("the task is delegated: resolve it back to its holder, who completes it")
             if row.form_key and row.form_key in self.ctx.forms:
                 form = self.ctx.forms.get(row.form_key)
                 filled = self.ctx.attachments.fill_form(change.scope, form.schema, change.instance.id, row.id, data)
@@ -186,6 +206,251 @@ class TaskCommands:
 
         return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
 
+    def urge(self, task_id: str, actor: Actor, reason: str, visible=None) -> dict[str, Any]:
+        """Urge (催办) the current handler of an open task: the case owner or a supervisor of the station
+        presses, the task counts it and keeps the time, and `task.urged` tells the handler."""
+        reason = checked_reason(reason)
+
+        def op(change: Change):
+            row = self._row(change, task_id, visible)
+            if row.state not in OPEN_TASK_STATES:
+                raise TaskNotOpen(f"the task is already {row.state}")
+            if actor.id != change.instance.case_owner_id and not self._supervises(actor, row):
+                raise Forbidden("only the case owner or a supervisor of the station may urge a task")
+            if row.assignee_id == actor.id:
+                raise Forbidden("you hold this task yourself: there is nobody to urge")
+            count = row.urge_count + 1
+            write_row(change.scope, row, {"urge_count": count, "urged_at": change.now})
+            change.audit(Event.TASK_URGED, task_id=row.id, element_id=row.element_id, reason=reason, urge_count=count)
+            change.emit(
+                Event.TASK_URGED,
+                task_id=row.id,
+                element_id=row.element_id,
+                urge_count=count,
+                assignee_id=row.assignee_id,
+                candidate_groups=row.candidate_groups if row.assignee_id is None else [],
+            )
+
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
+
+    def transfer(self, task_id: str, actor: Actor, username: str, reason: str, visible=None) -> dict[str, Any]:
+        """Transfer (转办) a held task to a colleague of its queue, with a reason; the deadline keeps
+        running from the original start (created and due times are not touched)."""
+        reason = checked_reason(reason)
+
+        def op(change: Change):
+            row = self._row(change, task_id, visible)
+            if row.state != HumanTaskState.CLAIMED:
+                raise TaskNotClaimed(f"the task is {row.state}: claim it before transferring it")
+            if row.assignee_id != actor.id:
+                raise NotAssignee("only the holder of a task transfers it")
+            if row.delegated_by_id is not None:
+                raise TaskDelegated("the task is delegated: resolve it back to its holder first")
+            if row.owner_task:
+                raise Forbidden("the case owner's tasks move only with the case, which a supervisor reassigns")
+            target = self._user(change.scope, username)
+            if target.id == actor.id or not is_candidate(target, row):
+                raise InvalidInput(
+                    f"'{username}' is not a colleague who may take this task",
+                    [{"field": "user", "message": "not in the task's groups"}],
+                )
+            self._assign(change, row, target.id)
+            change.audit(
+                Event.TASK_TRANSFERRED,
+                task_id=row.id,
+                element_id=row.element_id,
+                assignee=target.username,
+                reason=reason,
+            )
+            change.emit(Event.TASK_TRANSFERRED, task_id=row.id, element_id=row.element_id, assignee_id=target.id)
+
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
+
+    def delegate(self, task_id: str, actor: Actor, username: str, reason: str, visible=None) -> dict[str, Any]:
+        """Delegate (委派) a held task to a colleague who may claim it: they do the work and resolve it
+        back to the holder, who confirms by completing it; the case's ownership does not move."""
+        reason = checked_reason(reason)
+
+        def op(change: Change):
+            row = self._row(change, task_id, visible)
+            if row.state != HumanTaskState.CLAIMED:
+                raise TaskNotClaimed(f"the task is {row.state}: claim it before delegating it")
+            if row.assignee_id != actor.id:
+                raise NotAssignee("only the holder of a task delegates it")
+            if row.delegated_by_id is not None:
+                raise TaskDelegated("the task is delegated already: it is resolved back first")
+            target = self._user(change.scope, username)
+            if target.id == actor.id or not is_candidate(target, row):
+                raise InvalidInput(
+                    f"'{username}' is not a colleague who may take this task",
+                    [{"field": "user", "message": "not in the task's groups"}],
+                )
+            write_row(change.scope, row, {"assignee_id": target.id, "delegated_by_id": actor.id})
+            change.audit(
+                Event.TASK_DELEGATED, task_id=row.id, element_id=row.element_id, assignee=target.username, reason=reason
+            )
+            change.emit(
+                Event.TASK_DELEGATED,
+                task_id=row.id,
+                element_id=row.element_id,
+                assignee_id=target.id,
+                delegated_by_id=actor.id,
+            )
+
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
+
+    def resolve(self, task_id: str, actor: Actor, reason: str, visible=None) -> dict[str, Any]:
+        """The delegate hands a delegated task back to the holder who delegated it, with a note of what was done."""
+        reason = checked_reason(reason)
+
+        def op(change: Change):
+            row = self._row(change, task_id, visible)
+            if row.state != HumanTaskState.CLAIMED or row.delegated_by_id is None:
+                raise TaskNotDelegated("the task is not delegated: there is nothing to resolve")
+            if row.assignee_id != actor.id:
+                raise NotAssignee("only the colleague the task is delegated to resolves it")
+            holder = row.delegated_by_id
+            write_row(change.scope, row, {"assignee_id": holder, "delegated_by_id": None})
+            change.audit(Event.TASK_RESOLVED, task_id=row.id, element_id=row.element_id, reason=reason)
+            change.emit(Event.TASK_RESOLVED, task_id=row.id, element_id=row.element_id, assignee_id=holder)
+
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
+
+    def withdraw(self, task_id: str, actor: Actor, reason: str, visible=None) -> dict[str, Any]:
+        """Withdraw (撤回) an escalation no liaison has claimed: the officer who escalated takes it back.
+
+        `task_id` is one of the department tasks the escalating completion opened; all of them close
+        (cancelled) and the escalating task is the officer's again, with its original start and due
+        time (the workflow is reset to it). Returns the reopened task.
+        """
+        reason = checked_reason(reason)
+        reopened: list[str] = []
+
+        def op(change: Change):
+            row = self._row(change, task_id, visible)
+            if row.state not in OPEN_TASK_STATES or row.owner_task:
+                raise TaskNotOpen(f"the task is {row.state}: there is no open escalation to withdraw")
+            source, opened = self._escalation_of(change, row)
+            if source is None or source.completed_by_id != actor.id:
+                raise Forbidden("only the officer who escalated may withdraw the escalation")
+            if any(r.state == HumanTaskState.CLAIMED for r in opened):
+                raise TaskAlreadyClaimed("a liaison has claimed the escalation: it can no longer be withdrawn")
+            self._back_to(change, source, actor.id)
+            change.audit(
+                Event.TASK_WITHDRAWN,
+                task_id=source.id,
+                element_id=source.element_id,
+                reason=reason,
+                withdrawn=[r.element_id for r in opened],
+            )
+            change.emit(
+                Event.TASK_WITHDRAWN,
+                task_id=source.id,
+                element_id=source.element_id,
+                withdrawn_task_ids=[r.id for r in opened],
+                candidate_groups=sorted({g for r in opened for g in r.candidate_groups}),
+            )
+            reopened.append(source.id)
+
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, then=lambda c: self._view_of(reopened[0])(c))
+
+    def return_task(self, task_id: str, actor: Actor, reason: str, visible=None) -> dict[str, Any]:
+        """Return (退回) an escalated task: the department says the case is not theirs or lacks information.
+
+        The task closes as `returned` (its row keeps the return and its time: returns count per
+        department); the escalating task is the case owner's again (the workflow is reset to it), to
+        re-route: choose another department, add information, or resolve on the spot. Returns the
+        returned task.
+        """
+        reason = checked_reason(reason)
+
+        def op(change: Change):
+            row = self._row(change, task_id, visible)
+            if row.state not in OPEN_TASK_STATES or row.owner_task:
+                raise TaskNotOpen(f"the task is {row.state}: only an open department task is returned")
+            if row.state == HumanTaskState.CLAIMED and row.assignee_id != actor.id:
+                raise NotAssignee("the task is held by someone else")
+            if row.state == HumanTaskState.OPEN and not is_candidate(actor, row):
+                raise NotCandidate("only the department the task is escalated to may return it")
+            source, opened = self._escalation_of(change, row)
+            if source is None:
+                raise TaskNotOpen("the task was not opened by an escalation: there is nothing to return it to")
+            others = [r for r in opened if r.id != row.id and r.state == HumanTaskState.CLAIMED]
+            if others:
+                raise TaskAlreadyClaimed(
+                    "another department is working on this escalation: return after it has reported"
+                )
+            close_task(change, row, HumanTaskState.RETURNED)
+            self._back_to(change, source, change.instance.case_owner_id or source.completed_by_id)
+            groups = row.candidate_groups
+            change.audit(Event.TASK_RETURNED, task_id=row.id, element_id=row.element_id, reason=reason, groups=groups)
+            change.emit(
+                Event.TASK_RETURNED,
+                task_id=row.id,
+                element_id=row.element_id,
+                candidate_groups=groups,
+                rerouting_task_id=source.id,
+                owner_id=change.instance.case_owner_id,
+            )
+
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, then=self._view_of(task_id))
+
+    def _escalation_of(self, change: Change, row: Record) -> tuple[Record | None, list[Record]]:
+        """The task whose completion opened `row` (the case's task completed last before it was created),
+        and the open tasks that completion opened (`row` among them)."""
+        found = self._completed_before(change, row.created_at)
+        opened = [
+            r
+            for r in change.hold(_OPEN_OF_CASE.all(change.scope.connection(), {"instance_id": change.instance.id}))
+            if r.created_at == row.created_at
+        ]
+        return (found[0] if found else None), opened
+
+    def _back_to(self, change: Change, source: Record, user_id: int | None) -> None:
+        """Reset the workflow to the completed `source` task and reopen its row for `user_id`; the
+        tasks and waits of the removed branch close with the projection."""
+        workflow = change.workflow
+        refresh_timers(workflow)
+        task = workflow.get_task_from_id(uuid.UUID(source.id))
+        if task is None or task.state != TaskState.COMPLETED:
+            raise TaskNotOpen("the escalation has moved on: it can no longer be taken back")
+        for removed in workflow.reset_from_task_id(task.id):
+            workflow.event_manager.remove_task(removed)  # SpiffWorkflow leaves removed catch events listening
+        workflow.do_engine_steps()
+        again = workflow.get_task_from_id(task.id)
+        if again is None or again.state != TaskState.READY:
+            raise TaskNotOpen("the escalation has moved on: it can no longer be taken back")
+        self._reopen(change, source, user_id)
+
+    def _completed_before(self, change: Change, at: datetime) -> list[Record]:
+        """The case's task completed last before `at`: the one whose completion opened a task created at `at`."""
+        return change.hold(
+            _COMPLETED_BEFORE.all(change.scope.connection(), {"instance_id": change.instance.id, "at": at})
+        )
+
+    @staticmethod
+    def _reopen(change: Change, row: Record, user_id: int | None) -> None:
+        """A completed task is the actor's again, as the workflow reset it: its row (history keeps the
+        first completion in the audit trail), not a new one; its start and due time are the original."""
+        write_row(
+            change.scope,
+            row,
+            {
+                "state": HumanTaskState.CLAIMED,
+                "assignee_id": user_id,
+                "claimed_at": change.now,
+                "ended_at": None,
+                "completed_by_id": None,
+                "completed_via": None,
+                "outcome": None,
+                "sla_state": initial_sla_state(row.due_at),
+            },
+        )
+        change.ready_before.add(row.id)  # an open row already: the projection must not insert it
+        for kind, when in ((TimerKind.SLA_WARNING, row.warn_at), (TimerKind.SLA_BREACH, row.due_at)):
+            if when is not None and when > change.now:
+                change.add_timer(row.id, row.element_id, kind, when)
+
     def reassign_case_owner(self, instance_id: str, actor: Actor, username: str, reason: str) -> dict[str, Any]:
         """Move first-contact responsibility to another officer of the station (supervisor only)."""
         reason = checked_reason(reason)
@@ -256,7 +521,14 @@ class TaskCommands:
     def _assign(change: Change, row: Record, user_id: int | None) -> None:
         previous = row.assignee_id
         write_row(
-            change.scope, row, {"state": HumanTaskState.CLAIMED, "assignee_id": user_id, "claimed_at": change.now}
+            change.scope,
+            row,
+            {
+                "state": HumanTaskState.CLAIMED,
+                "assignee_id": user_id,
+                "claimed_at": change.now,
+                "delegated_by_id": None,
+            },
         )
         drop_candidates(change.scope, row.id)
         if previous is not None and previous != user_id:
@@ -275,6 +547,8 @@ class TaskCommands:
             raise TaskNotFound(f"task '{task_id}' does not exist")
         if visible is not None:
             visible(self._row_view(change, row))
+        if change.instance.status == InstanceStatus.SUSPENDED:
+            raise InstanceSuspended("the case is suspended: its tasks wait until a supervisor resumes it")
         return row
 
     def opened_by(self, change: Change) -> list[dict[str, Any]]:

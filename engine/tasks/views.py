@@ -41,4 +41,9 @@ def task_view(row: HumanTask, assignee: str | None, completed_by: str | None, no
         "completed_by": completed_by,
         "completed_via": row.completed_via,
         "outcome": row.outcome,
+        "urge_count": row.urge_count,
+        "urged_at": _iso(row.urged_at),
+        "extension_due_at": _iso(row.extension_due_at),
+        "extended_from": _iso(row.extended_from),
+        "delegated": row.delegated_by_id is not None,  # 委派: its assignee works for the holder who delegated it
     }

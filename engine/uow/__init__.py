@@ -7,7 +7,7 @@ waits         waiting timer and message events: their projections; refreshing du
 """
 
 from .change import Change, OfTask, write_row
-from .projections import close_task, snapshot
+from .projections import close_task, rearm_sla, snapshot
 from .transaction import UnitOfWork
 from .waits import owning_process, refresh_timers, timer_due, waiting_events
 
@@ -17,6 +17,7 @@ __all__ = [
     "UnitOfWork",
     "close_task",
     "owning_process",
+    "rearm_sla",
     "refresh_timers",
     "snapshot",
     "timer_due",

@@ -165,6 +165,11 @@ def _create_task(ctx: Engine, change: Change, task) -> None:
         "follow_up_at": terms.follow_up_at,
         "sla_state": initial_sla_state(due_at),
         "outcome": None,
+        "urge_count": 0,
+        "urged_at": None,
+        "extension_due_at": None,
+        "extended_from": None,
+        "delegated_by_id": None,
     }
     change.task_rows.append(row)
     for kind, when in ((TimerKind.SLA_WARNING, terms.warn_at), (TimerKind.SLA_BREACH, due_at)):
@@ -215,6 +220,14 @@ def close_task(
         drop_candidates(change.scope, row.id)
     if row.due_at is not None:
         _CANCEL_SLA_TIMERS.execute(change.scope, {"instance_id": row.instance_id, "of_task": row.id})
+
+
+def rearm_sla(change: Change, row: Record) -> None:
+    """A task's due or warning time moved (an extension): its pending SLA marks are replaced by new ones."""
+    _CANCEL_SLA_TIMERS.execute(change.scope, {"instance_id": row.instance_id, "of_task": row.id})
+    for kind, when in ((TimerKind.SLA_WARNING, row.warn_at), (TimerKind.SLA_BREACH, row.due_at)):
+        if when is not None and when > change.now:
+            change.add_timer(row.id, row.element_id, kind, when)
 
 
 def snapshot(workflow, active: list) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, delete, literal_column, or_, update
 
@@ -62,7 +63,7 @@ def _sync_timers(change: Change, before: dict[str, tuple[str, Any, Any]], timers
         if now_due == due:
             continue  # still waiting for the same moment
         # gone or moved on (a cycle): did it fire here (a user action refreshed timers) or was it cancelled?
-        spiff_task = task or wf.get_task_from_id(uuid.UUID(task_id))
+        spiff_task = task or _task_or_none(wf, task_id)
         ran = task is not None or (spiff_task is not None and spiff_task.state == TaskState.COMPLETED)
         (fired if ran and due <= change.now else cancelled).append((task_id, due, spiff_task))
     if fired or cancelled:
@@ -112,6 +113,14 @@ def _sync_messages(change: Change, before: dict[str, tuple[str, Any, Any]], mess
                 "groups": groups,
             }
         )
+
+
+def _task_or_none(workflow, task_id: str):
+    """A task of the workflow, or None if it left the tree (a reset removes the branch it was on)."""
+    try:
+        return workflow.get_task_from_id(uuid.UUID(task_id))
+    except TaskNotFoundException:
+        return None
 
 
 def owning_process(task, meta: dict[str, Any]) -> str:

@@ -16,7 +16,7 @@ from engine.vocabulary import InstanceStatus, Role
 from .. import access
 from ..collaboration import add_case_comment
 from ..context import engine
-from ..instances import cancel_case, case_detail, diagram_state, reassign_case_owner
+from ..instances import cancel_case, case_detail, diagram_state, reassign_case_owner, resume_case, suspend_case
 from .attachments import section as attachments_section
 from .formatting import parse_form, timeline_entries
 from .tasks import colleagues, reason_form
@@ -62,6 +62,7 @@ def show(instance_id: UUID):
     return render_template(
         "case.html",
         case=case,
+        suspension=suspension_of(case),
         tasks=tasks,
         timeline=case_timeline(case, tasks, comments),
         comments=comments,
@@ -78,6 +79,15 @@ def case_timeline(case: dict, tasks: list[dict], comments: list[dict]) -> list[d
     names = {t["id"]: t["name"] for t in tasks}
     history = [e for e in case.get("history", []) if e["action"] not in HIDDEN_ACTIONS]
     return timeline_entries(history, names, comments)
+
+
+def suspension_of(case: dict) -> dict | None:
+    """Since when and why a suspended case waits (its last suspension in the history)."""
+    if case["status"] != "suspended":
+        return None
+    entries = [e for e in case.get("history", []) if e["action"] == "instance.suspended"]
+    last = entries[-1] if entries else {}
+    return {"at": last.get("at"), "actor": last.get("actor"), "reason": (last.get("details") or {}).get("reason")}
 
 
 @bp.get("/<uuid:instance_id>/diagram")
@@ -102,6 +112,22 @@ def cancel(instance_id: UUID):
     reason = reason_form(None)[1]
     cancel_case(g.actor, instance_id, reason)
     flash(_("The case was cancelled."), "ok")
+    return redirect(url_for("pages.cases.show", instance_id=instance_id))
+
+
+@bp.post("/<uuid:instance_id>/suspend")
+def suspend(instance_id: UUID):
+    reason = reason_form(None)[1]
+    suspend_case(g.actor, instance_id, reason)
+    flash(_("The case is suspended: its tasks and deadlines wait until it is resumed."), "ok")
+    return redirect(url_for("pages.cases.show", instance_id=instance_id))
+
+
+@bp.post("/<uuid:instance_id>/resume")
+def resume(instance_id: UUID):
+    reason = reason_form(None)[1]
+    resume_case(g.actor, instance_id, reason)
+    flash(_("The case is resumed; its deadlines run again with the time they had left."), "ok")
     return redirect(url_for("pages.cases.show", instance_id=instance_id))
 
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from babel import dates
 from flask import Flask, current_app, g, request
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 
 from engine.vocabulary import Role
@@ -183,7 +183,50 @@ def action_words(entry: dict[str, Any], task_names: dict[str, str]) -> str:
     names = {
         "instance.started": _("reported the case"),
         "instance.completed": _("the case was closed"),
-        "instance.cancelled": _("cancelled the case (reason: %(reason)s)", reason=details.get("reason", "")),
+        "instance.cancelled": _("terminated the case (reason: %(reason)s)", reason=details.get("reason", "")),
+        "instance.suspended": _("suspended the case (reason: %(reason)s)", reason=details.get("reason", "")),
+        "instance.resumed": _(
+            "resumed the case after %(paused)s paused (reason: %(reason)s)",
+            paused=paused_words(details.get("paused_seconds") or 0),
+            reason=details.get("reason", ""),
+        ),
+        "task.withdrawn": _(
+            "withdrew the escalation and took back “%(task)s” (reason: %(reason)s)",
+            task=task,
+            reason=details.get("reason", ""),
+        ),
+        "task.returned": _(
+            "returned “%(task)s” to the case owner (reason: %(reason)s)", task=task, reason=details.get("reason", "")
+        ),
+        "task.transferred": _(
+            "transferred “%(task)s” to %(user)s (reason: %(reason)s)",
+            task=task,
+            user=details.get("assignee") or "",
+            reason=details.get("reason", ""),
+        ),
+        "task.extension_requested": _(
+            "asked for more time on “%(task)s”, until %(when)s (reason: %(reason)s)",
+            task=task,
+            when=when(details.get("due_at")),
+            reason=details.get("reason", ""),
+        ),
+        "task.extension_approved": _(
+            "approved more time on “%(task)s”: due %(when)s (reason: %(reason)s)",
+            task=task,
+            when=when(details.get("requested_due_at")),
+            reason=details.get("reason", ""),
+        ),
+        "task.extension_refused": _(
+            "refused more time on “%(task)s” (reason: %(reason)s)", task=task, reason=details.get("reason", "")
+        ),
+        "task.delegated": _(
+            "asked %(user)s to work on “%(task)s” (reason: %(reason)s)",
+            task=task,
+            user=details.get("assignee") or "",
+            reason=details.get("reason", ""),
+        ),
+        "task.resolved": _("handed “%(task)s” back (done: %(reason)s)", task=task, reason=details.get("reason", "")),
+        "task.urged": _("urged “%(task)s” (reason: %(reason)s)", task=task, reason=details.get("reason", "")),
         "instance.variables_updated": _("corrected the case data"),
         "task.created": _("task “%(task)s” opened", task=task),
         "task.claimed": _("claimed “%(task)s”", task=task),
@@ -215,6 +258,15 @@ def action_words(entry: dict[str, Any], task_names: dict[str, str]) -> str:
     return names.get(entry["action"], entry["action"])
 
 
+def paused_words(seconds: int) -> str:
+    """How long a case was suspended, in days, hours or minutes."""
+    if seconds >= 86400:
+        return ngettext("%(num)d day", "%(num)d days", seconds // 86400)
+    if seconds >= 3600:
+        return ngettext("%(num)d hour", "%(num)d hours", seconds // 3600)
+    return ngettext("%(num)d minute", "%(num)d minutes", max(seconds // 60, 0))
+
+
 def timeline_entries(
     history: list[dict[str, Any]], task_names: dict[str, str], comments: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -239,12 +291,24 @@ def timeline_entries(
 
 
 def status_name(status: str) -> str:
-    names = {"running": _("In progress"), "completed": _("Closed"), "cancelled": _("Cancelled")}
+    names = {
+        "running": _("In progress"),
+        "suspended": _("Suspended"),
+        "completed": _("Closed"),
+        "cancelled": _("Terminated"),
+    }
     return names.get(status, status)
 
 
 def task_state_name(state: str) -> str:
-    names = {"open": _("Waiting"), "claimed": _("In hand"), "completed": _("Done"), "cancelled": _("Withdrawn")}
+    names = {
+        "open": _("Waiting"),
+        "claimed": _("In hand"),
+        "completed": _("Done"),
+        "cancelled": _("Withdrawn"),
+        "suspended": _("Paused"),
+        "returned": _("Returned"),
+    }
     return names.get(state, state)
 
 

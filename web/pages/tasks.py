@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -44,6 +45,9 @@ def render_task(task_id: UUID, values=None, errors=None, status: int = 200, opin
             values=values,
             errors=errors,
             colleagues=colleagues() if g.actor.role == Role.SUPERVISOR else [],
+            transfer_to=group_colleagues(task) if mine and not task["owner_task"] and not task["delegated"] else [],
+            delegate_to=group_colleagues(task) if mine and not task["delegated"] else [],
+            extension_days=EXTENSION_DAYS,
             draft=draft,
             opinion=opinion,
             phrases=engine().phrases.list(g.actor) if mine else [],
@@ -100,6 +104,93 @@ def reassign(task_id: UUID):
     engine().tasks.reassign(str(task_id), g.actor, user, reason, visible=check_visible)
     flash(_("The task now belongs to %(user)s.", user=user), "ok")
     return redirect(url_for("pages.board.show"))
+
+
+@bp.post("/<uuid:task_id>/urge")
+def urge(task_id: UUID):
+    reason = reason_form(None)[1]
+    engine().tasks.urge(str(task_id), g.actor, reason, visible=check_visible)
+    flash(_("The handler was urged."), "ok")
+    return redirect(url_for("pages.tasks.show", task_id=task_id))
+
+
+@bp.post("/<uuid:task_id>/withdraw")
+def withdraw(task_id: UUID):
+    reason = reason_form(None)[1]
+    back = engine().tasks.withdraw(str(task_id), g.actor, reason, visible=check_visible)
+    flash(_("The escalation is withdrawn; the task is yours again."), "ok")
+    return redirect(url_for("pages.tasks.show", task_id=back["id"]))
+
+
+@bp.post("/<uuid:task_id>/return")
+def return_(task_id: UUID):
+    reason = reason_form(None)[1]
+    engine().tasks.return_task(str(task_id), g.actor, reason, visible=check_visible)
+    flash(_("The task is returned; the case owner will re-route the case."), "ok")
+    return redirect(url_for("pages.home.index"))
+
+
+@bp.post("/<uuid:task_id>/transfer")
+def transfer(task_id: UUID):
+    user, reason = reason_form("user")
+    engine().tasks.transfer(str(task_id), g.actor, user, reason, visible=check_visible)
+    flash(_("The task now belongs to %(user)s.", user=user), "ok")
+    return redirect(url_for("pages.home.index"))
+
+
+EXTENSION_DAYS = (1, 3, 7, 14)  # what a holder may ask for on the page (the API takes any later time)
+
+
+@bp.post("/<uuid:task_id>/extension")
+def request_extension(task_id: UUID):
+    days = request.form.get("days", "")
+    reason = reason_form(None)[1]
+    if not days.isdigit() or int(days) not in EXTENSION_DAYS:
+        raise ApiError(422, "validation_failed", "choose how much more time")
+    task = engine().tasks.get_task(str(task_id))
+    due = datetime.fromisoformat(task["due_at"]) if task.get("due_at") else None
+    if due is None:
+        raise ApiError(422, "validation_failed", "this task has no due time to extend")
+    engine().tasks.request_extension(str(task_id), g.actor, due + timedelta(days=int(days)), reason, check_visible)
+    flash(_("Your request for more time waits for a supervisor."), "ok")
+    return redirect(url_for("pages.tasks.show", task_id=task_id))
+
+
+@bp.post("/<uuid:task_id>/extension/decision")
+def decide_extension(task_id: UUID):
+    decision = request.form.get("decision")
+    reason = reason_form(None)[1]
+    if decision not in ("approve", "refuse"):
+        raise ApiError(422, "validation_failed", "approve or refuse")
+    engine().tasks.decide_extension(str(task_id), g.actor, decision == "approve", reason, check_visible)
+    flash(_("The extension is approved.") if decision == "approve" else _("The extension is refused."), "ok")
+    return redirect(url_for("pages.tasks.show", task_id=task_id))
+
+
+@bp.post("/<uuid:task_id>/delegate")
+def delegate(task_id: UUID):
+    user, reason = reason_form("user")
+    engine().tasks.delegate(str(task_id), g.actor, user, reason, visible=check_visible)
+    flash(_("%(user)s now works on the task for you; it comes back to you to complete.", user=user), "ok")
+    return redirect(url_for("pages.home.index"))
+
+
+@bp.post("/<uuid:task_id>/resolve")
+def resolve(task_id: UUID):
+    reason = reason_form(None)[1]
+    engine().tasks.resolve(str(task_id), g.actor, reason, visible=check_visible)
+    flash(_("The task went back to its holder."), "ok")
+    return redirect(url_for("pages.home.index"))
+
+
+def group_colleagues(task: dict) -> list[dict]:
+    """Active users of the task's department queues other than the caller: whom a holder may transfer to."""
+    groups = set(task["candidate_groups"])
+    return [
+        u
+        for u in engine().identity.list_users()
+        if u["active"] and u["username"] != g.actor.username and groups & set(u["departments"])
+    ]
 
 
 def reason_form(field: str | None) -> tuple[str, str]:
