@@ -63,6 +63,14 @@ class Settings:
     # and the station's time zone for every date shown
     secret_key: str | None = None
     time_zone: str = "Asia/Shanghai"
+    # Notifications (webhooks/, docs/notifications.md): the address deep links start with, hosts or
+    # networks a robot URL may reach although private or loopback, the SMTP server and sender
+    public_url: str = "http://127.0.0.1:8000"
+    notify_allow_hosts: tuple[str, ...] = ()
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "fengqiao@localhost"
+    notify_timeout_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -92,6 +100,14 @@ class Settings:
             sweep_batch=int(env.get("FENGQIAO_SWEEP_BATCH") or 200),
             secret_key=env.get("FENGQIAO_SECRET_KEY") or None,
             time_zone=env.get("FENGQIAO_TIME_ZONE") or "Asia/Shanghai",
+            public_url=(env.get("FENGQIAO_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            notify_allow_hosts=tuple(
+                h.strip() for h in (env.get("FENGQIAO_NOTIFY_ALLOW_HOSTS") or "").split(",") if h.strip()
+            ),
+            smtp_host=env.get("FENGQIAO_SMTP_HOST") or None,
+            smtp_port=int(env.get("FENGQIAO_SMTP_PORT") or 25),
+            smtp_from=env.get("FENGQIAO_SMTP_FROM") or "fengqiao@localhost",
+            notify_timeout_seconds=float(env.get("FENGQIAO_NOTIFY_TIMEOUT") or 10),
         )
 
     @property

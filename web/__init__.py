@@ -15,9 +15,23 @@ from typing import cast
 from flask import Flask, current_app, request
 from flask.json.provider import DefaultJSONProvider
 
+import webhooks
 from engine import Engine, Settings
 
-from . import admin, auth, definitions, errors, health, history, incidents, instances, messages, pages, tasks
+from . import (
+    admin,
+    auth,
+    definitions,
+    errors,
+    health,
+    history,
+    incidents,
+    instances,
+    messages,
+    notifications,
+    pages,
+    tasks,
+)
 from .openapi import OpenApi
 
 BLUEPRINTS = (
@@ -30,6 +44,7 @@ BLUEPRINTS = (
     history.bp,
     incidents.bp,
     admin.bp,
+    notifications.bp,
 )
 DEPLOY_ENDPOINTS = ("definitions.deploy", "definitions.validate")
 MAX_DOCUMENTS = definitions.MAX_DOCUMENTS
@@ -46,6 +61,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.config["MAX_CONTENT_LENGTH"] = engine.settings.max_bpmn_bytes * MAX_DOCUMENTS + 64 * 1024
     app.config["MAX_FORM_MEMORY_SIZE"] = 64 * 1024
     app.extensions["fengqiao"] = engine
+    webhooks.install(engine)  # the notification relay joins the sweeper this process may run
     errors.register(app)
     app.before_request(_limit_body)
     for blueprint in BLUEPRINTS:

@@ -70,6 +70,17 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "admin.list_api_tokens": (Role.ADMIN,),
     "admin.create_api_token": (Role.ADMIN,),
     "admin.revoke_api_token": (Role.ADMIN,),
+    "notifications.list_my_channels": HUMANS,
+    "notifications.create_my_channel": HUMANS,
+    "notifications.update_my_channel": HUMANS,
+    "notifications.delete_my_channel": HUMANS,
+    "notifications.list_department_channels": (Role.ADMIN,),
+    "notifications.create_department_channel": (Role.ADMIN,),
+    "notifications.update_department_channel": (Role.ADMIN,),
+    "notifications.delete_department_channel": (Role.ADMIN,),
+    "notifications.list_deliveries": (Role.ADMIN,),
+    "notifications.get_delivery": (Role.ADMIN,),
+    "notifications.resend_delivery": (Role.ADMIN,),
 }
 
 # Pages (web/pages) take the roles of the API operation they show or perform: one rule for both.

@@ -50,7 +50,11 @@ def known(api, engine) -> dict[str, str | int]:
         "key": "dispute_resolution",
         "token_id": engine.tokens.create_api_token("civil_affairs")["id"],
         "incident_id": 1,
-    }  # no incident exists: the documented 404
+        "delivery_id": 1,
+        "channel_id": wang.post(
+            "/me/channels", {"kind": "wecom", "url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"}
+        ).json["id"],
+    }  # no incident or delivery exists: the documented 404
 
 
 @pytest.fixture(params=["wang", "li", "zhou", "admin", "sun", "system"])
