@@ -102,6 +102,12 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages.cases.reassign_owner": ENDPOINT_ROLES["instances.reassign_owner"],
     "pages.board.show": (Role.SUPERVISOR,),
     "pages.audit.show": ENDPOINT_ROLES["history.audit_trail"],
+    "pages.notifications.settings": ENDPOINT_ROLES["notifications.list_my_channels"],
+    "pages.notifications.add": ENDPOINT_ROLES["notifications.create_my_channel"],
+    "pages.notifications.toggle": ENDPOINT_ROLES["notifications.update_my_channel"],
+    "pages.notifications.remove": ENDPOINT_ROLES["notifications.delete_my_channel"],
+    "pages.notifications.deliveries": ENDPOINT_ROLES["notifications.list_deliveries"],
+    "pages.notifications.resend": ENDPOINT_ROLES["notifications.resend_delivery"],
 }
 
 
