@@ -37,8 +37,16 @@ class Relay:
         self.ctx = ctx
         self.name = name
 
+    def pending(self) -> bool:
+        """Whether events wait past the cursor: a read, so an idle sweep takes no write lock."""
+        with self.ctx.db.read() as scope:
+            last = scope.scalar(select(RelayCursor.last_id).where(RelayCursor.name == self.name)) or 0
+            return scope.scalar(select(OutboxEvent.id).where(OutboxEvent.id > last).limit(1)) is not None
+
     def run_once(self, batch: int = BATCH) -> list[int]:
         """Turn the next events into deliveries; returns the ids of the deliveries created."""
+        if not self.pending():
+            return []
         now = self.ctx.clock.now()
         created: list[NotificationDelivery] = []
         with self.ctx.db.transaction() as scope:

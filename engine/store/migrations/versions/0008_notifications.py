@@ -4,7 +4,8 @@ Revision ID: 0008
 Revises: 0006
 Create Date: 2026-12-06 22:40:00
 
-New tables only: nothing existing is rewritten, so it runs with the processes up.
+New tables only: nothing existing is rewritten, so it runs with the processes up. The relay's cursor
+starts at the newest outbox event: history is not notified, every event after the migration is.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -88,6 +89,10 @@ def upgrade() -> None:
         sa.Column('last_id', sa.BigInteger(), nullable=False),
         sa.Column('updated_at', UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('name'),
+    )
+    op.execute(
+        "INSERT INTO relay_cursors (name, last_id, updated_at) "
+        "SELECT 'notifications', COALESCE(MAX(id), 0), CURRENT_TIMESTAMP FROM outbox"
     )
 
 
