@@ -7,7 +7,8 @@ It checks each request as the real service would: WeCom (`/cgi-bin/webhook/send?
 shapes and, with a secret, `timestamp` within an hour and `sign` = base64(HMAC-SHA256(secret,
 "{timestamp}\\n{secret}")). A request that fails a check gets the app's errcode in a 200 (as the apps
 answer). Every request is appended to LOG as a JSON line `{app, ok, error, body, query}`. `--answers`
-are HTTP statuses answered to the first requests, in order (then 200).
+are HTTP statuses answered to the first requests, in order (then 200); `--hang-first` holds the first
+request unanswered (logged as `{"hanging": true}`).
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ def main() -> None:
     parser.add_argument("--secret")
     parser.add_argument("--answers", default="")
     parser.add_argument("--retry-after")
+    parser.add_argument("--hang-first", type=float, default=0, help="seconds the first request waits for its answer")
     options = parser.parse_args()
+    hang = [options.hang_first] if options.hang_first else []
     answers = [int(a) for a in options.answers.split(",") if a]
 
     class Handler(BaseHTTPRequestHandler):
@@ -66,6 +69,11 @@ def main() -> None:
             parts = urlsplit(self.path)
             query = parse_qs(parts.query)
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if hang:  # a sender that dies while waiting here leaves its delivery half-done
+                with open(options.log, "a", encoding="utf-8") as log:
+                    log.write(json.dumps({"app": None, "hanging": True}) + "\n")
+                time.sleep(hang.pop())
+                return
             app = (
                 "dingtalk"
                 if parts.path == "/robot/send"

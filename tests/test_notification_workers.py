@@ -89,3 +89,33 @@ def test_a_delivery_without_a_job_is_sent_by_the_workers_sweep(engine, world, se
     finally:
         _stop(worker)
         robot.stop()
+
+
+def test_a_worker_killed_while_sending_only_delays_the_delivery(engine, world, settings, clock, tmp_path):
+    """SIGKILL mid-request: the delivery's lease runs out and the next worker sends it."""
+    clock.set(datetime.now(UTC))
+    robot = Robot(tmp_path, "--hang-first", "120")
+    wang = world["wang"]
+    notifications = webhooks.install(engine)
+    notifications.channels.create(Owner(user_id=wang.id), {"kind": "wecom", "url": robot.wecom_url()}, wang)
+    env = worker_env(
+        settings, FENGQIAO_NOTIFY_ALLOW_HOSTS="127.0.0.1", FENGQIAO_NOTIFY_TIMEOUT="5"
+    )  # no Redis: the sweeper sends; lease 3 x 5 + 30 = 45 s
+    first = fengqiao("worker", env=env)
+    try:
+        report_case(engine, world["chen"])
+        assert wait_until(lambda: any(r.get("hanging") for r in robot.received()), timeout=60)
+        first.kill()
+        first.wait(10)
+        assert _states(engine) == [DeliveryState.PENDING]
+        second = fengqiao("worker", env=env)
+        try:
+            assert wait_until(lambda: _states(engine) == [DeliveryState.DELIVERED], timeout=120)
+            delivered = [r for r in robot.received() if r.get("ok")]
+            assert len(delivered) == 1
+        finally:
+            _stop(second)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        robot.stop()

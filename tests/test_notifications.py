@@ -241,6 +241,20 @@ def test_an_unknown_event_type_is_ignored_and_read_past(engine, world, notificat
         assert scope.get(RelayCursor, "notifications").last_id == last
 
 
+def test_the_handling_operations_event_types_notify_by_name(engine, world, notifications, robots):
+    """urge, copy and return come from another part of issue 22: their names are in the table already."""
+    robot = robots()
+    li, wang = world["li"], world["wang"]
+    for user in (li, wang):
+        notifications.channels.create(Owner(user_id=user.id), {"kind": "wecom", "url": robot.wecom_url()}, user)
+    _emit(engine, "task.urged", {"assignee_id": li.id})
+    _emit(engine, "task.copied", {"user_ids": [wang.id, li.id]})
+    notifications.sweep()
+    assert sorted(d.event_type for d in deliveries(engine)) == ["task.copied", "task.copied", "task.urged"]
+    titles = sorted(r["body"]["markdown"]["content"].split("\n")[0] for r in robot.received())
+    assert titles == ["**催办：任务**", "**抄送：任务**", "**抄送：任务**"]
+
+
 def test_a_reassigned_task_notifies_its_new_assignee(engine, world, notifications, robots):
     robot = robots()
     chen = world["chen"]
