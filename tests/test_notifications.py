@@ -410,3 +410,19 @@ def test_targets_and_secrets_are_sealed_at_rest(engine, world, notifications, ro
     notifications.channels.create(Owner(user_id=li.id), {"kind": "email", "address": "li@civil.example"}, li)
     dump = repr(database_rows(engine))
     assert SECRET not in dump and "ding-token" not in dump and "li@civil.example" not in dump
+
+
+@pytest.mark.backends("sqlite")
+def test_the_timer_sweeper_does_not_wait_for_a_slow_receiver(engine, world, notifications, robots):
+    from engine.jobs import Sweeper
+
+    robot = robots("--hang-first", "30")
+    wang = world["wang"]
+    notifications.channels.create(Owner(user_id=wang.id), {"kind": "wecom", "url": robot.wecom_url()}, wang)
+    report_case(engine, world["chen"])
+    Sweeper(engine).sweep()  # returns while the notification round still waits for the robot
+    assert wait_until(lambda: any(r.get("hanging") for r in robot.received()))
+    assert [d.state for d in deliveries(engine)] == [DeliveryState.PENDING]
+    assert notifications._busy.locked()  # that round is still running: the next duty call starts none
+    Sweeper(engine).sweep()
+    assert len(robot.received()) == 1

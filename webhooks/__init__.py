@@ -12,6 +12,8 @@ Issue 18's Standard Webhooks subscriptions plug into the same relay and delivere
 
 from __future__ import annotations
 
+import logging
+import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Notifications", "Owner", "install"]
 
+log = logging.getLogger("fengqiao.notifications")
 KEY = "notifications"
 LOST_JOB_GRACE = timedelta(seconds=60)
 DELIVERY_STATES = ("pending", "delivered", "failed", "failing")
@@ -43,6 +46,23 @@ class Notifications:
         self.channels = ChannelService(ctx)
         self.relay = Relay(ctx)
         self.deliverer = Deliverer(ctx, self.channels)
+        self._busy = threading.Lock()
+
+    def background_sweep(self) -> None:
+        """The sweeper's duty: one round in a thread of its own, so that a slow receiver (up to the
+        request timeout per delivery) never delays the timers the sweeper fires."""
+        if not self._busy.acquire(blocking=False):
+            return  # the previous round is still sending
+
+        def run() -> None:
+            try:
+                self.sweep()
+            except Exception:  # the database may be briefly away; the next round tries again
+                log.exception("notification sweep failed")
+            finally:
+                self._busy.release()
+
+        threading.Thread(target=run, name="fengqiao-notify", daemon=True).start()
 
     # --- the sweep duty --------------------------------------------------------------------------
     def sweep(self) -> int:
@@ -181,7 +201,7 @@ def install(engine: Engine) -> Notifications:
     found = engine.extensions.get(KEY)
     if found is None:
         found = engine.extensions[KEY] = Notifications(engine)
-        engine.sweep_duties.append(found.sweep)
+        engine.sweep_duties.append(found.background_sweep)
     return found
 
 
