@@ -89,6 +89,13 @@ USER_ROLES = (Role.OFFICER, Role.LIAISON, Role.SUPERVISOR, Role.ADMIN, Role.AUDI
 STATION_ROLES = (Role.OFFICER, Role.SUPERVISOR)
 
 
+class CommentKind(StrEnum):
+    """What a row of `comments` is: an opinion (审批意见) given with a completed task, or a comment."""
+
+    OPINION = "opinion"
+    COMMENT = "comment"
+
+
 class DepartmentKind(StrEnum):
     STATION = "station"  # a police station (派出所) or community office: where cases start
     AGENCY = "agency"  # a department cases are escalated to (civil affairs, health, ...)
@@ -132,6 +139,11 @@ class Event(StrEnum):
     CHANNEL_UPDATED = "channel.updated"
     CHANNEL_DELETED = "channel.deleted"
     DELIVERY_RESENT = "delivery.resent"
+    COMMENT_ADDED = "comment.added"  # an opinion or a comment; the text is never in the event
+    PHRASE_ADDED = "phrase.added"
+    PHRASE_REMOVED = "phrase.removed"
+    SAVED_VIEW_CREATED = "saved_view.created"
+    SAVED_VIEW_REMOVED = "saved_view.removed"
 
     @staticmethod
     def raised(kind: str) -> str:

@@ -21,6 +21,7 @@ from engine import Engine, Settings
 from . import (
     admin,
     auth,
+    collaboration,
     definitions,
     errors,
     health,
@@ -45,6 +46,7 @@ BLUEPRINTS = (
     incidents.bp,
     admin.bp,
     notifications.bp,
+    collaboration.bp,
 )
 DEPLOY_ENDPOINTS = ("definitions.deploy", "definitions.validate")
 MAX_DOCUMENTS = definitions.MAX_DOCUMENTS

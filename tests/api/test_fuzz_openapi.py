@@ -54,6 +54,8 @@ def known(api, engine) -> dict[str, str | int]:
         "channel_id": wang.post(
             "/me/channels", {"kind": "wecom", "url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"}
         ).json["id"],
+        "phrase_id": wang.post("/phrases", {"text": "已电话联系当事人"}).json["id"],
+        "view_id": wang.post("/saved-views", {"name": "超时", "filters": {"sla_state": "breached"}}).json["id"],
     }  # no incident or delivery exists: the documented 404
 
 

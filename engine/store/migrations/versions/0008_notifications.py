@@ -1,7 +1,7 @@
 """notifications: channels (sealed targets), deliveries, their attempts and the relay's cursor
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-06 22:40:00
 
 New tables only: nothing existing is rewritten, so it runs with the processes up. The relay's cursor
@@ -14,7 +14,7 @@ from engine.store.models import UTCDateTime
 
 
 revision = '0008'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
