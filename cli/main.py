@@ -150,10 +150,12 @@ def revoke_token(token_id: int) -> None:
 def worker(burst: bool) -> None:
     """Fire timers: an RQ worker with its scheduler plus the sweeper (with FENGQIAO_REDIS_URL),
     or the sweeper alone (without Redis, e.g. next to gunicorn). Run as many as you like."""
+    import webhooks
     from engine.jobs import RedisJobs, Sweeper, run_worker
 
     # no workflow cache: a worker fires a case's timers hours apart, after other processes changed it
     engine = _engine(workflow_cache_size=0)
+    webhooks.install(engine)  # the sweeper also relays and delivers notifications
     if isinstance(engine.jobs, RedisJobs):
         click.echo(
             f"worker: RQ queue '{engine.jobs.queue.name}' + sweeper "
@@ -164,6 +166,7 @@ def worker(burst: bool) -> None:
         return
     if burst:
         click.echo(f"fired {engine.timers.fire_all_due()} timer(s)")
+        click.echo(f"made {webhooks.install(engine).sweep()} notification attempt(s)")
         return
     click.echo(f"worker: sweeper only, no Redis (database: {_safe_url(engine.settings.database_url)})", err=True)
     sweeper = Sweeper(engine)

@@ -8,7 +8,9 @@ engine.tasks.complete(task_id, actor, {"resolution": "on_spot"})
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from forms import FormRegistry
 
@@ -69,6 +71,10 @@ class Engine:
         self.drafts = DraftService(self)
         self.saved_views = SavedViewService(self)
         self.jobs = jobs.for_engine(self)
+        # Work other packages add to every sweep (webhooks/: the notification relay and deliveries),
+        # and where they keep their services; the engine knows them only as callables.
+        self.sweep_duties: list[Callable[[], Any]] = []
+        self.extensions: dict[str, Any] = {}
 
     def migrate(self) -> None:
         self.db.migrate()

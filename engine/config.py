@@ -69,6 +69,14 @@ class Settings:
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
     attachment_max_bytes: int = 20 * 1024 * 1024
+    # Notifications (webhooks/, docs/notifications.md): the address deep links start with, hosts or
+    # networks a robot URL may reach although private or loopback, the SMTP server and sender
+    public_url: str = "http://127.0.0.1:8000"
+    notify_allow_hosts: tuple[str, ...] = ()
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "fengqiao@localhost"
+    notify_timeout_seconds: float = 10.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -102,6 +110,14 @@ class Settings:
             s3_endpoint_url=env.get("FENGQIAO_S3_ENDPOINT_URL") or None,
             s3_region=env.get("FENGQIAO_S3_REGION") or None,
             attachment_max_bytes=int(env.get("FENGQIAO_ATTACHMENT_MAX_BYTES") or 20 * 1024 * 1024),
+            public_url=(env.get("FENGQIAO_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            notify_allow_hosts=tuple(
+                h.strip() for h in (env.get("FENGQIAO_NOTIFY_ALLOW_HOSTS") or "").split(",") if h.strip()
+            ),
+            smtp_host=env.get("FENGQIAO_SMTP_HOST") or None,
+            smtp_port=int(env.get("FENGQIAO_SMTP_PORT") or 25),
+            smtp_from=env.get("FENGQIAO_SMTP_FROM") or "fengqiao@localhost",
+            notify_timeout_seconds=float(env.get("FENGQIAO_NOTIFY_TIMEOUT") or 10),
         )
 
     @property

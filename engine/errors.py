@@ -67,6 +67,14 @@ class TokenNotFound(NotFound):
     code = "token_not_found"
 
 
+class ChannelNotFound(NotFound):
+    code = "channel_not_found"
+
+
+class DeliveryNotFound(NotFound):
+    code = "delivery_not_found"
+
+
 # --- the database went away ------------------------------------------------------------------------
 class Unavailable(EngineError):
     """The database connection was lost mid-transaction (a restart, a failover): nothing was written."""

@@ -46,6 +46,11 @@ class Sweeper:
     def sweep(self) -> int:
         """Fire what is due; with nothing due, do the housekeeping that is due (dead login tokens)."""
         fired = self.engine.timers.fire_all_due()
+        for duty in list(self.engine.sweep_duties):  # e.g. notifications (webhooks/): a failure stays theirs
+            try:
+                duty()
+            except Exception:
+                log.exception("sweep duty %r failed", duty)
         now = self.engine.clock.now()
         if not fired and (self._next_purge is None or now >= self._next_purge):
             self._next_purge = now + PURGE_EVERY
@@ -145,6 +150,11 @@ def _engine():
 
         _worker_engine = Engine()
     return _worker_engine
+
+
+def worker_engine():
+    """The engine of this worker process (RQ jobs of other packages use it too)."""
+    return _engine()
 
 
 def fire_timer_job(timer_id: int) -> str:

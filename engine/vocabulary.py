@@ -153,6 +153,10 @@ class Event(StrEnum):
     AUTH_LOGOUT = "auth.logout"
     API_TOKEN_CREATED = "api_token.created"
     API_TOKEN_REVOKED = "api_token.revoked"
+    CHANNEL_CREATED = "channel.created"
+    CHANNEL_UPDATED = "channel.updated"
+    CHANNEL_DELETED = "channel.deleted"
+    DELIVERY_RESENT = "delivery.resent"
     COMMENT_ADDED = "comment.added"  # an opinion or a comment; the text is never in the event
     PHRASE_ADDED = "phrase.added"
     PHRASE_REMOVED = "phrase.removed"
@@ -163,6 +167,22 @@ class Event(StrEnum):
     def raised(kind: str) -> str:
         """A thrown BPMN event's name: `escalation.raised`, `error.raised`, `signal.raised`, ..."""
         return f"{kind}.raised"
+
+
+class ChannelKind(StrEnum):
+    """Where a notification goes (webhooks/formats.py): a group robot, a mailbox."""
+
+    WECOM = "wecom"  # 企业微信 group robot webhook
+    DINGTALK = "dingtalk"  # 钉钉 robot webhook, signed
+    EMAIL = "email"  # SMTP
+
+
+class DeliveryState(StrEnum):
+    """A notification delivery (`notification_deliveries.state`)."""
+
+    PENDING = "pending"  # due at next_attempt_at (a first try or a retry)
+    DELIVERED = "delivered"
+    FAILED = "failed"  # gave up after its last attempt, or its channel is disabled
 
 
 # A case's business key (JF-2026-000123, or one an external system chose), checked by the engine

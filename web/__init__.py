@@ -15,6 +15,7 @@ from typing import cast
 from flask import Flask, current_app, request
 from flask.json.provider import DefaultJSONProvider
 
+import webhooks
 from engine import Engine, Settings
 
 from . import (
@@ -29,6 +30,7 @@ from . import (
     incidents,
     instances,
     messages,
+    notifications,
     pages,
     tasks,
 )
@@ -45,6 +47,7 @@ BLUEPRINTS = (
     history.bp,
     incidents.bp,
     admin.bp,
+    notifications.bp,
     collaboration.bp,
 )
 DEPLOY_ENDPOINTS = ("definitions.deploy", "definitions.validate")
@@ -64,6 +67,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     )
     app.config["MAX_FORM_MEMORY_SIZE"] = 64 * 1024
     app.extensions["fengqiao"] = engine
+    webhooks.install(engine)  # the notification relay joins the sweeper this process may run
     errors.register(app)
     app.before_request(_limit_body)
     for blueprint in BLUEPRINTS:

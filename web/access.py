@@ -99,6 +99,17 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "admin.list_api_tokens": (Role.ADMIN,),
     "admin.create_api_token": (Role.ADMIN,),
     "admin.revoke_api_token": (Role.ADMIN,),
+    "notifications.list_my_channels": HUMANS,
+    "notifications.create_my_channel": HUMANS,
+    "notifications.update_my_channel": HUMANS,
+    "notifications.delete_my_channel": HUMANS,
+    "notifications.list_department_channels": (Role.ADMIN,),
+    "notifications.create_department_channel": (Role.ADMIN,),
+    "notifications.update_department_channel": (Role.ADMIN,),
+    "notifications.delete_department_channel": (Role.ADMIN,),
+    "notifications.list_deliveries": (Role.ADMIN,),
+    "notifications.get_delivery": (Role.ADMIN,),
+    "notifications.resend_delivery": (Role.ADMIN,),
 }
 
 # Pages (web/pages) take the roles of the API operation they show or perform: one rule for both.
@@ -143,6 +154,12 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages.record.agreement": ENDPOINT_ROLES["instances.get"],
     "pages.board.show": (Role.SUPERVISOR,),
     "pages.audit.show": ENDPOINT_ROLES["history.audit_trail"],
+    "pages.notifications.settings": ENDPOINT_ROLES["notifications.list_my_channels"],
+    "pages.notifications.add": ENDPOINT_ROLES["notifications.create_my_channel"],
+    "pages.notifications.toggle": ENDPOINT_ROLES["notifications.update_my_channel"],
+    "pages.notifications.remove": ENDPOINT_ROLES["notifications.delete_my_channel"],
+    "pages.notifications.deliveries": ENDPOINT_ROLES["notifications.list_deliveries"],
+    "pages.notifications.resend": ENDPOINT_ROLES["notifications.resend_delivery"],
 }
 
 

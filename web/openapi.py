@@ -20,7 +20,9 @@ from flask import Flask
 from engine.vocabulary import (
     BUSINESS_KEY_PATTERN,
     USER_ROLES,
+    ChannelKind,
     CommentKind,
+    DeliveryState,
     DepartmentKind,
     HumanTaskState,
     IncidentResolution,
@@ -28,6 +30,8 @@ from engine.vocabulary import (
     InstanceStatus,
     SlaState,
 )
+from webhooks.messages import LANGUAGES
+from webhooks.routing import NOTIFIABLE
 
 from . import access, parsing
 
@@ -143,6 +147,56 @@ INCIDENT = all_required(
         "resolved_at": nullable(TIME),
     }
 )
+# notifications (webhooks/, docs/notifications.md)
+NOTIFIABLE_EVENT = enum(NOTIFIABLE)
+CHANNEL = all_required(
+    {
+        "id": UUID,
+        "kind": enum(ChannelKind),
+        "hint": STR,
+        "events": array(STR),
+        "language": nullable(enum(LANGUAGES)),
+        "active": BOOL,
+        "consecutive_failures": INT,
+        "disabled_reason": nullable(STR),
+        "created_at": TIME,
+        "updated_at": TIME,
+    }
+)
+DELIVERY = all_required(
+    {
+        "id": INT,
+        "event_id": STR,
+        "event_type": STR,
+        "instance_id": nullable(STR),
+        "task_id": nullable(STR),
+        "state": enum(DeliveryState),
+        "attempts": INT,
+        "next_attempt_at": nullable(TIME),
+        "last_error": nullable(STR),
+        "created_at": TIME,
+        "delivered_at": nullable(TIME),
+        "channel": all_required(
+            {
+                "id": UUID,
+                "kind": enum(ChannelKind),
+                "hint": STR,
+                "user": nullable(STR),
+                "department": nullable(STR),
+                "active": BOOL,
+                "consecutive_failures": INT,
+                "disabled_reason": nullable(STR),
+            }
+        ),
+    }
+)
+CHANNEL_FIELDS = {
+    "url": {"type": "string", "minLength": 1, "maxLength": 2000, "description": "the robot's webhook URL"},
+    "address": {"type": "string", "minLength": 3, "maxLength": 254, "description": "e-mail address"},
+    "secret": {"type": "string", "minLength": 1, "maxLength": 200, "description": "DingTalk signing secret"},
+    "events": array(NOTIFIABLE_EVENT, maxItems=20, uniqueItems=True),
+    "language": nullable(enum(LANGUAGES)),
+}
 AUDIT_ENTRY = all_required(
     {
         "id": INT,
@@ -296,6 +350,20 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     ),
     "Incident": INCIDENT,
     "IncidentList": all_required({"items": array(ref("Incident"))}),
+    "Channel": CHANNEL,
+    "ChannelList": all_required({"items": array(ref("Channel"))}),
+    "Delivery": DELIVERY,
+    "DeliveryList": all_required({"items": array(ref("Delivery"))}),
+    "DeliveryDetail": all_required(
+        {
+            **DELIVERY["properties"],
+            "attempt_log": array(
+                all_required(
+                    {"at": TIME, "ok": BOOL, "status_code": nullable(INT), "duration_ms": INT, "error": nullable(STR)}
+                )
+            ),
+        }
+    ),
     "Comment": all_required(
         {
             "id": UUID,
@@ -461,6 +529,15 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
     ),
     "DeleteAttachment": obj({"reason": REASON}, ["reason"], closed=True),
     "CreateApiToken": obj({"department": KEY, "name": USERNAME}, ["department"], closed=True),
+    "CreateChannel": obj(
+        {"kind": enum(ChannelKind), **CHANNEL_FIELDS},
+        ["kind"],
+        closed=True,
+        description="wecom and dingtalk need `url` (https; dingtalk also `secret`), email needs `address`. "
+        "Private, loopback and link-local targets are refused unless allow-listed.",
+        examples=[{"kind": "wecom", "url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=KEY"}],
+    ),
+    "UpdateChannel": obj({**CHANNEL_FIELDS, "active": BOOL}, closed=True, minProperties=1),
 }
 
 
@@ -983,6 +1060,66 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         body="CreateApiToken",
     ),
     "admin.revoke_api_token": op("Revoke an API token", "admin", (204, None), errors=(404,)),
+    # notifications
+    "notifications.list_my_channels": op("My notification channels", "notifications", (200, "ChannelList")),
+    "notifications.create_my_channel": op(
+        "Add a notification channel for me (WeCom, DingTalk robot, e-mail)",
+        "notifications",
+        (201, "Channel"),
+        errors=(*JSON_ERRORS,),
+        body="CreateChannel",
+    ),
+    "notifications.update_my_channel": op(
+        "Change, pause or re-enable one of my channels",
+        "notifications",
+        (200, "Channel"),
+        errors=(*JSON_ERRORS, 404),
+        body="UpdateChannel",
+    ),
+    "notifications.delete_my_channel": op("Remove one of my channels", "notifications", (204, None), errors=(404,)),
+    "notifications.list_department_channels": op(
+        "A department's notification channels (admin)", "notifications", (200, "ChannelList"), errors=(404,)
+    ),
+    "notifications.create_department_channel": op(
+        "Add a channel for a department's group (admin)",
+        "notifications",
+        (201, "Channel"),
+        errors=(*JSON_ERRORS, 404),
+        body="CreateChannel",
+    ),
+    "notifications.update_department_channel": op(
+        "Change a department's channel (admin)",
+        "notifications",
+        (200, "Channel"),
+        errors=(*JSON_ERRORS, 404),
+        body="UpdateChannel",
+    ),
+    "notifications.delete_department_channel": op(
+        "Remove a department's channel (admin)", "notifications", (204, None), errors=(404,)
+    ),
+    "notifications.list_deliveries": op(
+        "Notification deliveries by state (admin); `failing` by default",
+        "notifications",
+        (200, "DeliveryList"),
+        errors=(400,),
+        params=[
+            query(
+                "state",
+                enum([*DeliveryState, "failing"]) | {"default": "failing"},
+                "failing (given up, or retrying after 3 failures), pending, delivered or failed",
+            ),
+            query("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}, "at most (1-500)"),
+        ],
+    ),
+    "notifications.get_delivery": op(
+        "A delivery with every attempt (admin)", "notifications", (200, "DeliveryDetail"), errors=(404,)
+    ),
+    "notifications.resend_delivery": op(
+        "Send a delivery again now, with a fresh round of retries (admin)",
+        "notifications",
+        (200, "DeliveryDetail"),
+        errors=(*JSON_ERRORS, 404),
+    ),
 }
 
 STATUS_TEXT = {
@@ -1082,6 +1219,7 @@ class OpenApi:
                     "history",
                     "incidents",
                     "admin",
+                    "notifications",
                     "collaboration",
                     "health",
                 )

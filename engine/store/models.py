@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, query_expression
 from sqlalchemy.types import TypeDecorator
 
-from ..vocabulary import OPEN_TASK_STATES, IncidentStatus, TimerStatus
+from ..vocabulary import OPEN_TASK_STATES, DeliveryState, IncidentStatus, TimerStatus
 
 # BigInteger ids autoincrement on SQLite only when declared INTEGER.
 BigId = BigInteger().with_variant(Integer, "sqlite")
@@ -93,6 +93,8 @@ LEASED = f"status = '{TimerStatus.PENDING}' AND claim_token IS NOT NULL"
 # A case's timers by task: pending ones (an SLA mark cancelled, a case's list) and incidents (a
 # waiting BPMN timer that failed still stands for its event). Written as an OR so that a query saying
 # `status = 'pending'` alone can use it too (SQLite and PostgreSQL prove `a` implies `a OR b`).
+# undelivered notifications by due time: the deliverer's only query (webhooks/delivery.py)
+DELIVERY_PENDING = f"state = '{DeliveryState.PENDING}'"
 UNSETTLED = f"status = '{TimerStatus.PENDING}' OR status = '{TimerStatus.INCIDENT}'"
 PAUSED = f"status = '{TimerStatus.PAUSED}'"
 
@@ -490,3 +492,84 @@ class AuthToken(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+# --- notifications (webhooks/: the relay, channels and delivery) ---------------------------------
+class NotificationChannel(Base):
+    """A place a user or a department is told about their tasks: a WeCom or DingTalk robot, a mailbox.
+
+    The target (robot URL with its key, or e-mail address) and the DingTalk signing secret are sealed
+    with the vault; `hint` is what lists show (a host name, a masked address).
+    """
+
+    __tablename__ = "notification_channels"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # wecom | dingtalk | email
+    hint: Mapped[str] = mapped_column(String(200))
+    key_id: Mapped[str] = mapped_column(String(32))
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    events: Mapped[list[Any]]  # event types wanted; empty: every notifiable one
+    language: Mapped[str | None] = mapped_column(String(8))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class NotificationDelivery(Base):
+    """One event for one channel: retried until delivered or given up; each try is a DeliveryAttempt."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        # the relay may read an event twice (a crash before its cursor moved): one delivery per channel
+        UniqueConstraint("event_id", "channel_id"),
+        Index(
+            "ix_deliveries_due",
+            "next_attempt_at",
+            postgresql_where=text(DELIVERY_PENDING),
+            sqlite_where=text(DELIVERY_PENDING),
+        ),
+        Index("ix_deliveries_state", "state", "attempts", "id"),
+        Index("ix_deliveries_channel", "channel_id", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel_id: Mapped[str] = mapped_column(ForeignKey("notification_channels.id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(36))
+    event_type: Mapped[str] = mapped_column(String(64))
+    instance_id: Mapped[str | None] = mapped_column(String(36))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    message: Mapped[dict[str, Any]]  # title, lines and link: no personal data
+    state: Mapped[str] = mapped_column(String(16), default=DeliveryState.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+
+class DeliveryAttempt(Base):
+    """One try of a delivery: what the receiver answered and how long it took."""
+
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (Index("ix_attempts_delivery", "delivery_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("notification_deliveries.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class RelayCursor(Base):
+    """How far a relay has read the outbox (the id of the last event it turned into deliveries)."""
+
+    __tablename__ = "relay_cursors"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime]

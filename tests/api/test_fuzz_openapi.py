@@ -57,9 +57,13 @@ def known(api, engine) -> dict[str, str | int]:
         "key": "dispute_resolution",
         "token_id": engine.tokens.create_api_token("civil_affairs")["id"],
         "incident_id": 1,
+        "delivery_id": 1,
+        "channel_id": wang.post(
+            "/me/channels", {"kind": "wecom", "url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"}
+        ).json["id"],
         "phrase_id": wang.post("/phrases", {"text": "已电话联系当事人"}).json["id"],
         "view_id": wang.post("/saved-views", {"name": "超时", "filters": {"sla_state": "breached"}}).json["id"],
-    }  # no incident exists: the documented 404
+    }  # no incident or delivery exists: the documented 404
 
 
 @pytest.fixture(params=["wang", "li", "zhou", "admin", "sun", "system"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.helpers import PASSWORD, report_case
+from tests.helpers import PASSWORD, report_case, task_of
 
 from .conftest import PageUser
 
@@ -109,3 +109,25 @@ def test_the_language_switch_never_redirects_off_the_site(browse):
     assert response.headers["Location"] == "/"
     login = user.post("/login", {"username": "x", "password": "y", "next": "https://evil.example/"}, csrf_from="/login")
     assert login.status_code == 401 and "evil.example" not in (login.headers.get("Location") or "")
+
+
+def test_a_notifications_deep_link_survives_login_and_lookalike_targets_do_not(browse, engine, world):
+    case = report_case(engine, world["wang"])
+    task_path = f"/tasks/{task_of(engine, case, 'assess_case')['id']}"
+    user = browse()
+    response = user.get(task_path)
+    assert response.status_code == 302 and "next=" in response.headers["Location"]
+    login_page = user.client.get(response.headers["Location"]).get_data(as_text=True)
+    assert task_path in login_page  # carried in the login form
+    token = user.csrf("/login")
+    answer = user.client.post(
+        "/login", data={"username": "wang", "password": PASSWORD, "next": task_path, "csrf_token": token}
+    )
+    assert answer.status_code == 302 and answer.headers["Location"] == task_path
+    for target in ("/\t/evil.example/", "/\n/evil.example/", "/\\evil.example", " //evil.example"):
+        stranger = browse()
+        token = stranger.csrf("/login")
+        answer = stranger.client.post(
+            "/login", data={"username": "chen", "password": PASSWORD, "next": target, "csrf_token": token}
+        )
+        assert answer.status_code == 302 and answer.headers["Location"] == "/", target

@@ -23,7 +23,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from engine.config import PROJECT_ROOT, Settings
 
-from . import attachments, audit, board, cases, errors, home, locale, phrases, record, tasks
+from . import attachments, audit, board, cases, errors, home, locale, notifications, phrases, record, tasks
 from . import session as browser_session
 from .formatting import register_filters
 from .locale import DEFAULT_LOCALE, Catalogues, select_locale
@@ -63,6 +63,7 @@ for child in (
     board.bp,
     audit.bp,
     phrases.bp,
+    notifications.bp,
 ):
     bp.register_blueprint(child)
 csrf = CSRFProtect()

@@ -18,7 +18,7 @@ from flask import Flask, current_app, g, request
 from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 
-from engine.vocabulary import Role
+from engine.vocabulary import ChannelKind, Role
 from forms import renderer
 
 RISK_CLASSES = {"red": "risk-red", "yellow": "risk-yellow", "blue": "risk-blue"}
@@ -159,6 +159,18 @@ ROLE_NAMES: dict[str, Callable[[], Any]] = {
     Role.ADMIN: lambda: _("Administrator"),
     Role.AUDITOR: lambda: _("Auditor"),
 }
+
+
+KIND_NAMES: dict[str, Callable[[], Any]] = {
+    ChannelKind.WECOM: lambda: _("WeCom group robot"),
+    ChannelKind.DINGTALK: lambda: _("DingTalk robot"),
+    ChannelKind.EMAIL: lambda: _("E-mail"),
+}
+
+
+def kind_name(kind: str) -> str:
+    """A notification channel's app in words."""
+    return KIND_NAMES[kind]() if kind in KIND_NAMES else kind
 
 
 def role_name(role: str) -> str:
@@ -346,6 +358,7 @@ def register_filters(app: Flask) -> None:
         case_label=case_label,
         field_title=field_title,
         role_name=role_name,
+        kind_name=kind_name,
         current_locale=locale_name,
         status_name=status_name,
         task_state_name=task_state_name,

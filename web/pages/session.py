@@ -45,7 +45,8 @@ def login():
     result = engine().tokens.login(username, request.form.get("password", "")[:1024])
     if result is None:
         error = _("Unknown user name or wrong password.")
-        return render_template("login.html", error=error, username=username, next=request.form.get("next")), 401
+        next_ = safe_next(request.form.get("next"))
+        return render_template("login.html", error=error, username=username, next=next_), 401
     if session.get("token"):
         engine().tokens.revoke(session["token"])
     _end_session()
@@ -70,7 +71,13 @@ def _end_session() -> None:
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only paths of this site (no `//host`, no scheme): a login link must not send users elsewhere."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only paths of this site (no `//host`, no scheme): a login link must not send users elsewhere.
+
+    Browsers drop tabs and newlines from a URL (a tab between two slashes makes `//evil.example`), so any
+    control character or space refuses the target too. Deep links from notifications (`/tasks/<id>`)
+    pass and bring the user back to the task after login."""
+    if not target or len(target) > 2000 or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in target):
         return None
     return target
