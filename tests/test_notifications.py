@@ -255,6 +255,32 @@ def test_the_handling_operations_event_types_notify_by_name(engine, world, notif
     assert titles == ["**催办：任务**", "**抄送：任务**", "**抄送：任务**"]
 
 
+def test_the_handling_operations_notify_the_holder_and_the_case_owner(engine, world, notifications, robots):
+    """urge tells the liaison holding the task; return tells the case owner, not the department."""
+    robot = robots()
+    wang, li = world["wang"], world["li"]
+    case = report_case(engine, wang, risk_level="yellow")
+    escalate(engine, wang, case, ["civil_affairs"])
+    civil = task_of(engine, case, "handle_civil_affairs")
+    engine.tasks.claim(civil["id"], li)
+    notifications.sweep()  # nobody has a channel yet: the escalation notifies nobody
+    for user in (wang, li):
+        notifications.channels.create(Owner(user_id=user.id), {"kind": "wecom", "url": robot.wecom_url()}, user)
+    engine.tasks.urge(civil["id"], wang, "the resident called twice")
+    notifications.sweep()
+    engine.tasks.return_task(civil["id"], li, "not a civil-affairs matter")
+    notifications.sweep()
+    told = [(d.event_type, d.channel_id) for d in deliveries(engine)]
+    channel = {c.user_id: c.id for c in _channels(engine)}
+    assert told == [("task.urged", channel[li.id]), ("task.returned", channel[wang.id])]
+    assert all("not a civil-affairs matter" not in json.dumps(r["body"]) for r in robot.received())
+
+
+def _channels(engine) -> list[NotificationChannel]:
+    with engine.db.read() as scope:
+        return list(scope.scalars(select(NotificationChannel)))
+
+
 def test_a_reassigned_task_notifies_its_new_assignee(engine, world, notifications, robots):
     robot = robots()
     chen = world["chen"]

@@ -4,7 +4,8 @@ An event reaches the channels of the users its payload names (an assignee, users
 while its task waits in a queue, of that queue's groups: a department's own channels (its group
 robot) and the channels of its members; a role group (`officer`, `supervisor`) within the task's
 station; `user:<name>`. Event types missing here are not notified. Types written by the handling
-operations (urge, copy, return) are listed by name so that they notify as soon as they are emitted.
+operations notify their new holder (transfer, delegate), the holder or queue (urge), or the case
+owner (return); copy is listed by name so that it notifies as soon as it is emitted.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ NOTIFIABLE: dict[str, Rule] = {
     Event.TASK_REASSIGNED: Rule(("assignee_id",)),  # someone else gave it to me
     Event.SLA_WARNING: Rule(("assignee_id",), queue=True),
     Event.SLA_BREACHED: Rule(("assignee_id", "notify_user_ids"), queue=True),
-    "task.urged": Rule(("assignee_id", "user_ids"), queue=True),
-    "task.copied": Rule(("user_ids", "copied_to_ids")),
-    "task.returned": Rule(("assignee_id", "owner_id", "user_ids"), queue=True),
+    Event.TASK_URGED: Rule(("assignee_id",), queue=True),  # the holder, or the queue it waits in
+    Event.TASK_RETURNED: Rule(("owner_id",)),  # the case owner re-routes it
+    Event.TASK_TRANSFERRED: Rule(("assignee_id",)),  # a colleague handed it to me
+    Event.TASK_DELEGATED: Rule(("assignee_id",)),  # asked to do the work for its holder
+    "task.copied": Rule(("user_ids", "copied_to_ids")),  # copy (抄送) is not built yet
 }
 ROLE_GROUPS = frozenset(str(role) for role in USER_ROLES)
 
