@@ -75,7 +75,8 @@ class RuntimeService:
             loaded = self.ctx.repository.load(scope, definition.id)
             start_form = loaded.meta.get(key, {}).get("start_form")
             if start_form:
-                plain, personal = self.ctx.forms.get(start_form).validate(variables)
+                form = self.ctx.repository.form(scope, definition.id, start_form) or self.ctx.forms.get(start_form)
+                plain, personal = form.validate(variables)
             else:
                 check_json(variables)
                 plain, personal = dict(variables), {}
@@ -215,7 +216,7 @@ class RuntimeService:
         def apply(change: Change):
             if change.instance.status != InstanceStatus.RUNNING:
                 raise InstanceNotRunning(f"instance {change.instance.business_key} is {change.instance.status}")
-            for form in self._forms_of(change.loaded):
+            for form in self._forms_of(change.scope, change.instance.definition_id, change.loaded):
                 form.check_fields(variables)
             for task in change.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
                 task.set_data(**variables)
@@ -224,13 +225,15 @@ class RuntimeService:
         self.ctx.uow.run(instance_id, actor, apply)
         return self.get_instance(instance_id)
 
-    def _forms_of(self, loaded) -> list:
-        """The installed forms a definition's start events and user tasks name (its called processes too)."""
+    def _forms_of(self, scope, definition_id: int, loaded) -> list:
+        """The forms a definition's start events and user tasks name (its called processes too): those
+        deployed with the version first, then the installed ones."""
         keys = set()
         for process in loaded.meta.values():
             keys.add(process.get("start_form"))
             keys.update(task.get("form_key") for task in process.get("tasks", {}).values())
-        return [self.ctx.forms.get(key) for key in sorted(k for k in keys if k and k in self.ctx.forms)]
+        found = (self.ctx.repository.form(scope, definition_id, key) for key in sorted(k for k in keys if k))
+        return [form for form in found if form is not None]
 
     # --- reads -----------------------------------------------------------------------------------
     def get_instance(self, instance_id: str, history: bool = True) -> dict[str, Any]:

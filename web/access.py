@@ -41,6 +41,9 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "definitions.xml": HUMANS,
     "definitions.deploy": (Role.ADMIN,),
     "definitions.validate": (Role.ADMIN,),
+    "definitions.versions": (Role.ADMIN,),
+    "definitions.forms": (Role.ADMIN,),
+    "definitions.diff": (Role.ADMIN,),
     "instances.start": STATION_ROLES,
     "instances.list": STATION_ROLES,
     "instances.get": CASE_ROLES,
@@ -91,6 +94,16 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages.cases.reassign_owner": ENDPOINT_ROLES["instances.reassign_owner"],
     "pages.board.show": (Role.SUPERVISOR,),
     "pages.audit.show": ENDPOINT_ROLES["history.audit_trail"],
+    # the admin console (issue 17): admins only, like the definitions API it drives
+    "pages.admin.definitions": ENDPOINT_ROLES["definitions.versions"],
+    "pages.admin.versions": ENDPOINT_ROLES["definitions.versions"],
+    "pages.admin.modeler": ENDPOINT_ROLES["definitions.deploy"],
+    "pages.admin.edit": ENDPOINT_ROLES["definitions.deploy"],
+    "pages.admin.source": ENDPOINT_ROLES["definitions.forms"],
+    "pages.admin.diff": ENDPOINT_ROLES["definitions.diff"],
+    "pages.admin.validate": ENDPOINT_ROLES["definitions.validate"],
+    "pages.admin.deploy": ENDPOINT_ROLES["definitions.deploy"],
+    "pages.admin.preview": ENDPOINT_ROLES["definitions.validate"],
 }
 
 

@@ -104,8 +104,9 @@ class TaskCommands:
                 self._claim(change, row, actor)
             elif row.assignee_id != actor.id:
                 raise NotAssignee("the task is assigned to someone else")
-            if row.form_key and row.form_key in self.ctx.forms:
-                plain, personal = self.ctx.forms.get(row.form_key).validate(data)
+            form = self.ctx.repository.form(change.scope, change.instance.definition_id, row.form_key)
+            if form is not None:
+                plain, personal = form.validate(data)
             else:
                 if not isinstance(data, dict):
                     raise InvalidInput("data must be a JSON object", [{"field": None, "message": "not an object"}])
@@ -291,18 +292,16 @@ class TaskCommands:
         def view(change: Change) -> dict[str, Any]:
             row = change.held_task_row(task_id)  # held by the change already: no statement
             result = self._row_view(change, row)
-            result["form"] = self._form(row.form_key)
+            result["form"] = form_schema(self.ctx, change.scope, change.instance.definition_id, row.form_key)
             return result
 
         return view
 
-    def _form(self, form_key: str | None) -> dict[str, Any] | None:
-        return form_schema(self.ctx, form_key)
 
-
-def form_schema(ctx: Engine, form_key: str | None) -> dict[str, Any] | None:
-    """The JSON Schema of a task's form, if it has one."""
-    return ctx.forms.get(form_key).schema if form_key is not None and form_key in ctx.forms else None
+def form_schema(ctx: Engine, scope, definition_id: int | None, form_key: str | None) -> dict[str, Any] | None:
+    """The JSON Schema of a task's form, if it has one (the one deployed with its version first)."""
+    form = ctx.repository.form(scope, definition_id, form_key)
+    return form.schema if form is not None else None
 
 
 def active_actor(ctx: Engine, scope, username: str) -> Actor:
