@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Blueprint, Flask, request
+from flask import Blueprint, Flask, g, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
@@ -44,6 +44,9 @@ CSP = "; ".join(
         "frame-ancestors 'none'",
     )
 )
+# The admin's modeler only: the properties panel's code editor (CodeMirror) adds a <style> element at
+# run time. Scripts stay 'self'-only; the page serves no user content but the admin's own model.
+CSP_INLINE_STYLES = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
@@ -103,6 +106,8 @@ def _security_headers(response):
     if response.mimetype == "text/html":
         for name, value in SECURITY_HEADERS.items():
             response.headers[name] = value
+        if g.get("inline_styles"):
+            response.headers["Content-Security-Policy"] = CSP_INLINE_STYLES
     return response
 
 

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from flask import Blueprint, Response, g, jsonify, render_template, request
 
-from engine.errors import DefinitionNotFound, EngineError
+from engine.errors import DefinitionNotFound, DeploymentInvalid, EngineError
 
 from .. import parsing
 from ..context import engine
@@ -39,12 +39,14 @@ def versions(key: str):
 
 @bp.get("/modeler")
 def modeler():
+    g.inline_styles = True  # the properties panel's editor (web.pages.CSP_INLINE_STYLES)
     return render_template("admin_modeler.html", key=None, version=None)
 
 
 @bp.get("/definitions/<key>/<int:version>/edit")
 def edit(key: str, version: int):
     definition = engine().repository.get_definition(_key(key), _version(version))
+    g.inline_styles = True  # the properties panel's editor (web.pages.CSP_INLINE_STYLES)
     return render_template("admin_modeler.html", key=definition["key"], version=definition["version"])
 
 
@@ -70,8 +72,17 @@ def diff(key: str):
 
 @bp.post("/validate")
 def validate():
+    """The deploy checks as a report: 200 with `errors` (what deploy would refuse, each naming its
+    element or form) and `warnings`; a model with problems is what this endpoint is for, not an error."""
     bundle = _bundle()
-    return _answer(lambda: engine().repository.validate([("model.bpmn", bundle["bpmn"])], forms=bundle["forms"]))
+    try:
+        result = engine().repository.validate([("model.bpmn", bundle["bpmn"])], forms=bundle["forms"])
+    except DeploymentInvalid as exc:
+        details = exc.details or [{"element_id": None, "message": exc.message}]
+        return jsonify({"processes": [], "errors": details, "warnings": []})
+    except EngineError as exc:
+        return error_response(STATUS_BY_KIND.get(exc.kind, 422), exc.code, exc.message, exc.details)
+    return jsonify({**result, "errors": []})
 
 
 @bp.post("/deploy")

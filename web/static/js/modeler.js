@@ -197,11 +197,13 @@
       return response.json().then(function (body) {
         if (seq !== checkSeq) { return; }  // a later check is under way
         var problems = [];
+        var level = function (name) {
+          return function (d) { return { element_id: d.element_id, form: d.form, message: d.message, level: name }; };
+        };
         if (response.ok) {
-          problems = body.warnings.map(function (w) { return { element_id: w.element_id, message: w.message, level: "warning" }; });
+          problems = body.errors.map(level("error")).concat(body.warnings.map(level("warning")));
         } else if (body.error) {
-          problems = (body.error.details.length ? body.error.details : [{ element_id: null, message: body.error.message }])
-            .map(function (d) { return { element_id: d.element_id, form: d.form, message: d.message, level: "error" }; });
+          problems = [{ element_id: null, message: body.error.message, level: "error" }];
         }
         if (collected.broken) {
           problems.unshift({ element_id: null, form: collected.broken.key, message: "JSON: " + collected.broken.message, level: "error" });
