@@ -203,20 +203,15 @@ class RuntimeService:
             )
         check_json(variables)
         _check_size(variables)
-        personal = sorted(set(variables) & self.ctx.forms.personal_fields())
-        if personal:
-            raise PersonalField(
-                f"{', '.join(personal)}: personal fields are set only through the case's forms, which seal them",
-                [
-                    {"field": name, "message": "a personal field: it is set through the case's forms"}
-                    for name in personal
-                ],
-            )
+        _refuse_personal(variables, self.ctx.forms.personal_fields())
 
         def apply(change: Change):
             if change.instance.status != InstanceStatus.RUNNING:
                 raise InstanceNotRunning(f"instance {change.instance.business_key} is {change.instance.status}")
-            for form in self._forms_of(change.scope, change.instance.definition_id, change.loaded):
+            forms = self._forms_of(change.scope, change.instance.definition_id, change.loaded)
+            # the forms deployed with the case's version may mark other fields personal
+            _refuse_personal(variables, frozenset().union(*(form.personal_fields for form in forms)))
+            for form in forms:
                 form.check_fields(variables)
             for task in change.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
                 task.set_data(**variables)
@@ -437,3 +432,12 @@ def _check_size(variables: dict[str, Any]) -> None:
 
 
 __all__ = ["RuntimeService", "PersonalRecord"]
+
+
+def _refuse_personal(variables: dict[str, Any], personal_fields: frozenset[str]) -> None:
+    personal = sorted(set(variables) & personal_fields)
+    if personal:
+        raise PersonalField(
+            f"{', '.join(personal)}: personal fields are set only through the case's forms, which seal them",
+            [{"field": name, "message": "a personal field: it is set through the case's forms"} for name in personal],
+        )

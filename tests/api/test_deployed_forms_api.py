@@ -144,3 +144,17 @@ def test_only_admins_read_versions_forms_and_diffs(api):
     wang = api.as_("wang")
     for path in ("versions", "forms", "diff?from=1&to=1"):
         error_of(wang.get(f"/process-definitions/dispute_resolution/{path}"), 403)
+
+
+def test_a_field_a_deployed_form_marks_personal_is_refused_as_a_plain_variable_and_nothing_changes(api, engine):
+    admin = api.as_("admin")
+    personal_note = json.loads(json.dumps(VISIT_NOTE))
+    personal_note["properties"]["note"]["x-pii"] = True
+    assert deploy_bundle(admin, visit_model(), {"visit_note": personal_note}).status_code == 201
+    case = api.as_("wang").post("/process-instances", {"definition_key": "visit", "variables": {}}).json
+    before = database_rows(engine)
+    response = admin.post(
+        f"/process-instances/{case['id']}/variables", {"variables": {"note": "张三 13912345678"}, "reason": "fix"}
+    )
+    error_of(response, 422, "personal_field")
+    assert database_rows(engine) == before
