@@ -60,6 +60,7 @@ _FORBIDDEN_NODES = (
 )
 
 MAX_EXPRESSION_LENGTH = 2000
+NESTED_TOO_DEEPLY = "the expression is nested too deeply"
 MAX_VALUE_SIZE = 100_000  # elements and characters in any intermediate value, nested ones counted
 MAX_INT_BITS = 4096
 MAX_EVALUATION_SECONDS = 0.5  # of this thread's CPU time: a busy machine or the GIL must not fail a cheap expression
@@ -145,6 +146,13 @@ def check(expression: str) -> None:
     if len(expression) > MAX_EXPRESSION_LENGTH:
         raise ExpressionError(f"expression is longer than {MAX_EXPRESSION_LENGTH} characters")
     try:
+        _check(expression)
+    except RecursionError:  # '-' * 1999 + '1' fits the length; walking it recursively does not
+        raise ExpressionError(NESTED_TOO_DEEPLY) from None
+
+
+def _check(expression: str) -> None:
+    try:
         tree = ast.parse(expression.strip(), mode="eval")
     except SyntaxError as exc:
         raise ExpressionError(f"expression is not valid: {exc.msg}") from None
@@ -165,7 +173,7 @@ def check(expression: str) -> None:
 def _plain_spec(spec: ast.expr) -> bool:
     """A format spec of a few constant characters: no width of thousands of columns (f'{x:>999999999}')."""
     parts = getattr(spec, "values", [])
-    if not all(isinstance(v, ast.Constant) and isinstance(v.value, str) for v in parts):
+    if not all(isinstance(v, ast.Constant) for v in parts):  # a spec's constants are strings
         return False
     text = "".join(v.value for v in parts)
     return len(text) <= 12 and not re.search(r"\d{4}", text)
@@ -229,14 +237,16 @@ def _parsed(text: str):
 # --- bounds ------------------------------------------------------------------------------------
 def _size(value: Any, limit: int = MAX_VALUE_SIZE) -> int:
     """Elements and characters in `value` and everything it holds (an integer counts about its
-    digits), counted up to just past `limit`; a list repeating one big list counts it each time, as
+    digits), counted until past `limit`; a list repeating one big list counts it each time, as
     str() and sorted() would walk it."""
     total, stack = 0, [value]
     while stack and total <= limit:
         item = stack.pop()
         kind = type(item)
         if kind is int:
-            total += limit + 1 if item.bit_length() > MAX_INT_BITS else 1 + item.bit_length() // 3
+            if item.bit_length() > MAX_INT_BITS:
+                return limit + 1
+            total += 1 + item.bit_length() // 3
         elif kind is str or kind is bytes:
             total += len(item)
         elif kind is list or kind is tuple or kind is set or kind is frozenset:
@@ -250,7 +260,7 @@ def _size(value: Any, limit: int = MAX_VALUE_SIZE) -> int:
                 stack.extend(item.values())
         else:
             total += 1
-    return min(total, limit + 1)
+    return total
 
 
 def _too_big(what: str) -> ExpressionError:
@@ -263,8 +273,8 @@ def _too_big(what: str) -> ExpressionError:
 def _bounded_mult(a: Any, b: Any) -> Any:
     """Repetition and products checked before they are built."""
     for sequence, times in ((a, b), (b, a)):
-        repeated = isinstance(sequence, str | bytes | list | tuple) and type(times) is int and times > 0
-        if repeated and _size(sequence) * times > MAX_VALUE_SIZE:
+        repeated = isinstance(sequence, str | bytes | list | tuple) and type(times) is int
+        if repeated and _size(sequence) * times > MAX_VALUE_SIZE:  # times <= 0 builds an empty one
             raise _too_big("a repeated sequence")
     if type(a) is int and type(b) is int and a.bit_length() + b.bit_length() > MAX_INT_BITS + 1:
         raise _too_big("a product")
@@ -272,7 +282,8 @@ def _bounded_mult(a: Any, b: Any) -> Any:
 
 
 def _bounded_power(a: Any, b: Any) -> Any:
-    if type(a) is int and type(b) is int and b > 0 and abs(a) > 1 and (abs(a).bit_length() - 1) * b > MAX_INT_BITS:
+    # at least (bits - 1) * b bits; 0, 1 and -1 (bits - 1 <= 0) and b <= 0 never grow
+    if type(a) is int and type(b) is int and (abs(a).bit_length() - 1) * b > MAX_INT_BITS:
         raise _too_big("a power")
     return safe_power(a, b)
 
@@ -358,7 +369,7 @@ class Evaluator:
         except _RUN_ERRORS as exc:
             raise ExpressionError(f"{type(exc).__name__}: {exc}") from None
         except RecursionError:
-            raise ExpressionError("the expression is nested too deeply") from None
+            raise ExpressionError(NESTED_TOO_DEEPLY) from None
         finally:
             interpreter.names = interpreter.functions = {}  # keep no case's variables past the call
 

@@ -48,7 +48,10 @@ MEMORY_LIMIT = 1024**3  # a test process needs under 0.5 GB of address space
 
 # target: (files to mutate, the tests that cover them)
 TARGETS: dict[str, tuple[list[str], list[str]]] = {
-    "expressions": (["engine/expressions.py"], ["tests/test_expressions.py", "tests/test_expression_filter.py"]),
+    "expressions": (
+        ["engine/expressions.py"],
+        ["tests/test_expressions.py", "tests/test_expression_filter.py", "tests/test_expression_limits.py"],
+    ),
     "tasks": (
         ["engine/tasks/commands.py", "engine/tasks/views.py", "engine/queues.py", "engine/uow/projections.py"],
         [
