@@ -22,6 +22,29 @@
     "</bpmndi:BPMNPlane></bpmndi:BPMNDiagram></bpmn:definitions>"
   ].join("");
 
+  // The properties panel's and palette's own words in Chinese (bpmn-js's `translate` service, replaced
+  // by a module: no bundler needed); words not listed stay English.
+  var ZH = {
+    "General": "常规", "Name": "名称", "ID": "标识 (ID)", "Documentation": "说明", "Element documentation": "元素说明",
+    "Process documentation": "流程说明", "Executable": "可执行", "Version tag": "版本标签",
+    "User assignment": "任务分配", "Assignee": "办理人", "Candidate groups": "候选组", "Candidate users": "候选用户",
+    "Due date": "期限", "Follow up date": "跟进时间", "Priority": "优先级", "Form": "表单", "Form key": "表单标识",
+    "Type": "类型", "Condition": "条件", "Expression": "表达式", "Timer": "定时器", "Message": "消息",
+    "Extension properties": "扩展属性", "Execution listeners": "执行监听器", "Task listeners": "任务监听器",
+    "Asynchronous continuations": "异步继续", "Inputs": "输入", "Outputs": "输出",
+    "Create start event": "创建开始事件", "Create end event": "创建结束事件", "Create gateway": "创建网关",
+    "Create task": "创建任务", "Create pool/participant": "创建泳池", "Activate hand tool": "抓手工具",
+    "Activate lasso tool": "套索工具", "Activate create/remove space tool": "空间工具",
+    "Activate global connect tool": "连线工具", "Append task": "追加任务", "Append gateway": "追加网关",
+    "Append end event": "追加结束事件", "Delete": "删除", "Change element": "更换元素类型", "Connect to other element": "连线"
+  };
+  var translateModule = {
+    translate: ["value", function (template, replacements) {
+      var text = (document.documentElement.lang === "zh-CN" && ZH[template]) || template;
+      return text.replace(/{([^}]+)}/g, function (_, key) { return replacements && key in replacements ? replacements[key] : "{" + key + "}"; });
+    }]
+  };
+
   var modeler = null;
   var forms = {};  // form key -> {box, text, preview, error}
   var editTimer = null;
@@ -287,7 +310,10 @@
     modeler = new window.BpmnJS({
       container: canvasBox,
       propertiesPanel: { parent: "#m-panel" },
-      additionalModules: [panel.BpmnPropertiesPanelModule, panel.BpmnPropertiesProviderModule, panel.CamundaPlatformPropertiesProviderModule],
+      additionalModules: [
+        panel.BpmnPropertiesPanelModule, panel.BpmnPropertiesProviderModule, panel.CamundaPlatformPropertiesProviderModule,
+        translateModule
+      ],
       moddleExtensions: { camunda: camunda }
     });
     modeler.on("commandStack.changed", scheduleCheck);
