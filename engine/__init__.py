@@ -15,13 +15,17 @@ from forms import FormRegistry
 from . import jobs
 from .audit import HistoryService
 from .clock import Clock, ManualClock
+from .comments import CommentService
 from .config import Settings
+from .drafts import DraftService
 from .errors import EngineError
 from .expressions import Evaluator, SafeScriptEngine
 from .identity import Actor, IdentityService
 from .personal import PersonalDataService
+from .phrases import PhraseService
 from .repository import RepositoryService
 from .runtime import RuntimeService
+from .saved_views import SavedViewService
 from .serializer import WorkflowSerializer
 from .store.db import Database
 from .tasks import TaskService
@@ -58,6 +62,10 @@ class Engine:
         self.personal = PersonalDataService(self)
         self.tokens = TokenService(self)
         self.timers = TimerService(self)
+        self.comments = CommentService(self)
+        self.phrases = PhraseService(self)
+        self.drafts = DraftService(self)
+        self.saved_views = SavedViewService(self)
         self.jobs = jobs.for_engine(self)
 
     def migrate(self) -> None:

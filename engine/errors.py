@@ -51,6 +51,18 @@ class FormNotFound(NotFound):
     code = "form_not_found"
 
 
+class PhraseNotFound(NotFound):
+    code = "phrase_not_found"
+
+
+class SavedViewNotFound(NotFound):
+    code = "saved_view_not_found"
+
+
+class DraftNotFound(NotFound):
+    code = "draft_not_found"
+
+
 class TokenNotFound(NotFound):
     code = "token_not_found"
 

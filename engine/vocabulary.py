@@ -89,6 +89,13 @@ USER_ROLES = (Role.OFFICER, Role.LIAISON, Role.SUPERVISOR, Role.ADMIN, Role.AUDI
 STATION_ROLES = (Role.OFFICER, Role.SUPERVISOR)
 
 
+class CommentKind(StrEnum):
+    """What a row of `comments` is: an opinion (审批意见) given with a completed task, or a comment."""
+
+    OPINION = "opinion"
+    COMMENT = "comment"
+
+
 class DepartmentKind(StrEnum):
     STATION = "station"  # a police station (派出所) or community office: where cases start
     AGENCY = "agency"  # a department cases are escalated to (civil affairs, health, ...)
@@ -128,6 +135,11 @@ class Event(StrEnum):
     AUTH_LOGOUT = "auth.logout"
     API_TOKEN_CREATED = "api_token.created"
     API_TOKEN_REVOKED = "api_token.revoked"
+    COMMENT_ADDED = "comment.added"  # an opinion or a comment; the text is never in the event
+    PHRASE_ADDED = "phrase.added"
+    PHRASE_REMOVED = "phrase.removed"
+    SAVED_VIEW_CREATED = "saved_view.created"
+    SAVED_VIEW_REMOVED = "saved_view.removed"
 
     @staticmethod
     def raised(kind: str) -> str:

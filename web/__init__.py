@@ -17,7 +17,20 @@ from flask.json.provider import DefaultJSONProvider
 
 from engine import Engine, Settings
 
-from . import admin, auth, definitions, errors, health, history, incidents, instances, messages, pages, tasks
+from . import (
+    admin,
+    auth,
+    collaboration,
+    definitions,
+    errors,
+    health,
+    history,
+    incidents,
+    instances,
+    messages,
+    pages,
+    tasks,
+)
 from .openapi import OpenApi
 
 BLUEPRINTS = (
@@ -30,6 +43,7 @@ BLUEPRINTS = (
     history.bp,
     incidents.bp,
     admin.bp,
+    collaboration.bp,
 )
 DEPLOY_ENDPOINTS = ("definitions.deploy", "definitions.validate")
 MAX_DOCUMENTS = definitions.MAX_DOCUMENTS

@@ -56,6 +56,17 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "tasks.unclaim": CASE_ROLES,
     "tasks.complete": CASE_ROLES,
     "tasks.reassign": (Role.SUPERVISOR,),
+    "collab.list_comments": CASE_ROLES,
+    "collab.add_comment": CASE_ROLES,
+    "collab.list_phrases": (*CASE_ROLES, Role.ADMIN),
+    "collab.add_phrase": (*CASE_ROLES, Role.ADMIN),
+    "collab.remove_phrase": (*CASE_ROLES, Role.ADMIN),
+    "collab.get_draft": CASE_ROLES,
+    "collab.save_draft": CASE_ROLES,
+    "collab.discard_draft": CASE_ROLES,
+    "collab.list_views": CASE_ROLES,
+    "collab.create_view": CASE_ROLES,
+    "collab.remove_view": CASE_ROLES,
     "messages.correlate": (Role.SYSTEM, Role.LIAISON, Role.SUPERVISOR),
     "history.audit_trail": (Role.AUDITOR,),
     "incidents.list": (Role.ADMIN,),
@@ -90,6 +101,13 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages.cases.create": ENDPOINT_ROLES["instances.start"],
     "pages.cases.show": ENDPOINT_ROLES["instances.get"],
     "pages.cases.diagram": ENDPOINT_ROLES["instances.diagram"],
+    "pages.cases.comment": ENDPOINT_ROLES["collab.add_comment"],
+    "pages.tasks.draft": ENDPOINT_ROLES["collab.save_draft"],
+    "pages.phrases.show": ENDPOINT_ROLES["collab.list_phrases"],
+    "pages.phrases.add": ENDPOINT_ROLES["collab.add_phrase"],
+    "pages.phrases.remove": ENDPOINT_ROLES["collab.remove_phrase"],
+    "pages.home.save_view": ENDPOINT_ROLES["collab.create_view"],
+    "pages.home.remove_view": ENDPOINT_ROLES["collab.remove_view"],
     "pages.cases.cancel": ENDPOINT_ROLES["instances.cancel"],
     "pages.cases.reassign_owner": ENDPOINT_ROLES["instances.reassign_owner"],
     "pages.board.show": (Role.SUPERVISOR,),
@@ -213,6 +231,16 @@ def handles(actor: Actor, instance: dict[str, Any]) -> bool:
     if any(t["assignee"] == actor.username for t in instance.get("open_tasks", [])):
         return True
     return any(h["actor"] == actor.username and h["action"].startswith("task.") for h in instance.get("history", []))
+
+
+def may_comment(actor: Actor, instance: dict[str, Any], tasks: list[dict[str, Any]] | None = None) -> bool:
+    """Case participants comment: the station's supervisor; an officer who owns, reported or handles
+    it (`handles`); a liaison with one of its tasks in view. Others who see the case only read."""
+    if not instance_visible(actor, instance, tasks):
+        return False
+    if actor.role == Role.SUPERVISOR or actor.role == Role.LIAISON:
+        return True
+    return actor.role == Role.OFFICER and handles(actor, instance)
 
 
 def personal_visibility(actor: Actor, instance: dict[str, Any], tasks: list[dict[str, Any]] | None = None) -> str:

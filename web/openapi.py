@@ -20,6 +20,7 @@ from flask import Flask
 from engine.vocabulary import (
     BUSINESS_KEY_PATTERN,
     USER_ROLES,
+    CommentKind,
     DepartmentKind,
     HumanTaskState,
     IncidentResolution,
@@ -291,6 +292,24 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     ),
     "Incident": INCIDENT,
     "IncidentList": all_required({"items": array(ref("Incident"))}),
+    "Comment": all_required(
+        {
+            "id": UUID,
+            "instance_id": UUID,
+            "task_id": nullable(STR),
+            "kind": enum(CommentKind),
+            "author": STR,
+            "role": STR,
+            "created_at": TIME,
+            "text": STR,
+        }
+    ),
+    "CommentList": all_required({"items": array(ref("Comment"))}),
+    "Phrase": all_required({"id": INT, "text": STR, "default": BOOL}),
+    "PhraseList": all_required({"items": array(ref("Phrase"))}),
+    "Draft": all_required({"task_id": UUID, "data": OBJ, "updated_at": TIME}),
+    "SavedView": all_required({"id": INT, "name": STR, "filters": OBJ}),
+    "SavedViewList": all_required({"items": array(ref("SavedView"))}),
     "Health": all_required({"status": {"type": "string", "enum": ["ok"]}, "definitions": INT}),
 }
 
@@ -357,9 +376,44 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
         examples=[{"variables": {"approved": True}, "reason": "补录审批结果"}],
     ),
     "CompleteTask": obj(
-        {"data": {"type": "object", "description": "the task form's fields"}},
+        {
+            "data": {"type": "object", "description": "the task form's fields"},
+            "opinion": {"type": "string", "maxLength": 2000, "description": "an opinion (审批意见), sealed"},
+        },
         closed=True,
-        examples=[{"data": {"resolution": "escalate", "departments": ["civil_affairs"]}}],
+        examples=[{"data": {"resolution": "escalate", "departments": ["civil_affairs"]}, "opinion": "同意上报民政"}],
+    ),
+    "AddComment": obj(
+        {"text": {"type": "string", "minLength": 1, "maxLength": 2000}},
+        ["text"],
+        closed=True,
+        examples=[{"text": "已电话联系当事人，约定明日上门"}],
+    ),
+    "AddPhrase": obj(
+        {"text": {"type": "string", "minLength": 1, "maxLength": 200}},
+        ["text"],
+        closed=True,
+        examples=[{"text": "情况属实，同意办理"}],
+    ),
+    "SaveDraft": obj(
+        {"data": {"type": "object", "description": "the form's fields typed so far (not validated)"}},
+        ["data"],
+        closed=True,
+        examples=[{"data": {"summary": "已走访"}}],
+    ),
+    "CreateSavedView": obj(
+        {
+            "name": {"type": "string", "minLength": 1, "maxLength": 60},
+            "filters": {
+                "type": "object",
+                "maxProperties": 12,
+                "additionalProperties": {"type": ["string", "integer"]},
+                "description": "GET /tasks query parameters (not limit or cursor)",
+            },
+        },
+        ["name", "filters"],
+        closed=True,
+        examples=[{"name": "超时", "filters": {"assignee": "me", "sla_state": "breached"}}],
     ),
     "Message": obj(
         {
@@ -600,6 +654,18 @@ OPERATIONS: dict[str, dict[str, Any]] = {
             query("business_key", BUSINESS_KEY, "tasks of one case, by business key"),
             query("due_before", TIME, "due strictly before (RFC 3339 with time zone)"),
             query("due_after", TIME, "due at or after (RFC 3339 with time zone)"),
+            query("risk_level", {"type": "string", "enum": ["red", "yellow", "blue"]}, "the case's risk level"),
+            query("category", KEY, "the case's category (the report form's key, e.g. neighbour_dispute)"),
+            query(
+                "community",
+                {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^\S(.*\S)?$"},
+                "the case's community",
+            ),
+            query(
+                "due_within",
+                {"type": "integer", "minimum": 1, "maximum": 8760},
+                "due within this many hours from now (overdue ones too; a saved view's due window)",
+            ),
             query(
                 "sla_state",
                 SLA_STATE,
@@ -646,6 +712,49 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         errors=(*JSON_ERRORS, 404, 409),
         body="Reassign",
     ),
+    # collaboration (docs/collaboration.md)
+    "collab.list_comments": op(
+        "A case's opinions and comments, oldest first", "collaboration", (200, "CommentList"), errors=(404,)
+    ),
+    "collab.add_comment": op(
+        "Comment on a case (its participants)",
+        "collaboration",
+        (201, "Comment"),
+        errors=(*JSON_ERRORS, 403, 404, 409),
+        body="AddComment",
+        description="The text is sealed at rest; the `comment.added` event carries only its id and kind.",
+    ),
+    "collab.list_phrases": op(
+        "The station-wide default phrases and the caller's own", "collaboration", (200, "PhraseList")
+    ),
+    "collab.add_phrase": op(
+        "Add a common phrase (an admin's are the station-wide defaults)",
+        "collaboration",
+        (201, "Phrase"),
+        errors=JSON_ERRORS,
+        body="AddPhrase",
+    ),
+    "collab.remove_phrase": op("Remove one of the caller's phrases", "collaboration", (204, None), errors=(404,)),
+    "collab.get_draft": op("The caller's draft of a task they hold", "collaboration", (200, "Draft"), errors=(404,)),
+    "collab.save_draft": op(
+        "Save the form typed so far as the holder's draft",
+        "collaboration",
+        (200, "Draft"),
+        errors=(*JSON_ERRORS, 403, 404, 409),
+        body="SaveDraft",
+        description="Only declared fields are kept; personal ones are sealed. The draft goes when the "
+        "task is completed, released or given to someone else.",
+    ),
+    "collab.discard_draft": op("Throw the draft away", "collaboration", (204, None), errors=(403, 404, 409)),
+    "collab.list_views": op("The caller's saved inbox views", "collaboration", (200, "SavedViewList")),
+    "collab.create_view": op(
+        "Save inbox filters under a name",
+        "collaboration",
+        (201, "SavedView"),
+        errors=(*JSON_ERRORS, 403, 409),
+        body="CreateSavedView",
+    ),
+    "collab.remove_view": op("Remove a saved view", "collaboration", (204, None), errors=(404,)),
     # messages
     "messages.correlate": op(
         "Report a department's result to the case waiting for it",
@@ -856,6 +965,7 @@ class OpenApi:
                     "history",
                     "incidents",
                     "admin",
+                    "collaboration",
                     "health",
                 )
             ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -33,6 +34,10 @@ def inbox(who, query: dict[str, Any]) -> dict[str, Any]:
         if query.get(name) not in (None, "me") and not access.may_name_others(who):
             raise forbidden(f"only a supervisor may filter by another user's {name}")
     access.check_group_filter(who, query.get("group"))
+    due_before = query.get("due_before")
+    if query.get("due_within") is not None:  # a window relative to now: what a saved view keeps
+        window_end = engine().clock.now() + timedelta(hours=query["due_within"])
+        due_before = window_end if due_before is None else min(due_before, window_end)
     return engine().tasks.query(
         who,
         assignee=query.get("assignee"),
@@ -41,12 +46,13 @@ def inbox(who, query: dict[str, Any]) -> dict[str, Any]:
         state=query.get("state"),
         instance_id=query.get("instance_id"),
         business_key=query.get("business_key"),
-        due_before=query.get("due_before"),
+        due_before=due_before,
         due_after=query.get("due_after"),
         sort=query.get("sort", "due"),
         limit=query.get("limit", 50),
         cursor=query.get("cursor"),
         sla_state=query.get("sla_state"),
+        case_fields={name: query[name] for name in ("risk_level", "category", "community") if name in query},
         **access.task_scope(who),
     )
 
@@ -87,12 +93,12 @@ def unclaim(task_id: UUID):
 @bp.post("/<uuid:task_id>/complete")
 def complete(task_id: UUID):
     data = body(required=False)
-    return jsonify(complete_task(actor(), task_id, data.get("data") or {}))
+    return jsonify(complete_task(actor(), task_id, data.get("data") or {}, data.get("opinion")))
 
 
-def complete_task(who, task_id: UUID | str, data: dict[str, Any]) -> dict[str, Any]:
-    """Complete with form data; the result names the tasks it opened that `who` may see."""
-    task = _plain(engine().tasks.complete(str(task_id), who, data, visible=check_visible))
+def complete_task(who, task_id: UUID | str, data: dict[str, Any], opinion: str | None = None) -> dict[str, Any]:
+    """Complete with form data (and an opinion); the result names the tasks it opened that `who` may see."""
+    task = _plain(engine().tasks.complete(str(task_id), who, data, visible=check_visible, opinion=opinion))
     # a phone goes on to the next form without listing the case's tasks again
     task["next_tasks"] = [t for t in task["next_tasks"] if access.task_visible(who, t)]
     return task

@@ -344,6 +344,65 @@ class Sequence(Base):
     value: Mapped[int] = mapped_column(BigId, default=0)
 
 
+# --- collaboration (docs/collaboration.md) ----------------------------------------------------
+class Comment(Base):
+    """An opinion given with a completed task, or a comment on a case. The text is sealed like personal
+    fields (it may name a person): only the vault opens it, and it is never in audit or outbox rows."""
+
+    __tablename__ = "comments"
+    __table_args__ = (Index("ix_comments_instance", "instance_id", "created_at"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # time-ordered; the sealed text is bound to it
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
+    task_id: Mapped[str | None] = mapped_column(String(36))  # the completed task of an opinion
+    kind: Mapped[str] = mapped_column(String(16))  # opinion | comment
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    author: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    key_id: Mapped[str] = mapped_column(String(32))
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CommonPhrase(Base):
+    """A phrase (常用语) inserted into an opinion with one tap: a user's own, or (user_id NULL) a
+    station-wide default an admin set."""
+
+    __tablename__ = "common_phrases"
+    __table_args__ = (Index("ix_phrases_user", "user_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+
+class TaskDraft(Base):
+    """A half-filled task form of the task's holder: declared non-personal fields as JSON, personal
+    ones sealed like submitted ones. Removed when the task completes or changes hands."""
+
+    __tablename__ = "task_drafts"
+    task_id: Mapped[str] = mapped_column(ForeignKey("human_tasks.id", ondelete="CASCADE"), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(String(36))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    data: Mapped[dict[str, Any]]
+    key_id: Mapped[str | None] = mapped_column(String(32))
+    nonce: Mapped[bytes | None] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime]
+
+
+class SavedView(Base):
+    """A user's named inbox filter ("my area, overdue"), shown as a tab."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(60))
+    filters: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
 # --- history and events ------------------------------------------------------------------------
 class AuditEntry(Base):
     """Append-only: triggers refuse UPDATE and DELETE (see the migration)."""

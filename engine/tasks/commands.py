@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, select, update
 
+from ..comments import checked_text
+from ..drafts import drop as drop_draft
 from ..errors import (
     Forbidden,
     InvalidInput,
@@ -35,7 +37,7 @@ from ..store.models import IS_OPEN_TASK, HumanTask, User
 from ..store.record import Record
 from ..uow import Change, OfTask, close_task, refresh_timers, write_row
 from ..validation import checked_reason
-from ..vocabulary import OPEN_TASK_STATES, Event, HumanTaskState, InstanceStatus, Role
+from ..vocabulary import OPEN_TASK_STATES, CommentKind, Event, HumanTaskState, InstanceStatus, Role
 from .views import task_view
 
 if TYPE_CHECKING:
@@ -83,18 +85,25 @@ class TaskCommands:
             if row.assignee_id != actor.id and not self._supervises(actor, row):
                 raise NotAssignee("only the assignee or a supervisor of the station may release the task")
             write_row(change.scope, row, {"state": HumanTaskState.OPEN, "assignee_id": None, "claimed_at": None})
+            drop_draft(change, row.id)  # the next holder starts from an empty form
             add_candidates(change.scope, row)
             change.audit(Event.TASK_UNCLAIMED, task_id=row.id, element_id=row.element_id)
             change.emit(Event.TASK_UNCLAIMED, task_id=row.id, element_id=row.element_id)
 
         return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
 
-    def complete(self, task_id: str, actor: Actor, data: dict[str, Any] | None, visible=None) -> dict[str, Any]:
-        """Complete with form data: validated, declared fields only, personal fields sealed.
+    def complete(
+        self, task_id: str, actor: Actor, data: dict[str, Any] | None, visible=None, opinion: str | None = None
+    ) -> dict[str, Any]:
+        """Complete with form data: validated, declared fields only, personal fields sealed; with an
+        `opinion` (审批意见), sealed like a comment (engine/comments.py). The holder's draft goes.
 
         An open task the actor may claim is claimed in the same transaction.
         """
         data = {} if data is None else data
+        if isinstance(opinion, str) and not opinion.strip():
+            opinion = None  # an empty opinion box is no opinion
+        opinion = None if opinion is None else checked_text(opinion, "opinion")
 
         def op(change: Change):
             row = self._row(change, task_id, visible)
@@ -135,6 +144,8 @@ class TaskCommands:
                 personal_fields=sorted(personal),
             )
             change.emit(Event.TASK_COMPLETED, task_id=row.id, element_id=row.element_id, via="form")
+            if opinion is not None:
+                self.ctx.comments.write(change, CommentKind.OPINION, opinion, task_id=row.id)
 
         def view(change: Change) -> dict[str, Any]:
             result = self._view_of(task_id)(change)
@@ -242,10 +253,13 @@ class TaskCommands:
 
     @staticmethod
     def _assign(change: Change, row: Record, user_id: int | None) -> None:
+        previous = row.assignee_id
         write_row(
             change.scope, row, {"state": HumanTaskState.CLAIMED, "assignee_id": user_id, "claimed_at": change.now}
         )
         drop_candidates(change.scope, row.id)
+        if previous is not None and previous != user_id:
+            drop_draft(change, row.id)  # a draft is its holder's; the new one starts afresh
 
     @staticmethod
     def _supervises(actor: Actor, row: Record) -> bool:

@@ -49,6 +49,10 @@ _QUEUE_TASK = HumanTask.__table__.alias("queue_task")
 _BY_EQUALITIES: dict[tuple, DriverQuery] = {}
 
 
+# Case variables the inbox filters on (saved views: "my area, red cases"): not personal, shown in rows.
+CASE_FIELDS = ("risk_level", "category", "community")
+
+
 @dataclass
 class InboxFilter:
     """What an inbox query asks for (all optional; `states` and `cursor` empty mean any)."""
@@ -68,6 +72,9 @@ class InboxFilter:
     station_id: int | None = None
     involving: Actor | None = None  # open tasks in this actor's queues, and what it holds or completed
     sla_state: str | None = None
+    # the case's business fields (risk_level, category, community): a refinement of the list another
+    # filter reads by its index, checked on each of its rows against the case's variables (by key)
+    case_fields: dict[str, str] | None = None
 
     def reads_claimable_queue(self) -> bool:
         """An actor's claimable tasks by due time, nothing more: read from the queue index in order."""
@@ -79,6 +86,7 @@ class InboxFilter:
             and self.assignee_id is None
             and self.instance_id is None
             and self.business_key is None
+            and not self.case_fields
             and (not self.states or HumanTaskState.OPEN in self.states)
             and (self.involving is None or self.involving.id == self.candidate.id)
         )
@@ -108,6 +116,7 @@ class InboxFilter:
             and not self.cursor
             and self.due_before is None
             and self.due_after is None
+            and not self.case_fields
         )
 
 
@@ -151,6 +160,7 @@ class InboxQueries:
         station_id: int | None = None,
         involving: Actor | None = None,
         sla_state: str | None = None,
+        case_fields: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """Inbox query. `assignee`/`candidate` take 'me' or a username; pages by keyset cursor.
 
@@ -181,6 +191,7 @@ class InboxQueries:
                 station_id=station_id,
                 involving=involving,
                 sla_state=sla_state,
+                case_fields={k: v for k, v in (case_fields or {}).items() if k in CASE_FIELDS} or None,
             )
         more = len(rows) > limit
         rows = rows[:limit]
@@ -251,6 +262,16 @@ def _claimable_queue(found: InboxFilter, now: datetime):
     query = _TASK_ROWS.join(queue, queue.c.task_id == _T.id).where(_T.state == HumanTaskState.OPEN)
     if found.sla_state is not None:
         query = query.where(sla_condition(found.sla_state, now))
+    if found.case_fields:
+        variables = ProcessInstance.variables
+        query = query.where(
+            select(ProcessInstance.id)
+            .where(
+                ProcessInstance.id == _T.instance_id,
+                *[variables[name].as_string() == value for name, value in sorted(found.case_fields.items())],
+            )
+            .exists()
+        )
     order = [(queue.c.due_at, False), (queue.c.task_id, False)]
     return query.order_by(*[c.asc().nulls_last() for c, _desc in order]).limit(found.limit)
 
@@ -315,6 +336,16 @@ def _filtered(found: InboxFilter, now: datetime):
         query = query.where(or_(and_(_T.state == HumanTaskState.OPEN, in_queue(involving, None)), *mine))
     if found.sla_state is not None:
         query = query.where(sla_condition(found.sla_state, now))
+    if found.case_fields:
+        variables = ProcessInstance.variables
+        query = query.where(
+            select(ProcessInstance.id)
+            .where(
+                ProcessInstance.id == _T.instance_id,
+                *[variables[name].as_string() == value for name, value in sorted(found.case_fields.items())],
+            )
+            .exists()
+        )
     order = sort_order(found.sort)
     if found.group is not None and found.candidate is None:
         # a queue entry carries its task's due time: the same conditions on it let the queue index

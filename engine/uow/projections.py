@@ -12,14 +12,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 
 from ..errors import EngineError, WorkflowFailed
 from ..queues import candidate_rows, drop_candidates
 from ..schedule import resolve_due
 from ..sla import closing_sla_state, initial_sla_state, warning_time
 from ..store.driver import DriverStatement
-from ..store.models import TIMER_PENDING, Timer, User
+from ..store.models import TIMER_PENDING, TaskDraft, Timer, User
 from ..store.record import Record
 from ..vocabulary import SLA_TIMER_KINDS, Event, HumanTaskState, InstanceStatus, TimerKind, TimerStatus
 from .change import Change, write_row
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .. import Engine
 
 
+_DROP_DRAFT = DriverStatement(delete(TaskDraft.__table__).where(TaskDraft.__table__.c.task_id == bindparam("task_id")))
 _CANCEL_SLA_TIMERS = DriverStatement(
     update(Timer)
     .where(
@@ -194,8 +195,11 @@ def close_task(
     actor=None,
     outcome: dict[str, Any] | None = None,
 ) -> None:
-    """Close a task row (completed or cancelled): queue entries and pending SLA marks go with it."""
+    """Close a task row (completed or cancelled): queue entries, pending SLA marks and its holder's
+    draft (docs/collaboration.md) go with it."""
     was_open = row.state == HumanTaskState.OPEN
+    if row.state == HumanTaskState.CLAIMED:  # only a held task has a draft
+        _DROP_DRAFT.execute(change.scope, {"task_id": row.id})
     values: dict[str, Any] = {"state": state, "ended_at": change.now}
     if state == HumanTaskState.COMPLETED:
         values.update(completed_via=via, completed_by_id=getattr(actor, "id", None), outcome=outcome)

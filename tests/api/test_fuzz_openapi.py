@@ -50,6 +50,8 @@ def known(api, engine) -> dict[str, str | int]:
         "key": "dispute_resolution",
         "token_id": engine.tokens.create_api_token("civil_affairs")["id"],
         "incident_id": 1,
+        "phrase_id": wang.post("/phrases", {"text": "已电话联系当事人"}).json["id"],
+        "view_id": wang.post("/saved-views", {"name": "超时", "filters": {"sla_state": "breached"}}).json["id"],
     }  # no incident exists: the documented 404
 
 

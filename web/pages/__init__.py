@@ -23,7 +23,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from engine.config import PROJECT_ROOT, Settings
 
-from . import admin, audit, board, cases, errors, home, locale, tasks
+from . import admin, audit, board, cases, errors, home, locale, phrases, tasks
 from . import session as browser_session
 from .formatting import register_filters
 from .locale import DEFAULT_LOCALE, Catalogues, select_locale
@@ -55,7 +55,17 @@ SECURITY_HEADERS = {
 }
 
 bp = Blueprint("pages", __name__)
-for child in (browser_session.bp, locale.bp, home.bp, tasks.bp, cases.bp, board.bp, audit.bp, admin.bp):
+for child in (
+    browser_session.bp,
+    locale.bp,
+    home.bp,
+    tasks.bp,
+    cases.bp,
+    board.bp,
+    audit.bp,
+    phrases.bp,
+    admin.bp,
+):
     bp.register_blueprint(child)
 csrf = CSRFProtect()
 errors.register(bp)

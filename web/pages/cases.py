@@ -9,13 +9,15 @@ from uuid import UUID
 from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from engine.comments import MAX_TEXT
 from engine.errors import FormInvalid
-from engine.vocabulary import Role
+from engine.vocabulary import InstanceStatus, Role
 
 from .. import access
+from ..collaboration import add_case_comment
 from ..context import engine
 from ..instances import cancel_case, case_detail, diagram_state, reassign_case_owner
-from .formatting import action_words, parse_form
+from .formatting import parse_form, timeline_entries
 from .tasks import colleagues, reason_form
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
@@ -53,16 +55,15 @@ def show(instance_id: UUID):
     case = case_detail(who, instance_id)
     tasks = [t for t in engine().tasks.query(instance_id=case["id"], limit=200)["items"] if access.task_visible(who, t)]
     names = {t["id"]: t["name"] for t in tasks}
-    timeline = [
-        {"at": e["at"], "actor": e["actor"], "words": action_words(e, names)}
-        for e in case.get("history", [])
-        if e["action"] not in HIDDEN_ACTIONS
-    ]
+    comments = engine().comments.list(case["id"])  # case_detail checked that `who` may see the case
+    history = [e for e in case.get("history", []) if e["action"] not in HIDDEN_ACTIONS]
     return render_template(
         "case.html",
         case=case,
         tasks=tasks,
-        timeline=timeline,
+        timeline=timeline_entries(history, names, comments),
+        comments=comments,
+        may_comment=case["status"] == InstanceStatus.RUNNING and access.may_comment(who, case, tasks),
         report=start_form(),
         colleagues=colleagues() if who.role == Role.SUPERVISOR else [],
     )
@@ -75,6 +76,14 @@ def diagram(instance_id: UUID):
     case = engine().runtime.get_instance(str(instance_id), history=False)
     definition = engine().repository.get_definition(case["process_key"], case["definition_version"], with_xml=True)
     return jsonify({"xml": definition["xml"], "active": state["active"], "completed": state["completed"]})
+
+
+@bp.post("/<uuid:instance_id>/comments")
+def comment(instance_id: UUID):
+    text = (request.form.get("text") or "")[: MAX_TEXT + 1]
+    add_case_comment(g.actor, instance_id, text)
+    flash(_("Your comment was added."), "ok")
+    return redirect(url_for("pages.cases.show", instance_id=instance_id, _anchor="comments"))
 
 
 @bp.post("/<uuid:instance_id>/cancel")

@@ -205,8 +205,34 @@ def action_words(entry: dict[str, Any], task_names: dict[str, str]) -> str:
         "message.correlated": _("a department reported its result"),
         "timer.fired": _("a deadline passed"),
         "personal_data.read": _("viewed the personal data"),
+        "comment.added": _("gave an opinion on “%(task)s”", task=task)
+        if details.get("kind") == "opinion"
+        else _("commented"),
     }
     return names.get(entry["action"], entry["action"])
+
+
+def timeline_entries(
+    history: list[dict[str, Any]], task_names: dict[str, str], comments: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The case's story: each audit entry in words (`action_words`), an opinion's or comment's text
+    and its author's role beside the entry that records it. Other kinds of entries (attachments,
+    handling operations) add their words to `action_words` and, if they carry more, a field here."""
+    by_id = {c["id"]: c for c in comments}
+    entries = []
+    for entry in history:
+        said = by_id.get((entry.get("details") or {}).get("comment_id") or "")
+        entries.append(
+            {
+                "at": entry["at"],
+                "actor": entry["actor"],
+                "role": role_name(said["role"]) if said else None,
+                "words": action_words(entry, task_names),
+                "text": said["text"] if said else None,
+                "kind": said["kind"] if said else None,
+            }
+        )
+    return entries
 
 
 def status_name(status: str) -> str:

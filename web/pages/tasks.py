@@ -7,7 +7,8 @@ from uuid import UUID
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine.errors import FormInvalid
+from engine.comments import MAX_TEXT
+from engine.errors import FormInvalid, InvalidInput
 from engine.vocabulary import HumanTaskState, Role
 
 from ..context import engine
@@ -24,10 +25,13 @@ def show(task_id: UUID):
     return render_task(task_id)
 
 
-def render_task(task_id: UUID, values=None, errors=None, status: int = 200):
+def render_task(task_id: UUID, values=None, errors=None, status: int = 200, opinion: str = ""):
     detail = task_detail(g.actor, task_id)
     task = detail["task"]
     mine = task["state"] == HumanTaskState.CLAIMED and task["assignee"] == g.actor.username
+    draft = engine().drafts.get(str(task_id), g.actor) if mine and values is None else None
+    if draft is not None:
+        values = draft["data"]  # what the holder typed last, on this device or another
     return (
         render_template(
             "task.html",
@@ -39,6 +43,9 @@ def render_task(task_id: UUID, values=None, errors=None, status: int = 200):
             values=values,
             errors=errors,
             colleagues=colleagues() if g.actor.role == Role.SUPERVISOR else [],
+            draft=draft,
+            opinion=opinion,
+            phrases=engine().phrases.list(g.actor) if mine else [],
         ),
         status,
     )
@@ -63,16 +70,26 @@ def complete(task_id: UUID):
     detail = task_detail(g.actor, task_id)
     schema = detail["form"] or {"type": "object", "properties": {}}
     data = parse_form(schema, request.form)
+    opinion = (request.form.get("opinion") or "")[: MAX_TEXT + 1]
     try:
-        done = complete_task(g.actor, task_id, data)
-    except FormInvalid as exc:
+        done = complete_task(g.actor, task_id, data, opinion)
+    except (FormInvalid, InvalidInput) as exc:
         # the values go back only to the user who typed them, in this response; nothing is logged
-        return render_task(task_id, values=data, errors=exc.details, status=422)
+        return render_task(task_id, values=data, errors=exc.details, status=422, opinion=opinion)
     flash(_("Done: “%(task)s” is complete.", task=done["name"]), "ok")
     mine = [t for t in done["next_tasks"] if t.get("assignee") == g.actor.username]
     if len(mine) == 1:
         return redirect(url_for("pages.tasks.show", task_id=mine[0]["id"]))
     return redirect(url_for("pages.home.index"))
+
+
+@bp.post("/<uuid:task_id>/draft")
+def draft(task_id: UUID):
+    """The form typed so far, sent by js/drafts.js (debounced, and when the page is left): 204."""
+    detail = task_detail(g.actor, task_id)
+    schema = detail["form"] or {"type": "object", "properties": {}}
+    engine().drafts.save(str(task_id), g.actor, parse_form(schema, request.form), visible=check_visible)
+    return "", 204
 
 
 @bp.post("/<uuid:task_id>/reassign")

@@ -1,7 +1,7 @@
 """deployment notes: the deployer's comment and the forms deployed with a model
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-06 22:40:00
 
 The admin console deploys a model with a comment and, optionally, the JSON Schema forms its tasks
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = '0010'
-down_revision = '0006'  # main's head when this branch started (the brief said 0005; 0006 had landed)
+down_revision = '0007'  # main's head at the last merge (the lead rechains at merge time)
 branch_labels = None
 depends_on = None
 
