@@ -142,6 +142,46 @@ def load_document(name: str, data: bytes | str, *, max_bytes: int, allow_scripts
     )
 
 
+# BPMN's attribute defaults: a modeller writes them or leaves them out, the model is the same
+_DEFAULTS = {
+    "cancelActivity": "true",
+    "isInterrupting": "true",
+    "isForCompensation": "false",
+    "parallelMultiple": "false",
+    "isImmediate": "true",
+    "startQuantity": "1",
+    "completionQuantity": "1",
+    "isClosed": "false",
+    "gatewayDirection": "Unspecified",
+}
+
+
+def element_signatures(xml: str) -> dict[str, dict[str, str]]:
+    """Every identified model element of a deployed document (not the diagram's shapes): id ->
+    {attribute or child: value}, what two versions are compared by (repository.diff)."""
+    root = etree.fromstring(xml.encode("utf-8"), _XML_PARSER)
+    found: dict[str, dict[str, str]] = {}
+    for element in root.iter():
+        if not isinstance(element.tag, str) or etree.QName(element).namespace != BPMN_NS or not element.get("id"):
+            continue
+        if _local(element.tag) in ("definitions", "incoming", "outgoing"):
+            continue
+        signature = {"type": _local(element.tag)}
+        signature.update(
+            {
+                etree.QName(name).localname: value
+                for name, value in element.attrib.items()
+                if name != "id" and _DEFAULTS.get(etree.QName(name).localname) != value
+            }
+        )
+        for child in element:  # unidentified children: conditions, timer and message definitions, properties
+            if isinstance(child.tag, str) and not child.get("id") and _local(child.tag) not in ("incoming", "outgoing"):
+                text = etree.tostring(child, encoding="unicode", with_tail=False)
+                signature[_local(child.tag)] = signature.get(_local(child.tag), "") + text
+        found[element.get("id")] = signature
+    return found
+
+
 def _check_depth(root, problems: list[Problem]) -> None:
     """SpiffWorkflow's parser follows sequence flows by recursion, one level per element in a row:
     a path of ~490 elements ran out of Python's stack. Refuse long paths first, with a sentence,

@@ -82,7 +82,8 @@ def deliver(
         )
         form_key = next((r.form_key for r in attached_rows if r.form_key), None)
     if form_key:
-        plain, personal = ctx.forms.get(form_key).validate(payload)
+        form = ctx.repository.form(change.scope, change.instance.definition_id, form_key) or ctx.forms.get(form_key)
+        plain, personal = form.validate(payload)
     else:
         check_json(payload)
         plain, personal = dict(payload), {}

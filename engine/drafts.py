@@ -47,7 +47,7 @@ class DraftService:
 
         def op(change) -> dict[str, Any]:
             row = self._held(change, task_id, actor, visible)
-            form = self.ctx.forms.get(row.form_key) if row.form_key and row.form_key in self.ctx.forms else None
+            form = self.ctx.repository.form(change.scope, change.instance.definition_id, row.form_key)
             declared = set(form.schema.get("properties", {})) if form is not None else set()
             kept = {k: v for k, v in data.items() if k in declared}
             personal_names = form.personal_fields if form is not None else frozenset()

@@ -7,6 +7,7 @@ Parsed specs are cached by content hash, so a running engine parses each version
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -19,12 +20,14 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from forms import Form, make_form, schema_problems
+
 from . import bpmn
 from .audit import record
-from .errors import Conflict, DefinitionNotFound, DeploymentInvalid, EngineError
+from .errors import Conflict, DefinitionNotFound, DeploymentInvalid, EngineError, InvalidInput
 from .outbox import emit
-from .store.models import Deployment, ProcessDefinition
-from .vocabulary import Event
+from .store.models import Department, Deployment, ProcessDefinition, ProcessInstance
+from .vocabulary import Event, InstanceStatus, Role
 
 if TYPE_CHECKING:
     from . import Engine
@@ -53,33 +56,49 @@ class RepositoryService:
         # cached spec without reading the definition row (and its XML) again
         self._hash_of: dict[int, str] = {}
         self._lock = threading.Lock()
+        self._forms: dict[int, dict[str, Form]] = {}  # definition id -> its deployed forms (immutable)
 
     # --- deploy ----------------------------------------------------------------------------------
-    def validate(self, files: Sequence[tuple[str, bytes | str]], allow_scripts: bool | None = None) -> dict[str, Any]:
+    def validate(
+        self,
+        files: Sequence[tuple[str, bytes | str]],
+        allow_scripts: bool | None = None,
+        forms: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Dry run: everything deploy checks, nothing stored."""
         with self.ctx.db.transaction() as scope:
-            docs, _ = self._check(scope, files, allow_scripts)
+            docs, _ = self._check(scope, files, allow_scripts, forms or {})
         return {
             "processes": sorted(k for d in docs for k in d.processes),
             "warnings": [w.as_dict() for d in docs for w in d.warnings],
         }
 
     def deploy(
-        self, files: Sequence[tuple[str, bytes | str]], actor=None, allow_scripts: bool | None = None
+        self,
+        files: Sequence[tuple[str, bytes | str]],
+        actor=None,
+        allow_scripts: bool | None = None,
+        *,
+        forms: dict[str, Any] | None = None,
+        comment: str | None = None,
     ) -> dict[str, Any]:
-        """Deploy one or several documents together; returns each process key with its version."""
+        """Deploy one or several documents together (with the forms their tasks name, if any, and the
+        deployer's comment); returns each process key with its version."""
+        comment = _checked_comment(comment)
         for attempt in range(3):
             try:
                 with self.ctx.db.transaction() as scope:
-                    return self._deploy(scope, files, actor, allow_scripts)
+                    return self._deploy(scope, files, actor, allow_scripts, forms or {}, comment)
             except IntegrityError:  # a concurrent deploy took the same version number
                 if attempt == 2:
                     raise Conflict("another deployment of the same process is in progress") from None
         raise AssertionError("unreachable")
 
-    def _deploy(self, scope, files, actor, allow_scripts) -> dict[str, Any]:
+    def _deploy(self, scope, files, actor, allow_scripts, forms, comment) -> dict[str, Any]:
         now = self.ctx.clock.now()
-        docs, external = self._check(scope, files, allow_scripts)
+        docs, external = self._check(scope, files, allow_scripts, forms)
+        # the forms are part of the content: the same model with a changed form is a new version
+        forms_digest = hashlib.sha256(json.dumps(forms, sort_keys=True).encode()).hexdigest() if forms else ""
         # content hash of a process = its document + the processes it calls, recursively
         by_key = {key: (doc, info) for doc in docs for key, info in doc.processes.items()}
         hashes: dict[str, str] = {}
@@ -90,7 +109,11 @@ class RepositoryService:
             if key in external:
                 return external[key].content_hash
             doc, info = by_key[key]
-            parts = [doc.sha256] + [content_hash(c, seen | {key}) for c in info.called if c not in seen | {key}]
+            parts = (
+                [doc.sha256]
+                + ([forms_digest] if forms_digest else [])
+                + [content_hash(c, seen | {key}) for c in info.called if c not in seen | {key}]
+            )
             hashes[key] = hashlib.sha256("|".join(parts).encode()).hexdigest()
             return hashes[key]
 
@@ -107,6 +130,8 @@ class RepositoryService:
                     deployed_at=now,
                     deployed_by=actor.username if actor else None,
                     resources=[{"name": d.name, "sha256": d.sha256} for d in docs],
+                    comment=comment,
+                    forms=forms or None,
                 )
                 scope.add(deployment)
                 scope.flush()
@@ -143,7 +168,7 @@ class RepositoryService:
                 now,
                 actor,
                 Event.DEFINITION_DEPLOYED,
-                details={"definition_id": row.id, "key": row.key, "version": row.version},
+                details={"definition_id": row.id, "key": row.key, "version": row.version, "forms": sorted(forms)},
             )
             emit(
                 scope,
@@ -157,7 +182,8 @@ class RepositoryService:
             "warnings": [w.as_dict() for d in docs for w in d.warnings],
         }
 
-    def _check(self, scope, files, allow_scripts):
+    def _check(self, scope, files, allow_scripts, forms):
+        _check_forms(forms)
         if not files:
             raise DeploymentInvalid("nothing to deploy", [{"element_id": None, "message": "no documents"}])
         allow = self.ctx.settings.allow_script_tasks if allow_scripts is None else allow_scripts
@@ -197,15 +223,27 @@ class RepositoryService:
                 external[key] = row
         if problems:
             raise DeploymentInvalid("the model cannot be deployed", problems)
+        groups = set(scope.scalars(select(Department.key))) | set(Role)
         for doc in docs:  # a form the engine does not have: the task completes without data
             for info in doc.processes.values():
                 for element_id, task in info.meta["tasks"].items():
-                    if task["form_key"] and task["form_key"] not in self.ctx.forms:
+                    if task["form_key"] and task["form_key"] not in self.ctx.forms and task["form_key"] not in forms:
                         doc.warnings.append(
                             bpmn.Problem(
                                 element_id, f"form '{task['form_key']}' is not installed: the task takes no data"
                             )
                         )
+                    # a group nobody is in: the task waits for a supervisor to assign it
+                    for group in task["groups"]:
+                        if group not in groups:
+                            doc.warnings.append(
+                                bpmn.Problem(
+                                    element_id, f"candidate group '{group}' is neither a department nor a role"
+                                )
+                            )
+                start_form = info.meta.get("start_form")
+                if start_form and start_form not in self.ctx.forms and start_form not in forms:
+                    doc.warnings.append(bpmn.Problem(info.key, f"start form '{start_form}' is not installed"))
         extra_xml = self._documents(scope, list(external.values()))
         parser = self._parser([(d.name, d.xml) for d in docs] + extra_xml)
         for key in keys:
@@ -289,6 +327,33 @@ class RepositoryService:
                 f"process '{key}' cannot be parsed", [{"element_id": key, "message": f"{type(exc).__name__}: {exc}"}]
             ) from None
 
+    # --- forms deployed with a model ---------------------------------------------------------------
+    def forms_of(self, scope, definition_id: int) -> dict[str, Form]:
+        """The forms deployed with a definition version (none for most), read once per version."""
+        with self._lock:
+            cached = self._forms.get(definition_id)
+        if cached is not None:
+            return cached
+        schemas = scope.scalar(
+            select(Deployment.forms)
+            .join(ProcessDefinition, ProcessDefinition.deployment_id == Deployment.id)
+            .where(ProcessDefinition.id == definition_id)
+        )
+        found = {key: make_form(key, schema) for key, schema in (schemas or {}).items()}
+        with self._lock:
+            self._forms[definition_id] = found
+        return found
+
+    def form(self, scope, definition_id: int | None, key: str | None) -> Form | None:
+        """A task's form: the one deployed with its version first, then the installed forms (forms/)."""
+        if not key:
+            return None
+        if definition_id is not None:
+            deployed = self.forms_of(scope, definition_id).get(key)
+            if deployed is not None:
+                return deployed
+        return self.ctx.forms.get(key) if key in self.ctx.forms else None
+
     # --- queries ---------------------------------------------------------------------------------
     @staticmethod
     def _latest(scope, key: str) -> ProcessDefinition | None:
@@ -323,6 +388,74 @@ class RepositoryService:
                     f"process definition '{key}'" + (f" version {version}" if version else "") + " does not exist"
                 )
             return _definition_view(row, with_xml)
+
+    def list_versions(self, key: str) -> list[dict[str, Any]]:
+        """Every version of a process key, newest first: who deployed it when, with which comment and
+        forms, and how many of its cases are running (one grouped count over the instances' index)."""
+        with self.ctx.db.read() as scope:
+            rows = scope.execute(
+                select(ProcessDefinition, Deployment)
+                .join(Deployment, ProcessDefinition.deployment_id == Deployment.id)
+                .where(ProcessDefinition.key == key)
+                .order_by(ProcessDefinition.version.desc())
+            ).all()
+            if not rows:
+                raise DefinitionNotFound(f"process definition '{key}' does not exist")
+            running = dict(
+                scope.execute(
+                    select(ProcessInstance.definition_id, func.count())
+                    .where(
+                        ProcessInstance.definition_id.in_([r.id for r, _ in rows]),
+                        ProcessInstance.status == InstanceStatus.RUNNING,
+                    )
+                    .group_by(ProcessInstance.definition_id)
+                ).all()
+            )
+            return [
+                _definition_view(row)
+                | {
+                    "deployed_by": deployment.deployed_by,
+                    "comment": deployment.comment,
+                    "forms": sorted(deployment.forms or {}),
+                    "running_cases": running.get(row.id, 0),
+                }
+                for row, deployment in rows
+            ]
+
+    def deployed_forms(self, key: str, version: int) -> dict[str, Any]:
+        """The JSON Schemas deployed with one version ({} when it uses only the installed forms)."""
+        with self.ctx.db.read() as scope:
+            found = scope.execute(
+                select(ProcessDefinition.id, Deployment.forms)
+                .join(Deployment, ProcessDefinition.deployment_id == Deployment.id)
+                .where(ProcessDefinition.key == key, ProcessDefinition.version == version)
+            ).first()
+        if found is None:
+            raise DefinitionNotFound(f"process definition '{key}' version {version} does not exist")
+        return dict(found.forms or {})
+
+    def diff(self, key: str, old: int, new: int) -> dict[str, Any]:
+        """What changed between two versions: model elements added, removed, or with changed
+        attributes (the diagram's layout alone is not a change)."""
+        before = bpmn.element_signatures(self.get_definition(key, old, with_xml=True)["xml"])
+        after = bpmn.element_signatures(self.get_definition(key, new, with_xml=True)["xml"])
+        changed = []
+        for element_id in sorted(set(before) & set(after)):
+            fields = sorted(
+                name
+                for name in set(before[element_id]) | set(after[element_id])
+                if before[element_id].get(name) != after[element_id].get(name)
+            )
+            if fields:
+                changed.append({"element_id": element_id, "fields": fields})
+        return {
+            "key": key,
+            "from": old,
+            "to": new,
+            "added": sorted(set(after) - set(before)),
+            "removed": sorted(set(before) - set(after)),
+            "changed": changed,
+        }
 
     def count_definitions(self) -> int:
         """How many process keys are deployed (the readiness check: one small read, no XML)."""
@@ -360,6 +493,38 @@ def _definition_view(row: ProcessDefinition, with_xml: bool = False) -> dict[str
     if with_xml:
         view["xml"] = row.xml
     return view
+
+
+MAX_COMMENT = 1000
+MAX_FORMS = 20
+
+
+def _checked_comment(comment: Any) -> str | None:
+    if comment is None:
+        return None
+    if not isinstance(comment, str):
+        raise InvalidInput("the comment must be text", [{"field": "comment", "message": "not a string"}])
+    text = comment.strip()
+    if len(text) > MAX_COMMENT:
+        raise InvalidInput("the comment is longer than 1000 characters", [{"field": "comment", "message": "too long"}])
+    return text or None
+
+
+def _check_forms(forms: Any) -> None:
+    """Forms deployed with a model: a JSON object of at most 20 {key: JSON Schema}, each usable."""
+    if not isinstance(forms, dict):
+        raise InvalidInput(
+            "forms must be a JSON object {key: schema}", [{"field": "forms", "message": "not an object"}]
+        )
+    if len(forms) > MAX_FORMS:
+        raise InvalidInput(f"at most {MAX_FORMS} forms per deployment", [{"field": "forms", "message": "too many"}])
+    problems: list[dict[str, Any]] = [
+        {"element_id": None, "form": str(key)[:64], "message": f"form '{str(key)[:64]}': {reason}"}
+        for key, schema in sorted(forms.items(), key=lambda item: str(item[0]))
+        for reason in schema_problems(key, schema)
+    ]
+    if problems:
+        raise DeploymentInvalid("; ".join(p["message"] for p in problems), problems)
 
 
 _TOO_DEEP = {"message": "the model is too deep to parse: split long paths into call activities"}

@@ -77,7 +77,8 @@ class RuntimeService:
             loaded = self.ctx.repository.load(scope, definition.id)
             start_form = loaded.meta.get(key, {}).get("start_form")
             if start_form:
-                plain, personal = self.ctx.forms.get(start_form).validate(variables)
+                form = self.ctx.repository.form(scope, definition.id, start_form) or self.ctx.forms.get(start_form)
+                plain, personal = form.validate(variables)
             else:
                 check_json(variables)
                 plain, personal = dict(variables), {}
@@ -245,20 +246,15 @@ class RuntimeService:
             )
         check_json(variables)
         _check_size(variables)
-        personal = sorted(set(variables) & self.ctx.forms.personal_fields())
-        if personal:
-            raise PersonalField(
-                f"{', '.join(personal)}: personal fields are set only through the case's forms, which seal them",
-                [
-                    {"field": name, "message": "a personal field: it is set through the case's forms"}
-                    for name in personal
-                ],
-            )
+        _refuse_personal(variables, self.ctx.forms.personal_fields())
 
         def apply(change: Change):
             if change.instance.status != InstanceStatus.RUNNING:
                 raise InstanceNotRunning(f"instance {change.instance.business_key} is {change.instance.status}")
-            for form in self._forms_of(change.loaded):
+            forms = self._forms_of(change.scope, change.instance.definition_id, change.loaded)
+            # the forms deployed with the case's version may mark other fields personal
+            _refuse_personal(variables, frozenset().union(*(form.personal_fields for form in forms)))
+            for form in forms:
                 form.check_fields(variables)
             for task in change.workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
                 task.set_data(**variables)
@@ -267,13 +263,15 @@ class RuntimeService:
         self.ctx.uow.run(instance_id, actor, apply)
         return self.get_instance(instance_id)
 
-    def _forms_of(self, loaded) -> list:
-        """The installed forms a definition's start events and user tasks name (its called processes too)."""
+    def _forms_of(self, scope, definition_id: int, loaded) -> list:
+        """The forms a definition's start events and user tasks name (its called processes too): those
+        deployed with the version first, then the installed ones."""
         keys = set()
         for process in loaded.meta.values():
             keys.add(process.get("start_form"))
             keys.update(task.get("form_key") for task in process.get("tasks", {}).values())
-        return [self.ctx.forms.get(key) for key in sorted(k for k in keys if k and k in self.ctx.forms)]
+        found = (self.ctx.repository.form(scope, definition_id, key) for key in sorted(k for k in keys if k))
+        return [form for form in found if form is not None]
 
     # --- reads -----------------------------------------------------------------------------------
     def get_instance(self, instance_id: str, history: bool = True) -> dict[str, Any]:
@@ -488,3 +486,12 @@ def _check_size(variables: dict[str, Any]) -> None:
 
 
 __all__ = ["RuntimeService", "PersonalRecord"]
+
+
+def _refuse_personal(variables: dict[str, Any], personal_fields: frozenset[str]) -> None:
+    personal = sorted(set(variables) & personal_fields)
+    if personal:
+        raise PersonalField(
+            f"{', '.join(personal)}: personal fields are set only through the case's forms, which seal them",
+            [{"field": name, "message": "a personal field: it is set through the case's forms"} for name in personal],
+        )

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, SchemaError
 
 from .validator import SchemaValidator
 
@@ -103,6 +104,45 @@ def _short(message: str, limit: int = 200) -> str:
     return message if len(message) <= limit else message[: limit - 1] + "…"
 
 
+KEY_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,63}")
+MAX_SCHEMA_BYTES = 64 * 1024
+
+
+def make_form(key: str, schema: dict[str, Any]) -> Form:
+    """A Form from a JSON Schema that passed `check_schema` (or a bundled file)."""
+    personal = frozenset(
+        name for name, prop in schema.get("properties", {}).items() if isinstance(prop, dict) and prop.get("x-pii")
+    )
+    return Form(key=key, schema=schema, personal_fields=personal, validator=SchemaValidator(schema))
+
+
+def schema_problems(key: Any, schema: Any) -> list[str]:
+    """Why a form deployed with a model is refused (empty when it is fine): the checks a form file in
+    this folder passes (a valid Draft 2020-12 schema of an object with properties), a key that can be a
+    file stem, a size limit, and a schema both validators and the renderer accept."""
+    if not isinstance(key, str) or not KEY_PATTERN.fullmatch(key):
+        return ["the form key must be lower case letters, digits and _ (at most 64), starting with a letter"]
+    if not isinstance(schema, dict):
+        return ["the form must be a JSON object (a JSON Schema)"]
+    if len(json.dumps(schema, ensure_ascii=False).encode()) > MAX_SCHEMA_BYTES:
+        return [f"the schema is larger than {MAX_SCHEMA_BYTES // 1024} KB"]
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        return [f"not a valid JSON Schema: {_short(exc.message)}"]
+    if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
+        return ['a form is a schema of "type": "object" with "properties"']
+    try:
+        form = make_form(key, schema)
+        from .renderer import render_form  # the renderer imports this package: import it late
+
+        render_form(schema)
+        form.validator.iter_errors({})
+    except Exception as exc:  # noqa: BLE001 - whatever a schema breaks is a reason to refuse it
+        return [f"the schema cannot be used: {type(exc).__name__}: {_short(str(exc))}"]
+    return []
+
+
 class FormRegistry:
     """All forms of a deployment, keyed by file stem."""
 
@@ -112,17 +152,7 @@ class FormRegistry:
             for path in sorted(Path(directory).glob("*.json")):
                 schema = json.loads(path.read_text(encoding="utf-8"))
                 Draft202012Validator.check_schema(schema)
-                personal = frozenset(
-                    name
-                    for name, prop in schema.get("properties", {}).items()
-                    if isinstance(prop, dict) and prop.get("x-pii")
-                )
-                self._forms[path.stem] = Form(
-                    key=path.stem,
-                    schema=schema,
-                    personal_fields=personal,
-                    validator=SchemaValidator(schema),
-                )
+                self._forms[path.stem] = make_form(path.stem, schema)
 
     def get(self, key: str) -> Form:
         from engine.errors import FormNotFound

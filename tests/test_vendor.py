@@ -19,6 +19,10 @@ EXPECTED = [
     "web/static/vendor/bpmn-js/18.31.1/assets/bpmn-js.css",
     "web/static/vendor/bpmn-js/18.31.1/assets/bpmn-font/css/bpmn.css",
     "web/static/vendor/bpmn-js/18.31.1/assets/bpmn-font/font/bpmn.woff2",
+    "web/static/vendor/bpmn-js/18.31.1/bpmn-modeler.production.min.js",
+    "web/static/vendor/bpmn-js-properties-panel/5.65.3/bpmn-js-properties-panel.umd.js",
+    "web/static/vendor/bpmn-io-properties-panel/3.55.0/assets/properties-panel.css",
+    "web/static/vendor/camunda-bpmn-moddle/8.0.1/camunda.json",
     "tests/browser/vendor/axe-core/4.14.1/axe.min.js",
 ]
 

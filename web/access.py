@@ -41,6 +41,9 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "definitions.xml": HUMANS,
     "definitions.deploy": (Role.ADMIN,),
     "definitions.validate": (Role.ADMIN,),
+    "definitions.versions": (Role.ADMIN,),
+    "definitions.forms": (Role.ADMIN,),
+    "definitions.diff": (Role.ADMIN,),
     "instances.start": STATION_ROLES,
     "instances.list": STATION_ROLES,
     "instances.get": CASE_ROLES,
@@ -160,6 +163,16 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages.notifications.remove": ENDPOINT_ROLES["notifications.delete_my_channel"],
     "pages.notifications.deliveries": ENDPOINT_ROLES["notifications.list_deliveries"],
     "pages.notifications.resend": ENDPOINT_ROLES["notifications.resend_delivery"],
+    # the admin console (issue 17): admins only, like the definitions API it drives
+    "pages.admin.definitions": ENDPOINT_ROLES["definitions.versions"],
+    "pages.admin.versions": ENDPOINT_ROLES["definitions.versions"],
+    "pages.admin.modeler": ENDPOINT_ROLES["definitions.deploy"],
+    "pages.admin.edit": ENDPOINT_ROLES["definitions.deploy"],
+    "pages.admin.source": ENDPOINT_ROLES["definitions.forms"],
+    "pages.admin.diff": ENDPOINT_ROLES["definitions.diff"],
+    "pages.admin.validate": ENDPOINT_ROLES["definitions.validate"],
+    "pages.admin.deploy": ENDPOINT_ROLES["definitions.deploy"],
+    "pages.admin.preview": ENDPOINT_ROLES["definitions.validate"],
 }
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from flask import Blueprint, Response, jsonify, request
 
 from . import parsing
@@ -11,6 +14,7 @@ from .errors import ApiError, not_found
 bp = Blueprint("definitions", __name__, url_prefix="/api/v1/process-definitions")
 
 XML_TYPES = ("application/xml", "text/xml")
+JSON_TYPES = ("application/json",)
 MAX_DOCUMENTS = 20
 
 
@@ -33,16 +37,42 @@ def xml(key: str):
     return Response(definition["xml"], mimetype="application/xml")
 
 
+@bp.get("/<key>/versions")
+def versions(key: str):
+    args()
+    return jsonify({"items": engine().repository.list_versions(_key(key))})
+
+
+@bp.get("/<key>/forms")
+def forms(key: str):
+    version = args().get("version") or engine().repository.get_definition(_key(key))["version"]
+    return jsonify({"version": version, "forms": engine().repository.deployed_forms(_key(key), version)})
+
+
+@bp.get("/<key>/diff")
+def diff(key: str):
+    query = args()
+    missing = [name for name in ("from", "to") if name not in query]
+    if missing:
+        raise parsing.bad_request(
+            "give the two versions to compare",
+            [{"field": name, "message": "required"} for name in missing],
+            code="invalid_query",
+        )
+    return jsonify(engine().repository.diff(_key(key), query["from"], query["to"]))
+
+
 @bp.post("")
 def deploy():
-    files = _documents()
-    result = engine().repository.deploy(files, actor())
+    bundle = _bundle()
+    result = engine().repository.deploy(bundle.files, actor(), forms=bundle.forms, comment=bundle.comment)
     return created(result, 201 if any(d["created"] for d in result["definitions"]) else 200)
 
 
 @bp.post("/validate")
 def validate():
-    return jsonify(engine().repository.validate(_documents()))
+    bundle = _bundle()
+    return jsonify(engine().repository.validate(bundle.files, forms=bundle.forms))
 
 
 def _key(key: str) -> str:
@@ -51,6 +81,61 @@ def _key(key: str) -> str:
     except ApiError:
         raise not_found("process definition") from None
     return key
+
+
+@dataclass
+class Bundle:
+    files: list[tuple[str, bytes]]
+    forms: dict[str, Any] = field(default_factory=dict)
+    comment: str | None = None
+
+
+def _bundle() -> Bundle:
+    """A deployment: BPMN documents, the forms deployed with them and a comment.
+
+    - application/xml: one document (no forms, no comment);
+    - application/json: `{bpmn, forms: {key: schema}, comment}`;
+    - multipart/form-data: `.bpmn` files, `.json` files (a form each, keyed by the file stem) and a
+      `comment` field.
+    """
+    if request.mimetype in JSON_TYPES:
+        data = parsing.loads(request.get_data(cache=False))
+        if not isinstance(data, dict) or not isinstance(data.get("bpmn"), str) or not data["bpmn"]:
+            raise ApiError(
+                422, "validation_failed", "send {bpmn, forms, comment}", [{"field": "bpmn", "message": "required"}]
+            )
+        forms = data.get("forms") or {}
+        comment = data.get("comment")
+        if not isinstance(forms, dict):
+            raise ApiError(
+                422, "validation_failed", "forms must be an object", [{"field": "forms", "message": "not an object"}]
+            )
+        if comment is not None and not isinstance(comment, str):
+            raise ApiError(
+                422, "validation_failed", "comment must be text", [{"field": "comment", "message": "not a string"}]
+            )
+        name = args().get("name") or "upload.bpmn"
+        return Bundle([(name, data["bpmn"].encode("utf-8"))], forms, comment)
+    documents = _documents()
+    forms, files = {}, []
+    for filename, data in documents:
+        if filename.lower().endswith(".json"):
+            key = filename.rsplit("/", 1)[-1][: -len(".json")]
+            try:
+                forms[key] = parsing.loads(data)
+            except ApiError:
+                raise ApiError(
+                    422,
+                    "deployment_invalid",
+                    f"form '{key[:64]}': not valid JSON",
+                    [{"element_id": None, "form": key[:64], "message": "not valid JSON"}],
+                ) from None
+        else:
+            files.append((filename, data))
+    if not files and request.mimetype == "multipart/form-data":
+        raise parsing.bad_request("no BPMN document in the multipart body", code="body_required")
+    comment = request.form.get("comment") if request.mimetype == "multipart/form-data" else None
+    return Bundle(files, forms, comment)
 
 
 def _documents() -> list[tuple[str, bytes]]:
@@ -62,7 +147,7 @@ def _documents() -> list[tuple[str, bytes]]:
             raise parsing.bad_request("the body is empty: send a BPMN document", code="body_required")
         return [(name, data)]
     if request.mimetype == "multipart/form-data":
-        uploads = [f for field in request.files for f in request.files.getlist(field)]
+        uploads = [f for name in request.files for f in request.files.getlist(name)]
         if not uploads:
             raise parsing.bad_request("no files in the multipart body", code="body_required")
         if len(uploads) > MAX_DOCUMENTS:
@@ -72,4 +157,6 @@ def _documents() -> list[tuple[str, bytes]]:
             filename = (upload.filename or f"document-{i + 1}.bpmn").replace("\x00", "")[-200:] or "upload.bpmn"
             documents.append((filename, upload.read()))
         return documents
-    raise ApiError(415, "unsupported_media_type", "send BPMN as application/xml or multipart/form-data")
+    raise ApiError(
+        415, "unsupported_media_type", "send BPMN as application/xml, application/json or multipart/form-data"
+    )

@@ -326,6 +326,32 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         }
     ),
     "ValidateResult": all_required({"processes": array(STR), "warnings": array(PROBLEM)}),
+    "VersionList": all_required(
+        {
+            "items": array(
+                all_required(
+                    {
+                        **DEFINITION["properties"],
+                        "deployed_by": nullable(STR),
+                        "comment": nullable(STR),
+                        "forms": array(STR),
+                        "running_cases": INT,
+                    }
+                )
+            )
+        }
+    ),
+    "DeployedForms": all_required({"version": INT, "forms": OBJ}),
+    "DefinitionDiff": all_required(
+        {
+            "key": STR,
+            "from": INT,
+            "to": INT,
+            "added": array(STR),
+            "removed": array(STR),
+            "changed": array(all_required({"element_id": STR, "fields": array(STR)})),
+        }
+    ),
     "User": USER,
     "UserList": all_required({"items": array(ref("User"))}),
     "Department": DEPARTMENT,
@@ -392,6 +418,20 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
 
 # --- request schemas (self-contained: web.parsing validates bodies against them) ----------------
 REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
+    "DeployBundle": obj(
+        {
+            "bpmn": {"type": "string", "minLength": 1, "description": "one BPMN 2.0 document"},
+            "forms": {
+                "type": "object",
+                "maxProperties": 20,
+                "additionalProperties": OBJ,
+                "description": "form key -> JSON Schema, deployed with the model",
+            },
+            "comment": {"type": "string", "maxLength": 1000},
+        },
+        ["bpmn"],
+        closed=True,
+    ),
     "LoginRequest": obj(
         {
             "username": {"type": "string", "minLength": 1, "maxLength": 200},
@@ -615,6 +655,32 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         params=[VERSION],
         media={"application/xml": {"schema": STR}},
     ),
+    "definitions.versions": op(
+        "Every version of a process definition, newest first, with its deployer, comment, forms and "
+        "running cases (admin)",
+        "definitions",
+        (200, "VersionList"),
+        errors=(400, 404),
+    ),
+    "definitions.forms": op(
+        "The forms deployed with a version (latest, or ?version=n) (admin)",
+        "definitions",
+        (200, "DeployedForms"),
+        errors=(400, 404),
+        params=[VERSION],
+        description="`forms` maps form keys to JSON Schemas; `{}` when the version uses only the "
+        "installed forms (forms/).",
+    ),
+    "definitions.diff": op(
+        "The model elements added, removed and changed between two versions (admin)",
+        "definitions",
+        (200, "DefinitionDiff"),
+        errors=(400, 404),
+        params=[
+            query("from", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}, "the older version (required)"),
+            query("to", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}, "the newer version (required)"),
+        ],
+    ),
     "definitions.deploy": op(
         "Deploy BPMN documents (admin)",
         "definitions",
@@ -627,9 +693,12 @@ OPERATIONS: dict[str, dict[str, Any]] = {
                 "file name of a single application/xml document",
             )
         ],
-        description="One document as `application/xml`, or several as `multipart/form-data` (any field "
-        "names). Answers 201 when a new version was created, 200 when every process was "
-        "unchanged. An invalid model is a 422 whose details are `{element_id, message}`.",
+        description="One document as `application/xml`; or `application/json` `{bpmn, forms, comment}` "
+        "(forms: `{key: JSON Schema}` deployed with the model, looked up before the installed forms); or "
+        "several files as `multipart/form-data` (any field names; `.json` files are forms keyed by their "
+        "file stem; a `comment` field). Answers 201 when a new version was created, 200 when every "
+        "process was unchanged. An invalid model is a 422 whose details are `{element_id, message}`; an "
+        "invalid form a 422 whose details name the `form`.",
     ),
     "definitions.validate": op(
         "Check BPMN documents without deploying them (admin)",
@@ -1298,7 +1367,10 @@ class OpenApi:
                 "required": True,
                 "content": {
                     "application/xml": {"schema": STR},
-                    "multipart/form-data": {"schema": obj({"files": array({"type": "string", "format": "binary"})})},
+                    "application/json": {"schema": ref("DeployBundle")},
+                    "multipart/form-data": {
+                        "schema": obj({"files": array({"type": "string", "format": "binary"}), "comment": STR})
+                    },
                 },
             }
         return operation

@@ -144,6 +144,9 @@ class Deployment(Base):
     deployed_at: Mapped[datetime]
     deployed_by: Mapped[str | None] = mapped_column(String(64))
     resources: Mapped[list[Any]]  # [{name, sha256}]
+    comment: Mapped[str | None] = mapped_column(Text)  # the deployer's note (the console's version list)
+    # the forms deployed with the model ({form key: JSON Schema}): its tasks look here before forms/
+    forms: Mapped[dict[str, Any] | None]
 
 
 class ProcessDefinition(Base):

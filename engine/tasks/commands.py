@@ -133,8 +133,8 @@ class TaskCommands:
                 raise NotAssignee("the task is assigned to someone else")
             if row.delegated_by_id is not None:
                 raise TaskDelegated("the task is delegated: resolve it back to its holder, who completes it")
-            if row.form_key and row.form_key in self.ctx.forms:
-                form = self.ctx.forms.get(row.form_key)
+            form = self.ctx.repository.form(change.scope, change.instance.definition_id, row.form_key)
+            if form is not None:
                 filled = self.ctx.attachments.fill_form(change.scope, form.schema, change.instance.id, row.id, data)
                 plain, personal = form.validate(filled)
             else:
@@ -581,18 +581,16 @@ class TaskCommands:
         def view(change: Change) -> dict[str, Any]:
             row = change.held_task_row(task_id)  # held by the change already: no statement
             result = self._row_view(change, row)
-            result["form"] = self._form(row.form_key)
+            result["form"] = form_schema(self.ctx, change.scope, change.instance.definition_id, row.form_key)
             return result
 
         return view
 
-    def _form(self, form_key: str | None) -> dict[str, Any] | None:
-        return form_schema(self.ctx, form_key)
 
-
-def form_schema(ctx: Engine, form_key: str | None) -> dict[str, Any] | None:
-    """The JSON Schema of a task's form, if it has one."""
-    return ctx.forms.get(form_key).schema if form_key is not None and form_key in ctx.forms else None
+def form_schema(ctx: Engine, scope, definition_id: int | None, form_key: str | None) -> dict[str, Any] | None:
+    """The JSON Schema of a task's form, if it has one (the one deployed with its version first)."""
+    form = ctx.repository.form(scope, definition_id, form_key)
+    return form.schema if form is not None else None
 
 
 def active_actor(ctx: Engine, scope, username: str) -> Actor:

@@ -132,7 +132,14 @@ class InboxQueries:
         if not rows:
             raise TaskNotFound(f"task '{task_id}' does not exist")
         view = rows[0]
-        view["form"] = form_schema(self.ctx, view["form_key"])
+        if view["form_key"]:
+            with self.ctx.db.read_statement() as scope:
+                definition_id = scope.scalar(
+                    select(ProcessInstance.definition_id).where(ProcessInstance.id == view["instance_id"])
+                )
+                view["form"] = form_schema(self.ctx, scope, definition_id, view["form_key"])
+        else:
+            view["form"] = None
         return view
 
     def query(

@@ -77,7 +77,8 @@ def test_validate_is_a_dry_run(api):
 
 def test_deploy_refuses_json_empty_bodies_and_oversized_documents(api, engine):
     admin = api.as_("admin")
-    error_of(admin.post("/process-definitions", {"xml": "<x/>"}), 415)
+    error_of(admin.post("/process-definitions", {"xml": "<x/>"}), 422, "validation_failed")  # JSON wants {bpmn}
+    error_of(admin.post("/process-definitions", data=b"x", content_type="text/plain"), 415)
     error_of(admin.post("/process-definitions", data=b"", content_type="application/xml"), 400)
     error_of(admin.post("/process-definitions", data={}, content_type="multipart/form-data"), 400)
     huge = models.one_task("huge").replace(

@@ -16,14 +16,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Blueprint, Flask, request
+from flask import Blueprint, Flask, g, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel
 from flask_wtf.csrf import CSRFProtect
 
 from engine.config import PROJECT_ROOT, Settings
 
-from . import attachments, audit, board, cases, errors, home, locale, notifications, phrases, record, tasks
+from . import admin, attachments, audit, board, cases, errors, home, locale, notifications, phrases, record, tasks
 from . import session as browser_session
 from .formatting import register_filters
 from .locale import DEFAULT_LOCALE, Catalogues, select_locale
@@ -44,6 +44,9 @@ CSP = "; ".join(
         "frame-ancestors 'none'",
     )
 )
+# The admin's modeler only: the properties panel's code editor (CodeMirror) adds a <style> element at
+# run time. Scripts stay 'self'-only; the page serves no user content but the admin's own model.
+CSP_INLINE_STYLES = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
@@ -64,6 +67,7 @@ for child in (
     audit.bp,
     phrases.bp,
     notifications.bp,
+    admin.bp,
 ):
     bp.register_blueprint(child)
 csrf = CSRFProtect()
@@ -115,6 +119,8 @@ def _security_headers(response):
     if response.mimetype == "text/html":
         for name, value in SECURITY_HEADERS.items():
             response.headers[name] = value
+        if g.get("inline_styles"):
+            response.headers["Content-Security-Policy"] = CSP_INLINE_STYLES
     return response
 
 
