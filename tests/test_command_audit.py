@@ -7,8 +7,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from engine.identity import Actor
+from engine.store.models import Timer
 from tests import models
 from tests.helpers import PASSWORD, complete_as, database_rows, escalate, queue_of, report_case, rows_added, task_of
 
@@ -264,8 +266,14 @@ def test_a_task_is_read_with_its_form_and_an_unknown_one_is_not_found(engine, wo
 def test_closing_a_task_records_whether_its_deadline_was_met(engine, world, clock):
     wang = world["wang"]
     on_time, late = report_case(engine, wang), report_case(engine, wang)
+    assert sorted(pending_sla_marks(engine, task_of(engine, on_time, "assess_case")["id"])) == [
+        "sla_breach",
+        "sla_warning",
+    ]
     complete_as(engine, wang, on_time, "assess_case", {"resolution": "on_spot"})
-    assert engine.tasks.query(instance_id=on_time["id"], state="completed")["items"][0]["sla_state"] == "met"
+    [met] = engine.tasks.query(instance_id=on_time["id"], state="completed")["items"]
+    assert met["sla_state"] == "met"
+    assert pending_sla_marks(engine, met["id"]) == []  # its warning and breach marks went with it
     task = task_of(engine, late, "assess_case")
     clock.set(datetime.fromisoformat(task["due_at"]) + timedelta(minutes=1))
     complete_as(engine, wang, late, "assess_case", {"resolution": "on_spot"})
@@ -303,3 +311,8 @@ def test_a_task_without_a_form_completes_with_no_data(engine, world):
     task = task_of(engine, case, "review")
     done = engine.tasks.complete(task["id"], world["wang"], None)
     assert (done["state"], done["outcome"]) == ("completed", {})
+
+
+def pending_sla_marks(engine, task_id: str) -> list[str]:
+    with engine.db.read() as scope:
+        return list(scope.scalars(select(Timer.kind).where(Timer.task_id == task_id, Timer.status == "pending")))
