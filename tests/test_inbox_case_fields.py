@@ -129,3 +129,34 @@ def test_each_field_filter_reads_its_index(engine, world):
         found = InboxFilter(case_fields={name: "x"}, due_before=engine.clock.now(), limit=50)
         statement = _filtered(found, engine.clock.now())
         assert f"ix_tasks_{name}_due" in _plan(engine, statement, {}), name
+
+
+def test_the_migration_copies_the_fields_of_existing_cases_onto_their_tasks(engine, world, database_url):
+    from alembic import command
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine, text
+
+    from engine.store.db import alembic_config
+
+    graded = report_case(engine, world["wang"], risk_level="yellow", community="新桥社区")
+    escalate(engine, world["wang"], graded, ["health"])  # a completed task and an open one
+    plain = report_case(engine, world["wang"], risk_level="blue", category="hardship")  # no community
+    engine.db.engine.dispose()  # no pooled connection holds the table while it is altered
+    config = alembic_config(database_url)
+    before = ScriptDirectory.from_config(config).get_revision("0013").down_revision
+    command.downgrade(config, str(before))
+    command.upgrade(config, "head")
+    db = create_engine(database_url)
+    try:
+        with db.connect() as connection:
+            rows = connection.execute(
+                text("SELECT instance_id, risk_level, category, community FROM human_tasks ORDER BY instance_id")
+            ).all()
+    finally:
+        db.dispose()
+    copied = {(i, r, c, m) for i, r, c, m in rows}
+    assert copied == {
+        (graded["id"], "yellow", "elderly_care", "新桥社区"),
+        (plain["id"], "blue", "hardship", None),
+    }
+    assert len(rows) == 3
