@@ -20,6 +20,7 @@ from .audit import HistoryService
 from .clock import Clock, ManualClock
 from .comments import CommentService
 from .config import Settings
+from .copies import CopyService
 from .drafts import DraftService
 from .errors import EngineError
 from .expressions import Evaluator, SafeScriptEngine
@@ -67,6 +68,7 @@ class Engine:
         self.tokens = TokenService(self)
         self.timers = TimerService(self)
         self.comments = CommentService(self)
+        self.copies = CopyService(self)
         self.phrases = PhraseService(self)
         self.drafts = DraftService(self)
         self.saved_views = SavedViewService(self)

@@ -75,6 +75,10 @@ class DeliveryNotFound(NotFound):
     code = "delivery_not_found"
 
 
+class CopyNotFound(NotFound):
+    code = "copy_not_found"
+
+
 # --- the database went away ------------------------------------------------------------------------
 class Unavailable(EngineError):
     """The database connection was lost mid-transaction (a restart, a failover): nothing was written."""

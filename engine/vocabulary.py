@@ -132,6 +132,8 @@ class Event(StrEnum):
     CASE_OWNER_ASSIGNED = "case.owner_assigned"
     CASE_OWNER_REASSIGNED = "case.owner_reassigned"
     CASE_OWNER_CHANGED = "case.owner_changed"
+    CASE_COPIED = "case.copied"  # 抄送: a read-only notice to users (payload: their ids, no reason)
+    CASE_COPY_READ = "case.copy_read"  # a recipient marked their copy read
     MESSAGE_CORRELATED = "message.correlated"
     TIMER_FIRED = "timer.fired"
     SLA_WARNING = "sla.warning"

@@ -4,8 +4,12 @@ on the way (who completed, which task a personal record came from, a stale queue
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 
+from engine.identity import Actor
+from tests import models
 from tests.helpers import PASSWORD, complete_as, database_rows, escalate, queue_of, report_case, rows_added, task_of
 
 
@@ -255,3 +259,47 @@ def test_a_task_is_read_with_its_form_and_an_unknown_one_is_not_found(engine, wo
     missing = "00000000-0000-4000-8000-000000000000"
     with pytest.raises(TaskNotFound, match=f"^task '{missing}' does not exist$"):
         engine.tasks.get_task(missing)
+
+
+def test_closing_a_task_records_whether_its_deadline_was_met(engine, world, clock):
+    wang = world["wang"]
+    on_time, late = report_case(engine, wang), report_case(engine, wang)
+    complete_as(engine, wang, on_time, "assess_case", {"resolution": "on_spot"})
+    assert engine.tasks.query(instance_id=on_time["id"], state="completed")["items"][0]["sla_state"] == "met"
+    task = task_of(engine, late, "assess_case")
+    clock.set(datetime.fromisoformat(task["due_at"]) + timedelta(minutes=1))
+    complete_as(engine, wang, late, "assess_case", {"resolution": "on_spot"})
+    assert engine.tasks.get_task(task["id"])["sla_state"] == "missed"
+    # a task cancelled after its due time missed it too
+    handle = task_of(engine, on_time, "handle_on_spot")
+    clock.set(datetime.fromisoformat(handle["due_at"]) + timedelta(minutes=1))
+    engine.runtime.cancel_instance(on_time["id"], world["zhou"], "duplicate report")
+    assert engine.tasks.get_task(handle["id"])["sla_state"] == "missed"
+
+
+def test_a_department_result_by_message_completes_its_task_with_no_completer(engine, world, case):
+    escalate(engine, world["wang"], case, ["civil_affairs"])
+    civil = task_of(engine, case, "handle_civil_affairs")
+    engine.runtime.correlate_message(
+        "department_result",
+        Actor.system("civil-system", department="civil_affairs"),
+        instance_id=case["id"],
+        payload={"outcome": "resolved", "summary": "已安排低保复核"},
+    )
+    done = engine.tasks.get_task(civil["id"])
+    assert (done["state"], done["completed_via"], done["completed_by"]) == ("completed", "message", None)
+
+
+def test_a_command_answers_with_the_task_and_its_form(engine, world, case):
+    task = task_of(engine, case, "assess_case")
+    claimed = engine.tasks.claim(task["id"], world["wang"])
+    assert claimed["form"] == engine.forms.get("assess_case").schema
+    assert claimed == engine.tasks.get_task(task["id"])
+
+
+def test_a_task_without_a_form_completes_with_no_data(engine, world):
+    engine.repository.deploy([("plain.bpmn", models.one_task())])
+    case = engine.runtime.start_instance("approval", world["wang"], {})
+    task = task_of(engine, case, "review")
+    done = engine.tasks.complete(task["id"], world["wang"], None)
+    assert (done["state"], done["outcome"]) == ("completed", {})

@@ -242,17 +242,17 @@ def test_an_unknown_event_type_is_ignored_and_read_past(engine, world, notificat
 
 
 def test_the_handling_operations_event_types_notify_by_name(engine, world, notifications, robots):
-    """urge, copy and return come from another part of issue 22: their names are in the table already."""
+    """urge and copy (抄送) notify by their names in the table: a copy each of its recipients."""
     robot = robots()
     li, wang = world["li"], world["wang"]
     for user in (li, wang):
         notifications.channels.create(Owner(user_id=user.id), {"kind": "wecom", "url": robot.wecom_url()}, user)
     _emit(engine, "task.urged", {"assignee_id": li.id})
-    _emit(engine, "task.copied", {"user_ids": [wang.id, li.id]})
+    _emit(engine, "case.copied", {"copied_to_ids": [wang.id, li.id], "business_key": "JF-1"})
     notifications.sweep()
-    assert sorted(d.event_type for d in deliveries(engine)) == ["task.copied", "task.copied", "task.urged"]
+    assert sorted(d.event_type for d in deliveries(engine)) == ["case.copied", "case.copied", "task.urged"]
     titles = sorted(r["body"]["markdown"]["content"].split("\n")[0] for r in robot.received())
-    assert titles == ["**催办：任务**", "**抄送：任务**", "**抄送：任务**"]
+    assert titles == ["**催办：任务**", "**抄送：案件 JF-1**", "**抄送：案件 JF-1**"]
 
 
 def test_the_handling_operations_notify_the_holder_and_the_case_owner(engine, world, notifications, robots):

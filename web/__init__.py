@@ -23,6 +23,7 @@ from . import (
     attachments,
     auth,
     collaboration,
+    copies,
     definitions,
     errors,
     health,
@@ -49,6 +50,7 @@ BLUEPRINTS = (
     admin.bp,
     notifications.bp,
     collaboration.bp,
+    copies.bp,
 )
 DEPLOY_ENDPOINTS = ("definitions.deploy", "definitions.validate")
 MAX_DOCUMENTS = definitions.MAX_DOCUMENTS

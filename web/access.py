@@ -53,6 +53,9 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "instances.suspend": (Role.SUPERVISOR, Role.ADMIN),
     "instances.resume": (Role.SUPERVISOR, Role.ADMIN),
     "instances.reassign_owner": (Role.SUPERVISOR,),
+    "instances.copy": STATION_ROLES,  # the case owner or a supervisor of the station (engine rule)
+    "copies.list": HUMANS,  # anyone may be copied to (抄送)
+    "copies.read": HUMANS,  # their own copies only (engine rule: another's is a 404)
     "attachments.upload": CASE_ROLES,
     "attachments.list": CASE_ROLES,
     "attachments.get": CASE_ROLES,
@@ -149,6 +152,9 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages.cases.suspend": ENDPOINT_ROLES["instances.suspend"],
     "pages.cases.resume": ENDPOINT_ROLES["instances.resume"],
     "pages.cases.reassign_owner": ENDPOINT_ROLES["instances.reassign_owner"],
+    "pages.cases.copy": ENDPOINT_ROLES["instances.copy"],
+    "pages.copies.show": ENDPOINT_ROLES["copies.list"],
+    "pages.copies.read": ENDPOINT_ROLES["copies.read"],
     "pages.attachments.upload": ENDPOINT_ROLES["attachments.upload"],
     "pages.attachments.content": ENDPOINT_ROLES["attachments.content"],
     "pages.attachments.thumbnail": ENDPOINT_ROLES["attachments.thumbnail"],
@@ -267,6 +273,22 @@ def instance_visible(actor: Actor, instance: dict[str, Any], tasks: list[dict[st
         return instance["station"] is not None and instance["station"] in actor.departments
     if actor.role == Role.LIAISON:
         return any(task_visible(actor, t) for t in tasks or [])
+    return False
+
+
+def needs_tasks_to_see_cases(actor: Actor) -> bool:
+    """A liaison sees a case through its tasks (instance_visible); the others by role and station."""
+    return actor.role == Role.LIAISON
+
+
+def copy_opens(actor: Actor, copy: dict[str, Any], reachable: set[str]) -> bool:
+    """Whether a copy's case opens for its recipient: exactly when their role would show it anyway
+    (`instance_visible`; a liaison's `reachable` cases are those their tasks reach). A copy never
+    grants reading a case: an admin or auditor copied sees the notice, not the case."""
+    if actor.role in STATION_ROLES:
+        return copy["station"] is not None and copy["station"] in actor.departments
+    if actor.role == Role.LIAISON:
+        return copy["instance_id"] in reachable
     return False
 
 

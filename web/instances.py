@@ -1,4 +1,4 @@
-"""Process instances (cases): report, list, read, cancel (terminate), suspend, resume, reassign the case owner."""
+"""Process instances (cases): report, list, read, cancel (terminate), suspend, resume, copy, reassign the case owner."""
 
 from __future__ import annotations
 
@@ -125,6 +125,13 @@ def resume(instance_id: UUID):
     return jsonify(summary(resume_case(actor(), instance_id, data["reason"])))
 
 
+@bp.post("/<uuid:instance_id>/copies", endpoint="copy")
+def copy_(instance_id: UUID):
+    """Copy (抄送) the case to users or groups, with a reason."""
+    data = body()
+    return created(copy_case(actor(), instance_id, data["reason"], data.get("users"), data.get("groups")))
+
+
 @bp.post("/<uuid:instance_id>/case-owner")
 def reassign_owner(instance_id: UUID):
     data = body()
@@ -147,6 +154,12 @@ def resume_case(who, instance_id: UUID | str, reason: str) -> dict[str, Any]:
     if who.role != Role.ADMIN:
         access.check_instance(who, engine().runtime.get_instance(str(instance_id), history=False))
     return engine().runtime.resume_instance(str(instance_id), who, reason)
+
+
+def copy_case(who, instance_id: UUID | str, reason: str, users: Any, groups: Any) -> dict[str, Any]:
+    """A case the sender may not see is a 404; the engine decides who may copy it (403) and when (409)."""
+    access.check_instance(who, engine().runtime.get_instance(str(instance_id), history=False))
+    return engine().copies.send(str(instance_id), who, reason, users, groups)
 
 
 def reassign_case_owner(who, instance_id: UUID | str, user: str, reason: str) -> dict[str, Any]:

@@ -413,6 +413,22 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "AttachmentList": all_required(
         {"visibility": {"type": "string", "enum": ["clear", "masked"]}, "items": array(ref("Attachment"))}
     ),
+    "CopySent": all_required({"instance_id": UUID, "business_key": STR, "recipients": array(STR), "copied_at": TIME}),
+    "Copy": all_required(
+        {
+            "id": UUID,
+            "instance_id": UUID,
+            "business_key": STR,
+            "case_status": INSTANCE_STATUS,
+            "station": nullable(STR),
+            "copied_by": STR,
+            "reason": STR,
+            "copied_at": TIME,
+            "read_at": nullable(TIME),
+            "may_open": BOOL,
+        }
+    ),
+    "CopyList": all_required({"items": array(ref("Copy")), "unread": INT}),
     "Health": all_required({"status": {"type": "string", "enum": ["ok"]}, "definitions": INT}),
 }
 
@@ -467,6 +483,21 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
     "ExtensionRequest": obj({"reason": REASON, "due_at": TIME}, ["reason", "due_at"], closed=True),
     "Reason": obj({"reason": REASON}, ["reason"], closed=True),  # a handling operation's body (docs/operations.md)
     "Reassign": obj({"user": {**USERNAME}, "reason": REASON}, ["user", "reason"], closed=True),
+    "CopyCase": obj(
+        {
+            "reason": REASON,
+            "users": array(USERNAME, maxItems=50, description="active users, any role"),
+            "groups": array(
+                KEY,
+                maxItems=50,
+                description="department keys, or `officer` / `supervisor` (that role at the case's station); "
+                "expanded to their active users when the copy is sent",
+            ),
+        },
+        ["reason"],
+        closed=True,
+        examples=[{"reason": "请社区调委会知悉", "groups": ["community_committee"], "users": ["grid_zhao"]}],
+    ),
     "UpdateVariables": obj(
         {
             "variables": {
@@ -770,6 +801,16 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         body="Reason",
         description="Every deadline and timer keeps the time it had left when the case was suspended.",
     ),
+    "instances.copy": op(
+        "Copy (抄送) a running or suspended case to users or groups, with a reason (case owner, supervisor)",
+        "instances",
+        (201, "CopySent"),
+        errors=(*JSON_ERRORS, 403, 404, 409),
+        body="CopyCase",
+        description="A read-only notice: recipients see it in `GET /copies`; the case itself opens for "
+        "them only as their role allows. At least one user or group; 409 `instance_not_running` for a "
+        "closed case. Event `case.copied` carries the recipients' ids only (docs/operations.md).",
+    ),
     "instances.reassign_owner": op(
         "Move first-contact responsibility to another officer (supervisor)",
         "instances",
@@ -932,6 +973,21 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         (200, "Task"),
         errors=(*JSON_ERRORS, 404, 409),
         body="Reassign",
+    ),
+    # copies (抄送, docs/operations.md)
+    "copies.list": op(
+        "Copied to me: the caller's copies, newest first, and how many are unread",
+        "copies",
+        (200, "CopyList"),
+        errors=(400,),
+        params=[
+            query("unread", {"type": "string", "enum": ["true", "false"]}, "`true`: only the unread ones"),
+            query("limit", LIMIT, "at most (1-200, default 50)"),
+        ],
+        description="`may_open` says whether the case opens for the caller: a copy never widens what a role may read.",
+    ),
+    "copies.read": op(
+        "Mark one of my copies read (again: unchanged)", "copies", (200, "Copy"), errors=(*JSON_ERRORS, 404)
     ),
     # collaboration (docs/collaboration.md)
     "collab.list_comments": op(
@@ -1290,6 +1346,7 @@ class OpenApi:
                     "admin",
                     "notifications",
                     "collaboration",
+                    "copies",
                     "health",
                 )
             ],

@@ -90,7 +90,7 @@ class Relay:
                 channel.language,
                 task_id=event.task_id,
                 task_name=task.name if task else None,
-                business_key=task.business_key if task else None,
+                business_key=task.business_key if task else payload.get("business_key"),  # a case's event
                 station=stations.get(station_id),
                 due_at=task.due_at if task else None,
                 public_url=self.ctx.settings.public_url,

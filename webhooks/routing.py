@@ -5,7 +5,7 @@ while its task waits in a queue, of that queue's groups: a department's own chan
 robot) and the channels of its members; a role group (`officer`, `supervisor`) within the task's
 station; `user:<name>`. Event types missing here are not notified. Types written by the handling
 operations notify their new holder (transfer, delegate), the holder or queue (urge), or the case
-owner (return); copy is listed by name so that it notifies as soon as it is emitted.
+owner (return); a copy (抄送) notifies each of its recipients (groups were expanded when it was sent).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ NOTIFIABLE: dict[str, Rule] = {
     Event.TASK_RETURNED: Rule(("owner_id",)),  # the case owner re-routes it
     Event.TASK_TRANSFERRED: Rule(("assignee_id",)),  # a colleague handed it to me
     Event.TASK_DELEGATED: Rule(("assignee_id",)),  # asked to do the work for its holder
-    "task.copied": Rule(("user_ids", "copied_to_ids")),  # copy (抄送) is not built yet
+    Event.CASE_COPIED: Rule(("copied_to_ids",)),  # copy (抄送): each recipient, groups expanded when sent
 }
 ROLE_GROUPS = frozenset(str(role) for role in USER_ROLES)
 

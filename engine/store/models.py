@@ -411,6 +411,25 @@ class Comment(Base):
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class CaseCopy(Base):
+    """A read-only notice of a case (抄送) to one user: the copy's reason, who sent it and when, and
+    when the recipient marked it read. A group is expanded to one row per user when sent."""
+
+    __tablename__ = "case_copies"
+    __table_args__ = (
+        Index("ix_copies_recipient", "recipient_id", "created_at"),  # "copied to me", newest first
+        Index("ix_copies_instance", "instance_id"),  # a case's copies (and its cascade)
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    copied_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    copied_by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]
+
+
 class CommonPhrase(Base):
     """A phrase (常用语) inserted into an opinion with one tap: a user's own, or (user_id NULL) a
     station-wide default an admin set."""

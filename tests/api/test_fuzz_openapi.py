@@ -44,6 +44,7 @@ def known(api, engine) -> dict[str, str | int]:
     wang.complete(escalated, "assess_case", {"resolution": "escalate", "departments": ["civil_affairs", "health"]})
     api.as_("li").complete(escalated, "handle_civil_affairs", DEPARTMENT_RESULT)
     fresh = wang.report(risk_level="blue")
+    wang.post(f"/process-instances/{escalated['id']}/copies", {"reason": "请知悉", "users": ["chen"]})
     photo = {"file": [(io.BytesIO(jpeg(64, 48)), "photo.jpg")]}
     uploaded = wang.post(
         f"/process-instances/{fresh['id']}/attachments", data=photo, content_type="multipart/form-data"
@@ -62,6 +63,7 @@ def known(api, engine) -> dict[str, str | int]:
             "/me/channels", {"kind": "wecom", "url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"}
         ).json["id"],
         "phrase_id": wang.post("/phrases", {"text": "已电话联系当事人"}).json["id"],
+        "copy_id": engine.copies.list_for(engine.identity.actor("chen"))[0]["id"],
         "view_id": wang.post("/saved-views", {"name": "超时", "filters": {"sla_state": "breached"}}).json["id"],
     }  # no incident or delivery exists: the documented 404
 

@@ -23,7 +23,21 @@ from flask_wtf.csrf import CSRFProtect
 
 from engine.config import PROJECT_ROOT, Settings
 
-from . import admin, attachments, audit, board, cases, errors, home, locale, notifications, phrases, record, tasks
+from . import (
+    admin,
+    attachments,
+    audit,
+    board,
+    cases,
+    copies,
+    errors,
+    home,
+    locale,
+    notifications,
+    phrases,
+    record,
+    tasks,
+)
 from . import session as browser_session
 from .formatting import register_filters
 from .locale import DEFAULT_LOCALE, Catalogues, select_locale
@@ -67,6 +81,7 @@ for child in (
     audit.bp,
     phrases.bp,
     notifications.bp,
+    copies.bp,
     admin.bp,
 ):
     bp.register_blueprint(child)

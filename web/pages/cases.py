@@ -16,7 +16,15 @@ from engine.vocabulary import InstanceStatus, Role
 from .. import access
 from ..collaboration import add_case_comment
 from ..context import engine
-from ..instances import cancel_case, case_detail, diagram_state, reassign_case_owner, resume_case, suspend_case
+from ..instances import (
+    cancel_case,
+    case_detail,
+    copy_case,
+    diagram_state,
+    reassign_case_owner,
+    resume_case,
+    suspend_case,
+)
 from .attachments import section as attachments_section
 from .formatting import parse_form, timeline_entries
 from .tasks import colleagues, reason_form
@@ -70,7 +78,23 @@ def show(instance_id: UUID):
         report=start_form(),
         colleagues=colleagues() if who.role == Role.SUPERVISOR else [],
         files=attachments_section(who, case),
+        copy_groups=copy_groups() if may_copy(who, case) else None,
     )
+
+
+def may_copy(who, case: dict) -> bool:
+    """The copy form shows to whom the engine lets copy (docs/operations.md): the case owner and a
+    supervisor of the station, while the case is running or suspended."""
+    if case["status"] not in (InstanceStatus.RUNNING, InstanceStatus.SUSPENDED):
+        return False
+    return who.role == Role.SUPERVISOR or (who.role == Role.OFFICER and case["case_owner"] == who.username)
+
+
+def copy_groups() -> list[str]:
+    """Whom a case may be copied to as a group: the station's officers and supervisors, and every
+    department (the committee, agencies), by key."""
+    departments = [d["key"] for d in engine().identity.list_departments()]
+    return [Role.OFFICER, Role.SUPERVISOR, *departments]
 
 
 def case_timeline(case: dict, tasks: list[dict], comments: list[dict]) -> list[dict]:
@@ -128,6 +152,16 @@ def resume(instance_id: UUID):
     reason = reason_form(None)[1]
     resume_case(g.actor, instance_id, reason)
     flash(_("The case is resumed; its deadlines run again with the time they had left."), "ok")
+    return redirect(url_for("pages.cases.show", instance_id=instance_id))
+
+
+@bp.post("/<uuid:instance_id>/copies")
+def copy(instance_id: UUID):
+    reason = reason_form(None)[1]
+    users = [u.strip() for u in (request.form.get("users") or "").replace("，", ",").split(",") if u.strip()]
+    groups = [k for k in request.form.getlist("groups") if k]
+    sent = copy_case(g.actor, instance_id, reason, users[:51], groups[:51])
+    flash(_("Copied to %(users)s.", users=", ".join(sent["recipients"])), "ok")
     return redirect(url_for("pages.cases.show", instance_id=instance_id))
 
 

@@ -202,6 +202,12 @@ def action_words(entry: dict[str, Any], task_names: dict[str, str]) -> str:
             paused=paused_words(details.get("paused_seconds") or 0),
             reason=details.get("reason", ""),
         ),
+        "case.copied": _(
+            "copied the case to %(who)s (reason: %(reason)s)",
+            who=", ".join([*(details.get("users") or []), *map(group_name, details.get("groups") or [])]),
+            reason=details.get("reason", ""),
+        ),
+        "case.copy_read": _("read the copy of the case"),
         "task.withdrawn": _(
             "withdrew the escalation and took back “%(task)s” (reason: %(reason)s)",
             task=task,
