@@ -1,7 +1,7 @@
 """case fields on tasks: a case's risk level, category and community copied onto its task rows
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-07 00:05:00
 
 The inbox's business-field filters (saved views: "my area, red cases") checked each row another
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 
 revision = '0013'
-down_revision = '0011'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
