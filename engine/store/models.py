@@ -211,6 +211,10 @@ class HumanTask(Base):
             postgresql_where=text(OPEN_TASK_INDEX_WHERE),
             sqlite_where=text(OPEN_TASK_INDEX_WHERE),
         ),
+        # the inbox's business-field filters, each read in due order (0013; engine/case_fields.py)
+        Index("ix_tasks_risk_level_due", "risk_level", "due_at", "id"),
+        Index("ix_tasks_category_due", "category", "due_at", "id"),
+        Index("ix_tasks_community_due", "community", "due_at", "id"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id
     instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"))
@@ -247,6 +251,10 @@ class HumanTask(Base):
     extended_from: Mapped[datetime | None]
     # 委派: the holder who delegated the task to its current assignee; it comes back to them (resolve)
     delegated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # the case's business fields, copied from its variables when they change (engine/case_fields.py)
+    risk_level: Mapped[str | None] = mapped_column(String(200))
+    category: Mapped[str | None] = mapped_column(String(200))
+    community: Mapped[str | None] = mapped_column(String(200))
 
 
 # an open task, with the states as literals: the partial index on open tasks applies (see TIMER_PENDING)

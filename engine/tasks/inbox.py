@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, or_, select, union
 
+from ..case_fields import CASE_FIELDS
 from ..errors import InvalidInput, TaskNotFound
 from ..identity import Actor
 from ..queues import in_queue
@@ -49,10 +50,6 @@ _QUEUE_TASK = HumanTask.__table__.alias("queue_task")
 _BY_EQUALITIES: dict[tuple, DriverQuery] = {}
 
 
-# Case variables the inbox filters on (saved views: "my area, red cases"): not personal, shown in rows.
-CASE_FIELDS = ("risk_level", "category", "community")
-
-
 @dataclass
 class InboxFilter:
     """What an inbox query asks for (all optional; `states` and `cursor` empty mean any)."""
@@ -72,8 +69,8 @@ class InboxFilter:
     station_id: int | None = None
     involving: Actor | None = None  # open tasks in this actor's queues, and what it holds or completed
     sla_state: str | None = None
-    # the case's business fields (risk_level, category, community): a refinement of the list another
-    # filter reads by its index, checked on each of its rows against the case's variables (by key)
+    # the case's business fields (risk_level, category, community): equalities on the task rows'
+    # copies of them, each with an index in due order (engine/case_fields.py)
     case_fields: dict[str, str] | None = None
 
     def reads_claimable_queue(self) -> bool:
@@ -93,6 +90,7 @@ class InboxFilter:
 
     def equalities(self) -> dict[str, Any]:
         """The filters that are column equalities (`states`: one of several), by name."""
+        fields = sorted((self.case_fields or {}).items())
         return {
             name: list(value) if name == "states" and isinstance(value, tuple | list) else value
             for name, value in (
@@ -102,6 +100,7 @@ class InboxFilter:
                 ("instance_id", self.instance_id),
                 ("business_key", self.business_key),
                 ("station_id", self.station_id),
+                *fields,
             )
             if (value if name == "states" else value is not None)
         }
@@ -116,7 +115,6 @@ class InboxFilter:
             and not self.cursor
             and self.due_before is None
             and self.due_after is None
-            and not self.case_fields
         )
 
 
@@ -262,16 +260,6 @@ def _claimable_queue(found: InboxFilter, now: datetime):
     query = _TASK_ROWS.join(queue, queue.c.task_id == _T.id).where(_T.state == HumanTaskState.OPEN)
     if found.sla_state is not None:
         query = query.where(sla_condition(found.sla_state, now))
-    if found.case_fields:
-        variables = ProcessInstance.variables
-        query = query.where(
-            select(ProcessInstance.id)
-            .where(
-                ProcessInstance.id == _T.instance_id,
-                *[variables[name].as_string() == value for name, value in sorted(found.case_fields.items())],
-            )
-            .exists()
-        )
     order = [(queue.c.due_at, False), (queue.c.task_id, False)]
     return query.order_by(*[c.asc().nulls_last() for c, _desc in order]).limit(found.limit)
 
@@ -336,16 +324,6 @@ def _filtered(found: InboxFilter, now: datetime):
         query = query.where(or_(and_(_T.state == HumanTaskState.OPEN, in_queue(involving, None)), *mine))
     if found.sla_state is not None:
         query = query.where(sla_condition(found.sla_state, now))
-    if found.case_fields:
-        variables = ProcessInstance.variables
-        query = query.where(
-            select(ProcessInstance.id)
-            .where(
-                ProcessInstance.id == _T.instance_id,
-                *[variables[name].as_string() == value for name, value in sorted(found.case_fields.items())],
-            )
-            .exists()
-        )
     order = sort_order(found.sort)
     if found.group is not None and found.candidate is None:
         # a queue entry carries its task's due time: the same conditions on it let the queue index

@@ -65,6 +65,8 @@ class Change:
     ready_before: set[str] = field(default_factory=set)
     ready_after: set[str] = field(default_factory=set)  # and after the change (sync)
     is_new: bool = False  # the instance is created by this change: it has no projection rows yet
+    # the case's business fields as loaded (engine/case_fields.py): its task rows carry these
+    fields_before: dict[str, str | None] | None = None
     finished: set[str] = field(default_factory=set)  # task rows already closed by this change
     tasks: dict[str, Record] = field(default_factory=dict)  # task rows read by this change, by id
     instance_values: dict[str, Any] = field(default_factory=dict)  # the instance row's new values (sync)

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, delete, or_, select, update
 
+from ..case_fields import CASE_FIELDS, case_field_values
 from ..errors import EngineError, WorkflowFailed
 from ..queues import candidate_rows, drop_candidates
 from ..schedule import resolve_due
 from ..sla import closing_sla_state, initial_sla_state, warning_time
 from ..store.driver import DriverStatement
-from ..store.models import TIMER_PENDING, TaskDraft, Timer, User
+from ..store.models import TIMER_PENDING, HumanTask, TaskDraft, Timer, User
 from ..store.record import Record
 from ..vocabulary import SLA_TIMER_KINDS, Event, HumanTaskState, InstanceStatus, TimerKind, TimerStatus
 from .change import Change, write_row
@@ -41,6 +42,12 @@ _CANCEL_SLA_TIMERS = DriverStatement(
     .values(status=TimerStatus.CANCELLED)
 )
 _USER_ID = select(User.id).where(User.username == bindparam("username"))
+# a case's business fields changed: every task row of the case follows (by the tasks' instance index)
+_COPY_CASE_FIELDS = DriverStatement(
+    update(HumanTask.__table__)
+    .where(HumanTask.__table__.c.instance_id == bindparam("of_instance"))
+    .values({name: bindparam(name) for name in CASE_FIELDS})
+)
 
 
 def sync(ctx: Engine, change: Change) -> None:
@@ -49,11 +56,15 @@ def sync(ctx: Engine, change: Change) -> None:
     _thrown_events(change)  # takes the thrown events out of the workflow: before it is saved
     active = wf.get_tasks(state=TaskState.READY | TaskState.WAITING)
     completed = instance.status == InstanceStatus.RUNNING and wf.is_completed()
-    values: dict[str, Any] = {"variables": snapshot(wf, active), "state": ctx.serializer.dumps(wf)}
+    variables = snapshot(wf, active)
+    values: dict[str, Any] = {"variables": variables, "state": ctx.serializer.dumps(wf)}
+    fields = case_field_values(variables)
+    if change.fields_before is not None and fields != change.fields_before:
+        _COPY_CASE_FIELDS.execute(change.scope, [{"of_instance": instance.id, **fields}])
     if completed:
         values.update(status=InstanceStatus.COMPLETED, ended_at=change.now)
     change.instance_values.update(values)
-    _sync_human_tasks(ctx, change, [t for t in active if t.state == TaskState.READY and t.task_spec.manual])
+    _sync_human_tasks(ctx, change, [t for t in active if t.state == TaskState.READY and t.task_spec.manual], fields)
     sync_waits(change)
     if completed:
         change.audit(Event.INSTANCE_COMPLETED)
@@ -73,7 +84,7 @@ def _thrown_events(change: Change) -> None:
         change.emit(Event.raised(kind), **details)
 
 
-def _sync_human_tasks(ctx: Engine, change: Change, ready_manual: list) -> None:
+def _sync_human_tasks(ctx: Engine, change: Change, ready_manual: list, fields: dict[str, str | None]) -> None:
     ready = {str(t.id): t for t in ready_manual}
     change.ready_after = set(ready)
     known = change.ready_before  # the open rows, without reading them
@@ -84,7 +95,7 @@ def _sync_human_tasks(ctx: Engine, change: Change, ready_manual: list) -> None:
         change.emit(Event.TASK_CANCELLED, task_id=row.id, element_id=row.element_id)
     for task_id, task in ready.items():
         if task_id not in known and task_id not in change.finished:
-            _create_task(ctx, change, task)
+            _create_task(ctx, change, task, fields)
 
 
 @dataclass
@@ -123,8 +134,9 @@ def _task_terms(
     return _TaskTerms(due_at, warn_at, follow_up_at, priority, assignee_name)
 
 
-def _create_task(ctx: Engine, change: Change, task) -> None:
-    """Buffer a new READY user task's row, its queue entries and SLA marks, and announce it."""
+def _create_task(ctx: Engine, change: Change, task, fields: dict[str, str | None]) -> None:
+    """Buffer a new READY user task's row (with the case's business fields), its queue entries and
+    SLA marks, and announce it."""
     instance = change.instance
     process_key = owning_process(task, change.loaded.meta)
     element_id = task.task_spec.bpmn_id or task.task_spec.name
@@ -170,6 +182,7 @@ def _create_task(ctx: Engine, change: Change, task) -> None:
         "extension_due_at": None,
         "extended_from": None,
         "delegated_by_id": None,
+        **fields,
     }
     change.task_rows.append(row)
     for kind, when in ((TimerKind.SLA_WARNING, terms.warn_at), (TimerKind.SLA_BREACH, due_at)):
@@ -228,6 +241,11 @@ def rearm_sla(change: Change, row: Record) -> None:
     for kind, when in ((TimerKind.SLA_WARNING, row.warn_at), (TimerKind.SLA_BREACH, row.due_at)):
         if when is not None and when > change.now:
             change.add_timer(row.id, row.element_id, kind, when)
+
+
+def case_fields_of(workflow) -> dict[str, str | None]:
+    """The business fields of the case whose workflow this is (its task rows carry them)."""
+    return case_field_values(snapshot(workflow, workflow.get_tasks(state=TaskState.READY | TaskState.WAITING)))
 
 
 def snapshot(workflow, active: list) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from ..store.driver import DriverQuery
 from ..store.models import HumanTask, ProcessInstance
 from ..store.record import Record
 from .change import Change, OfTask
-from .projections import sync
+from .projections import case_fields_of, sync
 from .waits import waiting_events
 
 if TYPE_CHECKING:
@@ -99,6 +99,7 @@ class UnitOfWork:
                 change.loaded = self.ctx.repository.load(scope, instance.definition_id)
                 change.workflow, change.ready_before = self._workflow(scope, instance, change.loaded)
                 change.waits_before = waiting_events(change.workflow)
+                change.fields_before = case_fields_of(change.workflow)  # the variables row is not read
             result = _guard(fn, change)
             if change.workflow is not None:
                 self.sync(change)
