@@ -9,7 +9,9 @@ wrapping it in a list makes the evaluator measure it, the outer list adding 2.
 from __future__ import annotations
 
 import ast
+import inspect
 import os
+import sys
 
 import pytest
 from simpleeval import FeatureNotAvailable
@@ -129,6 +131,8 @@ def test_a_constant_part_breaking_a_limit_is_refused_when_the_model_is_checked(e
 def test_parts_naming_a_variable_are_left_to_run_time():
     # only a part that names no variable can be evaluated before the case's data exists
     check("str(2 ** 4000) * (100 if true else x)")
+    check("[str(2 ** 4000) * (100 if true else x), y]")  # a part naming a variable, inside another
+    check("f(str(2 ** 4000) * (100 if true else x))")  # as a call's argument
     check("n == 1 or f(x + 1)")
     with pytest.raises(ExpressionError, match="^a repeated sequence exceeds"):
         Evaluator().evaluate("str(2 ** 4000) * (100 if true else x)", {"x": 1})
@@ -141,6 +145,19 @@ def test_an_expression_nested_too_deeply_is_refused_with_a_sentence(expression):
         check(expression)
     with pytest.raises(ExpressionError, match="^the expression is nested too deeply$"):
         Evaluator().evaluate(expression, {"x": 1})
+
+
+def test_an_expression_that_fits_when_checked_but_recurses_too_deeply_where_it_runs_fails_with_the_sentence():
+    # a workflow evaluates its conditions deep in its own call stack, after the model was checked
+    text = "-" * 100 + "x"
+    assert Evaluator().evaluate(text, {"x": 1}) == 1  # checked and parsed (and cached) here
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack(0)) + 60)  # little stack left where it runs now
+    try:
+        with pytest.raises(ExpressionError, match="^the expression is nested too deeply$"):
+            Evaluator().evaluate(text, {"x": 1})
+    finally:
+        sys.setrecursionlimit(limit)
 
 
 def test_a_model_with_a_condition_nested_too_deeply_is_refused_at_deploy_naming_its_flow(engine):
