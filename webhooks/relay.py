@@ -17,6 +17,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from engine.store.models import Department, HumanTask, NotificationDelivery, OutboxEvent, RelayCursor
 from engine.vocabulary import DeliveryState
@@ -117,10 +119,11 @@ class Relay:
         if not self.ctx.db.is_sqlite:  # SQLite's write transaction already serialises relays
             query = query.with_for_update()
         cursor = scope.scalars(query).first()
-        if cursor is None:
-            cursor = RelayCursor(name=self.name, last_id=0, updated_at=now)
-            scope.add(cursor)
-            scope.flush()
+        if cursor is None:  # two relays may find none at once: one row is made, the other waits for it
+            insert = sqlite_insert if self.ctx.db.is_sqlite else postgresql_insert
+            row = {"name": self.name, "last_id": 0, "updated_at": now}
+            scope.execute(insert(RelayCursor).values(row).on_conflict_do_nothing(index_elements=["name"]))
+            cursor = scope.scalars(query).one()
         return cursor
 
     @staticmethod
