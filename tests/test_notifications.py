@@ -135,10 +135,6 @@ def notifications(engine):
     return webhooks.install(engine)
 
 
-def mails(folder: Path) -> list:
-    return list(mailbox.Maildir(folder, create=False)) if folder.exists() else []
-
-
 def mail_keys(folder: Path) -> set[str]:
     return set(mailbox.Maildir(folder, create=False).keys()) if folder.exists() else set()
 
