@@ -55,9 +55,12 @@ demo: install
 services:
 	bash .ci/services
 
-# The whole suite, on SQLite and PostgreSQL (and Redis where a test needs it).
-test: lint install services chromium pdf-libraries
-	$(PY) -m pytest $(PYTEST_ARGS)
+# The whole suite, on SQLite and PostgreSQL (and Redis where a test needs it), in two pytest-xdist
+# workers (one per core here), each with its own databases (tests/conftest.py); a test file stays on
+# one worker. PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= 2
+test: lint install-dev services chromium pdf-libraries translations
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # ruff, the format check and mypy on engine/ and web/ (configured in pyproject.toml)
 lint: install-dev

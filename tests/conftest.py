@@ -15,8 +15,24 @@ from engine import Engine, ManualClock, Settings
 from engine.store.db import Database
 from engine.store.models import Base
 
+
+def _isolate_worker() -> str:
+    """Under `pytest -n N` (pytest-xdist; `make test` runs two workers) each worker gets its own
+    PostgreSQL database and Redis databases, so that one worker's truncation or FLUSHDB never meets the
+    other's data: worker gwI takes `<database>_gwI` and the Redis database numbers below the configured
+    ones by I (15 and 12 by default: gw1 takes 14 and 11). Set before the test modules read them."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker:
+        return ""
+    index = int(worker.removeprefix("gw"))
+    for name, default in (("FENGQIAO_TEST_REDIS_URL", 15), ("FENGQIAO_TEST_BENCH_REDIS_URL", 12)):
+        base, _, number = os.environ.get(name, f"redis://127.0.0.1:6379/{default}").rpartition("/")
+        os.environ[name] = f"{base}/{int(number) - index}"
+    return f"_{worker}"
+
+
 PG_ADMIN_DSN = os.environ.get("FENGQIAO_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
-PG_DATABASE = os.environ.get("FENGQIAO_TEST_PG_DATABASE", "fengqiao_test")
+PG_DATABASE = os.environ.get("FENGQIAO_TEST_PG_DATABASE", "fengqiao_test") + _isolate_worker()
 PG_URL = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + PG_DATABASE
 BACKENDS = [b for b in os.environ.get("FENGQIAO_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
 ROOT = Path(__file__).resolve().parent.parent
