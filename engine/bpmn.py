@@ -163,6 +163,7 @@ def load_document(name: str, data: bytes | str, *, max_bytes: int, allow_scripts
     for message in root.iterfind("bpmn:message", NS):
         if not message.get("name"):
             problems.append(Problem(message.get("id"), "message has no name"))
+    _check_references(root, problems)
     if not processes and not problems:
         problems.append(Problem(None, "the document defines no executable process (it has no bpmn:process)"))
     if problems:
@@ -378,6 +379,37 @@ def _resolve_qnames(root) -> None:
         text = (ref.text or "").strip()
         if ":" in text and text not in ids and text.split(":", 1)[1] in ids:
             ref.text = text.split(":", 1)[1]
+
+
+_REFERENCED = {"messageRef": "message", "signalRef": "signal", "errorRef": "error", "escalationRef": "escalation"}
+
+
+def _check_references(root, problems: list[Problem]) -> None:
+    """An event pointing at a message, signal, error or escalation the document does not define made
+    SpiffWorkflow fail with an internal TypeError; name the event and the missing definition instead."""
+    defined = {
+        kind: {e.get("id") for e in root.iter(f"{{{BPMN_NS}}}{kind}") if e.get("id")} for kind in _REFERENCED.values()
+    }
+    anchor = next((e for e in root if _local(e.tag) in ("process", "collaboration")), None)
+    for element in list(root.iter(tag=etree.Element)):
+        if etree.QName(element).namespace != BPMN_NS or not _local(element.tag).endswith("EventDefinition"):
+            continue
+        for attr, kind in _REFERENCED.items():
+            ref = element.get(attr)
+            if ref and ref not in defined[kind] and kind == "error" and anchor is not None:
+                # Camunda reads an errorRef naming no error as the error code itself: the same here
+                error = etree.Element(f"{{{BPMN_NS}}}error", id=ref, name=ref, errorCode=ref)
+                anchor.addprevious(error)
+                defined[kind].add(ref)
+            elif ref and ref not in defined[kind]:
+                owner = _owner(element)
+                problems.append(
+                    Problem(
+                        owner.get("id") if owner is not None else None,
+                        f"{_describe(owner) if owner is not None else 'an event'} refers to {kind} '{ref}', "
+                        f"which the document does not define (add a bpmn:{kind} with that id)",
+                    )
+                )
 
 
 def _assign_missing_ids(root) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -556,6 +557,12 @@ def _check_forms(forms: Any) -> None:
 _TOO_DEEP = {"message": "the model is too deep to parse: split long paths into call activities"}
 
 
+_INTERNAL = re.compile(r"\b[A-Z]\w*(Error|Exception)\(|unexpected keyword|object has no attribute|NoneType")
+
+
 def _clean(exc: EngineError | Exception) -> str:
+    """The parser's validation sentence; an internal exception's text inside it is never shown."""
     text = str(exc).split("\n")[0]
+    if _INTERNAL.search(text):
+        return "the parser could not read this element: check the references it makes (ids, names) and its attributes"
     return text[:500]

@@ -324,3 +324,43 @@ def test_an_internal_parser_failure_is_told_without_its_exception_text(engine):
     )
     details = refusal(engine, xml)
     assert details == [{"element_id": "msg", "message": "message has no name"}]
+
+
+def test_an_error_ref_naming_no_error_is_its_error_code_as_in_camunda(engine, world):
+    body = """
+  <bpmn:startEvent id="start"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="sub"/>
+  <bpmn:subProcess id="sub">
+    <bpmn:startEvent id="sub_start"/>
+    <bpmn:sequenceFlow id="s1" sourceRef="sub_start" targetRef="fail"/>
+    <bpmn:endEvent id="fail"><bpmn:errorEventDefinition errorRef="myError"/></bpmn:endEvent>
+  </bpmn:subProcess>
+  <bpmn:boundaryEvent id="caught" attachedToRef="sub">
+    <bpmn:errorEventDefinition errorRef="myError"/>
+  </bpmn:boundaryEvent>
+  <bpmn:sequenceFlow id="f2" sourceRef="caught" targetRef="handle"/>
+  <bpmn:userTask id="handle" camunda:candidateGroups="officer"/>
+  <bpmn:sequenceFlow id="f3" sourceRef="handle" targetRef="end"/>
+  <bpmn:sequenceFlow id="f4" sourceRef="sub" targetRef="end"/>
+  <bpmn:endEvent id="end"/>"""
+    engine.repository.deploy([("errors.bpmn", doc(body))])
+    case = engine.runtime.start_instance("real", world["wang"], {})
+    assert [t["element_id"] for t in open_tasks(engine, case)] == ["handle"]
+
+
+def test_an_event_referring_to_a_message_the_document_lacks_is_refused_by_name(engine):
+    body = """
+  <bpmn:startEvent id="start"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait"/>
+  <bpmn:intermediateCatchEvent id="wait">
+    <bpmn:messageEventDefinition messageRef="tns:nowhere"/>
+  </bpmn:intermediateCatchEvent>
+  <bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="end"/>
+  <bpmn:endEvent id="end"/>"""
+    assert refusal(engine, doc(body)) == [
+        {
+            "element_id": "wait",
+            "message": "intermediateCatchEvent 'wait' refers to message 'tns:nowhere', which the document does not "
+            "define (add a bpmn:message with that id)",
+        }
+    ]
