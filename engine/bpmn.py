@@ -127,7 +127,9 @@ def parse_xml(data: bytes | str, name: str, max_bytes: int) -> etree._Element:
     return root
 
 
-def load_document(name: str, data: bytes | str, *, max_bytes: int, allow_scripts: bool) -> Document:
+def load_document(
+    name: str, data: bytes | str, *, max_bytes: int, allow_scripts: bool, time_zone: str = "UTC"
+) -> Document:
     """Parse, check and normalise one document. Raises DeploymentInvalid listing every problem."""
     root = parse_xml(data, name, max_bytes)
     problems: list[Problem] = []
@@ -136,7 +138,7 @@ def load_document(name: str, data: bytes | str, *, max_bytes: int, allow_scripts
     _assign_missing_ids(root)
     _refuse_unsupported(root, allow_scripts, problems, warnings)
     _check_depth(root, problems)
-    _normalise_expressions(root, problems)
+    _normalise_expressions(root, problems, time_zone)
     processes: dict[str, ProcessInfo] = {}
     lanes = _lane_groups(root)
     all_processes = list(root.iterfind("bpmn:process", NS))
@@ -496,7 +498,7 @@ def _outputs(task_spec) -> list[Any]:
     return found
 
 
-def _normalise_expressions(root, problems: list[Problem]) -> None:
+def _normalise_expressions(root, problems: list[Problem], time_zone: str = "UTC") -> None:
     for element in root.iter(f"{{{BPMN_NS}}}conditionExpression", *(f"{{{BPMN_NS}}}{t}" for t in _TIMER_TAGS)):
         owner = element.getparent()
         while owner is not None and not owner.get("id"):
@@ -514,8 +516,22 @@ def _normalise_expressions(root, problems: list[Problem]) -> None:
                 problems.append(Problem(owner_id, "timer has no expression"))
             continue
         if _local(element.tag) == "timeCycle" and cycles.is_cron(text):
-            problems.append(Problem(owner_id, cycles.refusal(text)))
-            continue
+            # an evenly spaced cron is an ISO 8601 cycle started at its next occurrence (station time)
+            if cycles.spacing(text, time_zone) is None:
+                problems.append(Problem(owner_id, cycles.refusal(text)))
+                continue
+            definition = element.getparent()
+            event = definition.getparent() if definition is not None else None
+            if event is not None and _local(event.tag) not in ("startEvent", "boundaryEvent"):
+                problems.append(
+                    Problem(
+                        event.get("id") or owner_id,
+                        f"{_describe(event)}: a cron cycle repeats only on a timer start or boundary event; "
+                        "wait here with timeDuration or timeDate",
+                    )
+                )
+                continue
+            text = f"cron_cycle({' '.join(text.split())!r}, {time_zone!r})"
         normalised = expressions.normalize(text)
         try:
             expressions.check(normalised)

@@ -19,7 +19,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 
-from . import clock
+from . import clock, cycles
 from .errors import ExpressionError
 
 _UNITS = ("Years", "Months", "Weeks", "Days", "Hours", "Minutes", "Seconds")
@@ -116,7 +116,14 @@ def parse_date(text: Any) -> Moment:
     return Moment.of(value if value.tzinfo else value.replace(tzinfo=UTC))
 
 
-FUNCTIONS = {"now": now, "today": today, "dateTime": now, "duration": duration, "date": parse_date}
+FUNCTIONS = {
+    "now": now,
+    "today": today,
+    "dateTime": now,
+    "duration": duration,
+    "date": parse_date,
+    "cron_cycle": cycles.cron_cycle,
+}
 
 
 def plain(value: Any) -> Any:

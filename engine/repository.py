@@ -192,7 +192,13 @@ class RepositoryService:
         for name, data in files:
             try:
                 docs.append(
-                    bpmn.load_document(name, data, max_bytes=self.ctx.settings.max_bpmn_bytes, allow_scripts=allow)
+                    bpmn.load_document(
+                        name,
+                        data,
+                        max_bytes=self.ctx.settings.max_bpmn_bytes,
+                        allow_scripts=allow,
+                        time_zone=self.ctx.settings.time_zone,  # a cron's clock times are the station's
+                    )
                 )
             except DeploymentInvalid as exc:
                 failures.append(exc)

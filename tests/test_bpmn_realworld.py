@@ -194,18 +194,33 @@ def test_a_timer_whose_variable_holds_an_unparsable_duration_is_refused_in_a_sen
     assert database_rows(engine) == before
 
 
-# --- item 6: cron cycles are refused showing the ISO 8601 equivalent ---------------------------------
-def test_a_cron_time_cycle_is_refused_with_its_iso_equivalent(engine):
-    details = refusal(engine, models.timed("0 0/5 * * * ?", attached="catch", definition="timeCycle"))
+# --- item 6: evenly spaced cron cycles run; crons with gaps are refused in a sentence --------------------
+def test_a_daily_cron_boundary_fires_at_its_station_clock_time_and_repeats(engine, world, clock):
+    # 12:00 in the station's zone (Asia/Shanghai, UTC+8) is 04:00 UTC; the clock starts at 01:00 UTC
+    xml = models.timed("0 0 12 * * ?", attached="task", definition="timeCycle", boundary_interrupting=False)
+    engine.repository.deploy([("cron.bpmn", xml)])
+    case = engine.runtime.start_instance("timed", world["wang"], {})
+    due = [t["due_at"] for t in engine.timers.pending(case["id"]) if t["kind"] == "bpmn_timer"]
+    assert due == [clock.now().replace(hour=4).isoformat()]
+    clock.advance(timedelta(hours=3, seconds=1))
+    assert engine.timers.fire_due() >= 1
+    due = [t["due_at"] for t in engine.timers.pending(case["id"]) if t["kind"] == "bpmn_timer"]
+    assert due == [(clock.now().replace(hour=4, second=0) + timedelta(days=1)).isoformat()]
+
+
+def test_a_cron_with_gaps_is_refused_saying_only_evenly_spaced_ones_run(engine):
+    details = refusal(engine, models.timed("0 0 9 ? * MON-FRI", attached="task", definition="timeCycle"))
     assert [d["message"] for d in details] == [
-        "cron timer cycles ('0 0/5 * * * ?') are not supported: write the ISO 8601 repeating interval "
-        "R/2026-01-01T00:05:00Z/PT5M"
+        "cron timer cycles with gaps ('0 0 9 ? * MON-FRI') cannot run here: only evenly spaced ones do (every "
+        "5 minutes, every day at 12:00); write ISO 8601 repeating intervals such as R/2026-01-01T08:00:00+08:00/P1D"
     ]
 
 
-def test_an_irregular_cron_cycle_is_refused_saying_it_has_no_fixed_spacing(engine):
-    details = refusal(engine, models.timed("0 0 9 ? * MON-FRI", attached="catch", definition="timeCycle"))
-    assert "no fixed spacing" in details[0]["message"]
+def test_a_cron_cycle_on_an_intermediate_catch_event_is_refused(engine):
+    details = refusal(engine, models.timed("0 0/5 * * * ?", attached="catch", definition="timeCycle"))
+    assert details[0]["message"].endswith(
+        "a cron cycle repeats only on a timer start or boundary event; wait here with timeDuration or timeDate"
+    )
 
 
 # --- item 7: QName references ------------------------------------------------------------------------
@@ -364,3 +379,36 @@ def test_an_event_referring_to_a_message_the_document_lacks_is_refused_by_name(e
             "define (add a bpmn:message with that id)",
         }
     ]
+
+
+# --- JUEL and date forms in the restricted evaluator ----------------------------------------------------
+@pytest.mark.parametrize(
+    ("juel", "python"),
+    [
+        ("${x ? 'PT1H' : 'PT2H'}", "('PT1H' if x else 'PT2H')"),
+        ("${a ? b ? 1 : 2 : 3}", "((1 if b else 2) if a else 3)"),
+        ("${f(a ? 1 : 2, [1,2])}", "f((1 if a else 2), [1, 2])"),
+        ("${amount gt 1000 && level eq 'red'}", "amount > 1000 and level == 'red'"),
+        ("${s == 'a ? b : c' || n mod 2 ne 0}", "s == 'a ? b : c' or n % 2 != 0"),
+    ],
+)
+def test_juel_conditionals_and_word_operators_are_translated_at_deploy(juel, python):
+    from engine import expressions
+
+    assert expressions.normalize(juel) == python
+
+
+def test_date_functions_stay_inside_the_evaluators_bounds():
+    from engine import expressions
+    from engine.errors import ExpressionError
+
+    evaluator = expressions.Evaluator()
+    for hostile in ("now().plusYears(10**9)", "now().plusDays(10**20)", 'duration("P" + "9" * 400 + "D")'):
+        with pytest.raises(ExpressionError):
+            evaluator.evaluate(hostile, {})
+    for refused in ("now()._shift('Days', 1)", "now().replace(year=1)", "dateTime().astimezone()"):
+        with pytest.raises(ExpressionError):
+            evaluator.evaluate(refused, {})
+    with pytest.raises(ExpressionError, match="is a function, not a value"):
+        evaluator.evaluate("duration", {})
+    assert evaluator.evaluate('date("2026-12-01") + duration("P1DT2H")', {}) == "2026-12-02T02:00:00+00:00"
