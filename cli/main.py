@@ -299,6 +299,41 @@ def demo() -> None:
     run_demo(engine, click.echo)
 
 
+@main.command()
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--write", type=click.Path(dir_okay=False, path_type=Path), help="Also write the table to this file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON instead of a table.")
+@engine_errors
+def conformance(directory: Path, write: Path | None, as_json: bool) -> None:
+    """Deploy every BPMN model in DIRECTORY and run the runnable ones to their end.
+
+    Runs in a throwaway SQLite database with a manual clock (timers fire at once), never in the
+    configured database. Exits 1 when a model crashes or does worse than its MANIFEST.md expects.
+    """
+    import tempfile
+
+    from engine.clock import ManualClock
+    from engine.conformance import run, table
+
+    with tempfile.TemporaryDirectory(prefix="fengqiao-conformance-") as folder:
+        settings = Settings.from_env(
+            {"FENGQIAO_DATABASE_URL": f"sqlite:///{folder}/conformance.db", "FENGQIAO_INSTANCE_PATH": folder}
+        )
+        clock = ManualClock()
+        engine = Engine(settings, clock)
+        try:
+            engine.migrate()
+            results = run(engine, clock, directory)
+        finally:
+            engine.close()
+    text = table(results)
+    click.echo(json.dumps([r.as_dict() for r in results], ensure_ascii=False, indent=1) if as_json else text)
+    if write:
+        write.write_text(text + "\n", encoding="utf-8")
+    if any(not r.meets_expectation for r in results):
+        sys.exit(1)
+
+
 def _safe_url(url: str) -> str:
     if "@" in url:
         scheme, rest = url.split("://", 1)

@@ -14,7 +14,7 @@ from typing import Any
 
 from lxml import etree
 
-from . import expressions
+from . import cycles, expressions
 from .errors import DeploymentInvalid, ExpressionError, TooLarge
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -26,7 +26,8 @@ _XML_PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
 )
 
-# Elements SpiffWorkflow would parse but Fengqiao cannot run safely or at all.
+# Elements SpiffWorkflow would parse but Fengqiao cannot run safely or at all: each sentence names
+# the construct; the element's kind and id are put in front of it.
 _UNSUPPORTED = {
     "serviceTask": "service tasks are not supported (no connector is configured)",
     "sendTask": "send tasks are not supported; use a message end or throw event",
@@ -38,6 +39,25 @@ _UNSUPPORTED = {
     "adHocSubProcess": "ad-hoc sub-processes are not supported",
     "transaction": "transaction sub-processes are not supported",
 }
+# where Camunda, Flowable and Activiti keep the same extension attributes (they mean the same)
+FLOWABLE_NS = "http://flowable.org/bpmn"
+ACTIVITI_NS = "http://activiti.org/bpmn"
+_EXTENSIONS = (CAMUNDA_NS, FLOWABLE_NS, ACTIVITI_NS)
+_PREFIX_OF = {CAMUNDA_NS: "camunda", FLOWABLE_NS: "flowable", ACTIVITI_NS: "activiti"}
+_JAVA = ("class", "delegateExpression", "expression")
+JAVA_DELEGATE = 'Java delegates cannot run here; model it as an external task (camunda:type="external")'
+_SCRIPT_LANGUAGES = {"groovy": "Groovy", "javascript": "JavaScript", "js": "JavaScript", "ecmascript": "JavaScript",
+                     "juel": "JUEL", "jruby": "Ruby", "ruby": "Ruby", "nashorn": "JavaScript", "graal.js": "JavaScript",
+                     "kotlin": "Kotlin", "jython": "Jython"}  # fmt: skip
+# references written as QNames (messageRef="tns:newInvoice"): the prefix is the document's own namespace
+_REFERENCES = ("messageRef", "signalRef", "errorRef", "escalationRef", "default", "attachedToRef", "sourceRef",
+               "targetRef", "calledElement")  # fmt: skip
+_FLOW_NODES = frozenset(
+    {"task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask", "receiveTask", "businessRuleTask",
+     "callActivity", "subProcess", "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent",
+     "boundaryEvent", "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway"}
+)  # fmt: skip
+_RESERVED_IDS = frozenset({"Start", "End"})  # SpiffWorkflow's own task spec names: an element with one is lost
 
 _DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _TIMER_TAGS = ("timeDuration", "timeDate", "timeCycle")
@@ -107,33 +127,47 @@ def parse_xml(data: bytes | str, name: str, max_bytes: int) -> etree._Element:
     return root
 
 
-def load_document(name: str, data: bytes | str, *, max_bytes: int, allow_scripts: bool) -> Document:
+def load_document(
+    name: str, data: bytes | str, *, max_bytes: int, allow_scripts: bool, time_zone: str = "UTC"
+) -> Document:
     """Parse, check and normalise one document. Raises DeploymentInvalid listing every problem."""
     root = parse_xml(data, name, max_bytes)
     problems: list[Problem] = []
     warnings: list[Problem] = []
-    _refuse_unsupported(root, allow_scripts, problems)
+    _resolve_qnames(root)
+    _assign_missing_ids(root)
+    _refuse_unsupported(root, allow_scripts, problems, warnings)
     _check_depth(root, problems)
-    _normalise_expressions(root, problems)
+    _normalise_expressions(root, problems, time_zone)
     processes: dict[str, ProcessInfo] = {}
     lanes = _lane_groups(root)
-    for process in root.iterfind("bpmn:process", NS):
-        if process.get("isExecutable", "false").lower() != "true":
-            continue
+    all_processes = list(root.iterfind("bpmn:process", NS))
+    # Camunda 7 and Flowable run a process whose isExecutable is absent; "false" deploys for viewing
+    # and editing but cannot be started (only when no process of the document is executable).
+    runnable = [p for p in all_processes if (p.get("isExecutable") or "true").strip().lower() != "false"]
+    for process in runnable or all_processes:
         key = process.get("id")
+        if not key:
+            problems.append(Problem(None, "a process has no id"))
+            continue
         processes[key] = ProcessInfo(
             key=key,
             name=process.get("name"),
             called=sorted(
                 {c.get("calledElement") for c in process.iter(f"{{{BPMN_NS}}}callActivity") if c.get("calledElement")}
             ),
-            meta=_process_meta(process, lanes, problems, warnings),
+            meta=_process_meta(process, lanes, problems, warnings) | {"executable": bool(runnable)},
         )
+        if not runnable:
+            warnings.append(
+                Problem(key, 'the process is not executable (isExecutable="false"): it deploys but cannot be started')
+            )
     for message in root.iterfind("bpmn:message", NS):
         if not message.get("name"):
             problems.append(Problem(message.get("id"), "message has no name"))
-    if not processes:
-        problems.append(Problem(None, 'the document defines no executable process (isExecutable="true")'))
+    _check_references(root, problems)
+    if not processes and not problems:
+        problems.append(Problem(None, "the document defines no executable process (it has no bpmn:process)"))
     if problems:
         raise DeploymentInvalid(f"{name}: the model cannot be deployed", [p.as_dict() for p in problems])
     xml = etree.tostring(root, encoding="unicode")
@@ -210,15 +244,82 @@ def _check_depth(root, problems: list[Problem]) -> None:
             stack.extend((target, depth + 1) for target in reversed(outgoing.get(element, [])))
 
 
-def _refuse_unsupported(root, allow_scripts: bool, problems: list[Problem]) -> None:
+def _describe(element) -> str:
+    return f"{_local(element.tag)} '{element.get('id')}'" if element.get("id") else _local(element.tag)
+
+
+def _ext(element, attr: str) -> str | None:
+    """An extension attribute as Camunda, Flowable or Activiti writes it (the first one present)."""
+    for namespace in _EXTENSIONS:
+        value = element.get(f"{{{namespace}}}{attr}")
+        if value is not None:
+            return value
+    return None
+
+
+def _ext_name(element, attr: str) -> str:
+    for namespace in _EXTENSIONS:
+        if element.get(f"{{{namespace}}}{attr}") is not None:
+            return f"{_PREFIX_OF[namespace]}:{attr}"
+    return attr
+
+
+def _refuse_unsupported(root, allow_scripts: bool, problems: list[Problem], warnings: list[Problem]) -> None:
     for element in root.iter(tag=etree.Element):
+        namespace = etree.QName(element).namespace
         local = _local(element.tag)
-        if etree.QName(element).namespace != BPMN_NS:
+        if namespace in _EXTENSIONS and local in ("executionListener", "taskListener"):
+            _listener(element, warnings)
+            continue
+        if namespace in _EXTENSIONS and local in ("formProperty", "formData") and _owner(element) is not None:
+            owner = _owner(element)
+            if not any(w.element_id == owner.get("id") and "form fields" in w.message for w in warnings):
+                warnings.append(
+                    Problem(
+                        owner.get("id"),
+                        f"{_describe(owner)}: {_PREFIX_OF[namespace]}:{local} form fields are not read here: the "
+                        "task takes no data unless a form is deployed under its form key",
+                    )
+                )
+            continue
+        if namespace in _EXTENSIONS and local == "inputOutput":
+            owner = _owner(element)
+            problems.append(
+                Problem(
+                    owner.get("id") if owner is not None else None,
+                    f"{_describe(owner) if owner is not None else 'an element'}: input/output mappings "
+                    f"({_PREFIX_OF[namespace]}:inputOutput) are not supported; set the variables with a script task",
+                )
+            )
+            continue
+        if namespace != BPMN_NS:
             continue
         owner = element if element.get("id") else element.getparent()
-        if local in _UNSUPPORTED:
-            problems.append(Problem(owner.get("id"), _UNSUPPORTED[local]))
+        if local in _FLOW_NODES and element.get("id") in _RESERVED_IDS:
+            problems.append(
+                Problem(
+                    element.get("id"),
+                    f"{_describe(element)}: the id '{element.get('id')}' is reserved by the engine's parser "
+                    "(the element would be lost); rename it",
+                )
+            )
+        if local in ("serviceTask", "sendTask", "businessRuleTask") and any(_ext(element, a) for a in _JAVA):
+            used = next(_ext_name(element, a) for a in _JAVA if _ext(element, a))
+            problems.append(Problem(element.get("id"), f"{_describe(element)} uses {used}: {JAVA_DELEGATE}"))
+        elif local in _UNSUPPORTED:
+            problems.append(Problem(owner.get("id"), f"{_describe(owner)}: {_UNSUPPORTED[local]}"))
         elif local == "scriptTask":
+            script_format = (element.get("scriptFormat") or "").strip().lower()
+            language = _SCRIPT_LANGUAGES.get(script_format)
+            if language:
+                problems.append(
+                    Problem(
+                        element.get("id"),
+                        f"{_describe(element)} is written in {language}: {language} scripts cannot run here; "
+                        "only restricted 'name = expression' scripts do",
+                    )
+                )
+                continue
             if not allow_scripts:
                 problems.append(
                     Problem(
@@ -232,9 +333,172 @@ def _refuse_unsupported(root, allow_scripts: bool, problems: list[Problem]) -> N
                 expressions.parse_script(script)
             except ExpressionError as exc:
                 problems.append(Problem(element.get("id"), f"script refused: {exc.message}"))
+        elif local in ("messageEventDefinition", "signalEventDefinition") and _ext(element, "class"):
+            warnings.append(
+                Problem(
+                    owner.get("id"), f"{_describe(owner)}: {_ext_name(element, 'class')} is ignored: {JAVA_DELEGATE}"
+                )
+            )
 
 
-def _normalise_expressions(root, problems: list[Problem]) -> None:
+def _owner(element):
+    owner = element.getparent()
+    while owner is not None and not owner.get("id"):
+        owner = owner.getparent()
+    return owner
+
+
+def _listener(element, warnings: list[Problem]) -> None:
+    """Listeners (Java classes, expressions, scripts) do not run here: say so instead of ignoring them."""
+    owner = _owner(element)
+    how = next((_ext_name(element, a) for a in (*_JAVA,) if element.get(a) is not None), None)
+    if how is None:
+        how = "a script" if any(_local(c.tag) == "script" for c in element) else "a listener"
+    else:
+        how = how.split(":")[-1]
+        how = f"{_PREFIX_OF[etree.QName(element).namespace]}:{_local(element.tag)} {how}"
+    warnings.append(
+        Problem(
+            owner.get("id") if owner is not None else None,
+            f"{_describe(owner) if owner is not None else 'an element'}: the {_local(element.tag)} "
+            f"({how}, event '{element.get('event') or 'unset'}') is ignored: listeners do not run here",
+        )
+    )
+
+
+def _resolve_qnames(root) -> None:
+    """`messageRef="tns:newInvoice"` is valid BPMN; SpiffWorkflow looks ids up as written. A prefix
+    bound to the document's own target namespace (or naming an id that exists) is dropped."""
+    ids = {e.get("id") for e in root.iter(tag=etree.Element) if e.get("id")}
+    for element in root.iter(tag=etree.Element):
+        for attr in _REFERENCES:
+            value = element.get(attr)
+            if value and ":" in value and value not in ids:
+                local = value.split(":", 1)[1]
+                if local in ids:
+                    element.set(attr, local)
+    for ref in root.iter(f"{{{BPMN_NS}}}incoming", f"{{{BPMN_NS}}}outgoing", f"{{{BPMN_NS}}}flowNodeRef"):
+        text = (ref.text or "").strip()
+        if ":" in text and text not in ids and text.split(":", 1)[1] in ids:
+            ref.text = text.split(":", 1)[1]
+
+
+_REFERENCED = {"messageRef": "message", "signalRef": "signal", "errorRef": "error", "escalationRef": "escalation"}
+
+
+def _check_references(root, problems: list[Problem]) -> None:
+    """An event pointing at a message, signal, error or escalation the document does not define made
+    SpiffWorkflow fail with an internal TypeError; name the event and the missing definition instead."""
+    defined = {
+        kind: {e.get("id") for e in root.iter(f"{{{BPMN_NS}}}{kind}") if e.get("id")} for kind in _REFERENCED.values()
+    }
+    anchor = next((e for e in root if _local(e.tag) in ("process", "collaboration")), None)
+    for element in list(root.iter(tag=etree.Element)):
+        if etree.QName(element).namespace != BPMN_NS or not _local(element.tag).endswith("EventDefinition"):
+            continue
+        for attr, kind in _REFERENCED.items():
+            ref = element.get(attr)
+            if ref and ref not in defined[kind] and kind == "error" and anchor is not None:
+                # Camunda reads an errorRef naming no error as the error code itself: the same here
+                error = etree.Element(f"{{{BPMN_NS}}}error", id=ref, name=ref, errorCode=ref)
+                anchor.addprevious(error)
+                defined[kind].add(ref)
+            elif ref and ref not in defined[kind]:
+                owner = _owner(element)
+                problems.append(
+                    Problem(
+                        owner.get("id") if owner is not None else None,
+                        f"{_describe(owner) if owner is not None else 'an event'} refers to {kind} '{ref}', "
+                        f"which the document does not define (add a bpmn:{kind} with that id)",
+                    )
+                )
+
+
+def _assign_missing_ids(root) -> None:
+    """Camunda's test models often leave sequence flows without an id; SpiffWorkflow's parser then
+    drops the flow silently. Give every such element a stable id made from what it connects."""
+    taken = {e.get("id") for e in root.iter(tag=etree.Element) if e.get("id")}
+    for element in root.iter(tag=etree.Element):
+        if etree.QName(element).namespace != BPMN_NS or element.get("id"):
+            continue
+        local = _local(element.tag)
+        if local == "sequenceFlow":
+            base = f"sequenceFlow_{element.get('sourceRef')}_{element.get('targetRef')}"
+        elif local in _FLOW_NODES or local in ("process", "message", "signal", "error", "escalation"):
+            base = f"{local}_{len(taken) + 1}"
+        else:
+            continue
+        candidate, n = re.sub(r"[^A-Za-z0-9_.-]", "_", base), 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{base}_{n}"
+        element.set("id", candidate)
+        taken.add(candidate)
+
+
+def graph_problems(process_xml, specs: list[Any]) -> tuple[list[Problem], list[Problem]]:
+    """After parsing: every flow node and sequence flow of the XML must be in the parsed specs. What
+    the parser left out is named (a deploy must never lose an element without a word): a refusal,
+    except an element nothing leads to, which never runs in any engine (a warning)."""
+    by_id: dict[str, list[Any]] = {}
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            bpmn_id = getattr(task_spec, "bpmn_id", None)
+            if bpmn_id:
+                by_id.setdefault(bpmn_id, []).append(task_spec)
+    flows = list(process_xml.iter(f"{{{BPMN_NS}}}sequenceFlow"))
+    targets = {f.get("targetRef") for f in flows}
+    problems: list[Problem] = []
+    warnings: list[Problem] = []
+    for element in process_xml.iter(tag=etree.Element):
+        if etree.QName(element).namespace != BPMN_NS:
+            continue
+        local = _local(element.tag)
+        if local in _FLOW_NODES and element.get("id") not in by_id:
+            entered = (
+                element.get("id") in targets
+                or local in ("startEvent", "boundaryEvent")
+                or element.find("bpmn:linkEventDefinition", NS) is not None
+            )
+            if element.find("bpmn:linkEventDefinition", NS) is not None:
+                problems.append(
+                    Problem(
+                        element.get("id"),
+                        f"{_describe(element)}: link events are not followed here; connect the flow with a "
+                        "sequence flow instead",
+                    )
+                )
+            elif entered:
+                problems.append(Problem(element.get("id"), f"{_describe(element)} was not understood by the parser"))
+            else:
+                warnings.append(Problem(element.get("id"), f"{_describe(element)} has no incoming flow: it never runs"))
+    for element in flows:
+        source, target = element.get("sourceRef"), element.get("targetRef")
+        reached = {getattr(out, "bpmn_id", None) for task_spec in by_id.get(source, []) for out in _outputs(task_spec)}
+        if source in by_id and target in by_id and target not in reached:
+            problems.append(
+                Problem(
+                    element.get("id"), f"{_describe(element)} from '{source}' to '{target}' could not be represented"
+                )
+            )
+    return problems, warnings
+
+
+def _outputs(task_spec) -> list[Any]:
+    """A spec's successors, looking through the parser's own connecting specs (which have no id)."""
+    found, stack, seen = [], list(task_spec.outputs), set()
+    while stack:
+        out = stack.pop()
+        if id(out) in seen:
+            continue
+        seen.add(id(out))
+        found.append(out)
+        if not getattr(out, "bpmn_id", None):
+            stack.extend(out.outputs)
+    return found
+
+
+def _normalise_expressions(root, problems: list[Problem], time_zone: str = "UTC") -> None:
     for element in root.iter(f"{{{BPMN_NS}}}conditionExpression", *(f"{{{BPMN_NS}}}{t}" for t in _TIMER_TAGS)):
         owner = element.getparent()
         while owner is not None and not owner.get("id"):
@@ -251,6 +515,23 @@ def _normalise_expressions(root, problems: list[Problem]) -> None:
             else:
                 problems.append(Problem(owner_id, "timer has no expression"))
             continue
+        if _local(element.tag) == "timeCycle" and cycles.is_cron(text):
+            # an evenly spaced cron is an ISO 8601 cycle started at its next occurrence (station time)
+            if cycles.spacing(text, time_zone) is None:
+                problems.append(Problem(owner_id, cycles.refusal(text)))
+                continue
+            definition = element.getparent()
+            event = definition.getparent() if definition is not None else None
+            if event is not None and _local(event.tag) not in ("startEvent", "boundaryEvent"):
+                problems.append(
+                    Problem(
+                        event.get("id") or owner_id,
+                        f"{_describe(event)}: a cron cycle repeats only on a timer start or boundary event; "
+                        "wait here with timeDuration or timeDate",
+                    )
+                )
+                continue
+            text = f"cron_cycle({' '.join(text.split())!r}, {time_zone!r})"
         normalised = expressions.normalize(text)
         try:
             expressions.check(normalised)
@@ -280,17 +561,42 @@ def _split(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
-def _expression_attr(element, attr: str, problems: list[Problem]) -> str | None:
-    raw = element.get(f"{{{CAMUNDA_NS}}}{attr}")
+def _expression_attr(element, attr: str, problems: list[Problem], raw: str | None = None) -> str | None:
+    raw = _ext(element, attr) if raw is None else raw
     if raw is None or not raw.strip():
         return None
     normalised = expressions.normalize(raw)
     try:
         expressions.check(normalised)
     except ExpressionError as exc:
-        problems.append(Problem(element.get("id"), f"camunda:{attr} refused: {exc.message}"))
+        problems.append(Problem(element.get("id"), f"{_ext_name(element, attr)} refused: {exc.message}"))
         return None
     return normalised
+
+
+_RESOURCE_PART = re.compile(r"^(user|group)\((.+)\)$")
+
+
+def _performers(task) -> tuple[list[str], list[str], str | None]:
+    """BPMN's own `potentialOwner` / `humanPerformer` (resourceAssignmentExpression): groups, users and
+    the assignee they name. As in Activiti and Flowable, `user(x)` is a user, `group(x)` or a bare
+    name a group; a human performer is the assignee."""
+    groups: list[str] = []
+    users: list[str] = []
+    assignee = None
+    for role in ("potentialOwner", "humanPerformer", "performer"):
+        for found in task.iterfind(f"bpmn:{role}", NS):
+            text = found.findtext("bpmn:resourceAssignmentExpression/bpmn:formalExpression", default="", namespaces=NS)
+            for part in _split(text):
+                match = _RESOURCE_PART.fullmatch(part)
+                kind, name = (match.group(1), match.group(2).strip()) if match else (None, part)
+                if role != "potentialOwner" and kind != "group":
+                    assignee = name
+                elif kind == "user":
+                    users.append(name)
+                else:
+                    groups.append(name)
+    return groups, users, assignee
 
 
 def _process_meta(process, lanes, problems: list[Problem], warnings: list[Problem]) -> dict[str, Any]:
@@ -298,11 +604,22 @@ def _process_meta(process, lanes, problems: list[Problem], warnings: list[Proble
     for task in process.iter(f"{{{BPMN_NS}}}userTask"):
         task_id = task.get("id")
         lane = lanes.get(task_id, {})
-        groups = _split(task.get(f"{{{CAMUNDA_NS}}}candidateGroups")) or list(lane.get("groups", []))
-        users = _split(task.get(f"{{{CAMUNDA_NS}}}candidateUsers"))
-        assignee = task.get(f"{{{CAMUNDA_NS}}}assignee")
+        std_groups, std_users, std_assignee = _performers(task)
+        for attr in ("candidateGroups", "candidateUsers"):
+            if "{" in (_ext(task, attr) or ""):  # a list computed per case: the queues are fixed at deploy
+                problems.append(
+                    Problem(
+                        task_id,
+                        f"{_describe(task)}: {_ext_name(task, attr)} given by an expression is not supported; "
+                        "name the groups or users, or set an assignee expression",
+                    )
+                )
+        # as in Camunda, the extension attributes and potentialOwner add up; a lane's group is the fallback
+        groups = list(dict.fromkeys(_split(_ext(task, "candidateGroups")) + std_groups)) or list(lane.get("groups", []))
+        users = list(dict.fromkeys(_split(_ext(task, "candidateUsers")) + std_users))
+        assignee = _ext(task, "assignee") or std_assignee
         if assignee and (assignee.startswith("${") or assignee.startswith("#{")):
-            assignee = _expression_attr(task, "assignee", problems)
+            assignee = _expression_attr(task, "assignee", problems, raw=assignee)
             assignee_is_expression = True
         else:
             assignee_is_expression = False
@@ -322,18 +639,23 @@ def _process_meta(process, lanes, problems: list[Problem], warnings: list[Proble
             "due": _expression_attr(task, "dueDate", problems),
             "follow_up": _expression_attr(task, "followUpDate", problems),
             "priority": priority,
-            "form_key": task.get(f"{{{CAMUNDA_NS}}}formKey"),
+            "form_key": _ext(task, "formKey"),
         }
     start_form = None
+    # camunda:initiator: the variable that holds who started the case (assignee="${initiator}")
+    initiator = next(
+        (_ext(s, "initiator") for s in process.iterfind("bpmn:startEvent", NS) if _ext(s, "initiator")), None
+    )
     for start in process.iterfind("bpmn:startEvent", NS):
         if len(start) == 0 or all(
             _local(c.tag) in ("incoming", "outgoing", "extensionElements", "documentation") for c in start
         ):
-            start_form = start.get(f"{{{CAMUNDA_NS}}}formKey") or start_form
+            start_form = _ext(start, "formKey") or start_form
     boundaries = {b.get("id"): b.get("attachedToRef") for b in process.iter(f"{{{BPMN_NS}}}boundaryEvent")}
     return {
         "tasks": tasks,
         "start_form": start_form,
+        "initiator": initiator,
         "boundaries": boundaries,
         "sla_warning": _properties(process).get("slaWarning"),
     }

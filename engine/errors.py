@@ -131,6 +131,12 @@ class InstanceNotSuspended(Conflict):
     code = "instance_not_suspended"
 
 
+class DefinitionNotExecutable(Conflict):
+    """The process is deployed with isExecutable="false": it can be viewed and edited, not started."""
+
+    code = "definition_not_executable"
+
+
 class MessageNotCorrelated(Conflict):
     code = "message_not_correlated"
 

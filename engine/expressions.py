@@ -36,7 +36,9 @@ from simpleeval import (
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
+from . import dates, juel
 from .errors import ExpressionError
 
 # PT24H, P3D, P1Y2M, R3/PT1H, R/2026-01-01T00:00:00Z/PT1H, 2026-12-01T09:00:00+08:00, 2026-12-01
@@ -72,7 +74,7 @@ SAFE_METHODS = frozenset(
         "startswith", "endswith", "count", "find", "index", "isdigit", "isalpha", "isalnum",
         "isdecimal", "isnumeric", "islower", "isupper", "isspace", "get", "keys", "values", "items",
     }
-)  # fmt: skip
+) | dates.METHODS  # fmt: skip
 # what a well-formed expression can still raise on the wrong values
 _RUN_ERRORS = (TypeError, ValueError, KeyError, IndexError, ZeroDivisionError, OverflowError, AttributeError)
 
@@ -91,6 +93,7 @@ def _safe_functions() -> dict[str, Any]:
         "bool": bool,
         "any": any,
         "all": all,
+        **dates.FUNCTIONS,
     }
 
 
@@ -138,7 +141,7 @@ def _juel_to_python(text: str) -> str:
         else:
             out.append(ch)
             i += 1
-    return re.sub(r"\s+", " ", "".join(out)).strip()
+    return juel.rewrite(re.sub(r"\s+", " ", "".join(out)).strip())
 
 
 def check(expression: str) -> None:
@@ -363,7 +366,10 @@ class Evaluator:
         interpreter.names, interpreter.functions = names, functions
         interpreter.deadline = time.thread_time() + MAX_EVALUATION_SECONDS
         try:
-            return interpreter.eval(text, previously_parsed=tree)
+            result = interpreter.eval(text, previously_parsed=tree)
+            if callable(result):  # `${duration}` with no such variable names the date function
+                raise ExpressionError(f"'{text[:60]}' is a function, not a value: is a variable missing?")
+            return dates.plain(result)
         except InvalidExpression as exc:
             raise ExpressionError(str(exc)) from None
         except _RUN_ERRORS as exc:
@@ -424,12 +430,19 @@ class SafeScriptEngine(PythonScriptEngine):
     def evaluate(self, task, expression, external_context=None):
         """SpiffWorkflow's evaluation, with the evaluator's reason (a limit, a refused method) in its error."""
         try:
-            return super().evaluate(task, expression, external_context)
+            value = super().evaluate(task, expression, external_context)
         except WorkflowTaskException as exc:
             reason = exc.__context__
             if isinstance(reason, ExpressionError):
                 raise WorkflowTaskException(f"the expression failed: {reason.message}", task=task) from None
             raise
+        definition = getattr(getattr(task, "task_spec", None), "event_definition", None)
+        if isinstance(definition, TimerEventDefinition):
+            try:
+                dates.check_timer_value(definition, value)
+            except ExpressionError as exc:
+                raise WorkflowTaskException(exc.message, task=task) from None
+        return value
 
     def validate(self, expression):
         check(expression)

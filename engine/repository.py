@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -191,7 +192,13 @@ class RepositoryService:
         for name, data in files:
             try:
                 docs.append(
-                    bpmn.load_document(name, data, max_bytes=self.ctx.settings.max_bpmn_bytes, allow_scripts=allow)
+                    bpmn.load_document(
+                        name,
+                        data,
+                        max_bytes=self.ctx.settings.max_bpmn_bytes,
+                        allow_scripts=allow,
+                        time_zone=self.ctx.settings.time_zone,  # a cron's clock times are the station's
+                    )
                 )
             except DeploymentInvalid as exc:
                 failures.append(exc)
@@ -246,8 +253,19 @@ class RepositoryService:
                     doc.warnings.append(bpmn.Problem(info.key, f"start form '{start_form}' is not installed"))
         extra_xml = self._documents(scope, list(external.values()))
         parser = self._parser([(d.name, d.xml) for d in docs] + extra_xml)
-        for key in keys:
-            self._parse_specs(parser, key)
+        lost: list[dict[str, Any]] = []
+        for doc in docs:
+            tree = doc.tree()
+            for key in doc.processes:
+                spec, subprocess_specs = self._parse_specs(parser, key)
+                process_xml = next((p for p in tree.iterfind("bpmn:process", bpmn.NS) if p.get("id") == key), None)
+                if process_xml is not None:
+                    specs = [spec, *subprocess_specs.values()]
+                    dropped, unreached = bpmn.graph_problems(process_xml, specs)
+                    lost.extend(p.as_dict() for p in dropped)
+                    doc.warnings.extend(unreached)
+        if lost:
+            raise DeploymentInvalid("the model cannot be deployed: the parser would lose elements", lost)
         return docs, external
 
     # --- specs -----------------------------------------------------------------------------------
@@ -300,8 +318,11 @@ class RepositoryService:
             if digest in seen:
                 continue
             seen.add(digest)
+            tree = bpmn.parse_xml(xml, name, max_bytes=len(xml.encode()) + 1)
+            for process in tree.iterfind("bpmn:process", bpmn.NS):  # startable or not is the meta's to say
+                process.set("isExecutable", "true")
             try:
-                parser.add_bpmn_xml(bpmn.parse_xml(xml, name, max_bytes=len(xml.encode()) + 1), filename=name)
+                parser.add_bpmn_xml(tree, filename=name)
             except ValidationException as exc:
                 raise DeploymentInvalid(
                     f"{name}: the model is not valid BPMN 2.0", [{"element_id": exc.id or None, "message": _clean(exc)}]
@@ -322,9 +343,18 @@ class RepositoryService:
             raise DeploymentInvalid(
                 f"process '{key}' is not valid", [{"element_id": exc.id or key, "message": _clean(exc)}]
             ) from None
-        except (SpiffWorkflowException, KeyError, TypeError, AttributeError, ValueError) as exc:
+        except (SpiffWorkflowException, KeyError, TypeError, AttributeError, ValueError, IndexError):
+            # the parser's own failure: its text ("unexpected keyword argument 'node'") teaches nothing
             raise DeploymentInvalid(
-                f"process '{key}' cannot be parsed", [{"element_id": key, "message": f"{type(exc).__name__}: {exc}"}]
+                f"process '{key}' cannot be parsed",
+                [
+                    {
+                        "element_id": key,
+                        "message": f"process '{key}' uses a construct the engine cannot read: check its references "
+                        "(messages, signals, errors, escalations need a name and an id the events point to) "
+                        "and the elements named in earlier warnings",
+                    }
+                ],
             ) from None
 
     # --- forms deployed with a model ---------------------------------------------------------------
@@ -489,6 +519,9 @@ def _definition_view(row: ProcessDefinition, with_xml: bool = False) -> dict[str
         "resource_name": row.resource_name,
         "content_hash": row.content_hash,
         "start_form": row.meta.get(row.key, {}).get("start_form"),
+        # isExecutable="false": deployed for viewing and editing, not startable
+        "executable": row.meta.get(row.key, {}).get("executable", True),
+        "status": "executable" if row.meta.get(row.key, {}).get("executable", True) else "not_executable",
     }
     if with_xml:
         view["xml"] = row.xml
@@ -530,6 +563,12 @@ def _check_forms(forms: Any) -> None:
 _TOO_DEEP = {"message": "the model is too deep to parse: split long paths into call activities"}
 
 
+_INTERNAL = re.compile(r"\b[A-Z]\w*(Error|Exception)\(|unexpected keyword|object has no attribute|NoneType")
+
+
 def _clean(exc: EngineError | Exception) -> str:
+    """The parser's validation sentence; an internal exception's text inside it is never shown."""
     text = str(exc).split("\n")[0]
+    if _INTERNAL.search(text):
+        return "the parser could not read this element: check the references it makes (ids, names) and its attributes"
     return text[:500]

@@ -20,6 +20,7 @@ from .audit import audit_view
 from .correlation import waiting_event
 from .errors import (
     AlreadyExists,
+    DefinitionNotExecutable,
     DefinitionNotFound,
     Forbidden,
     InstanceNotFound,
@@ -75,9 +76,20 @@ class RuntimeService:
             if definition is None:
                 raise DefinitionNotFound(f"process definition '{key}' does not exist")
             loaded = self.ctx.repository.load(scope, definition.id)
+            if loaded.meta.get(key, {}).get("executable", True) is False:
+                raise DefinitionNotExecutable(
+                    f"process definition '{key}' is not executable (isExecutable=\"false\"): it can be viewed "
+                    "and edited but not started; set isExecutable to true and deploy it again"
+                )
             start_form = loaded.meta.get(key, {}).get("start_form")
-            if start_form:
-                form = self.ctx.repository.form(scope, definition.id, start_form) or self.ctx.forms.get(start_form)
+            initiator = loaded.meta.get(key, {}).get("initiator")
+            # a start form the engine does not have (deploy warned) takes the variables as they come
+            form = (
+                self.ctx.repository.form(scope, definition.id, start_form)  # deployed with it, else installed
+                if start_form
+                else None
+            )
+            if form is not None:
                 plain, personal = form.validate(variables)
             else:
                 check_json(variables)
@@ -90,6 +102,8 @@ class RuntimeService:
                 raise AlreadyExists(f"business key '{business_key}' is already used")
             change = Change(scope, instance, actor, now, loaded=loaded, is_new=True)  # inserted with its state
             workflow = self.ctx.serializer.new(loaded.spec, loaded.subprocess_specs)
+            if initiator:  # camunda:initiator names the variable holding who started the case
+                plain[initiator] = actor.username
             for task in workflow.get_tasks(state=TaskState.READY):
                 task.set_data(**plain)
             workflow.do_engine_steps()

@@ -112,11 +112,12 @@ def test_oversized_document_is_refused_before_parsing(engine):
         engine.repository.deploy([("huge.bpmn", huge)])
 
 
-def test_document_without_executable_process_is_refused(engine):
+def test_document_without_executable_process_deploys_but_is_not_startable(engine):
+    # issue 19: isExecutable="false" deploys for viewing and editing (tests/test_bpmn_realworld.py)
     xml = models.one_task().replace('isExecutable="true"', 'isExecutable="false"')
-    with pytest.raises(DeploymentInvalid) as err:
-        engine.repository.deploy([("descriptive.bpmn", xml)])
-    assert "executable" in err.value.details[0]["message"]
+    result = engine.repository.deploy([("descriptive.bpmn", xml)])
+    assert any("cannot be started" in w["message"] for w in result["warnings"])
+    assert engine.repository.get_definition("approval")["status"] == "not_executable"
 
 
 @pytest.mark.parametrize(

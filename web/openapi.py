@@ -259,6 +259,9 @@ DEFINITION = all_required(
         "resource_name": STR,
         "content_hash": STR,
         "start_form": nullable(STR),
+        # isExecutable="false": deployed for viewing and editing, starting it is refused (409)
+        "executable": BOOL,
+        "status": {"type": "string", "enum": ["executable", "not_executable"]},
     }
 )
 PROBLEM = all_required({"element_id": nullable(STR), "message": STR})
