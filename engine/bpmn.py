@@ -14,7 +14,7 @@ from typing import Any
 
 from lxml import etree
 
-from . import expressions
+from . import expressions, external_tasks
 from .errors import DeploymentInvalid, ExpressionError, TooLarge
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -216,7 +216,11 @@ def _refuse_unsupported(root, allow_scripts: bool, problems: list[Problem]) -> N
         if etree.QName(element).namespace != BPMN_NS:
             continue
         owner = element if element.get("id") else element.getparent()
-        if local in _UNSUPPORTED:
+        if local == "serviceTask" and external_tasks.is_external(element):  # engine/external_tasks.py
+            problems.extend(
+                Problem(element_id, message) for element_id, message in external_tasks.check_element(element)
+            )
+        elif local in _UNSUPPORTED:
             problems.append(Problem(owner.get("id"), _UNSUPPORTED[local]))
         elif local == "scriptTask":
             if not allow_scripts:
@@ -336,6 +340,7 @@ def _process_meta(process, lanes, problems: list[Problem], warnings: list[Proble
         "start_form": start_form,
         "boundaries": boundaries,
         "sla_warning": _properties(process).get("slaWarning"),
+        "external_tasks": external_tasks.element_meta(process),
     }
 
 
