@@ -38,7 +38,8 @@ from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 from .audit import audit_row
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, PersonalField, TooLarge
 from .outbox import outbox_row
-from .store.models import ExternalTask, Incident, ProcessInstance
+from .store.driver import DriverQuery, DriverStatement
+from .store.models import AuditEntry, ExternalTask, Incident, OutboxEvent, ProcessInstance
 from .validation import check_json
 from .vocabulary import Event, IncidentStatus, InstanceStatus
 
@@ -99,10 +100,14 @@ def _local(tag: Any) -> str:
 
 
 # --- the projection (engine/uow/projections.py) ----------------------------------------------------
+# Statements of the hot path, compiled once and run on the driver (engine/store/driver.py)
 _T = ExternalTask.__table__
-_INSERT = insert(_T)
-_IDS_OF = select(_T.c.id).where(_T.c.instance_id == bindparam("instance_id"))
-_DELETE = delete(_T).where(_T.c.id == bindparam("task_id"))
+_INSERT = DriverStatement(insert(_T))
+_IDS_OF = DriverQuery(select(_T.c.id).where(_T.c.instance_id == bindparam("instance_id")))
+_DELETE = DriverStatement(delete(_T).where(_T.c.id == bindparam("task_id")))
+_ROW = DriverQuery(select(_T).where(_T.c.id == bindparam("task_id")))
+_INSERT_AUDIT = DriverStatement(insert(AuditEntry.__table__))
+_INSERT_OUTBOX = DriverStatement(insert(OutboxEvent.__table__))
 
 
 def _external_meta(loaded) -> dict[str, dict[str, Any]]:
@@ -124,14 +129,19 @@ def sync_external(change) -> None:
     running = change.instance.status == InstanceStatus.RUNNING
     waiting = {}
     if running:
-        for task in change.workflow.get_tasks(state=TaskState.STARTED):
-            spec = task.task_spec
-            if isinstance(spec, ServiceTask) and getattr(spec, "bpmn_id", None) in meta:
-                waiting[str(task.id)] = task
+        workflow = change.workflow
+        # the task dicts of the workflow and its sub-processes: cheaper than SpiffWorkflow's tree iterator
+        for tasks in (workflow.tasks, *(sub.tasks for sub in workflow.subprocesses.values())):
+            for task in tasks.values():
+                spec = task.task_spec
+                if task.state == TaskState.STARTED and isinstance(spec, ServiceTask) and spec.bpmn_id in meta:
+                    waiting[str(task.id)] = task
     scope = change.scope
-    existing = set() if change.is_new else set(scope.scalars(_IDS_OF, {"instance_id": change.instance.id}))
+    existing = set()
+    if not change.is_new:
+        existing = {row.id for row in _IDS_OF.all(scope.connection(), {"instance_id": change.instance.id})}
     for task_id in sorted(existing - set(waiting)):  # gone without a worker: cancelled (a boundary, the case)
-        scope.execute(_DELETE, {"task_id": task_id})
+        _DELETE.execute(scope, {"task_id": task_id})
         change.audit(Event.EXTERNAL_TASK_CANCELLED, task_id=task_id)
         change.emit(Event.EXTERNAL_TASK_CANCELLED, task_id=task_id)
     rows = []
@@ -168,7 +178,7 @@ def write_rows(change) -> None:
     rows = getattr(change, "external_rows", None)
     if rows:
         change.external_rows = []
-        change.scope.execute(_INSERT, rows)
+        _INSERT.execute(change.scope, rows)
 
 
 # --- the service ---------------------------------------------------------------------------------
@@ -193,7 +203,7 @@ def _fetchable(now_param: str = "now"):
     )
 
 
-_LOCK_ONE = (
+_LOCK_ONE = DriverStatement(
     update(_T)
     .where(_T.c.id == bindparam("task_id"), _fetchable())
     .values(lock_owner=bindparam("owner"), lock_expires_at=bindparam("until"))
@@ -203,9 +213,9 @@ _HELD = and_(
     _T.c.lock_owner == bindparam("owner"),
     _T.c.lock_expires_at > bindparam("now"),
 )
-_DELETE_HELD = delete(_T).where(_HELD)
-_EXTEND = update(_T).where(_HELD).values(lock_expires_at=bindparam("until"))
-_FAIL = (
+_DELETE_HELD = DriverStatement(delete(_T).where(_HELD))
+_EXTEND = DriverStatement(update(_T).where(_HELD).values(lock_expires_at=bindparam("until")))
+_FAIL = DriverStatement(
     update(_T)
     .where(_HELD)
     .values(
@@ -260,9 +270,7 @@ class ExternalTaskService:
             locked, audits = [], []
             for row in candidates:
                 until = now + timedelta(milliseconds=durations[row.topic])
-                if scope.execute(
-                    _LOCK_ONE, {"task_id": row.id, "now": now, "owner": worker_id, "until": until}
-                ).rowcount:
+                if _LOCK_ONE.execute(scope, {"task_id": row.id, "now": now, "owner": worker_id, "until": until}):
                     view = _view(row._asdict() | {"lock_owner": worker_id, "lock_expires_at": until})
                     locked.append(view)
                     audits.append(
@@ -275,10 +283,7 @@ class ExternalTaskService:
                             details={"worker_id": worker_id, "topic": row.topic, "until": until.isoformat()},
                         )
                     )
-            if audits:
-                from .store.models import AuditEntry
-
-                scope.execute(insert(AuditEntry.__table__), audits)
+            _INSERT_AUDIT.execute(scope, audits)
             return locked
 
     # --- complete, BPMN error ------------------------------------------------------------------------
@@ -290,13 +295,12 @@ class ExternalTaskService:
         _check_topics(actor, {row.topic: 0})
 
         def op(change):
-            held = self._held(change.scope, task_id, worker_id, change.now)
+            # the conditional delete is the claim: of racing workers exactly one deletes the row
+            if not _DELETE_HELD.execute(change.scope, {"task_id": task_id, "owner": worker_id, "now": change.now}):
+                self._refuse_unheld(change.scope, task_id)
+            held = row
             task = self._spiff_task(change, task_id)
-            plain, personal = self._validated(change, held, values)
-            if not change.scope.execute(
-                _DELETE_HELD, {"task_id": task_id, "owner": worker_id, "now": change.now}
-            ).rowcount:
-                raise ExternalTaskLockLost("the task's lock is held by another worker or has expired")
+            plain, personal = self._validated(change, held, values)  # a refusal rolls the delete back
             task.set_data(**plain)
             task.complete()
             change.workflow.do_engine_steps()
@@ -338,9 +342,7 @@ class ExternalTaskService:
                     [{"field": "errorCode", "message": "not caught by the task's boundary events"}],
                 )
             plain, personal = self._validated(change, held, values) if values else ({}, {})
-            if not change.scope.execute(
-                _DELETE_HELD, {"task_id": task_id, "owner": worker_id, "now": change.now}
-            ).rowcount:
+            if not _DELETE_HELD.execute(change.scope, {"task_id": task_id, "owner": worker_id, "now": change.now}):
                 raise ExternalTaskLockLost("the task's lock is held by another worker or has expired")
             if plain:
                 task.set_data(**plain)
@@ -380,7 +382,7 @@ class ExternalTaskService:
             now = self.ctx.clock.now()
             until = now + timedelta(milliseconds=timeout) if timeout else None
             params = {"task_id": task_id, "owner": worker_id, "now": now}
-            if not scope.execute(_FAIL, params | {"until": until, "retries": retries, "error": message}).rowcount:
+            if not _FAIL.execute(scope, params | {"until": until, "retries": retries, "error": message}):
                 self._refuse_unheld(scope, task_id)
             details = {"element_id": row.element_id, "worker_id": worker_id, "retries": retries, "error": message[:500]}
             rows_audit = [
@@ -442,9 +444,7 @@ class ExternalTaskService:
         with self.ctx.db.transaction() as scope:
             now = self.ctx.clock.now()
             until = now + timedelta(milliseconds=duration)
-            if not scope.execute(
-                _EXTEND, {"task_id": task_id, "owner": worker_id, "now": now, "until": until}
-            ).rowcount:
+            if not _EXTEND.execute(scope, {"task_id": task_id, "owner": worker_id, "now": now, "until": until}):
                 self._refuse_unheld(scope, task_id)
             details = {"element_id": row.element_id, "worker_id": worker_id, "until": until.isoformat()}
             _write_events(
@@ -486,14 +486,14 @@ class ExternalTaskService:
             uuid.UUID(str(task_id))
         except ValueError:
             raise ExternalTaskNotFound(f"external task '{task_id}' does not exist") from None
-        with self.ctx.db.read() as scope:
-            row = scope.execute(select(_T).where(_T.c.id == task_id)).first()
-        if row is None:
+        found = self.ctx.db.retrying(lambda: self.ctx.db.read_rows(_ROW, {"task_id": task_id}))
+        if not found:
             raise ExternalTaskNotFound(f"external task '{task_id}' does not exist")
-        return row
+        return found[0]
 
     def _held(self, scope, task_id: str, worker_id: str, now: datetime):
-        row = scope.execute(select(_T).where(_T.c.id == task_id)).first()
+        found = _ROW.all(scope.connection(), {"task_id": task_id})
+        row = found[0] if found else None
         if row is None:
             raise ExternalTaskNotFound(f"external task '{task_id}' does not exist (completed or cancelled)")
         if row.lock_owner != worker_id or row.lock_expires_at is None or row.lock_expires_at <= now:
@@ -501,7 +501,8 @@ class ExternalTaskService:
         return row
 
     def _refuse_unheld(self, scope, task_id: str) -> None:
-        row = scope.execute(select(_T).where(_T.c.id == task_id)).first()
+        found = _ROW.all(scope.connection(), {"task_id": task_id})
+        row = found[0] if found else None
         if row is None:
             raise ExternalTaskNotFound(f"external task '{task_id}' does not exist (completed or cancelled)")
         raise ExternalTaskLockLost(_unheld_sentence(row, self.ctx.clock.now()))
@@ -553,12 +554,8 @@ def _unheld_sentence(row, now: datetime) -> str:
 
 
 def _write_events(scope, audits: list[dict[str, Any]], outbox: list[dict[str, Any]]) -> None:
-    from .store.models import AuditEntry, OutboxEvent
-
-    if audits:
-        scope.execute(insert(AuditEntry.__table__), audits)
-    if outbox:
-        scope.execute(insert(OutboxEvent.__table__), outbox)
+    _INSERT_AUDIT.execute(scope, audits)
+    _INSERT_OUTBOX.execute(scope, outbox)
 
 
 def _payload(row, task_id: str, **extra: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from flask import Blueprint, jsonify
 
 from .context import actor, body, engine, no_content
 
-bp = Blueprint("external_tasks", __name__, url_prefix="/api/v1/external-tasks")
+bp = Blueprint("external", __name__, url_prefix="/api/v1/external-tasks")
 
 
 @bp.post("/fetch-and-lock")

@@ -1252,7 +1252,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "API tokens of department systems (never the tokens themselves)", "admin", (200, "ApiTokenList")
     ),
     # external tasks (docs/external-tasks.md)
-    "external_tasks.fetch_and_lock": op(
+    "external.fetch_and_lock": op(
         "Fetch and lock external tasks of the token's topics (a worker)",
         "external-tasks",
         (200, "LockedExternalTasks"),
@@ -1262,7 +1262,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "highest priority first. With `asyncResponseTimeout` (ms, at most 30000) it waits for a task "
         "when none is there. The token must be scoped to every topic named (403 otherwise).",
     ),
-    "external_tasks.complete": op(
+    "external.complete": op(
         "Complete an external task the worker holds",
         "external-tasks",
         (204, None),
@@ -1271,21 +1271,21 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         description="409 when the worker does not hold the lock (another does, or it expired); "
         "422 with field details when the variables do not fit the task's form.",
     ),
-    "external_tasks.failure": op(
+    "external.failure": op(
         "Report an external task's failure: retries left, retry timeout; at 0 an incident",
         "external-tasks",
         (204, None),
         errors=(*JSON_ERRORS, 403, 404, 409),
         body="ExternalTaskFailure",
     ),
-    "external_tasks.extend_lock": op(
+    "external.extend_lock": op(
         "Extend the lock the worker holds",
         "external-tasks",
         (204, None),
         errors=(*JSON_ERRORS, 403, 404, 409),
         body="ExtendLock",
     ),
-    "external_tasks.bpmn_error": op(
+    "external.bpmn_error": op(
         "Throw a BPMN error at an external task: its error boundary event takes over",
         "external-tasks",
         (204, None),
