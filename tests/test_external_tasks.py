@@ -221,3 +221,26 @@ def test_other_service_tasks_stay_refused(engine):
     with pytest.raises(DeploymentInvalid) as refused:
         engine.repository.deploy([("no_topic.bpmn", no_topic)])
     assert "camunda:topic" in refused.value.details[0]["message"]
+
+
+def test_a_suspended_cases_task_is_not_fetched_until_resumed(deployed, world):
+    case = start(deployed, world)
+    deployed.runtime.suspend_instance(case["id"], world["zhou"], "waiting for the family")
+    assert fetch(deployed) == []
+    deployed.runtime.resume_instance(case["id"], world["zhou"], "family back")
+    [task] = fetch(deployed)
+    assert task["processInstanceId"] == case["id"]
+
+
+def test_a_boundary_timer_cancels_the_external_task(engine, world, clock):
+    timer = "<bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition>"
+    model = models.external_task().replace('<bpmn:errorEventDefinition errorRef="error_not_found"/>', timer)
+    engine.repository.deploy([("timed.bpmn", model)])
+    case = start(engine, world)
+    [task] = fetch(engine)
+    clock.advance(timedelta(hours=2))
+    assert engine.timers.fire_due() == 1
+    assert [t["element_id"] for t in open_tasks(engine, case)] == ["manual_check"]
+    assert engine.external_tasks.list(instance_id=case["id"]) == []
+    with pytest.raises(ExternalTaskNotFound):
+        engine.external_tasks.complete(task["id"], WORKER, "w1", None)
