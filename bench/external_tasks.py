@@ -121,6 +121,36 @@ def _drain(base: str, token: str, workers: int, batch: int) -> dict:
     }
 
 
+def _in_process(kind: str, tasks: int, batch: int) -> dict:
+    """The engine alone (no HTTP), one thread: wall and CPU time of this process per task. The CPU
+    figure holds on a busy machine; the wall one shares the cores with everyone else."""
+    from engine.identity import Actor
+
+    with common.workdir() as tmp:
+        database = common.PG_DATABASE + "_external_engine"
+        url = f"sqlite:///{tmp / 'engine.db'}" if kind == "sqlite" else common.fresh_pg(database)
+        engine = common.make_engine(url, tmp / "instance")
+        try:
+            names = common.build_world(engine, officers_per_station=1, liaisons=1)
+            engine.repository.deploy([("bench_external.bpmn", MODEL)])
+            officer = engine.identity.actor(names["officer"][0])
+            for n in range(tasks):
+                engine.runtime.start_instance("bench_external", officer, {"n": n, "category": "neighbour"})
+            worker = Actor.system("bench-worker", department="civil_affairs", topics=frozenset({TOPIC}))
+            topics = [{"topicName": TOPIC, "lockDuration": 60_000}]
+            done, wall, cpu = 0, time.perf_counter(), time.process_time()
+            while locked := engine.external_tasks.fetch_and_lock(worker, "bench", batch, topics):
+                for task in locked:
+                    engine.external_tasks.complete(task["id"], worker, "bench", {"checked": {"value": True}})
+                    done += 1
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        finally:
+            engine.close()
+            if kind != "sqlite":
+                common.drop_pg(database)
+    return {"tasks": done, "tasks_per_second": done / wall, "cpu_ms_per_task": cpu * 1000 / done}
+
+
 def _server(kind: str, tmp, gunicorn_workers: int, gunicorn_threads: int):
     if kind == "sqlite":
         server = EmbeddedServer(tmp)
@@ -153,8 +183,11 @@ def run(
                     runs.append(_drain(server.base, token, workers, batch))
                 finally:
                     server.close()
+        engine_runs = [_in_process(kind, tasks, batch) for _ in range(rounds)]
         configs[kind] = {
             "server": server.kind,
+            "engine_tasks_per_second": summary([r["tasks_per_second"] for r in engine_runs]),
+            "engine_cpu_ms_per_task": summary([r["cpu_ms_per_task"] for r in engine_runs]),
             "tasks_per_second": summary([r["tasks_per_second"] for r in runs]),
             "complete_p50_ms": summary([r["complete_p50_ms"] for r in runs]),
             "complete_p99_ms": summary([r["complete_p99_ms"] for r in runs]),
