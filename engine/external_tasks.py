@@ -291,6 +291,7 @@ class ExternalTaskService:
         """Complete the task the worker holds: its variables (validated) join the case; the case moves on."""
         worker_id = _worker(worker_id)
         values = _variables(variables)
+        _check_topics(actor, {})  # a token for no topic learns nothing, not even whether the task exists
         row = self._row(task_id)
         _check_topics(actor, {row.topic: 0})
 
@@ -328,6 +329,7 @@ class ExternalTaskService:
             raise InvalidInput("errorCode is required", [{"field": "errorCode", "message": "1-200 characters"}])
         message = _error_text(error_message)
         values = _variables(variables)
+        _check_topics(actor, {})  # a token for no topic learns nothing, not even whether the task exists
         row = self._row(task_id)
         _check_topics(actor, {row.topic: 0})
 
@@ -376,6 +378,7 @@ class ExternalTaskService:
         if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 1000:
             raise InvalidInput("retries must be 0-1000", [{"field": "retries", "message": "0 to 1000"}])
         timeout = _millis(retry_timeout_ms or 0, "retryTimeout", allow_zero=True)
+        _check_topics(actor, {})  # a token for no topic learns nothing, not even whether the task exists
         row = self._row(task_id)
         _check_topics(actor, {row.topic: 0})
         with self.ctx.db.transaction() as scope:
@@ -439,6 +442,7 @@ class ExternalTaskService:
         """The holder keeps the lock `new_duration_ms` from now."""
         worker_id = _worker(worker_id)
         duration = _millis(new_duration_ms, "newDuration")
+        _check_topics(actor, {})  # a token for no topic learns nothing, not even whether the task exists
         row = self._row(task_id)
         _check_topics(actor, {row.topic: 0})
         with self.ctx.db.transaction() as scope:
