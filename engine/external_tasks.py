@@ -306,7 +306,7 @@ class ExternalTaskService:
             task.complete()
             change.workflow.do_engine_steps()
             if personal:
-                self.ctx.personal.store(change, task_id, held.element_id, personal)
+                self.ctx.personal.store(change, task_id, _form_key(change, held) or held.element_id, personal)
             details = {"element_id": held.element_id, "topic": held.topic, "worker_id": worker_id}
             change.audit(Event.EXTERNAL_TASK_COMPLETED, task_id=task_id, variables=sorted(plain), **details)
             change.emit(Event.EXTERNAL_TASK_COMPLETED, task_id=task_id, **details)
@@ -352,7 +352,7 @@ class ExternalTaskService:
             catcher.task_spec._update(catcher)
             change.workflow.do_engine_steps()
             if personal:
-                self.ctx.personal.store(change, task_id, held.element_id, personal)
+                self.ctx.personal.store(change, task_id, _form_key(change, held) or held.element_id, personal)
             details = {"element_id": held.element_id, "topic": held.topic, "worker_id": worker_id}
             change.audit(Event.EXTERNAL_TASK_BPMN_ERROR, task_id=task_id, code=error_code, message=message, **details)
             change.emit(Event.EXTERNAL_TASK_BPMN_ERROR, task_id=task_id, code=error_code, **details)
@@ -520,7 +520,7 @@ class ExternalTaskService:
 
     def _validated(self, change, row, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         """The variables, checked against the task's form when it declares one, else plain non-personal JSON."""
-        form_key = _external_meta(change.loaded).get(row.element_id, {}).get("form")
+        form_key = _form_key(change, row)
         if form_key:
             form = self.ctx.repository.form(
                 change.scope, change.instance.definition_id, form_key
@@ -533,6 +533,11 @@ class ExternalTaskService:
                 [{"field": name, "message": "a personal field"} for name in personal],
             )
         return dict(values), {}
+
+
+def _form_key(change, row) -> str | None:
+    """The result form the task's model names (extension property `form`), if any."""
+    return _external_meta(change.loaded).get(row.element_id, {}).get("form")
 
 
 def _error_boundary(task, event):

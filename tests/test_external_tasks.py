@@ -244,3 +244,25 @@ def test_a_boundary_timer_cancels_the_external_task(engine, world, clock):
     assert engine.external_tasks.list(instance_id=case["id"]) == []
     with pytest.raises(ExternalTaskNotFound):
         engine.external_tasks.complete(task["id"], WORKER, "w1", None)
+
+
+def test_personal_fields_of_a_result_are_sealed_not_in_the_case(engine, world):
+    form = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["found"],
+        "properties": {"found": {"type": "boolean"}, "head_of_household": {"type": "string", "x-pii": True}},
+    }
+    engine.repository.deploy(
+        [("sealed.bpmn", models.external_task("sealed_check", "civil.sealed", "household_result"))],
+        forms={"household_result": form},
+    )
+    case = start(engine, world, "sealed_check")
+    worker = Actor.system("c", department="civil_affairs", topics=frozenset({"civil.sealed"}))
+    [task] = fetch(engine, topic="civil.sealed", actor=worker)
+    result = {"found": {"value": True}, "head_of_household": {"value": "刘桂兰"}}
+    engine.external_tasks.complete(task["id"], worker, "w1", result)
+    variables = engine.runtime.get_instance(case["id"])["variables"]
+    assert variables["found"] is True and "head_of_household" not in variables
+    [record] = engine.runtime.personal_data(case["id"], world["zhou"], "verify the household check")
+    assert record["data"] == {"head_of_household": "刘桂兰"} and record["source"] == "household_result"
