@@ -144,6 +144,27 @@ def revoke_token(token_id: int) -> None:
     click.echo(f"API token {token_id} revoked")
 
 
+@main.group("external-token")
+def external_token() -> None:
+    """API tokens of external-task workers, scoped to topics (docs/external-tasks.md)."""
+
+
+@external_token.command("create")
+@click.option("--department", required=True, help="Key of the department whose system works the tasks.")
+@click.option("--topic", "topics", multiple=True, required=True, help="A topic it may fetch (repeat for more).")
+@click.option("--name", help="Name of the worker system (default: <department>-system).")
+@engine_errors
+def create_external_token(department: str, topics: tuple[str, ...], name: str | None) -> None:
+    """Create a worker token for the given topics; shown once. Revoke it with `fengqiao tokens revoke`."""
+    token = _engine().tokens.create_api_token(department, name, actor=Actor.system("fengqiao-cli"), topics=list(topics))
+    click.echo(
+        f"external-task token {token['id']} for {token['department']} (topics: {', '.join(token['topics'])}); "
+        "store it now, it is not shown again:",
+        err=True,
+    )
+    click.echo(token["token"])
+
+
 @main.command()
 @click.option("--burst", is_flag=True, help="Fire what is due now, then exit.")
 @engine_errors

@@ -24,6 +24,7 @@ from .copies import CopyService
 from .drafts import DraftService
 from .errors import EngineError
 from .expressions import Evaluator, SafeScriptEngine
+from .external_tasks import ExternalTaskService
 from .identity import Actor, IdentityService
 from .personal import PersonalDataService
 from .phrases import PhraseService
@@ -72,6 +73,7 @@ class Engine:
         self.phrases = PhraseService(self)
         self.drafts = DraftService(self)
         self.saved_views = SavedViewService(self)
+        self.external_tasks = ExternalTaskService(self)
         self.jobs = jobs.for_engine(self)
         # Work other packages add to every sweep (webhooks/: the notification relay and deliveries),
         # and where they keep their services; the engine knows them only as callables.

@@ -14,7 +14,7 @@ from typing import Any
 
 from lxml import etree
 
-from . import cycles, expressions
+from . import cycles, expressions, external_tasks
 from .errors import DeploymentInvalid, ExpressionError, TooLarge
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -29,7 +29,7 @@ _XML_PARSER = etree.XMLParser(
 # Elements SpiffWorkflow would parse but Fengqiao cannot run safely or at all: each sentence names
 # the construct; the element's kind and id are put in front of it.
 _UNSUPPORTED = {
-    "serviceTask": "service tasks are not supported (no connector is configured)",
+    "serviceTask": 'service tasks run here only as external tasks: set camunda:type="external" and camunda:topic="…"',
     "sendTask": "send tasks are not supported; use a message end or throw event",
     "businessRuleTask": "business rule (DMN) tasks are not supported",
     "complexGateway": "complex gateways are not supported",
@@ -303,7 +303,11 @@ def _refuse_unsupported(root, allow_scripts: bool, problems: list[Problem], warn
                     "(the element would be lost); rename it",
                 )
             )
-        if local in ("serviceTask", "sendTask", "businessRuleTask") and any(_ext(element, a) for a in _JAVA):
+        if local == "serviceTask" and external_tasks.is_external(element):  # engine/external_tasks.py
+            problems.extend(
+                Problem(element_id, message) for element_id, message in external_tasks.check_element(element)
+            )
+        elif local in ("serviceTask", "sendTask", "businessRuleTask") and any(_ext(element, a) for a in _JAVA):
             used = next(_ext_name(element, a) for a in _JAVA if _ext(element, a))
             problems.append(Problem(element.get("id"), f"{_describe(element)} uses {used}: {JAVA_DELEGATE}"))
         elif local in _UNSUPPORTED:
@@ -658,6 +662,7 @@ def _process_meta(process, lanes, problems: list[Problem], warnings: list[Proble
         "initiator": initiator,
         "boundaries": boundaries,
         "sla_warning": _properties(process).get("slaWarning"),
+        "external_tasks": external_tasks.element_meta(process),
     }
 
 

@@ -37,6 +37,7 @@ class Actor:
     role: str
     departments: frozenset[str] = field(default_factory=frozenset)  # department keys
     station_id: int | None = None
+    topics: frozenset[str] | None = None  # an external-task worker's topics (engine/external_tasks.py)
 
     @property
     def groups(self) -> frozenset[str]:
@@ -44,9 +45,15 @@ class Actor:
         return frozenset({self.role, f"user:{self.username}", *self.departments})
 
     @classmethod
-    def system(cls, name: str = Role.SYSTEM, department: str | None = None) -> Actor:
+    def system(
+        cls, name: str = Role.SYSTEM, department: str | None = None, topics: frozenset[str] | None = None
+    ) -> Actor:
         return cls(
-            id=None, username=name, role=Role.SYSTEM, departments=frozenset({department}) if department else frozenset()
+            id=None,
+            username=name,
+            role=Role.SYSTEM,
+            departments=frozenset({department}) if department else frozenset(),
+            topics=topics,
         )
 
 

@@ -331,6 +331,8 @@ class TimerService:
             timer = scope.get(Timer, incident.timer_id) if incident.timer_id else None
             if timer is not None:
                 timer.status, timer.attempts, timer.locked_until, timer.claim_token = TimerStatus.PENDING, 0, None, None
+            if incident.external_task_id:  # an external task's retries ran out: fetchable again
+                self.ctx.external_tasks.reset_after_incident(scope, incident.external_task_id)
             incident.status, incident.resolution = IncidentStatus.RESOLVED, IncidentResolution.RETRIED
             incident.resolved_at = now
             record(
@@ -405,4 +407,5 @@ def incident_view(incident: Incident, business_key: str | None) -> dict[str, Any
         "resolution": incident.resolution,
         "created_at": incident.created_at.isoformat(),
         "resolved_at": incident.resolved_at.isoformat() if incident.resolved_at else None,
+        "external_task_id": incident.external_task_id,
     }

@@ -49,6 +49,7 @@ def _resolve_statement():
             token.c.name,
             token.c.revoked_at,
             token.c.expires_at,
+            token.c.topics,
             api_department.c.key.label("api_department"),
             user.c.id.label("user_id"),
             user.c.username,
@@ -126,7 +127,10 @@ class TokenService:
         if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
             return None
         if row.kind == "api":
-            return Actor.system(row.name, department=row.api_department) if row.api_department is not None else None
+            if row.api_department is None:
+                return None
+            topics = frozenset(row.topics) if row.topics else None  # an external-task worker's token
+            return Actor.system(row.name, department=row.api_department, topics=topics)
         if row.user_id is None or not row.active:
             return None
         return member_actor(
@@ -181,8 +185,12 @@ class TokenService:
         ).rowcount
 
     # --- department systems ----------------------------------------------------------------------
-    def create_api_token(self, department: str, name: str | None = None, actor: Actor | None = None) -> dict[str, Any]:
-        """A long-lived token for a department system; the token is in the result and nowhere else."""
+    def create_api_token(
+        self, department: str, name: str | None = None, actor: Actor | None = None, topics: list[str] | None = None
+    ) -> dict[str, Any]:
+        """A long-lived token for a department system; the token is in the result and nowhere else.
+        With `topics`, it may fetch and complete the external tasks of those topics (engine/external_tasks.py)."""
+        topics = _checked_topics(topics)
         name = (name or f"{department}-system").strip()
         if not _NAME.fullmatch(name):
             raise InvalidInput(
@@ -203,6 +211,7 @@ class TokenService:
                 created_at=now,
                 expires_at=None,
                 revoked_at=None,
+                topics=topics,
             )
             scope.add(row)
             scope.flush()
@@ -211,7 +220,7 @@ class TokenService:
                 now,
                 actor,
                 Event.API_TOKEN_CREATED,
-                details={"token_id": row.id, "name": name, "department": dept.key},
+                details={"token_id": row.id, "name": name, "department": dept.key, "topics": topics},
             )
             return {**_api_token_view(row, dept.key), "token": token}
 
@@ -250,4 +259,19 @@ def _api_token_view(row: AuthToken, department: str) -> dict[str, Any]:
         "created_by": row.created_by,
         "created_at": row.created_at.isoformat(),
         "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+        "topics": row.topics,
     }
+
+
+def _checked_topics(topics: list[str] | None) -> list[str] | None:
+    """An external-task worker token's topics: 1-50 topic names, or None for a plain API token."""
+    if topics is None:
+        return None
+    from .external_tasks import TOPIC
+
+    if not isinstance(topics, list) or not 1 <= len(topics) <= 50:
+        raise InvalidInput("topics must list 1-50 topic names", [{"field": "topics", "message": "1 to 50 topics"}])
+    for topic in topics:
+        if not isinstance(topic, str) or not TOPIC.fullmatch(topic):
+            raise InvalidInput("a topic name is invalid", [{"field": "topics", "message": "invalid topic"}])
+    return sorted(set(topics))

@@ -164,6 +164,14 @@ class Event(StrEnum):
     PHRASE_REMOVED = "phrase.removed"
     SAVED_VIEW_CREATED = "saved_view.created"
     SAVED_VIEW_REMOVED = "saved_view.removed"
+    # external tasks (engine/external_tasks.py)
+    EXTERNAL_TASK_CREATED = "external_task.created"
+    EXTERNAL_TASK_LOCKED = "external_task.locked"
+    EXTERNAL_TASK_COMPLETED = "external_task.completed"
+    EXTERNAL_TASK_FAILED = "external_task.failed"
+    EXTERNAL_TASK_LOCK_EXTENDED = "external_task.lock_extended"
+    EXTERNAL_TASK_BPMN_ERROR = "external_task.bpmn_error"
+    EXTERNAL_TASK_CANCELLED = "external_task.cancelled"
 
     @staticmethod
     def raised(kind: str) -> str:

@@ -192,3 +192,37 @@ def linear(length: int, key: str = "linear") -> str:
 </bpmn:process>''',
         key=key,
     )
+
+
+def external_task(key: str = "records_check", topic: str = "civil.records", form: str | None = None) -> str:
+    """start -> external service task `check` (topic, optional result form) -> user task `review` -> end;
+    an error boundary on `check` (code NOT_FOUND) -> user task `manual_check` -> end. A department
+    system, not a person, does `check` (docs/external-tasks.md)."""
+    properties = (
+        f'<bpmn:extensionElements><camunda:properties><camunda:property name="form" value="{form}"/>'
+        "</camunda:properties></bpmn:extensionElements>"
+        if form
+        else ""
+    )
+    return document(
+        f'''<bpmn:process id="{key}" name="Records check" isExecutable="true">
+  <bpmn:startEvent id="start"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="check"/>
+  <bpmn:serviceTask id="check" name="Check records" camunda:type="external" camunda:topic="{topic}">
+    {properties}
+  </bpmn:serviceTask>
+  <bpmn:sequenceFlow id="f2" sourceRef="check" targetRef="review"/>
+  <bpmn:userTask id="review" name="Review" camunda:candidateGroups="officer"/>
+  <bpmn:sequenceFlow id="f3" sourceRef="review" targetRef="end"/>
+  <bpmn:endEvent id="end"/>
+  <bpmn:boundaryEvent id="not_found" attachedToRef="check">
+    <bpmn:errorEventDefinition errorRef="error_not_found"/>
+  </bpmn:boundaryEvent>
+  <bpmn:sequenceFlow id="f4" sourceRef="not_found" targetRef="manual_check"/>
+  <bpmn:userTask id="manual_check" name="Check by hand" camunda:candidateGroups="officer"/>
+  <bpmn:sequenceFlow id="f5" sourceRef="manual_check" targetRef="end2"/>
+  <bpmn:endEvent id="end2"/>
+</bpmn:process>''',
+        key=key,
+        extra='<bpmn:error id="error_not_found" name="Not found" errorCode="NOT_FOUND"/>\n',
+    )

@@ -26,6 +26,7 @@ from . import (
     copies,
     definitions,
     errors,
+    external_tasks,
     health,
     history,
     incidents,
@@ -51,6 +52,7 @@ BLUEPRINTS = (
     notifications.bp,
     collaboration.bp,
     copies.bp,
+    external_tasks.bp,
 )
 DEPLOY_ENDPOINTS = ("definitions.deploy", "definitions.validate")
 MAX_DOCUMENTS = definitions.MAX_DOCUMENTS

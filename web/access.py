@@ -90,6 +90,12 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "collab.remove_view": CASE_ROLES,
     "messages.correlate": (Role.SYSTEM, Role.LIAISON, Role.SUPERVISOR),
     "history.audit_trail": (Role.AUDITOR,),
+    # external-task workers: department systems whose token is scoped to topics (engine/external_tasks.py)
+    "external.fetch_and_lock": (Role.SYSTEM,),
+    "external.complete": (Role.SYSTEM,),
+    "external.failure": (Role.SYSTEM,),
+    "external.extend_lock": (Role.SYSTEM,),
+    "external.bpmn_error": (Role.SYSTEM,),
     "incidents.list": (Role.ADMIN,),
     "incidents.retry": (Role.ADMIN,),
     "incidents.cancel": (Role.ADMIN,),

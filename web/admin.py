@@ -95,7 +95,9 @@ def list_api_tokens():
 @bp.post("/api-tokens")
 def create_api_token():
     data = body()
-    return created(engine().tokens.create_api_token(data["department"], data.get("name"), actor=actor()))
+    return created(
+        engine().tokens.create_api_token(data["department"], data.get("name"), actor=actor(), topics=data.get("topics"))
+    )
 
 
 @bp.delete("/api-tokens/<int(min=1, max=9007199254740992):token_id>")

@@ -59,6 +59,16 @@ KEY = {"type": "string", "pattern": r"^[a-z][a-z0-9_]{1,63}$"}
 PROCESS_KEY = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^/\s]+$"}
 BUSINESS_KEY = {"type": "string", "pattern": BUSINESS_KEY_PATTERN}
 REASON = {"type": "string", "minLength": 1, "maxLength": 1000}
+# external tasks (engine/external_tasks.py)
+TOPIC = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$"}
+WORKER_ID = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,199}$"}
+MILLIS = {"type": "integer", "minimum": 1, "maximum": 7 * 24 * 3600 * 1000}
+TYPED_VARIABLES = {
+    "type": "object",
+    "maxProperties": 200,
+    "additionalProperties": {"type": "object", "required": ["value"], "properties": {"value": {}, "type": STR}},
+    "description": 'Camunda\'s typed variables: {"name": {"value": ..., "type": "String"}}; `type` is informative.',
+}
 
 
 def enum(values: Iterable[str]) -> dict[str, Any]:
@@ -145,6 +155,7 @@ INCIDENT = all_required(
         "resolution": nullable(enum(IncidentResolution)),
         "created_at": TIME,
         "resolved_at": nullable(TIME),
+        "external_task_id": nullable(STR),
     }
 )
 # notifications (webhooks/, docs/notifications.md)
@@ -247,6 +258,7 @@ API_TOKEN_FIELDS = {
     "created_by": nullable(STR),
     "created_at": TIME,
     "revoked_at": nullable(TIME),
+    "topics": nullable(array(STR)),
 }
 DEFINITION = all_required(
     {
@@ -379,6 +391,25 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     ),
     "Incident": INCIDENT,
     "IncidentList": all_required({"items": array(ref("Incident"))}),
+    "LockedExternalTasks": array(
+        all_required(
+            {
+                "id": UUID,
+                "topicName": STR,
+                "workerId": nullable(STR),
+                "lockExpirationTime": nullable(TIME),
+                "processInstanceId": UUID,
+                "businessKey": STR,
+                "processDefinitionKey": STR,
+                "activityId": STR,
+                "retries": nullable(INT),
+                "errorMessage": nullable(STR),
+                "priority": INT,
+                "createTime": TIME,
+                "variables": OBJ,
+            }
+        )
+    ),
     "Channel": CHANNEL,
     "ChannelList": all_required({"items": array(ref("Channel"))}),
     "Delivery": DELIVERY,
@@ -602,7 +633,50 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
         closed=True,
     ),
     "DeleteAttachment": obj({"reason": REASON}, ["reason"], closed=True),
-    "CreateApiToken": obj({"department": KEY, "name": USERNAME}, ["department"], closed=True),
+    "FetchAndLock": obj(
+        {
+            "workerId": WORKER_ID,
+            "maxTasks": {"type": "integer", "minimum": 1, "maximum": 100},
+            "topics": array(
+                obj({"topicName": TOPIC, "lockDuration": MILLIS}, ["topicName", "lockDuration"], closed=True),
+                minItems=1,
+                maxItems=50,
+            ),
+            "asyncResponseTimeout": {"type": "integer", "minimum": 0, "maximum": 30000},
+            "usePriority": BOOL,
+        },
+        ["workerId", "maxTasks", "topics"],
+        closed=True,
+    ),
+    "CompleteExternalTask": obj({"workerId": WORKER_ID, "variables": TYPED_VARIABLES}, ["workerId"], closed=True),
+    "ExternalTaskFailure": obj(
+        {
+            "workerId": WORKER_ID,
+            "errorMessage": {"type": "string", "maxLength": 2000},
+            "errorDetails": {"type": "string", "maxLength": 2000},
+            "retries": {"type": "integer", "minimum": 0, "maximum": 1000},
+            "retryTimeout": {"type": "integer", "minimum": 0, "maximum": 7 * 24 * 3600 * 1000},
+        },
+        ["workerId", "retries"],
+        closed=True,
+    ),
+    "ExtendLock": obj({"workerId": WORKER_ID, "newDuration": MILLIS}, ["workerId", "newDuration"], closed=True),
+    "ExternalTaskBpmnError": obj(
+        {
+            "workerId": WORKER_ID,
+            "errorCode": {"type": "string", "minLength": 1, "maxLength": 200},
+            "errorMessage": {"type": "string", "maxLength": 2000},
+            "variables": TYPED_VARIABLES,
+        },
+        ["workerId", "errorCode"],
+        closed=True,
+    ),
+    "CreateApiToken": obj(
+        {"department": KEY, "name": USERNAME, "topics": array(TOPIC, minItems=1, maxItems=50)},
+        ["department"],
+        closed=True,
+        description="With `topics`, the token is an external-task worker's (docs/external-tasks.md).",
+    ),
     "CreateChannel": obj(
         {"kind": enum(ChannelKind), **CHANNEL_FIELDS},
         ["kind"],
@@ -1180,6 +1254,48 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     "admin.list_api_tokens": op(
         "API tokens of department systems (never the tokens themselves)", "admin", (200, "ApiTokenList")
     ),
+    # external tasks (docs/external-tasks.md)
+    "external.fetch_and_lock": op(
+        "Fetch and lock external tasks of the token's topics (a worker)",
+        "external-tasks",
+        (200, "LockedExternalTasks"),
+        errors=(*JSON_ERRORS, 403),
+        body="FetchAndLock",
+        description="Locks up to `maxTasks` unlocked or expired tasks of the topics for `workerId`, "
+        "highest priority first. With `asyncResponseTimeout` (ms, at most 30000) it waits for a task "
+        "when none is there. The token must be scoped to every topic named (403 otherwise).",
+    ),
+    "external.complete": op(
+        "Complete an external task the worker holds",
+        "external-tasks",
+        (204, None),
+        errors=(*JSON_ERRORS, 403, 404, 409),
+        body="CompleteExternalTask",
+        description="409 when the worker does not hold the lock (another does, or it expired); "
+        "422 with field details when the variables do not fit the task's form.",
+    ),
+    "external.failure": op(
+        "Report an external task's failure: retries left, retry timeout; at 0 an incident",
+        "external-tasks",
+        (204, None),
+        errors=(*JSON_ERRORS, 403, 404, 409),
+        body="ExternalTaskFailure",
+    ),
+    "external.extend_lock": op(
+        "Extend the lock the worker holds",
+        "external-tasks",
+        (204, None),
+        errors=(*JSON_ERRORS, 403, 404, 409),
+        body="ExtendLock",
+    ),
+    "external.bpmn_error": op(
+        "Throw a BPMN error at an external task: its error boundary event takes over",
+        "external-tasks",
+        (204, None),
+        errors=(*JSON_ERRORS, 403, 404, 409),
+        body="ExternalTaskBpmnError",
+        description="409 (nothing changes) when no error boundary event on the task catches the code.",
+    ),
     "admin.create_api_token": op(
         "Create an API token for a department system; shown once",
         "admin",
@@ -1346,6 +1462,7 @@ class OpenApi:
                     "messages",
                     "history",
                     "incidents",
+                    "external-tasks",
                     "admin",
                     "notifications",
                     "collaboration",

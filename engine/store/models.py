@@ -329,6 +329,34 @@ class Incident(Base):
     resolution: Mapped[str | None] = mapped_column(String(16))  # retried | cancelled
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+    # kind "external_task": the external task whose retries ran out (engine/external_tasks.py)
+    external_task_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class ExternalTask(Base):
+    """A BPMN service task with `camunda:type="external"` that waits for a department system
+    (engine/external_tasks.py): fetched and locked by topic, then completed, failed or errored.
+
+    The row exists while the task waits; its history is the audit trail. `variables` is the case's
+    non-personal variables when the task was created (what a worker receives).
+    """
+
+    __tablename__ = "external_tasks"
+    # fetch-and-lock: by topic, the unlocked or expired first (NULL sorts apart on both backends)
+    __table_args__ = (Index("ix_external_tasks_fetch", "topic", "lock_expires_at"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the SpiffWorkflow task id
+    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"), index=True)
+    business_key: Mapped[str] = mapped_column(String(100))
+    process_key: Mapped[str] = mapped_column(String(200))
+    element_id: Mapped[str] = mapped_column(String(200))
+    topic: Mapped[str] = mapped_column(String(200))
+    variables: Mapped[dict[str, Any]]
+    lock_owner: Mapped[str | None] = mapped_column(String(200))  # worker id
+    lock_expires_at: Mapped[datetime | None]  # also the end of a failure's retry timeout
+    retries: Mapped[int | None] = mapped_column(Integer)  # None until a worker reports a failure
+    error: Mapped[str | None] = mapped_column(Text)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
 
 
 class MessageWait(Base):
@@ -522,6 +550,9 @@ class AuthToken(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    topics: Mapped[list[Any] | None] = mapped_column(
+        JSON
+    )  # an external-task worker's topics (engine/external_tasks.py)
 
 
 # --- notifications (webhooks/: the relay, channels and delivery) ---------------------------------

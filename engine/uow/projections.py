@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, delete, or_, select, update
 
+from .. import external_tasks
 from ..case_fields import CASE_FIELDS, case_field_values
 from ..errors import EngineError, WorkflowFailed
 from ..queues import candidate_rows, drop_candidates
@@ -66,10 +67,12 @@ def sync(ctx: Engine, change: Change) -> None:
     change.instance_values.update(values)
     _sync_human_tasks(ctx, change, [t for t in active if t.state == TaskState.READY and t.task_spec.manual], fields)
     sync_waits(change)
+    external_tasks.sync_external(change)  # models with external service tasks only
     if completed:
         change.audit(Event.INSTANCE_COMPLETED)
         change.emit(Event.INSTANCE_COMPLETED, process_key=instance.process_key)
     change.write_projections()
+    external_tasks.write_rows(change)
 
 
 def _thrown_events(change: Change) -> None:
