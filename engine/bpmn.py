@@ -14,7 +14,7 @@ from typing import Any
 
 from lxml import etree
 
-from . import expressions
+from . import expressions, multi_instance
 from .errors import DeploymentInvalid, ExpressionError, TooLarge
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -115,6 +115,7 @@ def load_document(name: str, data: bytes | str, *, max_bytes: int, allow_scripts
     _refuse_unsupported(root, allow_scripts, problems)
     _check_depth(root, problems)
     _normalise_expressions(root, problems)
+    multi_instance.translate(root, problems)  # Camunda multi-instance attributes (engine/multi_instance.py)
     processes: dict[str, ProcessInfo] = {}
     lanes = _lane_groups(root)
     for process in root.iterfind("bpmn:process", NS):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, select, update
 
+from .. import multi_instance
 from ..comments import checked_text
 from ..drafts import drop as drop_draft
 from ..errors import (
@@ -152,6 +153,7 @@ class TaskCommands:
             if task is None or task.state != TaskState.READY or not task.task_spec.manual:
                 raise TaskNotOpen("the task is no longer ready (a timer or message closed it)")
             task.set_data(**plain)
+            multi_instance.before_completion(task)  # the counts a completion condition reads
             workflow.run_task_from_id(task.id)
             workflow.do_engine_steps()
             close_task(change, row, HumanTaskState.COMPLETED, via="form", actor=actor, outcome=plain)
@@ -372,6 +374,8 @@ class TaskCommands:
                 raise NotAssignee("the task is held by someone else")
             if row.state == HumanTaskState.OPEN and not is_candidate(actor, row):
                 raise NotCandidate("only the department the task is escalated to may return it")
+            if self._decline_instance(change, row, actor, reason):
+                return
             source, opened = self._escalation_of(change, row)
             if source is None:
                 raise TaskNotOpen("the task was not opened by an escalation: there is nothing to return it to")
@@ -394,6 +398,35 @@ class TaskCommands:
             )
 
         return self.ctx.uow.run(self._instance_of(task_id), actor, op, then=self._view_of(task_id))
+
+    def _decline_instance(self, change: Change, row: Record, actor: Actor, reason: str) -> bool:
+        """Return (退回) of one instance of a countersign: that department declines with a reason. The
+        instance completes as declined (it counts as completed, not signed: docs/operations.md), the
+        others go on; the completion condition decides as for a signature. False: not an instance."""
+        workflow = change.workflow
+        refresh_timers(workflow)
+        task = workflow.get_task_from_id(uuid.UUID(row.id))
+        if task is None or not multi_instance.is_instance(task):
+            return False
+        if task.state != TaskState.READY:
+            raise TaskNotOpen("the task is no longer ready (a timer or message closed it)")
+        multi_instance.before_completion(task, declined=True)
+        workflow.run_task_from_id(task.id)
+        workflow.do_engine_steps()
+        close_task(change, row, HumanTaskState.RETURNED, actor=actor)
+        groups = row.candidate_groups
+        change.audit(
+            Event.TASK_RETURNED, task_id=row.id, element_id=row.element_id, reason=reason, groups=groups, declined=True
+        )
+        change.emit(
+            Event.TASK_RETURNED,
+            task_id=row.id,
+            element_id=row.element_id,
+            candidate_groups=groups,
+            owner_id=change.instance.case_owner_id,
+            declined=True,
+        )
+        return True
 
     def _escalation_of(self, change: Change, row: Record) -> tuple[Record | None, list[Record]]:
         """The task whose completion opened `row` (the case's task completed last before it was created),
