@@ -38,7 +38,7 @@ from ..names import lookup_names
 from ..queues import add_candidates, drop_candidates, is_candidate
 from ..sla import initial_sla_state
 from ..store.driver import DriverQuery, DriverStatement
-from ..store.models import IS_OPEN_TASK, HumanTask, User
+from ..store.models import IS_OPEN_TASK, Department, HumanTask, User
 from ..store.record import Record
 from ..uow import Change, OfTask, close_task, refresh_timers, write_row
 from ..validation import checked_reason
@@ -70,6 +70,7 @@ _COMPLETED_BEFORE = DriverQuery(
     .order_by(_T.ended_at.desc(), _T.id)
     .limit(1)
 )
+_DEPARTMENT_KIND = select(Department.kind).where(Department.key == bindparam("key"))
 _NO_DUE = datetime.min.replace(tzinfo=UTC)  # sorts tasks without a due time (last) against the others
 
 
@@ -265,6 +266,63 @@ class TaskCommands:
                 reason=reason,
             )
             change.emit(Event.TASK_TRANSFERRED, task_id=row.id, element_id=row.element_id, assignee_id=target.id)
+
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
+
+    def transfer_to_department(
+        self, task_id: str, actor: Actor, department: str, reason: str, visible=None
+    ) -> dict[str, Any]:
+        """Transfer (转办) a department task to another department, with a reason: the department it was
+        escalated to says who should handle it. The row moves to the other department's queue, open;
+        its created and due times stay (the deadline keeps running from the original start)."""
+        reason = checked_reason(reason)
+
+        def op(change: Change):
+            row = self._row(change, task_id, visible)
+            if row.state not in OPEN_TASK_STATES or row.owner_task:
+                raise TaskNotOpen(f"the task is {row.state}: only an open department task is transferred")
+            if row.state == HumanTaskState.CLAIMED and row.assignee_id != actor.id:
+                raise NotAssignee("the task is held by someone else")
+            if row.state == HumanTaskState.OPEN and not is_candidate(actor, row):
+                raise NotCandidate("only the department the task is escalated to may transfer it")
+            if row.delegated_by_id is not None:
+                raise TaskDelegated("the task is delegated: resolve it back to its holder first")
+            kind = change.scope.scalars(_DEPARTMENT_KIND, {"key": department}).first()
+            if kind != "agency" or department in row.candidate_groups:
+                raise InvalidInput(
+                    f"'{department}' is not another department to transfer the task to",
+                    [{"field": "department", "message": "not another agency"}],
+                )
+            was = list(row.candidate_groups)
+            if row.state == HumanTaskState.CLAIMED:
+                drop_draft(change, row.id)  # the next holder starts from an empty form
+            drop_candidates(change.scope, row.id)
+            write_row(
+                change.scope,
+                row,
+                {
+                    "state": HumanTaskState.OPEN,
+                    "assignee_id": None,
+                    "claimed_at": None,
+                    "candidate_groups": [department],
+                },
+            )
+            add_candidates(change.scope, row)
+            change.audit(
+                Event.TASK_TRANSFERRED,
+                task_id=row.id,
+                element_id=row.element_id,
+                department=department,
+                from_groups=was,
+                reason=reason,
+            )
+            change.emit(
+                Event.TASK_TRANSFERRED,
+                task_id=row.id,
+                element_id=row.element_id,
+                candidate_groups=[department],
+                from_groups=was,
+            )
 
         return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
 

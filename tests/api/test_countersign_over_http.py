@@ -71,3 +71,22 @@ def test_a_camunda_multi_instance_model_deploys_and_runs_over_http(api):
     zhao = api.as_("zhao")
     [task] = zhao.tasks(candidate="me", instance_id=started.json["id"])
     assert zhao.post(f"/tasks/{task['id']}/complete", {"data": {}}).status_code == 200
+
+
+def test_a_department_transfers_its_task_to_another_department_over_http(api, engine):
+    wang, li, zhao = api.as_("wang"), api.as_("li"), api.as_("zhao")
+    case = wang.report(risk_level="yellow")
+    wang.complete(case, "assess_case", {"resolution": "escalate", "departments": ["civil_affairs"]})
+    task = li.task(case, "handle_civil_affairs")
+    before = database_rows(engine)
+    error_of(li.post(f"/tasks/{task['id']}/transfer", {"reason": "x"}), 422, "validation_failed")
+    both = {"user": "zhao", "department": "health", "reason": "x"}
+    error_of(li.post(f"/tasks/{task['id']}/transfer", both), 422, "validation_failed")
+    error_of(li.post(f"/tasks/{task['id']}/transfer", {"department": "xinqiao", "reason": "x"}), 422)
+    error_of(zhao.post(f"/tasks/{task['id']}/transfer", {"department": "health", "reason": "x"}), 404)
+    assert database_rows(engine) == before
+    answer = li.post(f"/tasks/{task['id']}/transfer", {"department": "health", "reason": "属卫健职责"})
+    assert answer.status_code == 200, answer.json
+    assert (answer.json["candidate_groups"], answer.json["due_at"]) == (["health"], task["due_at"])
+    [moved] = zhao.tasks(candidate="me", instance_id=case["id"])
+    assert moved["id"] == task["id"]

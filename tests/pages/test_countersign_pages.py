@@ -65,3 +65,21 @@ def test_the_board_counts_returns_and_urges_per_department_and_lists_pending_ext
     # another station's supervisor sees none of it
     assert 'id="returns-urges"' not in browse("qian").text("/board")
     assert wang.get("/board").status_code in (200, 302, 403)
+
+
+def test_a_liaison_transfers_the_task_to_another_department_from_its_page(engine, world, browse):
+    wang, li = browse("wang"), browse("li")
+    case = report_case(engine, world["wang"])
+    escalate(engine, world["wang"], case, ["civil_affairs"])
+    task = task_of(engine, case, "handle_civil_affairs")
+    page = li.text(f"/tasks/{task['id']}")
+    assert f'action="/tasks/{task["id"]}/transfer-department"' in page and "转办其他部门" in page
+    assert '<option value="health">卫健委</option>' in page.split('/transfer-department"')[1].split("</form>")[0]
+    assert "transfer-department" not in wang.text(f"/tasks/{task['id']}")  # the owner does not
+    assert (
+        li.post(f"/tasks/{task['id']}/transfer-department", {"department": "health", "reason": ""}).status_code == 422
+    )
+    answer = li.post(f"/tasks/{task['id']}/transfer-department", {"department": "health", "reason": "属卫健职责"})
+    assert answer.status_code == 302
+    assert engine.tasks.get_task(task["id"])["candidate_groups"] == ["health"]
+    assert "转办给卫健委" in wang.text(f"/cases/{case['id']}")

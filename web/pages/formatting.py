@@ -221,6 +221,13 @@ def action_words(entry: dict[str, Any], task_names: dict[str, str]) -> str:
             "returned “%(task)s” to the case owner (reason: %(reason)s)", task=task, reason=details.get("reason", "")
         ),
         "task.transferred": _(
+            "transferred “%(task)s” to %(department)s (reason: %(reason)s)",
+            task=task,
+            department=group_name(details["department"]),
+            reason=details.get("reason", ""),
+        )
+        if details.get("department")  # to another department (engine TaskCommands.transfer_to_department)
+        else _(
             "transferred “%(task)s” to %(user)s (reason: %(reason)s)",
             task=task,
             user=details.get("assignee") or "",
