@@ -105,3 +105,43 @@ def test_a_signature_needs_an_opinion_and_a_joint_meeting_needs_its_signing(engi
         data,
     )
     assert [d["field"] for d in error.details] == ["joint_mode"]
+
+
+def test_the_owner_withdraws_an_unclaimed_joint_meeting(engine, world):
+    case = joint(engine, world, "all")
+    tasks = instances(engine, case)
+    engine.tasks.withdraw(tasks["health"]["id"], world["wang"], "补充信息后再议")
+    assert open_elements(engine, case) == ["assess_case"]
+    assert {engine.tasks.get_task(t["id"])["state"] for t in tasks.values()} == {"cancelled"}
+    # and the meeting can be called again: the instances start clean
+    complete_as(
+        engine,
+        world["wang"],
+        case,
+        "assess_case",
+        {"resolution": "joint", "departments": ["health"], "joint_mode": "any"},
+    )
+    [again] = instances(engine, case).values()
+    engine.tasks.complete(again["id"], world["zhao"], OPINION)
+    assert open_elements(engine, case) == ["feedback_to_resident"]
+
+
+def test_a_second_joint_meeting_after_a_decline_starts_clean(engine, world):
+    case = joint(engine, world, "all", departments=("health",))
+    [only] = instances(engine, case).values()
+    engine.tasks.return_task(only["id"], world["zhao"], REASON)
+    assert open_elements(engine, case) == ["assess_case"]
+    complete_as(
+        engine,
+        world["wang"],
+        case,
+        "assess_case",
+        {"resolution": "joint", "departments": ["civil_affairs", "health"], "joint_mode": "all"},
+    )
+    tasks = instances(engine, case)
+    assert sorted(tasks) == ["civil_affairs", "health"]
+    engine.tasks.complete(tasks["civil_affairs"]["id"], world["li"], OPINION)
+    engine.tasks.complete(tasks["health"]["id"], world["zhao"], OPINION)
+    assert open_elements(engine, case) == ["feedback_to_resident"]
+    variables = engine.runtime.get_instance(case["id"], history=False)["variables"]
+    assert (variables["nrOfSignedInstances"], variables["nrOfDeclinedInstances"]) == (2, 0)
