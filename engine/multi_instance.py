@@ -144,12 +144,11 @@ def _instances(task) -> list:
     return [c for c in task.parent.children if c.task_spec.name == spec.task_spec] if spec else []
 
 
-def prepare(workflow) -> None:
-    """Give every ready instance its element variable (by the modeller's name) and `loopCounter`.
-
-    Called on each change before the workflow is saved; an instance that has them is left alone.
-    """
-    for task in workflow.get_tasks(state=TaskState.READY, manual=True):
+def prepare(ready_manual: list) -> None:
+    """Give every ready instance among the ready user tasks its element variable (by the modeller's
+    name) and `loopCounter`. Called on each change before the workflow is saved; an instance that has
+    them is left alone."""
+    for task in ready_manual:
         spec = _body(task)
         if spec is None or "loopCounter" in task.data:
             continue

@@ -56,8 +56,9 @@ def sync(ctx: Engine, change: Change) -> None:
     """Rebuild the projections from the workflow and buffer the instance's new state (steps 4 and 5)."""
     wf, instance = change.workflow, change.instance
     _thrown_events(change)  # takes the thrown events out of the workflow: before it is saved
-    multi_instance.prepare(wf)  # new multi-instance tasks get their element variable: before it is saved
     active = wf.get_tasks(state=TaskState.READY | TaskState.WAITING)
+    ready_manual = [t for t in active if t.state == TaskState.READY and t.task_spec.manual]
+    multi_instance.prepare(ready_manual)  # new multi-instance tasks get their element variable: before it is saved
     completed = instance.status == InstanceStatus.RUNNING and wf.is_completed()
     variables = snapshot(wf, active)
     values: dict[str, Any] = {"variables": variables, "state": ctx.serializer.dumps(wf)}
@@ -67,7 +68,7 @@ def sync(ctx: Engine, change: Change) -> None:
     if completed:
         values.update(status=InstanceStatus.COMPLETED, ended_at=change.now)
     change.instance_values.update(values)
-    _sync_human_tasks(ctx, change, [t for t in active if t.state == TaskState.READY and t.task_spec.manual], fields)
+    _sync_human_tasks(ctx, change, ready_manual, fields)
     sync_waits(change)
     if completed:
         change.audit(Event.INSTANCE_COMPLETED)
