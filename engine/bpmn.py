@@ -14,7 +14,7 @@ from typing import Any
 
 from lxml import etree
 
-from . import cycles, expressions, external_tasks
+from . import cycles, expressions, external_tasks, multi_instance
 from .errors import DeploymentInvalid, ExpressionError, TooLarge
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -139,6 +139,7 @@ def load_document(
     _refuse_unsupported(root, allow_scripts, problems, warnings)
     _check_depth(root, problems)
     _normalise_expressions(root, problems, time_zone)
+    multi_instance.translate(root, problems)  # Camunda multi-instance attributes (engine/multi_instance.py)
     processes: dict[str, ProcessInfo] = {}
     lanes = _lane_groups(root)
     all_processes = list(root.iterfind("bpmn:process", NS))
@@ -609,15 +610,16 @@ def _process_meta(process, lanes, problems: list[Problem], warnings: list[Proble
         task_id = task.get("id")
         lane = lanes.get(task_id, {})
         std_groups, std_users, std_assignee = _performers(task)
-        for attr in ("candidateGroups", "candidateUsers"):
-            if "{" in (_ext(task, attr) or ""):  # a list computed per case: the queues are fixed at deploy
-                problems.append(
-                    Problem(
-                        task_id,
-                        f"{_describe(task)}: {_ext_name(task, attr)} given by an expression is not supported; "
-                        "name the groups or users, or set an assignee expression",
-                    )
+        # candidate groups may be computed per case (`${department}`: engine/multi_instance.py evaluates
+        # them when the task opens); candidate users may not: name them, or set an assignee expression
+        if "{" in (_ext(task, "candidateUsers") or ""):
+            problems.append(
+                Problem(
+                    task_id,
+                    f"{_describe(task)}: {_ext_name(task, 'candidateUsers')} given by an expression is not "
+                    "supported; name the users, or set an assignee expression",
                 )
+            )
         # as in Camunda, the extension attributes and potentialOwner add up; a lane's group is the fallback
         groups = list(dict.fromkeys(_split(_ext(task, "candidateGroups")) + std_groups)) or list(lane.get("groups", []))
         users = list(dict.fromkeys(_split(_ext(task, "candidateUsers")) + std_users))

@@ -242,7 +242,7 @@ class RepositoryService:
                         )
                     # a group nobody is in: the task waits for a supervisor to assign it
                     for group in task["groups"]:
-                        if group not in groups:
+                        if group not in groups and "{" not in group:  # an expression is evaluated per case
                             doc.warnings.append(
                                 bpmn.Problem(
                                     element_id, f"candidate group '{group}' is neither a department nor a role"

@@ -75,7 +75,13 @@ def unpause(change: Change, paused: timedelta) -> None:
         write_row(
             change.scope,
             row,
-            {"state": state, "due_at": _later(row.due_at, paused), "warn_at": _later(row.warn_at, paused)},
+            {
+                "state": state,
+                "due_at": _later(row.due_at, paused),
+                "warn_at": _later(row.warn_at, paused),
+                # a pending extension asked for a time counted on the running clock: it moves too
+                "extension_due_at": _later(row.extension_due_at, paused),
+            },
         )
         if state == HumanTaskState.OPEN:
             add_candidates(change.scope, row)

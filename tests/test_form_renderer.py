@@ -227,7 +227,7 @@ def test_departments_are_shown_only_when_escalating_and_marked_required_then():
     root = tree(render_form(schema("assess_case")))
     departments = one(root, '//fieldset[@data-fq-field="departments"]')
     assert departments.get("data-fq-show-when") == "resolution"
-    assert departments.get("data-fq-show-values") == '["escalate"]'
+    assert departments.get("data-fq-show-values") == '["escalate", "joint"]'
     assert departments.get("hidden") is None  # without JavaScript every field shows
     assert one(departments, './/*[@class="fq-required"]') is not None
     assert one(root, '//div[@data-fq-field="assessment"]').get("data-fq-show-when") is None

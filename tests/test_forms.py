@@ -86,7 +86,7 @@ def test_task_without_a_form_refuses_data(engine, world):
 def test_task_view_carries_its_form_schema(engine, world):
     case = report_case(engine, world["wang"])
     task = engine.tasks.get_task(task_of(engine, case, "assess_case")["id"])
-    assert task["form"]["properties"]["resolution"]["enum"] == ["on_spot", "escalate"]
+    assert task["form"]["properties"]["resolution"]["enum"] == ["on_spot", "escalate", "joint"]
 
 
 def _named(schema, key: str) -> list:

@@ -139,6 +139,7 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages.tasks.withdraw": ENDPOINT_ROLES["tasks.withdraw"],
     "pages.tasks.return_": ENDPOINT_ROLES["tasks.return_"],
     "pages.tasks.transfer": ENDPOINT_ROLES["tasks.transfer"],
+    "pages.tasks.transfer_department": ENDPOINT_ROLES["tasks.transfer"],
     "pages.tasks.request_extension": ENDPOINT_ROLES["tasks.request_extension"],
     "pages.tasks.delegate": ENDPOINT_ROLES["tasks.delegate"],
     "pages.tasks.resolve": ENDPOINT_ROLES["tasks.resolve"],

@@ -517,6 +517,8 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
     "ExtensionRequest": obj({"reason": REASON, "due_at": TIME}, ["reason", "due_at"], closed=True),
     "Reason": obj({"reason": REASON}, ["reason"], closed=True),  # a handling operation's body (docs/operations.md)
     "Reassign": obj({"user": {**USERNAME}, "reason": REASON}, ["user", "reason"], closed=True),
+    # 转办: to a colleague (`user`) or, a department task, to another department (`department`): one of them
+    "Transfer": obj({"user": {**USERNAME}, "department": KEY, "reason": REASON}, ["reason"], closed=True),
     "CopyCase": obj(
         {
             "reason": REASON,
@@ -995,14 +997,15 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "while another department of the same escalation holds its task (docs/operations.md).",
     ),
     "tasks.transfer": op(
-        "Transfer (转办) a held task to a colleague of its queue, with a reason (its holder)",
+        "Transfer (转办) a task to a colleague of its queue or to another department, with a reason",
         "tasks",
         (200, "Task"),
         errors=(*JSON_ERRORS, 404, 409),
-        body="Reassign",
-        description="The deadline keeps running from the original start. The case owner's tasks are not "
-        "transferred (a supervisor reassigns the case); to send an escalation to another department, "
-        "return it (docs/operations.md).",
+        body="Transfer",
+        description="`user`: to a colleague of its queue (the holder). `department`: a department task to "
+        "another department's queue, open again (the holder, or a candidate of the open task). Exactly "
+        "one of them, else 422. The deadline keeps running from the original start. The case owner's "
+        "tasks are not transferred (a supervisor reassigns the case) (docs/operations.md).",
     ),
     "tasks.request_extension": op(
         "Ask for a later due time (延期), with a reason (the holder)",

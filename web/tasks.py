@@ -126,8 +126,16 @@ def return_(task_id: UUID):
 
 @bp.post("/<uuid:task_id>/transfer")
 def transfer(task_id: UUID):
-    """The holder hands the task to a colleague of its queue, with a reason; the deadline runs on."""
+    """The holder hands the task to a colleague of its queue, or the department to another department,
+    with a reason; the deadline runs on."""
     data = body()
+    if ("user" in data) == ("department" in data):
+        raise ApiError(422, "validation_failed", "name either a user or a department to transfer to")
+    if "department" in data:  # 转办 to another department (docs/operations.md)
+        moved = engine().tasks.transfer_to_department(
+            str(task_id), actor(), data["department"], data["reason"], visible=check_visible
+        )
+        return jsonify(_plain(moved))
     return jsonify(
         _plain(engine().tasks.transfer(str(task_id), actor(), data["user"], data["reason"], visible=check_visible))
     )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, select, update
 
+from .. import multi_instance
 from ..comments import checked_text
 from ..drafts import drop as drop_draft
 from ..errors import (
@@ -37,7 +38,7 @@ from ..names import lookup_names
 from ..queues import add_candidates, drop_candidates, is_candidate
 from ..sla import initial_sla_state
 from ..store.driver import DriverQuery, DriverStatement
-from ..store.models import IS_OPEN_TASK, HumanTask, User
+from ..store.models import IS_OPEN_TASK, Department, HumanTask, User
 from ..store.record import Record
 from ..uow import Change, OfTask, close_task, refresh_timers, write_row
 from ..validation import checked_reason
@@ -69,6 +70,7 @@ _COMPLETED_BEFORE = DriverQuery(
     .order_by(_T.ended_at.desc(), _T.id)
     .limit(1)
 )
+_DEPARTMENT_KIND = select(Department.kind).where(Department.key == bindparam("key"))
 _NO_DUE = datetime.min.replace(tzinfo=UTC)  # sorts tasks without a due time (last) against the others
 
 
@@ -152,6 +154,7 @@ class TaskCommands:
             if task is None or task.state != TaskState.READY or not task.task_spec.manual:
                 raise TaskNotOpen("the task is no longer ready (a timer or message closed it)")
             task.set_data(**plain)
+            multi_instance.before_completion(task)  # the counts a completion condition reads
             workflow.run_task_from_id(task.id)
             workflow.do_engine_steps()
             close_task(change, row, HumanTaskState.COMPLETED, via="form", actor=actor, outcome=plain)
@@ -266,6 +269,63 @@ class TaskCommands:
 
         return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
 
+    def transfer_to_department(
+        self, task_id: str, actor: Actor, department: str, reason: str, visible=None
+    ) -> dict[str, Any]:
+        """Transfer (转办) a department task to another department, with a reason: the department it was
+        escalated to says who should handle it. The row moves to the other department's queue, open;
+        its created and due times stay (the deadline keeps running from the original start)."""
+        reason = checked_reason(reason)
+
+        def op(change: Change):
+            row = self._row(change, task_id, visible)
+            if row.state not in OPEN_TASK_STATES or row.owner_task:
+                raise TaskNotOpen(f"the task is {row.state}: only an open department task is transferred")
+            if row.state == HumanTaskState.CLAIMED and row.assignee_id != actor.id:
+                raise NotAssignee("the task is held by someone else")
+            if row.state == HumanTaskState.OPEN and not is_candidate(actor, row):
+                raise NotCandidate("only the department the task is escalated to may transfer it")
+            if row.delegated_by_id is not None:
+                raise TaskDelegated("the task is delegated: resolve it back to its holder first")
+            kind = change.scope.scalars(_DEPARTMENT_KIND, {"key": department}).first()
+            if kind != "agency" or department in row.candidate_groups:
+                raise InvalidInput(
+                    f"'{department}' is not another department to transfer the task to",
+                    [{"field": "department", "message": "not another agency"}],
+                )
+            was = list(row.candidate_groups)
+            if row.state == HumanTaskState.CLAIMED:
+                drop_draft(change, row.id)  # the next holder starts from an empty form
+            drop_candidates(change.scope, row.id)
+            write_row(
+                change.scope,
+                row,
+                {
+                    "state": HumanTaskState.OPEN,
+                    "assignee_id": None,
+                    "claimed_at": None,
+                    "candidate_groups": [department],
+                },
+            )
+            add_candidates(change.scope, row)
+            change.audit(
+                Event.TASK_TRANSFERRED,
+                task_id=row.id,
+                element_id=row.element_id,
+                department=department,
+                from_groups=was,
+                reason=reason,
+            )
+            change.emit(
+                Event.TASK_TRANSFERRED,
+                task_id=row.id,
+                element_id=row.element_id,
+                candidate_groups=[department],
+                from_groups=was,
+            )
+
+        return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
+
     def delegate(self, task_id: str, actor: Actor, username: str, reason: str, visible=None) -> dict[str, Any]:
         """Delegate (委派) a held task to a colleague who may claim it: they do the work and resolve it
         back to the holder, who confirms by completing it; the case's ownership does not move."""
@@ -372,6 +432,8 @@ class TaskCommands:
                 raise NotAssignee("the task is held by someone else")
             if row.state == HumanTaskState.OPEN and not is_candidate(actor, row):
                 raise NotCandidate("only the department the task is escalated to may return it")
+            if self._decline_instance(change, row, actor, reason):
+                return
             source, opened = self._escalation_of(change, row)
             if source is None:
                 raise TaskNotOpen("the task was not opened by an escalation: there is nothing to return it to")
@@ -394,6 +456,35 @@ class TaskCommands:
             )
 
         return self.ctx.uow.run(self._instance_of(task_id), actor, op, then=self._view_of(task_id))
+
+    def _decline_instance(self, change: Change, row: Record, actor: Actor, reason: str) -> bool:
+        """Return (退回) of one instance of a countersign: that department declines with a reason. The
+        instance completes as declined (it counts as completed, not signed: docs/operations.md), the
+        others go on; the completion condition decides as for a signature. False: not an instance."""
+        workflow = change.workflow
+        refresh_timers(workflow)
+        task = workflow.get_task_from_id(uuid.UUID(row.id))
+        if task is None or not multi_instance.is_instance(task):
+            return False
+        if task.state != TaskState.READY:
+            raise TaskNotOpen("the task is no longer ready (a timer or message closed it)")
+        multi_instance.before_completion(task, declined=True)
+        workflow.run_task_from_id(task.id)
+        workflow.do_engine_steps()
+        close_task(change, row, HumanTaskState.RETURNED, actor=actor)
+        groups = row.candidate_groups
+        change.audit(
+            Event.TASK_RETURNED, task_id=row.id, element_id=row.element_id, reason=reason, groups=groups, declined=True
+        )
+        change.emit(
+            Event.TASK_RETURNED,
+            task_id=row.id,
+            element_id=row.element_id,
+            candidate_groups=groups,
+            owner_id=change.instance.case_owner_id,
+            declined=True,
+        )
+        return True
 
     def _escalation_of(self, change: Change, row: Record) -> tuple[Record | None, list[Record]]:
         """The task whose completion opened `row` (the case's task completed last before it was created),

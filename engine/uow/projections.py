@@ -7,6 +7,7 @@ them. Waiting timer and message events are projected by engine/uow/waits.py.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, delete, or_, select, update
 
-from .. import external_tasks
+from .. import external_tasks, multi_instance
 from ..case_fields import CASE_FIELDS, case_field_values
 from ..errors import EngineError, WorkflowFailed
 from ..queues import candidate_rows, drop_candidates
@@ -56,6 +57,8 @@ def sync(ctx: Engine, change: Change) -> None:
     wf, instance = change.workflow, change.instance
     _thrown_events(change)  # takes the thrown events out of the workflow: before it is saved
     active = wf.get_tasks(state=TaskState.READY | TaskState.WAITING)
+    ready_manual = [t for t in active if t.state == TaskState.READY and t.task_spec.manual]
+    multi_instance.prepare(ready_manual)  # new multi-instance tasks get their element variable: before it is saved
     completed = instance.status == InstanceStatus.RUNNING and wf.is_completed()
     variables = snapshot(wf, active)
     values: dict[str, Any] = {"variables": variables, "state": ctx.serializer.dumps(wf)}
@@ -65,7 +68,7 @@ def sync(ctx: Engine, change: Change) -> None:
     if completed:
         values.update(status=InstanceStatus.COMPLETED, ended_at=change.now)
     change.instance_values.update(values)
-    _sync_human_tasks(ctx, change, [t for t in active if t.state == TaskState.READY and t.task_spec.manual], fields)
+    _sync_human_tasks(ctx, change, ready_manual, fields)
     sync_waits(change)
     external_tasks.sync_external(change)  # models with external service tasks only
     if completed:
@@ -94,8 +97,10 @@ def _sync_human_tasks(ctx: Engine, change: Change, ready_manual: list, fields: d
     for task_id in sorted(known - set(ready) - change.finished):  # gone from the workflow: cancelled
         row = change.held_task_row(task_id)
         close_task(change, row, HumanTaskState.CANCELLED)
-        change.audit(Event.TASK_CANCELLED, task_id=row.id, element_id=row.element_id)
-        change.emit(Event.TASK_CANCELLED, task_id=row.id, element_id=row.element_id)
+        # an instance of a countersign whose completion condition was met: not needed (no reason given)
+        extra = {"not_needed": True} if multi_instance.not_needed(change.workflow, uuid.UUID(task_id)) else {}
+        change.audit(Event.TASK_CANCELLED, task_id=row.id, element_id=row.element_id, **extra)
+        change.emit(Event.TASK_CANCELLED, task_id=row.id, element_id=row.element_id, **extra)
     for task_id, task in ready.items():
         if task_id not in known and task_id not in change.finished:
             _create_task(ctx, change, task, fields)
@@ -137,6 +142,17 @@ def _task_terms(
     return _TaskTerms(due_at, warn_at, follow_up_at, priority, assignee_name)
 
 
+def _groups(ctx: Engine, task, element_id: str, meta: dict[str, Any]) -> list[str]:
+    """The task's candidate groups, `${department}` of a multi-instance task evaluated for this instance."""
+    try:
+        return multi_instance.expand_groups(meta.get("groups", []), task.data, ctx.evaluator.evaluate)
+    except (EngineError, ValueError, TypeError) as exc:
+        message = getattr(exc, "message", str(exc))
+        raise WorkflowFailed(
+            f"user task '{element_id}': {message}", [{"element_id": element_id, "message": message}]
+        ) from None
+
+
 def _create_task(ctx: Engine, change: Change, task, fields: dict[str, str | None]) -> None:
     """Buffer a new READY user task's row (with the case's business fields), its queue entries and
     SLA marks, and announce it."""
@@ -145,7 +161,7 @@ def _create_task(ctx: Engine, change: Change, task, fields: dict[str, str | None
     element_id = task.task_spec.bpmn_id or task.task_spec.name
     meta = change.loaded.task_meta(process_key, element_id) or {}
     terms = _task_terms(ctx, change, task, process_key, element_id, meta)
-    groups = list(meta.get("groups", []))
+    groups = _groups(ctx, task, element_id, meta)
     users = list(meta.get("users", []))
     owner_task = ctx.settings.ownership_role in groups
     assignee_id = None

@@ -7,9 +7,11 @@ from collections import Counter
 
 from flask import Blueprint, g, render_template, request
 
+from engine import tallies
 from engine.tasks import MAX_LIMIT
 from engine.vocabulary import OPEN_TASK_STATES, SlaState
 
+from ..context import engine
 from ..tasks import inbox
 from .home import inbox_lists, with_cases
 from .tasks import colleagues
@@ -42,6 +44,10 @@ def board_page():
             by_department.setdefault(group, Counter())[state] += 1
         by_officer.setdefault(task["assignee"] or "", Counter())[state] += 1
     breached = inbox(who, {"state": OPEN, "sla_state": SlaState.BREACHED, "sort": "due", "limit": 50})["items"]
+    # returns and urges per department, extensions waiting for a decision (docs/operations.md)
+    station = who.station_id if who.role == "supervisor" else None
+    handling = sorted(tallies.department_tallies(engine(), station).items())
+    extensions = tallies.pending_extensions(engine(), station)
     return render_template(
         "board.html",
         chosen=chosen,
@@ -54,4 +60,6 @@ def board_page():
         tasks=with_cases(who, tasks),
         lists=inbox_lists(who),
         colleagues=colleagues(),
+        handling=handling,
+        extensions=extensions,
     )

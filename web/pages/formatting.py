@@ -214,9 +214,20 @@ def action_words(entry: dict[str, Any], task_names: dict[str, str]) -> str:
             reason=details.get("reason", ""),
         ),
         "task.returned": _(
+            "declined to sign “%(task)s” (reason: %(reason)s)", task=task, reason=details.get("reason", "")
+        )
+        if details.get("declined")  # one instance of a countersign (engine/multi_instance.py)
+        else _(
             "returned “%(task)s” to the case owner (reason: %(reason)s)", task=task, reason=details.get("reason", "")
         ),
         "task.transferred": _(
+            "transferred “%(task)s” to %(department)s (reason: %(reason)s)",
+            task=task,
+            department=group_name(details["department"]),
+            reason=details.get("reason", ""),
+        )
+        if details.get("department")  # to another department (engine TaskCommands.transfer_to_department)
+        else _(
             "transferred “%(task)s” to %(user)s (reason: %(reason)s)",
             task=task,
             user=details.get("assignee") or "",
@@ -250,7 +261,9 @@ def action_words(entry: dict[str, Any], task_names: dict[str, str]) -> str:
         "task.claimed": _("claimed “%(task)s”", task=task),
         "task.unclaimed": _("released “%(task)s”", task=task),
         "task.completed": _("completed “%(task)s”", task=task),
-        "task.cancelled": _("task “%(task)s” was withdrawn", task=task),
+        "task.cancelled": _("“%(task)s” was no longer needed: enough departments signed", task=task)
+        if details.get("not_needed")
+        else _("task “%(task)s” was withdrawn", task=task),
         "task.reassigned": _(
             "gave “%(task)s” to %(user)s (reason: %(reason)s)",
             task=task,

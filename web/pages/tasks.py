@@ -16,7 +16,7 @@ from ..context import engine
 from ..errors import ApiError
 from ..tasks import check_claimable, check_visible, complete_task, task_detail
 from .attachments import section as attachments_section
-from .formatting import parse_form
+from .formatting import group_name, parse_form
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 REASON_MAX = 500
@@ -52,6 +52,7 @@ def render_task(task_id: UUID, values=None, errors=None, status: int = 200, opin
             opinion=opinion,
             phrases=engine().phrases.list(g.actor) if mine else [],
             files=attachments_section(g.actor, detail["case"], task),
+            other_departments=other_departments(task) if g.actor.role == Role.LIAISON else [],
         ),
         status,
     )
@@ -136,6 +137,22 @@ def transfer(task_id: UUID):
     engine().tasks.transfer(str(task_id), g.actor, user, reason, visible=check_visible)
     flash(_("The task now belongs to %(user)s.", user=user), "ok")
     return redirect(url_for("pages.home.index"))
+
+
+@bp.post("/<uuid:task_id>/transfer-department")
+def transfer_department(task_id: UUID):
+    department, reason = reason_form("department")
+    engine().tasks.transfer_to_department(str(task_id), g.actor, department, reason, visible=check_visible)
+    flash(_("The task is in the queue of %(department)s now.", department=group_name(department)), "ok")
+    return redirect(url_for("pages.home.index"))
+
+
+def other_departments(task: dict) -> list[dict]:
+    """The agencies a department task may be transferred to (转办): every other one."""
+    if task["owner_task"] or task["state"] not in ("open", "claimed"):
+        return []
+    groups = set(task["candidate_groups"])
+    return [d for d in engine().identity.list_departments() if d["kind"] == "agency" and d["key"] not in groups]
 
 
 EXTENSION_DAYS = (1, 3, 7, 14)  # what a holder may ask for on the page (the API takes any later time)
