@@ -89,6 +89,7 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "collab.create_view": CASE_ROLES,
     "collab.remove_view": CASE_ROLES,
     "messages.correlate": (Role.SYSTEM, Role.LIAISON, Role.SUPERVISOR),
+    "signals.broadcast": (Role.SUPERVISOR,),  # to the cases of their station (engine rule)
     "history.audit_trail": (Role.AUDITOR,),
     "incidents.list": (Role.ADMIN,),
     "incidents.retry": (Role.ADMIN,),
@@ -419,11 +420,8 @@ def message_department(actor: Actor, department: str | None) -> str | None:
 
 
 def check_message_target(actor: Actor, department: str | None, tasks: list[dict[str, Any]]) -> None:
-    """The case must be one the caller may know: of the supervisor's station, or with a task of the department."""
-    if actor.role == Role.SUPERVISOR:
-        ok = any(t["station_id"] == actor.station_id for t in tasks)
-    else:
-        wanted = {department} if department else set(actor.departments)
-        ok = any(wanted & set(t["candidate_groups"]) for t in tasks)
-    if not ok:
+    """The case must be one the department may know: with a task of the department (a supervisor's
+    case is checked by its station, check_instance)."""
+    wanted = {department} if department else set(actor.departments)
+    if not any(wanted & set(t["candidate_groups"]) for t in tasks):
         raise not_found("process instance")
