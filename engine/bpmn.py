@@ -30,7 +30,6 @@ _XML_PARSER = etree.XMLParser(
 _UNSUPPORTED = {
     "serviceTask": "service tasks are not supported (no connector is configured)",
     "sendTask": "send tasks are not supported; use a message end or throw event",
-    "businessRuleTask": "business rule (DMN) tasks are not supported",
     "complexGateway": "complex gateways are not supported",
     "compensateEventDefinition": "compensation is not supported",
     "dataStore": "data stores have no implementation",
@@ -218,6 +217,8 @@ def _refuse_unsupported(root, allow_scripts: bool, problems: list[Problem]) -> N
         owner = element if element.get("id") else element.getparent()
         if local in _UNSUPPORTED:
             problems.append(Problem(owner.get("id"), _UNSUPPORTED[local]))
+        elif local == "businessRuleTask":
+            _check_business_rule_task(element, problems)
         elif local == "scriptTask":
             if not allow_scripts:
                 problems.append(
@@ -232,6 +233,29 @@ def _refuse_unsupported(root, allow_scripts: bool, problems: list[Problem]) -> N
                 expressions.parse_script(script)
             except ExpressionError as exc:
                 problems.append(Problem(element.get("id"), f"script refused: {exc.message}"))
+
+
+def _check_business_rule_task(element, problems: list[Problem]) -> None:
+    """A business rule task runs a DMN decision deployed with the model (engine/decisions.py), nothing else."""
+    ref = element.get(f"{{{CAMUNDA_NS}}}decisionRef")
+    if any(element.get(f"{{{CAMUNDA_NS}}}{a}") for a in ("class", "delegateExpression", "expression")):
+        problems.append(
+            Problem(
+                element.get("id"),
+                "Java delegates cannot run here; a business rule task runs a DMN decision (camunda:decisionRef)",
+            )
+        )
+    elif not ref:
+        problems.append(
+            Problem(
+                element.get("id"),
+                "business rule task names no decision: set camunda:decisionRef and deploy the .dmn file with the model",
+            )
+        )
+    elif "{" in ref:
+        problems.append(
+            Problem(element.get("id"), f"camunda:decisionRef '{ref}' must name a decision, not an expression")
+        )
 
 
 def _normalise_expressions(root, problems: list[Problem]) -> None:
