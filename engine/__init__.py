@@ -31,6 +31,7 @@ from .repository import RepositoryService
 from .runtime import RuntimeService
 from .saved_views import SavedViewService
 from .serializer import WorkflowSerializer
+from .signals import SignalService
 from .store.db import Database
 from .tasks import TaskService
 from .timers import TimerService
@@ -72,6 +73,7 @@ class Engine:
         self.phrases = PhraseService(self)
         self.drafts = DraftService(self)
         self.saved_views = SavedViewService(self)
+        self.signals = SignalService(self)
         self.jobs = jobs.for_engine(self)
         # Work other packages add to every sweep (webhooks/: the notification relay and deliveries),
         # and where they keep their services; the engine knows them only as callables.

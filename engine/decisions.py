@@ -22,9 +22,7 @@ from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
-from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
 from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
-from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.mixins import BpmnSpecMixin
 from SpiffWorkflow.dmn.specs import BusinessRuleTaskMixin
@@ -490,13 +488,3 @@ class DecisionTaskParser(TaskParser):
             ),
             **self.bpmn_attributes,
         )
-
-
-class Parser(BpmnParser):
-    """SpiffWorkflow's BPMN parser with business rule tasks bound to the deployed decision tables."""
-
-    OVERRIDE_PARSER_CLASSES = {full_tag("businessRuleTask"): (DecisionTaskParser, DecisionTask)}
-
-    def __init__(self, *args, decision_tables: dict[str, dict[str, Any]] | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.decision_tables = decision_tables or {}

@@ -26,6 +26,7 @@ from . import bpmn, decisions
 from .audit import record
 from .errors import Conflict, DefinitionNotFound, DeploymentInvalid, EngineError, InvalidInput
 from .outbox import emit
+from .parser import Parser
 from .store.models import Department, Deployment, ProcessDefinition, ProcessInstance
 from .vocabulary import Event, InstanceStatus, Role
 
@@ -326,7 +327,7 @@ class RepositoryService:
 
     @staticmethod
     def _parser(documents: list[tuple[str, str]], decision_tables: dict[str, Any] | None = None) -> BpmnParser:
-        parser = decisions.Parser(validator=_VALIDATOR, decision_tables=decision_tables)
+        parser = Parser(validator=_VALIDATOR, decision_tables=decision_tables)
         seen = set()
         for name, xml in documents:
             digest = hashlib.sha256(xml.encode()).hexdigest()

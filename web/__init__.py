@@ -33,6 +33,7 @@ from . import (
     messages,
     notifications,
     pages,
+    signals,
     tasks,
 )
 from .openapi import OpenApi
@@ -45,6 +46,7 @@ BLUEPRINTS = (
     tasks.bp,
     attachments.bp,
     messages.bp,
+    signals.bp,
     history.bp,
     incidents.bp,
     admin.bp,
