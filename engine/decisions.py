@@ -35,6 +35,7 @@ DMN_NAMESPACES = frozenset(
         "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
         "http://www.omg.org/spec/DMN/20180521/MODEL/",
         "https://www.omg.org/spec/DMN/20191111/MODEL/",
+        "https://www.omg.org/spec/DMN/20211108/MODEL/",
         "https://www.omg.org/spec/DMN/20230324/MODEL/",
     }
 )
