@@ -419,9 +419,18 @@ def message_department(actor: Actor, department: str | None) -> str | None:
     return department
 
 
-def check_message_target(actor: Actor, department: str | None, tasks: list[dict[str, Any]]) -> None:
-    """The case must be one the department may know: with a task of the department (a supervisor's
-    case is checked by its station, check_instance)."""
-    wanted = {department} if department else set(actor.departments)
-    if not any(wanted & set(t["candidate_groups"]) for t in tasks):
+def check_message_target(
+    actor: Actor, department: str | None, tasks: list[dict[str, Any]], case: dict[str, Any] | None = None
+) -> None:
+    """The case must be one the caller may know: of the supervisor's station (the case itself when
+    given: it may wait at an event with no task open), or with a task of the department."""
+    if actor.role == Role.SUPERVISOR:
+        if case is not None:
+            ok = instance_visible(actor, case)
+        else:
+            ok = any(t["station_id"] == actor.station_id for t in tasks)
+    else:
+        wanted = {department} if department else set(actor.departments)
+        ok = any(wanted & set(t["candidate_groups"]) for t in tasks)
+    if not ok:
         raise not_found("process instance")

@@ -25,7 +25,7 @@ def correlate():
             if instance_id is not None
             else engine().runtime.get_instance_by_business_key(str(business_key), history=False)
         )
-        access.check_instance(who, case)
+        access.check_message_target(who, department, [], case)
     elif (instance_id is None) != (business_key is None):  # both or neither: the engine explains
         tasks = engine().tasks.query(instance_id=instance_id, business_key=business_key, limit=200)["items"]
         access.check_message_target(who, department, tasks)
