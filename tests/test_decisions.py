@@ -343,3 +343,33 @@ def test_hostile_dmn_documents_are_refused(engine, world):
     assert "DOCTYPE" in refused(engine, world, [("g.bpmn", rule_task()), ("g.dmn", doctype)])
     broken = table([("< 5", '"low"')])[:-20]
     assert "not well-formed" in refused(engine, world, [("g.bpmn", rule_task()), ("g.dmn", broken)])
+
+
+# --- over HTTP ----------------------------------------------------------------------------------------------
+def test_the_dmn_file_deploys_with_the_bpmn_in_one_multipart_request(engine, world):
+    import io
+
+    from tests.helpers import PASSWORD
+    from web import create_app
+
+    client = create_app(engine).test_client()
+    token = client.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD}).json["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def upload(*files):
+        data = {"files": [(io.BytesIO(content), name) for name, content in files]}
+        return client.post(
+            "/api/v1/process-definitions", headers=headers, data=data, content_type="multipart/form-data"
+        )
+
+    before = database_rows(engine)
+    alone = upload(("invoice.bpmn", INVOICE_BPMN))
+    assert alone.status_code == 422 and alone.json["error"]["code"] == "deployment_invalid"
+    assert "deploy its .dmn file with the model" in alone.json["error"]["details"][0]["message"]
+    assert database_rows(engine) == before
+    form = json.dumps(APPROVE_FORM).encode()
+    response = upload(("invoice.bpmn", INVOICE_BPMN), ("decisions.xml", INVOICE_DMN), ("approve_invoice.json", form))
+    assert response.status_code == 201, response.json
+    assert [(d["key"], d["version"]) for d in response.json["definitions"]] == [("invoice", 1)]
+    case = engine.runtime.start_instance("invoice", world["wang"], {"amount": 500, "invoiceCategory": "Misc"})
+    assert variables(engine, case)["approverGroups"] == ["management"]
