@@ -198,3 +198,33 @@ def test_signal_throw_events_deploy_and_run(api, engine, world):
     assert response.status_code == 201 and response.json["status"] == "completed"
     trail = engine.history.audit_trail(instance_id=response.json["id"])
     assert [e["details"]["name"] for e in trail if e["action"] == "signal.raised"] == ["typhoon", "typhoon"]
+
+
+BOUNDARY = document(
+    """<bpmn:process id="patrol" isExecutable="true">
+  <bpmn:startEvent id="start"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="walk_beat"/>
+  <bpmn:userTask id="walk_beat" camunda:candidateGroups="officer"/>
+  <bpmn:sequenceFlow id="f2" sourceRef="walk_beat" targetRef="end"/>
+  <bpmn:boundaryEvent id="on_typhoon" attachedToRef="walk_beat">
+    <bpmn:signalEventDefinition signalRef="sig_typhoon"/>
+  </bpmn:boundaryEvent>
+  <bpmn:sequenceFlow id="f3" sourceRef="on_typhoon" targetRef="take_shelter"/>
+  <bpmn:userTask id="take_shelter" camunda:candidateGroups="officer"/>
+  <bpmn:sequenceFlow id="f4" sourceRef="take_shelter" targetRef="end"/>
+  <bpmn:endEvent id="end"/>
+</bpmn:process>""",
+    key="patrol",
+    extra=SIGNAL,
+)
+
+
+def test_a_signal_boundary_event_interrupts_the_task_it_is_attached_to(api, engine, world):
+    engine.repository.deploy([("patrol.bpmn", BOUNDARY)], world["admin"])
+    case = api.as_("wang").post("/process-instances", {"definition_key": "patrol"}).json
+    walk = api.as_("wang").task(case, "walk_beat")
+    report = api.as_("zhou").post("/signals", {"name": "typhoon"}).json
+    assert [(r["instance_id"], r["outcome"]) for r in report["instances"]] == [(case["id"], "delivered")]
+    assert state_of(engine, case)[:2] == ("running", ["take_shelter"])
+    trail = engine.history.audit_trail(instance_id=case["id"])
+    assert any(e["action"] == "task.cancelled" and e["task_id"] == walk["id"] for e in trail)
