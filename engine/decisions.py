@@ -64,10 +64,15 @@ _FEEL_WORDS = frozenset({"and", "or", "not", "in", "between", "instance", "of", 
 
 
 def is_dmn(data: bytes | str) -> bool:
-    """Whether a deployed file is a DMN document (by its root element's namespace, not its name)."""
+    """Whether a deployed file is a DMN document: the namespace bound to its root element's prefix
+    (not its file name, nor any DMN namespace a BPMN document merely declares)."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    match = re.search(rb"<(?:[A-Za-z_][\w.-]*:)?definitions\b[^>]*>", raw[:8192])
-    return match is not None and any(ns.encode() in match.group(0) for ns in DMN_NAMESPACES)
+    root = re.search(rb"<(?:([A-Za-z_][\w.-]*):)?definitions\b([^>]*)>", raw[:8192])
+    if root is None:
+        return False
+    prefix = b":" + root.group(1) if root.group(1) else b""
+    bound = re.search(rb"\bxmlns" + re.escape(prefix) + rb"\s*=\s*[\"']([^\"']+)[\"']", root.group(2))
+    return bound is not None and bound.group(1).decode("utf-8", "replace") in DMN_NAMESPACES
 
 
 # --- deploy: read and translate ----------------------------------------------------------------

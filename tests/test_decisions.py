@@ -373,3 +373,12 @@ def test_the_dmn_file_deploys_with_the_bpmn_in_one_multipart_request(engine, wor
     assert [(d["key"], d["version"]) for d in response.json["definitions"]] == [("invoice", 1)]
     case = engine.runtime.start_instance("invoice", world["wang"], {"amount": 500, "invoiceCategory": "Misc"})
     assert variables(engine, case)["approverGroups"] == ["management"]
+
+
+def test_a_file_is_dmn_by_the_namespace_of_its_root_element():
+    assert decisions.is_dmn(INVOICE_DMN)
+    assert decisions.is_dmn(table([("< 5", '"low"')]).replace("<definitions xmlns=", "<dmn:definitions xmlns:dmn="))
+    assert not decisions.is_dmn(INVOICE_BPMN)
+    declares = INVOICE_BPMN.replace(b"<definitions ", f'<definitions xmlns:dmn="{DMN_NS}" '.encode())
+    assert not decisions.is_dmn(declares)  # a BPMN document that merely declares DMN's namespace
+    assert not decisions.is_dmn(b"not xml at all")
