@@ -32,6 +32,7 @@ from .repository import RepositoryService
 from .runtime import RuntimeService
 from .saved_views import SavedViewService
 from .serializer import WorkflowSerializer
+from .signals import SignalService
 from .store.db import Database
 from .tasks import TaskService
 from .timers import TimerService
@@ -74,6 +75,7 @@ class Engine:
         self.drafts = DraftService(self)
         self.saved_views = SavedViewService(self)
         self.external_tasks = ExternalTaskService(self)
+        self.signals = SignalService(self)
         self.jobs = jobs.for_engine(self)
         # Work other packages add to every sweep (webhooks/: the notification relay and deliveries),
         # and where they keep their services; the engine knows them only as callables.

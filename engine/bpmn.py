@@ -31,7 +31,6 @@ _XML_PARSER = etree.XMLParser(
 _UNSUPPORTED = {
     "serviceTask": 'service tasks run here only as external tasks: set camunda:type="external" and camunda:topic="…"',
     "sendTask": "send tasks are not supported; use a message end or throw event",
-    "businessRuleTask": "business rule (DMN) tasks are not supported",
     "complexGateway": "complex gateways are not supported",
     "compensateEventDefinition": "compensation is not supported",
     "dataStore": "data stores have no implementation",
@@ -313,6 +312,8 @@ def _refuse_unsupported(root, allow_scripts: bool, problems: list[Problem], warn
             problems.append(Problem(element.get("id"), f"{_describe(element)} uses {used}: {JAVA_DELEGATE}"))
         elif local in _UNSUPPORTED:
             problems.append(Problem(owner.get("id"), f"{_describe(owner)}: {_UNSUPPORTED[local]}"))
+        elif local == "businessRuleTask":
+            _check_business_rule_task(element, problems)
         elif local == "scriptTask":
             script_format = (element.get("scriptFormat") or "").strip().lower()
             language = _SCRIPT_LANGUAGES.get(script_format)
@@ -501,6 +502,29 @@ def _outputs(task_spec) -> list[Any]:
         if not getattr(out, "bpmn_id", None):
             stack.extend(out.outputs)
     return found
+
+
+def _check_business_rule_task(element, problems: list[Problem]) -> None:
+    """A business rule task runs a DMN decision deployed with the model (engine/decisions.py), nothing else."""
+    ref = element.get(f"{{{CAMUNDA_NS}}}decisionRef")
+    if any(element.get(f"{{{CAMUNDA_NS}}}{a}") for a in ("class", "delegateExpression", "expression")):
+        problems.append(
+            Problem(
+                element.get("id"),
+                "Java delegates cannot run here; a business rule task runs a DMN decision (camunda:decisionRef)",
+            )
+        )
+    elif not ref:
+        problems.append(
+            Problem(
+                element.get("id"),
+                f"{_describe(element)}: business rule task names no decision: set camunda:decisionRef and deploy the .dmn file with the model",
+            )
+        )
+    elif "{" in ref:
+        problems.append(
+            Problem(element.get("id"), f"{_describe(element)}: camunda:decisionRef '{ref}' must name a decision, not an expression")
+        )
 
 
 def _normalise_expressions(root, problems: list[Problem], time_zone: str = "UTC") -> None:

@@ -23,10 +23,11 @@ from sqlalchemy.exc import IntegrityError
 
 from forms import Form, make_form, schema_problems
 
-from . import bpmn
+from . import bpmn, decisions
 from .audit import record
 from .errors import Conflict, DefinitionNotFound, DeploymentInvalid, EngineError, InvalidInput
 from .outbox import emit
+from .parser import Parser
 from .store.models import Department, Deployment, ProcessDefinition, ProcessInstance
 from .vocabulary import Event, InstanceStatus, Role
 
@@ -98,6 +99,11 @@ class RepositoryService:
     def _deploy(self, scope, files, actor, allow_scripts, forms, comment) -> dict[str, Any]:
         now = self.ctx.clock.now()
         docs, external = self._check(scope, files, allow_scripts, forms)
+        dmn_resources = [
+            {"name": n, "sha256": hashlib.sha256(d if isinstance(d, bytes) else d.encode()).hexdigest()}
+            for n, d in files
+            if decisions.is_dmn(d)
+        ]
         # the forms are part of the content: the same model with a changed form is a new version
         forms_digest = hashlib.sha256(json.dumps(forms, sort_keys=True).encode()).hexdigest() if forms else ""
         # content hash of a process = its document + the processes it calls, recursively
@@ -113,6 +119,7 @@ class RepositoryService:
             parts = (
                 [doc.sha256]
                 + ([forms_digest] if forms_digest else [])
+                + ([decisions.digest(info.meta["decisions"])] if info.meta.get("decisions") else [])
                 + [content_hash(c, seen | {key}) for c in info.called if c not in seen | {key}]
             )
             hashes[key] = hashlib.sha256("|".join(parts).encode()).hexdigest()
@@ -130,7 +137,7 @@ class RepositoryService:
                 deployment = Deployment(
                     deployed_at=now,
                     deployed_by=actor.username if actor else None,
-                    resources=[{"name": d.name, "sha256": d.sha256} for d in docs],
+                    resources=[{"name": d.name, "sha256": d.sha256} for d in docs] + dmn_resources,
                     comment=comment,
                     forms=forms or None,
                 )
@@ -189,8 +196,19 @@ class RepositoryService:
             raise DeploymentInvalid("nothing to deploy", [{"element_id": None, "message": "no documents"}])
         allow = self.ctx.settings.allow_script_tasks if allow_scripts is None else allow_scripts
         docs, failures = [], []
+        tables: dict[str, dict[str, Any]] = {}  # the deployment's DMN decisions, by id
         for name, data in files:
             try:
+                if decisions.is_dmn(data):
+                    loaded = decisions.load(name, data, max_bytes=self.ctx.settings.max_bpmn_bytes)
+                    twice = sorted(set(loaded) & set(tables))
+                    if twice:
+                        raise DeploymentInvalid(
+                            f"{name}: decision '{twice[0]}' is defined in two DMN documents",
+                            [{"element_id": t, "message": "decision defined twice"} for t in twice],
+                        )
+                    tables.update(loaded)
+                    continue
                 docs.append(
                     bpmn.load_document(
                         name,
@@ -207,6 +225,20 @@ class RepositoryService:
         if failures:
             raise DeploymentInvalid("; ".join(f.message for f in failures), [d for f in failures for d in f.details])
         problems: list[dict[str, Any]] = []
+        for doc in docs:  # business rule tasks: their decisions travel in the definition's meta
+            rules, rule_problems = decisions.rule_tasks(doc.tree(), tables)
+            problems.extend(rule_problems)
+            for key, found in rules.items():
+                if key in doc.processes:
+                    doc.processes[key].meta["decisions"] = found["decisions"]
+                    doc.processes[key].meta["rule_tasks"] = found["tasks"]
+        if problems:
+            raise DeploymentInvalid("the model cannot be deployed", problems)
+        if not docs:
+            raise DeploymentInvalid(
+                "nothing to run: the deployment has DMN documents but no BPMN model",
+                [{"element_id": None, "message": "deploy the .dmn files with the BPMN model that uses them"}],
+            )
         keys = [k for d in docs for k in d.processes]
         duplicates = sorted({k for k in keys if keys.count(k) > 1})
         if duplicates:
@@ -252,7 +284,7 @@ class RepositoryService:
                 if start_form and start_form not in self.ctx.forms and start_form not in forms:
                     doc.warnings.append(bpmn.Problem(info.key, f"start form '{start_form}' is not installed"))
         extra_xml = self._documents(scope, list(external.values()))
-        parser = self._parser([(d.name, d.xml) for d in docs] + extra_xml)
+        parser = self._parser([(d.name, d.xml) for d in docs] + extra_xml, tables_of(external.values(), tables))
         lost: list[dict[str, Any]] = []
         for doc in docs:
             tree = doc.tree()
@@ -284,7 +316,9 @@ class RepositoryService:
             if cached is not None and cached.key == row.key:
                 self._cache.move_to_end(row.content_hash)
                 return cached
-        parser = self._parser([(row.resource_name, row.xml)] + self._documents(scope, [row], include_self=False))
+        parser = self._parser(
+            [(row.resource_name, row.xml)] + self._documents(scope, [row], include_self=False), tables_of([row])
+        )
         spec, subprocess_specs = self._parse_specs(parser, row.key)
         loaded = LoadedSpec(row.id, row.key, spec, subprocess_specs, row.meta)
         with self._lock:
@@ -310,8 +344,8 @@ class RepositoryService:
         return docs
 
     @staticmethod
-    def _parser(documents: list[tuple[str, str]]) -> BpmnParser:
-        parser = BpmnParser(validator=_VALIDATOR)
+    def _parser(documents: list[tuple[str, str]], decision_tables: dict[str, Any] | None = None) -> BpmnParser:
+        parser = Parser(validator=_VALIDATOR, decision_tables=decision_tables)
         seen = set()
         for name, xml in documents:
             digest = hashlib.sha256(xml.encode()).hexdigest()
@@ -506,6 +540,17 @@ class RepositoryService:
                 .order_by(ProcessDefinition.key)
             ).all()
             return [_definition_view(r) for r in rows]
+
+
+def tables_of(rows, tables: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The decision tables a parse needs: the deployment's own and those in the meta of `rows` (the
+    definitions, with every process they call)."""
+    found = dict(tables or {})
+    for row in rows:
+        for meta in (row.meta or {}).values():
+            if isinstance(meta, dict):
+                found.update(meta.get("decisions") or {})
+    return found
 
 
 def _definition_view(row: ProcessDefinition, with_xml: bool = False) -> dict[str, Any]:

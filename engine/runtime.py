@@ -66,8 +66,10 @@ class RuntimeService:
         variables: dict[str, Any] | None = None,
         business_key: str | None = None,
         version: int | None = None,
+        then_catch=None,
     ) -> dict[str, Any]:
-        """Start `key` (latest version unless `version`); the case belongs to the actor's station."""
+        """Start `key` (latest version unless `version`); the case belongs to the actor's station.
+        `then_catch(workflow)` hands the new workflow an event its start waits for (a signal start)."""
         variables = _checked_start(variables, business_key)
 
         def create(scope, now) -> Change:
@@ -107,6 +109,9 @@ class RuntimeService:
             for task in workflow.get_tasks(state=TaskState.READY):
                 task.set_data(**plain)
             workflow.do_engine_steps()
+            if then_catch is not None:
+                then_catch(workflow)
+                workflow.do_engine_steps()
             change.workflow = workflow
             if personal:
                 self.ctx.personal.store(change, None, "start", personal)

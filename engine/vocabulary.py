@@ -135,6 +135,8 @@ class Event(StrEnum):
     CASE_COPIED = "case.copied"  # 抄送: a read-only notice to users (payload: their ids, no reason)
     CASE_COPY_READ = "case.copy_read"  # a recipient marked their copy read
     MESSAGE_CORRELATED = "message.correlated"
+    SIGNAL_RECEIVED = "signal.received"  # a case caught a signal broadcast from outside
+    SIGNAL_BROADCAST = "signal.broadcast"  # who broadcast which signal, and how many cases it reached
     TIMER_FIRED = "timer.fired"
     SLA_WARNING = "sla.warning"
     SLA_BREACHED = "sla.breached"

@@ -34,6 +34,7 @@ from . import (
     messages,
     notifications,
     pages,
+    signals,
     tasks,
 )
 from .openapi import OpenApi
@@ -46,6 +47,7 @@ BLUEPRINTS = (
     tasks.bp,
     attachments.bp,
     messages.bp,
+    signals.bp,
     history.bp,
     incidents.bp,
     admin.bp,

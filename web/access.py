@@ -89,6 +89,7 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "collab.create_view": CASE_ROLES,
     "collab.remove_view": CASE_ROLES,
     "messages.correlate": (Role.SYSTEM, Role.LIAISON, Role.SUPERVISOR),
+    "signals.broadcast": (Role.SUPERVISOR,),  # to the cases of their station (engine rule)
     "history.audit_trail": (Role.AUDITOR,),
     # external-task workers: department systems whose token is scoped to topics (engine/external_tasks.py)
     "external.fetch_and_lock": (Role.SYSTEM,),
@@ -425,10 +426,16 @@ def message_department(actor: Actor, department: str | None) -> str | None:
     return department
 
 
-def check_message_target(actor: Actor, department: str | None, tasks: list[dict[str, Any]]) -> None:
-    """The case must be one the caller may know: of the supervisor's station, or with a task of the department."""
+def check_message_target(
+    actor: Actor, department: str | None, tasks: list[dict[str, Any]], case: dict[str, Any] | None = None
+) -> None:
+    """The case must be one the caller may know: of the supervisor's station (the case itself when
+    given: it may wait at an event with no task open), or with a task of the department."""
     if actor.role == Role.SUPERVISOR:
-        ok = any(t["station_id"] == actor.station_id for t in tasks)
+        if case is not None:
+            ok = instance_visible(actor, case)
+        else:
+            ok = any(t["station_id"] == actor.station_id for t in tasks)
     else:
         wanted = {department} if department else set(actor.departments)
         ok = any(wanted & set(t["candidate_groups"]) for t in tasks)

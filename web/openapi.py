@@ -386,6 +386,35 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         }
     ),
     "MessageResult": all_required({"instance_id": UUID, "business_key": STR, "status": INSTANCE_STATUS}),
+    "SignalResult": all_required(
+        {
+            "signal": STR,
+            "instances": array(
+                obj(
+                    {
+                        "instance_id": UUID,
+                        "business_key": STR,
+                        "outcome": enum(("delivered", "failed")),
+                        "error": obj({"code": STR, "message": STR}),
+                    },
+                    ["instance_id", "business_key", "outcome"],
+                )
+            ),
+            "started": array(
+                obj(
+                    {
+                        "process_key": STR,
+                        "instance_id": UUID,
+                        "business_key": STR,
+                        "status": INSTANCE_STATUS,
+                        "outcome": enum(("started", "failed")),
+                        "error": obj({"code": STR, "message": STR}),
+                    },
+                    ["process_key", "outcome"],
+                )
+            ),
+        }
+    ),
     "DiagramState": all_required(
         {"instance_id": UUID, "process_key": STR, "definition_id": INT, "active": array(STR), "completed": array(STR)}
     ),
@@ -605,6 +634,15 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
                 "payload": {"outcome": "resolved", "summary": "已纳入低保"},
             }
         ],
+    ),
+    "Signal": obj(
+        {
+            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "variables": {"type": "object", "description": "set on every case the signal reaches or starts"},
+        },
+        ["name"],
+        closed=True,
+        examples=[{"name": "typhoon_warning", "variables": {"level": "orange"}}],
     ),
     "CreateUser": obj(
         {
@@ -1164,6 +1202,17 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "may report for their own department. `department` picks the waiting department task "
         "when several wait.",
     ),
+    # signals
+    "signals.broadcast": op(
+        "Broadcast a signal to the cases of the station waiting for it (supervisor)",
+        "signals",
+        (200, "SignalResult"),
+        errors=(*JSON_ERRORS, 403),
+        body="Signal",
+        description="Every running case of the caller's station waiting at a signal catch event of this "
+        "name receives it, each in its own transaction (one failing undoes no other; see `outcome`); "
+        "every process whose start event catches it is started in the station.",
+    ),
     # audit trail
     "history.audit_trail": op(
         "The audit trail (auditor)",
@@ -1463,6 +1512,7 @@ class OpenApi:
                     "tasks",
                     "attachments",
                     "messages",
+                    "signals",
                     "history",
                     "incidents",
                     "external-tasks",

@@ -1,0 +1,55 @@
+"""SpiffWorkflow's BPMN parser with what Fengqiao adds to it: business rule tasks bound to the
+deployed decision tables (engine/decisions.py) and signal end events.
+
+SpiffWorkflow 3.2's end event parser knows message, cancel, error, escalation and terminate end
+events only: a signal end event parsed as a plain end and threw nothing, without a word.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
+from SpiffWorkflow.bpmn.parser.event_parsers import (
+    CANCEL_EVENT_XPATH,
+    ERROR_EVENT_XPATH,
+    ESCALATION_EVENT_XPATH,
+    MESSAGE_EVENT_XPATH,
+    SIGNAL_EVENT_XPATH,
+    TERMINATION_EVENT_XPATH,
+    EndEventParser,
+)
+from SpiffWorkflow.bpmn.parser.util import full_tag
+from SpiffWorkflow.bpmn.specs.defaults import EndEvent
+
+from .decisions import DecisionTask, DecisionTaskParser
+
+
+class _EndEventParser(EndEventParser):
+    def create_task(self):
+        event_definition = self.get_event_definition(
+            [
+                MESSAGE_EVENT_XPATH,
+                SIGNAL_EVENT_XPATH,
+                CANCEL_EVENT_XPATH,
+                ERROR_EVENT_XPATH,
+                ESCALATION_EVENT_XPATH,
+                TERMINATION_EVENT_XPATH,
+            ]
+        )
+        task = self._create_task(event_definition)
+        task.connect(self.spec.end)
+        return task
+
+
+class Parser(BpmnParser):
+    """The parser every deployed definition goes through (engine/repository.py)."""
+
+    OVERRIDE_PARSER_CLASSES = {
+        full_tag("businessRuleTask"): (DecisionTaskParser, DecisionTask),
+        full_tag("endEvent"): (_EndEventParser, EndEvent),
+    }
+
+    def __init__(self, *args, decision_tables: dict[str, dict[str, Any]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.decision_tables = decision_tables or {}
