@@ -518,12 +518,16 @@ def _check_business_rule_task(element, problems: list[Problem]) -> None:
         problems.append(
             Problem(
                 element.get("id"),
-                f"{_describe(element)}: business rule task names no decision: set camunda:decisionRef and deploy the .dmn file with the model",
+                f"{_describe(element)}: business rule task names no decision: set camunda:decisionRef and deploy "
+                "the .dmn file with the model",
             )
         )
     elif "{" in ref:
         problems.append(
-            Problem(element.get("id"), f"{_describe(element)}: camunda:decisionRef '{ref}' must name a decision, not an expression")
+            Problem(
+                element.get("id"),
+                f"{_describe(element)}: camunda:decisionRef '{ref}' must name a decision, not an expression",
+            )
         )
 
 
