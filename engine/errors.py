@@ -218,3 +218,7 @@ class WorkflowFailed(EngineError):
 
 class AttachmentNotFound(NotFound):
     code = "attachment_not_found"
+
+
+class SubscriptionNotFound(NotFound):
+    code = "subscription_not_found"

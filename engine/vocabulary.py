@@ -164,6 +164,11 @@ class Event(StrEnum):
     PHRASE_REMOVED = "phrase.removed"
     SAVED_VIEW_CREATED = "saved_view.created"
     SAVED_VIEW_REMOVED = "saved_view.removed"
+    WEBHOOK_SUBSCRIPTION_CREATED = "webhook_subscription.created"  # issue 18: audit of the admin's changes
+    WEBHOOK_SUBSCRIPTION_UPDATED = "webhook_subscription.updated"
+    WEBHOOK_SUBSCRIPTION_DELETED = "webhook_subscription.deleted"
+    WEBHOOK_SECRET_ROTATED = "webhook_secret.rotated"
+    WEBHOOK_INBOUND_SECRET_SET = "webhook_inbound_secret.set"
 
     @staticmethod
     def raised(kind: str) -> str:

@@ -34,6 +34,7 @@ from . import (
     notifications,
     pages,
     tasks,
+    webhook_api,
 )
 from .openapi import OpenApi
 
@@ -49,6 +50,7 @@ BLUEPRINTS = (
     incidents.bp,
     admin.bp,
     notifications.bp,
+    webhook_api.bp,
     collaboration.bp,
     copies.bp,
 )
