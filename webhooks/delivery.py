@@ -125,7 +125,8 @@ class Deliverer:
             url, body, settings.notify_allow_hosts, settings.notify_timeout_seconds, app_errors=True
         )
 
-    def _record(self, delivery_id: int, target: Target, attempts: int, outcome: transport.Outcome) -> str:
+    def _record(self, delivery_id: int, target: Target | str, attempts: int, outcome: transport.Outcome) -> str:
+        """Record one attempt; `target` is the claimed channel or subscription (a bare id: a channel's)."""
         now = self.ctx.clock.now()
         attempts += 1
         with self.ctx.db.transaction() as scope:
@@ -140,7 +141,10 @@ class Deliverer:
                 )
             )
             delivery = scope.get(NotificationDelivery, delivery_id)
-            channel = scope.get(type(target), target.id)
+            if isinstance(target, str):
+                channel = scope.get(NotificationChannel, target)
+            else:
+                channel = scope.get(type(target), target.id)
             delivery.attempts, delivery.locked_until = attempts, None
             if outcome.ok:
                 delivery.state, delivery.delivered_at, delivery.last_error = DeliveryState.DELIVERED, now, None
