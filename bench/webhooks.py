@@ -197,13 +197,99 @@ def relay_cost(history: int, batch: int = 200, rounds: int = 5) -> dict:
     return out
 
 
+def rq_timers(cases: int = 40, timer_cases: int = 60) -> dict:
+    """Per-timer RQ scheduling: its CPU share of the units of work that create timers (the escalate
+    path, in-process, PostgreSQL), and which runner fires a 2 s timer first when an RQ worker with its
+    scheduler and the sweeper (0.5 s) both watch it: a job that finds its timer fired answers 'skipped'."""
+    from redis import Redis
+    from rq.job import Job
+    from sqlalchemy import select as select_
+
+    from engine.store.models import Timer
+
+    from .floor import EngineDriver
+    from .timers import LATENCY_MODEL
+
+    Redis.from_url(common.REDIS_URL).flushdb()
+    out: dict = {}
+    with common.workdir() as tmp:
+        url = common.fresh_pg(DATABASE)
+        engine = common.make_engine(url, tmp / "instance", redis_url=common.REDIS_URL)
+        names = common.build_world(engine, officers_per_station=4, liaisons=4)
+        try:
+            spent = [0.0]
+            schedule = engine.jobs.schedule
+
+            def timed(timers):
+                t = time.process_time()
+                schedule(timers)
+                spent[0] += time.process_time() - t
+
+            engine.jobs.schedule = timed  # type: ignore[method-assign]
+            driver = EngineDriver(engine, names)
+            driver.case("escalate_both")  # warm-up
+            spent[0] = 0.0
+            t = time.process_time()
+            for _ in range(cases):
+                driver.case("escalate_both")
+            total = time.process_time() - t
+            out["escalate_cases"] = cases
+            out["schedule_cpu_ms_per_case"] = spent[0] * 1000 / cases
+            out["case_cpu_ms"] = total * 1000 / cases
+            out["schedule_share_percent"] = 100 * spent[0] / total
+            engine.jobs.schedule = schedule  # type: ignore[method-assign]
+            Redis.from_url(common.REDIS_URL).flushdb()
+
+            engine.repository.deploy([("bench_timer.bpmn", LATENCY_MODEL.replace("{seconds}", "2"))])
+            officer = engine.identity.actor(names["officer"][0])
+            env = common.env_for(url, tmp / "instance", common.REDIS_URL, FENGQIAO_SWEEP_INTERVAL="0.5")
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "cli.main", "worker"],
+                cwd=common.ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                time.sleep(4)
+                for _ in range(timer_cases):
+                    engine.runtime.start_instance("bench_timer", officer, {})
+                    time.sleep(0.05)
+                time.sleep(8)  # every timer due and fired, every job run
+            finally:
+                worker.terminate()
+                worker.wait(30)
+            with engine.db.read() as scope:
+                ids = list(scope.scalars(select_(Timer.id).where(Timer.kind == "bpmn_timer")))
+            redis = Redis.from_url(common.REDIS_URL)
+            answers = {"by_job": 0, "by_sweeper_first": 0, "job_not_run": 0}
+            for timer_id in ids:
+                try:
+                    value = Job.fetch(f"timer-{timer_id}", connection=redis).return_value(refresh=True)
+                except Exception:
+                    value = None
+                if value is None:
+                    answers["job_not_run"] += 1
+                elif value == "skipped":
+                    answers["by_sweeper_first"] += 1
+                else:
+                    answers["by_job"] += 1
+            out["timers"] = len(ids)
+            out["fired_first_by"] = answers
+        finally:
+            engine.close()
+            common.drop_pg(DATABASE)
+            Redis.from_url(common.REDIS_URL).flushdb()
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.webhooks")
     parser.add_argument("--receiver", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--rate", type=float, default=250)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--history", type=int, default=1_000_000)
-    parser.add_argument("--only", default="throughput,relay")
+    parser.add_argument("--only", default="throughput,relay,rq_timers")
     args = parser.parse_args(argv)
     if args.receiver:
         receiver(args.receiver)
@@ -213,6 +299,8 @@ def main(argv=None) -> int:
         results["throughput"] = throughput(args.rate, args.seconds)
     if "relay" in args.only:
         results["relay_cost"] = relay_cost(args.history)
+    if "rq_timers" in args.only:
+        results["rq_timers"] = rq_timers()
     print(json.dumps(results, indent=1))
     return 0
 

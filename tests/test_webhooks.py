@@ -324,3 +324,34 @@ def test_secrets_are_sealed_at_rest_and_shown_only_once(engine, world, hooks, re
     for secret in (created["secret"], inbound["secret"]):
         assert secret not in everything and secret.removeprefix("whsec_") not in everything
     assert receiver.url not in everything
+
+
+# --- the command -------------------------------------------------------------------------------
+@pytest.mark.backends("sqlite")
+def test_the_command_creates_lists_rotates_disables_and_shows_attempts(engine, world, settings):
+    import os
+
+    env = {**os.environ, "FENGQIAO_DATABASE_URL": settings.database_url}
+    env["FENGQIAO_INSTANCE_PATH"] = str(settings.instance_path)
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "cli.main", "webhooks", *args]
+        return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+    created = run("create", "--url", "https://minzheng.example/hooks", "--event", "escalation.raised",
+                  "--department", "civil_affairs")  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.strip()
+    assert secret.startswith("whsec_") and "not shown again" in created.stderr
+    (subscription,) = webhooks.install(engine).subscriptions.listing()
+    listed = run("list")
+    assert subscription["id"] in listed.stdout and secret not in listed.stdout
+    rotated = run("rotate", subscription["id"], "--grace", "60")
+    assert rotated.returncode == 0 and rotated.stdout.strip().startswith("whsec_") and secret not in rotated.stdout
+    assert run("rotate", "--inbound", "health").returncode == 0
+    assert run("disable", subscription["id"]).returncode == 0
+    assert not webhooks.install(engine).subscriptions.get(subscription["id"])["active"]
+    assert run("attempts", subscription["id"]).returncode == 0
+    refused = run("create", "--url", "https://10.0.0.8/x", "--event", "task.created", "--name", "x")
+    assert refused.returncode == 1 and "field: url" in refused.stderr
+    assert len(webhooks.install(engine).subscriptions.listing()) == 1
