@@ -111,11 +111,13 @@ def throughput(rate: float, seconds: float, workers: int = 2) -> dict:
                 else:
                     time.sleep(0.001)
             deadline = time.monotonic() + 120
+            count = select(func.count()).where(NotificationDelivery.state == "delivered")
+            while time.monotonic() < deadline:
+                with engine.db.read() as scope:
+                    if scope.scalar(count) >= total:
+                        break
+                time.sleep(0.2)
             with engine.db.read() as scope:
-                count = select(func.count()).where(NotificationDelivery.state == "delivered")
-                while scope.scalar(count) < total and time.monotonic() < deadline:
-                    scope.rollback()
-                    time.sleep(0.2)
                 rows = scope.execute(
                     text(
                         "SELECT extract(epoch FROM d.delivered_at - o.occurred_at), "
