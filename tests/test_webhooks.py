@@ -157,7 +157,7 @@ def test_an_escalation_reaches_civil_affairs_and_its_signed_result_moves_the_cas
     assert request["body"]["type"] == "escalation.raised"
     assert request["body"]["data"]["business_key"] == case["business_key"]
     assert request["body"]["data"]["departments"] == ["civil_affairs"]
-    assert wait_until(lambda: receiver.replies() != [])
+    assert wait_until(lambda: receiver.replies() != [], timeout=60)
     (reply,) = receiver.replies()
     assert reply["status"] == 200, reply["answer"]
     assert [t["element_id"] for t in open_tasks(engine, case)] == ["feedback_to_resident"]
