@@ -310,6 +310,87 @@ def list_departments() -> None:
         click.echo(f"{dept['key']:<20} {dept['kind']:<8} {dept['name']}")
 
 
+@main.group(name="webhooks")
+def webhooks_group() -> None:
+    """Standard Webhooks subscriptions and departments' inbound secrets (secrets shown once)."""
+
+
+def _hooks():
+    import webhooks
+
+    return webhooks.install(_engine())
+
+
+@webhooks_group.command("list")
+@engine_errors
+def list_webhooks() -> None:
+    """Subscriptions, then the departments that have an inbound secret."""
+    hooks = _hooks()
+    for s in hooks.subscriptions.listing():
+        state = "active" if s["active"] else f"disabled ({s['disabled_reason'] or 'by an admin'})"
+        click.echo(f"{s['id']} {s['name']:<20} {s['hint']:<30} {state} events={','.join(s['events'])}")
+    for row in hooks.subscriptions.inbound_list():
+        click.echo(f"inbound secret: {row['department']} (set {row['updated_at']})")
+
+
+@webhooks_group.command("create")
+@click.option("--url", required=True, help="The receiver's https URL.")
+@click.option("--event", "events", multiple=True, required=True, help="An event type (repeat for more).")
+@click.option("--department", help="Key of the department whose events it hears.")
+@click.option("--name", help="An integration's name (every event of its types).")
+@engine_errors
+def create_webhook(url: str, events: tuple[str, ...], department: str | None, name: str | None) -> None:
+    """Subscribe a receiver; prints the signing secret once."""
+    data = {"url": url, "events": list(events), "department": department, "name": name}
+    found = _hooks().subscriptions.create(
+        {k: v for k, v in data.items() if v is not None}, Actor.system("fengqiao-cli")
+    )
+    click.echo(f"subscription {found['id']} ({found['name']}); store the secret now, it is not shown again:", err=True)
+    click.echo(found["secret"])
+
+
+@webhooks_group.command("rotate")
+@click.argument("subscription_id", required=False)
+@click.option("--inbound", "department", help="Rotate this department's inbound secret instead.")
+@click.option("--grace", type=int, default=None, help="Seconds the previous secret stays valid (default a day).")
+@engine_errors
+def rotate_webhook(subscription_id: str | None, department: str | None, grace: int | None) -> None:
+    """A new secret for a subscription, or (--inbound DEPT) a department's inbound secret; shown once."""
+    hooks, actor = _hooks(), Actor.system("fengqiao-cli")
+    if department:
+        found = hooks.subscriptions.inbound_rotate(department, actor, grace)
+    elif subscription_id:
+        found = hooks.subscriptions.rotate(subscription_id, actor, grace)
+    else:
+        raise click.UsageError("name a subscription id or --inbound DEPARTMENT")
+    click.echo("new secret; store it now, it is not shown again:", err=True)
+    click.echo(found["secret"])
+
+
+@webhooks_group.command("disable")
+@click.argument("subscription_id")
+@engine_errors
+def disable_webhook(subscription_id: str) -> None:
+    """Stop sending to a subscription (its pending deliveries fail)."""
+    _hooks().subscriptions.update(subscription_id, {"active": False}, Actor.system("fengqiao-cli"))
+    click.echo(f"subscription {subscription_id} disabled")
+
+
+@webhooks_group.command("attempts")
+@click.argument("subscription_id", required=False)
+@click.option("--event", "event_id", help="One event's deliveries, by its webhook-id.")
+@engine_errors
+def webhook_attempts(subscription_id: str | None, event_id: str | None) -> None:
+    """Deliveries with every attempt, for a subscription or an event."""
+    if not subscription_id and not event_id:
+        raise click.UsageError("name a subscription id or --event WEBHOOK_ID")
+    for d in _hooks().webhook_deliveries(subscription_id=subscription_id, event_id=event_id):
+        click.echo(f"{d['id']:<8} {d['webhook_id']} {d['event_type']:<24} {d['state']:<10} attempts={d['attempts']}")
+        for a in d["attempt_log"]:
+            outcome = "ok" if a["ok"] else "failed"
+            click.echo(f"         {a['at']} {outcome:<6} {a['status_code']} {a['duration_ms']} ms {a['error'] or ''}")
+
+
 @main.command()
 @engine_errors
 def demo() -> None:

@@ -224,3 +224,7 @@ class WorkflowFailed(EngineError):
 
 class AttachmentNotFound(NotFound):
     code = "attachment_not_found"
+
+
+class SubscriptionNotFound(NotFound):
+    code = "subscription_not_found"

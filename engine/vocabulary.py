@@ -174,6 +174,11 @@ class Event(StrEnum):
     EXTERNAL_TASK_LOCK_EXTENDED = "external_task.lock_extended"
     EXTERNAL_TASK_BPMN_ERROR = "external_task.bpmn_error"
     EXTERNAL_TASK_CANCELLED = "external_task.cancelled"
+    WEBHOOK_SUBSCRIPTION_CREATED = "webhook_subscription.created"  # issue 18: audit of the admin's changes
+    WEBHOOK_SUBSCRIPTION_UPDATED = "webhook_subscription.updated"
+    WEBHOOK_SUBSCRIPTION_DELETED = "webhook_subscription.deleted"
+    WEBHOOK_SECRET_ROTATED = "webhook_secret.rotated"
+    WEBHOOK_INBOUND_SECRET_SET = "webhook_inbound_secret.set"
 
     @staticmethod
     def raised(kind: str) -> str:

@@ -36,6 +36,7 @@ from . import (
     pages,
     signals,
     tasks,
+    webhook_api,
 )
 from .openapi import OpenApi
 
@@ -52,6 +53,7 @@ BLUEPRINTS = (
     incidents.bp,
     admin.bp,
     notifications.bp,
+    webhook_api.bp,
     collaboration.bp,
     copies.bp,
     external_tasks.bp,

@@ -31,7 +31,8 @@ from .masking import mask_value
 CASE_ROLES = (Role.OFFICER, Role.LIAISON, Role.SUPERVISOR)
 HUMANS = USER_ROLES
 EVERYONE = (*HUMANS, Role.SYSTEM)
-PUBLIC = frozenset({"auth.login", "health.healthz", "health.openapi", "static"})
+# webhooks.receive authenticates by its Standard Webhooks signature (web/webhooks.py), not a token
+PUBLIC = frozenset({"auth.login", "health.healthz", "health.openapi", "static", "webhooks.receive"})
 
 ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "auth.logout": EVERYONE,
@@ -123,6 +124,18 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "notifications.list_deliveries": (Role.ADMIN,),
     "notifications.get_delivery": (Role.ADMIN,),
     "notifications.resend_delivery": (Role.ADMIN,),
+    # issue 18: Standard Webhooks subscriptions and inbound secrets
+    "webhooks.list_subscriptions": (Role.ADMIN,),
+    "webhooks.create_subscription": (Role.ADMIN,),
+    "webhooks.get_subscription": (Role.ADMIN,),
+    "webhooks.update_subscription": (Role.ADMIN,),
+    "webhooks.delete_subscription": (Role.ADMIN,),
+    "webhooks.rotate_secret": (Role.ADMIN,),
+    "webhooks.subscription_deliveries": (Role.ADMIN,),
+    "webhooks.event_deliveries": (Role.ADMIN,),
+    "webhooks.resend": (Role.ADMIN,),
+    "webhooks.list_inbound_secrets": (Role.ADMIN,),
+    "webhooks.rotate_inbound_secret": (Role.ADMIN,),
 }
 
 # Pages (web/pages) take the roles of the API operation they show or perform: one rule for both.
@@ -177,6 +190,14 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages.notifications.remove": ENDPOINT_ROLES["notifications.delete_my_channel"],
     "pages.notifications.deliveries": ENDPOINT_ROLES["notifications.list_deliveries"],
     "pages.notifications.resend": ENDPOINT_ROLES["notifications.resend_delivery"],
+    # issue 18: /admin/webhooks
+    "pages.webhooks.show": ENDPOINT_ROLES["webhooks.list_subscriptions"],
+    "pages.webhooks.create": ENDPOINT_ROLES["webhooks.create_subscription"],
+    "pages.webhooks.toggle": ENDPOINT_ROLES["webhooks.update_subscription"],
+    "pages.webhooks.rotate": ENDPOINT_ROLES["webhooks.rotate_secret"],
+    "pages.webhooks.inbound": ENDPOINT_ROLES["webhooks.rotate_inbound_secret"],
+    "pages.webhooks.attempts": ENDPOINT_ROLES["webhooks.subscription_deliveries"],
+    "pages.webhooks.resend": ENDPOINT_ROLES["webhooks.resend"],
     # the admin console (issue 17): admins only, like the definitions API it drives
     "pages.admin.definitions": ENDPOINT_ROLES["definitions.versions"],
     "pages.admin.versions": ENDPOINT_ROLES["definitions.versions"],

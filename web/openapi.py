@@ -1418,6 +1418,170 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     ),
 }
 
+
+# --- Standard Webhooks (issue 18, web/webhooks.py, docs/webhooks.md) ----------------------------
+from webhooks.events import TYPES as WEBHOOK_TYPES  # noqa: E402
+
+WEBHOOK_SUBSCRIPTION = all_required(
+    {
+        "id": UUID,
+        "name": STR,
+        "department": nullable(STR),
+        "hint": STR,
+        "events": array(STR),
+        "active": BOOL,
+        "consecutive_failures": INT,
+        "disabled_reason": nullable(STR),
+        "previous_secret_until": nullable(TIME),
+        "created_at": TIME,
+        "updated_at": TIME,
+    }
+)
+WEBHOOK_ATTEMPT = all_required(
+    {"at": TIME, "ok": BOOL, "status_code": nullable(INT), "duration_ms": INT, "error": nullable(STR)}
+)
+WEBHOOK_DELIVERY = all_required(
+    {
+        "id": INT,
+        "webhook_id": STR,
+        "event_type": STR,
+        "instance_id": nullable(STR),
+        "task_id": nullable(STR),
+        "subscription": all_required({"id": UUID, "name": STR, "active": BOOL}),
+        "state": enum(DeliveryState),
+        "attempts": INT,
+        "next_attempt_at": nullable(TIME),
+        "last_error": nullable(STR),
+        "created_at": TIME,
+        "delivered_at": nullable(TIME),
+        "attempt_log": array(WEBHOOK_ATTEMPT),
+    }
+)
+INBOUND_SECRET = all_required(
+    {"department": STR, "previous_secret_until": nullable(TIME), "created_at": TIME, "updated_at": TIME}
+)
+RESPONSE_SCHEMAS.update(
+    {
+        "WebhookSubscription": WEBHOOK_SUBSCRIPTION,
+        "WebhookSubscriptionCreated": obj(
+            {**WEBHOOK_SUBSCRIPTION["properties"], "secret": STR},
+            [*WEBHOOK_SUBSCRIPTION["required"], "secret"],
+            description="`secret` (whsec_...) is shown here once",
+        ),
+        "WebhookSubscriptionList": all_required({"items": array(ref("WebhookSubscription"))}),
+        "WebhookDelivery": WEBHOOK_DELIVERY,
+        "WebhookDeliveryList": all_required({"items": array(ref("WebhookDelivery"))}),
+        "InboundSecret": INBOUND_SECRET,
+        "InboundSecretCreated": obj(
+            {**INBOUND_SECRET["properties"], "secret": STR}, [*INBOUND_SECRET["required"], "secret"]
+        ),
+        "InboundSecretList": all_required({"items": array(ref("InboundSecret"))}),
+        "InboundResult": all_required(
+            {"instance_id": STR, "business_key": nullable(STR), "status": nullable(STR), "replayed": BOOL}
+        ),
+    }
+)
+WEBHOOK_URL = {"type": "string", "minLength": 1, "maxLength": 2000}
+WEBHOOK_EVENTS = array(enum(WEBHOOK_TYPES), minItems=1, maxItems=len(WEBHOOK_TYPES))
+GRACE = {"type": "integer", "minimum": 0, "maximum": 7 * 86400}
+REQUEST_SCHEMAS.update(
+    {
+        "CreateWebhookSubscription": obj(
+            {
+                "url": WEBHOOK_URL,
+                "events": WEBHOOK_EVENTS,
+                "department": KEY,
+                "name": {"type": "string", "minLength": 1, "maxLength": 100},
+            },
+            ["url", "events"],
+            closed=True,
+            description="A department's subscription (events concerning it) or an integration's by `name` "
+            "(every event of its types). Private, loopback and link-local URLs are refused unless allow-listed.",
+            examples=[
+                {
+                    "department": "civil_affairs",
+                    "url": "https://minzheng.example/hooks",
+                    "events": ["escalation.raised"],
+                }
+            ],
+        ),
+        "UpdateWebhookSubscription": obj(
+            {"url": WEBHOOK_URL, "events": WEBHOOK_EVENTS, "active": BOOL}, closed=True, minProperties=1
+        ),
+        "RotateSecret": obj({"grace_seconds": GRACE}, closed=True),
+    }
+)
+WEBHOOK_ADMIN_ERRORS = (*JSON_ERRORS, 404)
+OPERATIONS.update(
+    {
+        "webhooks.list_subscriptions": op(
+            "Webhook subscriptions (admin)", "webhooks", (200, "WebhookSubscriptionList")
+        ),
+        "webhooks.create_subscription": op(
+            "Subscribe a department's or an integration's system to events; the secret is shown once",
+            "webhooks",
+            (201, "WebhookSubscriptionCreated"),
+            errors=WEBHOOK_ADMIN_ERRORS,
+            body="CreateWebhookSubscription",
+        ),
+        "webhooks.get_subscription": op("A webhook subscription (admin)", "webhooks", (200, "WebhookSubscription")),
+        "webhooks.update_subscription": op(
+            "Change, pause or re-enable a subscription (admin)",
+            "webhooks",
+            (200, "WebhookSubscription"),
+            errors=WEBHOOK_ADMIN_ERRORS,
+            body="UpdateWebhookSubscription",
+        ),
+        "webhooks.delete_subscription": op("Remove a subscription (admin)", "webhooks", (204, None)),
+        "webhooks.rotate_secret": op(
+            "A new signing secret, shown once; the previous one also signs for `grace_seconds` (default a day)",
+            "webhooks",
+            (200, "WebhookSubscriptionCreated"),
+            errors=WEBHOOK_ADMIN_ERRORS,
+            body="RotateSecret",
+        ),
+        "webhooks.subscription_deliveries": op(
+            "A subscription's deliveries with every attempt, newest first (admin)",
+            "webhooks",
+            (200, "WebhookDeliveryList"),
+            params=[query("limit", LIMIT, "at most (1-200)")],
+        ),
+        "webhooks.event_deliveries": op(
+            "One event's deliveries (by webhook-id) with every attempt (admin)",
+            "webhooks",
+            (200, "WebhookDeliveryList"),
+        ),
+        "webhooks.resend": op(
+            "Send a webhook delivery again now, same webhook-id, fresh retries (admin)",
+            "webhooks",
+            (200, "WebhookDelivery"),
+            errors=WEBHOOK_ADMIN_ERRORS,
+        ),
+        "webhooks.list_inbound_secrets": op(
+            "Departments that may post signed results (admin; secrets are never shown again)",
+            "webhooks",
+            (200, "InboundSecretList"),
+        ),
+        "webhooks.rotate_inbound_secret": op(
+            "Set or rotate a department's inbound secret, shown once (admin)",
+            "webhooks",
+            (200, "InboundSecretCreated"),
+            errors=WEBHOOK_ADMIN_ERRORS,
+            body="RotateSecret",
+        ),
+        "webhooks.receive": op(
+            "A department's system reports its result for a case, signed per Standard Webhooks",
+            "webhooks",
+            (200, "InboundResult"),
+            errors=(400, 401, 404, 409, 413, 422),
+            description="No bearer token: the request is authenticated by `webhook-id`, `webhook-timestamp` "
+            "and `webhook-signature` under the department's inbound secret, checked before anything else "
+            '(401). Body: `{"business_key"|"instance_id", "payload"}` (the department_result form). '
+            "A replay of a webhook-id answers 200 with `replayed: true` and changes nothing.",
+        ),
+    }
+)
+
 STATUS_TEXT = {
     400: "Malformed request: not JSON, bad query parameters",
     401: "No token, or an expired or revoked one",
@@ -1518,6 +1682,7 @@ class OpenApi:
                     "external-tasks",
                     "admin",
                     "notifications",
+                    "webhooks",
                     "collaboration",
                     "copies",
                     "health",

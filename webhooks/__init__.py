@@ -21,12 +21,21 @@ from sqlalchemy import and_, or_, select
 
 from engine.audit import record
 from engine.errors import DeliveryNotFound
-from engine.store.models import DeliveryAttempt, Department, NotificationChannel, NotificationDelivery, User
+from engine.store.models import (
+    DeliveryAttempt,
+    Department,
+    NotificationChannel,
+    NotificationDelivery,
+    User,
+    WebhookSubscription,
+)
 from engine.vocabulary import DeliveryState, Event
 
 from .channels import ChannelService, Owner
 from .delivery import FAILING_AFTER, Deliverer
+from .outbound import WebhookRelay
 from .relay import Relay
+from .subscriptions import SubscriptionService
 
 if TYPE_CHECKING:
     from engine import Engine
@@ -45,7 +54,9 @@ class Notifications:
         self.ctx = ctx
         self.channels = ChannelService(ctx)
         self.relay = Relay(ctx)
-        self.deliverer = Deliverer(ctx, self.channels)
+        self.subscriptions = SubscriptionService(ctx)  # issue 18: Standard Webhooks on the same core
+        self.webhook_relay = WebhookRelay(ctx)
+        self.deliverer = Deliverer(ctx, self.channels, self.subscriptions)
         self._busy = threading.Lock()
 
     def background_sweep(self) -> None:
@@ -67,7 +78,7 @@ class Notifications:
     # --- the sweep duty --------------------------------------------------------------------------
     def sweep(self) -> int:
         """Relay new events, then send what is due (or hand it to RQ); returns attempts made here."""
-        created = self.relay.run_once()
+        created = self.relay.run_once() + self.webhook_relay.run_once()
         if self._redis():
             self.schedule(created)
             return self.deliverer.deliver_due(overdue=LOST_JOB_GRACE)
@@ -138,10 +149,14 @@ class Notifications:
 
     def resend(self, delivery_id: int, actor: Actor) -> dict[str, Any]:
         """Due now with a fresh round of attempts (its attempt rows stay); re-enables nothing."""
+        self._reset(delivery_id, actor, webhook=False)
+        return self.get_delivery(delivery_id)
+
+    def _reset(self, delivery_id: int, actor: Actor, webhook: bool) -> None:
         now = self.ctx.clock.now()
         with self.ctx.db.transaction() as scope:
             delivery = scope.get(NotificationDelivery, delivery_id)
-            if delivery is None:
+            if delivery is None or (delivery.subscription_id is not None) != webhook:
                 raise DeliveryNotFound("no such delivery")
             delivery.state, delivery.attempts = DeliveryState.PENDING, 0
             delivery.next_attempt_at, delivery.locked_until, delivery.delivered_at = now, None, None
@@ -152,10 +167,55 @@ class Notifications:
                 Event.DELIVERY_RESENT,
                 instance_id=delivery.instance_id,
                 task_id=delivery.task_id,
-                details={"delivery_id": delivery.id, "channel_id": delivery.channel_id},
+                details={
+                    "delivery_id": delivery.id,
+                    "channel_id": delivery.channel_id,
+                    "subscription_id": delivery.subscription_id,
+                },
             )
         self.schedule([delivery_id])
-        return self.get_delivery(delivery_id)
+
+    # --- webhook deliveries (issue 18) -------------------------------------------------------------
+    def webhook_deliveries(
+        self, subscription_id: str | None = None, event_id: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """A subscription's deliveries, or one event's, newest first, each with its attempts."""
+        with self.ctx.db.read() as scope:
+            query = select(NotificationDelivery, WebhookSubscription).join(
+                WebhookSubscription, WebhookSubscription.id == NotificationDelivery.subscription_id
+            )
+            if subscription_id is not None:
+                if scope.get(WebhookSubscription, subscription_id) is None:
+                    self.subscriptions.get(subscription_id)  # raises SubscriptionNotFound
+                query = query.where(NotificationDelivery.subscription_id == subscription_id)
+            if event_id is not None:
+                query = query.where(NotificationDelivery.event_id == event_id)
+            rows = scope.execute(query.order_by(NotificationDelivery.id.desc()).limit(limit)).all()
+            attempts: dict[int, list[dict[str, Any]]] = {d.id: [] for d, _ in rows}
+            if attempts:
+                for attempt in scope.scalars(
+                    select(DeliveryAttempt)
+                    .where(DeliveryAttempt.delivery_id.in_(list(attempts)))
+                    .order_by(DeliveryAttempt.id)
+                ):
+                    attempts[attempt.delivery_id].append(attempt_view(attempt))
+            return [webhook_delivery_view(d, s, attempts[d.id]) for d, s in rows]
+
+    def webhook_delivery(self, delivery_id: int) -> dict[str, Any]:
+        with self.ctx.db.read() as scope:
+            delivery = scope.get(NotificationDelivery, delivery_id)
+            if delivery is None or delivery.subscription_id is None:
+                raise DeliveryNotFound("no such delivery")
+            subscription = scope.get(WebhookSubscription, delivery.subscription_id)
+            attempts = scope.scalars(
+                select(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery_id).order_by(DeliveryAttempt.id)
+            )
+            return webhook_delivery_view(delivery, subscription, [attempt_view(a) for a in attempts])
+
+    def resend_webhook(self, delivery_id: int, actor: Actor) -> dict[str, Any]:
+        """Due now with a fresh round of attempts and the same webhook-id; re-enables nothing."""
+        self._reset(delivery_id, actor, webhook=True)
+        return self.webhook_delivery(delivery_id)
 
 
 def delivery_view(
@@ -183,6 +243,26 @@ def delivery_view(
             "consecutive_failures": channel.consecutive_failures,
             "disabled_reason": channel.disabled_reason,
         },
+    }
+
+
+def webhook_delivery_view(
+    delivery: NotificationDelivery, subscription: WebhookSubscription, attempts: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "id": delivery.id,
+        "webhook_id": delivery.event_id,
+        "event_type": delivery.event_type,
+        "instance_id": delivery.instance_id,
+        "task_id": delivery.task_id,
+        "subscription": {"id": subscription.id, "name": subscription.name, "active": subscription.active},
+        "state": delivery.state,
+        "attempts": delivery.attempts,
+        "next_attempt_at": delivery.next_attempt_at.isoformat() if delivery.state == DeliveryState.PENDING else None,
+        "last_error": delivery.last_error,
+        "created_at": delivery.created_at.isoformat(),
+        "delivered_at": delivery.delivered_at.isoformat() if delivery.delivered_at else None,
+        "attempt_log": attempts,
     }
 
 

@@ -16,15 +16,18 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import literal_column, select, update
 
-from engine.store.models import DeliveryAttempt, NotificationChannel, NotificationDelivery
+from engine.store.models import DeliveryAttempt, NotificationChannel, NotificationDelivery, WebhookSubscription
 from engine.vocabulary import ChannelKind, DeliveryState
 
-from . import formats, transport
+from . import formats, outbound, transport
 
 if TYPE_CHECKING:
     from engine import Engine
 
     from .channels import ChannelService
+    from .subscriptions import SubscriptionService
+
+Target = NotificationChannel | WebhookSubscription  # a delivery goes to a channel or a subscription (issue 18)
 
 # delays before the 2nd, 3rd, ... attempt: 1 min x 3^n, at most 20 h; 11 attempts span ~3 days (78 h)
 BACKOFF = [timedelta(seconds=min(60 * 3**n, 20 * 3600)) for n in range(10)]
@@ -45,9 +48,10 @@ def next_delay(attempts: int, retry_after: float | None, rng: random.Random | No
 
 
 class Deliverer:
-    def __init__(self, ctx: Engine, channels: ChannelService):
+    def __init__(self, ctx: Engine, channels: ChannelService, subscriptions: SubscriptionService):
         self.ctx = ctx
         self.channels = channels
+        self.subscriptions = subscriptions
 
     @property
     def lease(self) -> timedelta:
@@ -73,14 +77,16 @@ class Deliverer:
         claimed = self._claim(delivery_id)
         if claimed is None:
             return "skipped"
-        channel, message, attempts = claimed
+        channel, message, attempts, event_id = claimed
         if not channel.active:
             outcome = transport.Outcome(False, error=f"channel disabled: {channel.disabled_reason or 'by its owner'}")
+        elif isinstance(channel, WebhookSubscription):
+            outcome = outbound.send(self.ctx, self.subscriptions, channel, event_id, message)
         else:
             outcome = self._send(channel, message)
-        return self._record(delivery_id, channel.id, attempts, outcome)
+        return self._record(delivery_id, channel, attempts, outcome)
 
-    def _claim(self, delivery_id: int) -> tuple[NotificationChannel, dict[str, Any], int] | None:
+    def _claim(self, delivery_id: int) -> tuple[Target, dict[str, Any], int, str] | None:
         now = self.ctx.clock.now()
         with self.ctx.db.transaction() as scope:
             taken = scope.execute(
@@ -97,9 +103,9 @@ class Deliverer:
             if taken.rowcount != 1:
                 return None
             delivery = scope.get(NotificationDelivery, delivery_id)
-            channel = scope.get(NotificationChannel, delivery.channel_id)
+            channel = _target(scope, delivery)
             scope.expunge(channel)
-            return channel, dict(delivery.message), delivery.attempts
+            return channel, dict(delivery.message), delivery.attempts, delivery.event_id
 
     def _send(self, channel: NotificationChannel, message: dict[str, Any]) -> transport.Outcome:
         settings = self.ctx.settings
@@ -119,7 +125,8 @@ class Deliverer:
             url, body, settings.notify_allow_hosts, settings.notify_timeout_seconds, app_errors=True
         )
 
-    def _record(self, delivery_id: int, channel_id: str, attempts: int, outcome: transport.Outcome) -> str:
+    def _record(self, delivery_id: int, target: Target | str, attempts: int, outcome: transport.Outcome) -> str:
+        """Record one attempt; `target` is the claimed channel or subscription (a bare id: a channel's)."""
         now = self.ctx.clock.now()
         attempts += 1
         with self.ctx.db.transaction() as scope:
@@ -134,7 +141,10 @@ class Deliverer:
                 )
             )
             delivery = scope.get(NotificationDelivery, delivery_id)
-            channel = scope.get(NotificationChannel, channel_id)
+            if isinstance(target, str):
+                channel = scope.get(NotificationChannel, target)
+            else:
+                channel = scope.get(type(target), target.id)
             delivery.attempts, delivery.locked_until = attempts, None
             if outcome.ok:
                 delivery.state, delivery.delivered_at, delivery.last_error = DeliveryState.DELIVERED, now, None
@@ -146,8 +156,15 @@ class Deliverer:
                 channel.consecutive_failures += 1
                 if outcome.gone:
                     channel.active, channel.disabled_reason = False, "the receiver answered 410 Gone"
+                    channel.updated_at = now
             if outcome.gone or attempts >= MAX_ATTEMPTS or (channel is not None and not channel.active):
                 delivery.state = DeliveryState.FAILED
                 return "failed"
             delivery.next_attempt_at = now + next_delay(attempts, outcome.retry_after)
             return "retry"
+
+
+def _target(scope, delivery: NotificationDelivery) -> Target:
+    if delivery.subscription_id is not None:
+        return scope.get(WebhookSubscription, delivery.subscription_id)
+    return scope.get(NotificationChannel, delivery.channel_id)

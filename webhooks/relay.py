@@ -50,7 +50,6 @@ class Relay:
         if not self.pending():
             return []
         now = self.ctx.clock.now()
-        created: list[NotificationDelivery] = []
         with self.ctx.db.transaction() as scope:
             cursor = self._cursor(scope, now)
             events = list(
@@ -67,15 +66,21 @@ class Relay:
                 expected = event.id + 1
             if not ready:
                 return []
-            concerned = [e for e in ready if e.type in routing.NOTIFIABLE and now - e.occurred_at < MAX_AGE]
-            tasks = self._tasks(scope, {e.task_id for e in concerned if e.task_id})
-            stations = self._stations(scope, {t.station_id for t in tasks.values() if t.station_id})
-            for event in concerned:
-                created += self._deliveries(scope, event, tasks.get(event.task_id or ""), stations, now)
+            created = self.route(scope, [e for e in ready if now - e.occurred_at < MAX_AGE], now)
             cursor.last_id, cursor.updated_at = ready[-1].id, now
             scope.add_all(created)
             scope.flush()
             return [d.id for d in created]
+
+    def route(self, scope, events: list[OutboxEvent], now) -> list[NotificationDelivery]:
+        """The deliveries these events make (the channels' routing; webhooks/outbound.py has its own)."""
+        created: list[NotificationDelivery] = []
+        concerned = [e for e in events if e.type in routing.NOTIFIABLE]
+        tasks = self._tasks(scope, {e.task_id for e in concerned if e.task_id})
+        stations = self._stations(scope, {t.station_id for t in tasks.values() if t.station_id})
+        for event in concerned:
+            created += self._deliveries(scope, event, tasks.get(event.task_id or ""), stations, now)
+        return created
 
     def _deliveries(self, scope, event: OutboxEvent, task: HumanTask | None, stations, now) -> list[Any]:
         rule = routing.NOTIFIABLE[event.type]

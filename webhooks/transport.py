@@ -53,15 +53,24 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
         self.sock = socket.create_connection((self._address, self.port), self.timeout)
 
 
-def post_json(url: str, body: bytes, allow: tuple[str, ...], timeout: float, app_errors: bool) -> Outcome:
+def post_json(
+    url: str,
+    body: bytes,
+    allow: tuple[str, ...],
+    timeout: float,
+    app_errors: bool,
+    headers: dict[str, str] | None = None,
+) -> Outcome:
     """POST `body`; 2xx is success, and for the chat robots also `errcode == 0` in the answer."""
     started = time.monotonic()
-    outcome = _post(url, body, allow, timeout, app_errors)
+    outcome = _post(url, body, allow, timeout, app_errors, headers or {})
     outcome.duration_ms = int((time.monotonic() - started) * 1000)
     return outcome
 
 
-def _post(url: str, body: bytes, allow: tuple[str, ...], timeout: float, app_errors: bool) -> Outcome:
+def _post(
+    url: str, body: bytes, allow: tuple[str, ...], timeout: float, app_errors: bool, extra: dict[str, str]
+) -> Outcome:
     try:
         parts = safety.parse_url(url, allow)
     except Exception as exc:  # saved before the rules tightened
@@ -80,7 +89,7 @@ def _post(url: str, body: bytes, allow: tuple[str, ...], timeout: float, app_err
             "POST",
             path,
             body=body,
-            headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "fengqiao-notify"},
+            headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "fengqiao-notify", **extra},
         )
         response = connection.getresponse()
         answer = response.read(MAX_RESPONSE)

@@ -581,6 +581,54 @@ class NotificationChannel(Base):
     updated_at: Mapped[datetime]
 
 
+class WebhookSubscription(Base):
+    """A department's or an integration's system told about events in the Standard Webhooks format.
+
+    The target URL and the signing secrets (`whsec_…`, the previous one kept until `previous_until`
+    during a rotation) are sealed with the vault; `hint` (the host) is what lists show (issue 18).
+    """
+
+    __tablename__ = "webhook_subscriptions"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"), index=True)
+    hint: Mapped[str] = mapped_column(String(200))
+    key_id: Mapped[str] = mapped_column(String(32))
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    previous_until: Mapped[datetime | None]
+    events: Mapped[list[Any]]  # webhook event types wanted
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class WebhookInboundSecret(Base):
+    """The secret a department's system signs its results with (sealed; the previous one until
+    `previous_until` during a rotation)."""
+
+    __tablename__ = "webhook_inbound_secrets"
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id", ondelete="CASCADE"), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(32))
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    previous_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class WebhookReceipt(Base):
+    """An inbound result taken: (department, webhook-id), written with its effect, so a replay changes nothing."""
+
+    __tablename__ = "webhook_receipts"
+    department: Mapped[str] = mapped_column(String(64), primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(String(36))
+    received_at: Mapped[datetime]
+
+
 class NotificationDelivery(Base):
     """One event for one channel: retried until delivered or given up; each try is a DeliveryAttempt."""
 
@@ -596,9 +644,16 @@ class NotificationDelivery(Base):
         ),
         Index("ix_deliveries_state", "state", "attempts", "id"),
         Index("ix_deliveries_channel", "channel_id", "id"),
+        # issue 18: a delivery to a webhook subscription instead of a channel; attempts per event
+        UniqueConstraint("event_id", "subscription_id", name="uq_deliveries_event_subscription"),
+        Index("ix_deliveries_subscription", "subscription_id", "id"),
+        Index("ix_deliveries_event", "event_id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    channel_id: Mapped[str] = mapped_column(ForeignKey("notification_channels.id", ondelete="CASCADE"))
+    channel_id: Mapped[str | None] = mapped_column(ForeignKey("notification_channels.id", ondelete="CASCADE"))
+    subscription_id: Mapped[str | None] = mapped_column(
+        ForeignKey("webhook_subscriptions.id", ondelete="CASCADE", name="fk_deliveries_subscription")
+    )
     event_id: Mapped[str] = mapped_column(String(36))
     event_type: Mapped[str] = mapped_column(String(64))
     instance_id: Mapped[str | None] = mapped_column(String(36))

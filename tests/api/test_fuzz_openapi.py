@@ -65,6 +65,8 @@ def known(api, engine) -> dict[str, str | int]:
         "phrase_id": wang.post("/phrases", {"text": "已电话联系当事人"}).json["id"],
         "copy_id": engine.copies.list_for(engine.identity.actor("chen"))[0]["id"],
         "view_id": wang.post("/saved-views", {"name": "超时", "filters": {"sla_state": "breached"}}).json["id"],
+        "subscription_id": "6f9619ff-8b86-4011-b42d-00c04fc964ff",  # webhooks (issue 18): the documented 404
+        "event_id": "6f9619ff-8b86-4011-b42d-00c04fc964ff",
     }  # no incident or delivery exists: the documented 404
 
 

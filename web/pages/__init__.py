@@ -37,6 +37,7 @@ from . import (
     phrases,
     record,
     tasks,
+    webhooks,
 )
 from . import session as browser_session
 from .formatting import register_filters
@@ -83,6 +84,7 @@ for child in (
     notifications.bp,
     copies.bp,
     admin.bp,
+    webhooks.bp,
 ):
     bp.register_blueprint(child)
 csrf = CSRFProtect()

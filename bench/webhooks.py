@@ -1,0 +1,322 @@
+"""Webhook deliveries: sustained rate and latency from commit with two workers, and the relay's cost
+against the size of the delivery history (issue 18; figures in docs/benchmarks.md).
+
+    python -m bench.webhooks [--rate 250] [--seconds 10] [--history 1000000]
+
+Throughput and latency: PostgreSQL and Redis, two `fengqiao worker` processes (RQ worker + sweeper
+each), a receiver process on loopback answering 204, one integration subscription. Events are
+committed to the outbox one per transaction at `rate` per second (what units of work do); latency is
+`delivered_at - occurred_at` (both the real clock). The relay's cost: one relay batch (200 events)
+and the deliverer's due query, timed with 1k and with `history` delivered rows already in the table
+(made by INSERT ... SELECT generate_series).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from sqlalchemy import func, select, text
+
+from . import common
+
+DATABASE = common.PG_DATABASE + "_webhooks"
+
+
+def receiver(port: int) -> None:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):  # noqa: N802 - the stdlib's name
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _emit(engine, count: int) -> None:
+    from engine.store.models import OutboxEvent
+
+    with engine.db.transaction() as scope:
+        for _ in range(count):
+            scope.add(
+                OutboxEvent(
+                    event_id=str(uuid.uuid4()),
+                    type="task.created",
+                    occurred_at=datetime.now(UTC),
+                    instance_id=str(uuid.uuid4()),
+                    task_id=None,
+                    payload={"business_key": "JF-BENCH", "element_id": "assess_case"},
+                    published_at=None,
+                )
+            )
+
+
+def throughput(rate: float, seconds: float, workers: int = 2) -> dict:
+    from redis import Redis
+
+    import webhooks
+    from engine.identity import Actor
+    from engine.store.models import NotificationDelivery
+
+    Redis.from_url(common.REDIS_URL).flushdb()
+    port = _free_port()
+    answering = subprocess.Popen([sys.executable, "-m", "bench.webhooks", "--receiver", str(port)], cwd=common.ROOT)
+    with common.workdir() as tmp:
+        url = common.fresh_pg(DATABASE)
+        extra = {"FENGQIAO_NOTIFY_ALLOW_HOSTS": "127.0.0.1", "FENGQIAO_SWEEP_INTERVAL": "0.1"}
+        engine = common.make_engine(url, tmp / "instance", **extra)
+        hooks = webhooks.install(engine)
+        hooks.subscriptions.create(
+            {"name": "bench", "url": f"http://127.0.0.1:{port}/hooks", "events": ["task.created"]}, Actor.system()
+        )
+        env = common.env_for(url, tmp / "instance", common.REDIS_URL, **extra)
+        started = [
+            subprocess.Popen(
+                [sys.executable, "-m", "cli.main", "worker"],
+                cwd=common.ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(workers)
+        ]
+        try:
+            time.sleep(4)  # the workers are up and idle
+            total, begin = 0, time.perf_counter()
+            while (elapsed := time.perf_counter() - begin) < seconds:
+                due = int(elapsed * rate) + 1 - total
+                if due > 0:
+                    _emit(engine, 1)
+                    total += 1
+                else:
+                    time.sleep(0.001)
+            deadline = time.monotonic() + 120
+            count = select(func.count()).where(NotificationDelivery.state == "delivered")
+            while time.monotonic() < deadline:
+                with engine.db.read() as scope:
+                    if scope.scalar(count) >= total:
+                        break
+                time.sleep(0.2)
+            with engine.db.read() as scope:
+                rows = scope.execute(
+                    text(
+                        "SELECT extract(epoch FROM d.delivered_at - o.occurred_at), "
+                        "extract(epoch FROM d.delivered_at), extract(epoch FROM o.occurred_at) "
+                        "FROM notification_deliveries d JOIN outbox o ON o.event_id = d.event_id "
+                        "WHERE d.state = 'delivered'"
+                    )
+                ).all()
+        finally:
+            for worker in started:
+                worker.terminate()
+            for worker in started:
+                try:
+                    worker.wait(30)
+                except subprocess.TimeoutExpired:  # an RQ worker busy with a job: stop it hard
+                    worker.kill()
+                    worker.wait(10)
+            answering.terminate()
+            engine.close()
+            common.drop_pg(DATABASE)
+    latencies = [float(r[0]) for r in rows]
+    span = max(float(r[1]) for r in rows) - min(float(r[2]) for r in rows) if rows else 0
+    return {
+        "events": total,
+        "offered_rate": rate,
+        "delivered": len(rows),
+        "deliveries_per_second": len(rows) / span if span else 0,
+        "latency_seconds": {
+            "p50": common.percentile(latencies, 50) if latencies else None,
+            "p99": common.percentile(latencies, 99) if latencies else None,
+            "max": max(latencies) if latencies else None,
+        },
+        "workers": workers,
+    }
+
+
+def relay_cost(history: int, batch: int = 200, rounds: int = 5) -> dict:
+    import webhooks
+    from engine.identity import Actor
+
+    out = {}
+    with common.workdir() as tmp:
+        url = common.fresh_pg(DATABASE)
+        engine = common.make_engine(url, tmp / "instance", FENGQIAO_NOTIFY_ALLOW_HOSTS="127.0.0.1")
+        hooks = webhooks.install(engine)
+        created = hooks.subscriptions.create(
+            {"name": "bench", "url": "http://127.0.0.1:9/hooks", "events": ["task.created"]}, Actor.system()
+        )
+        try:
+            hooks.webhook_relay.run_once()  # the events of the set-up (deploy) are read past first
+            done = 0
+            for size in (1000, history):
+                with engine.db.transaction() as scope:
+                    scope.execute(
+                        text(
+                            "INSERT INTO notification_deliveries (subscription_id, event_id, event_type, message, "
+                            "state, attempts, next_attempt_at, created_at, delivered_at) "
+                            "SELECT :sub, gen_random_uuid()::text, 'task.created', '{}', 'delivered', 1, now(), "
+                            "now(), now() FROM generate_series(1, :n)"
+                        ),
+                        {"sub": created["id"], "n": size - done},
+                    )
+                    scope.execute(text("ANALYZE notification_deliveries"))
+                done = size
+                relay_ms, due_ms = [], []
+                for _ in range(rounds):
+                    _emit(engine, batch)
+                    t = time.perf_counter()
+                    made = hooks.webhook_relay.run_once(batch=batch)
+                    relay_ms.append((time.perf_counter() - t) * 1000)
+                    assert len(made) == batch, len(made)
+                    t = time.perf_counter()
+                    hooks.deliverer.due(limit=100)
+                    due_ms.append((time.perf_counter() - t) * 1000)
+                    with engine.db.transaction() as scope:  # settle them: the history only grows
+                        scope.execute(
+                            text("UPDATE notification_deliveries SET state = 'delivered' WHERE state = 'pending'")
+                        )
+                out[str(size)] = {"relay_batch_ms": common.summary(relay_ms), "due_query_ms": common.summary(due_ms)}
+        finally:
+            engine.close()
+            common.drop_pg(DATABASE)
+    out["batch"] = batch
+    return out
+
+
+def rq_timers(cases: int = 40, timer_cases: int = 60) -> dict:
+    """Per-timer RQ scheduling: its CPU share of the units of work that create timers (the escalate
+    path, in-process, PostgreSQL), and which runner fires a 2 s timer first when an RQ worker with its
+    scheduler and the sweeper (0.5 s) both watch it: a job that finds its timer fired answers 'skipped'."""
+    from redis import Redis
+    from rq.job import Job
+    from sqlalchemy import select as select_
+
+    from engine.store.models import Timer
+
+    from .floor import EngineDriver
+    from .timers import LATENCY_MODEL
+
+    Redis.from_url(common.REDIS_URL).flushdb()
+    out: dict = {}
+    with common.workdir() as tmp:
+        url = common.fresh_pg(DATABASE)
+        engine = common.make_engine(url, tmp / "instance", redis_url=common.REDIS_URL)
+        names = common.build_world(engine, officers_per_station=4, liaisons=4)
+        try:
+            spent = [0.0]
+            schedule = engine.jobs.schedule
+
+            def timed(timers):
+                t = time.process_time()
+                schedule(timers)
+                spent[0] += time.process_time() - t
+
+            engine.jobs.schedule = timed  # type: ignore[method-assign]
+            driver = EngineDriver(engine, names)
+            driver.case("escalate_both")  # warm-up
+            spent[0] = 0.0
+            t = time.process_time()
+            for _ in range(cases):
+                driver.case("escalate_both")
+            total = time.process_time() - t
+            out["escalate_cases"] = cases
+            out["schedule_cpu_ms_per_case"] = spent[0] * 1000 / cases
+            out["case_cpu_ms"] = total * 1000 / cases
+            out["schedule_share_percent"] = 100 * spent[0] / total
+            engine.jobs.schedule = schedule  # type: ignore[method-assign]
+            Redis.from_url(common.REDIS_URL).flushdb()
+
+            engine.repository.deploy([("bench_timer.bpmn", LATENCY_MODEL.replace("{seconds}", "2"))])
+            officer = engine.identity.actor(names["officer"][0])
+            env = common.env_for(url, tmp / "instance", common.REDIS_URL, FENGQIAO_SWEEP_INTERVAL="0.5")
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "cli.main", "worker"],
+                cwd=common.ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                time.sleep(4)
+                for _ in range(timer_cases):
+                    engine.runtime.start_instance("bench_timer", officer, {})
+                    time.sleep(0.05)
+                time.sleep(8)  # every timer due and fired, every job run
+            finally:
+                worker.terminate()
+                try:
+                    worker.wait(30)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+                    worker.wait(10)
+            with engine.db.read() as scope:
+                ids = list(scope.scalars(select_(Timer.id).where(Timer.kind == "bpmn_timer")))
+            redis = Redis.from_url(common.REDIS_URL)
+            answers = {"by_job": 0, "by_sweeper_first": 0, "job_not_run": 0}
+            for timer_id in ids:
+                try:
+                    value = Job.fetch(f"timer-{timer_id}", connection=redis).return_value(refresh=True)
+                except Exception:
+                    value = None
+                if value is None:
+                    answers["job_not_run"] += 1
+                elif value == "skipped":
+                    answers["by_sweeper_first"] += 1
+                else:
+                    answers["by_job"] += 1
+            out["timers"] = len(ids)
+            out["fired_first_by"] = answers
+        finally:
+            engine.close()
+            common.drop_pg(DATABASE)
+            Redis.from_url(common.REDIS_URL).flushdb()
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.webhooks")
+    parser.add_argument("--receiver", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--rate", type=float, default=250)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--history", type=int, default=1_000_000)
+    parser.add_argument("--only", default="throughput,relay,rq_timers")
+    args = parser.parse_args(argv)
+    if args.receiver:
+        receiver(args.receiver)
+        return 0
+    results = {}
+    if "throughput" in args.only:
+        results["throughput"] = throughput(args.rate, args.seconds)
+        print(json.dumps(results["throughput"]), file=sys.stderr, flush=True)
+    if "relay" in args.only:
+        results["relay_cost"] = relay_cost(args.history)
+        print(json.dumps(results["relay_cost"]), file=sys.stderr, flush=True)
+    if "rq_timers" in args.only:
+        results["rq_timers"] = rq_timers()
+    print(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
