@@ -1,7 +1,7 @@
 """external tasks: BPMN service tasks a department system fetches, locks and completes
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-07 02:00:00
 
 `external_tasks` holds the service tasks with camunda:type="external" that wait (engine/external_tasks.py);
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = '0015'
-down_revision = '0013'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
