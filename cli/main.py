@@ -233,6 +233,48 @@ def deploy(files: tuple[Path, ...], dry_run: bool) -> None:
         click.echo(f"warning: {w['element_id']}: {w['message']}", err=True)
 
 
+@main.command()
+@click.argument("key")
+@click.option("--from", "source", type=int, required=True, help="The version the cases run on.")
+@click.option("--to", "target", type=int, required=True, help="The version to move them to.")
+@click.option("--case", "instance_id", help="One case (its id) instead of every running case of the version.")
+@click.option("--dry-run", is_flag=True, help="Show the diff and what would move; change nothing.")
+@click.option("--reason", help="Recorded in each case's audit entry.")
+@click.option("--batch-size", type=click.IntRange(1, 1000), default=50, show_default=True)
+@engine_errors
+def migrate(key, source, target, instance_id, dry_run, reason, batch_size) -> None:
+    """Move running cases of process KEY from one version to another (docs/admin.md).
+
+    Refused, with nothing changed, when an active task of a selected case has no element in the
+    target version; otherwise each case moves in its own transaction."""
+    engine = _engine()
+    plan = engine.migration.plan(key, source, target, instance_id)
+    elements = plan["elements"]
+    click.echo(
+        f"{key} {source} -> {target}: added {', '.join(elements['added']) or '-'}; "
+        f"removed {', '.join(elements['removed']) or '-'}; "
+        f"changed {', '.join(c['element_id'] for c in elements['changed']) or '-'}"
+    )
+    for case in plan["cases"]:
+        mapped = ", ".join(f"{a}->{b}" if a != b else a for a, b in case["mapped"].items()) or "-"
+        gone = f"  REMOVED: {', '.join(case['removed'])}" if case["removed"] else ""
+        click.echo(f"  {case['business_key']:<18} active: {mapped}{gone}")
+    result = engine.migration.migrate(
+        key,
+        source,
+        target,
+        Actor.system("fengqiao-cli"),
+        instance_id=instance_id,
+        reason=reason,
+        dry_run=dry_run,
+        batch_size=batch_size,
+    )
+    verb = "would migrate" if dry_run else "migrated"
+    click.echo(f"{verb} {len(result['migrated'])} case(s)")
+    for skipped in result["skipped"]:
+        click.echo(f"skipped {skipped['id']}: {skipped['message']}", err=True)
+
+
 @main.group()
 def users() -> None:
     """Manage users."""

@@ -25,6 +25,8 @@ from .drafts import DraftService
 from .errors import EngineError
 from .expressions import Evaluator, SafeScriptEngine
 from .identity import Actor, IdentityService
+from .migration import MigrationService
+from .monitoring import MonitoringService
 from .personal import PersonalDataService
 from .phrases import PhraseService
 from .repository import RepositoryService
@@ -60,6 +62,8 @@ class Engine:
         self.uow = UnitOfWork(self)
         self.repository = RepositoryService(self)
         self.runtime = RuntimeService(self)
+        self.migration = MigrationService(self)
+        self.monitoring = MonitoringService(self)
         self.tasks = TaskService(self)
         self.identity = IdentityService(self)
         self.history = HistoryService(self)
