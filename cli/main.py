@@ -275,6 +275,34 @@ def migrate(key, source, target, instance_id, dry_run, reason, batch_size) -> No
         click.echo(f"skipped {skipped['id']}: {skipped['message']}", err=True)
 
 
+@main.command()
+@click.option("--bind", default="127.0.0.1:9464", show_default=True, help="HOST:PORT to serve /metrics on.")
+@engine_errors
+def metrics(bind: str) -> None:
+    """Serve the Prometheus metrics without a token on an address of its own (docs/admin.md).
+
+    With PROMETHEUS_MULTIPROC_DIR (the directory the gunicorn workers write to) it adds up their
+    counters; the database gauges are read at each scrape."""
+    from werkzeug.serving import make_server
+
+    from web.metrics import exposition
+
+    host, _, port = bind.rpartition(":")
+    engine = _engine()
+
+    def app(environ, start_response):
+        if environ.get("PATH_INFO") != "/metrics":
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found\n"]
+        body = exposition(engine)
+        start_response("200 OK", [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")])
+        return [body]
+
+    server = make_server(host or "127.0.0.1", int(port), app, threaded=True)
+    click.echo(f"metrics on http://{host or '127.0.0.1'}:{server.server_port}/metrics")
+    server.serve_forever()
+
+
 @main.group()
 def users() -> None:
     """Manage users."""

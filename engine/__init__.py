@@ -81,6 +81,8 @@ class Engine:
         # and where they keep their services; the engine knows them only as callables.
         self.sweep_duties: list[Callable[[], Any]] = []
         self.extensions: dict[str, Any] = {}
+        # Called after each committed unit of work with (seconds, audit rows): web/metrics.py counts them.
+        self.observers: list[Callable[[float, list[dict[str, Any]]], None]] = []
 
     def migrate(self) -> None:
         self.db.migrate()

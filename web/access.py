@@ -110,6 +110,7 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "admin.element_counts": (Role.ADMIN,),
     "admin.migration_plan": (Role.ADMIN,),
     "admin.migrate": (Role.ADMIN,),
+    "metrics.scrape": (Role.ADMIN,),  # Prometheus text (web/metrics.py); also `fengqiao metrics --bind`
     "notifications.list_my_channels": HUMANS,
     "notifications.create_my_channel": HUMANS,
     "notifications.update_my_channel": HUMANS,

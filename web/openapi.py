@@ -1306,6 +1306,15 @@ OPERATIONS: dict[str, dict[str, Any]] = {
             query("instance_id", UUID, "one case"),
         ],
     ),
+    "metrics.scrape": op(
+        "Prometheus metrics (admin)",
+        "admin",
+        (200, None),
+        media={"text/plain": {"schema": STR}},
+        description="The text exposition format: request, unit-of-work, task, SLA and timer counters and "
+        "gauges read from the database at scrape time (docs/admin.md). `fengqiao metrics --bind` serves "
+        "the same without a token on an address of its own.",
+    ),
     "admin.migrate": op(
         "Migrate running cases to another version (admin, audited)",
         "admin",
@@ -1407,11 +1416,11 @@ def _path_and_params(rule) -> tuple[str, list[dict[str, Any]]]:
 
 
 def api_rules(app: Flask):
-    """The routes the document describes: /healthz and everything under /api/v1."""
+    """The routes the document describes: /healthz, /metrics and everything under /api/v1."""
     return [
         r
         for r in app.url_map.iter_rules()
-        if r.endpoint != "static" and (r.rule.startswith(API + "/") or r.rule == "/healthz")
+        if r.endpoint != "static" and (r.rule.startswith(API + "/") or r.rule in ("/healthz", "/metrics"))
     ]
 
 

@@ -12,6 +12,7 @@ problem at the element it names.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, cast
 from uuid import UUID
 
@@ -25,7 +26,7 @@ from engine.vocabulary import USER_ROLES, DepartmentKind, IncidentStatus, Instan
 from .. import parsing
 from ..context import engine
 from ..errors import STATUS_BY_KIND, ApiError, error_response
-from .formatting import render_form
+from .formatting import locale_name, render_form
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 MAX_BODY = 2 * 1024 * 1024  # a model and its forms, as JSON
@@ -319,10 +320,10 @@ def validate():
         result = engine().repository.validate([("model.bpmn", bundle["bpmn"])], forms=bundle["forms"])
     except DeploymentInvalid as exc:
         details = exc.details or [{"element_id": None, "message": exc.message}]
-        return jsonify({"processes": [], "errors": details, "warnings": []})
+        return jsonify({"processes": [], "errors": _localized(details), "warnings": []})
     except EngineError as exc:
         return error_response(STATUS_BY_KIND.get(exc.kind, 422), exc.code, exc.message, exc.details)
-    return jsonify({**result, "errors": []})
+    return jsonify({**result, "warnings": _localized(result.get("warnings", [])), "errors": []})
 
 
 @bp.post("/deploy")
@@ -422,6 +423,55 @@ def _back(fallback: str) -> str:
     """Where an action form came from, when that is one of this console's pages."""
     target = request.form.get("next") or ""
     return target if target.startswith("/admin/") and "//" not in target else fallback
+
+
+# The engine's problem sentences (engine/bpmn.py, engine/repository.py) the modeler shows most, in the
+# user's language; any other is shown in English after a lead-in saying so.
+_PROBLEMS: list[tuple[re.Pattern[str], Any]] = [
+    (
+        re.compile(r"candidate group '(?P<x>.*)' is neither a department nor a role"),
+        lambda x: _("candidate group '%(x)s' is neither a department nor a role", x=x),
+    ),
+    (
+        re.compile(r"form '(?P<x>.*)' is not installed: the task takes no data"),
+        lambda x: _("form '%(x)s' is not installed: the task takes no data", x=x),
+    ),
+    (re.compile(r"start form '(?P<x>.*)' is not installed"), lambda x: _("start form '%(x)s' is not installed", x=x)),
+    (
+        re.compile(r"user task has no candidate group, user or assignee: only a supervisor can assign it"),
+        lambda: _("user task has no candidate group, user or assignee: only a supervisor can assign it"),
+    ),
+    (re.compile(r"condition expression is empty"), lambda: _("condition expression is empty")),
+    (re.compile(r"timer has no expression"), lambda: _("timer has no expression")),
+    (re.compile(r"message has no name"), lambda: _("message has no name")),
+    (re.compile(r"expression refused: (?P<x>.*)"), lambda x: _("expression refused: %(x)s", x=x)),
+    (
+        re.compile(r"script tasks are disabled \(set FENGQIAO_ALLOW_SCRIPT_TASKS to run restricted scripts\)"),
+        lambda: _("script tasks are disabled (set FENGQIAO_ALLOW_SCRIPT_TASKS to run restricted scripts)"),
+    ),
+    (
+        re.compile(r"service tasks are not supported \(no connector is configured\)"),
+        lambda: _("service tasks are not supported (no connector is configured)"),
+    ),
+]
+
+
+def _localized(problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Problems with their message in the user's language (the engine's sentence kept as `original`)."""
+    if locale_name() == "en":
+        return problems
+    out = []
+    for problem in problems:
+        message = str(problem.get("message") or "")
+        for pattern, words in _PROBLEMS:
+            found = pattern.fullmatch(message)
+            if found:
+                text = words(**found.groupdict())
+                break
+        else:
+            text = _("In English: %(message)s", message=message)
+        out.append({**problem, "message": text, "original": message})
+    return out
 
 
 def _answer(call) -> Response:
