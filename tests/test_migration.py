@@ -4,11 +4,16 @@ would drop an active task is refused with nothing changed."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from engine.errors import DefinitionNotFound, Forbidden, InvalidInput
 from engine.migration import MigrationRefused
 from tests import models
+from tests.conftest import ROOT
 from tests.helpers import database_rows, report_case, rows_added, status, task_of
 
 
@@ -156,3 +161,31 @@ def test_the_bundled_dispute_case_moves_to_a_new_deadline_version_and_goes_on(en
     assert task_of(engine, case, "assess_case")["id"] == assess["id"]
     engine.tasks.complete(assess["id"], world["wang"], {"resolution": "on_spot"})
     assert task_of(engine, case, "handle_on_spot")
+
+
+def test_the_migrate_command_shows_the_diff_then_moves_the_cases(engine, world, settings, tmp_path):
+    deploy(engine, steps("review"))
+    case = start(engine, world)
+    deploy(engine, steps("review", "check"))
+    env = {**os.environ, "FENGQIAO_DATABASE_URL": settings.database_url, "FENGQIAO_INSTANCE_PATH": str(tmp_path)}
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "cli.main", "migrate", "visit", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    dry = run("--from", "1", "--to", "2", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "added check, f2" in dry.stdout and f"{case['business_key']}" in dry.stdout
+    assert "would migrate 1 case(s)" in dry.stdout
+    assert engine.runtime.get_instance(case["id"], history=False)["definition_version"] == 1
+    refused = run("--from", "1", "--to", "1")
+    assert refused.returncode == 1 and refused.stderr.startswith("error: choose two different versions")
+    moved = run("--from", "1", "--to", "2", "--case", case["id"], "--reason", "adds a check")
+    assert moved.returncode == 0 and "migrated 1 case(s)" in moved.stdout, moved.stderr
+    assert engine.runtime.get_instance(case["id"], history=False)["definition_version"] == 2
