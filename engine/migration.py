@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from SpiffWorkflow.bpmn.util.diff import diff_workflow, migrate_workflow
+from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff, migrate_workflow
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 ACTIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 MAX_CASES = 10_000  # one request's selection (a version's running cases); batches of `batch_size`
+PLAN_CHUNK = 100  # case states read and compared per read transaction
 
 
 class MigrationRefused(Conflict):
@@ -47,14 +48,28 @@ class MigrationService:
     def plan(self, key: str, source: int, target: int, instance_id: str | None = None) -> dict[str, Any]:
         """Which active tasks of each selected running case map onto `target`, which are removed."""
         old, new = self._versions(key, source, target)
+        specs: dict[tuple[int, int], SpecDiff] = {}  # one alignment per pair of specs, shared by the cases
+        cases = []
         with self.ctx.db.read() as scope:
             new_loaded = self.ctx.repository.load(scope, new.id)
             old_loaded = self.ctx.repository.load(scope, old.id)
-            rows = self._cases(scope, old.id, instance_id)
-            cases = []
-            for row in rows:
-                workflow = self.ctx.serializer.loads(row.state, old_loaded.spec, old_loaded.subprocess_specs)
-                cases.append({"id": row.id, "business_key": row.business_key, **_case_diff(workflow, new_loaded)})
+            selected = self._cases(scope, old.id, instance_id)
+        for start in range(0, len(selected), PLAN_CHUNK):  # states read a chunk at a time: bounded memory
+            chunk = selected[start : start + PLAN_CHUNK]
+            with self.ctx.db.read() as scope:
+                states = dict(
+                    scope.execute(
+                        select(ProcessInstance.id, ProcessInstance.state).where(
+                            ProcessInstance.id.in_([row.id for row in chunk])
+                        )
+                    ).all()
+                )
+            for row in chunk:
+                if row.id not in states:
+                    continue
+                workflow = self.ctx.serializer.loads(states[row.id], old_loaded.spec, old_loaded.subprocess_specs)
+                found = _case_diff(workflow, new_loaded, specs)
+                cases.append({"id": row.id, "business_key": row.business_key, **found})
         return {
             "key": key,
             "from": source,
@@ -161,7 +176,7 @@ class MigrationService:
         return rows[source], rows[target]
 
     def _cases(self, scope, definition_id: int, instance_id: str | None) -> list[Any]:
-        query = select(ProcessInstance.id, ProcessInstance.business_key, ProcessInstance.state).where(
+        query = select(ProcessInstance.id, ProcessInstance.business_key).where(
             ProcessInstance.definition_id == definition_id, ProcessInstance.status == InstanceStatus.RUNNING
         )
         if instance_id is not None:
@@ -172,9 +187,28 @@ class MigrationService:
         return list(scope.execute(query.order_by(ProcessInstance.started_at, ProcessInstance.id).limit(MAX_CASES)))
 
 
-def _case_diff(workflow, new_loaded) -> dict[str, Any]:
+def _diffs(workflow, new_loaded, specs: dict | None = None) -> tuple[Any, dict[Any, Any]]:
+    """SpiffWorkflow's `diff_workflow`, with each pair of specs aligned once (`specs`, shared by the
+    cases of one plan: the alignment depends only on the two versions, not on the case)."""
+    specs = {} if specs is None else specs
+
+    def spec_diff(old, new) -> SpecDiff:
+        key = (id(old), id(new))
+        if key not in specs:
+            specs[key] = SpecDiff(registry(), old, new)
+        return specs[key]
+
+    top = WorkflowDiff(workflow, spec_diff(workflow.spec, new_loaded.spec))
+    subs = {}
+    for sub_id, sub in workflow.subprocesses.items():
+        new = new_loaded.subprocess_specs.get(sub.spec.name)
+        subs[sub_id] = WorkflowDiff(sub, spec_diff(sub.spec, new)) if new is not None else None
+    return top, subs
+
+
+def _case_diff(workflow, new_loaded, specs: dict | None = None) -> dict[str, Any]:
     """One case's active tasks against the new version: {mapped: {old element: new}, removed, safe}."""
-    top, subs = diff_workflow(registry(), workflow, new_loaded.spec, new_loaded.subprocess_specs)
+    top, subs = _diffs(workflow, new_loaded, specs)
     mapped: dict[str, str] = {}
     removed: list[str] = []
     sub_ids = {id(sub): sub_id for sub_id, sub in workflow.subprocesses.items()}
@@ -212,7 +246,7 @@ def _element(spec) -> str:
 def _move_workflow(workflow, new_loaded) -> None:
     """`migrate_workflow` on the case and its subprocesses; each active task keeps its data (and its
     timers' state where its element is unchanged), which SpiffWorkflow's reset would replace."""
-    top, subs = diff_workflow(registry(), workflow, new_loaded.spec, new_loaded.subprocess_specs)
+    top, subs = _diffs(workflow, new_loaded)
     changed = {task.id for diff in (top, *subs.values()) if diff is not None for task in diff.changed}
     kept = {
         task.id: (task.data, task.internal_data, task.id not in changed) for task in workflow.get_tasks(state=ACTIVE)

@@ -189,3 +189,23 @@ def test_the_migrate_command_shows_the_diff_then_moves_the_cases(engine, world, 
     moved = run("--from", "1", "--to", "2", "--case", case["id"], "--reason", "adds a check")
     assert moved.returncode == 0 and "migrated 1 case(s)" in moved.stdout, moved.stderr
     assert engine.runtime.get_instance(case["id"], history=False)["definition_version"] == 2
+
+
+def test_two_processes_migrating_the_same_version_move_each_case_exactly_once(engine, world, settings, tmp_path):
+    deploy(engine, steps("review"))
+    cases = [start(engine, world) for _ in range(6)]
+    deploy(engine, steps("review", "check"))
+    env = {**os.environ, "FENGQIAO_DATABASE_URL": settings.database_url, "FENGQIAO_INSTANCE_PATH": str(tmp_path)}
+    command = [sys.executable, "-m", "cli.main", "migrate", "visit", "--from", "1", "--to", "2", "--batch-size", "2"]
+    runs = [
+        subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=180) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], "\n".join(err for _, err in outputs)
+    moved = [int(out.split("migrated ")[1].split(" ")[0]) for out, _ in outputs]
+    assert sum(moved) == len(cases)  # the other process found each of its cases on version 2 already
+    for case in cases:
+        assert engine.runtime.get_instance(case["id"], history=False)["definition_version"] == 2
+    history = [engine.runtime.get_instance(case["id"])["history"] for case in cases]
+    assert [sum(e["action"] == "instance.migrated" for e in entries) for entries in history] == [1] * len(cases)
