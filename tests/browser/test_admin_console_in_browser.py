@@ -334,7 +334,7 @@ def test_a_migration_that_would_drop_an_active_task_is_refused_in_the_console(op
 
 
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
-def test_the_console_pages_fit_a_phone_and_a_desktop(open_as, engine, world, locale):
+def test_the_console_pages_fit_a_phone_and_a_desktop_and_are_accessible(open_as, engine, world, locale):
     deploy(engine, linear_model("visit"))
     case = engine.runtime.start_instance("patrol", world["wang"], {})
     deploy(engine, linear_model("visit", "record"))
@@ -357,3 +357,6 @@ def test_the_console_pages_fit_a_phone_and_a_desktop(open_as, engine, world, loc
             width = admin.page.evaluate("() => document.documentElement.scrollWidth")
             assert width <= size["width"], (name, viewport, width)
             admin.shot(f"admin-{name}-{viewport}-{locale}")
+            assert admin.axe_violations() == [], (name, viewport)
+            if viewport == "phone":
+                assert admin.layout_problems() == [], name
