@@ -96,3 +96,48 @@ def test_the_metrics_command_serves_them_without_a_token_on_its_own_address(engi
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_in_multiprocess_mode_the_counts_of_several_processes_add_up(engine, settings, tmp_path):
+    """Two worker processes count units of work into PROMETHEUS_MULTIPROC_DIR; the metrics process
+    given the same directory answers their sum (prometheus-client's multiprocess mode, as under gunicorn)."""
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    env = {
+        **os.environ,
+        "PROMETHEUS_MULTIPROC_DIR": str(shared),
+        "FENGQIAO_DATABASE_URL": settings.database_url,
+        "FENGQIAO_INSTANCE_PATH": str(tmp_path),
+    }
+    work = (
+        "from web.metrics import observe_unit_of_work\n"
+        "for _ in range({n}):\n"
+        "    observe_unit_of_work(0.01, [{{'action': 'task.created', 'details': {{}}}}])\n"
+    )
+    for n in (3, 4):
+        done = subprocess.run([sys.executable, "-c", work.format(n=n)], cwd=ROOT, env=env, capture_output=True)
+        assert done.returncode == 0, done.stderr
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "metrics", "--bind", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        text = ""
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+                    text = answer.read().decode()
+                break
+            except OSError:
+                time.sleep(0.2)
+        found = samples(text)
+        assert found[("fengqiao_tasks_opened_total", ())] == 7
+        assert found[("fengqiao_unit_of_work_seconds_count", ())] == 7
+        assert ("fengqiao_outbox_backlog", ()) in found
+    finally:
+        process.terminate()
+        process.wait(10)
