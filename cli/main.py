@@ -254,6 +254,76 @@ def deploy(files: tuple[Path, ...], dry_run: bool) -> None:
         click.echo(f"warning: {w['element_id']}: {w['message']}", err=True)
 
 
+@main.command()
+@click.argument("key")
+@click.option("--from", "source", type=int, required=True, help="The version the cases run on.")
+@click.option("--to", "target", type=int, required=True, help="The version to move them to.")
+@click.option("--case", "instance_id", help="One case (its id) instead of every running case of the version.")
+@click.option("--dry-run", is_flag=True, help="Show the diff and what would move; change nothing.")
+@click.option("--reason", help="Recorded in each case's audit entry.")
+@click.option("--batch-size", type=click.IntRange(1, 1000), default=50, show_default=True)
+@engine_errors
+def migrate(key, source, target, instance_id, dry_run, reason, batch_size) -> None:
+    """Move running cases of process KEY from one version to another (docs/admin.md).
+
+    Refused, with nothing changed, when an active task of a selected case has no element in the
+    target version; otherwise each case moves in its own transaction."""
+    engine = _engine()
+    plan = engine.migration.plan(key, source, target, instance_id)
+    elements = plan["elements"]
+    click.echo(
+        f"{key} {source} -> {target}: added {', '.join(elements['added']) or '-'}; "
+        f"removed {', '.join(elements['removed']) or '-'}; "
+        f"changed {', '.join(c['element_id'] for c in elements['changed']) or '-'}"
+    )
+    for case in plan["cases"]:
+        mapped = ", ".join(f"{a}->{b}" if a != b else a for a, b in case["mapped"].items()) or "-"
+        gone = f"  REMOVED: {', '.join(case['removed'])}" if case["removed"] else ""
+        click.echo(f"  {case['business_key']:<18} active: {mapped}{gone}")
+    result = engine.migration.migrate(
+        key,
+        source,
+        target,
+        Actor.system("fengqiao-cli"),
+        instance_id=instance_id,
+        reason=reason,
+        dry_run=dry_run,
+        batch_size=batch_size,
+    )
+    verb = "would migrate" if dry_run else "migrated"
+    click.echo(f"{verb} {len(result['migrated'])} case(s)")
+    for skipped in result["skipped"]:
+        click.echo(f"skipped {skipped['id']}: {skipped['message']}", err=True)
+
+
+@main.command()
+@click.option("--bind", default="127.0.0.1:9464", show_default=True, help="HOST:PORT to serve /metrics on.")
+@engine_errors
+def metrics(bind: str) -> None:
+    """Serve the Prometheus metrics without a token on an address of its own (docs/admin.md).
+
+    With PROMETHEUS_MULTIPROC_DIR (the directory the gunicorn workers write to) it adds up their
+    counters; the database gauges are read at each scrape."""
+    from werkzeug.serving import make_server
+
+    from web.metrics import exposition
+
+    host, _, port = bind.rpartition(":")
+    engine = _engine()
+
+    def app(environ, start_response):
+        if environ.get("PATH_INFO") != "/metrics":
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found\n"]
+        body = exposition(engine)
+        start_response("200 OK", [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")])
+        return [body]
+
+    server = make_server(host or "127.0.0.1", int(port), app, threaded=True)
+    click.echo(f"metrics on http://{host or '127.0.0.1'}:{server.server_port}/metrics")
+    server.serve_forever()
+
+
 @main.group()
 def users() -> None:
     """Manage users."""

@@ -26,6 +26,8 @@ from .errors import EngineError
 from .expressions import Evaluator, SafeScriptEngine
 from .external_tasks import ExternalTaskService
 from .identity import Actor, IdentityService
+from .migration import MigrationService
+from .monitoring import MonitoringService
 from .personal import PersonalDataService
 from .phrases import PhraseService
 from .repository import RepositoryService
@@ -62,6 +64,8 @@ class Engine:
         self.uow = UnitOfWork(self)
         self.repository = RepositoryService(self)
         self.runtime = RuntimeService(self)
+        self.migration = MigrationService(self)
+        self.monitoring = MonitoringService(self)
         self.tasks = TaskService(self)
         self.identity = IdentityService(self)
         self.history = HistoryService(self)
@@ -81,6 +85,8 @@ class Engine:
         # and where they keep their services; the engine knows them only as callables.
         self.sweep_duties: list[Callable[[], Any]] = []
         self.extensions: dict[str, Any] = {}
+        # Called after each committed unit of work with (seconds, audit rows): web/metrics.py counts them.
+        self.observers: list[Callable[[float, list[dict[str, Any]]], None]] = []
 
     def migrate(self) -> None:
         self.db.migrate()

@@ -101,6 +101,11 @@ _SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_CONFIG))
 _VERSION_KEY = _SERIALIZER.VERSION_KEY
 
 
+def registry():
+    """The converter registry (engine/migration.py compares task specs with it)."""
+    return _SERIALIZER.registry
+
+
 # SpiffWorkflow's own JSON encoder: its `default` writes typed task data (datetimes, ...) as typed
 # values; orjson calls it for what it does not encode itself, and the whole encoder takes what orjson refuses
 _SPIFF_ENCODER = _SERIALIZER._encoder_cls()

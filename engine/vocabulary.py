@@ -114,6 +114,7 @@ class Event(StrEnum):
     INSTANCE_VARIABLES_UPDATED = "instance.variables_updated"
     INSTANCE_SUSPENDED = "instance.suspended"
     INSTANCE_RESUMED = "instance.resumed"
+    INSTANCE_MIGRATED = "instance.migrated"  # moved to another version of its process (engine/migration.py)
     TASK_CREATED = "task.created"
     TASK_CLAIMED = "task.claimed"
     TASK_UNCLAIMED = "task.unclaimed"

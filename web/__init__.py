@@ -32,6 +32,7 @@ from . import (
     incidents,
     instances,
     messages,
+    metrics,
     notifications,
     pages,
     signals,
@@ -77,6 +78,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     app.extensions["fengqiao"] = engine
     webhooks.install(engine)  # the notification relay joins the sweeper this process may run
     errors.register(app)
+    metrics.init_app(app, engine)  # first: its timing starts before the other request hooks
     app.before_request(_limit_body)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

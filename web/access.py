@@ -113,6 +113,12 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "admin.list_api_tokens": (Role.ADMIN,),
     "admin.create_api_token": (Role.ADMIN,),
     "admin.revoke_api_token": (Role.ADMIN,),
+    "admin.list_cases": (Role.ADMIN,),
+    "admin.get_case": (Role.ADMIN,),
+    "admin.element_counts": (Role.ADMIN,),
+    "admin.migration_plan": (Role.ADMIN,),
+    "admin.migrate": (Role.ADMIN,),
+    "metrics.scrape": (Role.ADMIN,),  # Prometheus text (web/metrics.py); also `fengqiao metrics --bind`
     "notifications.list_my_channels": HUMANS,
     "notifications.create_my_channel": HUMANS,
     "notifications.update_my_channel": HUMANS,
@@ -208,6 +214,25 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages.admin.validate": ENDPOINT_ROLES["definitions.validate"],
     "pages.admin.deploy": ENDPOINT_ROLES["definitions.deploy"],
     "pages.admin.preview": ENDPOINT_ROLES["definitions.validate"],
+    # monitoring, repair, migration, users and tokens (issue 17, docs/admin.md)
+    "pages.admin.counts": ENDPOINT_ROLES["admin.element_counts"],
+    "pages.admin.cases": ENDPOINT_ROLES["admin.list_cases"],
+    "pages.admin.case": ENDPOINT_ROLES["admin.get_case"],
+    "pages.admin.case_diagram": ENDPOINT_ROLES["admin.get_case"],
+    "pages.admin.repair": ENDPOINT_ROLES["instances.update_variables"],
+    "pages.admin.incidents": ENDPOINT_ROLES["incidents.list"],
+    "pages.admin.retry_incident": ENDPOINT_ROLES["incidents.retry"],
+    "pages.admin.cancel_incident": ENDPOINT_ROLES["incidents.cancel"],
+    "pages.admin.migration": ENDPOINT_ROLES["admin.migration_plan"],
+    "pages.admin.migrate": ENDPOINT_ROLES["admin.migrate"],
+    "pages.admin.users": ENDPOINT_ROLES["admin.list_users"],
+    "pages.admin.create_user": ENDPOINT_ROLES["admin.create_user"],
+    "pages.admin.set_active": ENDPOINT_ROLES["admin.update_user"],
+    "pages.admin.membership": ENDPOINT_ROLES["admin.add_membership"],
+    "pages.admin.create_department": ENDPOINT_ROLES["admin.create_department"],
+    "pages.admin.tokens": ENDPOINT_ROLES["admin.list_api_tokens"],
+    "pages.admin.create_token": ENDPOINT_ROLES["admin.create_api_token"],
+    "pages.admin.revoke_token": ENDPOINT_ROLES["admin.revoke_api_token"],
 }
 
 

@@ -1,6 +1,9 @@
-"""Administration: users, departments, memberships and the API tokens of department systems."""
+"""Administration: users, departments, memberships and the API tokens of department systems; the
+monitoring of running cases (no personal data) and their migration to a newer version (issue 17)."""
 
 from __future__ import annotations
+
+from uuid import UUID
 
 from flask import Blueprint, jsonify
 
@@ -104,6 +107,73 @@ def create_api_token():
 def revoke_api_token(token_id: int):
     engine().tokens.revoke_api_token(token_id, actor=actor())
     return no_content()
+
+
+# --- monitoring and migration (docs/admin.md) -------------------------------------------------
+@bp.get("/admin/cases")
+def list_cases():
+    query = args()
+    return jsonify(
+        {
+            "items": engine().monitoring.cases(
+                process_key=query.get("process_key"),
+                version=query.get("version"),
+                status=query.get("status"),
+                station=query.get("station"),
+                business_key=query.get("business_key"),
+                limit=query.get("limit", 50),
+                offset=query.get("offset", 0),
+            )
+        }
+    )
+
+
+@bp.get("/admin/cases/<uuid:instance_id>")
+def get_case(instance_id: UUID):
+    return jsonify(engine().monitoring.case(str(instance_id)))
+
+
+@bp.get("/process-definitions/<key>/element-counts")
+def element_counts(key: str):
+    query = args()
+    version = query.get("version") or engine().repository.get_definition(key)["version"]
+    return jsonify(engine().monitoring.element_counts(key, version))
+
+
+@bp.get("/process-definitions/<key>/migration")
+def migration_plan(key: str):
+    query = _two_versions(args())
+    return jsonify(engine().migration.plan(key, query["from"], query["to"], _case_id(query.get("instance_id"))))
+
+
+@bp.post("/process-definitions/<key>/migrations")
+def migrate(key: str):
+    data = body()
+    result = engine().migration.migrate(
+        key,
+        data["from"],
+        data["to"],
+        actor(),
+        instance_id=_case_id(data.get("instance_id")),
+        reason=data.get("reason"),
+        dry_run=bool(data.get("dry_run", False)),
+    )
+    return jsonify(result)
+
+
+def _two_versions(query: dict) -> dict:
+    missing = [name for name in ("from", "to") if name not in query]
+    if missing:
+        raise parsing.bad_request(
+            "give the version to migrate from and the one to migrate to",
+            [{"field": name, "message": "required"} for name in missing],
+            code="invalid_query",
+        )
+    return query
+
+
+def _case_id(value) -> str | None:
+    return str(value) if value is not None else None
 
 
 def _name(value: str, what: str) -> str:

@@ -141,6 +141,19 @@ TASK = all_required(
         "delegated": BOOL,  # 委派: the assignee works for the holder who delegated it, and resolves it back
     }
 )
+VERSION_NUMBER = {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+ADMIN_CASE = all_required(
+    {
+        "id": UUID,
+        "business_key": STR,
+        "process_key": STR,
+        "definition_version": INT,
+        "status": INSTANCE_STATUS,
+        "station": nullable(STR),
+        "started_at": TIME,
+        "ended_at": nullable(TIME),
+    }
+)
 INCIDENT = all_required(
     {
         "id": INT,
@@ -419,6 +432,60 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         {"instance_id": UUID, "process_key": STR, "definition_id": INT, "active": array(STR), "completed": array(STR)}
     ),
     "Incident": INCIDENT,
+    # monitoring and migration (admin; docs/admin.md): no owner, no personal field
+    "AdminCase": ADMIN_CASE,
+    "AdminCaseList": all_required({"items": array(ref("AdminCase"))}),
+    "AdminCaseDetail": all_required(
+        {
+            **ADMIN_CASE["properties"],
+            "variables": OBJ,
+            "active": array(STR),
+            "completed": array(STR),
+            "failed": array(STR),
+            "timers": array(all_required({"id": INT, "element_id": STR, "kind": STR, "due_at": TIME})),
+            "incidents": array(ref("Incident")),
+        }
+    ),
+    "ElementCounts": all_required(
+        {
+            "key": STR,
+            "version": INT,
+            "elements": {
+                "type": "object",
+                "additionalProperties": all_required({"waiting": INT, "breached": INT}),
+            },
+        }
+    ),
+    "MigrationPlan": all_required(
+        {
+            "key": STR,
+            "from": INT,
+            "to": INT,
+            "elements": ref("DefinitionDiff"),
+            "safe": BOOL,
+            "cases": array(
+                all_required(
+                    {
+                        "id": UUID,
+                        "business_key": STR,
+                        "mapped": {"type": "object", "additionalProperties": STR},
+                        "removed": array(STR),
+                        "safe": BOOL,
+                    }
+                )
+            ),
+        }
+    ),
+    "MigrationResult": all_required(
+        {
+            "key": STR,
+            "from": INT,
+            "to": INT,
+            "dry_run": BOOL,
+            "migrated": array(STR),
+            "skipped": array(all_required({"id": UUID, "message": STR})),
+        }
+    ),
     "IncidentList": all_required({"items": array(ref("Incident"))}),
     "LockedExternalTasks": array(
         all_required(
@@ -543,6 +610,21 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
         ],
     ),
     "CancelInstance": obj({"reason": REASON}, ["reason"], closed=True),
+    "Migrate": obj(
+        {
+            "from": VERSION_NUMBER,
+            "to": VERSION_NUMBER,
+            "instance_id": UUID,
+            "reason": REASON,
+            "dry_run": BOOL,
+        },
+        ["from", "to"],
+        closed=True,
+        description="Every running case of version `from` (or the one `instance_id`), each in its own unit "
+        "of work; refused (409 `migration_refused`, nothing changed) when an active task of a selected "
+        "case has no element in version `to`.",
+        examples=[{"from": 1, "to": 2, "reason": "deadline shortened"}],
+    ),
     "ExtensionRequest": obj({"reason": REASON, "due_at": TIME}, ["reason", "due_at"], closed=True),
     "Reason": obj({"reason": REASON}, ["reason"], closed=True),  # a handling operation's body (docs/operations.md)
     "Reassign": obj({"user": {**USERNAME}, "reason": REASON}, ["user", "reason"], closed=True),
@@ -1356,6 +1438,61 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         body="CreateApiToken",
     ),
     "admin.revoke_api_token": op("Revoke an API token", "admin", (204, None), errors=(404,)),
+    "admin.list_cases": op(
+        "Cases by definition, version, status, station and business key (admin; no personal data)",
+        "admin",
+        (200, "AdminCaseList"),
+        errors=(400,),
+        params=[
+            query("process_key", PROCESS_KEY, "one process"),
+            query("version", VERSION_NUMBER, "one version of it"),
+            query("status", INSTANCE_STATUS, "running, suspended, completed, cancelled"),
+            query("station", KEY, "the station's department key"),
+            query("business_key", BUSINESS_KEY, "one case"),
+            query("limit", LIMIT, "page size (1-200, default 50)"),
+            query("offset", {"type": "integer", "minimum": 0, "maximum": 100000, "default": 0}, "skip this many"),
+        ],
+    ),
+    "admin.get_case": op(
+        "A case for repair: diagram state, pending timers, incidents, non-personal variables (admin)",
+        "admin",
+        (200, "AdminCaseDetail"),
+        errors=(404,),
+    ),
+    "admin.element_counts": op(
+        "Running cases waiting at each element of a version, and how many are breached (admin)",
+        "admin",
+        (200, "ElementCounts"),
+        errors=(400, 404),
+        params=[VERSION],
+    ),
+    "admin.migration_plan": op(
+        "Which active tasks of the running cases of a version map onto another, which would disappear (admin)",
+        "admin",
+        (200, "MigrationPlan"),
+        errors=(400, 404, 422),
+        params=[
+            query("from", VERSION_NUMBER, "the version the cases run on (required)"),
+            query("to", VERSION_NUMBER, "the version to move them to (required)"),
+            query("instance_id", UUID, "one case"),
+        ],
+    ),
+    "metrics.scrape": op(
+        "Prometheus metrics (admin)",
+        "admin",
+        (200, None),
+        media={"text/plain": {"schema": STR}},
+        description="The text exposition format: request, unit-of-work, task, SLA and timer counters and "
+        "gauges read from the database at scrape time (docs/admin.md). `fengqiao metrics --bind` serves "
+        "the same without a token on an address of its own.",
+    ),
+    "admin.migrate": op(
+        "Migrate running cases to another version (admin, audited)",
+        "admin",
+        (200, "MigrationResult"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="Migrate",
+    ),
     # notifications
     "notifications.list_my_channels": op("My notification channels", "notifications", (200, "ChannelList")),
     "notifications.create_my_channel": op(
@@ -1614,11 +1751,11 @@ def _path_and_params(rule) -> tuple[str, list[dict[str, Any]]]:
 
 
 def api_rules(app: Flask):
-    """The routes the document describes: /healthz and everything under /api/v1."""
+    """The routes the document describes: /healthz, /metrics and everything under /api/v1."""
     return [
         r
         for r in app.url_map.iter_rules()
-        if r.endpoint != "static" and (r.rule.startswith(API + "/") or r.rule == "/healthz")
+        if r.endpoint != "static" and (r.rule.startswith(API + "/") or r.rule in ("/healthz", "/metrics"))
     ]
 
 

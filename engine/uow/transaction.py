@@ -11,6 +11,8 @@ Any exception rolls everything back and the in-memory workflow is discarded; a l
 
 from __future__ import annotations
 
+import contextlib
+import time
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -89,6 +91,7 @@ class UnitOfWork:
         raise AssertionError("unreachable")
 
     def _run_once(self, instance_id, actor, fn, load_workflow: bool, then):
+        started = time.perf_counter()
         with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as scope:
             instance, task_row = self._lock(scope, instance_id, load_workflow)
             loaded_version = instance.version
@@ -105,11 +108,13 @@ class UnitOfWork:
                 self.sync(change)
             else:
                 change.write_projections()  # rows a change without the workflow buffered
+            written = change.audit_rows  # what the change did, for the observers (metrics)
             change.write_events()
             scope.flush()
             if then is not None:
                 result = then(change)
         self._after_commit(change, loaded_version)
+        self._observe(started, written)
         return result
 
     def _lock(self, scope, instance_id, load_workflow: bool) -> tuple[Record, Record | None]:
@@ -152,15 +157,29 @@ class UnitOfWork:
         return self.ctx.db.retrying(lambda: self._start(fn, then))
 
     def _start(self, fn, then):
+        started = time.perf_counter()
         with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as scope:
             now = self.ctx.clock.now()
             change = _guard(lambda _c: fn(scope, now), None)
             change.is_new = True
             self.sync(change)
+            written = change.audit_rows
             change.write_events()
             result = then(change) if then is not None else change
         self._after_commit(change)
+        self._observe(started, written)
         return result
+
+    def _observe(self, started: float, audit_rows: list[dict[str, Any]]) -> None:
+        """Tell the observers (web/metrics.py) a unit of work committed: its seconds and audit rows.
+        An observer's failure never fails a committed change."""
+        observers = getattr(self.ctx, "observers", None)
+        if not observers:
+            return
+        seconds = time.perf_counter() - started
+        for observe in observers:
+            with contextlib.suppress(Exception):  # metrics must not break the engine
+                observe(seconds, audit_rows)
 
     def _after_commit(self, change: Change, loaded_version: int | None = None) -> None:
         """Wake the job runner for timers this change created (the database already has them), and

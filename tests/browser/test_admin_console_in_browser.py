@@ -214,7 +214,16 @@ def test_a_model_uploaded_with_its_form_is_previewed_deployed_and_an_officer_com
 def test_an_officer_opening_the_admin_console_gets_403(open_as):
     wang = open_as("wang")
     wang.expected_statuses = {403}
-    for path in ("/admin/modeler", "/admin/definitions", "/admin/definitions/dispute_resolution/1/edit"):
+    for path in (
+        "/admin/modeler",
+        "/admin/definitions",
+        "/admin/definitions/dispute_resolution/1/edit",
+        "/admin/cases",
+        "/admin/incidents",
+        "/admin/users",
+        "/admin/tokens",
+        "/admin/definitions/dispute_resolution/migrate",
+    ):
         assert wang.go(path).status == 403
         assert wang.page.locator("h1").count() == 1
 
@@ -230,3 +239,124 @@ def test_the_modeler_on_a_phone_does_not_scroll_sideways_and_says_it_is_for_desk
     open_modeler(desktop, "/admin/definitions/dispute_resolution/1/edit")
     assert desktop.page.evaluate("() => document.documentElement.scrollWidth") <= DESKTOP["width"]
     desktop.shot(f"admin-modeler-desktop-{locale}")
+
+
+# --- monitoring and migration (docs/admin.md) ----------------------------------------------------
+def linear_model(*tasks: str, key: str = "patrol") -> str:
+    """start -> user tasks in a row -> end, with the diagram bpmn-js draws."""
+    nodes = ["start", *tasks, "end"]
+    xs = [150 + 150 * i for i in range(len(nodes))]
+    body, shapes = [], []
+    for i, (a, b) in enumerate(zip(nodes, nodes[1:], strict=False)):
+        body.append(f'<bpmn:sequenceFlow id="f{i}" sourceRef="{a}" targetRef="{b}"/>')
+        shapes.append(
+            f'<bpmndi:BPMNEdge id="f{i}_di" bpmnElement="f{i}"><di:waypoint x="{xs[i] + 50}" y="118"/>'
+            f'<di:waypoint x="{xs[i + 1]}" y="118"/></bpmndi:BPMNEdge>'
+        )
+    body += [f'<bpmn:userTask id="{t}" name="{t}" camunda:candidateGroups="officer"/>' for t in tasks]
+    for node, x in zip(nodes, xs, strict=True):
+        size = 'width="36" height="36"' if node in ("start", "end") else 'width="100" height="80"'
+        y = 100 if node in ("start", "end") else 78
+        bounds = f'<dc:Bounds x="{x}" y="{y}" {size}/>'
+        shapes.append(f'<bpmndi:BPMNShape id="{node}_di" bpmnElement="{node}">{bounds}</bpmndi:BPMNShape>')
+    return (
+        VISIT_MODEL.split("<bpmn:process")[0]
+        + f'<bpmn:process id="{key}" isExecutable="true"><bpmn:startEvent id="start"/>'
+        + "".join(body)
+        + '<bpmn:endEvent id="end"/></bpmn:process>'
+        + f'<bpmndi:BPMNDiagram id="d"><bpmndi:BPMNPlane id="pl" bpmnElement="{key}">'
+        + "".join(shapes)
+        + "</bpmndi:BPMNPlane></bpmndi:BPMNDiagram></bpmn:definitions>"
+    )
+
+
+def deploy(engine, xml: str) -> None:
+    engine.repository.deploy([("patrol.bpmn", xml)], None)
+
+
+def wait_diagram(watched) -> None:
+    watched.page.wait_for_selector("#diagram[data-ready]", timeout=20000)
+
+
+def test_the_definition_diagram_shows_the_cases_waiting_at_two_tasks(open_as, engine, world, clock):
+    deploy(engine, linear_model("visit", "record").replace('name="visit"', 'name="visit" camunda:dueDate="PT1H"'))
+    cases = [engine.runtime.start_instance("patrol", world["wang"], {}) for _ in range(3)]
+    engine.tasks.complete(open_tasks(engine, cases[0])[0]["id"], world["wang"], {})
+    clock.advance(hours=2)  # the two cases still at `visit` are past its one-hour deadline
+    admin = open_as("admin", viewport=DESKTOP)
+    admin.go("/admin/definitions/patrol")
+    wait_diagram(admin)
+    overlay = admin.page.locator(".djs-overlay-element-count")
+    assert overlay.count() == 2
+    visit = admin.page.locator(".djs-overlays[data-container-id='visit'] .element-count")
+    record = admin.page.locator(".djs-overlays[data-container-id='record'] .element-count")
+    assert visit.locator(".waiting").inner_text() == "2" and visit.locator(".breached").inner_text() == "2"
+    assert record.locator(".waiting").inner_text() == "1" and record.locator(".breached").count() == 0
+    admin.shot("admin-monitor-desktop-zh-CN")
+
+
+def test_a_case_is_migrated_from_version_1_to_2_in_the_console_and_completes_on_2(open_as, engine, world):
+    deploy(engine, linear_model("visit"))
+    case = engine.runtime.start_instance("patrol", world["wang"], {})
+    deploy(engine, linear_model("visit", "record"))
+    admin = open_as("admin", viewport=DESKTOP, locale="en")
+    admin.go(f"/admin/cases/{case['id']}")
+    wait_diagram(admin)
+    assert admin.page.locator("#case-version").inner_text() == "1"
+    admin.page.click("text=Move this case to another version…")
+    admin.page.wait_for_load_state("networkidle")
+    assert admin.page.locator(f"#migration-cases tr[data-case='{case['business_key']}']").count() == 1
+    admin.page.fill("#m-reason", "adds a record step")
+    admin.page.click("#migrate-form button[type=submit]")
+    admin.page.wait_for_load_state("networkidle")
+    assert "1 case(s) moved from version 1 to 2." in admin.page.inner_text("main")
+    assert engine.runtime.get_instance(case["id"], history=False)["definition_version"] == 2
+    for _ in range(2):  # visit, then record: only version 2 has it
+        engine.tasks.complete(open_tasks(engine, case)[0]["id"], world["wang"], {})
+    assert engine.runtime.get_instance(case["id"], history=False)["status"] == "completed"
+
+
+def test_a_migration_that_would_drop_an_active_task_is_refused_in_the_console(open_as, engine, world):
+    deploy(engine, linear_model("visit", "record"))
+    case = engine.runtime.start_instance("patrol", world["wang"], {})
+    engine.tasks.complete(open_tasks(engine, case)[0]["id"], world["wang"], {})
+    deploy(engine, linear_model("visit"))
+    admin = open_as("admin", viewport=DESKTOP)
+    admin.expected_statuses = {409}
+    admin.go("/admin/definitions/patrol/migrate?from=1&to=2")
+    assert admin.page.locator("tr.unsafe").count() == 1
+    admin.page.click("#migrate-form button[type=submit]")
+    admin.page.wait_for_load_state("networkidle")
+    assert admin.page.locator("#migration-refused").is_visible()
+    assert "record" in admin.page.inner_text("#migration-refused")
+    assert engine.runtime.get_instance(case["id"], history=False)["definition_version"] == 1
+    admin.shot("admin-migrate-refused-desktop-zh-CN")
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_the_console_pages_fit_a_phone_and_a_desktop_and_are_accessible(open_as, engine, world, locale):
+    deploy(engine, linear_model("visit"))
+    case = engine.runtime.start_instance("patrol", world["wang"], {})
+    deploy(engine, linear_model("visit", "record"))
+    engine.tokens.create_api_token("civil_affairs", None)
+    pages = {
+        "cases": "/admin/cases",
+        "case": f"/admin/cases/{case['id']}",
+        "definition": "/admin/definitions/patrol?version=1",
+        "migrate": "/admin/definitions/patrol/migrate",
+        "incidents": "/admin/incidents",
+        "users": "/admin/users",
+        "tokens": "/admin/tokens",
+    }
+    for viewport, size in (("phone", PHONE), ("desktop", DESKTOP)):
+        admin = open_as("admin", viewport=size, locale=locale)
+        for name, path in pages.items():
+            admin.go(path)
+            if admin.page.locator("#diagram").count():
+                wait_diagram(admin)
+            width = admin.page.evaluate("() => document.documentElement.scrollWidth")
+            assert width <= size["width"], (name, viewport, width)
+            admin.shot(f"admin-{name}-{viewport}-{locale}")
+            assert admin.axe_violations() == [], (name, viewport)
+            if viewport == "phone":
+                assert admin.layout_problems() == [], name

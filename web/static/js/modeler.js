@@ -36,7 +36,18 @@
     "Create task": "创建任务", "Create pool/participant": "创建泳池", "Activate hand tool": "抓手工具",
     "Activate lasso tool": "套索工具", "Activate create/remove space tool": "空间工具",
     "Activate global connect tool": "连线工具", "Append task": "追加任务", "Append gateway": "追加网关",
-    "Append end event": "追加结束事件", "Delete": "删除", "Change element": "更换元素类型", "Connect to other element": "连线"
+    "Append end event": "追加结束事件", "Delete": "删除", "Change element": "更换元素类型", "Connect to other element": "连线",
+    // help texts under the fields an admin edits most (the panel's other help texts stay English)
+    "Specify more than one group as a comma separated list.": "多个组请用英文逗号分隔。",
+    "Specify more than one user as a comma separated list.": "多个用户请用英文逗号分隔。",
+    "The due date as an EL expression (e.g. ${someDate}) or an ISO date (e.g. 2015-06-26T09:54:00).":
+      "期限：EL 表达式（如 ${someDate}）或 ISO 日期（如 2015-06-26T09:54:00）；本系统也接受 ISO 时长，如 PT24H。",
+    "The follow up date as an EL expression (e.g. ${someDate}) or an ISO date (e.g. 2015-06-26T09:54:00).":
+      "跟进时间：EL 表达式（如 ${someDate}）或 ISO 日期（如 2015-06-26T09:54:00）。",
+    "A time duration defined as ISO 8601 durations format.": "ISO 8601 时长格式，如 PT2H（2 小时）、P3D（3 天）。",
+    "A specific point in time defined as ISO 8601 combined date and time representation.": "ISO 8601 日期时间，如 2026-12-31T09:00:00。",
+    "A cycle defined as ISO 8601 repeating intervals format.": "ISO 8601 重复间隔格式，如 R3/PT10H。",
+    "Custom form key": "自定义表单标识", "Candidate starter groups": "可发起的组", "Candidate starter users": "可发起的用户"
   };
   var translateModule = {
     translate: ["value", function (template, replacements) {

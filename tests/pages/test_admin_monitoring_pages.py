@@ -1,0 +1,168 @@
+"""The console's monitoring, repair, migration, users, tokens and incidents pages without a browser
+(issue 17, docs/admin.md): admins only (an officer gets 403 on every one), no personal data on them,
+every action audited, every refusal writes nothing."""
+
+from __future__ import annotations
+
+import json
+
+from tests import models
+from tests.helpers import REPORT, database_rows, report_case, rows_added, task_of
+from tests.test_migration import steps
+
+ADMIN_PAGES = (
+    "/admin/cases",
+    "/admin/incidents",
+    "/admin/users",
+    "/admin/tokens",
+    "/admin/definitions/dispute_resolution/migrate",
+    "/admin/definitions/dispute_resolution/1/counts",
+)
+
+
+def failing_case(engine, world, clock):
+    """A case whose timer kept failing (a gateway reads a missing variable): an open incident."""
+    engine.repository.deploy([("timed.bpmn", models.failing_timer())], None)
+    case = engine.runtime.start_instance("timed", world["wang"], {})
+    clock.advance(hours=1, seconds=1)
+    for _ in range(engine.settings.timer_max_attempts):
+        engine.timers.fire_due()
+        clock.advance(minutes=10)
+    [incident] = engine.timers.list_incidents()
+    return case, incident
+
+
+def test_an_officer_opening_any_console_page_gets_403_and_posts_change_nothing(browse, engine, world):
+    case = report_case(engine, world["wang"])
+    wang = browse("wang")
+    for path in (*ADMIN_PAGES, f"/admin/cases/{case['id']}", f"/admin/cases/{case['id']}/diagram"):
+        assert wang.get(path).status_code == 403, path
+    before = database_rows(engine)
+    for path, data in (
+        (f"/admin/cases/{case['id']}/variables", {"variables": '{"category": "x"}', "reason": "r"}),
+        ("/admin/users", {"username": "mallory", "role": "admin"}),
+        ("/admin/tokens", {"department": "xinqiao"}),
+        ("/admin/definitions/dispute_resolution/migrate", {"from": "1", "to": "2"}),
+        ("/admin/incidents/1/retry", {}),
+    ):
+        assert wang.post(path, data).status_code == 403, path
+    assert database_rows(engine) == before
+
+
+def test_the_case_list_and_a_case_show_no_personal_data(browse, engine, world):
+    case = report_case(engine, world["wang"])
+    admin = browse("admin")
+    listing = admin.text("/admin/cases?status=running&station=xinqiao")
+    assert case["business_key"] in listing
+    page = admin.text(f"/admin/cases/{case['id']}")
+    for personal in (REPORT["parties"][0]["name"], REPORT["parties"][0]["phone"], REPORT["household"]):
+        assert personal not in listing and personal not in page
+    assert "assess_case" in page
+    diagram = admin.get(f"/admin/cases/{case['id']}/diagram").json
+    assert diagram["active"] == ["assess_case"] and diagram["failed"] == [] and "<bpmn" in diagram["xml"]
+    assert admin.text("/admin/cases?business_key=JF-0000-000000").count("data-case=") == 0
+
+
+def test_the_definition_page_counts_cases_waiting_at_two_tasks(browse, engine, world):
+    engine.repository.deploy([("visit.bpmn", steps("review", "check"))], None)
+    cases = [engine.runtime.start_instance("visit", world["wang"], {}) for _ in range(3)]
+    engine.tasks.complete(task_of(engine, cases[0], "review")["id"], world["wang"], {})
+    admin = browse("admin")
+    assert "/admin/definitions/visit/1/counts" in admin.text("/admin/definitions/visit")
+    counts = admin.get("/admin/definitions/visit/1/counts").json
+    assert counts["elements"] == {"check": {"waiting": 1, "breached": 0}, "review": {"waiting": 2, "breached": 0}}
+    assert admin.get("/admin/definitions/visit?version=7").status_code == 404
+
+
+def test_variables_are_repaired_with_a_reason_and_a_personal_field_is_refused(browse, engine, world):
+    case = report_case(engine, world["wang"])
+    admin = browse("admin")
+    path = f"/admin/cases/{case['id']}"
+    before = database_rows(engine)
+    refused = admin.post(
+        f"{path}/variables", {"variables": json.dumps({"household": "x"}), "reason": "fix"}, csrf_from=path
+    )
+    assert refused.status_code == 422
+    assert admin.post(f"{path}/variables", {"variables": "[1]", "reason": "fix"}, csrf_from=path).status_code == 422
+    assert admin.post(f"{path}/variables", {"variables": '{"community": "c"}'}, csrf_from=path).status_code == 422
+    assert database_rows(engine) == before
+    done = admin.post(
+        f"{path}/variables", {"variables": '{"community": "新桥社区"}', "reason": "补录社区"}, csrf_from=path
+    )
+    assert done.status_code == 302
+    audit = [(r["action"], r["details"]) for r in rows_added(engine, before, "audit_log")]
+    assert audit == [("instance.variables_updated", {"variables": ["community"], "reason": "补录社区"})]
+
+
+def test_incidents_are_listed_by_kind_and_retried_or_cancelled_from_the_console(browse, engine, world, clock):
+    case, incident = failing_case(engine, world, clock)
+    admin = browse("admin")
+    listing = admin.text("/admin/incidents")
+    assert f'data-incident="{incident["id"]}"' in listing and incident["kind"] in listing
+    page = admin.text(f"/admin/cases/{case['id']}")
+    assert f'data-incident="{incident["id"]}"' in page
+    assert admin.get(f"/admin/cases/{case['id']}/diagram").json["failed"] == ["wait"]
+    before = database_rows(engine)
+    no_reason = admin.post(f"/admin/incidents/{incident['id']}/cancel", {"reason": ""}, csrf_from="/admin/incidents")
+    assert no_reason.status_code == 422 and database_rows(engine) == before
+    assert admin.post("/admin/incidents/999/retry", {}, csrf_from="/admin/incidents").status_code == 404
+    retried = admin.post(
+        f"/admin/incidents/{incident['id']}/retry", {"next": f"/admin/cases/{case['id']}"}, csrf_from="/admin/incidents"
+    )
+    assert retried.status_code == 302 and retried.headers["Location"].endswith(f"/admin/cases/{case['id']}")
+    assert engine.timers.list_incidents() == []
+    assert "data-incident" not in admin.text("/admin/incidents")
+    assert f'data-incident="{incident["id"]}"' in admin.text("/admin/incidents?status=all")
+
+
+def test_migration_page_shows_the_diff_migrates_and_refuses_when_a_task_would_disappear(browse, engine, world):
+    engine.repository.deploy([("visit.bpmn", steps("review", "check"))], None)
+    safe, unsafe = (engine.runtime.start_instance("visit", world["wang"], {}) for _ in range(2))
+    engine.tasks.complete(task_of(engine, unsafe, "review")["id"], world["wang"], {})
+    engine.repository.deploy([("visit.bpmn", steps("review"))], None)
+    admin = browse("admin")
+    page = admin.text("/admin/definitions/visit/migrate?from=1&to=2")
+    assert 'class="unsafe"' in page and "check" in page
+    before = database_rows(engine)
+    refused = admin.post("/admin/definitions/visit/migrate", {"from": "1", "to": "2"}, csrf_from="/admin/cases")
+    assert refused.status_code == 409 and 'id="migration-refused"' in refused.get_data(as_text=True)
+    assert database_rows(engine) == before
+    moved = admin.post(
+        "/admin/definitions/visit/migrate",
+        {"from": "1", "to": "2", "instance_id": safe["id"], "reason": "简化流程"},
+        csrf_from="/admin/cases",
+    )
+    assert moved.status_code == 302
+    assert engine.runtime.get_instance(safe["id"], history=False)["definition_version"] == 2
+    assert engine.runtime.get_instance(unsafe["id"], history=False)["definition_version"] == 1
+
+
+def test_users_departments_memberships_and_tokens_are_managed_from_the_console(browse, engine, world):
+    admin = browse("admin")
+    assert 'data-user="wang"' in admin.text("/admin/users")
+    before = database_rows(engine)
+    bad = admin.post("/admin/users", {"username": "x", "role": "officer"}, csrf_from="/admin/users")
+    assert bad.status_code == 422 and database_rows(engine) == before
+    assert admin.post("/admin/users/admin/active", {"active": "0"}, csrf_from="/admin/users").status_code == 422
+    assert database_rows(engine) == before
+    new = {"username": "zhang", "role": "officer", "departments": "xinqiao", "password": "a-long-password-1"}
+    assert admin.post("/admin/users", new, csrf_from="/admin/users").status_code == 302
+    assert engine.identity.get_user("zhang")["departments"] == ["xinqiao"]
+    dept = {"key": "justice", "name": "司法所", "kind": "agency"}
+    assert admin.post("/admin/departments", dept, csrf_from="/admin/users").status_code == 302
+    joined = admin.post("/admin/users/li/departments", {"department": "justice"}, csrf_from="/admin/users")
+    assert joined.status_code == 302
+    assert "justice" in engine.identity.get_user("li")["departments"]
+    off = admin.post("/admin/users/zhang/active", {"active": "0"}, csrf_from="/admin/users")
+    assert off.status_code == 302 and engine.identity.get_user("zhang")["active"] is False
+
+    token_form = {"department": "civil_affairs", "name": "ca-system"}
+    created = admin.post("/admin/tokens", token_form, csrf_from="/admin/tokens")
+    assert created.status_code == 201 and created.headers["Cache-Control"] == "no-store"
+    token = engine.tokens.list_api_tokens()[-1]
+    shown = created.get_data(as_text=True)
+    assert 'id="new-token"' in shown and "fqa_" in shown
+    assert "fqa_" not in admin.text("/admin/tokens")  # shown once
+    revoked = admin.post(f"/admin/tokens/{token['id']}/revoke", {}, csrf_from="/admin/tokens")
+    assert revoked.status_code == 302 and engine.tokens.list_api_tokens()[-1]["revoked_at"] is not None
+    assert admin.post("/admin/tokens/99999/revoke", {}, csrf_from="/admin/tokens").status_code == 404
