@@ -27,6 +27,7 @@ from .expressions import Evaluator, SafeScriptEngine
 from .identity import Actor, IdentityService
 from .personal import PersonalDataService
 from .phrases import PhraseService
+from .reports import ReportService
 from .repository import RepositoryService
 from .runtime import RuntimeService
 from .saved_views import SavedViewService
@@ -72,6 +73,7 @@ class Engine:
         self.phrases = PhraseService(self)
         self.drafts = DraftService(self)
         self.saved_views = SavedViewService(self)
+        self.reports = ReportService(self)
         self.jobs = jobs.for_engine(self)
         # Work other packages add to every sweep (webhooks/: the notification relay and deliveries),
         # and where they keep their services; the engine knows them only as callables.

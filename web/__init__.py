@@ -33,6 +33,7 @@ from . import (
     messages,
     notifications,
     pages,
+    reports,
     tasks,
 )
 from .openapi import OpenApi
@@ -51,6 +52,7 @@ BLUEPRINTS = (
     notifications.bp,
     collaboration.bp,
     copies.bp,
+    reports.bp,
 )
 DEPLOY_ENDPOINTS = ("definitions.deploy", "definitions.validate")
 MAX_DOCUMENTS = definitions.MAX_DOCUMENTS

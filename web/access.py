@@ -116,6 +116,10 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "notifications.list_deliveries": (Role.ADMIN,),
     "notifications.get_delivery": (Role.ADMIN,),
     "notifications.resend_delivery": (Role.ADMIN,),
+    # KPI reports (issue 21): a supervisor's own station, an auditor every station (engine rule)
+    "reports.bulletin": (Role.SUPERVISOR, Role.AUDITOR),
+    "reports.trend": (Role.SUPERVISOR, Role.AUDITOR),
+    "reports.export_bulletin": (Role.SUPERVISOR, Role.AUDITOR),
 }
 
 # Pages (web/pages) take the roles of the API operation they show or perform: one rule for both.
@@ -179,6 +183,8 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages.admin.validate": ENDPOINT_ROLES["definitions.validate"],
     "pages.admin.deploy": ENDPOINT_ROLES["definitions.deploy"],
     "pages.admin.preview": ENDPOINT_ROLES["definitions.validate"],
+    "pages.reports.show": ENDPOINT_ROLES["reports.bulletin"],
+    "pages.reports.export": ENDPOINT_ROLES["reports.export_bulletin"],
 }
 
 

@@ -36,6 +36,7 @@ from . import (
     notifications,
     phrases,
     record,
+    reports,
     tasks,
 )
 from . import session as browser_session
@@ -83,6 +84,7 @@ for child in (
     notifications.bp,
     copies.bp,
     admin.bp,
+    reports.bp,
 ):
     bp.register_blueprint(child)
 csrf = CSRFProtect()
