@@ -18,8 +18,10 @@ from ..reports import exported
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 TREND_POINTS = 12
-# the line chart's frame (SVG user units): scaled to the page's width by the viewBox
-WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 640, 220, 44, 12, 12, 36
+# the line chart's frame (SVG user units), scaled to the page's width by the viewBox; a phone gets a
+# narrower frame of the last six periods, so that its labels stay legible
+WIDE, NARROW, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 640, 340, 220, 44, 28, 12, 36
+NARROW_POINTS = 6
 SERIES = ("response_rate", "on_spot_rate", "satisfaction_rate")
 
 
@@ -43,7 +45,7 @@ def show():
         chosen={**chosen, "period": bulletin["period"]["label"]},
         kinds=PERIOD_KINDS,
         bulletin=bulletin,
-        chart=line_chart(trend),
+        charts=[("wide", line_chart(trend, WIDE)), ("narrow", line_chart(trend, NARROW, NARROW_POINTS))],
         stations=_stations() if g.actor.role == "auditor" else [],
     )
 
@@ -59,10 +61,11 @@ def _stations() -> list[dict[str, Any]]:
     return [d for d in engine().identity.list_departments() if d["kind"] == "station"]
 
 
-def line_chart(trend: dict[str, Any]) -> dict[str, Any]:
-    """Coordinates of the trend chart: one polyline per headline rate (0-100 %), the targets as dashed lines."""
-    points = trend["points"]
-    inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+def line_chart(trend: dict[str, Any], width: int, last: int = TREND_POINTS) -> dict[str, Any]:
+    """Coordinates of the trend chart over the `last` periods: one polyline per headline rate (0-100 %),
+    the targets as dashed lines."""
+    points = trend["points"][-last:]
+    inner_w, inner_h = width - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     step = inner_w / max(1, len(points) - 1)
 
     def x(i: int) -> float:
@@ -83,10 +86,10 @@ def line_chart(trend: dict[str, Any]) -> dict[str, Any]:
             }
         )
     return {
-        "width": WIDTH,
+        "width": width,
         "height": HEIGHT,
         "left": LEFT,
-        "right": WIDTH - RIGHT,
+        "right": width - RIGHT,
         "grid": [(y(v), f"{int(v * 100)}%") for v in (0, 0.25, 0.5, 0.75, 1)],
         "labels": [(x(i), p["period"]) for i, p in enumerate(points) if i % 2 == (len(points) - 1) % 2],
         "base": HEIGHT - BOTTOM,
