@@ -4,7 +4,6 @@ CSV links download the period's bulletin."""
 
 from __future__ import annotations
 
-
 import pytest
 from openpyxl import load_workbook
 
