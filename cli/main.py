@@ -225,6 +225,7 @@ def _report_command(kind: str, example: str):
 weekly = _report_command("week", "2026-W48")
 monthly = _report_command("month", "2026-11")
 quarterly = _report_command("quarter", "2026-Q4")
+yearly = _report_command("year", "2026")
 
 
 @main.group()

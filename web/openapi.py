@@ -654,10 +654,12 @@ def op(
 JSON_ERRORS = (400, 413, 415, 422)  # what a JSON body can provoke
 
 # reports: a period is named as its calendar names it; its kind says which of the three forms it takes
-PERIOD = {"type": "string", "pattern": r"^[0-9]{4}-(W[0-9]{2}|[0-9]{2}|Q[1-4])$"}
+PERIOD = {"type": "string", "pattern": r"^[0-9]{4}(-(W[0-9]{2}|[0-9]{2}|Q[1-4]))?$"}
 REPORT_PARAMS = [
-    query("kind", {"type": "string", "enum": ["week", "month", "quarter"], "default": "week"}, "the period's kind"),
-    query("period", PERIOD, "2026-W48, 2026-11 or 2026-Q4 (the current one when absent)"),
+    query(
+        "kind", {"type": "string", "enum": ["week", "month", "quarter", "year"], "default": "week"}, "the period's kind"
+    ),
+    query("period", PERIOD, "2026-W48, 2026-11, 2026-Q4 or 2026 (the current one when absent)"),
     query("station", KEY, "one station's key (a supervisor may name only their own)"),
 ]
 

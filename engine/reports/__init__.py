@@ -37,11 +37,12 @@ TARGETS = {"response_rate": 1.0, "on_spot_rate": 0.85, "satisfaction_rate": 0.92
 RISK_LEVELS = ("red", "yellow", "blue")
 SATISFIED = ("satisfied", "basically_satisfied")
 AGE_BUCKETS = (("under_1d", 1), ("1d_3d", 3), ("3d_7d", 7), ("over_7d", None))
-PERIOD_KINDS = ("week", "month", "quarter")
+PERIOD_KINDS = ("week", "month", "quarter", "year")
 MAX_TREND = 24
 _WEEK = re.compile(r"(\d{4})-W(\d{2})")
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 _QUARTER = re.compile(r"(\d{4})-Q([1-4])")
+_YEAR = re.compile(r"\d{4}")
 
 
 @dataclass(frozen=True)
@@ -71,10 +72,13 @@ def parse_period(kind: str, label: str, zone: ZoneInfo) -> Period:
         elif kind == "quarter" and (m := _QUARTER.fullmatch(label or "")):
             first = date(int(m[1]), 3 * int(m[2]) - 2, 1)
             after = _add_months(first, 3)
+        elif kind == "year" and _YEAR.fullmatch(label or ""):
+            first = date(int(label), 1, 1)
+            after = date(int(label) + 1, 1, 1)
         else:
             raise ValueError(label)
     except ValueError:
-        examples = {"week": "2026-W48", "month": "2026-11", "quarter": "2026-Q4"}
+        examples = {"week": "2026-W48", "month": "2026-11", "quarter": "2026-Q4", "year": "2026"}
         raise InvalidInput(
             f"'{label}' is not a {kind} (e.g. {examples.get(kind, '2026-W48')})",
             [{"field": "period", "message": f"a {kind} such as {examples.get(kind, '2026-W48')}"}],
@@ -90,6 +94,8 @@ def period_of(kind: str, moment: datetime, zone: ZoneInfo) -> Period:
         return parse_period(kind, f"{year}-W{week:02d}", zone)
     if kind == "month":
         return parse_period(kind, f"{day.year}-{day.month:02d}", zone)
+    if kind == "year":
+        return parse_period(kind, str(day.year), zone)
     return parse_period(kind, f"{day.year}-Q{(day.month - 1) // 3 + 1}", zone)
 
 
