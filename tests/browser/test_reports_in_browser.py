@@ -4,6 +4,9 @@ CSV links download the period's bulletin."""
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import pytest
 from openpyxl import load_workbook
 
@@ -45,7 +48,7 @@ def test_the_top_bar_leads_supervisors_and_auditors_to_the_reports_and_the_expor
     supervisor.page.wait_for_selector("#kpis")
     with supervisor.page.expect_download() as download:
         supervisor.page.click("#export-xlsx")
-    sheet = load_workbook(download.value.path()).active
+    sheet = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes())).active  # saved without a suffix
     assert [row[0] for row in sheet.iter_rows(min_row=2, max_col=1, values_only=True)][0] == "total"
     officer = open_as("wang", viewport=DESKTOP)
     officer.go("/")
