@@ -360,3 +360,20 @@ def test_no_personal_data_in_a_report(engine, world):
     text = repr(engine.reports.bulletin(world["sun"], "week")) + repr(engine.reports.trend(world["sun"], "week"))
     for personal in ("刘桂兰", "11010119450101123X", "13912345678", "新桥社区7栋101室", case["business_key"]):
         assert personal not in text
+
+
+def test_the_backlog_counts_open_tasks_now_by_live_sla_state_and_age(engine, generated, clock):
+    now = clock.now()
+    with engine.db.read() as scope:
+        open_tasks = [t for t in scope.session.scalars(select(HumanTask)) if t.state in ("open", "claimed")]
+    by_sla, by_age = Counter(), Counter()
+    for task in open_tasks:
+        by_sla["breached" if task.due_at <= now else "warning" if task.warn_at <= now else "on_time"] += 1
+        days = (now - task.created_at) / timedelta(days=1)
+        by_age["under_1d" if days < 1 else "1d_3d" if days < 3 else "3d_7d" if days < 7 else "over_7d"] += 1
+    backlog = engine.reports.bulletin(generated["sun"], "week")["backlog"]
+    assert backlog["total"] == len(open_tasks) > 0
+    assert {k: v for k, v in backlog["by_sla_state"].items() if v} == dict(by_sla)
+    assert {k: v for k, v in backlog["by_age"].items() if v} == dict(by_age)
+    clock.set(min(t.created_at for t in open_tasks) + timedelta(hours=1))  # earlier: younger, none late yet
+    assert engine.reports.bulletin(generated["sun"], "week")["backlog"]["by_age"]["over_7d"] == 0

@@ -20,11 +20,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy import case as sql_case
 
 from ..errors import DepartmentNotFound, Forbidden, InvalidInput
 from ..identity import Actor
-from ..store.models import AuditEntry, Department, HumanTask, ProcessInstance, User
+from ..store.models import IS_OPEN_TASK, AuditEntry, Department, HumanTask, ProcessInstance, User
 from ..vocabulary import OPEN_TASK_STATES, DepartmentKind, Event, HumanTaskState, InstanceStatus, Role, SlaState
 
 if TYPE_CHECKING:
@@ -489,27 +490,57 @@ class ReportService:
 
     @staticmethod
     def _cases(session, station_id: int | None, start: datetime, end: datetime) -> dict[str, _Case]:
-        """The cases active in [start, end): reported before its end and not closed before its start."""
-        instance = ProcessInstance
-        active = and_(instance.started_at < end, or_(instance.ended_at.is_(None), instance.ended_at >= start))
-        if station_id is not None:
-            active = and_(instance.station_id == station_id, active)
+        """The cases reported or closed in [start, end) with all their tasks, and the other cases active
+        then with the tasks created or ended in it: what the period's events need, and no more (a case
+        open for months brings only the tasks that moved in the period)."""
+        instance, task = ProcessInstance, HumanTask
+
+        def within(column):
+            return and_(column >= start, column < end)
+
+        scope = [instance.station_id == station_id] if station_id is not None else []
+        case_columns = (
+            instance.id,
+            instance.station_id,
+            instance.case_owner_id,
+            instance.status,
+            instance.started_at,
+            instance.ended_at,
+        )
         cases = {
             row.id: _Case(row.id, row.station_id, row.case_owner_id, row.status, row.started_at, row.ended_at)
             for row in session.execute(
-                select(
-                    instance.id,
-                    instance.station_id,
-                    instance.case_owner_id,
-                    instance.status,
-                    instance.started_at,
-                    instance.ended_at,
-                ).where(active)
+                select(*case_columns).where(*scope, or_(within(instance.started_at), within(instance.ended_at)))
             )
         }
-        query = select(*_TASK_COLUMNS).join(instance, instance.id == HumanTask.instance_id).where(active)
-        for task in session.execute(query):
-            cases[task.instance_id].tasks.append(task)
+        active = and_(instance.started_at < end, or_(instance.ended_at.is_(None), instance.ended_at >= start))
+        moved = or_(
+            within(instance.started_at), within(instance.ended_at), within(task.created_at), within(task.ended_at)
+        )
+        query = (
+            select(
+                *_TASK_COLUMNS,
+                instance.station_id,
+                instance.case_owner_id,
+                instance.status,
+                instance.started_at.label("case_started_at"),
+                instance.ended_at.label("case_ended_at"),  # the task has an `ended_at` too
+            )
+            .join(instance, instance.id == task.instance_id)
+            .where(*scope, active, moved)
+        )
+        for row in session.execute(query):
+            case = cases.get(row.instance_id)
+            if case is None:
+                case = cases[row.instance_id] = _Case(
+                    row.instance_id,
+                    row.station_id,
+                    row.case_owner_id,
+                    row.status,
+                    row.case_started_at,
+                    row.case_ended_at,
+                )
+            case.tasks.append(row)
         return cases
 
     @staticmethod
@@ -526,26 +557,21 @@ class ReportService:
         return counts
 
     def _backlog(self, session, station_id: int | None) -> dict[str, Any]:
-        """Open tasks now, by SLA state (live) and by age."""
+        """Open tasks now, by SLA state (live) and by age, counted by the database (one row back)."""
         now = self.ctx.clock.now()
-        query = select(HumanTask.created_at, HumanTask.warn_at, HumanTask.due_at).where(
-            HumanTask.state.in_([str(s) for s in OPEN_TASK_STATES])
+        sla = sql_case(
+            (HumanTask.due_at <= now, SlaState.BREACHED.value),
+            (HumanTask.warn_at <= now, SlaState.WARNING.value),
+            else_=SlaState.ON_TIME.value,
         )
+        bounds = [(name, now - timedelta(days=days)) for name, days in AGE_BUCKETS if days is not None]
+        age = sql_case(*[(HumanTask.created_at > since, name) for name, since in bounds], else_=AGE_BUCKETS[-1][0])
+        query = select(sla.label("sla"), age.label("age"), func.count()).where(IS_OPEN_TASK).group_by(sla, age)
         if station_id is not None:
             query = query.where(HumanTask.station_id == station_id)
-        by_sla: Counter = Counter({state: 0 for state in (SlaState.ON_TIME, SlaState.WARNING, SlaState.BREACHED)})
+        by_sla: Counter = Counter({state.value: 0 for state in (SlaState.ON_TIME, SlaState.WARNING, SlaState.BREACHED)})
         by_age: Counter = Counter({name: 0 for name, _ in AGE_BUCKETS})
-        for created_at, warn_at, due_at in session.execute(query):
-            if due_at is not None and due_at <= now:
-                by_sla[SlaState.BREACHED] += 1
-            elif warn_at is not None and warn_at <= now:
-                by_sla[SlaState.WARNING] += 1
-            else:
-                by_sla[SlaState.ON_TIME] += 1
-            days = (now - created_at).total_seconds() / 86400
-            by_age[next(name for name, limit in AGE_BUCKETS if limit is None or days < limit)] += 1
-        return {
-            "total": sum(by_sla.values()),
-            "by_sla_state": {str(k): v for k, v in by_sla.items()},
-            "by_age": dict(by_age),
-        }
+        for state, bucket, count in session.execute(query):
+            by_sla[state] += count
+            by_age[bucket] += count
+        return {"total": sum(by_sla.values()), "by_sla_state": dict(by_sla), "by_age": dict(by_age)}
