@@ -1,6 +1,7 @@
 """KPI reports at scale (issue 21): a year of generated cases (bench/generate.py; closed ones spread
-over the 365 days before the clock, open ones over its last three), then the year's bulletin of every station, a month's, and one station's
-weekly bulletin, each timed a few times (median). PostgreSQL only.
+over the 365 days before the clock, open ones over its last three), then the year's bulletin of every
+station, a month's, one station's weekly bulletin and its 12-week trend, each timed (median of runs).
+PostgreSQL only.
 
     python -m bench.reports --cases 1000000 [--runs 3]
 """
