@@ -359,6 +359,21 @@ _TASK_COLUMNS = (
 )
 
 
+MAX_LISTED_CASES = 20000  # above: the period's tasks in one joined scan instead of by case
+
+
+def _inside(moment: datetime | None, start: datetime, end: datetime) -> bool:
+    return moment is not None and start <= moment < end
+
+
+def _chunked(session, query, ids: list[str], size: int = 1000) -> list[Any]:
+    """`query`'s task rows of the cases `ids`, looked up a thousand cases at a time."""
+    rows: list[Any] = []
+    for at in range(0, len(ids), size):
+        rows += session.execute(query.where(HumanTask.instance_id.in_(ids[at : at + size]))).all()
+    return rows
+
+
 class ReportService:
     """The figures of a period for the stations an actor may see."""
 
@@ -507,41 +522,35 @@ class ReportService:
             instance.started_at,
             instance.ended_at,
         )
+        active = and_(instance.started_at < end, or_(instance.ended_at.is_(None), instance.ended_at >= start))
         cases = {
             row.id: _Case(row.id, row.station_id, row.case_owner_id, row.status, row.started_at, row.ended_at)
-            for row in session.execute(
-                select(*case_columns).where(*scope, or_(within(instance.started_at), within(instance.ended_at)))
-            )
+            for row in session.execute(select(*case_columns).where(*scope, active))
         }
-        active = and_(instance.started_at < end, or_(instance.ended_at.is_(None), instance.ended_at >= start))
-        moved = or_(
-            within(instance.started_at), within(instance.ended_at), within(task.created_at), within(task.ended_at)
-        )
-        query = (
-            select(
-                *_TASK_COLUMNS,
-                instance.station_id,
-                instance.case_owner_id,
-                instance.status,
-                instance.started_at.label("case_started_at"),
-                instance.ended_at.label("case_ended_at"),  # the task has an `ended_at` too
-            )
-            .join(instance, instance.id == task.instance_id)
-            .where(*scope, active, moved)
-        )
-        for row in session.execute(query):
-            case = cases.get(row.instance_id)
-            if case is None:
-                case = cases[row.instance_id] = _Case(
-                    row.instance_id,
-                    row.station_id,
-                    row.case_owner_id,
-                    row.status,
-                    row.case_started_at,
-                    row.case_ended_at,
-                )
-            case.tasks.append(row)
-        return cases
+        moved = or_(within(task.created_at), within(task.ended_at))
+        if len(cases) > MAX_LISTED_CASES:
+            # a long period of many stations: one pass over the joined tables beats thousands of lookups
+            ends = or_(within(instance.started_at), within(instance.ended_at))
+            query = select(*_TASK_COLUMNS).join(instance, instance.id == task.instance_id).where(*scope, active)
+            rows: Iterable[Any] = session.execute(query.where(or_(ends, moved)))
+        else:
+            # a station's week or month: each case's tasks by its index (ix_tasks_instance)
+            ends = {
+                c.id for c in cases.values() if _inside(c.started_at, start, end) or _inside(c.ended_at, start, end)
+            }
+            whole, part = sorted(ends), sorted(set(cases) - ends)
+            rows = [
+                *_chunked(session, select(*_TASK_COLUMNS), whole),
+                *_chunked(session, select(*_TASK_COLUMNS).where(moved), part),
+            ]
+        for row in rows:
+            cases[row.instance_id].tasks.append(row)
+        # the cases something happened to in the period
+        return {
+            key: c
+            for key, c in cases.items()
+            if c.tasks or _inside(c.started_at, start, end) or _inside(c.ended_at, start, end)
+        }
 
     @staticmethod
     def _transfers(session, cases: dict[str, _Case]) -> Counter:
