@@ -530,9 +530,9 @@ class ReportService:
         moved = or_(within(task.created_at), within(task.ended_at))
         if len(cases) > MAX_LISTED_CASES:
             # a long period of many stations: one pass over the joined tables beats thousands of lookups
-            ends = or_(within(instance.started_at), within(instance.ended_at))
+            reported_or_closed = or_(within(instance.started_at), within(instance.ended_at))
             query = select(*_TASK_COLUMNS).join(instance, instance.id == task.instance_id).where(*scope, active)
-            rows: Iterable[Any] = session.execute(query.where(or_(ends, moved)))
+            rows: Iterable[Any] = session.execute(query.where(or_(reported_or_closed, moved)))
         else:
             # a station's week or month: each case's tasks by its index (ix_tasks_instance)
             ends = {
