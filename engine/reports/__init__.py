@@ -1,11 +1,11 @@
 """KPI reports: the work plan's figures (周通报、月考核、季评估) from the engine's own task rows.
 
-A report covers a period in the station's time zone (an ISO week, Monday first; a month; a quarter)
-and counts each event in the period it happened in: a case's response in the period it was reported,
-its closing in the period it closed, an escalation when the department task was created, a rating
-when the feedback task was completed. It reads the cases active in the period (reported before its
-end, not closed before its start) and their task rows, indexed by station and start time, and
-computes in Python (docs/reports.md says why no rollup table). Only counts, shares and durations
+A report covers a period in the station's time zone (an ISO week, Monday first; a month; a quarter;
+a year) and counts each event in the period it happened in: a case's response in the period it was
+reported, its closing in the period it closed, an escalation when the department task was created, a
+rating when the feedback task was completed. It reads the cases active in the period and, of their
+task rows, those the period's events need, then counts in Python (docs/reports.md: how, what it
+costs, and the daily rollups a city's year needs). Only counts, shares and durations
 leave this module: no case, no resident, nothing personal; officers appear by username.
 """
 
