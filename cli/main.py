@@ -201,6 +201,55 @@ def worker(burst: bool) -> None:
 
 
 @main.group()
+def report() -> None:
+    """KPI bulletins (周通报、月考核、季评估) of every station or one, as the reports page shows them."""
+
+
+def _print_report(kind: str, label: str | None, station: str | None, output: str, path: Path | None) -> None:
+    from engine.reports import export
+
+    bulletin = _engine().reports.bulletin(None, kind, label, station)
+    if output == "xlsx":
+        if path is None:
+            raise click.UsageError("--format xlsx needs --output FILE")
+        path.write_bytes(export.to_xlsx(bulletin))
+        click.echo(f"wrote {path}")
+        return
+    text = {
+        "text": export.to_text,
+        "csv": export.to_csv,
+        "json": lambda b: json.dumps(b, default=str, ensure_ascii=False, indent=2) + "\n",
+    }[output](bulletin)
+    if path is not None:
+        path.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {path}")
+    else:
+        click.echo(text, nl=False)
+
+
+def _report_command(kind: str, example: str):
+    @report.command(
+        f"{kind}ly",
+        help=f"The {kind}'s bulletin: one row per station, department and officer, with the plan's targets.",
+    )
+    @click.option("--station", help="Key of one station (default: every station).")
+    @click.option(f"--{kind}", "label", help=f"The {kind}, e.g. {example} (default: the current one).")
+    @click.option("--format", "output", type=click.Choice(["text", "csv", "json", "xlsx"]), default="text")
+    @click.option("--output", "path", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file.")
+    @engine_errors
+    def command(station: str | None, label: str | None, output: str, path: Path | None) -> None:
+        _print_report(kind, label, station, output, path)
+
+    return command
+
+
+weekly = _report_command("week", "2026-W48")
+monthly = _report_command("month", "2026-11")
+quarterly = _report_command("quarter", "2026-Q4")
+yearly = _report_command("year", "2026")
+
+
+@main.group()
 def incidents() -> None:
     """Timers that kept failing: list, retry after fixing, or give up by cancelling the case."""
 

@@ -30,6 +30,7 @@ from .migration import MigrationService
 from .monitoring import MonitoringService
 from .personal import PersonalDataService
 from .phrases import PhraseService
+from .reports import ReportService
 from .repository import RepositoryService
 from .runtime import RuntimeService
 from .saved_views import SavedViewService
@@ -80,6 +81,7 @@ class Engine:
         self.saved_views = SavedViewService(self)
         self.external_tasks = ExternalTaskService(self)
         self.signals = SignalService(self)
+        self.reports = ReportService(self)
         self.jobs = jobs.for_engine(self)
         # Work other packages add to every sweep (webhooks/: the notification relay and deliveries),
         # and where they keep their services; the engine knows them only as callables.

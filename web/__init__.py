@@ -35,6 +35,7 @@ from . import (
     metrics,
     notifications,
     pages,
+    reports,
     signals,
     tasks,
     webhook_api,
@@ -58,6 +59,7 @@ BLUEPRINTS = (
     collaboration.bp,
     copies.bp,
     external_tasks.bp,
+    reports.bp,
 )
 DEPLOY_ENDPOINTS = ("definitions.deploy", "definitions.validate")
 MAX_DOCUMENTS = definitions.MAX_DOCUMENTS

@@ -142,6 +142,10 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "webhooks.resend": (Role.ADMIN,),
     "webhooks.list_inbound_secrets": (Role.ADMIN,),
     "webhooks.rotate_inbound_secret": (Role.ADMIN,),
+    # KPI reports (issue 21): a supervisor's own station, an auditor every station (engine rule)
+    "reports.bulletin": (Role.SUPERVISOR, Role.AUDITOR),
+    "reports.trend": (Role.SUPERVISOR, Role.AUDITOR),
+    "reports.export_bulletin": (Role.SUPERVISOR, Role.AUDITOR),
 }
 
 # Pages (web/pages) take the roles of the API operation they show or perform: one rule for both.
@@ -233,6 +237,8 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages.admin.tokens": ENDPOINT_ROLES["admin.list_api_tokens"],
     "pages.admin.create_token": ENDPOINT_ROLES["admin.create_api_token"],
     "pages.admin.revoke_token": ENDPOINT_ROLES["admin.revoke_api_token"],
+    "pages.reports.show": ENDPOINT_ROLES["reports.bulletin"],
+    "pages.reports.export": ENDPOINT_ROLES["reports.export_bulletin"],
 }
 
 

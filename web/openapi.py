@@ -852,6 +852,16 @@ def op(
 
 JSON_ERRORS = (400, 413, 415, 422)  # what a JSON body can provoke
 
+# reports: a period is named as its calendar names it; its kind says which of the three forms it takes
+PERIOD = {"type": "string", "pattern": r"^[0-9]{4}(-(W[0-9]{2}|[0-9]{2}|Q[1-4]))?$"}
+REPORT_PARAMS = [
+    query(
+        "kind", {"type": "string", "enum": ["week", "month", "quarter", "year"], "default": "week"}, "the period's kind"
+    ),
+    query("period", PERIOD, "2026-W48, 2026-11, 2026-Q4 or 2026 (the current one when absent)"),
+    query("station", KEY, "one station's key (a supervisor may name only their own)"),
+]
+
 OPERATIONS: dict[str, dict[str, Any]] = {
     # health and the document itself
     "health.healthz": op("Readiness: the database answers", "health", (200, "Health"), errors=(503,)),
@@ -1553,6 +1563,43 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         (200, "DeliveryDetail"),
         errors=(*JSON_ERRORS, 404),
     ),
+    # KPI reports (issue 21, docs/reports.md)
+    "reports.bulletin": op(
+        "The period's bulletin: figures for everyone in scope, per station, department and officer, "
+        "the plan's targets beside them, and the open backlog now",
+        "reports",
+        (200, None),
+        errors=(404, 422),
+        params=REPORT_PARAMS,
+        description="A supervisor sees their own station (naming another is a 403); an auditor every "
+        "station or the one named. Periods are calendar periods in the configured time zone (ISO weeks, "
+        "Monday first). No personal data: counts, shares and durations; officers by username.",
+    ),
+    "reports.trend": op(
+        "The headline figures of consecutive weeks, months or quarters",
+        "reports",
+        (200, None),
+        errors=(404, 422),
+        params=[
+            REPORT_PARAMS[0],
+            query("until", PERIOD, "the last period of the series (the current one when absent)"),
+            query("count", {"type": "integer", "minimum": 1, "maximum": 24, "default": 12}, "how many periods"),
+            REPORT_PARAMS[2],
+        ],
+    ),
+    "reports.export_bulletin": op(
+        "The bulletin as CSV or XLSX: one row per station, department and officer, with targets and met",
+        "reports",
+        (200, None),
+        errors=(404, 422),
+        params=[*REPORT_PARAMS, query("format", {"type": "string", "enum": ["csv", "xlsx"]}, "csv (default) or xlsx")],
+        media={
+            "text/csv": {"schema": STR},
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                "schema": {"type": "string", "format": "binary"}
+            },
+        },
+    ),
 }
 
 
@@ -1822,6 +1869,7 @@ class OpenApi:
                     "webhooks",
                     "collaboration",
                     "copies",
+                    "reports",
                     "health",
                 )
             ],

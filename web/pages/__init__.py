@@ -36,6 +36,7 @@ from . import (
     notifications,
     phrases,
     record,
+    reports,
     tasks,
     webhooks,
 )
@@ -85,6 +86,7 @@ for child in (
     copies.bp,
     admin.bp,
     webhooks.bp,
+    reports.bp,
 ):
     bp.register_blueprint(child)
 csrf = CSRFProtect()

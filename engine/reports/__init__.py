@@ -1,0 +1,586 @@
+"""KPI reports: the work plan's figures (周通报、月考核、季评估) from the engine's own task rows.
+
+A report covers a period in the station's time zone (an ISO week, Monday first; a month; a quarter;
+a year) and counts each event in the period it happened in: a case's response in the period it was
+reported, its closing in the period it closed, an escalation when the department task was created, a
+rating when the feedback task was completed. It reads the cases active in the period and, of their
+task rows, those the period's events need, then counts in Python (docs/reports.md: how, what it
+costs, and the daily rollups a city's year needs). Only counts, shares and durations
+leave this module: no case, no resident, nothing personal; officers appear by username.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy import case as sql_case
+
+from ..errors import DepartmentNotFound, Forbidden, InvalidInput
+from ..identity import Actor
+from ..store.models import IS_OPEN_TASK, AuditEntry, Department, HumanTask, ProcessInstance, User
+from ..vocabulary import OPEN_TASK_STATES, DepartmentKind, Event, HumanTaskState, InstanceStatus, Role, SlaState
+
+if TYPE_CHECKING:
+    from .. import Engine
+
+# The plan's targets (domain.md): every request answered within 24 hours; on the spot ≥ 85 %;
+# satisfaction with completed requests ≥ 92 %.
+RESPONSE_HOURS = 24
+TARGETS = {"response_rate": 1.0, "on_spot_rate": 0.85, "satisfaction_rate": 0.92}
+RISK_LEVELS = ("red", "yellow", "blue")
+SATISFIED = ("satisfied", "basically_satisfied")
+AGE_BUCKETS = (("under_1d", 1), ("1d_3d", 3), ("3d_7d", 7), ("over_7d", None))
+PERIOD_KINDS = ("week", "month", "quarter", "year")
+MAX_TREND = 24
+_WEEK = re.compile(r"(\d{4})-W(\d{2})")
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+_QUARTER = re.compile(r"(\d{4})-Q([1-4])")
+_YEAR = re.compile(r"\d{4}")
+
+
+@dataclass(frozen=True)
+class Period:
+    """[start, end) in UTC, named as the station's calendar names it (2026-W48, 2026-11, 2026-Q4)."""
+
+    kind: str
+    label: str
+    start: datetime
+    end: datetime
+
+    def view(self, zone: str) -> dict[str, Any]:
+        return {"kind": self.kind, "label": self.label, "start": self.start, "end": self.end, "time_zone": zone}
+
+
+def parse_period(kind: str, label: str, zone: ZoneInfo) -> Period:
+    """The period `label` of `kind` in `zone`; InvalidInput for a malformed or impossible one."""
+    first: date
+    after: date
+    try:
+        if kind == "week" and (m := _WEEK.fullmatch(label or "")):
+            first = date.fromisocalendar(int(m[1]), int(m[2]), 1)
+            after = first + timedelta(days=7)
+        elif kind == "month" and (m := _MONTH.fullmatch(label or "")):
+            first = date(int(m[1]), int(m[2]), 1)
+            after = _add_months(first, 1)
+        elif kind == "quarter" and (m := _QUARTER.fullmatch(label or "")):
+            first = date(int(m[1]), 3 * int(m[2]) - 2, 1)
+            after = _add_months(first, 3)
+        elif kind == "year" and _YEAR.fullmatch(label or ""):
+            first = date(int(label), 1, 1)
+            after = date(int(label) + 1, 1, 1)
+        else:
+            raise ValueError(label)
+    except ValueError:
+        examples = {"week": "2026-W48", "month": "2026-11", "quarter": "2026-Q4", "year": "2026"}
+        raise InvalidInput(
+            f"'{label}' is not a {kind} (e.g. {examples.get(kind, '2026-W48')})",
+            [{"field": "period", "message": f"a {kind} such as {examples.get(kind, '2026-W48')}"}],
+        ) from None
+    return Period(kind, label, _midnight(first, zone), _midnight(after, zone))
+
+
+def period_of(kind: str, moment: datetime, zone: ZoneInfo) -> Period:
+    """The period of `kind` that holds `moment` (in `zone`)."""
+    day = moment.astimezone(zone).date()
+    if kind == "week":
+        year, week, _ = day.isocalendar()
+        return parse_period(kind, f"{year}-W{week:02d}", zone)
+    if kind == "month":
+        return parse_period(kind, f"{day.year}-{day.month:02d}", zone)
+    if kind == "year":
+        return parse_period(kind, str(day.year), zone)
+    return parse_period(kind, f"{day.year}-Q{(day.month - 1) // 3 + 1}", zone)
+
+
+def _add_months(first: date, months: int) -> date:
+    index = first.year * 12 + first.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+
+
+# --- figures ------------------------------------------------------------------------------------
+def percentile(values: list[float], share: float) -> float | None:
+    """Nearest-rank percentile (the value below which `share` of the values lie); None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[max(0, math.ceil(share * len(ordered)) - 1)], 1)
+
+
+def rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _minutes(later: datetime, earlier: datetime) -> float:
+    return (later - earlier).total_seconds() / 60
+
+
+def _durations(values: list[float]) -> dict[str, Any]:
+    return {"count": len(values), "median": percentile(values, 0.5), "p90": percentile(values, 0.9)}
+
+
+@dataclass
+class _Case:
+    id: str
+    station_id: int | None
+    owner_id: int | None
+    status: str
+    started_at: datetime
+    ended_at: datetime | None
+    tasks: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class _Tally:
+    """The counts behind one row of a report (a station, an officer, or everyone)."""
+
+    reported: int = 0
+    responded: int = 0  # first task claimed, or its deadline passed unclaimed
+    in_time: int = 0  # claimed within RESPONSE_HOURS
+    claim_minutes: list[float] = field(default_factory=list)
+    by_risk: dict[str, list] = field(default_factory=lambda: {level: [0, 0, []] for level in RISK_LEVELS})
+    closed: int = 0
+    on_spot: int = 0
+    cancelled: int = 0
+    escalations: int = 0
+    rated: int = 0
+    satisfied: int = 0
+    reopened: int = 0
+    reviews: int = 0
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "cases_reported": self.reported,
+            "response": {
+                "answered": self.responded,
+                "within_24h": self.in_time,
+                "rate": rate(self.in_time, self.responded),
+                "claim_minutes": _durations(self.claim_minutes),
+                "by_risk_level": {
+                    level: {
+                        "answered": answered,
+                        "within_due": within,
+                        "rate": rate(within, answered),
+                        "claim_minutes": _durations(minutes),
+                    }
+                    for level, (answered, within, minutes) in self.by_risk.items()
+                },
+            },
+            "closed": self.closed,
+            "closed_on_spot": self.on_spot,
+            "on_spot_rate": rate(self.on_spot, self.closed),
+            "cancelled": self.cancelled,
+            "escalations": self.escalations,
+            "rated": self.rated,
+            "satisfied": self.satisfied,
+            "satisfaction_rate": rate(self.satisfied, self.rated),
+            "reopened": self.reopened,
+            "reopen_rate": rate(self.reopened, self.rated),
+            "supervisor_reviews": self.reviews,
+        }
+
+
+@dataclass
+class _DepartmentTally:
+    escalations: int = 0
+    claim_minutes: list[float] = field(default_factory=list)
+    handling_minutes: list[float] = field(default_factory=list)
+    handled: int = 0
+    within_deadline: int = 0
+    breaches: int = 0
+    returns: int = 0
+    transfers: int = 0
+    open: int = 0
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "escalations": self.escalations,
+            "claimed": len(self.claim_minutes),
+            "claim_minutes": _durations(self.claim_minutes),
+            "handled": self.handled,
+            "handling_minutes": _durations(self.handling_minutes),
+            "within_deadline": self.within_deadline,
+            "within_deadline_rate": rate(self.within_deadline, self.handled),
+            "breaches": self.breaches,
+            "returns": self.returns,
+            "transfers": self.transfers,
+            "open": self.open,
+        }
+
+
+def targets_of(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    """The plan's targets beside a row's figures: met, missed, or None when nothing was counted."""
+    values = {
+        "response_rate": figures["response"]["rate"],
+        "on_spot_rate": figures["on_spot_rate"],
+        "satisfaction_rate": figures["satisfaction_rate"],
+    }
+    return [
+        {
+            "figure": name,
+            "target": target,
+            "value": values[name],
+            "met": None if values[name] is None else values[name] >= target,
+        }
+        for name, target in TARGETS.items()
+    ]
+
+
+class _Compiler:
+    """Counts one period's events over the loaded cases."""
+
+    def __init__(self, period: Period, now: datetime, agencies: set[str], transfers: Counter):
+        self.period, self.now, self.agencies, self.transfers = period, now, agencies, transfers
+
+    def within(self, moment: datetime | None) -> bool:
+        return moment is not None and self.period.start <= moment < self.period.end
+
+    def department_of(self, task) -> str | None:
+        return next((group for group in task.candidate_groups or () if group in self.agencies), None)
+
+    def compile(
+        self, cases: Iterable[_Case]
+    ) -> tuple[_Tally, dict[int, _Tally], dict[int, _Tally], dict[str, _DepartmentTally]]:
+        total = _Tally()
+        stations: dict[int, _Tally] = defaultdict(_Tally)
+        officers: dict[int, _Tally] = defaultdict(_Tally)
+        departments: dict[str, _DepartmentTally] = defaultdict(_DepartmentTally)
+        for case in cases:
+            rows = [total, stations[case.station_id or 0]]
+            if case.owner_id is not None:
+                rows.append(officers[case.owner_id])
+            self._case(case, rows, departments)
+        return total, stations, officers, departments
+
+    def _case(self, case: _Case, rows: list[_Tally], departments: dict[str, _DepartmentTally]) -> None:
+        tasks = sorted(case.tasks, key=lambda t: (t.created_at, t.id))
+        escalated, first = False, None
+        for task in tasks:
+            department = self.department_of(task)
+            if department is None:
+                first = first or task  # the response: the case's first officer task (its first claim)
+                self._officer_task(task, rows)
+                continue
+            escalated = True
+            if self.within(task.created_at):
+                self._department_task(task, departments[department], rows)
+        if self.within(case.started_at):
+            for row in rows:
+                row.reported += 1
+            if first is not None:
+                self._response(first, rows)
+        if self.within(case.ended_at):
+            for row in rows:
+                if case.status == InstanceStatus.COMPLETED:
+                    row.closed += 1
+                    row.on_spot += not escalated
+                elif case.status == InstanceStatus.CANCELLED:
+                    row.cancelled += 1
+
+    def _response(self, first, rows: list[_Tally]) -> None:
+        """The case's first task: answered when claimed, or once its deadline passed unclaimed."""
+        if first.claimed_at is not None:
+            waited = _minutes(first.claimed_at, first.created_at)
+            in_time = waited <= RESPONSE_HOURS * 60
+            within_due = first.due_at is None or first.claimed_at <= first.due_at
+        elif first.due_at is not None and first.due_at <= self.now and first.state != HumanTaskState.CANCELLED:
+            waited, in_time, within_due = None, False, False
+        else:
+            return  # still waiting within its deadline, or the case was cancelled before anyone answered
+        for row in rows:
+            row.responded += 1
+            row.in_time += in_time
+            level = row.by_risk.get(first.risk_level or "")
+            if level is not None:
+                level[0] += 1
+                level[1] += within_due
+            if waited is not None:
+                row.claim_minutes.append(waited)
+                if level is not None:
+                    level[2].append(waited)
+
+    def _officer_task(self, task, rows: list[_Tally]) -> None:
+        if task.state == HumanTaskState.COMPLETED and self.within(task.ended_at):
+            rating = task.satisfaction
+            if rating is not None:
+                for row in rows:
+                    row.rated += 1
+                    row.satisfied += rating in SATISFIED
+                    row.reopened += rating not in SATISFIED  # an unsatisfied rating reopens the case
+        if Role.SUPERVISOR in (task.candidate_groups or ()) and self.within(task.created_at):
+            for row in rows:
+                row.reviews += 1
+
+    def _department_task(self, task, tally: _DepartmentTally, rows: list[_Tally]) -> None:
+        tally.escalations += 1
+        for row in rows:
+            row.escalations += 1
+        if task.claimed_at is not None:
+            tally.claim_minutes.append(_minutes(task.claimed_at, task.created_at))
+        if task.state == HumanTaskState.COMPLETED and task.ended_at is not None:
+            tally.handled += 1
+            tally.within_deadline += task.due_at is None or task.ended_at <= task.due_at
+            if task.claimed_at is not None:
+                tally.handling_minutes.append(_minutes(task.ended_at, task.claimed_at))
+        if task.state in OPEN_TASK_STATES:
+            tally.open += 1
+        late_open = task.state in OPEN_TASK_STATES and task.due_at is not None and task.due_at <= self.now
+        late_closed = task.ended_at is not None and task.due_at is not None and task.ended_at > task.due_at
+        tally.breaches += late_open or late_closed or task.sla_state in (SlaState.BREACHED, SlaState.MISSED)
+        tally.returns += task.state == HumanTaskState.RETURNED
+        tally.transfers += self.transfers.get(task.id, 0)
+
+
+_TASK_COLUMNS = (
+    HumanTask.id,
+    HumanTask.instance_id,
+    HumanTask.candidate_groups,
+    HumanTask.owner_task,
+    HumanTask.state,
+    HumanTask.created_at,
+    HumanTask.claimed_at,
+    HumanTask.ended_at,
+    HumanTask.due_at,
+    HumanTask.sla_state,
+    HumanTask.risk_level,
+    # the rating alone, extracted by the database: decoding every outcome cost more than the query
+    HumanTask.outcome["satisfaction"].as_string().label("satisfaction"),
+)
+
+
+MAX_LISTED_CASES = 20000  # above: the period's tasks in one joined scan instead of by case
+
+
+def _inside(moment: datetime | None, start: datetime, end: datetime) -> bool:
+    return moment is not None and start <= moment < end
+
+
+def _chunked(session, query, ids: list[str], size: int = 1000) -> list[Any]:
+    """`query`'s task rows of the cases `ids`, looked up a thousand cases at a time."""
+    rows: list[Any] = []
+    for at in range(0, len(ids), size):
+        rows += session.execute(query.where(HumanTask.instance_id.in_(ids[at : at + size]))).all()
+    return rows
+
+
+class ReportService:
+    """The figures of a period for the stations an actor may see."""
+
+    def __init__(self, ctx: Engine):
+        self.ctx = ctx
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.ctx.settings.time_zone)
+
+    def period(self, kind: str, label: str | None = None) -> Period:
+        """The named period, or the current one of `kind` when no label is given."""
+        if kind not in PERIOD_KINDS:
+            raise InvalidInput(
+                f"'{kind}' is not a period kind", [{"field": "kind", "message": "week, month or quarter"}]
+            )
+        if not label:
+            return period_of(kind, self.ctx.clock.now(), self.zone)
+        return parse_period(kind, label, self.zone)
+
+    def bulletin(
+        self, actor: Actor | None, kind: str, label: str | None = None, station: str | None = None
+    ) -> dict[str, Any]:
+        """The period's figures: everyone in scope, per station, per department, per officer, with targets;
+        and the open backlog now. `actor` None: the command line (every station)."""
+        period = self.period(kind, label)
+        with self.ctx.db.read() as scope:
+            session = scope.session
+            station_id = self._station_scope(session, actor, station)
+            names = self._names(session)
+            agencies = {key for key, (_, kind_) in names["departments"].items() if kind_ == DepartmentKind.AGENCY}
+            cases = self._cases(session, station_id, period.start, period.end)
+            transfers = self._transfers(session, cases)
+            backlog = self._backlog(session, station_id)
+        total, stations, officers, departments = _Compiler(period, self.ctx.clock.now(), agencies, transfers).compile(
+            cases.values()
+        )
+        station_keys = {i: key for key, (i, kind_) in names["departments"].items() if kind_ == DepartmentKind.STATION}
+        summary = total.view()
+        return {
+            "period": period.view(self.ctx.settings.time_zone),
+            "station": station_keys.get(station_id) if station_id is not None else None,
+            "targets": dict(TARGETS),
+            "summary": {**summary, "targets": targets_of(summary)},
+            "stations": [
+                {"station": station_keys.get(key, "-"), **(f := tally.view()), "targets": targets_of(f)}
+                for key, tally in sorted(stations.items(), key=lambda item: station_keys.get(item[0], "-"))
+            ],
+            "departments": [{"department": key, **tally.view()} for key, tally in sorted(departments.items())],
+            "officers": [
+                {"officer": names["users"].get(user_id, "-"), **(f := tally.view()), "targets": targets_of(f)}
+                for user_id, tally in sorted(officers.items(), key=lambda item: names["users"].get(item[0], "-"))
+            ],
+            "backlog": backlog,
+        }
+
+    def trend(
+        self, actor: Actor | None, kind: str, count: int = 12, until: str | None = None, station: str | None = None
+    ) -> dict[str, Any]:
+        """The headline figures of the `count` periods of `kind` up to `until` (the current one by default)."""
+        if not 1 <= count <= MAX_TREND:
+            raise InvalidInput(f"count must be 1 to {MAX_TREND}", [{"field": "count", "message": f"1 to {MAX_TREND}"}])
+        last = self.period(kind, until)
+        periods = [last]
+        while len(periods) < count:
+            periods.insert(0, period_of(kind, periods[0].start - timedelta(seconds=1), self.zone))
+        with self.ctx.db.read() as scope:
+            session = scope.session
+            station_id = self._station_scope(session, actor, station)
+            names = self._names(session)
+            agencies = {key for key, (_, kind_) in names["departments"].items() if kind_ == DepartmentKind.AGENCY}
+            cases = self._cases(session, station_id, periods[0].start, last.end)
+        now = self.ctx.clock.now()
+        points = []
+        for period in periods:
+            total, _, _, departments = _Compiler(period, now, agencies, Counter()).compile(cases.values())
+            figures = total.view()
+            handled = sum(d.handled for d in departments.values())
+            points.append(
+                {
+                    "period": period.label,
+                    "start": period.start,
+                    "cases_reported": figures["cases_reported"],
+                    "response_rate": figures["response"]["rate"],
+                    "on_spot_rate": figures["on_spot_rate"],
+                    "satisfaction_rate": figures["satisfaction_rate"],
+                    "escalations": figures["escalations"],
+                    "department_within_deadline_rate": rate(
+                        sum(d.within_deadline for d in departments.values()), handled
+                    ),
+                }
+            )
+        station_key = next((k for k, (i, _) in names["departments"].items() if i == station_id), None)
+        return {
+            "kind": kind,
+            "station": station_key,
+            "time_zone": self.ctx.settings.time_zone,
+            "targets": dict(TARGETS),
+            "points": points,
+        }
+
+    # --- reading -------------------------------------------------------------------------------
+    def _station_scope(self, session, actor: Actor | None, station: str | None) -> int | None:
+        """The station the report covers (None: all). A supervisor sees their own station only."""
+        station_id = None
+        if station:
+            row = session.execute(select(Department.id, Department.kind).where(Department.key == station)).first()
+            if row is None or row.kind != DepartmentKind.STATION:
+                raise DepartmentNotFound(f"no station '{station}'")
+            station_id = row.id
+        if actor is None or actor.role == Role.AUDITOR:
+            return station_id
+        if actor.role == Role.SUPERVISOR and actor.station_id is not None:
+            if station_id is not None and station_id != actor.station_id:
+                raise Forbidden("a supervisor sees the reports of their own station only")
+            return actor.station_id
+        raise Forbidden("reports are for supervisors and auditors")
+
+    @staticmethod
+    def _names(session) -> dict[str, Any]:
+        departments = {
+            key: (dept_id, kind)
+            for dept_id, key, kind in session.execute(select(Department.id, Department.key, Department.kind))
+        }
+        users = dict(
+            session.execute(select(User.id, User.username).where(User.role.in_((Role.OFFICER, Role.SUPERVISOR)))).all()
+        )
+        return {"departments": departments, "users": users}
+
+    @staticmethod
+    def _cases(session, station_id: int | None, start: datetime, end: datetime) -> dict[str, _Case]:
+        """The cases reported or closed in [start, end) with all their tasks, and the other cases active
+        then with the tasks created or ended in it: what the period's events need, and no more (a case
+        open for months brings only the tasks that moved in the period)."""
+        instance, task = ProcessInstance, HumanTask
+
+        def within(column):
+            return and_(column >= start, column < end)
+
+        scope = [instance.station_id == station_id] if station_id is not None else []
+        case_columns = (
+            instance.id,
+            instance.station_id,
+            instance.case_owner_id,
+            instance.status,
+            instance.started_at,
+            instance.ended_at,
+        )
+        active = and_(instance.started_at < end, or_(instance.ended_at.is_(None), instance.ended_at >= start))
+        cases = {
+            row.id: _Case(row.id, row.station_id, row.case_owner_id, row.status, row.started_at, row.ended_at)
+            for row in session.execute(select(*case_columns).where(*scope, active))
+        }
+        moved = or_(within(task.created_at), within(task.ended_at))
+        if len(cases) > MAX_LISTED_CASES:
+            # a long period of many stations: one pass over the joined tables beats thousands of lookups
+            reported_or_closed = or_(within(instance.started_at), within(instance.ended_at))
+            query = select(*_TASK_COLUMNS).join(instance, instance.id == task.instance_id).where(*scope, active)
+            rows: Iterable[Any] = session.execute(query.where(or_(reported_or_closed, moved)))
+        else:
+            # a station's week or month: each case's tasks by its index (ix_tasks_instance)
+            ends = {
+                c.id for c in cases.values() if _inside(c.started_at, start, end) or _inside(c.ended_at, start, end)
+            }
+            whole, part = sorted(ends), sorted(set(cases) - ends)
+            rows = [
+                *_chunked(session, select(*_TASK_COLUMNS), whole),
+                *_chunked(session, select(*_TASK_COLUMNS).where(moved), part),
+            ]
+        for row in rows:
+            cases[row.instance_id].tasks.append(row)
+        # the cases something happened to in the period
+        return {
+            key: c
+            for key, c in cases.items()
+            if c.tasks or _inside(c.started_at, start, end) or _inside(c.ended_at, start, end)
+        }
+
+    @staticmethod
+    def _transfers(session, cases: dict[str, _Case]) -> Counter:
+        """Transfers (转办) per task: audit entries of the cases that had department tasks."""
+        # only a claimed task is transferred, and only a department's is (the owner's move with the case)
+        ids = [case.id for case in cases.values() if any(t.claimed_at and not t.owner_task for t in case.tasks)]
+        counts: Counter = Counter()
+        for chunk in range(0, len(ids), 1000):
+            query = select(AuditEntry.task_id).where(
+                AuditEntry.instance_id.in_(ids[chunk : chunk + 1000]), AuditEntry.action == Event.TASK_TRANSFERRED
+            )
+            counts.update(task_id for (task_id,) in session.execute(query))
+        return counts
+
+    def _backlog(self, session, station_id: int | None) -> dict[str, Any]:
+        """Open tasks now, by SLA state (live) and by age, counted by the database (one row back)."""
+        now = self.ctx.clock.now()
+        sla = sql_case(
+            (HumanTask.due_at <= now, SlaState.BREACHED.value),
+            (HumanTask.warn_at <= now, SlaState.WARNING.value),
+            else_=SlaState.ON_TIME.value,
+        )
+        bounds = [(name, now - timedelta(days=days)) for name, days in AGE_BUCKETS if days is not None]
+        age = sql_case(*[(HumanTask.created_at > since, name) for name, since in bounds], else_=AGE_BUCKETS[-1][0])
+        query = select(sla.label("sla"), age.label("age"), func.count()).where(IS_OPEN_TASK).group_by(sla, age)
+        if station_id is not None:
+            query = query.where(HumanTask.station_id == station_id)
+        by_sla: Counter = Counter({state.value: 0 for state in (SlaState.ON_TIME, SlaState.WARNING, SlaState.BREACHED)})
+        by_age: Counter = Counter({name: 0 for name, _ in AGE_BUCKETS})
+        for state, bucket, count in session.execute(query):
+            by_sla[state] += count
+            by_age[bucket] += count
+        return {"total": sum(by_sla.values()), "by_sla_state": dict(by_sla), "by_age": dict(by_age)}
