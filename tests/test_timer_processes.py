@@ -67,6 +67,22 @@ def fengqiao(*args: str, env: dict[str, str]) -> subprocess.Popen:
     )
 
 
+def stop(*processes: subprocess.Popen) -> None:
+    """SIGTERM, then wait for a warm shutdown (a job in hand finishes first). One that has not exited
+    after a minute is killed before the test fails, so that it never takes the next test's jobs."""
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    stuck = []
+    for process in processes:
+        try:
+            process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            stuck.append(process.args)
+    assert not stuck, f"did not stop on SIGTERM within 60 s: {stuck}"
+
+
 def fired_per_case(engine, case_ids: list[str]) -> dict[str, int]:
     with engine.db.read() as session:  # never queues behind the worker's writes (SQLite: BEGIN DEFERRED)
         rows = session.execute(
@@ -201,8 +217,7 @@ def test_redis_flushed_with_timers_pending_still_fires_each_once(engine, world, 
     try:
         assert wait_until(lambda: min(fired_per_case(engine, case_ids).values()) >= 1, timeout=120)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.communicate(timeout=30)
+        stop(worker)
     assert_each_fired_once(engine, case_ids)
 
 
@@ -235,8 +250,7 @@ def test_rq_scheduled_job_fires_a_timer_without_the_sweeper(engine, world, setti
         ids = timer_ids(engine, case_ids)
         assert wait_until(lambda: None not in job_results(redis_db, ids).values(), timeout=30)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.communicate(timeout=30)
+        stop(worker)
     assert job_results(redis_db, ids) == dict.fromkeys(ids, "fired")
     assert_each_fired_once(engine, case_ids)
 
@@ -253,10 +267,7 @@ def test_rq_jobs_and_the_sweeper_racing_fire_each_timer_once(engine, world, sett
         assert set(results) <= {"fired", "skipped"}, results
         assert "skipped" in results, "no job met a timer already fired: nothing raced"
     finally:
-        for w in workers:
-            w.send_signal(signal.SIGTERM)
-        for w in workers:
-            w.communicate(timeout=30)
+        stop(*workers)
     assert_each_fired_once(engine, case_ids)
 
 
@@ -293,8 +304,7 @@ def test_embedded_mode_fires_timers_inside_fengqiao_serve(engine, world, setting
         assert wait_until(lambda: _healthy(port), timeout=60)
         assert wait_until(lambda: min(fired_per_case(engine, case_ids).values()) >= 1, timeout=60)
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.communicate(timeout=30)
+        stop(server)
     assert_each_fired_once(engine, case_ids)
 
 

@@ -56,13 +56,13 @@ def request(url: str, body: dict | None = None, token: str | None = None):
         return exc.code, json.loads(exc.read())
 
 
-def first_answer(server: subprocess.Popen, call, timeout: float = 30):
+def first_answer(server: subprocess.Popen, call, timeout: float = 90):
     """`call()`'s result once the server started by `server` answers it."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             return call()
-        except (urllib.error.URLError, ConnectionError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError):  # a busy machine: not up, or slow to load
             assert time.monotonic() < deadline and server.poll() is None, "the server did not come up"
             time.sleep(0.2)
 
