@@ -193,9 +193,19 @@ def test_reading_personal_data_is_audited_with_purpose_and_count(engine, world, 
 
 def test_reading_the_personal_data_of_no_case_is_refused_and_changes_nothing(engine, world):
     before = database_rows(engine)
-    with pytest.raises(InstanceNotFound):
+    with pytest.raises(InstanceNotFound, match="process instance 'no-such-case' does not exist"):
         engine.personal.read("no-such-case", world["zhou"], "check")
     assert database_rows(engine) == before
+
+
+def test_a_read_without_a_purpose_is_audited_with_an_empty_one(engine, world):
+    case = report_case(engine, world["wang"])
+    engine.personal.read(case["id"], world["zhou"], None)  # type: ignore[arg-type]
+    with engine.db.read() as scope:
+        entry = scope.scalars(
+            select(AuditEntry).where(AuditEntry.instance_id == case["id"]).order_by(AuditEntry.id.desc())
+        ).first()
+    assert (entry.action, entry.details) == ("personal_data.read", {"purpose": "", "records": 1})
 
 
 def test_an_attachment_its_thumbnail_and_its_name_are_sealed_each_to_its_own_place(engine, world):

@@ -106,7 +106,7 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "sealing": (
         ["engine/vault.py", "engine/personal.py", "engine/attachments/__init__.py"],
-        ["tests/test_personal_data.py", "tests/test_sealing_rules.py"],
+        ["tests/test_personal_data.py", "tests/test_sealing_rules.py", "tests/test_attachment_rules.py"],
     ),
     "forms": (["forms/__init__.py", "forms/validator.py"], ["tests/test_forms.py", "tests/test_form_formats.py"]),
     "access": (
