@@ -102,6 +102,7 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
         [
             *("tests/test_urge.py", "tests/test_transfer.py", "tests/test_delegate.py", "tests/test_withdraw.py"),
             *("tests/test_return.py", "tests/test_extension.py", "tests/test_suspension.py", "tests/test_copy.py"),
+            "tests/test_operation_rules.py",
         ],
     ),
     "sealing": (
