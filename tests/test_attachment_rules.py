@@ -60,7 +60,7 @@ def test_a_location_is_kept_when_the_uploader_asks_and_a_pdf_has_no_thumbnail(en
     pdf = engine.attachments.add(case["id"], wang, "", pdf_with_secret())
     assert (pdf["filename"], pdf["content_type"], pdf["has_thumbnail"]) == ("file", "application/pdf", False)
     assert f"{case['id']}/{pdf['id']}.thumb" not in stored_files(engine)
-    with pytest.raises(AttachmentNotFound, match="no thumbnail"):
+    with pytest.raises(AttachmentNotFound, match="^the file has no thumbnail$"):
         engine.attachments.read(pdf["id"], wang, thumbnail=True)
     for name in stored_files(engine):
         assert SECRET.encode() not in (engine.attachments.storage.root / name).read_bytes()
@@ -90,7 +90,7 @@ def test_a_deleted_file_is_not_read(engine, world):
     engine.attachments.delete(added["id"], wang, "wrong photo")
     before = database_rows(engine)
     for thumbnail in (False, True):
-        with pytest.raises(AttachmentNotFound, match="deleted"):
+        with pytest.raises(AttachmentNotFound, match="^the file was deleted$"):
             engine.attachments.read(added["id"], wang, thumbnail=thumbnail)
     assert database_rows(engine) == before
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from engine.errors import InvalidInput, TaskDelegated
+from engine.errors import CopyNotFound, InvalidInput, TaskDelegated
 from engine.identity import Actor
 from engine.tasks.extensions import NoExtensionRequested
 from tests.helpers import DEPARTMENT_RESULT, PASSWORD, database_rows, escalate, report_case, rows_added, task_of
@@ -229,3 +229,24 @@ def test_a_liaison_reaches_a_case_through_a_task_queued_held_or_completed_and_on
     assert reach(world["zhao"], [case["id"], other["id"]]) == set()
     # a caller without a user id (the system) reaches no case through unassigned tasks
     assert reach(Actor.system(), [case["id"], other["id"]]) == set()
+
+
+def test_a_copy_is_read_by_its_recipient_only_and_unread_copies_count_per_recipient(engine, world):
+    wang, li, zhao = world["wang"], world["li"], world["zhao"]
+    case = report_case(engine, wang)
+    engine.tasks.claim(task_of(engine, case, "assess_case")["id"], wang)
+    assert engine.copies.unread_count(li) == 0  # none sent yet
+    engine.copies.send(case["id"], wang, "first", users=["li", "zhao"])
+    engine.copies.send(case["id"], wang, "second", users=["li"])
+    second, first = engine.copies.list_for(li)
+    [zhaos] = engine.copies.list_for(zhao)
+    assert (engine.copies.unread_count(li), engine.copies.unread_count(zhao)) == (2, 1)
+    assert engine.copies.unread_count(world["chen"]) == 0
+    assert engine.copies.get(first["id"], li) == first and engine.copies.get(second["id"], li) == second
+    before = database_rows(engine)
+    for someone in ("zhao", "wang", "chen"):
+        refused(
+            engine, CopyNotFound, f"no copy '{first['id']}' for you", engine.copies.get, first["id"], world[someone]
+        )
+    refused(engine, CopyNotFound, f"no copy '{zhaos['id']}' for you", engine.copies.get, zhaos["id"], li)
+    assert database_rows(engine) == before
