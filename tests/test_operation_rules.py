@@ -11,6 +11,7 @@ import pytest
 from engine.errors import CopyNotFound, InvalidInput, TaskDelegated
 from engine.identity import Actor
 from engine.tasks.extensions import NoExtensionRequested
+from tests import models
 from tests.helpers import DEPARTMENT_RESULT, PASSWORD, database_rows, escalate, report_case, rows_added, task_of
 from tests.test_permission_refusals import refused
 
@@ -250,3 +251,24 @@ def test_a_copy_is_read_by_its_recipient_only_and_unread_copies_count_per_recipi
         )
     refused(engine, CopyNotFound, f"no copy '{zhaos['id']}' for you", engine.copies.get, zhaos["id"], li)
     assert database_rows(engine) == before
+
+
+def test_a_cycle_timer_keeps_its_rhythm_across_a_suspension(engine, world, clock):
+    """The workflow's own next occurrence of a cycle moves with the paused rows: each repetition
+    comes an hour after the one before, counted in running time."""
+    xml = models.timed("R3/PT1H", attached="task", boundary_interrupting=False, definition="timeCycle")
+    engine.repository.deploy([("timed.bpmn", xml)])
+    case = engine.runtime.start_instance("timed", world["wang"], {})
+    clock.advance(minutes=30)
+    engine.runtime.suspend_instance(case["id"], world["zhou"], "court")
+    clock.advance(hours=10)
+    assert engine.timers.fire_due() == 0
+    engine.runtime.resume_instance(case["id"], world["zhou"], "court date set")
+    clock.advance(minutes=29)
+    assert engine.timers.fire_due() == 0
+    clock.advance(minutes=2)
+    assert engine.timers.fire_due() == 1  # an hour of running time after the start
+    clock.advance(minutes=58)
+    assert engine.timers.fire_due() == 0  # the second comes an hour after the first, not at once
+    clock.advance(minutes=2)
+    assert engine.timers.fire_due() == 1
