@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from engine.errors import CopyNotFound, InvalidInput, TaskDelegated
+from engine.errors import CopyNotFound, Forbidden, InvalidInput, TaskDelegated
 from engine.identity import Actor
 from engine.tasks.extensions import NoExtensionRequested
 from tests import models
@@ -272,3 +272,43 @@ def test_a_cycle_timer_keeps_its_rhythm_across_a_suspension(engine, world, clock
     assert engine.timers.fire_due() == 0  # the second comes an hour after the first, not at once
     clock.advance(minutes=2)
     assert engine.timers.fire_due() == 1
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["urge", "transfer", "delegate", "resolve", "withdraw", "return_task", "request_extension", "decide_extension"],
+)
+def test_the_callers_visibility_check_refuses_every_handling_operation(engine, world, held, command):
+    seen = []
+
+    def invisible(task):
+        seen.append((task["id"], task["state"], task["assignee"]))
+        raise Forbidden("not yours to see")
+
+    later = datetime.fromisoformat(held["due_at"]) + timedelta(days=1)
+    if command == "decide_extension":
+        engine.tasks.request_extension(held["id"], world["li"], later, "more time")
+    if command == "resolve":
+        engine.tasks.delegate(held["id"], world["li"], "ma", "please visit")
+    args = {
+        "urge": (world["wang"], "faster"),
+        "transfer": (world["li"], "ma", "on leave"),
+        "delegate": (world["li"], "ma", "please visit"),
+        "resolve": (engine.identity.actor("ma"), "visited"),
+        "withdraw": (world["wang"], "back"),
+        "return_task": (world["li"], "not ours"),
+        "request_extension": (world["li"], later, "more time"),
+        "decide_extension": (world["zhou"], True, "agreed"),
+    }[command]
+    run = getattr(engine.tasks, command)
+    refused(engine, Forbidden, "not yours to see", run, held["id"], *args, visible=invisible)
+    assert len(seen) == 1 and seen[0][0] == held["id"]
+
+
+def test_an_approved_extension_of_a_breached_task_makes_it_on_time_again(engine, world, held, clock):
+    clock.advance(hours=73)
+    engine.timers.fire_due()
+    assert engine.tasks.get_task(held["id"])["sla_state"] == "breached"
+    engine.tasks.request_extension(held["id"], world["li"], clock.now() + timedelta(days=2), "waiting for a report")
+    approved = engine.tasks.decide_extension(held["id"], world["zhou"], True, "agreed")
+    assert approved["sla_state"] == "on_time"
