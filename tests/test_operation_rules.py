@@ -10,6 +10,7 @@ import pytest
 
 from engine.errors import CopyNotFound, Forbidden, InvalidInput, TaskDelegated
 from engine.identity import Actor
+from engine.store.models import HumanTask
 from engine.tasks.extensions import NoExtensionRequested
 from tests import models
 from tests.helpers import DEPARTMENT_RESULT, PASSWORD, database_rows, escalate, report_case, rows_added, task_of
@@ -312,3 +313,5 @@ def test_an_approved_extension_of_a_breached_task_makes_it_on_time_again(engine,
     engine.tasks.request_extension(held["id"], world["li"], clock.now() + timedelta(days=2), "waiting for a report")
     approved = engine.tasks.decide_extension(held["id"], world["zhou"], True, "agreed")
     assert approved["sla_state"] == "on_time"
+    with engine.db.read() as scope:  # the recorded standing too, which reports and filters read
+        assert scope.get(HumanTask, held["id"]).sla_state == "on_time"
