@@ -26,23 +26,58 @@ MUTMUT = Path(sys.executable).parent / "mutmut"
 # on, so no test can see its mutants (docs/testing.md says what covers them instead).
 SKIP: dict[str, set[str]] = {"expressions": {"_safe_functions"}}
 
-# The mutants run, per target (mutmut's names, fnmatch patterns; all of the files' when absent): the
-# task commands and ownership rules (engine/tasks/commands.py, the task view), the candidate rules
-# (engine/queues.py, not its inbox query builder) and the closing of a task (engine/uow/projections.py).
+# The mutants run, per target (mutmut's names, fnmatch patterns; all of the files' when absent). The
+# task commands are split in two targets, each short enough to run whole: `tasks` has the task
+# commands and ownership rules (claim, unclaim, complete, reassign, the case owner; the task view),
+# the candidate rules (engine/queues.py, not its inbox query builder) and the closing of a task
+# (engine/uow/projections.py); `operations` has the handling operations of engine/tasks/commands.py
+# (urge, transfer, delegate and resolve, withdraw, return, and the reset they share), suspension and
+# copies.
 _QUEUE_RULES = ("candidate_rows", "add_candidates", "drop_candidates", "is_candidate")
-MUTANTS: dict[str, list[str]] = {
-    "tasks": [
-        "engine.tasks.commands.*",
-        "engine.tasks.views.*",
-        *(f"engine.queues.x_{name}__mutmut_*" for name in _QUEUE_RULES),
-        "engine.uow.projections.x_close_task__mutmut_*",
-    ],
-}
+_OPERATIONS = (
+    *("urge", "transfer", "delegate", "resolve", "withdraw", "return_task"),
+    *("_escalation_of", "_back_to", "_completed_before", "_reopen"),
+)
+# the sealing of attachment files and names (engine/attachments/__init__.py's other functions are
+# the attachment rules, tested over HTTP)
+_ATTACHMENT_SEALING = ("add", "read", "_name", "_file_context", "_thumb_context", "_name_context")
+
+
+def _method_mutants(module: str, cls: str, names: tuple[str, ...]) -> list[str]:
+    return [f"{module}.x\u01c1{cls}\u01c1{name}__mutmut_*" for name in names]
+
+
+def _mutants() -> dict[str, list[str]]:
+    commands = "engine/tasks/commands.py"
+    operations = set(_OPERATIONS)
+    return {
+        "tasks": [
+            *_functions([commands], operations),
+            "engine.tasks.views.*",
+            *(f"engine.queues.x_{name}__mutmut_*" for name in _QUEUE_RULES),
+            "engine.uow.projections.x_close_task__mutmut_*",
+        ],
+        "operations": [
+            *_method_mutants("engine.tasks.commands", "TaskCommands", _OPERATIONS),
+            *_method_mutants("engine.tasks.extensions", "ExtensionCommands", ("request_extension", "decide_extension")),
+            *_method_mutants("engine.runtime", "RuntimeService", ("suspend_instance", "resume_instance")),
+            "engine.suspension.*",
+            "engine.copies.*",
+        ],
+        "sealing": [
+            "engine.vault.*",
+            "engine.personal.*",
+            # a package's mutants are named after its __init__ module or without it, as mutmut goes
+            *_method_mutants("engine.attachments*", "AttachmentService", _ATTACHMENT_SEALING[:3]),
+            *(f"engine.attachments*.x_{name}__mutmut_*" for name in _ATTACHMENT_SEALING[3:]),
+        ],
+    }
+
 
 # Seconds a mutant's tests may run beyond mutmut's estimate (their calls' durations): the task tests'
 # fixtures (a database, deployed workflows, users) cost more than their calls, so a surviving mutant
 # must not pass for a timeout there; elsewhere a mutant that loops is stopped soon.
-TIMEOUT = {"tasks": 60}
+TIMEOUT = {"tasks": 60, "operations": 60, "sealing": 30}
 # A mutant that loops while growing a list must not take the shared machine's memory with it.
 MEMORY_LIMIT = 1024**3  # a test process needs under 0.5 GB of address space
 
@@ -58,6 +93,21 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_permission_refusals.py",
             "tests/test_command_audit.py",
         ],
+    ),
+    "operations": (
+        [
+            *("engine/tasks/commands.py", "engine/tasks/extensions.py", "engine/runtime.py"),
+            *("engine/suspension.py", "engine/copies.py"),
+        ],
+        [
+            *("tests/test_urge.py", "tests/test_transfer.py", "tests/test_delegate.py", "tests/test_withdraw.py"),
+            *("tests/test_return.py", "tests/test_extension.py", "tests/test_suspension.py", "tests/test_copy.py"),
+            "tests/test_operation_rules.py",
+        ],
+    ),
+    "sealing": (
+        ["engine/vault.py", "engine/personal.py", "engine/attachments/__init__.py"],
+        ["tests/test_personal_data.py", "tests/test_sealing_rules.py", "tests/test_attachment_rules.py"],
     ),
     "forms": (["forms/__init__.py", "forms/validator.py"], ["tests/test_forms.py", "tests/test_form_formats.py"]),
     "access": (
@@ -128,7 +178,7 @@ def run(target: str) -> dict:
     env = {**os.environ, "FENGQIAO_TEST_BACKENDS": "sqlite", "FENGQIAO_TEST_SQLITE_TEMPLATE": str(template)}
     started = time.monotonic()
     # mutmut exits non-zero when mutants survive; the score below is what matters
-    chosen = MUTANTS.get(target) or (_functions(files, SKIP[target]) if target in SKIP else [])
+    chosen = _mutants().get(target) or (_functions(files, SKIP[target]) if target in SKIP else [])
     command = ["nice", "-n", "10", str(MUTMUT), "run", "--max-children", "2", *chosen]
     subprocess.run(command, cwd=work, env=env, check=False, preexec_fn=_limit_memory)
     subprocess.run([str(MUTMUT), "export-cicd-stats"], cwd=work, env=env, check=True, capture_output=True)
