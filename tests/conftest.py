@@ -35,6 +35,7 @@ PG_ADMIN_DSN = os.environ.get("FENGQIAO_TEST_PG_ADMIN", "postgresql://postgres@1
 PG_DATABASE = os.environ.get("FENGQIAO_TEST_PG_DATABASE", "fengqiao_test") + _isolate_worker()
 PG_URL = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/" + PG_DATABASE
 BACKENDS = [b for b in os.environ.get("FENGQIAO_TEST_BACKENDS", "sqlite,postgresql").split(",") if b]
+REDIS_URL = os.environ.get("FENGQIAO_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")  # the worker tests' queue
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -86,6 +87,17 @@ def pytest_generate_tests(metafunc):
         marker = metafunc.definition.get_closest_marker("backends")
         backends = [b for b in BACKENDS if marker is None or b in marker.args]
         metafunc.parametrize("database_url", backends, indirect=True)
+
+
+@pytest.fixture
+def redis_db():
+    """The Redis database of the tests that run RQ workers (REDIS_URL), empty before and after."""
+    from redis import Redis
+
+    connection = Redis.from_url(REDIS_URL)
+    connection.flushdb()
+    yield connection
+    connection.flushdb()
 
 
 @pytest.fixture

@@ -3,17 +3,16 @@ and a delivery whose job Redis never had (or lost) is sent by the worker's sweep
 
 from __future__ import annotations
 
-import os
 import signal
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from redis import Redis
 from sqlalchemy import select
 
 import webhooks
 from engine.store.models import NotificationDelivery
 from engine.vocabulary import DeliveryState
+from tests.conftest import REDIS_URL
 from tests.helpers import report_case
 from tests.test_notifications import Robot, wait_until
 from tests.test_notifications import settings as settings  # noqa: F401 - allow-lists loopback, SMTP
@@ -21,16 +20,7 @@ from tests.test_notifications import smtp as smtp  # noqa: F401
 from tests.test_timer_processes import fengqiao, worker_env
 from webhooks import Owner
 
-REDIS_URL = os.environ.get("FENGQIAO_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 pytestmark = pytest.mark.backends("sqlite")  # processes share the file; PostgreSQL runs the same code
-
-
-@pytest.fixture
-def redis_db():
-    connection = Redis.from_url(REDIS_URL)
-    connection.flushdb()
-    yield connection
-    connection.flushdb()
 
 
 def _states(engine) -> list[str]:

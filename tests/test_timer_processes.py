@@ -19,16 +19,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from redis import Redis
 from sqlalchemy import func, select
 
 from engine import Engine, ManualClock, Settings
 from engine.store.models import AuditEntry, Timer
 from tests import models
+from tests.conftest import REDIS_URL
 from tests.helpers import REPORT
 
 ROOT = Path(__file__).resolve().parent.parent
-REDIS_URL = os.environ.get("FENGQIAO_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture
@@ -148,14 +147,6 @@ def test_a_worker_killed_mid_fire_loses_and_doubles_nothing(engine, world, setti
         second.send_signal(signal.SIGTERM)
         second.communicate(timeout=30)
     assert_each_fired_once(engine, case_ids)
-
-
-@pytest.fixture
-def redis_db():
-    connection = Redis.from_url(REDIS_URL)
-    connection.flushdb()
-    yield connection
-    connection.flushdb()
 
 
 def redis_engine(settings: Settings, clock: ManualClock) -> Engine:

@@ -5,34 +5,24 @@ written while Redis is down is delivered once Redis and a worker are back."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import signal
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from redis import Redis
 from sqlalchemy import select
 
 import webhooks
 from engine import Engine
 from engine.store.models import DeliveryAttempt, NotificationDelivery
 from engine.vocabulary import DeliveryState
+from tests.conftest import REDIS_URL
 from tests.helpers import escalate, report_case
 from tests.test_notifications import free_port, wait_until
 from tests.test_timer_processes import fengqiao, worker_env
 from tests.test_webhooks import Receiver, event_id_of
 from tests.test_webhooks import settings as settings  # noqa: F401 - allow-lists loopback
 
-REDIS_URL = os.environ.get("FENGQIAO_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 pytestmark = pytest.mark.backends("sqlite")  # processes share the file; PostgreSQL runs the same code
-
-
-@pytest.fixture
-def redis_db():
-    connection = Redis.from_url(REDIS_URL)
-    connection.flushdb()
-    yield connection
-    connection.flushdb()
 
 
 def _states(engine) -> list[str]:
