@@ -187,6 +187,7 @@ _DEFAULTS = {
     "completionQuantity": "1",
     "isClosed": "false",
     "gatewayDirection": "Unspecified",
+    "isSequential": "false",
 }
 
 
@@ -210,10 +211,22 @@ def element_signatures(xml: str) -> dict[str, dict[str, str]]:
         )
         for child in element:  # unidentified children: conditions, timer and message definitions, properties
             if isinstance(child.tag, str) and not child.get("id") and _local(child.tag) not in ("incoming", "outgoing"):
-                text = etree.tostring(child, encoding="unicode", with_tail=False)
-                signature[_local(child.tag)] = signature.get(_local(child.tag), "") + text
+                signature[_local(child.tag)] = signature.get(_local(child.tag), "") + _canonical(child)
         found[element.get("id")] = signature
     return found
+
+
+def _canonical(element) -> str:
+    """A child element as a modeller means it: local names, attributes sorted and without their BPMN
+    defaults, text stripped. bpmn-js writes the same content with other whitespace, prefixes and
+    attribute order (and drops `isSequential="false"`), which is no change."""
+    attributes = sorted(
+        (etree.QName(name).localname, value)
+        for name, value in element.attrib.items()
+        if _DEFAULTS.get(etree.QName(name).localname) != value
+    )
+    children = "".join(_canonical(child) for child in element if isinstance(child.tag, str))
+    return f"<{_local(element.tag)} {attributes}>{(element.text or '').strip()}{children}</{_local(element.tag)}>"
 
 
 def _check_depth(root, problems: list[Problem]) -> None:

@@ -173,6 +173,7 @@ def test_the_default_registry_holds_the_bundled_forms():
         "department_result",
         "feedback_to_resident",
         "handle_on_spot",
+        "joint_opinion",
         "report_case",
         "supervisor_review",
     ]
