@@ -35,7 +35,8 @@ SKIP: dict[str, set[str]] = {"expressions": {"_safe_functions"}}
 # copies.
 _QUEUE_RULES = ("candidate_rows", "add_candidates", "drop_candidates", "is_candidate")
 _OPERATIONS = (
-    *("urge", "transfer", "delegate", "resolve", "withdraw", "return_task"),
+    *("urge", "transfer", "transfer_to_department", "_department_task", "_decline_instance"),
+    *("delegate", "resolve", "withdraw", "return_task"),
     *("_escalation_of", "_back_to", "_completed_before", "_reopen"),
 )
 # the sealing of attachment files and names (engine/attachments/__init__.py's other functions are
@@ -102,7 +103,7 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
         [
             *("tests/test_urge.py", "tests/test_transfer.py", "tests/test_delegate.py", "tests/test_withdraw.py"),
             *("tests/test_return.py", "tests/test_extension.py", "tests/test_suspension.py", "tests/test_copy.py"),
-            "tests/test_operation_rules.py",
+            *("tests/test_operation_rules.py", "tests/test_countersign_gaps.py", "tests/test_multi_instance.py"),
         ],
     ),
     "sealing": (

@@ -269,6 +269,18 @@ class TaskCommands:
 
         return self.ctx.uow.run(self._instance_of(task_id), actor, op, load_workflow=False, then=self._view_of(task_id))
 
+    def _department_task(self, change: Change, task_id: str, actor: Actor, visible, done: str, verb: str):
+        """An open department task its department may send on (return, transfer): held by the caller,
+        or open in a queue of theirs."""
+        row = self._row(change, task_id, visible)
+        if row.state not in OPEN_TASK_STATES or row.owner_task:
+            raise TaskNotOpen(f"the task is {row.state}: only an open department task is {done}")
+        if row.state == HumanTaskState.CLAIMED and row.assignee_id != actor.id:
+            raise NotAssignee("the task is held by someone else")
+        if row.state == HumanTaskState.OPEN and not is_candidate(actor, row):
+            raise NotCandidate(f"only the department the task is escalated to may {verb} it")
+        return row
+
     def transfer_to_department(
         self, task_id: str, actor: Actor, department: str, reason: str, visible=None
     ) -> dict[str, Any]:
@@ -278,13 +290,7 @@ class TaskCommands:
         reason = checked_reason(reason)
 
         def op(change: Change):
-            row = self._row(change, task_id, visible)
-            if row.state not in OPEN_TASK_STATES or row.owner_task:
-                raise TaskNotOpen(f"the task is {row.state}: only an open department task is transferred")
-            if row.state == HumanTaskState.CLAIMED and row.assignee_id != actor.id:
-                raise NotAssignee("the task is held by someone else")
-            if row.state == HumanTaskState.OPEN and not is_candidate(actor, row):
-                raise NotCandidate("only the department the task is escalated to may transfer it")
+            row = self._department_task(change, task_id, actor, visible, "transferred", "transfer")
             if row.delegated_by_id is not None:
                 raise TaskDelegated("the task is delegated: resolve it back to its holder first")
             kind = change.scope.scalars(_DEPARTMENT_KIND, {"key": department}).first()
@@ -425,13 +431,7 @@ class TaskCommands:
         reason = checked_reason(reason)
 
         def op(change: Change):
-            row = self._row(change, task_id, visible)
-            if row.state not in OPEN_TASK_STATES or row.owner_task:
-                raise TaskNotOpen(f"the task is {row.state}: only an open department task is returned")
-            if row.state == HumanTaskState.CLAIMED and row.assignee_id != actor.id:
-                raise NotAssignee("the task is held by someone else")
-            if row.state == HumanTaskState.OPEN and not is_candidate(actor, row):
-                raise NotCandidate("only the department the task is escalated to may return it")
+            row = self._department_task(change, task_id, actor, visible, "returned", "return")
             if self._decline_instance(change, row, actor, reason):
                 return
             source, opened = self._escalation_of(change, row)
