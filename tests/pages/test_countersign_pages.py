@@ -83,3 +83,13 @@ def test_a_liaison_transfers_the_task_to_another_department_from_its_page(engine
     assert answer.status_code == 302
     assert engine.tasks.get_task(task["id"])["candidate_groups"] == ["health"]
     assert "转办给卫健委" in wang.text(f"/cases/{case['id']}")
+
+
+def test_an_instance_no_longer_needed_reads_as_cancelled_not_withdrawn_on_the_case_page(engine, world, browse):
+    wang, li = browse("wang"), browse("li")
+    case, tasks = joint_case(engine, world, wang, mode="any")
+    civil = tasks["civil_affairs"]
+    assert li.post(f"/tasks/{civil['id']}/claim").status_code == 302
+    assert li.post(f"/tasks/{civil['id']}/complete", OPINION).status_code == 302  # any one signs: enough
+    page = wang.text(f"/cases/{case['id']}")
+    assert "已撤销" in page and "已撤回" not in page  # nobody withdrew it: the meeting no longer needed it

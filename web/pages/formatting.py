@@ -336,7 +336,7 @@ def task_state_name(state: str) -> str:
         "open": _("Waiting"),
         "claimed": _("In hand"),
         "completed": _("Done"),
-        "cancelled": _("Withdrawn"),
+        "cancelled": _("Cancelled"),  # withdrawn, terminated, interrupted or no longer needed
         "suspended": _("Paused"),
         "returned": _("Returned"),
     }
