@@ -14,7 +14,12 @@ complete        the case's unit of work: the row is deleted only if this worker 
 failure         retries left and a retry timeout; at zero retries an incident (kind "external_task")
                 that an admin retries (engine/timers.py), making the task fetchable again;
 extend-lock     a longer lock for the holder;
-bpmn-error      an error boundary event on the task catches the code (no boundary: refused, 409).
+bpmn-error      an error boundary event on the task catches the code (no boundary: refused, 409);
+list, get       the waiting tasks without their variables: all for an admin, a token's own topics
+                for a worker;
+unlock          an admin or the holder releases a lock: fetchable again at once;
+set retries     an admin sets the retries: above zero it resolves the task's open incident, at zero
+                it opens one.
 
 The shape follows Camunda 7's external-task REST API; docs/external-tasks.md lists the differences.
 """
@@ -41,7 +46,7 @@ from .outbox import outbox_row
 from .store.driver import DriverQuery, DriverStatement
 from .store.models import AuditEntry, ExternalTask, Incident, OutboxEvent, ProcessInstance
 from .validation import check_json
-from .vocabulary import Event, IncidentStatus, InstanceStatus
+from .vocabulary import Event, IncidentResolution, IncidentStatus, InstanceStatus, Role
 
 if TYPE_CHECKING:
     from . import Engine
@@ -58,6 +63,8 @@ MAX_ASYNC_TIMEOUT_MS = 30_000  # long polling answers within 30 s
 POLL_SECONDS = 0.2  # how often a long poll looks again
 MAX_VARIABLES_BYTES = 256 * 1024
 MAX_ERROR_CHARS = 2000
+MAX_RETRIES = 1000
+MAX_LISTED = 500  # per page of the list
 
 
 # --- deploy (engine/bpmn.py) ---------------------------------------------------------------------
@@ -214,6 +221,7 @@ _HELD = and_(
     _T.c.lock_expires_at > bindparam("now"),
 )
 _DELETE_HELD = DriverStatement(delete(_T).where(_HELD))
+_UNLOCK = DriverStatement(update(_T).where(_HELD).values(lock_owner=None, lock_expires_at=None))
 _EXTEND = DriverStatement(update(_T).where(_HELD).values(lock_expires_at=bindparam("until")))
 _FAIL = DriverStatement(
     update(_T)
@@ -408,34 +416,7 @@ class ExternalTaskService:
                 )
             ]
             if retries == 0:
-                incident = Incident(
-                    instance_id=row.instance_id,
-                    timer_id=None,
-                    element_id=row.element_id,
-                    kind=INCIDENT_KIND,
-                    error=message or "the worker reported a failure with no retries left",
-                    attempts=0,
-                    status=IncidentStatus.OPEN,
-                    created_at=now,
-                    external_task_id=task_id,
-                )
-                scope.add(incident)
-                scope.flush()
-                opened = {"incident_id": incident.id, "element_id": row.element_id, "error": message[:500]}
-                rows_audit.append(
-                    audit_row(
-                        now, actor, Event.INCIDENT_OPENED, instance_id=row.instance_id, task_id=task_id, details=opened
-                    )
-                )
-                rows_outbox.append(
-                    outbox_row(
-                        now,
-                        Event.INCIDENT_OPENED,
-                        instance_id=row.instance_id,
-                        task_id=task_id,
-                        payload=_payload(row, task_id, incident_id=incident.id, kind=INCIDENT_KIND),
-                    )
-                )
+                self._open_incident(scope, now, actor, row, task_id, message, rows_audit, rows_outbox)
             _write_events(scope, rows_audit, rows_outbox)
 
     def extend_lock(self, task_id: str, actor: Actor, worker_id: str, new_duration_ms: int) -> None:
@@ -466,8 +447,9 @@ class ExternalTaskService:
                 [],
             )
 
-    # --- reads and the admin's retry -----------------------------------------------------------------
+    # --- reads: the list and one task (an admin; a worker's token for its own topics) -----------
     def list(self, topic: str | None = None, instance_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The engine's own view, with variables (tests, tools); the API's list is `query`."""
         with self.ctx.db.read() as scope:
             query = select(_T)
             if topic:
@@ -476,6 +458,149 @@ class ExternalTaskService:
                 query = query.where(_T.c.instance_id == instance_id)
             rows = scope.execute(query.order_by(_T.c.created_at, _T.c.id).limit(min(max(limit, 1), 500))).all()
             return [_view(r._asdict()) for r in rows]
+
+    def query(
+        self,
+        actor: Actor,
+        *,
+        topic: str | None = None,
+        worker_id: str | None = None,
+        locked: bool | None = None,
+        retries_left: bool | None = None,
+        instance_id: str | None = None,
+        business_key: str | None = None,
+        first: int = 0,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Waiting external tasks, oldest first, without variables (`locked`: an unexpired lock;
+        `retries_left` False: retries ran out, an incident is open). An admin sees every topic, a
+        worker's token only its own (a topic outside them is 403)."""
+        own_topics = self._readable_topics(actor, topic)
+        if not 1 <= limit <= MAX_LISTED or first < 0:
+            raise InvalidInput(f"maxResults must be 1-{MAX_LISTED}, firstResult at least 0")
+        now = self.ctx.clock.now()
+        is_locked = and_(_T.c.lock_owner.is_not(None), _T.c.lock_expires_at > now)
+        has_retries = or_(_T.c.retries.is_(None), _T.c.retries > 0)
+        conditions = [
+            condition
+            for wanted, condition in (
+                (topic, _T.c.topic == topic),
+                (own_topics, _T.c.topic.in_(sorted(own_topics or ()))),
+                (worker_id, _T.c.lock_owner == worker_id),
+                (instance_id, _T.c.instance_id == instance_id),
+                (business_key, _T.c.business_key == business_key),
+                (locked is not None, is_locked if locked else ~is_locked),
+                (retries_left is not None, has_retries if retries_left else ~has_retries),
+            )
+            if wanted
+        ]
+        with self.ctx.db.read() as scope:
+            rows = scope.execute(
+                select(_T).where(*conditions).order_by(_T.c.created_at, _T.c.id).offset(first).limit(limit)
+            ).all()
+        return [_view(r._asdict(), variables=False) for r in rows]
+
+    def get(self, task_id: str, actor: Actor) -> dict[str, Any]:
+        """One waiting task, without variables (a worker's token: of its own topics)."""
+        self._readable_topics(actor, None)  # a token for no topic learns nothing, not even whether it exists
+        row = self._row(task_id)
+        self._readable_topics(actor, row.topic)
+        return _view(row._asdict(), variables=False)
+
+    # --- unlock and retries: an admin's (unlock also the holder's) ----------------------------------
+    def unlock(self, task_id: str, actor: Actor, worker_id: str | None = None) -> None:
+        """Release the task's lock: fetchable again at once. An admin may release any lock; a worker's
+        token only the lock its `worker_id` holds (of its topics). No unexpired lock: 409."""
+        if actor.role != Role.ADMIN:
+            _check_topics(actor, {})  # a token for no topic learns nothing, not even whether the task exists
+            worker_id = _worker(worker_id)
+        elif worker_id is not None:
+            worker_id = _worker(worker_id)
+        row = self._row(task_id)
+        if actor.role != Role.ADMIN:
+            _check_topics(actor, {row.topic: 0})
+        with self.ctx.db.transaction() as scope:
+            now = self.ctx.clock.now()
+            current = self._current(scope, task_id)
+            if current.lock_owner is None or current.lock_expires_at is None or current.lock_expires_at <= now:
+                raise ExternalTaskLockLost("the task is not locked (never fetched, failed, or its lock expired)")
+            if worker_id is not None and current.lock_owner != worker_id:
+                raise ExternalTaskLockLost("the task is locked by another worker")
+            holder = current.lock_owner
+            if not _UNLOCK.execute(scope, {"task_id": task_id, "owner": holder, "now": now}):
+                raise ExternalTaskLockLost("the task's lock changed meanwhile; read it again")
+            details = {"element_id": row.element_id, "topic": row.topic, "worker_id": holder}
+            _write_events(
+                scope,
+                [audit_row(now, actor, Event.EXTERNAL_TASK_UNLOCKED, instance_id=row.instance_id, task_id=task_id, details=details)],
+                [
+                    outbox_row(
+                        now,
+                        Event.EXTERNAL_TASK_UNLOCKED,
+                        instance_id=row.instance_id,
+                        task_id=task_id,
+                        payload=_payload(row, task_id, worker_id=holder),
+                    )
+                ],
+            )
+
+    def set_retries(self, task_id: str, actor: Actor, retries: int) -> dict[str, Any]:
+        """An admin sets the task's retries. Above zero: its open incident (retries ran out) is resolved
+        as retried and the task is fetchable at once; at zero: an incident opens (unless one is open)."""
+        if actor.role != Role.ADMIN:
+            raise Forbidden("only an admin sets an external task's retries")
+        if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= MAX_RETRIES:
+            raise InvalidInput(
+                f"retries must be 0-{MAX_RETRIES}", [{"field": "retries", "message": f"0 to {MAX_RETRIES}"}]
+            )
+        self._row(task_id)
+        with self.ctx.db.transaction() as scope:
+            now = self.ctx.clock.now()
+            row = self._current(scope, task_id)
+            incident = scope.execute(
+                select(Incident).where(Incident.external_task_id == task_id, Incident.status == IncidentStatus.OPEN)
+            ).scalar_one_or_none()
+            values: dict[str, Any] = {"retries": retries}
+            audits = [
+                audit_row(
+                    now,
+                    actor,
+                    Event.EXTERNAL_TASK_RETRIES_SET,
+                    instance_id=row.instance_id,
+                    task_id=task_id,
+                    details={"element_id": row.element_id, "retries": retries, "previous": row.retries},
+                )
+            ]
+            outbox = [
+                outbox_row(
+                    now,
+                    Event.EXTERNAL_TASK_RETRIES_SET,
+                    instance_id=row.instance_id,
+                    task_id=task_id,
+                    payload=_payload(row, task_id, retries=retries),
+                )
+            ]
+            if retries > 0 and incident is not None:
+                incident.status, incident.resolution = IncidentStatus.RESOLVED, IncidentResolution.RETRIED
+                incident.resolved_at = now
+                if row.lock_owner is None:
+                    values["lock_expires_at"] = None  # the failure's retry timeout no longer holds it back
+                audits.append(
+                    audit_row(
+                        now,
+                        actor,
+                        Event.INCIDENT_RETRIED,
+                        instance_id=row.instance_id,
+                        task_id=task_id,
+                        details={"incident_id": incident.id},
+                    )
+                )
+            elif retries == 0 and incident is None:
+                message = row.error or "an admin set the retries to 0"
+                self._open_incident(scope, now, actor, row, task_id, message, audits, outbox)
+            scope.execute(update(_T).where(_T.c.id == task_id).values(**values))
+            _write_events(scope, audits, outbox)
+        return self.get(task_id, actor)
 
     @staticmethod
     def reset_after_incident(scope, external_task_id: str) -> None:
@@ -495,20 +620,60 @@ class ExternalTaskService:
             raise ExternalTaskNotFound(f"external task '{task_id}' does not exist")
         return found[0]
 
-    def _held(self, scope, task_id: str, worker_id: str, now: datetime):
+    @staticmethod
+    def _current(scope, task_id: str):
+        """The task's row inside the transaction that changes it (404 when it went meanwhile)."""
         found = _ROW.all(scope.connection(), {"task_id": task_id})
-        row = found[0] if found else None
-        if row is None:
+        if not found:
             raise ExternalTaskNotFound(f"external task '{task_id}' does not exist (completed or cancelled)")
+        return found[0]
+
+    @staticmethod
+    def _readable_topics(actor: Actor, topic: str | None) -> frozenset[str] | None:
+        """Which topics `actor` may read: None for an admin (all); a worker token's own (403 for another)."""
+        if actor.role == Role.ADMIN:
+            return None
+        _check_topics(actor, {topic: 0} if topic else {})
+        return frozenset(actor.topics or ())
+
+    @staticmethod
+    def _open_incident(scope, now, actor: Actor, row, task_id: str, message: str, audits: list, outbox: list) -> None:
+        """Retries ran out: an incident of kind `external_task`, audited and announced with the change."""
+        incident = Incident(
+            instance_id=row.instance_id,
+            timer_id=None,
+            element_id=row.element_id,
+            kind=INCIDENT_KIND,
+            error=message or "the worker reported a failure with no retries left",
+            attempts=0,
+            status=IncidentStatus.OPEN,
+            created_at=now,
+            external_task_id=task_id,
+        )
+        scope.add(incident)
+        scope.flush()
+        opened = {"incident_id": incident.id, "element_id": row.element_id, "error": message[:500]}
+        audits.append(
+            audit_row(now, actor, Event.INCIDENT_OPENED, instance_id=row.instance_id, task_id=task_id, details=opened)
+        )
+        outbox.append(
+            outbox_row(
+                now,
+                Event.INCIDENT_OPENED,
+                instance_id=row.instance_id,
+                task_id=task_id,
+                payload=_payload(row, task_id, incident_id=incident.id, kind=INCIDENT_KIND),
+            )
+        )
+
+    def _held(self, scope, task_id: str, worker_id: str, now: datetime):
+        row = self._current(scope, task_id)
         if row.lock_owner != worker_id or row.lock_expires_at is None or row.lock_expires_at <= now:
             raise ExternalTaskLockLost(_unheld_sentence(row, now))
         return row
 
     def _refuse_unheld(self, scope, task_id: str) -> None:
-        found = _ROW.all(scope.connection(), {"task_id": task_id})
-        row = found[0] if found else None
-        if row is None:
-            raise ExternalTaskNotFound(f"external task '{task_id}' does not exist (completed or cancelled)")
+        row = self._current(scope, task_id)
         raise ExternalTaskLockLost(_unheld_sentence(row, self.ctx.clock.now()))
 
     @staticmethod
@@ -650,10 +815,11 @@ def _typed(value: Any) -> dict[str, Any]:
     return {"value": value, "type": kind}
 
 
-def _view(row: dict[str, Any]) -> dict[str, Any]:
-    """A task as Camunda's fetch-and-lock answers it (camelCase), with Fengqiao's case key."""
+def _view(row: dict[str, Any], variables: bool = True) -> dict[str, Any]:
+    """A task as Camunda's fetch-and-lock answers it (camelCase), with Fengqiao's case key; the list
+    and `get` leave the variables out (an admin's view carries no case data)."""
     expires = row.get("lock_expires_at")
-    return {
+    view = {
         "id": row["id"],
         "topicName": row["topic"],
         "workerId": row.get("lock_owner"),
@@ -666,5 +832,7 @@ def _view(row: dict[str, Any]) -> dict[str, Any]:
         "errorMessage": row.get("error"),
         "priority": row.get("priority", 0),
         "createTime": row["created_at"].isoformat(),
-        "variables": {name: _typed(value) for name, value in (row.get("variables") or {}).items()},
     }
+    if variables:
+        view["variables"] = {name: _typed(value) for name, value in (row.get("variables") or {}).items()}
+    return view

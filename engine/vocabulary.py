@@ -175,6 +175,8 @@ class Event(StrEnum):
     EXTERNAL_TASK_LOCK_EXTENDED = "external_task.lock_extended"
     EXTERNAL_TASK_BPMN_ERROR = "external_task.bpmn_error"
     EXTERNAL_TASK_CANCELLED = "external_task.cancelled"
+    EXTERNAL_TASK_UNLOCKED = "external_task.unlocked"
+    EXTERNAL_TASK_RETRIES_SET = "external_task.retries_set"
     WEBHOOK_SUBSCRIPTION_CREATED = "webhook_subscription.created"  # issue 18: audit of the admin's changes
     WEBHOOK_SUBSCRIPTION_UPDATED = "webhook_subscription.updated"
     WEBHOOK_SUBSCRIPTION_DELETED = "webhook_subscription.deleted"

@@ -266,3 +266,146 @@ def test_personal_fields_of_a_result_are_sealed_not_in_the_case(engine, world):
     assert variables["found"] is True and "head_of_household" not in variables
     [record] = engine.runtime.personal_data(case["id"], world["zhou"], "verify the household check")
     assert record["data"] == {"head_of_household": "刘桂兰"} and record["source"] == "household_result"
+
+
+# --- the list, unlock and retries (admins; workers for their own topics) ---------------------------
+def test_the_list_filters_waiting_tasks_and_carries_no_variables(deployed, world, clock):
+    cases = []
+    for _ in range(3):  # a second apart: the list is oldest first
+        cases.append(start(deployed, world))
+        clock.advance(timedelta(seconds=1))
+    first, second, third = cases
+    [locked] = fetch(deployed, "w1", max_tasks=1)
+    [failed] = fetch(deployed, "w2", max_tasks=1)
+    deployed.external_tasks.failure(failed["id"], WORKER, "w2", "registry down", 0)
+    admin, query = world["admin"], deployed.external_tasks.query
+    listed = query(admin)
+    assert [t["processInstanceId"] for t in listed] == [first["id"], second["id"], third["id"]]
+    assert all("variables" not in t for t in listed)
+    assert [t["id"] for t in query(admin, locked=True)] == [locked["id"]]
+    assert [t["processInstanceId"] for t in query(admin, locked=False)] == [second["id"], third["id"]]
+    assert [t["id"] for t in query(admin, worker_id="w1")] == [locked["id"]]
+    assert query(admin, worker_id="w2") == []  # a failure releases the lock
+    assert [t["id"] for t in query(admin, retries_left=False)] == [failed["id"]]
+    assert len(query(admin, retries_left=True)) == 2
+    assert [t["processInstanceId"] for t in query(admin, instance_id=third["id"])] == [third["id"]]
+    assert [t["processInstanceId"] for t in query(admin, business_key=second["business_key"])] == [second["id"]]
+    assert [t["processInstanceId"] for t in query(admin, first=1, limit=1)] == [second["id"]]
+    assert query(admin, topic="civil.form") == []
+    clock.advance(timedelta(milliseconds=LOCK + 1))
+    assert query(admin, locked=True) == []  # an expired lock is no lock
+    assert [t["id"] for t in query(WORKER)] == [t["id"] for t in listed]  # a worker: its own topic
+    assert deployed.external_tasks.get(locked["id"], WORKER)["activityId"] == "check"
+
+
+def test_reading_tasks_is_refused_outside_the_tokens_topics(deployed, world):
+    task = start(deployed, world) and fetch(deployed)[0]
+    service = deployed.external_tasks
+    assert service.query(OTHER_TOPIC) == []  # its own topics only: none of this one's tasks
+    for call in (
+        lambda: service.query(OTHER_TOPIC, topic=TOPIC),
+        lambda: service.query(PLAIN_API),
+        lambda: service.query(world["wang"]),
+        lambda: service.get(task["id"], OTHER_TOPIC),
+        lambda: service.get(task["id"], world["zhou"]),
+    ):
+        with pytest.raises(Forbidden):
+            call()
+    with pytest.raises(ExternalTaskNotFound):
+        service.get("00000000-0000-0000-0000-000000000000", world["admin"])
+
+
+def test_an_admin_unlocks_a_task_and_another_worker_fetches_it(deployed, world):
+    start(deployed, world)
+    [task] = fetch(deployed, "w1")
+    before = database_rows(deployed)
+    deployed.external_tasks.unlock(task["id"], world["admin"])
+    [again] = fetch(deployed, "w2")
+    assert again["id"] == task["id"] and again["workerId"] == "w2"
+    [audit] = [r for r in rows_added(deployed, before, "audit_log") if r["action"] == "external_task.unlocked"]
+    assert audit["details"]["worker_id"] == "w1" and audit["actor"] == "admin"
+    [event] = [r for r in rows_added(deployed, before, "outbox") if r["type"] == "external_task.unlocked"]
+    assert event["payload"]["task_id"] == task["id"] and event["payload"]["worker_id"] == "w1"
+    with pytest.raises(ExternalTaskLockLost):
+        deployed.external_tasks.complete(task["id"], WORKER, "w1", None)
+
+
+def test_the_holding_worker_unlocks_its_own_task(deployed, world):
+    start(deployed, world)
+    [task] = fetch(deployed, "w1")
+    deployed.external_tasks.unlock(task["id"], WORKER, "w1")
+    assert deployed.external_tasks.get(task["id"], WORKER)["workerId"] is None
+    assert [t["id"] for t in fetch(deployed, "w2")] == [task["id"]]
+
+
+def test_unlock_refusals_change_nothing(deployed, world, clock):
+    start(deployed, world)
+    start(deployed, world)
+    [task] = fetch(deployed, "w1", max_tasks=1)
+    [waiting] = deployed.external_tasks.query(world["admin"], locked=False)
+    service = deployed.external_tasks
+    before = database_rows(deployed)
+    for call, refusal in (
+        (lambda: service.unlock(task["id"], world["zhou"], "w1"), Forbidden),  # wrong role
+        (lambda: service.unlock(task["id"], PLAIN_API, "w1"), Forbidden),  # a token without topics
+        (lambda: service.unlock(task["id"], OTHER_TOPIC, "w1"), Forbidden),  # another topic's worker
+        (lambda: service.unlock(task["id"], WORKER, "w2"), ExternalTaskLockLost),  # not the holder
+        (lambda: service.unlock(task["id"], world["admin"], "w2"), ExternalTaskLockLost),
+        (lambda: service.unlock(task["id"], WORKER, None), InvalidInput),  # a worker names itself
+        (lambda: service.unlock(waiting["id"], world["admin"]), ExternalTaskLockLost),  # never locked
+        (lambda: service.unlock("00000000-0000-0000-0000-000000000000", world["admin"]), ExternalTaskNotFound),
+    ):
+        with pytest.raises(refusal):
+            call()
+    clock.advance(timedelta(milliseconds=LOCK + 1))
+    with pytest.raises(ExternalTaskLockLost) as expired:
+        service.unlock(task["id"], WORKER, "w1")
+    assert expired.value.code == "external_task_not_locked"
+    assert database_rows(deployed) == before
+
+
+def test_setting_retries_resolves_the_incident_and_the_task_is_fetchable_again(deployed, world):
+    start(deployed, world)
+    [task] = fetch(deployed)
+    deployed.external_tasks.failure(task["id"], WORKER, "w1", "registry down", 0, retry_timeout_ms=3_600_000)
+    [incident] = deployed.timers.list_incidents(status="open")
+    before = database_rows(deployed)
+    view = deployed.external_tasks.set_retries(task["id"], world["admin"], 3)
+    assert view["retries"] == 3 and view["lockExpirationTime"] is None
+    assert deployed.timers.list_incidents(status="open") == []
+    [resolved] = deployed.timers.list_incidents(status="resolved")
+    assert resolved["id"] == incident["id"] and resolved["resolution"] == "retried"
+    actions = [r["action"] for r in rows_added(deployed, before, "audit_log")]
+    assert actions == ["external_task.retries_set", "incident.retried"]
+    assert [r["type"] for r in rows_added(deployed, before, "outbox")] == ["external_task.retries_set"]
+    [again] = fetch(deployed, "w2")  # at once: the failure's retry timeout no longer holds it back
+    assert again["id"] == task["id"] and again["retries"] == 3
+
+
+def test_setting_retries_to_zero_opens_an_incident(deployed, world):
+    start(deployed, world)
+    [task] = fetch(deployed)
+    deployed.external_tasks.unlock(task["id"], world["admin"])
+    deployed.external_tasks.set_retries(task["id"], world["admin"], 0)
+    [incident] = deployed.timers.list_incidents(status="open")
+    assert incident["external_task_id"] == task["id"] and incident["kind"] == "external_task"
+    assert fetch(deployed) == []
+    deployed.external_tasks.set_retries(task["id"], world["admin"], 0)  # no second incident
+    assert len(deployed.timers.list_incidents(status="open")) == 1
+
+
+def test_set_retries_refusals_change_nothing(deployed, world):
+    start(deployed, world)
+    [task] = fetch(deployed)
+    service = deployed.external_tasks
+    before = database_rows(deployed)
+    for call, refusal in (
+        (lambda: service.set_retries(task["id"], WORKER, 3), Forbidden),
+        (lambda: service.set_retries(task["id"], world["zhou"], 3), Forbidden),
+        (lambda: service.set_retries(task["id"], world["admin"], -1), InvalidInput),
+        (lambda: service.set_retries(task["id"], world["admin"], True), InvalidInput),
+        (lambda: service.set_retries("00000000-0000-0000-0000-000000000000", world["admin"], 1), ExternalTaskNotFound),
+    ):
+        with pytest.raises(refusal):
+            call()
+    assert database_rows(deployed) == before

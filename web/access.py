@@ -98,6 +98,11 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "external.failure": (Role.SYSTEM,),
     "external.extend_lock": (Role.SYSTEM,),
     "external.bpmn_error": (Role.SYSTEM,),
+    # the list and unlock: an admin, or a worker for its own topics (the engine checks them); retries: an admin
+    "external.list": (Role.ADMIN, Role.SYSTEM),
+    "external.get": (Role.ADMIN, Role.SYSTEM),
+    "external.unlock": (Role.ADMIN, Role.SYSTEM),
+    "external.set_retries": (Role.ADMIN,),
     "incidents.list": (Role.ADMIN,),
     "incidents.retry": (Role.ADMIN,),
     "incidents.cancel": (Role.ADMIN,),

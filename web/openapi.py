@@ -71,6 +71,22 @@ TYPED_VARIABLES = {
 }
 
 
+EXTERNAL_TASK = {  # as Camunda 7 answers it; fetch-and-lock adds the variables, the list never has them
+    "id": UUID,
+    "topicName": STR,
+    "workerId": nullable(STR),
+    "lockExpirationTime": nullable(TIME),
+    "processInstanceId": UUID,
+    "businessKey": STR,
+    "processDefinitionKey": STR,
+    "activityId": STR,
+    "retries": nullable(INT),
+    "errorMessage": nullable(STR),
+    "priority": INT,
+    "createTime": TIME,
+}
+
+
 def enum(values: Iterable[str]) -> dict[str, Any]:
     """A string schema whose values are the vocabulary's (engine/vocabulary.py), in its order."""
     return {"type": "string", "enum": [str(value) for value in values]}
@@ -487,25 +503,9 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
         }
     ),
     "IncidentList": all_required({"items": array(ref("Incident"))}),
-    "LockedExternalTasks": array(
-        all_required(
-            {
-                "id": UUID,
-                "topicName": STR,
-                "workerId": nullable(STR),
-                "lockExpirationTime": nullable(TIME),
-                "processInstanceId": UUID,
-                "businessKey": STR,
-                "processDefinitionKey": STR,
-                "activityId": STR,
-                "retries": nullable(INT),
-                "errorMessage": nullable(STR),
-                "priority": INT,
-                "createTime": TIME,
-                "variables": OBJ,
-            }
-        )
-    ),
+    "LockedExternalTasks": array(all_required({**EXTERNAL_TASK, "variables": OBJ})),
+    "ExternalTask": all_required(EXTERNAL_TASK),
+    "ExternalTaskList": array(ref("ExternalTask")),
     "Channel": CHANNEL,
     "ChannelList": all_required({"items": array(ref("Channel"))}),
     "Delivery": DELIVERY,
@@ -782,6 +782,14 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
         ["workerId", "retries"],
         closed=True,
     ),
+    "UnlockExternalTask": obj(
+        {"workerId": WORKER_ID},
+        closed=True,
+        description="A worker names the worker id holding the lock; an admin may leave it out.",
+    ),
+    "SetExternalTaskRetries": obj(
+        {"retries": {"type": "integer", "minimum": 0, "maximum": 1000}}, ["retries"], closed=True
+    ),
     "ExtendLock": obj({"workerId": WORKER_ID, "newDuration": MILLIS}, ["workerId", "newDuration"], closed=True),
     "ExternalTaskBpmnError": obj(
         {
@@ -819,6 +827,7 @@ LIMIT = {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}
 VERSION = query(
     "version", {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}, "a version number; the latest when absent"
 )
+TRUE_FALSE = {"type": "string", "enum": ["true", "false"]}
 WHO = {"type": "string", "pattern": r"^(me|[A-Za-z0-9][A-Za-z0-9_.@-]{1,63})$"}
 
 # Path parameters named by converters other than uuid/int take their schema from here.
@@ -1399,6 +1408,54 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "API tokens of department systems (never the tokens themselves)", "admin", (200, "ApiTokenList")
     ),
     # external tasks (docs/external-tasks.md)
+    "external.list": op(
+        "Waiting external tasks, without variables (admin; a worker: its token's topics)",
+        "external-tasks",
+        (200, "ExternalTaskList"),
+        errors=(400, 403),
+        params=[
+            query("topicName", TOPIC, "one topic (a worker: one of its token's)"),
+            query("workerId", WORKER_ID, "locked by this worker (the lock may have expired)"),
+            query("locked", TRUE_FALSE, "`true`: only tasks with an unexpired lock"),
+            query("notLocked", TRUE_FALSE, "`true`: only tasks without one (fetchable, or waiting out a retry timeout)"),
+            query("withRetriesLeft", TRUE_FALSE, "`true`: no failure yet, or retries left"),
+            query("noRetriesLeft", TRUE_FALSE, "`true`: retries ran out (an incident is open)"),
+            query("processInstanceId", UUID, "tasks of one case"),
+            query("businessKey", BUSINESS_KEY, "tasks of one case, by its business key"),
+            query("firstResult", {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0}, "skip this many"),
+            query(
+                "maxResults",
+                {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
+                "at most this many (1-500, default 100)",
+            ),
+        ],
+        description="Oldest first. A JSON array, as Camunda 7's `GET /external-task` answers; page with "
+        "`firstResult` and `maxResults`. A worker's token sees only its topics (403 for another topic).",
+    ),
+    "external.get": op(
+        "One waiting external task, without variables (admin; a worker: of its token's topics)",
+        "external-tasks",
+        (200, "ExternalTask"),
+        errors=(403, 404),
+    ),
+    "external.unlock": op(
+        "Release an external task's lock: fetchable again at once (admin, or the worker holding it)",
+        "external-tasks",
+        (204, None),
+        errors=(*JSON_ERRORS, 403, 404, 409),
+        body="UnlockExternalTask",
+        description="A worker sends `workerId`, which must hold the lock. 409 `external_task_not_locked` "
+        "(nothing changes) when the task has no unexpired lock or another worker holds it.",
+    ),
+    "external.set_retries": op(
+        "Set an external task's retries (admin): above 0 resolves its incident, 0 opens one",
+        "external-tasks",
+        (200, "ExternalTask"),
+        errors=(*JSON_ERRORS, 403, 404),
+        body="SetExternalTaskRetries",
+        description="Above 0 the task's open incident (retries ran out) is resolved as retried and the task "
+        "is fetchable at once; 0 opens an incident unless one is open.",
+    ),
     "external.fetch_and_lock": op(
         "Fetch and lock external tasks of the token's topics (a worker)",
         "external-tasks",

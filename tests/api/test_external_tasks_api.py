@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,59 @@ def test_refusals_change_nothing(api, worker, engine):
     assert database_rows(engine) == before
 
 
+def test_admins_and_workers_list_waiting_tasks_over_http(api, worker, engine, clock):
+    first = start(api)
+    clock.advance(timedelta(seconds=1))  # the list is oldest first
+    second = start(api)
+    [task] = fetch(worker, maxTasks=1).json
+    admin = api.as_("admin")
+    listed = admin.get("/external-tasks").json
+    assert [t["processInstanceId"] for t in listed] == [first["id"], second["id"]]
+    assert all("variables" not in t for t in listed)
+    assert [t["id"] for t in admin.get("/external-tasks?locked=true&workerId=w1").json] == [task["id"]]
+    assert [t["processInstanceId"] for t in admin.get("/external-tasks?notLocked=true").json] == [second["id"]]
+    by_key = admin.get(f"/external-tasks?businessKey={second['business_key']}&withRetriesLeft=true").json
+    assert [t["processInstanceId"] for t in by_key] == [second["id"]]
+    assert len(admin.get("/external-tasks?firstResult=1&maxResults=5").json) == 1
+    assert [t["id"] for t in worker.get(f"/external-tasks?topicName={TOPIC}").json] == [t["id"] for t in listed]
+    assert worker.get(f"/external-tasks/{task['id']}").json["workerId"] == "w1"
+    other = api.with_token(engine.tokens.create_api_token("health", "health-worker", topics=["health.check"])["token"])
+    assert other.get("/external-tasks").json == []
+    error_of(other.get(f"/external-tasks?topicName={TOPIC}"), 403)
+    error_of(other.get(f"/external-tasks/{task['id']}"), 403)
+    error_of(api.as_("wang").get("/external-tasks"), 403)
+    error_of(admin.get("/external-tasks?locked=true&notLocked=true"), 400, "invalid_query")
+    error_of(admin.get("/external-tasks?maxResults=0"), 400, "invalid_query")
+    error_of(admin.get("/external-tasks?variables=true"), 400, "invalid_query")
+
+
+def test_unlock_and_retries_over_http(api, worker, engine):
+    start(api)
+    [task] = fetch(worker).json
+    path = f"/external-tasks/{task['id']}"
+    admin, supervisor = api.as_("admin"), api.as_("zhou")  # logged in before the snapshot
+    before = database_rows(engine)
+    error_of(supervisor.post(f"{path}/unlock"), 403)
+    error_of(worker.post(f"{path}/unlock", {"workerId": "w2"}), 409, "external_task_not_locked")
+    error_of(worker.post(f"{path}/unlock"), 422)  # a worker names the worker id holding the lock
+    error_of(worker.put(f"{path}/retries", json={"retries": 2}), 403)
+    error_of(admin.put(f"{path}/retries", json={"retries": -1}), 422)
+    error_of(admin.put(f"{path}/retries", json={"retries": 2, "x": 1}), 422)
+    assert database_rows(engine) == before
+    assert worker.post(f"{path}/unlock", {"workerId": "w1"}).status_code == 204
+    error_of(admin.post(f"{path}/unlock"), 409, "external_task_not_locked")  # no longer locked
+    [again] = fetch(worker, "w2").json
+    assert admin.post(f"{path}/unlock").status_code == 204
+    assert worker.post(f"{path}/failure", {"workerId": "w2", "retries": 0}).status_code == 409  # unlocked
+    [again] = fetch(worker, "w2").json
+    assert worker.post(f"{path}/failure", {"workerId": "w2", "retries": 0}).status_code == 204
+    assert len(admin.get("/incidents").json["items"]) == 1
+    answer = admin.put(f"{path}/retries", json={"retries": 2})
+    assert answer.status_code == 200 and answer.json["retries"] == 2
+    assert admin.get("/incidents").json["items"] == []
+    assert [t["id"] for t in fetch(worker, "w3").json] == [task["id"]]
+
+
 def test_long_polling_answers_empty_after_the_timeout(worker):
     response = fetch(worker, asyncResponseTimeout=300)
     assert response.status_code == 200 and response.json == []
@@ -174,4 +228,4 @@ def test_fuzzing_the_external_task_operations_as_a_worker(app, worker, api):
                 continue
             except (Exception, BaseExceptionGroup) as exc:
                 failures.append(f"{operation.method.upper()} {operation.path} [{mode.value}]: {exc}")
-    assert covered == 5 and not failures, "\n\n".join(failures)
+    assert covered == 9 and not failures, "\n\n".join(failures)
