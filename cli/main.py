@@ -169,7 +169,7 @@ def create_external_token(department: str, topics: tuple[str, ...], name: str | 
 @click.option("--burst", is_flag=True, help="Fire what is due now, then exit.")
 @engine_errors
 def worker(burst: bool) -> None:
-    """Fire timers: an RQ worker with its scheduler plus the sweeper (with FENGQIAO_REDIS_URL),
+    """Fire timers with the sweeper, plus an RQ worker for webhook deliveries (with FENGQIAO_REDIS_URL),
     or the sweeper alone (without Redis, e.g. next to gunicorn). Run as many as you like."""
     import webhooks
     from engine.jobs import RedisJobs, Sweeper, run_worker
@@ -179,7 +179,7 @@ def worker(burst: bool) -> None:
     webhooks.install(engine)  # the sweeper also relays and delivers notifications
     if isinstance(engine.jobs, RedisJobs):
         click.echo(
-            f"worker: RQ queue '{engine.jobs.queue.name}' + sweeper "
+            f"worker: sweeper (timers) + RQ queue '{engine.jobs.queue.name}' (deliveries) "
             f"(database: {_safe_url(engine.settings.database_url)})",
             err=True,
         )

@@ -1,5 +1,6 @@
-"""Timers under real processes: racing sweepers, a worker killed mid-fire, Redis losing its data,
-and the embedded sweeper inside `fengqiao serve`.
+"""Timers under real processes: racing sweepers, a worker killed mid-fire, workers with Redis (whose
+sweepers fire timers: no RQ job per timer), timer jobs an older version queued, and the embedded
+sweeper inside `fengqiao serve`.
 
 Cases are created by the test's engine on a clock set in the past, so their timers are already due
 in real time: the worker processes (on the real clock) fire them at once, and no test waits for a
@@ -131,9 +132,13 @@ def test_two_sweeper_processes_fire_each_timer_once(engine, world, settings, pas
     assert_each_fired_once(engine, case_ids)
 
 
-def test_a_worker_killed_mid_fire_loses_and_doubles_nothing(engine, world, settings, past_clock):
+@pytest.mark.parametrize("with_redis", [False, True], ids=["sweeper-alone", "redis"])
+def test_a_worker_killed_mid_fire_loses_and_doubles_nothing(engine, world, settings, past_clock, request, with_redis):
     case_ids = due_cases(engine, world, 600)  # enough that the worker is still busy when it is killed
-    env = worker_env(settings, FENGQIAO_TIMER_LEASE_SECONDS="2", FENGQIAO_SWEEP_BATCH="25")
+    redis = {"FENGQIAO_REDIS_URL": REDIS_URL} if with_redis else {}
+    if with_redis:
+        request.getfixturevalue("redis_db")  # an empty Redis database, flushed afterwards
+    env = worker_env(settings, FENGQIAO_TIMER_LEASE_SECONDS="2", FENGQIAO_SWEEP_BATCH="25", **redis)
     first = fengqiao("worker", env=env)
     assert wait_until(lambda: sum(fired_per_case(engine, case_ids).values()) >= 10, timeout=60, interval=0.02)
     first.send_signal(signal.SIGKILL)
@@ -160,55 +165,27 @@ def redis_engine(settings: Settings, clock: ManualClock) -> Engine:
     return Engine(Settings.from_env(env), clock)
 
 
-def redis_due_cases(settings: Settings, clock: ManualClock, world, count: int) -> list[str]:
-    """Like `due_cases`, through an engine that schedules each new timer as an RQ job."""
-    with_redis = redis_engine(settings, clock)
-    try:
-        return due_cases(with_redis, world, count)
-    finally:
-        with_redis.close()
-
-
-def test_new_timers_are_scheduled_as_rq_jobs(engine, world, settings, past_clock, redis_db):
-    from rq.registry import ScheduledJobRegistry
-
-    with_redis = redis_engine(settings, past_clock)
-    try:
-        with_redis.repository.deploy([("timed.bpmn", models.timed("PT1H", attached="task"))])
-        with_redis.runtime.start_instance("timed", world["wang"], {})
-        registry = ScheduledJobRegistry(queue=with_redis.jobs.queue)
-        [job_id] = registry.get_job_ids()
-        assert job_id.startswith("timer-")
-    finally:
-        with_redis.close()
-
-
-def test_every_timer_one_change_creates_is_scheduled_at_its_due_time(engine, world, settings, past_clock, redis_db):
-    from rq.registry import ScheduledJobRegistry
-
+def test_new_timers_queue_nothing_in_redis(engine, world, settings, past_clock, redis_db):
     with_redis = redis_engine(settings, past_clock)
     try:
         case = with_redis.runtime.start_instance("dispute_resolution", world["wang"], dict(REPORT))
-        with with_redis.db.read() as session:
-            timers = session.execute(select(Timer.id, Timer.due_at).where(Timer.instance_id == case["id"])).all()
-        assert len(timers) >= 2  # the first task's SLA warning and breach
-        registry = ScheduledJobRegistry(queue=with_redis.jobs.queue)
-        assert sorted(registry.get_job_ids()) == sorted(f"timer-{t.id}" for t in timers)
-        for t in timers:
-            assert registry.get_scheduled_time(f"timer-{t.id}") == t.due_at.replace(microsecond=0)
+        with_redis.repository.deploy([("timed.bpmn", models.timed("PT1H", attached="task"))])
+        with_redis.runtime.start_instance("timed", world["wang"], {})
     finally:
         with_redis.close()
+    with engine.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Timer).where(Timer.instance_id == case["id"])) >= 2
+    assert redis_db.keys("*") == []  # neither the SLA marks nor the BPMN timer became RQ jobs
 
 
-def test_redis_flushed_with_timers_pending_still_fires_each_once(engine, world, settings, past_clock, redis_db):
-    case_ids = redis_due_cases(settings, past_clock, world, 30)
-    assert redis_db.dbsize() > 0  # the jobs were queued...
-    redis_db.flushdb()  # ...and Redis lost them
-    worker = fengqiao("worker", env=worker_env(settings, FENGQIAO_REDIS_URL=REDIS_URL))
+def test_two_workers_with_redis_fire_each_timer_once(engine, world, settings, past_clock, redis_db):
+    case_ids = due_cases(engine, world, 60)
+    env = worker_env(settings, FENGQIAO_REDIS_URL=REDIS_URL, FENGQIAO_SWEEP_BATCH="7")
+    workers = [fengqiao("worker", env=env) for _ in range(2)]
     try:
         assert wait_until(lambda: min(fired_per_case(engine, case_ids).values()) >= 1, timeout=120)
     finally:
-        stop(worker)
+        stop(*workers)
     assert_each_fired_once(engine, case_ids)
 
 
@@ -219,50 +196,74 @@ def timer_ids(engine, case_ids: list[str]) -> list[int]:
         )
 
 
-def job_results(redis, ids: list[int]) -> dict[int, str | None]:
-    """What each timer's RQ job returned ('fired', 'skipped', ...); None while it has not run."""
+def queue_jobs_as_an_older_version(redis, timers: list[tuple[int, datetime]], suffix: str = "") -> None:
+    """What versions before the sweeper-only decision queued for each new timer: `fire_timer_job` at
+    the timer's due time, job id `timer-<id>`."""
+    from rq import Queue
+
+    from engine.jobs import QUEUE_NAME, fire_timer_job
+
+    queue = Queue(QUEUE_NAME, connection=redis)
+    for timer_id, due_at in timers:
+        queue.enqueue_at(due_at, fire_timer_job, timer_id, job_id=f"timer-{timer_id}{suffix}", result_ttl=600)
+
+
+def job_results(redis, job_ids: list[str]) -> dict[str, str | None]:
+    """What each RQ job returned ('fired', 'skipped', ...); None while it has not run."""
     from rq.job import Job
 
-    return {i: Job.fetch(f"timer-{i}", connection=redis).return_value(refresh=True) for i in ids}
+    return {i: Job.fetch(i, connection=redis).return_value(refresh=True) for i in job_ids}
 
 
-def test_rq_scheduled_job_fires_a_timer_without_the_sweeper(engine, world, settings, clock, redis_db):
+def test_a_timer_job_an_older_version_queued_still_fires_its_timer_once(engine, world, settings, clock, redis_db):
     # the worker's sweeper sweeps once at start, then sleeps for an hour: timers that fall due seconds
-    # after the worker registered are fired by their jobs, which return 'fired' (the sweeper's would
-    # leave them 'skipped')
+    # after the worker registered can only be fired by the queued jobs, which then return 'fired'
     worker = fengqiao("worker", env=worker_env(settings, FENGQIAO_REDIS_URL=REDIS_URL, FENGQIAO_SWEEP_INTERVAL="3600"))
     try:
         assert wait_until(lambda: bool(redis_db.keys("rq:worker:*")), timeout=30)  # registered
         # due 3 s from now, on a whole second: RQ schedules whole seconds, and a job run before its
-        # timer's due time finds nothing to fire (it would leave the timer to the next sweep)
+        # timer's due time finds nothing to fire
         clock.set((datetime.now(UTC) - timedelta(hours=1) + timedelta(seconds=3)).replace(microsecond=0))
-        case_ids = redis_due_cases(settings, clock, world, 3)
+        case_ids = due_cases(engine, world, 3)
+        with engine.db.read() as session:
+            timers = [
+                (t.id, t.due_at)
+                for t in session.execute(
+                    select(Timer.id, Timer.due_at).where(Timer.instance_id.in_(case_ids), Timer.kind == "bpmn_timer")
+                )
+            ]
+        queue_jobs_as_an_older_version(redis_db, timers)
         assert fired_per_case(engine, case_ids) == dict.fromkeys(case_ids, 0)
-        ids = timer_ids(engine, case_ids)
-        assert wait_until(lambda: None not in job_results(redis_db, ids).values(), timeout=30)
+        first = [f"timer-{i}" for i, _due in timers]
+        assert wait_until(lambda: None not in job_results(redis_db, first).values(), timeout=30)
+        # a second job for the same timers (a duplicate an older version could leave) fires nothing
+        queue_jobs_as_an_older_version(redis_db, [(i, datetime.now(UTC)) for i, _due in timers], suffix="-again")
+        again = [f"timer-{i}-again" for i, _due in timers]
+        assert wait_until(lambda: None not in job_results(redis_db, again).values(), timeout=30)
     finally:
         stop(worker)
-    assert job_results(redis_db, ids) == dict.fromkeys(ids, "fired")
+    assert job_results(redis_db, first) == dict.fromkeys(first, "fired")
+    assert set(job_results(redis_db, again).values()) == {"skipped"}
     assert_each_fired_once(engine, case_ids)
 
 
-def test_rq_jobs_and_the_sweeper_racing_fire_each_timer_once(engine, world, settings, past_clock, redis_db):
-    case_ids = redis_due_cases(settings, past_clock, world, 30)
+def test_old_timer_jobs_and_the_sweepers_racing_fire_each_timer_once(engine, world, settings, past_clock, redis_db):
+    case_ids = due_cases(engine, world, 30)
     ids = timer_ids(engine, case_ids)
+    queue_jobs_as_an_older_version(redis_db, [(i, datetime.now(UTC)) for i in ids])
     env = worker_env(settings, FENGQIAO_REDIS_URL=REDIS_URL)
     workers = [fengqiao("worker", env=env) for _ in range(2)]
+    job_ids = [f"timer-{i}" for i in ids]
     try:
         # every job ran (not a fixed window: until each has its result), after or against the sweepers
-        assert wait_until(lambda: None not in job_results(redis_db, ids).values(), timeout=120)
-        results = list(job_results(redis_db, ids).values())
-        assert set(results) <= {"fired", "skipped"}, results
-        assert "skipped" in results, "no job met a timer already fired: nothing raced"
+        assert wait_until(lambda: None not in job_results(redis_db, job_ids).values(), timeout=120)
+        assert set(job_results(redis_db, job_ids).values()) <= {"fired", "skipped"}
     finally:
         stop(*workers)
     assert_each_fired_once(engine, case_ids)
 
 
-def test_redis_down_at_scheduling_loses_no_timer(engine, world, settings, past_clock):
+def test_redis_down_when_timers_are_created_loses_no_timer(engine, world, settings, past_clock):
     env = {
         "FENGQIAO_DATABASE_URL": settings.database_url,
         "FENGQIAO_INSTANCE_PATH": str(settings.instance_path),
