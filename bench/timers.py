@@ -1,7 +1,7 @@
 """Bench 5: timer figures (issue 4).
 
 - Firing latency on an idle system, both modes: the embedded sweeper (SQLite, a thread of the
-  process, as in `fengqiao serve`) and Redis + RQ (PostgreSQL, a separate `fengqiao worker`). Cases
+  process, as in `fengqiao serve`) and Redis (PostgreSQL, a separate `fengqiao worker`'s sweeper). Cases
   of a small model wait on a 2-second intermediate timer; the bench records when the engine says it
   fired (`timers.fired_at`) and when a poller first saw it fired, against the due time.
 - Backlog: 100,000 pending timers in PostgreSQL, 10,000 of them due at once (generated dispute cases
@@ -143,7 +143,7 @@ def latency_redis(
             common.drop_pg(database)
             Redis.from_url(common.REDIS_URL).flushdb()
     out["mode"] = (
-        "Redis + RQ: PostgreSQL, one `fengqiao worker` (RQ worker with scheduler + sweeper, "
+        "Redis: PostgreSQL, one `fengqiao worker` (its sweeper fires timers, no RQ job per timer; "
         f"interval {engine.settings.sweep_interval_seconds} s)"
     )
     return out

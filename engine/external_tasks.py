@@ -395,29 +395,12 @@ class ExternalTaskService:
             params = {"task_id": task_id, "owner": worker_id, "now": now}
             if not _FAIL.execute(scope, params | {"until": until, "retries": retries, "error": message}):
                 self._refuse_unheld(scope, task_id)
+            events = _Events(now, actor, row, task_id)
             details = {"element_id": row.element_id, "worker_id": worker_id, "retries": retries, "error": message[:500]}
-            rows_audit = [
-                audit_row(
-                    now,
-                    actor,
-                    Event.EXTERNAL_TASK_FAILED,
-                    instance_id=row.instance_id,
-                    task_id=task_id,
-                    details=details,
-                )
-            ]
-            rows_outbox = [
-                outbox_row(
-                    now,
-                    Event.EXTERNAL_TASK_FAILED,
-                    instance_id=row.instance_id,
-                    task_id=task_id,
-                    payload=_payload(row, task_id, retries=retries),
-                )
-            ]
+            events.add(Event.EXTERNAL_TASK_FAILED, details, announce={"retries": retries})
             if retries == 0:
-                self._open_incident(scope, now, actor, row, task_id, message, rows_audit, rows_outbox)
-            _write_events(scope, rows_audit, rows_outbox)
+                self._open_incident(scope, events, message)
+            events.write(scope)
 
     def extend_lock(self, task_id: str, actor: Actor, worker_id: str, new_duration_ms: int) -> None:
         """The holder keeps the lock `new_duration_ms` from now."""
@@ -431,21 +414,10 @@ class ExternalTaskService:
             until = now + timedelta(milliseconds=duration)
             if not _EXTEND.execute(scope, {"task_id": task_id, "owner": worker_id, "now": now, "until": until}):
                 self._refuse_unheld(scope, task_id)
+            events = _Events(now, actor, row, task_id)
             details = {"element_id": row.element_id, "worker_id": worker_id, "until": until.isoformat()}
-            _write_events(
-                scope,
-                [
-                    audit_row(
-                        now,
-                        actor,
-                        Event.EXTERNAL_TASK_LOCK_EXTENDED,
-                        instance_id=row.instance_id,
-                        task_id=task_id,
-                        details=details,
-                    )
-                ],
-                [],
-            )
+            events.add(Event.EXTERNAL_TASK_LOCK_EXTENDED, details)
+            events.write(scope)
 
     # --- reads: the list and one task (an admin; a worker's token for its own topics) -----------
     def list(self, topic: str | None = None, instance_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
@@ -529,20 +501,10 @@ class ExternalTaskService:
             holder = current.lock_owner
             if not _UNLOCK.execute(scope, {"task_id": task_id, "owner": holder, "now": now}):
                 raise ExternalTaskLockLost("the task's lock changed meanwhile; read it again")
+            events = _Events(now, actor, row, task_id)
             details = {"element_id": row.element_id, "topic": row.topic, "worker_id": holder}
-            _write_events(
-                scope,
-                [audit_row(now, actor, Event.EXTERNAL_TASK_UNLOCKED, instance_id=row.instance_id, task_id=task_id, details=details)],
-                [
-                    outbox_row(
-                        now,
-                        Event.EXTERNAL_TASK_UNLOCKED,
-                        instance_id=row.instance_id,
-                        task_id=task_id,
-                        payload=_payload(row, task_id, worker_id=holder),
-                    )
-                ],
-            )
+            events.add(Event.EXTERNAL_TASK_UNLOCKED, details, announce={"worker_id": holder})
+            events.write(scope)
 
     def set_retries(self, task_id: str, actor: Actor, retries: int) -> dict[str, Any]:
         """An admin sets the task's retries. Above zero: its open incident (retries ran out) is resolved
@@ -553,7 +515,6 @@ class ExternalTaskService:
             raise InvalidInput(
                 f"retries must be 0-{MAX_RETRIES}", [{"field": "retries", "message": f"0 to {MAX_RETRIES}"}]
             )
-        self._row(task_id)
         with self.ctx.db.transaction() as scope:
             now = self.ctx.clock.now()
             row = self._current(scope, task_id)
@@ -561,45 +522,19 @@ class ExternalTaskService:
                 select(Incident).where(Incident.external_task_id == task_id, Incident.status == IncidentStatus.OPEN)
             ).scalar_one_or_none()
             values: dict[str, Any] = {"retries": retries}
-            audits = [
-                audit_row(
-                    now,
-                    actor,
-                    Event.EXTERNAL_TASK_RETRIES_SET,
-                    instance_id=row.instance_id,
-                    task_id=task_id,
-                    details={"element_id": row.element_id, "retries": retries, "previous": row.retries},
-                )
-            ]
-            outbox = [
-                outbox_row(
-                    now,
-                    Event.EXTERNAL_TASK_RETRIES_SET,
-                    instance_id=row.instance_id,
-                    task_id=task_id,
-                    payload=_payload(row, task_id, retries=retries),
-                )
-            ]
+            events = _Events(now, actor, row, task_id)
+            details = {"element_id": row.element_id, "retries": retries, "previous": row.retries}
+            events.add(Event.EXTERNAL_TASK_RETRIES_SET, details, announce={"retries": retries})
             if retries > 0 and incident is not None:
                 incident.status, incident.resolution = IncidentStatus.RESOLVED, IncidentResolution.RETRIED
                 incident.resolved_at = now
                 if row.lock_owner is None:
                     values["lock_expires_at"] = None  # the failure's retry timeout no longer holds it back
-                audits.append(
-                    audit_row(
-                        now,
-                        actor,
-                        Event.INCIDENT_RETRIED,
-                        instance_id=row.instance_id,
-                        task_id=task_id,
-                        details={"incident_id": incident.id},
-                    )
-                )
+                events.add(Event.INCIDENT_RETRIED, {"incident_id": incident.id})
             elif retries == 0 and incident is None:
-                message = row.error or "an admin set the retries to 0"
-                self._open_incident(scope, now, actor, row, task_id, message, audits, outbox)
+                self._open_incident(scope, events, row.error or "an admin set the retries to 0")
             scope.execute(update(_T).where(_T.c.id == task_id).values(**values))
-            _write_events(scope, audits, outbox)
+            events.write(scope)
         return self.get(task_id, actor)
 
     @staticmethod
@@ -637,8 +572,9 @@ class ExternalTaskService:
         return frozenset(actor.topics or ())
 
     @staticmethod
-    def _open_incident(scope, now, actor: Actor, row, task_id: str, message: str, audits: list, outbox: list) -> None:
+    def _open_incident(scope, events: _Events, message: str) -> None:
         """Retries ran out: an incident of kind `external_task`, audited and announced with the change."""
+        row = events.row
         incident = Incident(
             instance_id=row.instance_id,
             timer_id=None,
@@ -647,24 +583,13 @@ class ExternalTaskService:
             error=message or "the worker reported a failure with no retries left",
             attempts=0,
             status=IncidentStatus.OPEN,
-            created_at=now,
-            external_task_id=task_id,
+            created_at=events.now,
+            external_task_id=events.task_id,
         )
         scope.add(incident)
         scope.flush()
         opened = {"incident_id": incident.id, "element_id": row.element_id, "error": message[:500]}
-        audits.append(
-            audit_row(now, actor, Event.INCIDENT_OPENED, instance_id=row.instance_id, task_id=task_id, details=opened)
-        )
-        outbox.append(
-            outbox_row(
-                now,
-                Event.INCIDENT_OPENED,
-                instance_id=row.instance_id,
-                task_id=task_id,
-                payload=_payload(row, task_id, incident_id=incident.id, kind=INCIDENT_KIND),
-            )
-        )
+        events.add(Event.INCIDENT_OPENED, opened, announce={"incident_id": incident.id, "kind": INCIDENT_KIND})
 
     def _held(self, scope, task_id: str, worker_id: str, now: datetime):
         row = self._current(scope, task_id)
@@ -725,6 +650,26 @@ def _unheld_sentence(row, now: datetime) -> str:
     if row.lock_expires_at is not None and row.lock_expires_at <= now:
         return "the task's lock has expired; fetch and lock it again"
     return "the task is locked by another worker"
+
+
+class _Events:
+    """The audit rows and outbox events of one change to a task, written together before the commit."""
+
+    def __init__(self, now: datetime, actor: Actor, row, task_id: str):
+        self.now, self.actor, self.row, self.task_id = now, actor, row, task_id
+        self.audits: list[dict[str, Any]] = []
+        self.outbox: list[dict[str, Any]] = []
+
+    def add(self, event: str, details: dict[str, Any], announce: dict[str, Any] | None = None) -> None:
+        """Audit `event`; with `announce`, also put it in the outbox (the thin payload plus these)."""
+        where = {"instance_id": self.row.instance_id, "task_id": self.task_id}
+        self.audits.append(audit_row(self.now, self.actor, event, details=details, **where))
+        if announce is not None:
+            payload = _payload(self.row, self.task_id, **announce)
+            self.outbox.append(outbox_row(self.now, event, payload=payload, **where))
+
+    def write(self, scope) -> None:
+        _write_events(scope, self.audits, self.outbox)
 
 
 def _write_events(scope, audits: list[dict[str, Any]], outbox: list[dict[str, Any]]) -> None:

@@ -1417,12 +1417,16 @@ OPERATIONS: dict[str, dict[str, Any]] = {
             query("topicName", TOPIC, "one topic (a worker: one of its token's)"),
             query("workerId", WORKER_ID, "locked by this worker (the lock may have expired)"),
             query("locked", TRUE_FALSE, "`true`: only tasks with an unexpired lock"),
-            query("notLocked", TRUE_FALSE, "`true`: only tasks without one (fetchable, or waiting out a retry timeout)"),
+            query(
+                "notLocked", TRUE_FALSE, "`true`: only tasks without one (fetchable, or waiting out a retry timeout)"
+            ),
             query("withRetriesLeft", TRUE_FALSE, "`true`: no failure yet, or retries left"),
             query("noRetriesLeft", TRUE_FALSE, "`true`: retries ran out (an incident is open)"),
             query("processInstanceId", UUID, "tasks of one case"),
             query("businessKey", BUSINESS_KEY, "tasks of one case, by its business key"),
-            query("firstResult", {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0}, "skip this many"),
+            query(
+                "firstResult", {"type": "integer", "minimum": 0, "maximum": 1_000_000, "default": 0}, "skip this many"
+            ),
             query(
                 "maxResults",
                 {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
