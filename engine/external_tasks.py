@@ -420,17 +420,6 @@ class ExternalTaskService:
             events.write(scope)
 
     # --- reads: the list and one task (an admin; a worker's token for its own topics) -----------
-    def list(self, topic: str | None = None, instance_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """The engine's own view, with variables (tests, tools); the API's list is `query`."""
-        with self.ctx.db.read() as scope:
-            query = select(_T)
-            if topic:
-                query = query.where(_T.c.topic == topic)
-            if instance_id:
-                query = query.where(_T.c.instance_id == instance_id)
-            rows = scope.execute(query.order_by(_T.c.created_at, _T.c.id).limit(min(max(limit, 1), 500))).all()
-            return [_view(r._asdict()) for r in rows]
-
     def query(
         self,
         actor: Actor,
@@ -543,6 +532,17 @@ class ExternalTaskService:
         scope.execute(
             update(_T).where(_T.c.id == external_task_id).values(retries=None, lock_owner=None, lock_expires_at=None)
         )
+
+    def list(self, topic: str | None = None, instance_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The engine's own view, with variables (tests, tools); the API's list is `query`."""
+        with self.ctx.db.read() as scope:
+            query = select(_T)
+            if topic:
+                query = query.where(_T.c.topic == topic)
+            if instance_id:
+                query = query.where(_T.c.instance_id == instance_id)
+            rows = scope.execute(query.order_by(_T.c.created_at, _T.c.id).limit(min(max(limit, 1), 500))).all()
+            return [_view(r._asdict()) for r in rows]
 
     # --- helpers ---------------------------------------------------------------------------------
     def _row(self, task_id: str):
