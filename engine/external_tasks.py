@@ -441,6 +441,7 @@ class ExternalTaskService:
             raise InvalidInput(f"maxResults must be 1-{MAX_LISTED}, firstResult at least 0")
         now = self.ctx.clock.now()
         is_locked = and_(_T.c.lock_owner.is_not(None), _T.c.lock_expires_at > now)
+        not_locked = or_(_T.c.lock_owner.is_(None), _T.c.lock_expires_at.is_(None), _T.c.lock_expires_at <= now)
         has_retries = or_(_T.c.retries.is_(None), _T.c.retries > 0)
         conditions = [
             condition
@@ -450,8 +451,8 @@ class ExternalTaskService:
                 (worker_id, _T.c.lock_owner == worker_id),
                 (instance_id, _T.c.instance_id == instance_id),
                 (business_key, _T.c.business_key == business_key),
-                (locked is not None, is_locked if locked else ~is_locked),
-                (retries_left is not None, has_retries if retries_left else ~has_retries),
+                (locked is not None, is_locked if locked else not_locked),
+                (retries_left is not None, has_retries if retries_left else _T.c.retries == 0),
             )
             if wanted
         ]
@@ -506,7 +507,7 @@ class ExternalTaskService:
             )
         with self.ctx.db.transaction() as scope:
             now = self.ctx.clock.now()
-            row = self._current(scope, task_id)
+            row = self._current(scope, task_id, lock=True)  # two admins at once: one incident, not two
             incident = scope.execute(
                 select(Incident).where(Incident.external_task_id == task_id, Incident.status == IncidentStatus.OPEN)
             ).scalar_one_or_none()
@@ -556,9 +557,13 @@ class ExternalTaskService:
         return found[0]
 
     @staticmethod
-    def _current(scope, task_id: str):
-        """The task's row inside the transaction that changes it (404 when it went meanwhile)."""
-        found = _ROW.all(scope.connection(), {"task_id": task_id})
+    def _current(scope, task_id: str, lock: bool = False):
+        """The task's row inside the transaction that changes it (404 when it went meanwhile); with
+        `lock`, locked until the commit (PostgreSQL; SQLite has one writer)."""
+        if lock:
+            found = scope.execute(select(_T).where(_T.c.id == task_id).with_for_update()).all()
+        else:
+            found = _ROW.all(scope.connection(), {"task_id": task_id})
         if not found:
             raise ExternalTaskNotFound(f"external task '{task_id}' does not exist (completed or cancelled)")
         return found[0]
