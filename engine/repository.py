@@ -523,7 +523,9 @@ class RepositoryService:
         it calls), each summarised: hit policy, inputs, outputs, rule count, the tasks that call it."""
         with self.ctx.db.read() as scope:
             row = self._version(scope, key, version)
-            return [_decision_view(process_key, decision_id, meta) for process_key, decision_id, meta in _decisions(row)]
+            return [
+                _decision_view(process_key, decision_id, meta) for process_key, decision_id, meta in _decisions(row)
+            ]
 
     def get_decision(self, key: str, decision_id: str, version: int | None = None) -> dict[str, Any]:
         """One decision's summary and `xml`, the DMN document it was deployed in (as uploaded)."""
@@ -531,20 +533,47 @@ class RepositoryService:
             row = self._version(scope, key, version)
             found = next(((p, d, m) for p, d, m in _decisions(row) if d == decision_id), None)
             if found is None:
-                raise DecisionNotFound(f"process definition '{key}' version {row.version} runs no decision '{decision_id}'")
-            process_key, _decision_id, meta = found
-            view = _decision_view(process_key, decision_id, meta)
-            provider = self._provider(scope, row, process_key)
-            deployment = scope.get(Deployment, provider.deployment_id) if provider is not None else None
-            view["xml"] = next(
-                (
-                    r.get("xml")
-                    for r in (deployment.resources if deployment is not None else [])
-                    if r.get("name") == view["document"] and r.get("xml")
-                ),
-                None,
-            )
+                raise DecisionNotFound(
+                    f"process definition '{key}' version {row.version} runs no decision '{decision_id}'"
+                )
+            view = _decision_view(*found)
+            view["xml"] = self._dmn_documents(scope, row).get(view["document"])
             return view
+
+    def decision_documents(self, key: str, version: int) -> list[dict[str, str]]:
+        """The `.dmn` documents a version's decisions were deployed in, as uploaded: what a redeploy of
+        its BPMN from the modeler sends again."""
+        with self.ctx.db.read() as scope:
+            found = self._dmn_documents(scope, self._version(scope, key, version))
+            return [{"name": name, "xml": xml} for name, xml in sorted(found.items())]
+
+    def decisions_in(self, files: Sequence[tuple[str, bytes | str]]) -> dict[str, list[dict[str, Any]]]:
+        """The decisions of the DMN documents among `files`, by document (one that does not load is left
+        out: validating or deploying it names its problems)."""
+        found = {}
+        for name, data in files:
+            if decisions.is_dmn(data):
+                try:
+                    tables = decisions.load(name, data, max_bytes=self.ctx.settings.max_bpmn_bytes)
+                except EngineError:
+                    continue
+                found[name] = [decisions.summary(tables[d]) for d in sorted(tables)]
+        return found
+
+    def _dmn_documents(self, scope, row: ProcessDefinition) -> dict[str, str]:
+        """Document name -> XML, for the decisions `row` runs (kept with the deployment of the
+        definition, own or called, whose business rule tasks use them)."""
+        found: dict[str, str] = {}
+        for process_key, decision_id, meta in _decisions(row):
+            name = (meta.get("decision_documents") or {}).get(decision_id)
+            provider = self._provider(scope, row, process_key)
+            if name is None or name in found or provider is None:
+                continue
+            deployment = scope.get(Deployment, provider.deployment_id)
+            xml = next((r.get("xml") for r in deployment.resources if r.get("name") == name and r.get("xml")), None)
+            if xml is not None:
+                found[name] = xml
+        return found
 
     def _version(self, scope, key: str, version: int | None) -> ProcessDefinition:
         query = select(ProcessDefinition).where(ProcessDefinition.key == key)
@@ -626,16 +655,7 @@ def _decisions(row: ProcessDefinition) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def _decision_view(process_key: str, decision_id: str, meta: dict[str, Any]) -> dict[str, Any]:
-    table = meta["decisions"][decision_id]
-    return {
-        "id": decision_id,
-        "name": table.get("name"),
-        "hit_policy": table["hit_policy"],
-        "aggregation": table.get("aggregation"),
-        "inputs": [{"label": i.get("label"), "expression": i.get("expression")} for i in table["inputs"]],
-        "outputs": list(table["outputs"]),
-        "rules": len(table["rules"]),
-        "required": list(table.get("required") or []),
+    return decisions.summary(meta["decisions"][decision_id]) | {
         "process_key": process_key,
         "tasks": sorted(t for t, rule in (meta.get("rule_tasks") or {}).items() if rule.get("decision") == decision_id),
         # None for a version deployed before the documents' names were kept

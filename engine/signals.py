@@ -276,7 +276,9 @@ def _check_receipt(change: Change, throw: Throw | None, target: str) -> None:
 def _add_receipt(change: Change, throw: Throw | None, target: str) -> None:
     if throw is not None:
         change.scope.add(
-            SignalReceipt(event_id=throw.event_id, target=target, instance_id=change.instance.id, received_at=change.now)
+            SignalReceipt(
+                event_id=throw.event_id, target=target, instance_id=change.instance.id, received_at=change.now
+            )
         )
 
 

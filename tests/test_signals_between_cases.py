@@ -121,9 +121,7 @@ def test_a_thrown_signal_is_an_outbox_event_the_relay_delivers_to_the_waiting_ca
 
     for case in near:
         assert tasks_of(engine, case) == ["secure_site"]
-        assert received(engine, case) == [
-            {"signal": "storm", "fields": [], "thrown_in": alarm["business_key"]}
-        ]
+        assert received(engine, case) == [{"signal": "storm", "fields": [], "thrown_in": alarm["business_key"]}]
     assert tasks_of(engine, elsewhere) == [] and received(engine, elsewhere) == []  # another station
     [started] = cases_of(engine, "storm_response")
     assert started.station_id == cases_of(engine, "storm_alarm")[0].station_id  # the thrower's station

@@ -5,8 +5,9 @@ channel and moves the cursor, in one transaction (the cursor row is locked, so r
 processes take turns and never create a delivery twice; a unique (event, channel) pair backs that).
 A crash before commit leaves the cursor where it was: the events are read again, never dropped.
 
-The relay stops before a gap in the ids until it is old (engine/outbox.py, `GAP_WAIT`). Events older than `MAX_AGE` are skipped: a notification about
-yesterday's queue is noise (a relay that was down for a day, or a database that predates it).
+The relay stops before a gap in the ids until it is old (engine/outbox.py, `GAP_WAIT`). Events
+older than `MAX_AGE` are skipped: a notification about yesterday's queue is noise (a relay that was
+down for a day, or a database that predates it).
 """
 
 from __future__ import annotations

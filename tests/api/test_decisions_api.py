@@ -32,7 +32,11 @@ def test_the_decisions_of_a_version_are_listed_with_hit_policy_inputs_outputs_an
     approver = by_id["invoice-assign-approver"]
     assert approver["name"] == "Assign Approver Group"
     assert (approver["hit_policy"], approver["aggregation"], approver["rules"]) == ("COLLECT", None, 3)
-    assert approver["outputs"] == ["result"] and approver["tasks"] == ["assignApprover"] and approver["process_key"] == "invoice"
+    assert (
+        approver["outputs"] == ["result"]
+        and approver["tasks"] == ["assignApprover"]
+        and approver["process_key"] == "invoice"
+    )
     assert approver["required"] == ["invoiceClassification"] and approver["document"] == "发票决策.dmn"
     classification = by_id["invoiceClassification"]
     assert [i["label"] for i in classification["inputs"]] == ["Invoice Amount", "Invoice Category"]
@@ -51,7 +55,10 @@ def test_one_decision_is_a_json_summary_and_its_dmn_document_downloads_as_upload
     ):
         assert response.status_code == 200 and response.mimetype == "application/xml"
         assert response.data == INVOICE_DMN  # byte for byte, as deployed
-        assert response.headers["Content-Disposition"] == "attachment; filename*=UTF-8''%E5%8F%91%E7%A5%A8%E5%86%B3%E7%AD%96.dmn"
+        assert (
+            response.headers["Content-Disposition"]
+            == "attachment; filename*=UTF-8''%E5%8F%91%E7%A5%A8%E5%86%B3%E7%AD%96.dmn"
+        )
 
 
 def test_a_version_without_decisions_lists_none(api, engine, world):
