@@ -99,8 +99,13 @@ def test_a_model_with_a_business_rule_task_deploys_from_the_modeler_with_its_dmn
     # version 1 opened again: its .dmn comes with it, so a change to the BPMN alone deploys
     open_modeler(admin, "/admin/definitions/triage_case/1/edit")
     page.wait_for_selector("[data-dmn='分诊规则.dmn'] tr[data-decision=triage]")
+    checked = wait_checked(admin)
     page.click(".djs-element[data-element-id=handle]")
+    if not page.locator("#bio-properties-panel-name").is_visible():
+        page.click("[data-group-id='group-general'] .bio-properties-panel-group-header")
     page.fill("#bio-properties-panel-name", "Handle the case")
+    page.press("#bio-properties-panel-name", "Tab")
+    wait_checked(admin, checked)
     page.click("#m-deploy")
     page.wait_for_selector("#m-deploy-result.flash")
     assert "triage_case v2" in page.inner_text("#m-deploy-result")
@@ -123,12 +128,10 @@ def test_the_decisions_in_the_modeler_and_on_the_versions_page_fit_a_phone_and_a
         admin = open_as("admin", viewport=size, locale=locale)
         open_modeler(admin, "/admin/definitions/triage_case/1/edit")
         admin.page.wait_for_selector("[data-dmn='分诊规则.dmn'] tr[data-decision=triage]")
-        admin.page.locator("#m-dmn").scroll_into_view_if_needed()
         assert admin.page.evaluate("() => document.documentElement.scrollWidth") <= size["width"]
         admin.shot(f"admin-modeler-dmn-{viewport}-{locale}")
         admin.go("/admin/definitions/triage_case")
         admin.page.wait_for_selector("#decisions tr[data-decision=triage]")
-        admin.page.locator("#decisions").scroll_into_view_if_needed()
         assert admin.page.evaluate("() => document.documentElement.scrollWidth") <= size["width"]
         admin.shot(f"admin-decisions-{viewport}-{locale}")
         assert admin.axe_violations() == []
