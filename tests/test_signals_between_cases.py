@@ -8,24 +8,10 @@ from sqlalchemy import func, select, update
 from engine.store.models import AuditEntry, OutboxEvent, ProcessInstance, RelayCursor, SignalReceipt
 from tests.helpers import open_tasks
 from tests.models import document
+from tests.test_signals_race import WAITING as WATCH  # waits at `storm`, then secure_site
 from tests.test_timer_processes import fengqiao, stop, wait_until, worker_env
 
 SIGNAL = '<bpmn:signal id="sig_storm" name="storm"/>\n'
-WATCH = document(
-    """<bpmn:process id="storm_watch" isExecutable="true">
-  <bpmn:startEvent id="start"/>
-  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait_storm"/>
-  <bpmn:intermediateCatchEvent id="wait_storm">
-    <bpmn:signalEventDefinition signalRef="sig_storm"/>
-  </bpmn:intermediateCatchEvent>
-  <bpmn:sequenceFlow id="f2" sourceRef="wait_storm" targetRef="secure_site"/>
-  <bpmn:userTask id="secure_site" camunda:candidateGroups="officer"/>
-  <bpmn:sequenceFlow id="f3" sourceRef="secure_site" targetRef="end"/>
-  <bpmn:endEvent id="end"/>
-</bpmn:process>""",
-    key="storm_watch",
-    extra=SIGNAL,
-)
 RESPONSE = document(
     """<bpmn:process id="storm_response" isExecutable="true">
   <bpmn:startEvent id="on_storm">

@@ -5,6 +5,8 @@ Screenshots on a phone and a desktop, in Chinese and English."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from .conftest import DESKTOP, PHONE
@@ -12,54 +14,10 @@ from .test_admin_console_in_browser import open_modeler, wait_checked
 
 pytestmark = pytest.mark.backends("sqlite")
 
-TRIAGE_DMN = """<?xml version="1.0" encoding="UTF-8"?>
-<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="triage_rules" name="Triage"
-  namespace="https://fengqiao.example/dmn">
-  <decision id="triage" name="Dispute triage">
-    <decisionTable id="triage_table" hitPolicy="UNIQUE">
-      <input id="in_severity" label="Severity">
-        <inputExpression id="in_severity_expr" typeRef="integer"><text>severity</text></inputExpression>
-      </input>
-      <input id="in_parties" label="Parties">
-        <inputExpression id="in_parties_expr" typeRef="integer"><text>parties</text></inputExpression>
-      </input>
-      <output id="out_level" label="Level" name="level" typeRef="string"/>
-      <rule id="r_low"><inputEntry id="r1a"><text>&lt; 3</text></inputEntry><inputEntry id="r1b"><text>-</text></inputEntry>
-        <outputEntry id="r1o"><text>"mediate"</text></outputEntry></rule>
-      <rule id="r_mid"><inputEntry id="r2a"><text>[3..6]</text></inputEntry><inputEntry id="r2b"><text>-</text></inputEntry>
-        <outputEntry id="r2o"><text>"supervise"</text></outputEntry></rule>
-      <rule id="r_high"><inputEntry id="r3a"><text>&gt; 6</text></inputEntry><inputEntry id="r3b"><text>-</text></inputEntry>
-        <outputEntry id="r3o"><text>"escalate"</text></outputEntry></rule>
-    </decisionTable>
-  </decision>
-</definitions>
-"""
-TRIAGE_MODEL = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-  xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC"
-  xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:camunda="http://camunda.org/schema/1.0/bpmn"
-  id="triage_definitions" targetNamespace="http://bpmn.io/schema/bpmn">
-  <bpmn:process id="triage_case" name="Triage" isExecutable="true">
-    <bpmn:startEvent id="start"/>
-    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="classify"/>
-    <bpmn:businessRuleTask id="classify" name="Classify" camunda:decisionRef="triage"
-      camunda:resultVariable="level" camunda:mapDecisionResult="singleEntry"/>
-    <bpmn:sequenceFlow id="f2" sourceRef="classify" targetRef="handle"/>
-    <bpmn:userTask id="handle" name="Handle" camunda:candidateGroups="officer"/>
-    <bpmn:sequenceFlow id="f3" sourceRef="handle" targetRef="end"/>
-    <bpmn:endEvent id="end"/>
-  </bpmn:process>
-  <bpmndi:BPMNDiagram id="d"><bpmndi:BPMNPlane id="pl" bpmnElement="triage_case">
-    <bpmndi:BPMNShape id="start_di" bpmnElement="start"><dc:Bounds x="150" y="100" width="36" height="36"/></bpmndi:BPMNShape>
-    <bpmndi:BPMNShape id="classify_di" bpmnElement="classify"><dc:Bounds x="240" y="78" width="100" height="80"/></bpmndi:BPMNShape>
-    <bpmndi:BPMNShape id="handle_di" bpmnElement="handle"><dc:Bounds x="390" y="78" width="100" height="80"/></bpmndi:BPMNShape>
-    <bpmndi:BPMNShape id="end_di" bpmnElement="end"><dc:Bounds x="540" y="100" width="36" height="36"/></bpmndi:BPMNShape>
-    <bpmndi:BPMNEdge id="f1_di" bpmnElement="f1"><di:waypoint x="186" y="118"/><di:waypoint x="240" y="118"/></bpmndi:BPMNEdge>
-    <bpmndi:BPMNEdge id="f2_di" bpmnElement="f2"><di:waypoint x="340" y="118"/><di:waypoint x="390" y="118"/></bpmndi:BPMNEdge>
-    <bpmndi:BPMNEdge id="f3_di" bpmnElement="f3"><di:waypoint x="490" y="118"/><di:waypoint x="540" y="118"/></bpmndi:BPMNEdge>
-  </bpmndi:BPMNPlane></bpmndi:BPMNDiagram>
-</bpmn:definitions>
-"""
+MODELS = Path(__file__).resolve().parent.parent / "models"
+# start -> business rule task `classify` (decision `triage`, UNIQUE, 3 rules) -> user task -> end, with DI
+TRIAGE_MODEL = (MODELS / "triage_decision.bpmn").read_text(encoding="utf-8")
+TRIAGE_DMN = (MODELS / "triage.dmn").read_text(encoding="utf-8")
 
 
 @pytest.fixture
@@ -121,9 +79,7 @@ def test_the_decisions_in_the_modeler_and_on_the_versions_page_fit_a_phone_and_a
     open_as, engine, world, files, locale
 ):
     model, table = files
-    engine.repository.deploy(
-        [("triage.bpmn", model.read_text()), ("分诊规则.dmn", table.read_text())], world["admin"]
-    )
+    engine.repository.deploy([("triage.bpmn", model.read_text()), ("分诊规则.dmn", table.read_text())], world["admin"])
     for viewport, size in (("phone", PHONE), ("desktop", DESKTOP)):
         admin = open_as("admin", viewport=size, locale=locale)
         open_modeler(admin, "/admin/definitions/triage_case/1/edit")

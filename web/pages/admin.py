@@ -337,9 +337,7 @@ def validate():
         return jsonify({"processes": [], "errors": _localized(details), "warnings": [], "decisions": decisions})
     except EngineError as exc:
         return error_response(STATUS_BY_KIND.get(exc.kind, 422), exc.code, exc.message, exc.details)
-    return jsonify(
-        {**result, "warnings": _localized(result.get("warnings", [])), "errors": [], "decisions": decisions}
-    )
+    return jsonify({**result, "warnings": _localized(result.get("warnings", [])), "errors": [], "decisions": decisions})
 
 
 @bp.post("/deploy")
