@@ -160,3 +160,22 @@ def test_sweeper_processes_relay_a_thrown_signal_to_each_case_once(engine, world
         stop(*workers)
     assert [len(received(engine, c)) for c in waiting] == [1] * 5
     assert len(cases_of(engine, "storm_response")) == 1
+
+
+def test_throws_recorded_before_the_upgrade_that_added_the_relay_are_not_delivered(engine, world, settings):
+    from alembic import command
+
+    from engine.store.db import alembic_config
+
+    deploy(engine, world, ("watch.bpmn", WATCH), ("alarm.bpmn", ALARM))
+    waiting = engine.runtime.start_instance("storm_watch", world["wang"], {})
+    throw(engine, world, engine.runtime.start_instance("storm_alarm", world["wang"], {}))
+    config = alembic_config(settings.database_url)
+    command.downgrade(config, "0015")  # as if this throw had happened before migration 0017
+    command.upgrade(config, "head")
+
+    assert engine.signals.relay_once() == 0
+
+    assert tasks_of(engine, waiting) == [] and received(engine, waiting) == []
+    throw(engine, world, engine.runtime.start_instance("storm_alarm", world["wang"], {}))  # after it: delivered
+    assert engine.signals.relay_once() == 1 and tasks_of(engine, waiting) == ["secure_site"]

@@ -6,7 +6,8 @@ Create Date: 2026-12-07 05:30:00
 
 `signal_receipts` (engine/signals.py) records each case a thrown signal reached, in that case's own
 transaction: the relay may deliver an outbox event again after a crash, the receipt makes it a no-op.
-The relay's place in the outbox is a `relay_cursors` row (`signals`), no schema change.
+The relay's place in the outbox is a `relay_cursors` row (`signals`), set here at the end of the
+outbox: throws recorded before the upgrade were never meant for other cases and are not delivered.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -27,7 +28,12 @@ def upgrade() -> None:
         sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint('event_id', 'target'),
     )
+    op.execute(
+        "INSERT INTO relay_cursors (name, last_id, updated_at) "
+        "SELECT 'signals', COALESCE(MAX(id), 0), CURRENT_TIMESTAMP FROM outbox"
+    )
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM relay_cursors WHERE name = 'signals'")
     op.drop_table('signal_receipts')
