@@ -128,7 +128,7 @@
     });
   }
 
-  function attachDmn(name, xml) {
+  function attachDmn(name, xml, opening) {  // opening a version: its diagram's check reads them
     if (dmnFiles[name]) { dmnFiles[name].xml = xml; scheduleCheck(); return; }
     var box = document.createElement("div");
     box.className = "dmn-file card";
@@ -147,7 +147,7 @@
     document.getElementById("m-dmn").appendChild(box);
     dmnFiles[name] = { xml: xml, box: box, body: body };
     remove.addEventListener("click", function () { box.remove(); delete dmnFiles[name]; scheduleCheck(); });
-    scheduleCheck();
+    if (!opening) { scheduleCheck(); }
   }
 
   document.getElementById("m-dmn-upload").addEventListener("change", function (event) {
@@ -418,7 +418,7 @@
       .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); })
       .then(function (body) {
         Object.keys(body.forms).sort().forEach(function (key) { addForm(key, body.forms[key]); });
-        (body.dmn || []).forEach(function (d) { attachDmn(d.name, d.xml); });  // a redeploy keeps them
+        (body.dmn || []).forEach(function (d) { attachDmn(d.name, d.xml, true); });  // a redeploy keeps them
         return open(body.xml);
       });
   }).catch(function (e) { status.textContent = fill(t("failed"), { status: e.message }); });
