@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 
 from engine.store.models import AuditEntry, OutboxEvent, ProcessInstance, RelayCursor, SignalReceipt
+from tests.conftest import REDIS_URL
 from tests.helpers import open_tasks
 from tests.models import document
 from tests.test_signals_race import WAITING as WATCH  # waits at `storm`, then secure_site
@@ -160,6 +161,19 @@ def test_sweeper_processes_relay_a_thrown_signal_to_each_case_once(engine, world
         stop(*workers)
     assert [len(received(engine, c)) for c in waiting] == [1] * 5
     assert len(cases_of(engine, "storm_response")) == 1
+
+
+def test_the_rq_worker_relays_a_thrown_signal_with_its_sweeper(engine, world, settings, redis_db):
+    deploy(engine, world, ("watch.bpmn", WATCH), ("alarm.bpmn", ALARM))
+    waiting = engine.runtime.start_instance("storm_watch", world["wang"], {})
+    alarm = engine.runtime.start_instance("storm_alarm", world["wang"], {})
+    worker = fengqiao("worker", env=worker_env(settings, FENGQIAO_REDIS_URL=REDIS_URL))
+    try:
+        throw(engine, world, alarm)
+        assert wait_until(lambda: tasks_of(engine, waiting) == ["secure_site"])
+    finally:
+        stop(worker)
+    assert len(received(engine, waiting)) == 1
 
 
 def test_throws_recorded_before_the_upgrade_that_added_the_relay_are_not_delivered(engine, world, settings):
