@@ -187,6 +187,7 @@ def worker(burst: bool) -> None:
         return
     if burst:
         click.echo(f"fired {engine.timers.fire_all_due()} timer(s)")
+        click.echo(f"relayed thrown signals to {engine.signals.relay_once()} case(s)")
         click.echo(f"made {webhooks.install(engine).sweep()} notification attempt(s)")
         return
     click.echo(f"worker: sweeper only, no Redis (database: {_safe_url(engine.settings.database_url)})", err=True)

@@ -359,6 +359,20 @@ def _with_requirements(ref, available, needed, task_id, problems, depth=0) -> No
         _with_requirements(required, available, needed, task_id, problems, depth + 1)
 
 
+def summary(table: dict[str, Any]) -> dict[str, Any]:
+    """What a reader needs of a deployed table (the API, the console): not its translated cells."""
+    return {
+        "id": table["id"],
+        "name": table.get("name"),
+        "hit_policy": table["hit_policy"],
+        "aggregation": table.get("aggregation"),
+        "inputs": [{"label": i.get("label"), "expression": i.get("expression")} for i in table["inputs"]],
+        "outputs": list(table["outputs"]),
+        "rules": len(table["rules"]),
+        "required": list(table.get("required") or []),
+    }
+
+
 def digest(decisions: dict[str, Any]) -> str:
     """The decisions' share of a definition's content hash: a changed table is a new version."""
     return hashlib.sha256(json.dumps(decisions, sort_keys=True).encode()).hexdigest()

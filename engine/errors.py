@@ -31,6 +31,10 @@ class DefinitionNotFound(NotFound):
     code = "definition_not_found"
 
 
+class DecisionNotFound(NotFound):
+    code = "decision_not_found"
+
+
 class InstanceNotFound(NotFound):
     code = "instance_not_found"
 

@@ -25,7 +25,7 @@ from forms import Form, make_form, schema_problems
 
 from . import bpmn, decisions
 from .audit import record
-from .errors import Conflict, DefinitionNotFound, DeploymentInvalid, EngineError, InvalidInput
+from .errors import Conflict, DecisionNotFound, DefinitionNotFound, DeploymentInvalid, EngineError, InvalidInput
 from .outbox import emit
 from .parser import Parser
 from .store.models import Department, Deployment, ProcessDefinition, ProcessInstance
@@ -99,8 +99,9 @@ class RepositoryService:
     def _deploy(self, scope, files, actor, allow_scripts, forms, comment) -> dict[str, Any]:
         now = self.ctx.clock.now()
         docs, external = self._check(scope, files, allow_scripts, forms)
+        # the .dmn documents are kept as deployed: read back by the API and redeployed by the modeler
         dmn_resources = [
-            {"name": n, "sha256": hashlib.sha256(d if isinstance(d, bytes) else d.encode()).hexdigest()}
+            {"name": n, "sha256": hashlib.sha256(_bytes(d)).hexdigest(), "xml": _bytes(d).decode("utf-8")}
             for n, d in files
             if decisions.is_dmn(d)
         ]
@@ -197,6 +198,7 @@ class RepositoryService:
         allow = self.ctx.settings.allow_script_tasks if allow_scripts is None else allow_scripts
         docs, failures = [], []
         tables: dict[str, dict[str, Any]] = {}  # the deployment's DMN decisions, by id
+        documents: dict[str, str] = {}  # decision id -> the name of its .dmn document
         for name, data in files:
             try:
                 if decisions.is_dmn(data):
@@ -208,6 +210,7 @@ class RepositoryService:
                             [{"element_id": t, "message": "decision defined twice"} for t in twice],
                         )
                     tables.update(loaded)
+                    documents.update(dict.fromkeys(loaded, name))
                     continue
                 docs.append(
                     bpmn.load_document(
@@ -232,6 +235,8 @@ class RepositoryService:
                 if key in doc.processes:
                     doc.processes[key].meta["decisions"] = found["decisions"]
                     doc.processes[key].meta["rule_tasks"] = found["tasks"]
+                    # outside "decisions" (the content hash): a renamed file is not a new version
+                    doc.processes[key].meta["decision_documents"] = {d: documents[d] for d in found["decisions"]}
         if problems:
             raise DeploymentInvalid("the model cannot be deployed", problems)
         if not docs:
@@ -443,15 +448,7 @@ class RepositoryService:
 
     def get_definition(self, key: str, version: int | None = None, with_xml: bool = False) -> dict[str, Any]:
         with self.ctx.db.read() as scope:
-            query = select(ProcessDefinition).where(ProcessDefinition.key == key)
-            if version is not None:
-                query = query.where(ProcessDefinition.version == version)
-            row = scope.scalars(query.order_by(ProcessDefinition.version.desc()).limit(1)).first()
-            if row is None:
-                raise DefinitionNotFound(
-                    f"process definition '{key}'" + (f" version {version}" if version else "") + " does not exist"
-                )
-            return _definition_view(row, with_xml)
+            return _definition_view(self._version(scope, key, version), with_xml)
 
     def list_versions(self, key: str) -> list[dict[str, Any]]:
         """Every version of a process key, newest first: who deployed it when, with which comment and
@@ -521,6 +518,88 @@ class RepositoryService:
             "changed": changed,
         }
 
+    def list_decisions(self, key: str, version: int | None = None) -> list[dict[str, Any]]:
+        """The DMN decisions a version runs (its own business rule tasks' and those of the processes
+        it calls), each summarised: hit policy, inputs, outputs, rule count, the tasks that call it."""
+        with self.ctx.db.read() as scope:
+            row = self._version(scope, key, version)
+            return [
+                _decision_view(process_key, decision_id, meta) for process_key, decision_id, meta in _decisions(row)
+            ]
+
+    def get_decision(self, key: str, decision_id: str, version: int | None = None) -> dict[str, Any]:
+        """One decision's summary and `xml`, the DMN document it was deployed in (as uploaded)."""
+        with self.ctx.db.read() as scope:
+            row = self._version(scope, key, version)
+            found = next(((p, d, m) for p, d, m in _decisions(row) if d == decision_id), None)
+            if found is None:
+                raise DecisionNotFound(
+                    f"process definition '{key}' version {row.version} runs no decision '{decision_id}'"
+                )
+            view = _decision_view(*found)
+            view["xml"] = self._dmn_documents(scope, row).get(view["document"])
+            return view
+
+    def decision_documents(self, key: str, version: int) -> list[dict[str, str]]:
+        """The `.dmn` documents a version's decisions were deployed in, as uploaded: what a redeploy of
+        its BPMN from the modeler sends again."""
+        with self.ctx.db.read() as scope:
+            found = self._dmn_documents(scope, self._version(scope, key, version))
+            return [{"name": name, "xml": xml} for name, xml in sorted(found.items())]
+
+    def decisions_in(self, files: Sequence[tuple[str, bytes | str]]) -> dict[str, list[dict[str, Any]]]:
+        """The decisions of the DMN documents among `files`, by document (one that does not load is left
+        out: validating or deploying it names its problems)."""
+        found = {}
+        for name, data in files:
+            if decisions.is_dmn(data):
+                try:
+                    tables = decisions.load(name, data, max_bytes=self.ctx.settings.max_bpmn_bytes)
+                except EngineError:
+                    continue
+                found[name] = [decisions.summary(tables[d]) for d in sorted(tables)]
+        return found
+
+    def _dmn_documents(self, scope, row: ProcessDefinition) -> dict[str, str]:
+        """Document name -> XML, for the decisions `row` runs (kept with the deployment of the
+        definition, own or called, whose business rule tasks use them)."""
+        found: dict[str, str] = {}
+        for process_key, decision_id, meta in _decisions(row):
+            name = (meta.get("decision_documents") or {}).get(decision_id)
+            provider = self._provider(scope, row, process_key)
+            if name is None or name in found or provider is None:
+                continue
+            deployment = scope.get(Deployment, provider.deployment_id)
+            xml = next((r.get("xml") for r in deployment.resources if r.get("name") == name and r.get("xml")), None)
+            if xml is not None:
+                found[name] = xml
+        return found
+
+    def _version(self, scope, key: str, version: int | None) -> ProcessDefinition:
+        query = select(ProcessDefinition).where(ProcessDefinition.key == key)
+        if version is not None:
+            query = query.where(ProcessDefinition.version == version)
+        row = scope.scalars(query.order_by(ProcessDefinition.version.desc()).limit(1)).first()
+        if row is None:
+            raise DefinitionNotFound(
+                f"process definition '{key}'" + (f" version {version}" if version else "") + " does not exist"
+            )
+        return row
+
+    @staticmethod
+    def _provider(scope, row: ProcessDefinition, process_key: str, depth: int = 0) -> ProcessDefinition | None:
+        """The definition of `process_key` that `row` runs: itself or a process it calls (pinned at deploy)."""
+        if row.key == process_key:
+            return row
+        if depth > MAX_CALL_DEPTH:
+            return None
+        for called_id in row.called or []:
+            called = scope.get(ProcessDefinition, called_id)
+            found = RepositoryService._provider(scope, called, process_key, depth + 1) if called else None
+            if found is not None:
+                return found
+        return None
+
     def count_definitions(self) -> int:
         """How many process keys are deployed (the readiness check: one small read, no XML)."""
         with self.ctx.db.read() as scope:
@@ -551,6 +630,37 @@ def tables_of(rows, tables: dict[str, Any] | None = None) -> dict[str, Any]:
             if isinstance(meta, dict):
                 found.update(meta.get("decisions") or {})
     return found
+
+
+MAX_CALL_DEPTH = 20
+
+
+def _bytes(data: bytes | str) -> bytes:
+    return data if isinstance(data, bytes) else data.encode("utf-8")
+
+
+def _decisions(row: ProcessDefinition) -> list[tuple[str, str, dict[str, Any]]]:
+    """(process key, decision id, that process's meta) for every decision a version runs, the
+    version's own process first; a decision two processes share is listed once."""
+    found, seen = [], set()
+    metas = sorted((row.meta or {}).items(), key=lambda item: (item[0] != row.key, item[0]))
+    for process_key, meta in metas:
+        if not isinstance(meta, dict):
+            continue
+        for decision_id in sorted(meta.get("decisions") or {}):
+            if decision_id not in seen:
+                seen.add(decision_id)
+                found.append((process_key, decision_id, meta))
+    return found
+
+
+def _decision_view(process_key: str, decision_id: str, meta: dict[str, Any]) -> dict[str, Any]:
+    return decisions.summary(meta["decisions"][decision_id]) | {
+        "process_key": process_key,
+        "tasks": sorted(t for t, rule in (meta.get("rule_tasks") or {}).items() if rule.get("decision") == decision_id),
+        # None for a version deployed before the documents' names were kept
+        "document": (meta.get("decision_documents") or {}).get(decision_id),
+    }
 
 
 def _definition_view(row: ProcessDefinition, with_xml: bool = False) -> dict[str, Any]:

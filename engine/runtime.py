@@ -69,7 +69,8 @@ class RuntimeService:
         then_catch=None,
     ) -> dict[str, Any]:
         """Start `key` (latest version unless `version`); the case belongs to the actor's station.
-        `then_catch(workflow)` hands the new workflow an event its start waits for (a signal start)."""
+        `then_catch(change, workflow)` hands the new workflow an event its start waits for (a signal
+        start); it may add rows to the starting transaction (a signal's receipt)."""
         variables = _checked_start(variables, business_key)
 
         def create(scope, now) -> Change:
@@ -110,7 +111,7 @@ class RuntimeService:
                 task.set_data(**plain)
             workflow.do_engine_steps()
             if then_catch is not None:
-                then_catch(workflow)
+                then_catch(change, workflow)
                 workflow.do_engine_steps()
             change.workflow = workflow
             if personal:

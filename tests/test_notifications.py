@@ -17,11 +17,11 @@ from sqlalchemy import func, select
 
 import webhooks
 from engine import Settings
+from engine.outbox import GAP_WAIT
 from engine.store.models import DeliveryAttempt, NotificationChannel, NotificationDelivery, OutboxEvent, RelayCursor
 from engine.vocabulary import DeliveryState
 from tests.helpers import database_rows, escalate, report_case, task_of
 from webhooks import Owner, delivery, safety, transport
-from webhooks.relay import GAP_WAIT
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "SECtest0123456789abcdef"

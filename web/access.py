@@ -40,6 +40,9 @@ ENDPOINT_ROLES: dict[str, tuple[str, ...]] = {
     "definitions.list": HUMANS,
     "definitions.get": HUMANS,
     "definitions.xml": HUMANS,
+    "definitions.decisions": HUMANS,  # reading a definition's DMN tables: as reading its BPMN
+    "definitions.decision": HUMANS,
+    "definitions.decision_xml": HUMANS,
     "definitions.deploy": (Role.ADMIN,),
     "definitions.validate": (Role.ADMIN,),
     "definitions.versions": (Role.ADMIN,),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -35,6 +36,40 @@ def xml(key: str):
     version = args().get("version")
     definition = engine().repository.get_definition(_key(key), version, with_xml=True)
     return Response(definition["xml"], mimetype="application/xml")
+
+
+@bp.get("/<key>/decisions")
+def decisions(key: str):
+    version = args().get("version")
+    return jsonify({"items": engine().repository.list_decisions(_key(key), version)})
+
+
+@bp.get("/<key>/decisions/<decision_id>")
+def decision(key: str, decision_id: str):
+    """A decision's summary as JSON; its DMN document as uploaded with `Accept: application/xml`."""
+    version = args().get("version")
+    found = engine().repository.get_decision(_key(key), _id(decision_id), version)
+    if request.accept_mimetypes.best_match([*JSON_TYPES, *XML_TYPES]) in XML_TYPES:
+        return decision_xml(key, decision_id)
+    found.pop("xml")
+    return jsonify(found)
+
+
+@bp.get("/<key>/decisions/<decision_id>/xml")
+def decision_xml(key: str, decision_id: str):
+    """The DMN document the decision was deployed in, as a download named like the uploaded file."""
+    version = args().get("version")
+    found = engine().repository.get_decision(_key(key), _id(decision_id), version)
+    if found["xml"] is None:
+        raise ApiError(
+            404, "not_found", f"decision '{decision_id}': its DMN document was not kept (deployed before issue 19)"
+        )
+    name = (found["document"] or f"{decision_id}.dmn").rsplit("/", 1)[-1]
+    return Response(
+        found["xml"],
+        mimetype="application/xml",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+    )
 
 
 @bp.get("/<key>/versions")
@@ -75,12 +110,21 @@ def validate():
     return jsonify(engine().repository.validate(bundle.files, forms=bundle.forms))
 
 
+def _id(decision_id: str) -> str:
+    return _segment(decision_id, "decision")
+
+
 def _key(key: str) -> str:
+    return _segment(key, "process definition")
+
+
+def _segment(value: str, what: str) -> str:
+    """A path segment the store can look up (no NUL, no lone surrogate), else 404 for `what`."""
     try:
-        parsing.check_text(key, "path")
+        parsing.check_text(value, "path")
     except ApiError:
-        raise not_found("process definition") from None
-    return key
+        raise not_found(what) from None
+    return value
 
 
 @dataclass

@@ -332,6 +332,22 @@ UPLOAD = obj(
     ["file"],
 )
 
+# a DMN decision a definition version runs (issue 19): a summary; the XML is its own download
+DECISION = all_required(
+    {
+        "id": STR,
+        "name": nullable(STR),
+        "hit_policy": {"type": "string", "enum": ["UNIQUE", "FIRST", "COLLECT", "RULE ORDER"]},
+        "aggregation": nullable({"type": "string", "enum": ["SUM", "MIN", "MAX", "COUNT"]}),
+        "inputs": array(all_required({"label": nullable(STR), "expression": nullable(STR)})),
+        "outputs": array(STR),
+        "rules": INT,
+        "required": array(STR),
+        "process_key": STR,
+        "tasks": array(STR),
+        "document": nullable(STR),
+    }
+)
 RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": obj({"error": all_required({"code": STR, "message": STR, "details": array(OBJ)})}, ["error"]),
     "Task": TASK,
@@ -362,6 +378,8 @@ RESPONSE_SCHEMAS: dict[str, dict[str, Any]] = {
     "InstancePage": all_required({"items": array(ref("InstanceSummary")), "next_cursor": nullable(STR)}),
     "Definition": DEFINITION,
     "DefinitionList": all_required({"items": array(ref("Definition"))}),
+    "Decision": DECISION,
+    "DecisionList": all_required({"items": array(ref("Decision"))}),
     "DeployResult": all_required(
         {
             "deployment_id": nullable(INT),
@@ -831,7 +849,12 @@ TRUE_FALSE = {"type": "string", "enum": ["true", "false"]}
 WHO = {"type": "string", "pattern": r"^(me|[A-Za-z0-9][A-Za-z0-9_.@-]{1,63})$"}
 
 # Path parameters named by converters other than uuid/int take their schema from here.
-PATH_SCHEMAS: dict[str, dict[str, Any]] = {"key": PROCESS_KEY, "username": USERNAME, "department": KEY}
+PATH_SCHEMAS: dict[str, dict[str, Any]] = {
+    "key": PROCESS_KEY,
+    "username": USERNAME,
+    "department": KEY,
+    "decision_id": {"type": "string", "minLength": 1, "maxLength": 200},
+}
 
 
 def op(
@@ -903,6 +926,38 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         errors=(400, 404),
         params=[VERSION],
         media={"application/xml": {"schema": STR}},
+    ),
+    "definitions.decisions": op(
+        "The DMN decisions a process definition runs (latest, or ?version=n)",
+        "definitions",
+        (200, "DecisionList"),
+        errors=(400, 404),
+        params=[VERSION],
+        description="Each decision of the version's business rule tasks and of the processes it calls: "
+        "hit policy, inputs, outputs, the number of rules, the tasks that call it and the `.dmn` document "
+        "it was deployed in (`document`, null for a version deployed before documents were kept).",
+    ),
+    "definitions.decision": op(
+        "One DMN decision of a process definition; its DMN document with Accept: application/xml",
+        "definitions",
+        (200, "Decision"),
+        errors=(400, 404),
+        params=[VERSION],
+        media={
+            "application/json": {"schema": ref("Decision")},
+            "application/xml": {"schema": STR},
+        },
+        description="JSON by default; with `Accept: application/xml` the same as `/xml`.",
+    ),
+    "definitions.decision_xml": op(
+        "The DMN document a decision was deployed in, as uploaded (a download)",
+        "definitions",
+        (200, None),
+        errors=(400, 404),
+        params=[VERSION],
+        media={"application/xml": {"schema": STR}},
+        description="`Content-Disposition: attachment` with the uploaded file name. 404 for a version "
+        "deployed before the documents were kept (redeploy it with its `.dmn`).",
     ),
     "definitions.versions": op(
         "Every version of a process definition, newest first, with its deployer, comment, forms and "

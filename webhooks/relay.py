@@ -5,10 +5,9 @@ channel and moves the cursor, in one transaction (the cursor row is locked, so r
 processes take turns and never create a delivery twice; a unique (event, channel) pair backs that).
 A crash before commit leaves the cursor where it was: the events are read again, never dropped.
 
-PostgreSQL hands out ids before commit, so a slow transaction may commit id 7 after id 8 was read:
-the relay stops before a gap in the ids until the event after it is `GAP_WAIT` old (a rolled-back
-transaction leaves a gap for ever). Events older than `MAX_AGE` are skipped: a notification about
-yesterday's queue is noise (a relay that was down for a day, or a database that predates it).
+The relay stops before a gap in the ids until it is old (engine/outbox.py, `GAP_WAIT`). Events
+older than `MAX_AGE` are skipped: a notification about yesterday's queue is noise (a relay that was
+down for a day, or a database that predates it).
 """
 
 from __future__ import annotations
@@ -17,10 +16,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from engine.store.models import Department, HumanTask, NotificationDelivery, OutboxEvent, RelayCursor
+from engine import outbox
+from engine.store.models import Department, HumanTask, NotificationDelivery, OutboxEvent
 from engine.vocabulary import DeliveryState
 
 from . import messages, routing
@@ -30,7 +28,6 @@ if TYPE_CHECKING:
 
 CURSOR = "notifications"
 BATCH = 200
-GAP_WAIT = timedelta(seconds=30)
 MAX_AGE = timedelta(hours=24)
 
 
@@ -41,9 +38,7 @@ class Relay:
 
     def pending(self) -> bool:
         """Whether events wait past the cursor: a read, so an idle sweep takes no write lock."""
-        with self.ctx.db.read() as scope:
-            last = scope.scalar(select(RelayCursor.last_id).where(RelayCursor.name == self.name)) or 0
-            return scope.scalar(select(OutboxEvent.id).where(OutboxEvent.id > last).limit(1)) is not None
+        return outbox.unread(self.ctx.db, self.name)
 
     def run_once(self, batch: int = BATCH) -> list[int]:
         """Turn the next events into deliveries; returns the ids of the deliveries created."""
@@ -51,19 +46,8 @@ class Relay:
             return []
         now = self.ctx.clock.now()
         with self.ctx.db.transaction() as scope:
-            cursor = self._cursor(scope, now)
-            events = list(
-                scope.scalars(
-                    select(OutboxEvent).where(OutboxEvent.id > cursor.last_id).order_by(OutboxEvent.id).limit(batch)
-                )
-            )
-            ready = []
-            expected = cursor.last_id + 1
-            for event in events:
-                if event.id != expected and now - event.occurred_at < GAP_WAIT:
-                    break  # an earlier id may still commit
-                ready.append(event)
-                expected = event.id + 1
+            cursor = outbox.locked_cursor(scope, self.ctx.db.is_sqlite, self.name, now)
+            ready = outbox.ready_after(scope, cursor.last_id, now, batch)
             if not ready:
                 return []
             created = self.route(scope, [e for e in ready if now - e.occurred_at < MAX_AGE], now)
@@ -118,18 +102,6 @@ class Relay:
                 )
             )
         return rows
-
-    def _cursor(self, scope, now) -> RelayCursor:
-        query = select(RelayCursor).where(RelayCursor.name == self.name)
-        if not self.ctx.db.is_sqlite:  # SQLite's write transaction already serialises relays
-            query = query.with_for_update()
-        cursor = scope.scalars(query).first()
-        if cursor is None:  # two relays may find none at once: one row is made, the other waits for it
-            insert = sqlite_insert if self.ctx.db.is_sqlite else postgresql_insert
-            row = {"name": self.name, "last_id": 0, "updated_at": now}
-            scope.execute(insert(RelayCursor).values(row).on_conflict_do_nothing(index_elements=["name"]))
-            cursor = scope.scalars(query).one()
-        return cursor
 
     @staticmethod
     def _tasks(scope, ids: set[str]) -> dict[str, HumanTask]:

@@ -689,3 +689,15 @@ class RelayCursor(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_id: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime]
+
+
+class SignalReceipt(Base):
+    """A signal thrown in one case that reached another (issue 19): written in the receiving case's
+    unit of work, so a relay that delivers an outbox event twice changes the case once. `target` is
+    the receiving case's id, or `start:<process key>` for a case the signal started."""
+
+    __tablename__ = "signal_receipts"
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the outbox event of the throw
+    target: Mapped[str] = mapped_column(String(250), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(String(36))  # the case that received it, or the one it started
+    received_at: Mapped[datetime]

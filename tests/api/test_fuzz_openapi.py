@@ -67,6 +67,7 @@ def known(api, engine) -> dict[str, str | int]:
         "view_id": wang.post("/saved-views", {"name": "超时", "filters": {"sla_state": "breached"}}).json["id"],
         "subscription_id": "6f9619ff-8b86-4011-b42d-00c04fc964ff",  # webhooks (issue 18): the documented 404
         "event_id": "6f9619ff-8b86-4011-b42d-00c04fc964ff",
+        "decision_id": "invoiceClassification",  # DMN (issue 19): the dispute workflow runs none, a 404
     }  # no incident or delivery exists: the documented 404
 
 

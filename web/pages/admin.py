@@ -19,6 +19,7 @@ from uuid import UUID
 from flask import Blueprint, Response, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from engine.decisions import is_dmn
 from engine.errors import DefinitionNotFound, DeploymentInvalid, EngineError, UserNotFound
 from engine.migration import MigrationRefused
 from engine.vocabulary import USER_ROLES, DepartmentKind, IncidentStatus, InstanceStatus
@@ -44,7 +45,8 @@ def versions(key: str):
     shown = _int_arg("version") or items[0]["version"]
     if shown not in {v["version"] for v in items}:
         raise DefinitionNotFound("no such version")
-    return render_template("admin_versions.html", key=key, versions=items, shown=shown)
+    decisions = engine().repository.list_decisions(key, shown)  # read-only: no DMN editor here
+    return render_template("admin_versions.html", key=key, versions=items, shown=shown, decisions=decisions)
 
 
 @bp.get("/definitions/<key>/<int:version>/counts")
@@ -293,11 +295,20 @@ def edit(key: str, version: int):
 
 @bp.get("/definitions/<key>/<int:version>/source")
 def source(key: str, version: int):
-    """One version's XML and the forms deployed with it, for the modeler and the diff viewers."""
-    definition = engine().repository.get_definition(_key(key), _version(version), with_xml=True)
-    forms = engine().repository.deployed_forms(definition["key"], definition["version"])
+    """One version's XML and the forms and DMN documents deployed with it, for the modeler (which
+    sends them again on a redeploy) and the diff viewers."""
+    repository = engine().repository
+    definition = repository.get_definition(_key(key), _version(version), with_xml=True)
+    forms = repository.deployed_forms(definition["key"], definition["version"])
+    dmn = repository.decision_documents(definition["key"], definition["version"])
     return jsonify(
-        {"key": definition["key"], "version": definition["version"], "xml": definition["xml"], "forms": forms}
+        {
+            "key": definition["key"],
+            "version": definition["version"],
+            "xml": definition["xml"],
+            "forms": forms,
+            "dmn": dmn,
+        }
     )
 
 
@@ -315,25 +326,27 @@ def diff(key: str):
 def validate():
     """The deploy checks as a report: 200 with `errors` (what deploy would refuse, each naming its
     element or form) and `warnings`; a model with problems is what this endpoint is for, not an error."""
-    bundle = _bundle()
+    repository = engine().repository
+    decisions: dict[str, Any] = {}
     try:
-        result = engine().repository.validate([("model.bpmn", bundle["bpmn"])], forms=bundle["forms"])
+        bundle = _bundle()
+        decisions = repository.decisions_in(bundle["files"])  # the attached tables, read-only on the page
+        result = repository.validate(bundle["files"], forms=bundle["forms"])
     except DeploymentInvalid as exc:
         details = exc.details or [{"element_id": None, "message": exc.message}]
-        return jsonify({"processes": [], "errors": _localized(details), "warnings": []})
+        return jsonify({"processes": [], "errors": _localized(details), "warnings": [], "decisions": decisions})
     except EngineError as exc:
         return error_response(STATUS_BY_KIND.get(exc.kind, 422), exc.code, exc.message, exc.details)
-    return jsonify({**result, "warnings": _localized(result.get("warnings", [])), "errors": []})
+    return jsonify({**result, "warnings": _localized(result.get("warnings", [])), "errors": [], "decisions": decisions})
 
 
 @bp.post("/deploy")
 def deploy():
-    bundle = _bundle()
-    return _answer(
-        lambda: engine().repository.deploy(
-            [("model.bpmn", bundle["bpmn"])], g.actor, forms=bundle["forms"], comment=bundle["comment"]
-        )
-    )
+    def deploy_bundle() -> dict[str, Any]:
+        bundle = _bundle()  # a .dmn attachment that is no DMN document: refused like a broken model
+        return engine().repository.deploy(bundle["files"], g.actor, forms=bundle["forms"], comment=bundle["comment"])
+
+    return _answer(deploy_bundle)
 
 
 @bp.post("/forms/preview")
@@ -360,6 +373,8 @@ def preview():
 
 
 PAGE_SIZE = 50
+MAX_DMN = 19  # with the model, the API's 20 documents per deployment
+MAX_DMN_NAME = 200
 
 
 @bp.context_processor
@@ -483,7 +498,8 @@ def _answer(call) -> Response:
 
 
 def _bundle() -> dict[str, Any]:
-    """{bpmn, forms, comment} posted by the modeler's script as JSON."""
+    """{bpmn, forms, comment, dmn} posted by the modeler's script as JSON; `files` is the model and
+    the `.dmn` documents attached to it (`dmn`: [{name, xml}])."""
     raw = request.get_data(cache=False)
     if len(raw) > MAX_BODY:
         raise ApiError(413, "too_large", "the model and its forms are too large")
@@ -497,7 +513,35 @@ def _bundle() -> dict[str, Any]:
     comment = data.get("comment")
     if not isinstance(forms, dict) or not (comment is None or isinstance(comment, str)):
         raise ApiError(400, "bad_request", "forms must be an object, comment text")
-    return {"bpmn": data["bpmn"], "forms": forms, "comment": comment}
+    return {
+        "bpmn": data["bpmn"],
+        "forms": forms,
+        "comment": comment,
+        "files": [("model.bpmn", data["bpmn"])] + _dmn(data),
+    }
+
+
+def _dmn(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """The attached `.dmn` documents: at most MAX_DMN, each named (a file name, once) with its XML."""
+    documents = data.get("dmn") or []
+    if not isinstance(documents, list) or len(documents) > MAX_DMN:
+        raise ApiError(400, "bad_request", f"dmn must be a list of at most {MAX_DMN} documents")
+    files: list[tuple[str, str]] = []
+    for document in documents:
+        name = document.get("name") if isinstance(document, dict) else None
+        xml = document.get("xml") if isinstance(document, dict) else None
+        if not isinstance(name, str) or not isinstance(xml, str) or not xml:
+            raise ApiError(400, "bad_request", "each dmn document is {name, xml}")
+        name = name.replace("\\", "/").rsplit("/", 1)[-1].replace("\x00", "")[-MAX_DMN_NAME:]
+        if not name or name == "model.bpmn" or name in {n for n, _ in files}:
+            raise ApiError(400, "bad_request", f"the dmn documents need distinct file names ('{name[:64]}')")
+        if not is_dmn(xml):
+            raise DeploymentInvalid(
+                f"{name[:64]}: not a DMN document",
+                [{"element_id": None, "message": f"{name[:64]}: the root element must be a DMN definitions"}],
+            )
+        files.append((name, xml))
+    return files
 
 
 def _key(key: str) -> str:

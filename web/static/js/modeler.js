@@ -2,7 +2,8 @@
 // the properties panel and the Camunda 7 moddle extension; validate as you draw (the deploy checks of
 // POST /admin/validate, on demand and 800 ms after the last edit), each problem marked at its element
 // and listed beside the diagram; the forms deployed with the model, edited as JSON with a live preview
-// rendered by the server's form renderer; deploy with a comment. No inline scripts (CSP): the page's
+// rendered by the server's form renderer; the .dmn files deployed with it, attached and shown
+// read-only (no DMN editor); deploy with a comment. No inline scripts (CSP): the page's
 // data-* attributes carry the URLs, the CSRF token and the translated words.
 (function () {
   "use strict";
@@ -75,6 +76,86 @@
   function fill(template, values) {
     return template.replace(/\{(\w+)\}/g, function (_, name) { return values[name] === undefined ? "" : String(values[name]); });
   }
+
+  // --- DMN documents deployed with the model: attached as files, shown read-only ---------------------
+  var dmnFiles = {};  // file name -> {xml, box, body}
+
+  function collectDmn() {
+    return Object.keys(dmnFiles).sort().map(function (name) { return { name: name, xml: dmnFiles[name].xml }; });
+  }
+
+  function cell(row, text, tag) {
+    var element = document.createElement(tag || "td");
+    element.textContent = text;
+    row.appendChild(element);
+    return element;
+  }
+
+  function decisionTable(decisions) {
+    var table = document.createElement("table");
+    table.className = "decisions";
+    var head = document.createElement("tr");
+    ["decision", "hit-policy", "inputs", "outputs", "rules"].forEach(function (name) {
+      cell(head, t(name), "th").setAttribute("scope", "col");
+    });
+    table.appendChild(document.createElement("thead")).appendChild(head);
+    var body = table.appendChild(document.createElement("tbody"));
+    decisions.forEach(function (d) {
+      var row = body.appendChild(document.createElement("tr"));
+      row.setAttribute("data-decision", d.id);
+      cell(row, d.id + (d.name ? " · " + d.name : ""));
+      cell(row, d.hit_policy + (d.aggregation ? " (" + d.aggregation + ")" : ""));
+      cell(row, d.inputs.map(function (i) { return i.label || i.expression || ""; }).join(", "));
+      cell(row, d.outputs.join(", "));
+      cell(row, String(d.rules)).className = "num";
+    });
+    var wrap = document.createElement("div");
+    wrap.className = "table-wrap";
+    wrap.appendChild(table);
+    return wrap;
+  }
+
+  function showDecisions(byDocument) {
+    Object.keys(dmnFiles).forEach(function (name) {
+      var entry = dmnFiles[name];
+      var decisions = byDocument[name];
+      entry.body.textContent = "";
+      if (decisions && decisions.length) {
+        entry.body.appendChild(decisionTable(decisions));
+      } else {
+        cell(entry.body, t("no-decisions"), "p").className = "muted";
+      }
+    });
+  }
+
+  function attachDmn(name, xml, opening) {  // opening a version: its diagram's check reads them
+    if (dmnFiles[name]) { dmnFiles[name].xml = xml; scheduleCheck(); return; }
+    var box = document.createElement("div");
+    box.className = "dmn-file card";
+    box.setAttribute("data-dmn", name);
+    var head = document.createElement("div");
+    head.className = "form-editor-head";
+    cell(head, name, "h3");
+    var remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "button";
+    remove.textContent = t("remove");
+    head.appendChild(remove);
+    var body = document.createElement("div");
+    box.appendChild(head);
+    box.appendChild(body);
+    document.getElementById("m-dmn").appendChild(box);
+    dmnFiles[name] = { xml: xml, box: box, body: body };
+    remove.addEventListener("click", function () { box.remove(); delete dmnFiles[name]; scheduleCheck(); });
+    if (!opening) { scheduleCheck(); }
+  }
+
+  document.getElementById("m-dmn-upload").addEventListener("change", function (event) {
+    Array.prototype.forEach.call(event.target.files || [], function (file) {
+      file.text().then(function (xml) { attachDmn(file.name, xml); }).catch(function (e) { status.textContent = e.message; });
+    });
+    event.target.value = "";
+  });
 
   // --- forms deployed with the model -------------------------------------------------------------
   function collectForms() {
@@ -226,7 +307,7 @@
     var collected = collectForms();
     status.textContent = t("checking");
     return modeler.saveXML({ format: false }).then(function (saved) {
-      return post(data("validate"), { bpmn: saved.xml, forms: collected.forms });
+      return post(data("validate"), { bpmn: saved.xml, forms: collected.forms, dmn: collectDmn() });
     }).then(function (response) {
       return response.json().then(function (body) {
         if (seq !== checkSeq) { return; }  // a later check is under way
@@ -243,6 +324,7 @@
           problems.unshift({ element_id: null, form: collected.broken.key, message: "JSON: " + collected.broken.message, level: "error" });
         }
         showProblems(problems);
+        showDecisions(body.decisions || {});
         root.setAttribute("data-checked", String(seq));
       });
     }).catch(function () { status.textContent = fill(t("failed"), { status: "—" }); });
@@ -286,7 +368,9 @@
     result.className = "";
     result.textContent = t("checking");
     modeler.saveXML({ format: true }).then(function (saved) {
-      return post(data("deploy"), { bpmn: saved.xml, forms: collected.forms, comment: document.getElementById("m-comment").value });
+      return post(data("deploy"), {
+        bpmn: saved.xml, forms: collected.forms, dmn: collectDmn(), comment: document.getElementById("m-comment").value
+      });
     }).then(function (response) {
       var type = response.headers.get("Content-Type") || "";
       if (type.indexOf("application/json") !== 0) { throw new Error(String(response.status)); }
@@ -334,6 +418,7 @@
       .then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); })
       .then(function (body) {
         Object.keys(body.forms).sort().forEach(function (key) { addForm(key, body.forms[key]); });
+        (body.dmn || []).forEach(function (d) { attachDmn(d.name, d.xml, true); });  // a redeploy keeps them
         return open(body.xml);
       });
   }).catch(function (e) { status.textContent = fill(t("failed"), { status: e.message }); });
