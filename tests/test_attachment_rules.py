@@ -4,6 +4,8 @@ what adding a file writes (row, audit, event, sealed files), what it refuses wit
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from engine.errors import AttachmentNotFound, InstanceNotFound, InstanceNotRunning, TaskNotFound, TaskNotOpen
@@ -97,7 +99,7 @@ def test_a_deleted_file_is_not_read(engine, world):
 
 def refused_add(engine, error, says, *args, **kwargs):
     before, files = database_rows(engine), stored_files(engine)
-    with pytest.raises(error, match=says):
+    with pytest.raises(error, match=f"^{re.escape(says)}$"):
         engine.attachments.add(*args, **kwargs)
     assert database_rows(engine) == before
     assert stored_files(engine) == files  # nothing sealed and stored is left behind

@@ -21,7 +21,7 @@ from engine.errors import InstanceNotFound
 from engine.store.models import Attachment, AuditEntry, PersonalRecord
 from engine.vault import CHUNK, FILE_MAGIC, SealedFileError, Vault, VaultError, load_key
 from tests.attachment_files import jpeg
-from tests.helpers import DEPARTMENT_RESULT, complete_as, database_rows, escalate, report_case
+from tests.helpers import DEPARTMENT_RESULT, complete_as, database_rows, escalate, report_case, task_of
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
@@ -37,11 +37,12 @@ def test_the_data_key_from_the_setting_is_used_as_given(settings):
 
 
 def test_a_data_key_of_another_length_is_refused(settings, tmp_path):
-    with pytest.raises(VaultError, match="32 bytes"):
+    says = r"^the data key must be 32 bytes \(base64-encoded\)$"
+    with pytest.raises(VaultError, match=says):
         load_key(dataclasses.replace(settings, data_key=base64.b64encode(KEY[:16]).decode()))
     short = tmp_path / "short.key"
     short.write_text(base64.b64encode(KEY[:31]).decode())
-    with pytest.raises(VaultError, match="32 bytes"):
+    with pytest.raises(VaultError, match=says):
         load_key(dataclasses.replace(settings, data_key_file=short))
 
 
@@ -53,6 +54,12 @@ def test_a_key_file_is_made_once_readable_by_its_owner_only_and_reused(settings,
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert base64.b64decode(path.read_text()) == first
     assert load_key(configured) == first  # read again, not replaced
+
+
+def test_a_key_file_named_in_an_existing_folder_is_made_there(settings, tmp_path):
+    path = tmp_path / "data.key"  # the folder is there already: making it again is no error
+    key = load_key(dataclasses.replace(settings, data_key=None, data_key_file=path))
+    assert base64.b64decode(path.read_text()) == key
 
 
 def test_an_existing_key_file_is_read_with_its_surrounding_whitespace_ignored(settings, tmp_path):
@@ -224,7 +231,8 @@ def test_a_cases_personal_records_are_read_oldest_first_whatever_order_the_datab
     case = report_case(engine, wang)
     escalate(engine, wang, case, ["civil_affairs"])
     clock.advance(timedelta(hours=1))
-    complete_as(engine, li, case, "handle_civil_affairs", {**DEPARTMENT_RESULT, "handler_name": "赵经办"})
+    handled = task_of(engine, case, "handle_civil_affairs")
+    engine.tasks.complete(handled["id"], li, {**DEPARTMENT_RESULT, "handler_name": "赵经办"})
     clock.advance(timedelta(hours=1))
     complete_as(engine, wang, case, "feedback_to_resident", {"satisfaction": "satisfied", "comment": "很满意"})
     table = PersonalRecord.__table__
@@ -240,6 +248,7 @@ def test_a_cases_personal_records_are_read_oldest_first_whatever_order_the_datab
     assert [r["source"] for r in read] == ["start", "department_result", "feedback_to_resident"]
     assert [r["created_at"] for r in read] == sorted(r["created_at"] for r in read)
     assert read[1]["data"] == {"handler_name": "赵经办"}
+    assert [r["task_id"] for r in read[:2]] == [None, handled["id"]]  # a task's form records its task
 
 
 def test_an_attachment_its_thumbnail_and_its_name_are_sealed_each_to_its_own_place(engine, world):
