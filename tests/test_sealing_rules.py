@@ -221,9 +221,7 @@ def test_a_read_without_a_purpose_is_audited_with_an_empty_one(engine, world):
     assert (entry.action, entry.details) == ("personal_data.read", {"purpose": "", "records": 1})
 
 
-def test_a_cases_personal_records_are_read_oldest_first_whatever_order_the_database_scans_them(
-    engine, world, clock
-):
+def test_a_cases_personal_records_are_read_oldest_first_whatever_order_the_database_scans_them(engine, world, clock):
     """Neither database promises an order without ORDER BY: SQLite is told to return unordered rows
     backwards (its `reverse_unordered_selects`), and PostgreSQL's oldest record is rewritten so that
     its row moves to the end of the table and its index, after the newer ones."""
