@@ -79,7 +79,7 @@ def _mutants() -> dict[str, list[str]]:
 # Seconds a mutant's tests may run beyond mutmut's estimate (their calls' durations): the task tests'
 # fixtures (a database, deployed workflows, users) cost more than their calls, so a surviving mutant
 # must not pass for a timeout there; elsewhere a mutant that loops is stopped soon.
-TIMEOUT = {"tasks": 60, "operations": 60, "suspension": 60, "sealing": 30}
+TIMEOUT = {"tasks": 60, "operations": 60, "suspension": 60, "sealing": 30, "webhooks": 30}
 # Each mutant is its own pytest session (a fork of mutmut's process, every module already imported):
 # its fixed cost is pytest's start and finish. No cache to write, and no unraisable-exception
 # plugin, whose two forced garbage collections at the end of every session are a third of a
@@ -118,6 +118,11 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
         ["tests/test_personal_data.py", "tests/test_sealing_rules.py", "tests/test_attachment_rules.py"],
     ),
     "forms": (["forms/__init__.py", "forms/validator.py"], ["tests/test_forms.py", "tests/test_form_formats.py"]),
+    # webhook verification: the signature rules, then an inbound result's checks (over HTTP)
+    "webhooks": (
+        ["webhooks/signing.py", "webhooks/inbound.py"],
+        ["tests/test_webhook_signing.py", "tests/api/test_webhooks_api.py"],
+    ),
     "access": (
         ["web/access.py"],
         # each rule decided and refused (over HTTP: test_refusals_over_http.py, too slow to run per mutant)
@@ -169,9 +174,9 @@ def run(target: str) -> dict:
     with (work / "pyproject.toml").open("a") as config:
         config.write(
             "\n[tool.mutmut]\n"
-            'source_paths = ["engine", "forms", "web"]\n'
+            'source_paths = ["engine", "forms", "web", "webhooks"]\n'
             f"only_mutate = {_toml_list(files)}\n"
-            'also_copy = ["workflows", "cli", "webhooks"]\n'
+            'also_copy = ["workflows", "cli"]\n'
             f"pytest_add_cli_args_test_selection = {_toml_list(tests)}\n"
             f"pytest_add_cli_args = {_toml_list(PYTEST_ARGS)}\n"
             f"timeout_constant = {TIMEOUT.get(target, 5)}\n"
