@@ -195,6 +195,9 @@ def run(target: str) -> dict:
         # no third-party pytest plugin is used by the targets' tests; finding and starting them (xdist,
         # hypothesis, schemathesis, anyio) cost every mutant's session a tenth of a second or more
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        # engine tests start from a database with the workflows deployed and the world's users made
+        # once per process, copied per test (tests/conftest.py), instead of parsing and hashing per test
+        "FENGQIAO_TEST_REUSE_WORLD": "1",
     }
     started = time.monotonic()
     # mutmut exits non-zero when mutants survive; the score below is what matters
