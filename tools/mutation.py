@@ -111,7 +111,10 @@ TARGETS: dict[str, tuple[list[str], list[str]]] = {
     ),
     "suspension": (
         ["engine/tasks/extensions.py", "engine/runtime.py", "engine/suspension.py", "engine/copies.py"],
-        ["tests/test_extension.py", "tests/test_suspension.py", "tests/test_copy.py", "tests/test_operation_rules.py"],
+        [
+            *("tests/test_extension.py", "tests/test_suspension.py", "tests/test_copy.py"),
+            *("tests/test_operation_rules.py", "tests/test_countersign_gaps.py"),
+        ],
     ),
     "sealing": (
         ["engine/vault.py", "engine/personal.py", "engine/attachments/__init__.py"],
