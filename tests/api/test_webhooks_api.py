@@ -180,6 +180,28 @@ def test_a_result_naming_both_or_neither_case_key_is_refused(client, engine, esc
     assert database_rows(engine) == before
 
 
+@pytest.mark.parametrize(
+    ("named", "status", "field"),
+    [
+        ({"business_key": ""}, 422, "business_key"),
+        ({"business_key": "J" * 201}, 422, "business_key"),
+        ({"business_key": 7}, 422, "business_key"),
+        ({"instance_id": 7}, 422, "instance_id"),
+        ({"instance_id": ["a"]}, 422, "instance_id"),
+        ({"business_key": "J"}, 404, None),  # one character and 200 are keys, of no case here
+        ({"business_key": "J" * 200}, 404, None),
+        ({"instance_id": "i" * 200}, 404, None),
+    ],
+)
+def test_a_case_key_is_a_string_of_1_to_200_characters(client, engine, inbound_secret, named, status, field):
+    before = database_rows(engine)
+    error = error_of(post_inbound(client, inbound_secret, {**named, "payload": DEPARTMENT_RESULT}), status)
+    if field is not None:
+        assert error["message"] == f"{field} must be a string"
+        assert error["details"] == [{"field": field, "message": "1-200 characters"}]
+    assert database_rows(engine) == before
+
+
 def test_two_copies_racing_take_effect_once(app, engine, escalated, inbound_secret):
     raw = json.dumps({"business_key": escalated["business_key"], "payload": DEPARTMENT_RESULT}).encode()
     headers = signed(inbound_secret, raw)
