@@ -250,14 +250,22 @@ def test_an_extension_asks_for_a_zoned_time_later_than_the_due_time_and_at_most_
 ):
     li = world["li"]
     due = datetime.fromisoformat(held["due_at"])
+    ask = engine.tasks.request_extension
+
+    def details(message: str) -> list[dict]:
+        return [{"field": "due_at", "message": message}]
+
     says = "due_at must be a time with a time zone"
-    refused(engine, InvalidInput, says, engine.tasks.request_extension, held["id"], li, due.replace(tzinfo=None), "r")
-    refused(engine, InvalidInput, says, engine.tasks.request_extension, held["id"], li, held["due_at"], "r")
+    assert refused(engine, InvalidInput, says, ask, held["id"], li, due.replace(tzinfo=None), "r").details == details(
+        "invalid"
+    )
+    assert refused(engine, InvalidInput, says, ask, held["id"], li, held["due_at"], "r").details == details("invalid")
     says = "the new due time must be later than the current one"
-    refused(engine, InvalidInput, says, engine.tasks.request_extension, held["id"], li, due, "r")
+    found = refused(engine, InvalidInput, says, ask, held["id"], li, due, "r")
+    assert found.details == details("not later than the due time")
     says = "an extension reaches at most 90 days ahead"
     too_far = clock.now() + timedelta(days=91)
-    refused(engine, InvalidInput, says, engine.tasks.request_extension, held["id"], li, too_far, "r")
+    assert refused(engine, InvalidInput, says, ask, held["id"], li, too_far, "r").details == details("too far ahead")
     farthest = clock.now() + timedelta(days=90, hours=23)
     assert engine.tasks.request_extension(held["id"], li, farthest, "r")["extension_due_at"] == farthest.isoformat()
 
