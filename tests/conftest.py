@@ -3,8 +3,12 @@ demo-like departments and users. Every engine test runs on SQLite and on Postgre
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
+import sqlite3
+import tempfile
+from contextlib import closing
 from pathlib import Path
 
 import psycopg
@@ -117,10 +121,47 @@ def settings(database_url, tmp_path) -> Settings:
     )
 
 
+# `make mutation` runs thousands of short sessions of the same tests, in forks of one process. With
+# FENGQIAO_TEST_REUSE_WORLD set (tools/mutation.py sets it), the SQLite database an engine test starts
+# from (the bundled workflows deployed, and the world's departments and users when the test asks for
+# them) is built once per process, apart from any test, and copied for every test that starts the
+# same way: a mutant's tests no longer parse the workflow and hash nine passwords each.
+REUSE_WORLD = bool(os.environ.get("FENGQIAO_TEST_REUSE_WORLD"))
+_PREPARED: dict[tuple, Path] = {}
+
+
+def _prepared_database(template: Path, settings: Settings, clock: ManualClock, with_world: bool) -> Path:
+    """A copy of `template` with what the engine (and world) fixtures write, made once per kind."""
+    from tests.helpers import build_world
+
+    key = (with_world, str(settings.workflows_dir), str(settings.forms_dir), clock.now())
+    if key not in _PREPARED:
+        folder = Path(tempfile.mkdtemp(prefix="fengqiao-prepared-"))
+        path = folder / "fengqiao.db"
+        shutil.copy(template, path)
+        alone = dataclasses.replace(settings, database_url=f"sqlite:///{path}", instance_path=folder / "instance")
+        eng = Engine(alone, ManualClock(clock.now()))
+        eng.deploy_bundled()
+        if with_world:
+            build_world(eng)
+        eng.close()
+        with closing(sqlite3.connect(path)) as connection:  # everything in the file itself, no WAL beside it
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        _PREPARED[key] = path
+    return _PREPARED[key]
+
+
 @pytest.fixture
-def engine(settings, clock):
+def engine(request, settings, clock):
+    prepared = REUSE_WORLD and settings.database_url.startswith("sqlite:///")
+    if prepared:
+        with_world = "world" in request.fixturenames
+        source = _prepared_database(request.getfixturevalue("sqlite_template"), settings, clock, with_world)
+        shutil.copy(source, settings.database_url.removeprefix("sqlite:///"))
     eng = Engine(settings, clock)
-    eng.deploy_bundled()
+    if not prepared:
+        eng.deploy_bundled()
+    eng.prepared_world = prepared and with_world  # type: ignore[attr-defined]
     yield eng
     eng.close()
 
@@ -128,8 +169,10 @@ def engine(settings, clock):
 @pytest.fixture
 def world(engine):
     """Two stations, two agencies and a cast of users; returns their actors by username."""
-    from tests.helpers import build_world
+    from tests.helpers import USERS, build_world
 
+    if getattr(engine, "prepared_world", False):
+        return {username: engine.identity.actor(username) for username, _, _ in USERS}
     return build_world(engine)
 
 

@@ -4,7 +4,11 @@ what adding a file writes (row, audit, event, sealed files), what it refuses wit
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from engine.errors import AttachmentNotFound, InstanceNotFound, InstanceNotRunning, TaskNotFound, TaskNotOpen
 from tests.attachment_files import SECRET, has_location, jpeg, pdf_with_secret
@@ -97,7 +101,7 @@ def test_a_deleted_file_is_not_read(engine, world):
 
 def refused_add(engine, error, says, *args, **kwargs):
     before, files = database_rows(engine), stored_files(engine)
-    with pytest.raises(error, match=says):
+    with pytest.raises(error, match=f"^{re.escape(says)}$"):
         engine.attachments.add(*args, **kwargs)
     assert database_rows(engine) == before
     assert stored_files(engine) == files  # nothing sealed and stored is left behind
@@ -119,3 +123,43 @@ def test_a_file_for_no_case_a_closed_case_or_a_closed_or_foreign_task_is_refused
     engine.runtime.cancel_instance(other["id"], world["admin"], "duplicate report")
     says = "files are attached to running cases only"
     refused_add(engine, InstanceNotRunning, says, other["id"], wang, "a.jpg", jpeg())
+
+
+REFUSE_ROWS = {  # the database refuses every attachment row: on PostgreSQL, until the test ends
+    "sqlite": ["CREATE TRIGGER no_room BEFORE INSERT ON attachments BEGIN SELECT RAISE(ABORT, 'no room'); END"],
+    "postgresql": [
+        "CREATE FUNCTION no_room() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE 'no room'; END $$",
+        "CREATE TRIGGER no_room BEFORE INSERT ON attachments FOR EACH ROW EXECUTE FUNCTION no_room()",
+    ],
+}
+
+
+@pytest.fixture
+def refuse_rows(engine):
+    backend = "sqlite" if engine.settings.database_url.startswith("sqlite") else "postgresql"
+
+    def refuse() -> None:
+        with engine.db.transaction() as scope:
+            for statement in REFUSE_ROWS[backend]:
+                scope.execute(text(statement))
+
+    yield refuse
+    if backend == "postgresql":  # the test database outlives the test (its tables are only emptied)
+        with engine.db.transaction() as scope:
+            scope.execute(text("DROP TRIGGER IF EXISTS no_room ON attachments"))
+            scope.execute(text("DROP FUNCTION IF EXISTS no_room()"))
+
+
+def test_a_file_whose_row_is_not_written_leaves_neither_its_file_nor_its_thumbnail_in_the_storage(
+    engine, world, refuse_rows
+):
+    wang = world["wang"]
+    case = report_case(engine, wang)
+    kept = engine.attachments.add(case["id"], wang, "kept.jpg", jpeg())
+    refuse_rows()
+    before, files = database_rows(engine), stored_files(engine)
+    assert files == [f"{case['id']}/{kept['id']}", f"{case['id']}/{kept['id']}.thumb"]
+    with pytest.raises(DBAPIError, match="no room"):
+        engine.attachments.add(case["id"], wang, "a.jpg", jpeg())  # a photo: a file and a thumbnail
+    assert database_rows(engine) == before
+    assert stored_files(engine) == files

@@ -9,10 +9,12 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from engine.errors import TaskDelegated
 from engine.identity import Actor
 from engine.store.models import Timer
 from tests import models
 from tests.helpers import PASSWORD, complete_as, database_rows, escalate, queue_of, report_case, rows_added, task_of
+from tests.test_permission_refusals import refused
 
 
 def written(engine, before, case) -> tuple[list[tuple], list[tuple]]:
@@ -316,3 +318,36 @@ def test_a_task_without_a_form_completes_with_no_data(engine, world):
 def pending_sla_marks(engine, task_id: str) -> list[str]:
     with engine.db.read() as scope:
         return list(scope.scalars(select(Timer.kind).where(Timer.task_id == task_id, Timer.status == "pending")))
+
+
+def drafts(engine) -> list[tuple]:
+    return [(row[0], row[2]) for row in database_rows(engine)["task_drafts"]]  # (task, user)
+
+
+def test_a_holders_draft_goes_when_the_task_is_released_reassigned_or_completed(engine, world):
+    wang, chen, zhou, li = world["wang"], world["chen"], world["zhou"], world["li"]
+    case = report_case(engine, wang)
+    escalate(engine, wang, case, ["civil_affairs"])
+    task = engine.tasks.claim(task_of(engine, case, "handle_civil_affairs")["id"], li)["id"]
+    engine.drafts.save(task, li, {"summary": "写了一半"})
+    assert drafts(engine) == [(task, li.id)]
+    engine.tasks.unclaim(task, li)
+    assert drafts(engine) == []  # released: the next holder starts from an empty form
+    other = report_case(engine, wang)
+    assess = engine.tasks.claim(task_of(engine, other, "assess_case")["id"], wang)["id"]
+    engine.drafts.save(assess, wang, {"resolution": "on_spot"})
+    engine.tasks.reassign(assess, zhou, "chen", "王警官休假 on leave")
+    assert drafts(engine) == []  # the new holder does not inherit it
+    engine.drafts.save(assess, chen, {"resolution": "on_spot"})
+    engine.tasks.complete(assess, chen, {"resolution": "on_spot"})
+    assert drafts(engine) == []
+
+
+def test_a_delegated_task_is_not_released_by_its_delegate(engine, world):
+    case = report_case(engine, world["wang"])
+    escalate(engine, world["wang"], case, ["civil_affairs"])
+    engine.identity.create_user("ma", "liaison", PASSWORD, ["civil_affairs"])
+    task = engine.tasks.claim(task_of(engine, case, "handle_civil_affairs")["id"], world["li"])["id"]
+    engine.tasks.delegate(task, world["li"], "ma", "please visit")
+    says = "the task is delegated: resolve it back to its holder first"
+    refused(engine, TaskDelegated, says, engine.tasks.unclaim, task, engine.identity.actor("ma"))

@@ -80,13 +80,27 @@ def test_the_recipient_lists_their_copies_newest_first_and_marks_one_read_once(e
         (case["business_key"], "wang", "first", None),
     ]
     assert engine.copies.list_for(world["chen"]) == [] and engine.copies.unread_count(li) == 2
+    assert mine[0] == {
+        "id": mine[0]["id"],
+        "instance_id": other["id"],
+        "business_key": other["business_key"],
+        "case_status": "running",
+        "station": "xinqiao",
+        "copied_by": "zhou",
+        "reason": "second",
+        "copied_at": clock.now().isoformat(),
+        "read_at": None,
+    }
     before = database_rows(engine)
     clock.advance(minutes=1)
     read = engine.copies.mark_read(mine[1]["id"], li)
     assert read["read_at"] == clock.now().isoformat()
-    audit = [(r["actor"], r["action"]) for r in rows_added(engine, before, "audit_log")]
-    assert audit == [("li", "case.copy_read")]
-    assert [e["type"] for e in rows_added(engine, before, "outbox")] == ["case.copy_read"]
+    audit = [(r["actor"], r["action"], r["details"]) for r in rows_added(engine, before, "audit_log")]
+    assert audit == [("li", "case.copy_read", {"copy_id": mine[1]["id"]})]
+    [event] = rows_added(engine, before, "outbox")
+    assert event["type"] == "case.copy_read"
+    assert (event["payload"]["copy_id"], event["payload"]["recipient_id"]) == (mine[1]["id"], li.id)
+    assert [c["read_at"] is None for c in engine.copies.list_for(li)] == [True, False]  # read ones listed too
     again = database_rows(engine)
     clock.advance(minutes=1)
     assert engine.copies.mark_read(mine[1]["id"], li)["read_at"] == read["read_at"]  # the first read counts
@@ -113,6 +127,7 @@ REFUSALS = [
     ("wang", None, None, REASON, InvalidInput, "name at least one user or group to copy to"),
     ("wang", [], [], REASON, InvalidInput, "name at least one user or group to copy to"),
     ("wang", ["nobody"], None, REASON, InvalidInput, "no active user named nobody"),
+    ("wang", ["nobody", "li", "ghost"], None, REASON, InvalidInput, "no active user named nobody, ghost"),
     ("wang", ["wang"], None, REASON, InvalidInput, "you cannot copy a case to yourself"),
     ("wang", None, ["no_such_department"], REASON, InvalidInput, "group 'no_such_department' has nobody to copy to"),
     ("wang", "li", None, REASON, InvalidInput, "users must be a list of names"),
@@ -121,9 +136,24 @@ REFUSALS = [
 ]
 
 
+# the 422's details, by message
+DETAILS = {
+    "no active user named nobody": [{"field": "users", "message": "unknown: nobody"}],
+    "no active user named nobody, ghost": [{"field": "users", "message": "unknown: nobody"}],
+    "you cannot copy a case to yourself": [{"field": "users", "message": "yourself"}],
+    "group 'no_such_department' has nobody to copy to": [
+        {"field": "groups", "message": "empty or unknown: no_such_department"}
+    ],
+}
+
+
 @pytest.mark.parametrize(("caller", "users", "groups", "reason", "error", "says"), REFUSALS)
 def test_refused_copies_change_nothing(engine, world, case, caller, users, groups, reason, error, says):
-    refused(engine, error, says, engine.copies.send, case["id"], world[caller], reason, users=users, groups=groups)
+    found = refused(
+        engine, error, says, engine.copies.send, case["id"], world[caller], reason, users=users, groups=groups
+    )
+    if says in DETAILS:
+        assert found.details == DETAILS[says]
 
 
 def test_an_inactive_user_is_not_copied(engine, world, case):

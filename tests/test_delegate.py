@@ -57,7 +57,8 @@ def test_delegation_refusals(engine, world, held):
         "r",
     )
     says = "'zhao' is not a colleague who may take this task"
-    refused(engine, InvalidInput, says, engine.tasks.delegate, held["id"], li, "zhao", "r")
+    error = refused(engine, InvalidInput, says, engine.tasks.delegate, held["id"], li, "zhao", "r")
+    assert error.details == [{"field": "user", "message": "not in the task's groups"}]
     refused(engine, InvalidInput, "a reason is required", engine.tasks.delegate, held["id"], li, "ma", " ")
     says = "the task is not delegated: there is nothing to resolve"
     refused(engine, TaskNotDelegated, says, engine.tasks.resolve, held["id"], li, "r")

@@ -123,7 +123,18 @@ def test_two_of_three_with_one_department_returning(engine, signers):
     returned = engine.tasks.return_task(tasks["civil_affairs"]["id"], signers["li"], REASON)
     assert returned["state"] == "returned" and queue_of(engine, returned["id"]) == set()
     [entry] = [r for r in rows_added(engine, before, "audit_log") if r["action"] == "task.returned"]
-    assert (entry["details"]["reason"], entry["details"]["declined"]) == (REASON, True)
+    assert (entry["actor"], entry["actor_id"], entry["task_id"]) == ("li", signers["li"].id, returned["id"])
+    details = {"element_id": "sign", "reason": REASON, "groups": ["civil_affairs"], "declined": True}
+    assert entry["details"] == details
+    [event] = [e for e in rows_added(engine, before, "outbox") if e["type"] == "task.returned"]
+    assert event["task_id"] == returned["id"]
+    assert {k: event["payload"][k] for k in ("task_id", "element_id", "candidate_groups", "owner_id", "declined")} == {
+        "task_id": returned["id"],
+        "element_id": "sign",
+        "candidate_groups": ["civil_affairs"],
+        "owner_id": None,  # this model's cases have no owner (the bundled one's joint meeting has)
+        "declined": True,
+    }
     # a decline is no signature: the other two still sign
     assert sorted(t["candidate_groups"][0] for t in open_of(engine, case)) == ["health", "justice"]
     engine.tasks.complete(tasks["health"]["id"], signers["zhao"], {})

@@ -13,7 +13,16 @@ from engine.identity import Actor
 from engine.store.models import HumanTask
 from engine.tasks.extensions import NoExtensionRequested
 from tests import models
-from tests.helpers import DEPARTMENT_RESULT, PASSWORD, database_rows, escalate, report_case, rows_added, task_of
+from tests.helpers import (
+    DEPARTMENT_RESULT,
+    PASSWORD,
+    database_rows,
+    escalate,
+    queue_of,
+    report_case,
+    rows_added,
+    task_of,
+)
 from tests.test_permission_refusals import refused
 
 
@@ -51,6 +60,53 @@ def test_a_transfer_audits_and_announces_the_task_its_new_holder_and_the_reason(
     details = {"element_id": "handle_civil_affairs", "assignee": "ma", "reason": "on leave"}
     assert entry == ("li", li.id, held["instance_id"], held["id"], details)
     assert (event["task_id"], event["payload"]) == (held["id"], payload(held, assignee_id=ma.id))
+
+
+def test_a_transfer_to_another_department_audits_and_announces_the_task_and_drops_the_holders_draft(
+    engine, world, held
+):
+    li = world["li"]
+    engine.drafts.save(held["id"], li, {"summary": "写了一半 half written"})
+    before = database_rows(engine)
+    engine.tasks.transfer_to_department(held["id"], li, "health", "a health matter")
+    entry, event = written(engine, before, "task.transferred")
+    details = {
+        "element_id": "handle_civil_affairs",
+        "department": "health",
+        "from_groups": ["civil_affairs"],
+        "reason": "a health matter",
+    }
+    assert entry == ("li", li.id, held["instance_id"], held["id"], details)
+    moved = payload(held, candidate_groups=["health"], from_groups=["civil_affairs"])
+    assert (event["task_id"], event["payload"]) == (held["id"], moved)
+    assert database_rows(engine)["task_drafts"] == []  # the next holder starts from an empty form
+
+
+def test_an_open_department_task_transferred_leaves_its_departments_queue(engine, world):
+    case = report_case(engine, world["wang"])
+    escalate(engine, world["wang"], case, ["civil_affairs"])
+    task = task_of(engine, case, "handle_civil_affairs")
+    moved = engine.tasks.transfer_to_department(task["id"], world["li"], "health", "a health matter")
+    assert (moved["state"], moved["candidate_groups"]) == ("open", ["health"])
+    assert queue_of(engine, task["id"]) == {"health"}
+
+
+def test_a_delegated_or_mistargeted_transfer_to_another_department_is_refused_with_its_reason(engine, world, held):
+    bad = refused(
+        engine,
+        InvalidInput,
+        "'xinqiao' is not another department to transfer the task to",
+        engine.tasks.transfer_to_department,
+        held["id"],
+        world["li"],
+        "xinqiao",
+        "x",
+    )
+    assert bad.details == [{"field": "department", "message": "not another agency"}]
+    engine.tasks.delegate(held["id"], world["li"], "ma", "please visit")
+    says = "the task is delegated: resolve it back to its holder first"
+    ma = engine.identity.actor("ma")  # the delegate holds the task now
+    refused(engine, TaskDelegated, says, engine.tasks.transfer_to_department, held["id"], ma, "health", "x")
 
 
 def test_a_delegation_and_its_resolution_audit_and_announce_who_holds_the_task(engine, world, held):
@@ -194,14 +250,22 @@ def test_an_extension_asks_for_a_zoned_time_later_than_the_due_time_and_at_most_
 ):
     li = world["li"]
     due = datetime.fromisoformat(held["due_at"])
+    ask = engine.tasks.request_extension
+
+    def details(message: str) -> list[dict]:
+        return [{"field": "due_at", "message": message}]
+
     says = "due_at must be a time with a time zone"
-    refused(engine, InvalidInput, says, engine.tasks.request_extension, held["id"], li, due.replace(tzinfo=None), "r")
-    refused(engine, InvalidInput, says, engine.tasks.request_extension, held["id"], li, held["due_at"], "r")
+    assert refused(engine, InvalidInput, says, ask, held["id"], li, due.replace(tzinfo=None), "r").details == details(
+        "invalid"
+    )
+    assert refused(engine, InvalidInput, says, ask, held["id"], li, held["due_at"], "r").details == details("invalid")
     says = "the new due time must be later than the current one"
-    refused(engine, InvalidInput, says, engine.tasks.request_extension, held["id"], li, due, "r")
+    found = refused(engine, InvalidInput, says, ask, held["id"], li, due, "r")
+    assert found.details == details("not later than the due time")
     says = "an extension reaches at most 90 days ahead"
     too_far = clock.now() + timedelta(days=91)
-    refused(engine, InvalidInput, says, engine.tasks.request_extension, held["id"], li, too_far, "r")
+    assert refused(engine, InvalidInput, says, ask, held["id"], li, too_far, "r").details == details("too far ahead")
     farthest = clock.now() + timedelta(days=90, hours=23)
     assert engine.tasks.request_extension(held["id"], li, farthest, "r")["extension_due_at"] == farthest.isoformat()
 
@@ -277,7 +341,10 @@ def test_a_cycle_timer_keeps_its_rhythm_across_a_suspension(engine, world, clock
 
 @pytest.mark.parametrize(
     "command",
-    ["urge", "transfer", "delegate", "resolve", "withdraw", "return_task", "request_extension", "decide_extension"],
+    [
+        *("urge", "transfer", "transfer_to_department", "delegate", "resolve", "withdraw", "return_task"),
+        *("request_extension", "decide_extension"),
+    ],
 )
 def test_the_callers_visibility_check_refuses_every_handling_operation(engine, world, held, command):
     seen = []
@@ -294,6 +361,7 @@ def test_the_callers_visibility_check_refuses_every_handling_operation(engine, w
     args = {
         "urge": (world["wang"], "faster"),
         "transfer": (world["li"], "ma", "on leave"),
+        "transfer_to_department": (world["li"], "health", "a health matter"),
         "delegate": (world["li"], "ma", "please visit"),
         "resolve": (engine.identity.actor("ma"), "visited"),
         "withdraw": (world["wang"], "back"),

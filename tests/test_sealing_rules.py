@@ -10,21 +10,23 @@ import hashlib
 import json
 import os
 import stat
+from datetime import timedelta
 
 import pytest
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import select
+from sqlalchemy import delete, event, insert, select
 
 from engine.errors import InstanceNotFound
 from engine.store.models import Attachment, AuditEntry, PersonalRecord
 from engine.vault import CHUNK, FILE_MAGIC, SealedFileError, Vault, VaultError, load_key
 from tests.attachment_files import jpeg
-from tests.helpers import database_rows, report_case
+from tests.helpers import DEPARTMENT_RESULT, complete_as, database_rows, escalate, report_case, task_of
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
 TAG = 16  # AES-GCM's tag, appended to every sealed message
+REVERSED = "PRAGMA reverse_unordered_selects = ON"  # SQLite returns unordered rows backwards
 
 
 # --- the data key ----------------------------------------------------------------------------------
@@ -35,11 +37,12 @@ def test_the_data_key_from_the_setting_is_used_as_given(settings):
 
 
 def test_a_data_key_of_another_length_is_refused(settings, tmp_path):
-    with pytest.raises(VaultError, match="32 bytes"):
+    says = r"^the data key must be 32 bytes \(base64-encoded\)$"
+    with pytest.raises(VaultError, match=says):
         load_key(dataclasses.replace(settings, data_key=base64.b64encode(KEY[:16]).decode()))
     short = tmp_path / "short.key"
     short.write_text(base64.b64encode(KEY[:31]).decode())
-    with pytest.raises(VaultError, match="32 bytes"):
+    with pytest.raises(VaultError, match=says):
         load_key(dataclasses.replace(settings, data_key_file=short))
 
 
@@ -51,6 +54,12 @@ def test_a_key_file_is_made_once_readable_by_its_owner_only_and_reused(settings,
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert base64.b64decode(path.read_text()) == first
     assert load_key(configured) == first  # read again, not replaced
+
+
+def test_a_key_file_named_in_an_existing_folder_is_made_there(settings, tmp_path):
+    path = tmp_path / "data.key"  # the folder is there already: making it again is no error
+    key = load_key(dataclasses.replace(settings, data_key=None, data_key_file=path))
+    assert base64.b64decode(path.read_text()) == key
 
 
 def test_an_existing_key_file_is_read_with_its_surrounding_whitespace_ignored(settings, tmp_path):
@@ -210,6 +219,34 @@ def test_a_read_without_a_purpose_is_audited_with_an_empty_one(engine, world):
             select(AuditEntry).where(AuditEntry.instance_id == case["id"]).order_by(AuditEntry.id.desc())
         ).first()
     assert (entry.action, entry.details) == ("personal_data.read", {"purpose": "", "records": 1})
+
+
+def test_a_cases_personal_records_are_read_oldest_first_whatever_order_the_database_scans_them(engine, world, clock):
+    """Neither database promises an order without ORDER BY: SQLite is told to return unordered rows
+    backwards (its `reverse_unordered_selects`), and PostgreSQL's oldest record is rewritten so that
+    its row moves to the end of the table and its index, after the newer ones."""
+    wang, li = world["wang"], world["li"]
+    case = report_case(engine, wang)
+    escalate(engine, wang, case, ["civil_affairs"])
+    clock.advance(timedelta(hours=1))
+    handled = task_of(engine, case, "handle_civil_affairs")
+    engine.tasks.complete(handled["id"], li, {**DEPARTMENT_RESULT, "handler_name": "赵经办"})
+    clock.advance(timedelta(hours=1))
+    complete_as(engine, wang, case, "feedback_to_resident", {"satisfaction": "satisfied", "comment": "很满意"})
+    table = PersonalRecord.__table__
+    with engine.db.transaction() as scope:  # the oldest row written again: its new version comes last
+        oldest = scope.execute(select(table).where(table.c.instance_id == case["id"]).order_by(table.c.id)).first()
+        scope.execute(delete(table).where(table.c.id == oldest.id))
+        scope.execute(insert(table).values(**oldest._mapping))
+    if engine.settings.database_url.startswith("sqlite"):
+        event.listen(engine.db.engine, "connect", lambda dbapi, _record: dbapi.execute(REVERSED))
+        engine.db.engine.dispose()  # the pooled connections were opened without it
+
+    read = engine.personal.read(case["id"], world["zhou"], "核实")
+    assert [r["source"] for r in read] == ["start", "department_result", "feedback_to_resident"]
+    assert [r["created_at"] for r in read] == sorted(r["created_at"] for r in read)
+    assert read[1]["data"] == {"handler_name": "赵经办"}
+    assert [r["task_id"] for r in read[:2]] == [None, handled["id"]]  # a task's form records its task
 
 
 def test_an_attachment_its_thumbnail_and_its_name_are_sealed_each_to_its_own_place(engine, world):

@@ -50,7 +50,8 @@ def test_only_the_holder_transfers_and_only_to_a_colleague_of_the_queue(engine, 
         "r",
     )
     says = "'zhao' is not a colleague who may take this task"
-    refused(engine, InvalidInput, says, engine.tasks.transfer, held["id"], li, "zhao", "r")
+    error = refused(engine, InvalidInput, says, engine.tasks.transfer, held["id"], li, "zhao", "r")
+    assert error.details == [{"field": "user", "message": "not in the task's groups"}]
     refused(
         engine,
         InvalidInput,

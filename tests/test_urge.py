@@ -34,12 +34,14 @@ def test_the_owner_urges_a_department_task_and_the_handler_sees_count_and_time(e
     [event] = rows_added(engine, before, "outbox")
     assert event["type"] == "task.urged" and event["task_id"] == task["id"]
     assert event["payload"]["candidate_groups"] == ["civil_affairs"] and "reason" not in event["payload"]
+    assert (event["payload"]["task_id"], event["payload"]["element_id"]) == (task["id"], "handle_civil_affairs")
     clock.advance(hours=2)
     engine.tasks.claim(task["id"], world["li"])
     again = engine.tasks.urge(task["id"], world["zhou"], "督办 supervisor presses")
     assert (again["urge_count"], again["urged_at"]) == (2, clock.now().isoformat())
     [event] = [e for e in rows_added(engine, before, "outbox") if e["type"] == "task.urged"][1:]
     assert event["payload"]["assignee_id"] == world["li"].id and event["payload"]["urge_count"] == 2
+    assert event["payload"]["candidate_groups"] == []  # a held task's urge goes to its holder alone
 
 
 def test_urge_then_complete_and_complete_then_urge(engine, world, escalated):

@@ -3,9 +3,13 @@ the department tasks close, the assessment is the officer's again with its origi
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
+from sqlalchemy import select
 
 from engine.errors import Forbidden, InstanceSuspended, InvalidInput, TaskAlreadyClaimed, TaskNotOpen
+from engine.store.models import HumanTask, Timer
 from tests.helpers import (
     DEPARTMENT_RESULT,
     complete_as,
@@ -104,3 +108,26 @@ def test_withdrawing_needs_an_open_escalation_an_unsuspended_case_and_a_reason(e
     engine.runtime.suspend_instance(escalated["id"], world["zhou"], "court")
     says = "the case is suspended: its tasks wait until a supervisor resumes it"
     refused(engine, InstanceSuspended, says, engine.tasks.withdraw, health["id"], wang, "r")
+
+
+def sla_marks(engine, task_id: str) -> tuple[str | None, set[tuple[str, str]]]:
+    """A task's recorded SLA standing and its pending SLA timers (kind, due time)."""
+    with engine.db.read() as scope:
+        standing = scope.get(HumanTask, task_id).sla_state
+        pending = scope.scalars(select(Timer).where(Timer.task_id == task_id, Timer.status == "pending")).all()
+        return standing, {(t.kind, t.due_at.isoformat()) for t in pending if t.kind.startswith("sla_")}
+
+
+@pytest.mark.parametrize("moment", ["before the warning", "at the warning", "after the deadline"])
+def test_a_withdrawn_assessment_is_on_time_again_with_only_its_marks_still_ahead_armed(
+    engine, world, escalated, clock, moment
+):
+    first = engine.tasks.query(instance_id=escalated["id"], state="completed", limit=10)["items"][0]
+    warn_at, due_at = datetime.fromisoformat(first["warn_at"]), datetime.fromisoformat(first["due_at"])
+    clock.set({"before the warning": warn_at - timedelta(minutes=1), "at the warning": warn_at}.get(moment, due_at))
+    if moment == "after the deadline":
+        clock.advance(minutes=1)
+    engine.tasks.withdraw(task_of(engine, escalated, "handle_civil_affairs")["id"], world["wang"], "more to ask")
+    armed = {"before the warning": {("sla_warning", first["warn_at"]), ("sla_breach", first["due_at"])}}
+    armed["at the warning"] = {("sla_breach", first["due_at"])}
+    assert sla_marks(engine, first["id"]) == ("on_time", armed.get(moment, set()))

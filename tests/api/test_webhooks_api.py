@@ -148,11 +148,57 @@ def test_a_signed_result_moves_the_case_on_and_a_replay_changes_nothing(client, 
     headers = signed(inbound_secret, json.dumps(data))
     answer = post_inbound(client, inbound_secret, json.dumps(data).encode(), headers=headers)
     assert answer.status_code == 200, answer.json
-    assert answer.json["replayed"] is False and answer.json["instance_id"] == escalated["id"]
+    assert answer.json == {
+        "instance_id": escalated["id"],
+        "business_key": escalated["business_key"],
+        "status": "running",
+        "replayed": False,
+    }
     assert [t["element_id"] for t in open_tasks(engine, escalated)] == ["feedback_to_resident"]
     before = database_rows(engine)
     again = post_inbound(client, inbound_secret, json.dumps(data).encode(), headers=headers)
     assert again.status_code == 200 and again.json["replayed"] is True
+    assert database_rows(engine) == before
+
+
+def test_a_result_may_name_its_case_by_instance_id(client, engine, escalated, inbound_secret):
+    answer = post_inbound(client, inbound_secret, {"instance_id": escalated["id"], "payload": DEPARTMENT_RESULT})
+    assert answer.status_code == 200, answer.json
+    assert (answer.json["business_key"], answer.json["replayed"]) == (escalated["business_key"], False)
+    assert [t["element_id"] for t in open_tasks(engine, escalated)] == ["feedback_to_resident"]
+
+
+@pytest.mark.parametrize("named", ["both", "neither"])
+def test_a_result_naming_both_or_neither_case_key_is_refused(client, engine, escalated, inbound_secret, named):
+    data = {"payload": DEPARTMENT_RESULT}
+    if named == "both":
+        data.update(instance_id=escalated["id"], business_key=escalated["business_key"])
+    before = database_rows(engine)
+    error = error_of(post_inbound(client, inbound_secret, data), 422)
+    assert error["message"] == "name exactly one of business_key and instance_id"
+    assert error["details"] == [{"field": "business_key", "message": "business_key or instance_id"}]
+    assert database_rows(engine) == before
+
+
+@pytest.mark.parametrize(
+    ("named", "status", "field"),
+    [
+        ({"business_key": ""}, 422, "business_key"),
+        ({"business_key": "J" * 201}, 422, "business_key"),
+        ({"business_key": 7}, 422, "business_key"),
+        ({"instance_id": 7}, 422, "instance_id"),
+        ({"instance_id": ["a"]}, 422, "instance_id"),
+        ({"business_key": "J"}, 404, None),  # one character and 200 are keys, of no case here
+        ({"business_key": "J" * 200}, 404, None),
+        ({"instance_id": "i" * 200}, 404, None),
+    ],
+)
+def test_a_case_key_is_a_string_of_1_to_200_characters(client, engine, inbound_secret, named, status, field):
+    before = database_rows(engine)
+    error = error_of(post_inbound(client, inbound_secret, {**named, "payload": DEPARTMENT_RESULT}), status)
+    if field is not None:
+        assert error["message"] == f"{field} must be a string"
+        assert error["details"] == [{"field": field, "message": "1-200 characters"}]
     assert database_rows(engine) == before
 
 
