@@ -14,7 +14,7 @@ from typing import Any
 
 from lxml import etree
 
-from . import cycles, expressions, external_tasks, multi_instance
+from . import call_activities, cycles, expressions, external_tasks, multi_instance
 from .errors import DeploymentInvalid, ExpressionError, TooLarge
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -139,6 +139,7 @@ def load_document(
     _check_depth(root, problems)
     _normalise_expressions(root, problems, time_zone)
     multi_instance.translate(root, problems)  # Camunda multi-instance attributes (engine/multi_instance.py)
+    call_activities.translate(root, problems, warnings)  # camunda:in / camunda:out (engine/call_activities.py)
     processes: dict[str, ProcessInfo] = {}
     lanes = _lane_groups(root)
     all_processes = list(root.iterfind("bpmn:process", NS))
