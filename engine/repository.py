@@ -99,6 +99,7 @@ class RepositoryService:
     def _deploy(self, scope, files, actor, allow_scripts, forms, comment) -> dict[str, Any]:
         now = self.ctx.clock.now()
         docs, external = self._check(scope, files, allow_scripts, forms)
+        forms = {**_model_forms(docs), **forms}  # the forms its fields make go with the model
         dmn_resources = [
             {"name": n, "sha256": hashlib.sha256(d if isinstance(d, bytes) else d.encode()).hexdigest()}
             for n, d in files
@@ -263,6 +264,7 @@ class RepositoryService:
         if problems:
             raise DeploymentInvalid("the model cannot be deployed", problems)
         groups = set(scope.scalars(select(Department.key))) | set(Role)
+        forms = {**_model_forms(docs), **forms}
         for doc in docs:  # a form the engine does not have: the task completes without data
             for info in doc.processes.values():
                 for element_id, task in info.meta["tasks"].items():
@@ -617,3 +619,8 @@ def _clean(exc: EngineError | Exception) -> str:
     if _INTERNAL.search(text):
         return "the parser could not read this element: check the references it makes (ids, names) and its attributes"
     return text[:500]
+
+
+def _model_forms(docs) -> dict[str, Any]:
+    """The forms the documents' own form fields make (engine/model_forms.py)."""
+    return {key: schema for doc in docs for key, schema in doc.forms.items()}
