@@ -14,7 +14,7 @@ from typing import Any
 
 from lxml import etree
 
-from . import cycles, expressions, external_tasks, multi_instance
+from . import call_activities, cycles, expressions, external_tasks, model_forms, multi_instance
 from .errors import DeploymentInvalid, ExpressionError, TooLarge
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -94,6 +94,7 @@ class Document:
     sha256: str
     processes: dict[str, ProcessInfo] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
+    forms: dict[str, Any] = field(default_factory=dict)  # forms made from the model's own fields
 
     def tree(self) -> etree._Element:
         return etree.fromstring(self.xml.encode("utf-8"), _XML_PARSER)
@@ -139,6 +140,8 @@ def load_document(
     _check_depth(root, problems)
     _normalise_expressions(root, problems, time_zone)
     multi_instance.translate(root, problems)  # Camunda multi-instance attributes (engine/multi_instance.py)
+    call_activities.translate(root, problems, warnings)  # camunda:in / camunda:out (engine/call_activities.py)
+    forms = model_forms.translate(root, problems)  # formData / formProperty fields (engine/model_forms.py)
     processes: dict[str, ProcessInfo] = {}
     lanes = _lane_groups(root)
     all_processes = list(root.iterfind("bpmn:process", NS))
@@ -172,7 +175,12 @@ def load_document(
         raise DeploymentInvalid(f"{name}: the model cannot be deployed", [p.as_dict() for p in problems])
     xml = etree.tostring(root, encoding="unicode")
     return Document(
-        name=name, xml=xml, sha256=hashlib.sha256(xml.encode()).hexdigest(), processes=processes, warnings=warnings
+        name=name,
+        xml=xml,
+        sha256=hashlib.sha256(xml.encode()).hexdigest(),
+        processes=processes,
+        warnings=warnings,
+        forms=forms,
     )
 
 
@@ -286,6 +294,8 @@ def _refuse_unsupported(root, allow_scripts: bool, problems: list[Problem], warn
             continue
         if namespace in _EXTENSIONS and local in ("formProperty", "formData") and _owner(element) is not None:
             owner = _owner(element)
+            if _local(owner.tag) == "userTask" and not model_forms.has_form_key(owner):
+                continue  # the fields become the task's form (engine/model_forms.py)
             if not any(w.element_id == owner.get("id") and "form fields" in w.message for w in warnings):
                 warnings.append(
                     Problem(

@@ -3,7 +3,8 @@
 What a new user would do with models drawn elsewhere, done by the engine itself: deploy each file
 (with the companions its MANIFEST row names), start each startable process, complete user tasks
 (with the data of an optional sidecar `<file>.json`, else none), correlate the sidecar's messages and
-fire timers through the clock, and say per file what happened: `refused` (with the engine's
+complete its external tasks as a worker would (fetch-and-lock, then complete with the sidecar's data
+for the element), fire timers through the clock, and say per file what happened: `refused` (with the engine's
 sentence), `deployed` (and why it did not run to its end) or `ran`. A crash is a defect.
 
 The run needs an engine of its own (a throwaway database and a manual clock): it creates the
@@ -23,7 +24,8 @@ from sqlalchemy import select
 
 from . import bpmn
 from .errors import DeploymentInvalid, EngineError, Forbidden, NotFound
-from .identity import ROLES
+from .external_tasks import MAX_TASKS
+from .identity import ROLES, Actor
 from .store.models import Department, ProcessDefinition, User
 from .vocabulary import InstanceStatus
 
@@ -31,6 +33,7 @@ OUTCOMES = ("crash", "refused", "deployed", "ran")
 EXPECTATIONS = {"run": "ran", "deploy": "deployed", "refuse": "refused"}
 MAX_STEPS = 200  # tasks, messages and timers per instance: a loop in a model ends the run, not the machine
 RUNNER = "conformance_runner"
+EXTERNAL_LOCK_MS = 60_000
 STATION = "conformance_station"
 _KEY = re.compile(r"^[a-z0-9_]{2,64}$")
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
@@ -162,6 +165,12 @@ def _drive(engine, clock, instance_id: str, sidecar: dict[str, Any]) -> str | No
             if problem:
                 return f"task '{task['element_id']}' could not be completed: {problem}"
             continue
+        external = engine.external_tasks.list(instance_id=instance_id, limit=1)
+        if external:
+            problem = _work_external(engine, external[0], task_data.get(external[0]["activityId"], {}))
+            if problem:
+                return f"external task '{external[0]['activityId']}' could not be completed: {problem}"
+            continue
         if messages:
             message = messages.pop(0)
             try:
@@ -211,6 +220,26 @@ def _complete(engine, task: dict[str, Any], data: dict[str, Any]) -> str | None:
         except EngineError as exc:
             return exc.message
     return last
+
+
+def _work_external(engine, task: dict[str, Any], data: dict[str, Any]) -> str | None:
+    """What a worker of the task's topic does: fetch and lock (as any worker would, by topic), then
+    complete this instance's task with the data as Camunda-typed variables. Tasks of the topic that
+    other instances hold are left locked; the run visits one instance at a time."""
+    topic = task["topicName"]
+    actor = Actor.system(RUNNER, topics=frozenset({topic}))
+    try:
+        locked = engine.external_tasks.fetch_and_lock(
+            actor, RUNNER, MAX_TASKS, [{"topicName": topic, "lockDuration": EXTERNAL_LOCK_MS}]
+        )
+        if task["id"] not in {t["id"] for t in locked}:
+            return "it was not fetched (locked by another worker or out of retries)"
+        engine.external_tasks.complete(
+            task["id"], actor, RUNNER, {name: {"value": value} for name, value in data.items()}
+        )
+    except EngineError as exc:
+        return exc.message
+    return None
 
 
 def _ensure_runner(engine) -> None:

@@ -1,5 +1,6 @@
 """SpiffWorkflow's BPMN parser with what Fengqiao adds to it: business rule tasks bound to the
-deployed decision tables (engine/decisions.py) and signal end events.
+deployed decision tables (engine/decisions.py), call activities that pass variables as Camunda does
+(engine/call_activities.py) and signal end events.
 
 SpiffWorkflow 3.2's end event parser knows message, cancel, error, escalation and terminate end
 events only: a signal end event parsed as a plain end and threw nothing, without a word.
@@ -22,6 +23,7 @@ from SpiffWorkflow.bpmn.parser.event_parsers import (
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 
+from . import call_activities
 from .decisions import DecisionTask, DecisionTaskParser
 
 
@@ -48,6 +50,7 @@ class Parser(BpmnParser):
     OVERRIDE_PARSER_CLASSES = {
         full_tag("businessRuleTask"): (DecisionTaskParser, DecisionTask),
         full_tag("endEvent"): (_EndEventParser, EndEvent),
+        **call_activities.PARSER_CLASSES,  # Camunda's camunda:in / camunda:out, not SpiffWorkflow's copy-all
     }
 
     def __init__(self, *args, decision_tables: dict[str, dict[str, Any]] | None = None, **kwargs):

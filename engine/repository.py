@@ -100,6 +100,7 @@ class RepositoryService:
         now = self.ctx.clock.now()
         docs, external = self._check(scope, files, allow_scripts, forms)
         # the .dmn documents are kept as deployed: read back by the API and redeployed by the modeler
+        forms = {**_model_forms(docs), **forms}  # the forms its fields make go with the model
         dmn_resources = [
             {"name": n, "sha256": hashlib.sha256(_bytes(d)).hexdigest(), "xml": _bytes(d).decode("utf-8")}
             for n, d in files
@@ -268,6 +269,7 @@ class RepositoryService:
         if problems:
             raise DeploymentInvalid("the model cannot be deployed", problems)
         groups = set(scope.scalars(select(Department.key))) | set(Role)
+        forms = {**_model_forms(docs), **forms}
         for doc in docs:  # a form the engine does not have: the task completes without data
             for info in doc.processes.values():
                 for element_id, task in info.meta["tasks"].items():
@@ -727,3 +729,8 @@ def _clean(exc: EngineError | Exception) -> str:
     if _INTERNAL.search(text):
         return "the parser could not read this element: check the references it makes (ids, names) and its attributes"
     return text[:500]
+
+
+def _model_forms(docs) -> dict[str, Any]:
+    """The forms the documents' own form fields make (engine/model_forms.py)."""
+    return {key: schema for doc in docs for key, schema in doc.forms.items()}

@@ -21,6 +21,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.deep_merge import DeepMerge
 
 from . import json_codec
+from .call_activities import CallActivity, CallActivityConverter
 from .expressions import SafeScriptEngine
 
 
@@ -97,6 +98,7 @@ class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
 _CONFIG = dict(DEFAULT_CONFIG)
 _CONFIG[BpmnWorkflow] = _SpeclessWorkflowConverter
 _CONFIG[BpmnSubWorkflow] = _SubWorkflowConverter
+_CONFIG[CallActivity] = CallActivityConverter
 _SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_CONFIG))
 _VERSION_KEY = _SERIALIZER.VERSION_KEY
 

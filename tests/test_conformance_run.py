@@ -3,6 +3,7 @@ and docs/conformance.md holds the table the run writes."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from engine import conformance
 from engine.conformance import Result
+from engine.identity import Actor
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "conformance"
@@ -77,3 +79,42 @@ def test_the_command_prints_the_table_and_exits_1_when_a_model_does_worse(tmp_pa
         [sys.executable, "-m", "cli.main", "conformance", str(tmp_path)], cwd=ROOT, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _folder_with(tmp_path: Path, model: str, sidecar: dict | None, expect: str = "run") -> Path:
+    (tmp_path / "m.bpmn").write_bytes((CORPUS / model).read_bytes())
+    if sidecar is not None:
+        (tmp_path / "m.json").write_text(json.dumps(sidecar), encoding="utf-8")
+    (tmp_path / "MANIFEST.md").write_text(f"| file | expect |\n|---|---|\n| m.bpmn | {expect} |\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_the_run_completes_an_external_task_as_a_worker_with_the_sidecar_variables(engine, clock, tmp_path):
+    folder = _folder_with(tmp_path, "fengqiao/external-task.bpmn", {"tasks": {"lookup": {"partyKnown": True}}})
+    [result] = conformance.run(engine, clock, folder)
+    assert (result.outcome, result.reason) == ("ran", "ran to its end")
+    [case] = engine.runtime.list_instances(process_key="external_lookup")
+    assert case["status"] == "completed" and case["variables"]["partyKnown"] is True
+    history = engine.runtime.get_instance(case["id"])["history"]
+    assert any(e["action"] == "external_task.locked" for e in history), history
+    assert engine.external_tasks.list(instance_id=case["id"]) == []
+    assert [t["element_id"] for t in engine.tasks.query(instance_id=case["id"], state="completed")["items"]] == [
+        "review"
+    ]
+
+
+def test_an_external_task_the_run_cannot_fetch_stops_the_case_there_with_a_sentence(engine, clock, tmp_path):
+    folder = _folder_with(tmp_path, "fengqiao/external-task.bpmn", None, expect="deploy")
+    conformance._ensure_runner(engine)
+    runner = engine.identity.actor(conformance.RUNNER)
+    engine.repository.deploy([("m.bpmn", (folder / "m.bpmn").read_bytes())], runner)
+    other = engine.runtime.start_instance("external_lookup", runner, {})
+    worker = Actor.system("other_worker", topics=frozenset({"party_lookup"}))
+    [held] = engine.external_tasks.fetch_and_lock(
+        worker, "w1", 1, [{"topicName": "party_lookup", "lockDuration": 60000}]
+    )
+    assert held["processInstanceId"] == other["id"]
+    problem = conformance._work_external(engine, held, {})
+    assert problem == "it was not fetched (locked by another worker or out of retries)"
+    assert engine.runtime.get_instance(other["id"], history=False)["status"] == "running"
+    assert [t["id"] for t in engine.external_tasks.list(instance_id=other["id"])] == [held["id"]]
