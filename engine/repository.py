@@ -99,8 +99,8 @@ class RepositoryService:
     def _deploy(self, scope, files, actor, allow_scripts, forms, comment) -> dict[str, Any]:
         now = self.ctx.clock.now()
         docs, external = self._check(scope, files, allow_scripts, forms)
-        # the .dmn documents are kept as deployed: read back by the API and redeployed by the modeler
         forms = {**_model_forms(docs), **forms}  # the forms its fields make go with the model
+        # the .dmn documents are kept as deployed: read back by the API and redeployed by the modeler
         dmn_resources = [
             {"name": n, "sha256": hashlib.sha256(_bytes(d)).hexdigest(), "xml": _bytes(d).decode("utf-8")}
             for n, d in files
