@@ -1,0 +1,300 @@
+"""Daily rollups of the KPI reports: a year of a city's cases summed from a few thousand rows.
+
+`report_days` holds, per local day × station × case owner × department × risk level, the counts of
+the events of that day (engine/reports Events: a case reported, answered, closed; a department task
+created, claimed, completed late; a rating...) and three duration histograms (claim, department claim,
+handling; DURATION_BOUNDS). A report sums the days of its period, then adds the deadlines that have
+passed by its `now` (`report_deadlines`: first tasks still unclaimed, open department tasks).
+
+How they stay right: every unit of work queues its case in `report_dirty` (one INSERT, the only cost
+on the write path). Taking a case in (`drain`) recomputes the case's events from its rows with the
+same code the reference computation uses, and moves report_days by the difference from what the case
+added before (`report_cases`). The sweeper drains the queue; a report drains what is left first, so
+it is never stale; when too many cases are queued (a migration's backfill, a rebuild under way) the
+report is computed from the task rows instead. Drains take turns (an advisory lock on PostgreSQL,
+SQLite's single writer), so a case is never added twice; the day rows move by `count = count + delta`
+upserts, which concurrent transactions cannot lose.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter, defaultdict
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..store.models import (
+    REPORT_COUNTERS,
+    REPORT_DAY_KEYS,
+    REPORT_DAYS,
+    REPORT_HISTOGRAM_COLUMNS,
+    Department,
+    ProcessInstance,
+    ReportCase,
+    ReportDeadline,
+    ReportDirty,
+)
+from ..vocabulary import DepartmentKind
+
+if TYPE_CHECKING:
+    from .. import Engine
+    from . import Key, Period, Tallies
+
+DRAIN_BATCH = 1000  # cases taken in per transaction
+CATCH_UP_LIMIT = 20000  # more queued than this: a report reads the task rows instead of waiting
+_LOCK_KEY = 2126021  # pg_advisory_xact_lock: drains take turns
+_VALUE_COLUMNS = (*REPORT_COUNTERS, *REPORT_HISTOGRAM_COLUMNS)
+_INDEX = {name: i for i, name in enumerate(_VALUE_COLUMNS)}
+_D = REPORT_DAYS.c
+RowKey = tuple[int, int, int, str, str]  # (day ordinal, station, owner, department, risk level)
+
+
+class _DaySink:
+    """One case's events, added up by local day (its report_days rows) and its pending deadlines."""
+
+    def __init__(self, zone: ZoneInfo, instance_id: str):
+        self.zone, self.instance_id = zone, instance_id
+        self.rows: dict[RowKey, Counter] = defaultdict(Counter)
+        self.deadlines: list[dict[str, Any]] = []
+
+    def _day(self, moment: datetime) -> int:
+        return moment.astimezone(self.zone).date().toordinal()
+
+    def count(self, moment: datetime, key: Key, counter: str, amount: int = 1) -> None:
+        if amount:
+            self.rows[(self._day(moment), *key)][_INDEX[counter]] += amount
+
+    def duration(self, moment: datetime, key: Key, measure: str, minutes: float) -> None:
+        from . import bucket_of
+
+        self.rows[(self._day(moment), *key)][_INDEX[f"{measure}_{bucket_of(minutes)}"]] += 1
+
+    def deadline(self, moment: datetime, key: Key, kind: str, due_at: datetime, task_id: str) -> None:
+        station, owner, department, risk = key
+        self.deadlines.append(
+            {
+                "task_id": task_id,
+                "instance_id": self.instance_id,
+                "kind": kind,
+                "day": date.fromordinal(self._day(moment)),
+                "station_id": station,
+                "owner_id": owner,
+                "department": department,
+                "risk_level": risk,
+                "due_at": due_at,
+            }
+        )
+
+    def snapshot(self) -> list[list[Any]]:
+        """The rows as stored in report_cases: [day, station, owner, department, risk, [column, n, ...]]."""
+        return [[*key, [x for item in sorted(c.items()) for x in item]] for key, c in self.rows.items() if c]
+
+
+def _unpack(snapshot: list[list[Any]]) -> dict[RowKey, Counter]:
+    rows: dict[RowKey, Counter] = {}
+    for day, station, owner, department, risk, values in snapshot:
+        rows[(day, station, owner, department, risk)] = Counter(dict(zip(values[::2], values[1::2], strict=True)))
+    return rows
+
+
+def _upsert(connection, rows: list[dict[str, Any]]) -> None:
+    """Add each row's counts to its day row (`count = count + excluded.count`): atomic per row, so
+    two transactions adding to the same row at once both count."""
+    if not rows:
+        return
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(REPORT_DAYS)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(REPORT_DAY_KEYS),
+        set_={name: _D[name] + statement.excluded[name] for name in _VALUE_COLUMNS},
+    )
+    for at in range(0, len(rows), 500):
+        connection.execute(statement, rows[at : at + 500])
+
+
+class Rollups:
+    """Keeps report_days up to date with the task rows and reads periods from it."""
+
+    def __init__(self, ctx: Engine):
+        self.ctx = ctx
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.ctx.settings.time_zone)
+
+    # --- keeping up ------------------------------------------------------------------------------
+    def queued(self) -> int:
+        with self.ctx.db.read_statement() as scope:
+            return scope.connection().execute(select(func.count()).select_from(ReportDirty)).scalar_one()
+
+    def catch_up(self, limit: int = CATCH_UP_LIMIT) -> bool:
+        """Take in every queued case, if there are at most `limit`; True when the rollups are current."""
+        queued = self.queued()
+        if queued > limit:
+            return False
+        while queued > 0 and self.drain() and (queued := queued - DRAIN_BATCH) > 0:
+            pass
+        return True
+
+    def sweep(self) -> None:
+        """The sweeper's duty: take in what units of work queued since the last sweep."""
+        if self.queued():
+            self.drain()
+
+    def drain(self, batch: int = DRAIN_BATCH) -> int:
+        """Take in up to `batch` queued cases in one transaction; returns how many were taken."""
+        with self.ctx.db.transaction() as scope:
+            connection = scope.connection()
+            if connection.dialect.name == "postgresql":
+                connection.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
+            oldest = select(ReportDirty.id).order_by(ReportDirty.id).limit(batch).scalar_subquery()
+            taken = connection.execute(
+                delete(ReportDirty).where(ReportDirty.id.in_(oldest)).returning(ReportDirty.instance_id)
+            )
+            ids = sorted({instance_id for (instance_id,) in taken})
+            if ids:
+                self._refresh(scope, ids)
+            return len(ids)
+
+    def rebuild(self, batch: int = 5000, progress=None) -> int:
+        """Fill the rollups anew from every case's rows (a deployed system's history, or after the
+        time zone changed). Reports read the task rows until it is done. Returns the cases taken in."""
+        with self.ctx.db.transaction() as scope:
+            connection = scope.connection()
+            if connection.dialect.name == "postgresql":
+                connection.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
+            for table in (REPORT_DAYS, ReportCase.__table__, ReportDeadline.__table__, ReportDirty.__table__):
+                connection.execute(delete(table))
+            connection.execute(
+                insert(ReportDirty).from_select(["instance_id"], select(ProcessInstance.id).order_by(ProcessInstance.id))
+            )
+        done = 0
+        while taken := self.drain(batch):
+            done += taken
+            if progress is not None:
+                progress(done)
+        return done
+
+    def _refresh(self, scope, ids: list[str]) -> None:
+        """Recompute the cases `ids` from their rows and move report_days by the difference."""
+        from . import Events, ReportService, _Case, _chunked, _TASK_COLUMNS
+
+        session, connection = scope.session, scope.connection()
+        agencies = set(
+            session.scalars(select(Department.key).where(Department.kind == DepartmentKind.AGENCY)).all()
+        )
+        cases: dict[str, _Case] = {}
+        for at in range(0, len(ids), 1000):
+            query = select(
+                ProcessInstance.id,
+                ProcessInstance.station_id,
+                ProcessInstance.case_owner_id,
+                ProcessInstance.status,
+                ProcessInstance.started_at,
+                ProcessInstance.ended_at,
+            ).where(ProcessInstance.id.in_(ids[at : at + 1000]))
+            for row in session.execute(query):
+                cases[row.id] = _Case(*row)
+        for task in _chunked(session, select(*_TASK_COLUMNS), sorted(cases)):
+            cases[task.instance_id].tasks.append(task)
+        transfers = ReportService._transfers(session, cases)
+        delta: dict[RowKey, Counter] = defaultdict(Counter)
+        snapshots, deadlines = [], []
+        for instance_id in sorted(cases):
+            sink = _DaySink(self.zone, instance_id)
+            Events(agencies, transfers, sink).case(cases[instance_id])
+            for key, counts in sink.rows.items():
+                delta[key].update(counts)
+            if sink.rows:
+                snapshots.append({"instance_id": instance_id, "counts": sink.snapshot()})
+            deadlines += sink.deadlines
+        for at in range(0, len(ids), 1000):
+            chunk = ids[at : at + 1000]
+            old = session.execute(select(ReportCase.counts).where(ReportCase.instance_id.in_(chunk)))
+            for (counts,) in old:
+                for key, values in _unpack(counts).items():
+                    delta[key].subtract(values)
+            connection.execute(delete(ReportCase).where(ReportCase.instance_id.in_(chunk)))
+            connection.execute(delete(ReportDeadline).where(ReportDeadline.instance_id.in_(chunk)))
+        rows = []
+        for (day, station, owner, department, risk), counts in delta.items():
+            if any(counts.values()):
+                values = dict.fromkeys(_VALUE_COLUMNS, 0)
+                for index, amount in counts.items():
+                    values[_VALUE_COLUMNS[index]] = amount
+                rows.append(
+                    {
+                        "day": date.fromordinal(day),
+                        "station_id": station,
+                        "owner_id": owner,
+                        "department": department,
+                        "risk_level": risk,
+                        **values,
+                    }
+                )
+        _upsert(connection, sorted(rows, key=lambda r: tuple(r[k] for k in REPORT_DAY_KEYS)))
+        for table, values in ((ReportCase.__table__, snapshots), (ReportDeadline.__table__, deadlines)):
+            for at in range(0, len(values), 1000):
+                connection.execute(insert(table), values[at : at + 1000])
+
+    # --- reading ---------------------------------------------------------------------------------
+    def tallies(self, session, station_id: int | None, periods: list[Period], now: datetime, detail: bool = True):
+        """The Tallies of each period (consecutive, in order) from the day rows and the deadlines
+        passed by `now`. `detail`: per station, officer, department, risk level and durations; without,
+        the totals and departments only (a trend)."""
+        from . import Tallies
+
+        zone = self.zone
+        firsts = [p.start.astimezone(zone).date() for p in periods]
+        after = periods[-1].end.astimezone(zone).date()
+        found: list[Tallies] = [Tallies() for _ in periods]
+
+        def of(day: date) -> Tallies:
+            return found[bisect.bisect_right(firsts, day) - 1]
+
+        if detail:
+            keys = [_D.station_id, _D.owner_id, _D.department, _D.risk_level]
+            columns = list(_VALUE_COLUMNS)
+        else:  # every period's totals and departments: by day and department
+            keys = [_D.day, _D.department]
+            columns = list(REPORT_COUNTERS)
+        query = (
+            select(*keys, *[func.sum(_D[name]) for name in columns])
+            .where(_D.day >= firsts[0], _D.day < after)
+            .group_by(*keys)
+        )
+        if station_id is not None:
+            query = query.where(_D.station_id == station_id)
+        for row in session.execute(query):
+            tallies = found[0] if detail else of(row[0])
+            key: Key = (row[0], row[1], row[2], row[3]) if detail else (0, 0, row[1], "")
+            for name, amount in zip(columns, row[len(keys) :], strict=True):
+                if not amount:
+                    continue
+                if name in _COUNTER_NAMES:
+                    tallies.count(key, name, int(amount))
+                else:
+                    measure, index = name.rsplit("_", 1)
+                    tallies.bucket(key, measure, int(index), int(amount))
+        self._deadlines(session, station_id, firsts[0], after, now, of)
+        return found
+
+    @staticmethod
+    def _deadlines(session, station_id: int | None, first: date, after: date, now: datetime, of) -> None:
+        """Add the deadlines of [first, after) passed by `now`: missed responses and breaches."""
+        from . import DEADLINE_COUNTERS
+
+        d = ReportDeadline
+        keys = (d.day, d.kind, d.station_id, d.owner_id, d.department, d.risk_level)
+        query = select(*keys, func.count()).where(d.day >= first, d.day < after, d.due_at <= now).group_by(*keys)
+        if station_id is not None:
+            query = query.where(d.station_id == station_id)
+        for day, kind, station, owner, department, risk, count in session.execute(query):
+            of(day).count((station, owner, department, risk), DEADLINE_COUNTERS[kind], count)
+
+
+_COUNTER_NAMES = frozenset(REPORT_COUNTERS)
