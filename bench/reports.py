@@ -1,7 +1,9 @@
 """KPI reports at scale (issue 21): a year of generated cases (bench/generate.py; closed ones spread
-over the 365 days before the clock, open ones over its last three), then the year's bulletin of every
-station, a month's, one station's weekly bulletin and its 12-week trend, each timed (median of runs).
-PostgreSQL only.
+over the 365 days before the clock, open ones over its last three), the daily rollups rebuilt from
+them (`fengqiao report rebuild`: generated cases never went through a unit of work), then the year's
+bulletin of every station, a month's, one station's weekly bulletin and its 12-week trend, each timed
+(median of runs), from the rollups; and one station's week from the task rows (the reference), with
+its counts compared to the rollups'. PostgreSQL only.
 
     python -m bench.reports --cases 1000000 [--runs 3]
 """
@@ -12,6 +14,8 @@ import argparse
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
+
+import psycopg
 
 from engine import ManualClock
 
@@ -28,6 +32,24 @@ def timed(fn, runs: int) -> dict:
         fn()
         seconds.append(time.perf_counter() - started)
     return {"n": runs, "median": statistics.median(seconds), "max": max(seconds)}
+
+
+def _counts(bulletin: dict) -> dict:
+    """A bulletin without its medians and p90s (the rollups give them to their histogram's precision)."""
+
+    def strip(value):
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in ("median", "p90")}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return strip({k: v for k, v in bulletin.items() if k != "backlog"})
+
+
+def _rows(url: str, table: str) -> int:
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
 def run(cases: int, runs: int = 3) -> dict:
@@ -57,9 +79,24 @@ def run(cases: int, runs: int = 3) -> dict:
         auditor = None  # every station, as the command line and an auditor see them
         station = common.STATIONS[0]
         reports = engine.reports
+        started = time.perf_counter()
+        rebuilt = reports.rollups.rebuild(progress=lambda n: n % 100000 or print(f"  {n} cases rolled up", flush=True))
+        rebuild_seconds = time.perf_counter() - started
+        analyze(url)
+
+        def week_reference():
+            return reports.bulletin(auditor, "week", "2026-W48", station, reference=True)
+
+        reference_week = timed(week_reference, 1)
+        agree = _counts(week_reference()) == _counts(reports.bulletin(auditor, "week", "2026-W48", station))
         results = {
             "cases": cases,
             "generate_seconds": generated["seconds"],
+            "rebuild_cases": rebuilt,
+            "rebuild_seconds": rebuild_seconds,
+            "report_day_rows": _rows(url, "report_days"),
+            "week_one_station_reference": reference_week,
+            "rollups_agree_with_reference": agree,
             "year_all_stations": timed(lambda: reports.bulletin(auditor, "year", "2026"), runs),
             "month_all_stations": timed(lambda: reports.bulletin(auditor, "month", "2026-11"), runs),
             "week_one_station": timed(lambda: reports.bulletin(auditor, "week", "2026-W48", station), runs),

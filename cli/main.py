@@ -7,6 +7,7 @@ import functools
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -247,6 +248,17 @@ weekly = _report_command("week", "2026-W48")
 monthly = _report_command("month", "2026-11")
 quarterly = _report_command("quarter", "2026-Q4")
 yearly = _report_command("year", "2026")
+
+
+@report.command("rebuild")
+@engine_errors
+def rebuild_reports() -> None:
+    """Fill the daily rollups anew from every case's rows (after an upgrade, or a changed time zone).
+    Reports are computed from the task rows until it is done."""
+    engine = _engine()
+    started = time.perf_counter()
+    cases = engine.reports.rollups.rebuild(progress=lambda n: click.echo(f"{n} cases rolled up", err=True))
+    click.echo(f"rolled up {cases} cases in {time.perf_counter() - started:.1f} s")
 
 
 @main.group()

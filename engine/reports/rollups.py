@@ -131,10 +131,11 @@ class Rollups:
         with self.ctx.db.read_statement() as scope:
             return scope.connection().execute(select(func.count()).select_from(ReportDirty)).scalar_one()
 
-    def catch_up(self, limit: int = CATCH_UP_LIMIT) -> bool:
-        """Take in every queued case, if there are at most `limit`; True when the rollups are current."""
+    def catch_up(self, limit: int | None = None) -> bool:
+        """Take in every queued case, if there are at most `limit` (CATCH_UP_LIMIT); True when the
+        rollups are current."""
         queued = self.queued()
-        if queued > limit:
+        if queued > (CATCH_UP_LIMIT if limit is None else limit):
             return False
         while queued > 0 and self.drain() and (queued := queued - DRAIN_BATCH) > 0:
             pass
