@@ -31,7 +31,7 @@ def timed(fn, runs: int) -> dict:
         started = time.perf_counter()
         fn()
         seconds.append(time.perf_counter() - started)
-    return {"n": runs, "median": statistics.median(seconds), "max": max(seconds)}
+    return {"n": runs, "median": statistics.median(seconds), "min": min(seconds), "max": max(seconds)}
 
 
 def _counts(bulletin: dict) -> dict:

@@ -27,8 +27,8 @@ from sqlalchemy import case as sql_case
 from ..errors import DepartmentNotFound, Forbidden, InvalidInput
 from ..identity import Actor
 from ..store.models import DURATION_BOUNDS, IS_OPEN_TASK, AuditEntry, Department, HumanTask, ProcessInstance, User
-from .rollups import Rollups
 from ..vocabulary import OPEN_TASK_STATES, DepartmentKind, Event, HumanTaskState, InstanceStatus, Role, SlaState
+from .rollups import Rollups
 
 if TYPE_CHECKING:
     from .. import Engine
@@ -400,7 +400,9 @@ class Events:
             waited = _minutes(first.claimed_at, first.created_at)
             self.sink.count(reported_at, key, "responded")
             self.sink.count(reported_at, key, "in_time", int(waited <= RESPONSE_HOURS * 60))
-            self.sink.count(reported_at, key, "within_due", int(first.due_at is None or first.claimed_at <= first.due_at))
+            self.sink.count(
+                reported_at, key, "within_due", int(first.due_at is None or first.claimed_at <= first.due_at)
+            )
             self.sink.duration(reported_at, key, "claim", waited)
         elif first.due_at is not None and first.state != HumanTaskState.CANCELLED:
             # answered (missed) once its due time passed; until then, or cancelled unclaimed, not counted

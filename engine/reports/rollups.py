@@ -171,7 +171,9 @@ class Rollups:
             for table in (REPORT_DAYS, ReportCase.__table__, ReportDeadline.__table__, ReportDirty.__table__):
                 connection.execute(delete(table))
             connection.execute(
-                insert(ReportDirty).from_select(["instance_id"], select(ProcessInstance.id).order_by(ProcessInstance.id))
+                insert(ReportDirty).from_select(
+                    ["instance_id"], select(ProcessInstance.id).order_by(ProcessInstance.id)
+                )
             )
         done = 0
         while taken := self.drain(batch):
@@ -182,12 +184,10 @@ class Rollups:
 
     def _refresh(self, scope, ids: list[str]) -> None:
         """Recompute the cases `ids` from their rows and move report_days by the difference."""
-        from . import Events, ReportService, _Case, _chunked, _TASK_COLUMNS
+        from . import _TASK_COLUMNS, Events, ReportService, _Case, _chunked
 
         session, connection = scope.session, scope.connection()
-        agencies = set(
-            session.scalars(select(Department.key).where(Department.kind == DepartmentKind.AGENCY)).all()
-        )
+        agencies = set(session.scalars(select(Department.key).where(Department.kind == DepartmentKind.AGENCY)).all())
         cases: dict[str, _Case] = {}
         for at in range(0, len(ids), 1000):
             query = select(
@@ -204,7 +204,8 @@ class Rollups:
             cases[task.instance_id].tasks.append(task)
         transfers = ReportService._transfers(session, cases)
         delta: dict[RowKey, Counter] = defaultdict(Counter)
-        snapshots, deadlines = [], []
+        snapshots: list[dict[str, Any]] = []
+        deadlines: list[dict[str, Any]] = []
         for instance_id in sorted(cases):
             sink = _DaySink(self.zone, instance_id)
             Events(agencies, transfers, sink).case(cases[instance_id])
@@ -216,9 +217,9 @@ class Rollups:
         for at in range(0, len(ids), 1000):
             chunk = ids[at : at + 1000]
             old = session.execute(select(ReportCase.counts).where(ReportCase.instance_id.in_(chunk)))
-            for (counts,) in old:
-                for key, values in _unpack(counts).items():
-                    delta[key].subtract(values)
+            for (stored,) in old:
+                for key, before in _unpack(stored).items():
+                    delta[key].subtract(before)
             connection.execute(delete(ReportCase).where(ReportCase.instance_id.in_(chunk)))
             connection.execute(delete(ReportDeadline).where(ReportDeadline.instance_id.in_(chunk)))
         rows = []
@@ -226,7 +227,7 @@ class Rollups:
             if any(counts.values()):
                 values = dict.fromkeys(_VALUE_COLUMNS, 0)
                 for index, amount in counts.items():
-                    values[_VALUE_COLUMNS[index]] = amount
+                    values[_VALUE_COLUMNS[index]] = amount  # every column: one statement shape for all rows
                 rows.append(
                     {
                         "day": date.fromordinal(day),
@@ -238,9 +239,9 @@ class Rollups:
                     }
                 )
         _upsert(connection, sorted(rows, key=lambda r: tuple(r[k] for k in REPORT_DAY_KEYS)))
-        for table, values in ((ReportCase.__table__, snapshots), (ReportDeadline.__table__, deadlines)):
-            for at in range(0, len(values), 1000):
-                connection.execute(insert(table), values[at : at + 1000])
+        for table, new_rows in ((ReportCase.__table__, snapshots), (ReportDeadline.__table__, deadlines)):
+            for at in range(0, len(new_rows), 1000):
+                connection.execute(insert(table), new_rows[at : at + 1000])
 
     # --- reading ---------------------------------------------------------------------------------
     def tallies(self, session, station_id: int | None, periods: list[Period], now: datetime, detail: bool = True):

@@ -727,7 +727,7 @@ REPORT_DAY_KEYS = ("day", "station_id", "owner_id", "department", "risk_level")
 
 
 def _report_days() -> Table:
-    columns = [
+    columns: list[Any] = [
         Column("day", Date, nullable=False),
         Column("station_id", Integer, nullable=False),  # 0: none
         Column("owner_id", Integer, nullable=False),  # 0: no case owner
