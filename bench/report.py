@@ -287,12 +287,14 @@ def _reports(r: dict) -> list[str]:
         ("one station's 12-week trend", "trend_12_weeks_one_station", ""),
         ("one station's week, reference (task rows)", "week_one_station_reference", ""),
     )
+    seconds = r["generate_seconds"]
+    generated = "" if seconds is None else f", generated in {seconds:.0f} s"
     out = [
         "",
         "## 6. KPI reports at a year of cases (PostgreSQL)",
         "",
         f"{r['cases']:,} generated cases (bench/generate.py: closed ones over the year 2026, open ones over its "
-        f"last three days), generated in {r['generate_seconds']:.0f} s; the daily rollups rebuilt from them "
+        f"last three days){generated}; the daily rollups rebuilt from them "
         f"(`fengqiao report rebuild`, {r['rebuild_cases']:,} cases) in {r['rebuild_seconds']:.0f} s: "
         f"{r['report_day_rows']:,} report_days rows. Seconds per report, in process (engine facade, no HTTP); "
         f"the rollups' counts equal the reference computation's for the week: "

@@ -116,6 +116,26 @@ def _upsert(connection, rows: list[dict[str, Any]]) -> None:
         connection.execute(statement, rows[at : at + 500])
 
 
+def _take_turns(connection) -> None:
+    """Drains and rebuilds one at a time: two taking in the same case would add it twice (SQLite has one
+    writer anyway)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
+
+
+def _write_days(connection, delta: dict[RowKey, Counter]) -> None:
+    """Add `delta` to report_days, one row per day key that moved."""
+    rows = []
+    for (day, station, owner, department, risk), counts in sorted(delta.items()):
+        if any(counts.values()):
+            values = dict.fromkeys(_VALUE_COLUMNS, 0)  # every column: one statement shape for all rows
+            for index, amount in counts.items():
+                values[_VALUE_COLUMNS[index]] = amount
+            row = {"day": date.fromordinal(day), "station_id": station, "owner_id": owner}
+            rows.append({**row, "department": department, "risk_level": risk, **values})
+    _upsert(connection, rows)
+
+
 class Rollups:
     """Keeps report_days up to date with the task rows and reads periods from it."""
 
@@ -150,40 +170,49 @@ class Rollups:
         """Take in up to `batch` queued cases in one transaction; returns how many were taken."""
         with self.ctx.db.transaction() as scope:
             connection = scope.connection()
-            if connection.dialect.name == "postgresql":
-                connection.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
+            _take_turns(connection)
             oldest = select(ReportDirty.id).order_by(ReportDirty.id).limit(batch).scalar_subquery()
             taken = connection.execute(
                 delete(ReportDirty).where(ReportDirty.id.in_(oldest)).returning(ReportDirty.instance_id)
             )
             ids = sorted({instance_id for (instance_id,) in taken})
             if ids:
-                self._refresh(scope, ids)
+                delta: dict[RowKey, Counter] = defaultdict(Counter)
+                self._recompute(scope, ids, delta)
+                _write_days(connection, delta)
             return len(ids)
 
     def rebuild(self, batch: int = 5000, progress=None) -> int:
-        """Fill the rollups anew from every case's rows (a deployed system's history, or after the
-        time zone changed). Reports read the task rows until it is done. Returns the cases taken in."""
+        """Fill the rollups anew from every case's rows (a deployed system's history, or after the time
+        zone changed), in one transaction: reports read the old rollups until it commits. The day rows
+        are added up in memory and written once (a year of a city's cases: some 10^5 rows, where writing
+        them batch by batch meant millions of upserts). Returns the number of cases taken in."""
         with self.ctx.db.transaction() as scope:
             connection = scope.connection()
-            if connection.dialect.name == "postgresql":
-                connection.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
+            _take_turns(connection)
+            # a change committed from here on queues its case again, and a drain takes it in after this
             for table in (REPORT_DAYS, ReportCase.__table__, ReportDeadline.__table__, ReportDirty.__table__):
                 connection.execute(delete(table))
-            connection.execute(
-                insert(ReportDirty).from_select(
-                    ["instance_id"], select(ProcessInstance.id).order_by(ProcessInstance.id)
-                )
-            )
-        done = 0
-        while taken := self.drain(batch):
-            done += taken
-            if progress is not None:
-                progress(done)
+            delta: dict[RowKey, Counter] = defaultdict(Counter)
+            done, last = 0, ""
+            while ids := list(
+                connection.execute(
+                    select(ProcessInstance.id)
+                    .where(ProcessInstance.id > last)
+                    .order_by(ProcessInstance.id)
+                    .limit(batch)
+                ).scalars()
+            ):
+                self._recompute(scope, ids, delta, fresh=True)
+                done, last = done + len(ids), ids[-1]
+                if progress is not None:
+                    progress(done)
+            _write_days(connection, delta)
         return done
 
-    def _refresh(self, scope, ids: list[str]) -> None:
-        """Recompute the cases `ids` from their rows and move report_days by the difference."""
+    def _recompute(self, scope, ids: list[str], delta: dict[RowKey, Counter], fresh: bool = False) -> None:
+        """Recompute the cases `ids` from their rows: add the difference from what they added before to
+        `delta`, and store what they add now. `fresh`: nothing stored for them (a rebuild)."""
         from . import _TASK_COLUMNS, Events, ReportService, _Case, _chunked
 
         session, connection = scope.session, scope.connection()
@@ -203,7 +232,6 @@ class Rollups:
         for task in _chunked(session, select(*_TASK_COLUMNS), sorted(cases)):
             cases[task.instance_id].tasks.append(task)
         transfers = ReportService._transfers(session, cases)
-        delta: dict[RowKey, Counter] = defaultdict(Counter)
         snapshots: list[dict[str, Any]] = []
         deadlines: list[dict[str, Any]] = []
         for instance_id in sorted(cases):
@@ -214,7 +242,7 @@ class Rollups:
             if sink.rows:
                 snapshots.append({"instance_id": instance_id, "counts": sink.snapshot()})
             deadlines += sink.deadlines
-        for at in range(0, len(ids), 1000):
+        for at in range(0, 0 if fresh else len(ids), 1000):
             chunk = ids[at : at + 1000]
             old = session.execute(select(ReportCase.counts).where(ReportCase.instance_id.in_(chunk)))
             for (stored,) in old:
@@ -222,23 +250,6 @@ class Rollups:
                     delta[key].subtract(before)
             connection.execute(delete(ReportCase).where(ReportCase.instance_id.in_(chunk)))
             connection.execute(delete(ReportDeadline).where(ReportDeadline.instance_id.in_(chunk)))
-        rows = []
-        for (day, station, owner, department, risk), counts in delta.items():
-            if any(counts.values()):
-                values = dict.fromkeys(_VALUE_COLUMNS, 0)
-                for index, amount in counts.items():
-                    values[_VALUE_COLUMNS[index]] = amount  # every column: one statement shape for all rows
-                rows.append(
-                    {
-                        "day": date.fromordinal(day),
-                        "station_id": station,
-                        "owner_id": owner,
-                        "department": department,
-                        "risk_level": risk,
-                        **values,
-                    }
-                )
-        _upsert(connection, sorted(rows, key=lambda r: tuple(r[k] for k in REPORT_DAY_KEYS)))
         for table, new_rows in ((ReportCase.__table__, snapshots), (ReportDeadline.__table__, deadlines)):
             for at in range(0, len(new_rows), 1000):
                 connection.execute(insert(table), new_rows[at : at + 1000])
