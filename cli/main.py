@@ -22,7 +22,11 @@ DEMO_USERNAMES = [u[0] for u in USERS]
 
 
 def _engine(**overrides) -> Engine:
-    return Engine(dataclasses.replace(Settings.from_env(), **overrides))
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:  # a bad FENGQIAO_* value: one line naming it, not a traceback
+        raise click.ClickException(f"configuration: {exc}") from None
+    return Engine(dataclasses.replace(settings, **overrides))
 
 
 def engine_errors(fn):
