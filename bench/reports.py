@@ -34,17 +34,18 @@ def timed(fn, runs: int) -> dict:
     return {"n": runs, "median": statistics.median(seconds), "min": min(seconds), "max": max(seconds)}
 
 
+def without_percentiles(value):
+    """A bulletin or trend without medians and p90s (the rollups give those to a bucket's precision)."""
+    if isinstance(value, dict):
+        return {k: without_percentiles(v) for k, v in value.items() if k not in ("median", "p90")}
+    if isinstance(value, list):
+        return [without_percentiles(v) for v in value]
+    return value
+
+
 def _counts(bulletin: dict) -> dict:
-    """A bulletin without its medians and p90s (the rollups give them to their histogram's precision)."""
-
-    def strip(value):
-        if isinstance(value, dict):
-            return {k: strip(v) for k, v in value.items() if k not in ("median", "p90")}
-        if isinstance(value, list):
-            return [strip(v) for v in value]
-        return value
-
-    return strip({k: v for k, v in bulletin.items() if k != "backlog"})
+    """A bulletin's counts and rates: no medians, no p90s, no backlog (it is read live)."""
+    return without_percentiles({k: v for k, v in bulletin.items() if k != "backlog"})
 
 
 def _rows(url: str, table: str) -> int:

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import create_engine, delete, func, select
 
+from bench.reports import without_percentiles
 from engine import Engine, reports
 from engine.config import Settings
 from engine.errors import Forbidden
@@ -22,15 +23,6 @@ from tests.helpers import database_rows
 from tests.test_reports import START, simulate
 
 PERIODS = [("week", f"2026-W{w}") for w in range(47, 52)] + [("month", "2026-11"), ("month", "2026-12")]
-
-
-def without_percentiles(value):
-    """A bulletin or trend without medians and p90s (the rollups give those to a bucket's precision)."""
-    if isinstance(value, dict):
-        return {k: without_percentiles(v) for k, v in value.items() if k not in ("median", "p90")}
-    if isinstance(value, list):
-        return [without_percentiles(v) for v in value]
-    return value
 
 
 def assert_rollups_agree(engine, actor=None, station=None):
