@@ -23,6 +23,7 @@ from tests.helpers import database_rows
 from tests.test_reports import START, simulate
 
 PERIODS = [("week", f"2026-W{w}") for w in range(47, 52)] + [("month", "2026-11"), ("month", "2026-12")]
+PERIODS += [("quarter", "2026-Q4"), ("year", "2026")]
 
 
 def assert_rollups_agree(engine, actor=None, station=None):
@@ -30,8 +31,9 @@ def assert_rollups_agree(engine, actor=None, station=None):
         fast = engine.reports.bulletin(actor, kind, label, station)
         reference = engine.reports.bulletin(actor, kind, label, station, reference=True)
         assert without_percentiles(fast) == without_percentiles(reference), (kind, label)
-    fast_trend = engine.reports.trend(actor, "week", 6, "2026-W51", station)
-    assert fast_trend == engine.reports.trend(actor, "week", 6, "2026-W51", station, reference=True)
+    for kind, until in (("week", "2026-W51"), ("month", "2027-01")):
+        fast_trend = engine.reports.trend(actor, kind, 6, until, station)
+        assert fast_trend == engine.reports.trend(actor, kind, 6, until, station, reference=True)
 
 
 def queued(engine) -> int:
