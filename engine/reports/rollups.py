@@ -44,7 +44,8 @@ if TYPE_CHECKING:
     from .. import Engine
     from . import Key, Period, Tallies
 
-DRAIN_BATCH = 1000  # cases taken in per transaction
+DRAIN_BATCH = 1000  # cases taken in per transaction by a report catching up
+SWEEP_BATCH = 200  # by the sweeper, every half second
 CATCH_UP_LIMIT = 20000  # more queued than this: a report reads the task rows instead of waiting
 _LOCK_KEY = 2126021  # pg_advisory_xact_lock: drains take turns
 _VALUE_COLUMNS = (*REPORT_COUNTERS, *REPORT_HISTOGRAM_COLUMNS)
@@ -147,24 +148,30 @@ class Rollups:
         return ZoneInfo(self.ctx.settings.time_zone)
 
     # --- keeping up ------------------------------------------------------------------------------
-    def queued(self) -> int:
+    def queued(self, at_most: int | None = None) -> int:
+        """How many changes are queued (counted up to `at_most` + 1: a long queue is not counted through)."""
+        rows = select(ReportDirty.id)
+        if at_most is not None:
+            rows = rows.limit(at_most + 1)
         with self.ctx.db.read_statement() as scope:
-            return scope.connection().execute(select(func.count()).select_from(ReportDirty)).scalar_one()
+            return scope.connection().execute(select(func.count()).select_from(rows.subquery())).scalar_one()
 
     def catch_up(self, limit: int | None = None) -> bool:
         """Take in every queued case, if there are at most `limit` (CATCH_UP_LIMIT); True when the
         rollups are current."""
-        queued = self.queued()
-        if queued > (CATCH_UP_LIMIT if limit is None else limit):
+        limit = CATCH_UP_LIMIT if limit is None else limit
+        queued = self.queued(limit)
+        if queued > limit:
             return False
         while queued > 0 and self.drain() and (queued := queued - DRAIN_BATCH) > 0:
             pass
         return True
 
     def sweep(self) -> None:
-        """The sweeper's duty: take in what units of work queued since the last sweep."""
-        if self.queued():
-            self.drain()
+        """The sweeper's duty: take in what units of work queued since the last sweep, a small batch at a
+        time (on SQLite a drain holds the one write lock)."""
+        if self.queued(0):
+            self.drain(SWEEP_BATCH)
 
     def drain(self, batch: int = DRAIN_BATCH) -> int:
         """Take in up to `batch` queued cases in one transaction; returns how many were taken."""
