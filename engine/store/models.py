@@ -214,6 +214,16 @@ class HumanTask(Base):
             postgresql_where=text(OPEN_TASK_INDEX_WHERE),
             sqlite_where=text(OPEN_TASK_INDEX_WHERE),
         ),
+        # the KPI reports' open backlog (by station, SLA state and age), read from the index alone (0016)
+        Index(
+            "ix_tasks_open_backlog",
+            "station_id",
+            "due_at",
+            "warn_at",
+            "created_at",
+            postgresql_where=text(OPEN_TASK_INDEX_WHERE),
+            sqlite_where=text(OPEN_TASK_INDEX_WHERE),
+        ),
         # the inbox's business-field filters, each read in due order (0013; engine/case_fields.py)
         Index("ix_tasks_risk_level_due", "risk_level", "due_at", "id"),
         Index("ix_tasks_category_due", "category", "due_at", "id"),

@@ -7,14 +7,15 @@ Create Date: 2026-12-07 05:20:00
 `report_days` holds one row per local day × station × case owner × department × risk level with the
 counts of that day's events and three duration histograms (engine/reports/rollups.py);
 `report_cases` what each case adds to it now; `report_deadlines` the events that count once their due
-time passes; `report_dirty` the cases changed since the rollups took them in. Backfill: every existing
+time passes; `report_dirty` the cases changed since the rollups took them in. `ix_tasks_open_backlog` lets the
+bulletin's open backlog (open tasks by station, SLA state and age) be counted from the index alone. Backfill: every existing
 case is queued in `report_dirty` (one INSERT … SELECT), and the sweeper or `fengqiao report rebuild`
 takes them in; until the queue is short, reports are computed from the task rows as before.
 """
 from alembic import op
 import sqlalchemy as sa
 
-from engine.store.models import REPORT_COUNTERS, REPORT_DAY_KEYS, REPORT_HISTOGRAM_COLUMNS, UTCDateTime
+from engine.store.models import OPEN_TASK_INDEX_WHERE, REPORT_COUNTERS, REPORT_DAY_KEYS, REPORT_HISTOGRAM_COLUMNS, UTCDateTime
 
 
 revision = '0016'
@@ -66,11 +67,20 @@ def upgrade() -> None:
         sa.Column('instance_id', sa.String(length=36), nullable=False),
         sa.PrimaryKeyConstraint('id'),
     )
+    # the open backlog (by station, SLA state and age) read from the index alone
+    op.create_index(
+        'ix_tasks_open_backlog',
+        'human_tasks',
+        ['station_id', 'due_at', 'warn_at', 'created_at'],
+        postgresql_where=sa.text(OPEN_TASK_INDEX_WHERE),
+        sqlite_where=sa.text(OPEN_TASK_INDEX_WHERE),
+    )
     # a deployed system has history: queue every case for the rollups
     op.execute('INSERT INTO report_dirty (instance_id) SELECT id FROM process_instances')
 
 
 def downgrade() -> None:
+    op.drop_index('ix_tasks_open_backlog', table_name='human_tasks')
     op.drop_table('report_dirty')
     op.drop_index('ix_report_deadlines_instance_id', table_name='report_deadlines')
     op.drop_index('ix_report_deadlines_day', table_name='report_deadlines')
