@@ -3,9 +3,9 @@
 A report covers a period in the station's time zone (an ISO week, Monday first; a month; a quarter;
 a year) and counts each event in the period it happened in: a case's response in the period it was
 reported, its closing in the period it closed, an escalation when the department task was created, a
-rating when the feedback task was completed. It reads the cases active in the period and, of their
-task rows, those the period's events need, then counts in Python (docs/reports.md: how, what it
-costs, and the daily rollups a city's year needs). Only counts, shares and durations
+rating when the feedback task was completed. A case's events come from `Events`; a report sums them
+from the daily rollups (rollups.py), or, as the reference they are tested against, counts them from
+the task rows of the cases active in the period (docs/reports.md). Only counts, shares and durations
 leave this module: no case, no resident, nothing personal; officers appear by username.
 """
 
