@@ -196,13 +196,11 @@ def targets(b: dict) -> list[tuple[str, str, str, str]]:
             ("one station's week", "week_one_station", 0.2),
         ):
             value = _m(reports[key])
+            status = _yes(value is not None and value <= limit)
+            if value is not None and value <= limit < reports[key]["max"]:  # some runs above the target
+                status = "**at the line** (median met, not every run)"
             rows.append(
-                (
-                    f"KPI report, {label} at {reports['cases']:,} cases (s)",
-                    f"≤ {limit:g}",
-                    fmt(reports[key], 3),
-                    _yes(value is not None and value <= limit),
-                )
+                (f"KPI report, {label} at {reports['cases']:,} cases (s)", f"≤ {limit:g}", fmt(reports[key], 3), status)
             )
     return rows
 
