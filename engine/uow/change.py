@@ -172,10 +172,13 @@ class Change:
 
     def write_events(self) -> None:
         """Write the buffered audit and outbox rows: multi-row statements, one per table unless
-        PostgreSQL's 50-value limit splits them (`DriverStatement`); and queue the case for the KPI
-        rollups, which recompute it from its rows."""
+        PostgreSQL's 50-value limit splits them (`DriverStatement`)."""
         self._insert("audit_rows", _INSERT_AUDIT)
         self._insert("outbox_rows", _INSERT_OUTBOX)
+
+    def queue_for_reports(self) -> None:
+        """Queue the case for the KPI rollups, which recompute it from its rows (a change that wrote
+        nothing to the case, such as claiming what one holds or a copy, queues nothing)."""
         _QUEUE_FOR_REPORTS.execute(self.scope, {"instance_id": self.instance.id})
 
     def _insert(self, buffer: str, statement: DriverStatement) -> None:
