@@ -15,8 +15,10 @@ import time
 from pathlib import Path
 
 from . import api, common, floor, report, scale, timers
+from . import reports as kpi_reports
 
 BENCHES = ("floor", "api", "scale", "timers")
+BENCHES += ("reports",)  # KPI reports at a year of cases (issue 21)
 
 SMOKE = {
     "floor": dict(cases=2, rounds=2, page_cases=3),
@@ -37,6 +39,7 @@ SMOKE = {
         officers_per_station=1,
     ),
 }
+SMOKE["reports"] = dict(cases=40, runs=1)
 
 
 def full(args) -> dict:
@@ -51,11 +54,12 @@ def full(args) -> dict:
         ),
         "scale": dict(small=args.small, large=args.large, rounds=3),
         "timers": dict(),
+        "reports": dict(cases=args.report_cases, runs=3),
     }
 
 
 def run_one(name: str, kwargs: dict) -> dict:
-    module = {"floor": floor, "api": api, "scale": scale, "timers": timers}[name]
+    module = {"floor": floor, "api": api, "scale": scale, "timers": timers, "reports": kpi_reports}[name]
     started = time.perf_counter()
     result = module.run(**kwargs)
     result["wall_seconds"] = time.perf_counter() - started
@@ -78,6 +82,7 @@ def main(argv=None) -> int:
     parser.add_argument("--soak-seconds", type=float, default=600, help="memory soak length (issue: 10 minutes)")
     parser.add_argument("--small", type=int, default=1000, help="scale: the small database, in cases")
     parser.add_argument("--large", type=int, default=1_000_000, help="scale: the large database, in cases")
+    parser.add_argument("--report-cases", type=int, default=1_000_000, help="reports: a year of cases")
     args = parser.parse_args(argv)
     only = [b.strip() for b in args.only.split(",") if b.strip()]
     unknown = set(only) - set(BENCHES)

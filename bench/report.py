@@ -45,6 +45,12 @@ def summary_lines(name: str, r: dict) -> str:
             f"redis {r['latency_redis']['observed_ms']['p99']:.0f} ms; backlog {b['due']} due fired in "
             f"{b['seconds_from_launch']:.1f} s; cost ratio {fmt(r['cost_per_timer']['ratio_large_vs_small'])}"
         )
+    if name == "reports":
+        return (
+            f"reports at {r['cases']:,} cases: year {fmt(r['year_all_stations'], 2)} s, month "
+            f"{fmt(r['month_all_stations'], 2)} s, station week {fmt(r['week_one_station'], 3)} s; rebuild "
+            f"{r['rebuild_seconds']:.0f} s; agree with the reference {r['rollups_agree_with_reference']}"
+        )
     return ""
 
 
@@ -183,6 +189,19 @@ def targets(b: dict) -> list[tuple[str, str, str, str]]:
                 _yes(_m(cost["ratio_large_vs_small"]) <= 1.5),
             )
         )
+    reports = b.get("reports")
+    if reports:
+        for label, key, limit in (
+            ("every station's year", "year_all_stations", 2.0),
+            ("one station's week", "week_one_station", 0.2),
+        ):
+            value = _m(reports[key])
+            status = _yes(value is not None and value <= limit)
+            if value is not None and value <= limit < reports[key]["max"]:  # some runs above the target
+                status = "**at the line** (median met, not every run)"
+            rows.append(
+                (f"KPI report, {label} at {reports['cases']:,} cases (s)", f"≤ {limit:g}", fmt(reports[key], 3), status)
+            )
     return rows
 
 
@@ -250,9 +269,40 @@ def render(results: dict) -> str:
         out += _memory(b["api"])
     if "timers" in b:
         out += _timers(b["timers"])
+    if "reports" in b:
+        out += _reports(b["reports"])
     if NOTES.exists():
         out += ["", NOTES.read_text().strip()]
     return "\n".join(out) + "\n"
+
+
+def _reports(r: dict) -> list[str]:
+    """Section 6: the KPI reports from the daily rollups at a year of generated cases (bench/reports.py)."""
+    rows = (
+        ("every station's year", "year_all_stations", "≤ 2 s"),
+        ("every station's month", "month_all_stations", ""),
+        ("one station's week", "week_one_station", "≤ 0.2 s"),
+        ("one station's 12-week trend", "trend_12_weeks_one_station", ""),
+        ("one station's week, reference (task rows)", "week_one_station_reference", ""),
+    )
+    seconds = r["generate_seconds"]
+    generated = "" if seconds is None else f", generated in {seconds:.0f} s"
+    out = [
+        "",
+        "## 6. KPI reports at a year of cases (PostgreSQL)",
+        "",
+        f"{r['cases']:,} generated cases (bench/generate.py: closed ones over the year 2026, open ones over its "
+        f"last three days){generated}; the daily rollups rebuilt from them "
+        f"(`fengqiao report rebuild`, {r['rebuild_cases']:,} cases) in {r['rebuild_seconds']:.0f} s: "
+        f"{r['report_day_rows']:,} report_days rows. Seconds per report, in process (engine facade, no HTTP); "
+        f"the rollups' counts equal the reference computation's for the week: "
+        f"**{'yes' if r['rollups_agree_with_reference'] else 'NO'}**.",
+        "",
+        "| report | seconds | target |",
+        "|---|---|---|",
+    ]
+    out += [f"| {label} | {fmt(r[key], 3)} | {target} |" for label, key, target in rows if key in r]
+    return out
 
 
 def _floor(r: dict) -> list[str]:

@@ -7,6 +7,7 @@ import functools
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -21,7 +22,11 @@ DEMO_USERNAMES = [u[0] for u in USERS]
 
 
 def _engine(**overrides) -> Engine:
-    return Engine(dataclasses.replace(Settings.from_env(), **overrides))
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:  # a bad FENGQIAO_* value: one line naming it, not a traceback
+        raise click.ClickException(f"configuration: {exc}") from None
+    return Engine(dataclasses.replace(settings, **overrides))
 
 
 def engine_errors(fn):
@@ -248,6 +253,17 @@ weekly = _report_command("week", "2026-W48")
 monthly = _report_command("month", "2026-11")
 quarterly = _report_command("quarter", "2026-Q4")
 yearly = _report_command("year", "2026")
+
+
+@report.command("rebuild")
+@engine_errors
+def rebuild_reports() -> None:
+    """Fill the daily rollups anew from every case's rows (after an upgrade, or a changed time zone).
+    Reports are computed from the task rows until it is done."""
+    engine = _engine()
+    started = time.perf_counter()
+    cases = engine.reports.rollups.rebuild(progress=lambda n: click.echo(f"{n} cases rolled up", err=True))
+    click.echo(f"rolled up {cases} cases in {time.perf_counter() - started:.1f} s")
 
 
 @main.group()

@@ -85,7 +85,8 @@ class Engine:
         self.jobs = jobs.for_engine(self)
         # Work other packages add to every sweep (webhooks/: the notification relay and deliveries),
         # and where they keep their services; the engine knows them only as callables.
-        self.sweep_duties: list[Callable[[], Any]] = []
+        # (the KPI report rollups take in the cases units of work queued: engine/reports/rollups.py)
+        self.sweep_duties: list[Callable[[], Any]] = [self.reports.rollups.sweep]
         self.extensions: dict[str, Any] = {}
         # Called after each committed unit of work with (seconds, audit rows): web/metrics.py counts them.
         self.observers: list[Callable[[float, list[dict[str, Any]]], None]] = []

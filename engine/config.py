@@ -29,6 +29,33 @@ def _seconds(value: str | None, default: int) -> int:
     return seconds
 
 
+# KPI report targets (docs/reports.md): the work plan's, unless a deployment's plan says otherwise
+REPORT_TARGETS = {"response_rate": 1.0, "on_spot_rate": 0.85, "satisfaction_rate": 0.92}
+_TARGET_VARIABLES = {
+    "response_rate": "FENGQIAO_REPORT_TARGET_RESPONSE",
+    "on_spot_rate": "FENGQIAO_REPORT_TARGET_ON_SPOT",
+    "satisfaction_rate": "FENGQIAO_REPORT_TARGET_SATISFACTION",
+}
+
+
+def _share(name: str, value: str | None, default: float) -> float:
+    """'85%', '85 %' or '0.85' as 0.85; anything else, or outside 0 to 100 %, is a start-up error."""
+    if value is None or not value.strip():
+        return default
+    text = value.strip()
+    try:
+        share = float(text.rstrip("%").strip()) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        share = float("nan")
+    if not 0 <= share <= 1:  # also NaN
+        raise ValueError(f"{name} must be a share such as 0.85 or 85% (0 to 100 %), not '{value}'")
+    return share
+
+
+def _report_targets(env: dict[str, str]) -> dict[str, float]:
+    return {figure: _share(name, env.get(name), REPORT_TARGETS[figure]) for figure, name in _TARGET_VARIABLES.items()}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable. `Settings.from_env()` is what the product uses."""
@@ -77,6 +104,8 @@ class Settings:
     smtp_port: int = 25
     smtp_from: str = "fengqiao@localhost"
     notify_timeout_seconds: float = 10.0
+    # KPI reports: the targets each figure is measured against (FENGQIAO_REPORT_TARGET_*)
+    report_targets: dict[str, float] = field(default_factory=lambda: dict(REPORT_TARGETS))
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -118,6 +147,7 @@ class Settings:
             smtp_port=int(env.get("FENGQIAO_SMTP_PORT") or 25),
             smtp_from=env.get("FENGQIAO_SMTP_FROM") or "fengqiao@localhost",
             notify_timeout_seconds=float(env.get("FENGQIAO_NOTIFY_TIMEOUT") or 10),
+            report_targets=_report_targets(env),
         )
 
     @property

@@ -97,6 +97,16 @@ def test_timer_bench_fires_every_timer_and_measures_each_part(smoke):
     assert figure(timers["cost_per_timer"]["ratio_large_vs_small"])
 
 
+def test_reports_bench_times_every_report_from_rollups_that_agree_with_the_reference(smoke):
+    kpi = smoke["benches"]["reports"]
+    for key in ("year_all_stations", "month_all_stations", "week_one_station", "trend_12_weeks_one_station"):
+        assert figure(kpi[key]), key
+    assert figure(kpi["week_one_station_reference"]) and finite(kpi["rebuild_seconds"])
+    assert kpi["rebuild_cases"] >= kpi["cases"] and kpi["report_day_rows"] > 0
+    assert kpi["rollups_agree_with_reference"] is True
+    assert "## 6. KPI reports" in smoke["report"]
+
+
 def test_report_names_the_machine_and_every_bench(smoke):
     report = smoke["report"]
     for heading in ("## Machine and versions", "## Targets", "## 1.", "## 2.", "## 3.", "## 4.", "## 5."):

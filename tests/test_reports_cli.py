@@ -64,3 +64,36 @@ def test_a_bad_period_or_station_is_an_error_exit_that_names_it(engine, world, s
     assert bad.returncode != 0 and "'2026-13' is not a month" in bad.stderr
     unknown = _run(settings, "weekly", "--station", "nowhere")
     assert unknown.returncode != 0 and "no station 'nowhere'" in unknown.stderr
+
+
+def test_a_bad_target_stops_the_command_with_the_variable_named(engine, settings):
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli.main", "report", "weekly", "--week", "2026-W48"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "FENGQIAO_DATABASE_URL": settings.database_url,
+            "FENGQIAO_INSTANCE_PATH": str(settings.instance_path),
+            "FENGQIAO_REPORT_TARGET_ON_SPOT": "eighty-five",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1
+    assert "FENGQIAO_REPORT_TARGET_ON_SPOT" in proc.stderr and "eighty-five" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_rebuild_fills_the_rollups_and_the_bulletin_agrees(engine, world, clock, settings):
+    simulate(engine, world, clock, count=6)
+    proc = _run(settings, "rebuild")
+    assert proc.returncode == 0, proc.stderr
+    assert "rolled up" in proc.stdout
+    assert engine.reports.rollups.queued() == 0
+    fast = engine.reports.bulletin(None, "month", "2026-11")
+    reference = engine.reports.bulletin(None, "month", "2026-11", reference=True)
+    assert fast["summary"]["cases_reported"] == reference["summary"]["cases_reported"] > 0
+    assert fast["departments"] and [d["escalations"] for d in fast["departments"]] == [
+        d["escalations"] for d in reference["departments"]
+    ]

@@ -185,7 +185,7 @@ def test_throws_recorded_before_the_upgrade_that_added_the_relay_are_not_deliver
     waiting = engine.runtime.start_instance("storm_watch", world["wang"], {})
     throw(engine, world, engine.runtime.start_instance("storm_alarm", world["wang"], {}))
     config = alembic_config(settings.database_url)
-    command.downgrade(config, "0015")  # as if this throw had happened before migration 0017
+    command.downgrade(config, "0016")  # as if this throw had happened before migration 0017
     command.upgrade(config, "head")
 
     assert engine.signals.relay_once() == 0

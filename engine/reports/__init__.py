@@ -3,9 +3,9 @@
 A report covers a period in the station's time zone (an ISO week, Monday first; a month; a quarter;
 a year) and counts each event in the period it happened in: a case's response in the period it was
 reported, its closing in the period it closed, an escalation when the department task was created, a
-rating when the feedback task was completed. It reads the cases active in the period and, of their
-task rows, those the period's events need, then counts in Python (docs/reports.md: how, what it
-costs, and the daily rollups a city's year needs). Only counts, shares and durations
+rating when the feedback task was completed. A case's events come from `Events`; a report sums them
+from the daily rollups (rollups.py), or, as the reference they are tested against, counts them from
+the task rows of the cases active in the period (docs/reports.md). Only counts, shares and durations
 leave this module: no case, no resident, nothing personal; officers appear by username.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,8 +26,9 @@ from sqlalchemy import case as sql_case
 
 from ..errors import DepartmentNotFound, Forbidden, InvalidInput
 from ..identity import Actor
-from ..store.models import IS_OPEN_TASK, AuditEntry, Department, HumanTask, ProcessInstance, User
+from ..store.models import DURATION_BOUNDS, IS_OPEN_TASK, AuditEntry, Department, HumanTask, ProcessInstance, User
 from ..vocabulary import OPEN_TASK_STATES, DepartmentKind, Event, HumanTaskState, InstanceStatus, Role, SlaState
+from .rollups import Rollups
 
 if TYPE_CHECKING:
     from .. import Engine
@@ -34,7 +36,6 @@ if TYPE_CHECKING:
 # The plan's targets (domain.md): every request answered within 24 hours; on the spot ≥ 85 %;
 # satisfaction with completed requests ≥ 92 %.
 RESPONSE_HOURS = 24
-TARGETS = {"response_rate": 1.0, "on_spot_rate": 0.85, "satisfaction_rate": 0.92}
 RISK_LEVELS = ("red", "yellow", "blue")
 SATISFIED = ("satisfied", "basically_satisfied")
 AGE_BUCKETS = (("under_1d", 1), ("1d_3d", 3), ("3d_7d", 7), ("over_7d", None))
@@ -126,8 +127,46 @@ def _minutes(later: datetime, earlier: datetime) -> float:
     return (later - earlier).total_seconds() / 60
 
 
-def _durations(values: list[float]) -> dict[str, Any]:
-    return {"count": len(values), "median": percentile(values, 0.5), "p90": percentile(values, 0.9)}
+class _Durations:
+    """Minutes of one measure: exact values (the reference computation) or the counts of the fixed
+    histogram buckets (the rollups); median and p90 by nearest rank either way. From buckets, a
+    percentile is the upper bound of the bucket that holds it: the exact value is at most that and
+    more than the bucket's lower bound (DURATION_BOUNDS grow by about √2)."""
+
+    __slots__ = ("values", "buckets")
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.buckets: list[int] | None = None
+
+    def add(self, minutes: float) -> None:
+        self.values.append(minutes)
+
+    def add_bucket(self, index: int, count: int) -> None:
+        if self.buckets is None:
+            self.buckets = [0] * len(DURATION_BOUNDS)
+        self.buckets[index] += count
+
+    def __len__(self) -> int:
+        return len(self.values) + (sum(self.buckets) if self.buckets else 0)
+
+    def percentile(self, share: float) -> float | None:
+        if not self.buckets:
+            return percentile(self.values, share)
+        rank, seen = max(1, math.ceil(share * len(self))), 0
+        for index, count in enumerate(self.buckets):
+            seen += count
+            if count and seen >= rank:
+                return float(DURATION_BOUNDS[index])
+        return None
+
+    def view(self) -> dict[str, Any]:
+        return {"count": len(self), "median": self.percentile(0.5), "p90": self.percentile(0.9)}
+
+
+def bucket_of(minutes: float) -> int:
+    """The histogram bucket of a duration (the last one also holds anything longer)."""
+    return min(bisect_left(DURATION_BOUNDS, minutes), len(DURATION_BOUNDS) - 1)
 
 
 @dataclass
@@ -148,8 +187,8 @@ class _Tally:
     reported: int = 0
     responded: int = 0  # first task claimed, or its deadline passed unclaimed
     in_time: int = 0  # claimed within RESPONSE_HOURS
-    claim_minutes: list[float] = field(default_factory=list)
-    by_risk: dict[str, list] = field(default_factory=lambda: {level: [0, 0, []] for level in RISK_LEVELS})
+    claim_minutes: _Durations = field(default_factory=_Durations)
+    by_risk: dict[str, list] = field(default_factory=lambda: {level: [0, 0, _Durations()] for level in RISK_LEVELS})
     closed: int = 0
     on_spot: int = 0
     cancelled: int = 0
@@ -166,13 +205,13 @@ class _Tally:
                 "answered": self.responded,
                 "within_24h": self.in_time,
                 "rate": rate(self.in_time, self.responded),
-                "claim_minutes": _durations(self.claim_minutes),
+                "claim_minutes": self.claim_minutes.view(),
                 "by_risk_level": {
                     level: {
                         "answered": answered,
                         "within_due": within,
                         "rate": rate(within, answered),
-                        "claim_minutes": _durations(minutes),
+                        "claim_minutes": minutes.view(),
                     }
                     for level, (answered, within, minutes) in self.by_risk.items()
                 },
@@ -194,8 +233,8 @@ class _Tally:
 @dataclass
 class _DepartmentTally:
     escalations: int = 0
-    claim_minutes: list[float] = field(default_factory=list)
-    handling_minutes: list[float] = field(default_factory=list)
+    claim_minutes: _Durations = field(default_factory=_Durations)
+    handling_minutes: _Durations = field(default_factory=_Durations)
     handled: int = 0
     within_deadline: int = 0
     breaches: int = 0
@@ -207,9 +246,9 @@ class _DepartmentTally:
         return {
             "escalations": self.escalations,
             "claimed": len(self.claim_minutes),
-            "claim_minutes": _durations(self.claim_minutes),
+            "claim_minutes": self.claim_minutes.view(),
             "handled": self.handled,
-            "handling_minutes": _durations(self.handling_minutes),
+            "handling_minutes": self.handling_minutes.view(),
             "within_deadline": self.within_deadline,
             "within_deadline_rate": rate(self.within_deadline, self.handled),
             "breaches": self.breaches,
@@ -219,7 +258,7 @@ class _DepartmentTally:
         }
 
 
-def targets_of(figures: dict[str, Any]) -> list[dict[str, Any]]:
+def targets_of(figures: dict[str, Any], targets: dict[str, float]) -> list[dict[str, Any]]:
     """The plan's targets beside a row's figures: met, missed, or None when nothing was counted."""
     values = {
         "response_rate": figures["response"]["rate"],
@@ -233,113 +272,170 @@ def targets_of(figures: dict[str, Any]) -> list[dict[str, Any]]:
             "value": values[name],
             "met": None if values[name] is None else values[name] >= target,
         }
-        for name, target in TARGETS.items()
+        for name, target in targets.items()
     ]
 
 
-class _Compiler:
-    """Counts one period's events over the loaded cases."""
+# An event's key: (station id, case owner id, department key, risk level); 0 and "" for none.
+Key = tuple[int, int, str, str]
+CASE_COUNTERS = frozenset(
+    ("reported", "responded", "in_time", "closed", "on_spot", "cancelled", "escalations")
+    + ("rated", "satisfied", "reopened", "reviews")
+)
+DEPARTMENT_COUNTERS = frozenset(
+    ("escalations", "handled", "within_deadline", "breaches", "returns", "transfers", "open")
+)
+# a deadline's kind -> the counter it adds to once its due time passed
+DEADLINE_COUNTERS = {"response": "responded", "breach": "breaches"}
 
-    def __init__(self, period: Period, now: datetime, agencies: set[str], transfers: Counter):
-        self.period, self.now, self.agencies, self.transfers = period, now, agencies, transfers
+
+class Tallies:
+    """The rows of one report (everyone, per station, officer and department), fed with events by key."""
+
+    def __init__(self) -> None:
+        self.total = _Tally()
+        self.stations: dict[int, _Tally] = defaultdict(_Tally)
+        self.officers: dict[int, _Tally] = defaultdict(_Tally)
+        self.departments: dict[str, _DepartmentTally] = defaultdict(_DepartmentTally)
+
+    def _rows(self, key: Key) -> list[_Tally]:
+        station, owner = key[0], key[1]
+        rows = [self.total, self.stations[station]]
+        if owner:
+            rows.append(self.officers[owner])
+        return rows
+
+    def count(self, key: Key, counter: str, amount: int = 1) -> None:
+        if not amount:
+            return
+        if counter in CASE_COUNTERS:
+            for row in self._rows(key):
+                setattr(row, counter, getattr(row, counter) + amount)
+        if counter in ("responded", "within_due") and key[3]:
+            for row in self._rows(key):
+                row.by_risk[key[3]][0 if counter == "responded" else 1] += amount
+        if counter in DEPARTMENT_COUNTERS and key[2]:
+            tally = self.departments[key[2]]
+            setattr(tally, counter, getattr(tally, counter) + amount)
+
+    def _durations(self, key: Key, measure: str) -> list[_Durations]:
+        if measure == "claim":
+            rows = self._rows(key)
+            return [row.claim_minutes for row in rows] + ([row.by_risk[key[3]][2] for row in rows] if key[3] else [])
+        tally = self.departments[key[2]]
+        return [tally.claim_minutes if measure == "dept_claim" else tally.handling_minutes]
+
+    def duration(self, key: Key, measure: str, minutes: float) -> None:
+        for durations in self._durations(key, measure):
+            durations.add(minutes)
+
+    def bucket(self, key: Key, measure: str, index: int, count: int) -> None:
+        if count:
+            for durations in self._durations(key, measure):
+                durations.add_bucket(index, count)
+
+
+class _PeriodSink:
+    """The reference: the events inside one period, counted as they come (deadlines against `now`)."""
+
+    def __init__(self, period: Period, now: datetime, tallies: Tallies | None = None):
+        self.period, self.now = period, now
+        self.tallies = tallies or Tallies()
 
     def within(self, moment: datetime | None) -> bool:
         return moment is not None and self.period.start <= moment < self.period.end
 
+    def count(self, moment: datetime, key: Key, counter: str, amount: int = 1) -> None:
+        if self.within(moment):
+            self.tallies.count(key, counter, amount)
+
+    def duration(self, moment: datetime, key: Key, measure: str, minutes: float) -> None:
+        if self.within(moment):
+            self.tallies.duration(key, measure, minutes)
+
+    def deadline(self, moment: datetime, key: Key, kind: str, due_at: datetime, task_id: str) -> None:
+        if self.within(moment) and due_at <= self.now:
+            self.tallies.count(key, DEADLINE_COUNTERS[kind])
+
+
+class Events:
+    """A case's events, each at the moment it happened, told to a sink: `count`, `duration` and
+    `deadline` (an event that counts once its due time passed, which depends on when one asks).
+    The reference computation counts those of one period (_PeriodSink); the rollups add them up by
+    local day (rollups.py)."""
+
+    def __init__(self, agencies: set[str], transfers: Counter, sink):
+        self.agencies, self.transfers, self.sink = agencies, transfers, sink
+
     def department_of(self, task) -> str | None:
         return next((group for group in task.candidate_groups or () if group in self.agencies), None)
 
-    def compile(
-        self, cases: Iterable[_Case]
-    ) -> tuple[_Tally, dict[int, _Tally], dict[int, _Tally], dict[str, _DepartmentTally]]:
-        total = _Tally()
-        stations: dict[int, _Tally] = defaultdict(_Tally)
-        officers: dict[int, _Tally] = defaultdict(_Tally)
-        departments: dict[str, _DepartmentTally] = defaultdict(_DepartmentTally)
-        for case in cases:
-            rows = [total, stations[case.station_id or 0]]
-            if case.owner_id is not None:
-                rows.append(officers[case.owner_id])
-            self._case(case, rows, departments)
-        return total, stations, officers, departments
-
-    def _case(self, case: _Case, rows: list[_Tally], departments: dict[str, _DepartmentTally]) -> None:
+    def case(self, case: _Case) -> None:
+        station, owner = case.station_id or 0, case.owner_id or 0
         tasks = sorted(case.tasks, key=lambda t: (t.created_at, t.id))
         escalated, first = False, None
         for task in tasks:
             department = self.department_of(task)
             if department is None:
                 first = first or task  # the response: the case's first officer task (its first claim)
-                self._officer_task(task, rows)
+                self._officer_task(task, (station, owner, "", ""))
                 continue
             escalated = True
-            if self.within(task.created_at):
-                self._department_task(task, departments[department], rows)
-        if self.within(case.started_at):
-            for row in rows:
-                row.reported += 1
-            if first is not None:
-                self._response(first, rows)
-        if self.within(case.ended_at):
-            for row in rows:
-                if case.status == InstanceStatus.COMPLETED:
-                    row.closed += 1
-                    row.on_spot += not escalated
-                elif case.status == InstanceStatus.CANCELLED:
-                    row.cancelled += 1
+            self._department_task(task, (station, owner, department, ""))
+        key: Key = (station, owner, "", "")
+        self.sink.count(case.started_at, key, "reported")
+        if first is not None:
+            level = first.risk_level if first.risk_level in RISK_LEVELS else ""
+            self._response(case.started_at, first, (station, owner, "", level))
+        if case.ended_at is not None:
+            if case.status == InstanceStatus.COMPLETED:
+                self.sink.count(case.ended_at, key, "closed")
+                self.sink.count(case.ended_at, key, "on_spot", int(not escalated))
+            elif case.status == InstanceStatus.CANCELLED:
+                self.sink.count(case.ended_at, key, "cancelled")
 
-    def _response(self, first, rows: list[_Tally]) -> None:
+    def _response(self, reported_at: datetime, first, key: Key) -> None:
         """The case's first task: answered when claimed, or once its deadline passed unclaimed."""
         if first.claimed_at is not None:
             waited = _minutes(first.claimed_at, first.created_at)
-            in_time = waited <= RESPONSE_HOURS * 60
-            within_due = first.due_at is None or first.claimed_at <= first.due_at
-        elif first.due_at is not None and first.due_at <= self.now and first.state != HumanTaskState.CANCELLED:
-            waited, in_time, within_due = None, False, False
-        else:
-            return  # still waiting within its deadline, or the case was cancelled before anyone answered
-        for row in rows:
-            row.responded += 1
-            row.in_time += in_time
-            level = row.by_risk.get(first.risk_level or "")
-            if level is not None:
-                level[0] += 1
-                level[1] += within_due
-            if waited is not None:
-                row.claim_minutes.append(waited)
-                if level is not None:
-                    level[2].append(waited)
+            self.sink.count(reported_at, key, "responded")
+            self.sink.count(reported_at, key, "in_time", int(waited <= RESPONSE_HOURS * 60))
+            self.sink.count(
+                reported_at, key, "within_due", int(first.due_at is None or first.claimed_at <= first.due_at)
+            )
+            self.sink.duration(reported_at, key, "claim", waited)
+        elif first.due_at is not None and first.state != HumanTaskState.CANCELLED:
+            # answered (missed) once its due time passed; until then, or cancelled unclaimed, not counted
+            self.sink.deadline(reported_at, key, "response", first.due_at, first.id)
 
-    def _officer_task(self, task, rows: list[_Tally]) -> None:
-        if task.state == HumanTaskState.COMPLETED and self.within(task.ended_at):
-            rating = task.satisfaction
-            if rating is not None:
-                for row in rows:
-                    row.rated += 1
-                    row.satisfied += rating in SATISFIED
-                    row.reopened += rating not in SATISFIED  # an unsatisfied rating reopens the case
-        if Role.SUPERVISOR in (task.candidate_groups or ()) and self.within(task.created_at):
-            for row in rows:
-                row.reviews += 1
+    def _officer_task(self, task, key: Key) -> None:
+        if task.state == HumanTaskState.COMPLETED and task.ended_at is not None and task.satisfaction is not None:
+            satisfied = task.satisfaction in SATISFIED
+            self.sink.count(task.ended_at, key, "rated")
+            self.sink.count(task.ended_at, key, "satisfied", int(satisfied))
+            self.sink.count(task.ended_at, key, "reopened", int(not satisfied))  # an unsatisfied rating reopens
+        if Role.SUPERVISOR in (task.candidate_groups or ()):
+            self.sink.count(task.created_at, key, "reviews")
 
-    def _department_task(self, task, tally: _DepartmentTally, rows: list[_Tally]) -> None:
-        tally.escalations += 1
-        for row in rows:
-            row.escalations += 1
+    def _department_task(self, task, key: Key) -> None:
+        at, sink = task.created_at, self.sink
+        sink.count(at, key, "escalations")
         if task.claimed_at is not None:
-            tally.claim_minutes.append(_minutes(task.claimed_at, task.created_at))
+            sink.duration(at, key, "dept_claim", _minutes(task.claimed_at, task.created_at))
         if task.state == HumanTaskState.COMPLETED and task.ended_at is not None:
-            tally.handled += 1
-            tally.within_deadline += task.due_at is None or task.ended_at <= task.due_at
+            sink.count(at, key, "handled")
+            sink.count(at, key, "within_deadline", int(task.due_at is None or task.ended_at <= task.due_at))
             if task.claimed_at is not None:
-                tally.handling_minutes.append(_minutes(task.ended_at, task.claimed_at))
-        if task.state in OPEN_TASK_STATES:
-            tally.open += 1
-        late_open = task.state in OPEN_TASK_STATES and task.due_at is not None and task.due_at <= self.now
+                sink.duration(at, key, "handling", _minutes(task.ended_at, task.claimed_at))
+        is_open = task.state in OPEN_TASK_STATES
+        sink.count(at, key, "open", int(is_open))
         late_closed = task.ended_at is not None and task.due_at is not None and task.ended_at > task.due_at
-        tally.breaches += late_open or late_closed or task.sla_state in (SlaState.BREACHED, SlaState.MISSED)
-        tally.returns += task.state == HumanTaskState.RETURNED
-        tally.transfers += self.transfers.get(task.id, 0)
+        if late_closed or task.sla_state in (SlaState.BREACHED, SlaState.MISSED):
+            sink.count(at, key, "breaches")
+        elif is_open and task.due_at is not None:
+            sink.deadline(at, key, "breach", task.due_at, task.id)  # a breach once open past its due time
+        sink.count(at, key, "returns", int(task.state == HumanTaskState.RETURNED))
+        sink.count(at, key, "transfers", self.transfers.get(task.id, 0))
 
 
 _TASK_COLUMNS = (
@@ -379,6 +475,7 @@ class ReportService:
 
     def __init__(self, ctx: Engine):
         self.ctx = ctx
+        self.rollups = Rollups(ctx)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -395,43 +492,73 @@ class ReportService:
         return parse_period(kind, label, self.zone)
 
     def bulletin(
-        self, actor: Actor | None, kind: str, label: str | None = None, station: str | None = None
+        self,
+        actor: Actor | None,
+        kind: str,
+        label: str | None = None,
+        station: str | None = None,
+        *,
+        reference: bool = False,
     ) -> dict[str, Any]:
         """The period's figures: everyone in scope, per station, per department, per officer, with targets;
-        and the open backlog now. `actor` None: the command line (every station)."""
+        and the open backlog now. `actor` None: the command line (every station). From the daily
+        rollups when they are current; `reference`: from the task rows (what the rollups are tested
+        against, and what answers while a rebuild is under way)."""
         period = self.period(kind, label)
         with self.ctx.db.read() as scope:
+            station_id = self._station_scope(scope.session, actor, station)
+        fast = not reference and self.rollups.catch_up()
+        now = self.ctx.clock.now()
+        with self.ctx.db.read() as scope:
             session = scope.session
-            station_id = self._station_scope(session, actor, station)
             names = self._names(session)
-            agencies = {key for key, (_, kind_) in names["departments"].items() if kind_ == DepartmentKind.AGENCY}
-            cases = self._cases(session, station_id, period.start, period.end)
-            transfers = self._transfers(session, cases)
+            if fast:
+                tallies = self.rollups.tallies(session, station_id, [period], now)[0]
+            else:
+                agencies = {k for k, (_, kind_) in names["departments"].items() if kind_ == DepartmentKind.AGENCY}
+                cases = self._cases(session, station_id, period.start, period.end)
+                sink = _PeriodSink(period, now)
+                events = Events(agencies, self._transfers(session, cases), sink)
+                for case in cases.values():
+                    events.case(case)
+                tallies = sink.tallies
             backlog = self._backlog(session, station_id)
-        total, stations, officers, departments = _Compiler(period, self.ctx.clock.now(), agencies, transfers).compile(
-            cases.values()
-        )
         station_keys = {i: key for key, (i, kind_) in names["departments"].items() if kind_ == DepartmentKind.STATION}
-        summary = total.view()
+        targets = self.targets
+        summary = tallies.total.view()
         return {
             "period": period.view(self.ctx.settings.time_zone),
             "station": station_keys.get(station_id) if station_id is not None else None,
-            "targets": dict(TARGETS),
-            "summary": {**summary, "targets": targets_of(summary)},
+            "targets": dict(targets),
+            "summary": {**summary, "targets": targets_of(summary, targets)},
             "stations": [
-                {"station": station_keys.get(key, "-"), **(f := tally.view()), "targets": targets_of(f)}
-                for key, tally in sorted(stations.items(), key=lambda item: station_keys.get(item[0], "-"))
+                {"station": station_keys.get(key, "-"), **(f := tally.view()), "targets": targets_of(f, targets)}
+                for key, tally in sorted(tallies.stations.items(), key=lambda item: station_keys.get(item[0], "-"))
             ],
-            "departments": [{"department": key, **tally.view()} for key, tally in sorted(departments.items())],
+            "departments": [{"department": key, **tally.view()} for key, tally in sorted(tallies.departments.items())],
             "officers": [
-                {"officer": names["users"].get(user_id, "-"), **(f := tally.view()), "targets": targets_of(f)}
-                for user_id, tally in sorted(officers.items(), key=lambda item: names["users"].get(item[0], "-"))
+                {"officer": names["users"].get(user_id, "-"), **(f := tally.view()), "targets": targets_of(f, targets)}
+                for user_id, tally in sorted(
+                    tallies.officers.items(), key=lambda item: names["users"].get(item[0], "-")
+                )
             ],
             "backlog": backlog,
         }
 
+    @property
+    def targets(self) -> dict[str, float]:
+        """The plan's targets, as configured (FENGQIAO_REPORT_TARGET_*; engine/config.py)."""
+        return dict(self.ctx.settings.report_targets)
+
     def trend(
-        self, actor: Actor | None, kind: str, count: int = 12, until: str | None = None, station: str | None = None
+        self,
+        actor: Actor | None,
+        kind: str,
+        count: int = 12,
+        until: str | None = None,
+        station: str | None = None,
+        *,
+        reference: bool = False,
     ) -> dict[str, Any]:
         """The headline figures of the `count` periods of `kind` up to `until` (the current one by default)."""
         if not 1 <= count <= MAX_TREND:
@@ -441,17 +568,29 @@ class ReportService:
         while len(periods) < count:
             periods.insert(0, period_of(kind, periods[0].start - timedelta(seconds=1), self.zone))
         with self.ctx.db.read() as scope:
-            session = scope.session
-            station_id = self._station_scope(session, actor, station)
-            names = self._names(session)
-            agencies = {key for key, (_, kind_) in names["departments"].items() if kind_ == DepartmentKind.AGENCY}
-            cases = self._cases(session, station_id, periods[0].start, last.end)
+            station_id = self._station_scope(scope.session, actor, station)
+        fast = not reference and self.rollups.catch_up()
         now = self.ctx.clock.now()
+        with self.ctx.db.read() as scope:
+            session = scope.session
+            names = self._names(session)
+            if fast:
+                found = self.rollups.tallies(session, station_id, periods, now, detail=False)
+            else:
+                agencies = {k for k, (_, kind_) in names["departments"].items() if kind_ == DepartmentKind.AGENCY}
+                cases = self._cases(session, station_id, periods[0].start, last.end)
+                found = []
+                for period in periods:
+                    sink = _PeriodSink(period, now)
+                    events = Events(agencies, Counter(), sink)
+                    for case in cases.values():
+                        events.case(case)
+                    found.append(sink.tallies)
         points = []
-        for period in periods:
-            total, _, _, departments = _Compiler(period, now, agencies, Counter()).compile(cases.values())
-            figures = total.view()
-            handled = sum(d.handled for d in departments.values())
+        for period, tallies in zip(periods, found, strict=True):
+            figures = tallies.total.view()
+            departments = tallies.departments.values()
+            handled = sum(d.handled for d in departments)
             points.append(
                 {
                     "period": period.label,
@@ -461,9 +600,7 @@ class ReportService:
                     "on_spot_rate": figures["on_spot_rate"],
                     "satisfaction_rate": figures["satisfaction_rate"],
                     "escalations": figures["escalations"],
-                    "department_within_deadline_rate": rate(
-                        sum(d.within_deadline for d in departments.values()), handled
-                    ),
+                    "department_within_deadline_rate": rate(sum(d.within_deadline for d in departments), handled),
                 }
             )
         station_key = next((k for k, (i, _) in names["departments"].items() if i == station_id), None)
@@ -471,7 +608,7 @@ class ReportService:
             "kind": kind,
             "station": station_key,
             "time_zone": self.ctx.settings.time_zone,
-            "targets": dict(TARGETS),
+            "targets": self.targets,
             "points": points,
         }
 

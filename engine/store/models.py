@@ -7,18 +7,21 @@ work. Personal data lives only in `personal_records`, encrypted.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -208,6 +211,16 @@ class HumanTask(Base):
             "ix_tasks_open_due",
             "due_at",
             "id",
+            postgresql_where=text(OPEN_TASK_INDEX_WHERE),
+            sqlite_where=text(OPEN_TASK_INDEX_WHERE),
+        ),
+        # the KPI reports' open backlog (by station, SLA state and age), read from the index alone (0016)
+        Index(
+            "ix_tasks_open_backlog",
+            "station_id",
+            "due_at",
+            "warn_at",
+            "created_at",
             postgresql_where=text(OPEN_TASK_INDEX_WHERE),
             sqlite_where=text(OPEN_TASK_INDEX_WHERE),
         ),
@@ -701,3 +714,89 @@ class SignalReceipt(Base):
     target: Mapped[str] = mapped_column(String(250), primary_key=True)
     instance_id: Mapped[str] = mapped_column(String(36))  # the case that received it, or the one it started
     received_at: Mapped[datetime]
+
+
+# --- KPI report rollups (engine/reports/rollups.py, docs/reports.md) -----------------------------
+# Fixed duration histograms: bucket i holds minutes in (DURATION_BOUNDS[i-1], DURATION_BOUNDS[i]];
+# the bounds grow by about √2, so a median or p90 read from them is known within that factor.
+DURATION_BOUNDS = (
+    1, 2, 3, 4, 6, 8, 11, 16, 22, 32, 45, 64, 90, 128, 180, 256, 360, 512, 720, 1024,
+    1440, 2048, 2880, 4096, 5760, 8192, 11520, 16384, 23040, 32768, 46080, 65536, 92160, 525600,
+)  # fmt: skip
+REPORT_COUNTERS = (
+    "reported",
+    "responded",
+    "in_time",
+    "within_due",
+    "closed",
+    "on_spot",
+    "cancelled",
+    "escalations",
+    "rated",
+    "satisfied",
+    "reopened",
+    "reviews",
+    "handled",
+    "within_deadline",
+    "breaches",
+    "returns",
+    "transfers",
+    "open",
+)
+REPORT_MEASURES = ("claim", "dept_claim", "handling")
+REPORT_HISTOGRAM_COLUMNS = tuple(f"{m}_{i}" for m in REPORT_MEASURES for i in range(len(DURATION_BOUNDS)))
+REPORT_DAY_KEYS = ("day", "station_id", "owner_id", "department", "risk_level")
+
+
+def _report_days() -> Table:
+    columns: list[Any] = [
+        Column("day", Date, nullable=False),
+        Column("station_id", Integer, nullable=False),  # 0: none
+        Column("owner_id", Integer, nullable=False),  # 0: no case owner
+        Column("department", String(64), nullable=False),  # '': not a department's row
+        Column("risk_level", String(16), nullable=False),  # '': none or not one of red/yellow/blue
+        *[Column(name, Integer, nullable=False, server_default="0") for name in REPORT_COUNTERS],
+        *[Column(name, Integer, nullable=False, server_default="0") for name in REPORT_HISTOGRAM_COLUMNS],
+        PrimaryKeyConstraint(*REPORT_DAY_KEYS, name="pk_report_days"),
+    ]
+    return Table("report_days", Base.metadata, *columns)
+
+
+# One row per local day × station × case owner × department × risk level: the counts of the events
+# of that day, and the claim and handling time histograms. A report sums the days of its period.
+REPORT_DAYS = _report_days()
+
+
+class ReportCase(Base):
+    """What one case adds to report_days now (its rows' counts, as JSON): the rollups move by the
+    difference when the case changes."""
+
+    __tablename__ = "report_cases"
+    instance_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    counts: Mapped[list[Any]]
+
+
+class ReportDeadline(Base):
+    """An event that counts once its due time has passed: a first task still unclaimed (a missed
+    response) or an open department task (a breach). A report counts those due before its `now`."""
+
+    __tablename__ = "report_deadlines"
+    __table_args__ = (Index("ix_report_deadlines_day", "day"),)
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[str] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # response | breach
+    day: Mapped[date] = mapped_column(Date)
+    station_id: Mapped[int] = mapped_column(Integer)
+    owner_id: Mapped[int] = mapped_column(Integer)
+    department: Mapped[str] = mapped_column(String(64))
+    risk_level: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime]
+
+
+class ReportDirty(Base):
+    """A case a unit of work changed since the rollups last took it in (one row per change; the
+    rollups take them with DELETE … RETURNING, so a change committed meanwhile stays queued)."""
+
+    __tablename__ = "report_dirty"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    instance_id: Mapped[str] = mapped_column(String(36))

@@ -25,6 +25,7 @@ from ..store.models import (
     OutboxEvent,
     PersonalRecord,
     ProcessInstance,
+    ReportDirty,
     Timer,
 )
 from ..store.record import Record
@@ -39,6 +40,8 @@ _INSERT_TASKS = DriverStatement(insert(HumanTask.__table__))
 _INSERT_PERSONAL = DriverStatement(insert(PersonalRecord.__table__))
 _INSERT_OUTBOX = DriverStatement(insert(OutboxEvent.__table__))
 _INSERT_INSTANCE = DriverStatement(insert(ProcessInstance.__table__))
+# the case goes in the KPI rollups' queue (engine/reports/rollups.py): one row, no conflict to check
+_QUEUE_FOR_REPORTS = DriverStatement(insert(ReportDirty.__table__))
 # RETURNING (id, due_at) pairs: no row order needed, so SQLite inserts them in one statement too
 _INSERT_TIMERS = DriverStatement(insert(Timer.__table__).returning(Timer.__table__.c.id, Timer.__table__.c.due_at))
 
@@ -172,6 +175,11 @@ class Change:
         PostgreSQL's 50-value limit splits them (`DriverStatement`)."""
         self._insert("audit_rows", _INSERT_AUDIT)
         self._insert("outbox_rows", _INSERT_OUTBOX)
+
+    def queue_for_reports(self) -> None:
+        """Queue the case for the KPI rollups, which recompute it from its rows (a change that wrote
+        nothing to the case, such as claiming what one holds or a copy, queues nothing)."""
+        _QUEUE_FOR_REPORTS.execute(self.scope, {"instance_id": self.instance.id})
 
     def _insert(self, buffer: str, statement: DriverStatement) -> None:
         """Insert a buffer's rows in one statement (these rows are never held by the session)."""

@@ -110,6 +110,8 @@ class UnitOfWork:
                 change.write_projections()  # rows a change without the workflow buffered
             written = change.audit_rows  # what the change did, for the observers (metrics)
             change.write_events()
+            if change.instance.version != loaded_version:  # the case moved: the KPI rollups recompute it
+                change.queue_for_reports()
             scope.flush()
             if then is not None:
                 result = then(change)
@@ -165,6 +167,7 @@ class UnitOfWork:
             self.sync(change)
             written = change.audit_rows
             change.write_events()
+            change.queue_for_reports()
             result = then(change) if then is not None else change
         self._after_commit(change)
         self._observe(started, written)

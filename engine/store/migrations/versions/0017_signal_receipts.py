@@ -1,7 +1,7 @@
 """signal receipts: a signal thrown in one case delivered to another once
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-07 05:30:00
 
 `signal_receipts` (engine/signals.py) records each case a thrown signal reached, in that case's own
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = '0017'
-down_revision = '0015'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
