@@ -77,6 +77,10 @@ class Settings:
     smtp_port: int = 25
     smtp_from: str = "fengqiao@localhost"
     notify_timeout_seconds: float = 10.0
+    # Delivery (docs/webhooks.md): deliveries per RQ job (one claim and one record transaction each),
+    # and how many of a job's requests are in flight at once (each worker keeps connections alive)
+    delivery_batch: int = 50
+    delivery_concurrency: int = 4
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -118,6 +122,8 @@ class Settings:
             smtp_port=int(env.get("FENGQIAO_SMTP_PORT") or 25),
             smtp_from=env.get("FENGQIAO_SMTP_FROM") or "fengqiao@localhost",
             notify_timeout_seconds=float(env.get("FENGQIAO_NOTIFY_TIMEOUT") or 10),
+            delivery_batch=max(1, int(env.get("FENGQIAO_DELIVERY_BATCH") or 50)),
+            delivery_concurrency=max(1, int(env.get("FENGQIAO_DELIVERY_CONCURRENCY") or 4)),
         )
 
     @property

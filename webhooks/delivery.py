@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +37,7 @@ MAX_ATTEMPTS = len(BACKOFF) + 1
 JITTER = 0.2  # +-20 %: retries of one outage spread out
 MAX_RETRY_AFTER = timedelta(hours=24)
 FAILING_AFTER = 3  # consecutive failed attempts that make a channel "failing" for the admin
+SEND_WINDOW = timedelta(seconds=30)  # after a claim, requests start within this; the rest is claimed again
 IS_PENDING = NotificationDelivery.__table__.c.state == literal_column(f"'{DeliveryState.PENDING}'")
 
 
@@ -47,6 +50,17 @@ def next_delay(attempts: int, retry_after: float | None, rng: random.Random | No
     return jittered
 
 
+@dataclass
+class Claimed:
+    """A delivery this process holds the lease of, with what sending it needs."""
+
+    delivery_id: int
+    target: Target
+    message: dict[str, Any]
+    attempts: int
+    event_id: str
+
+
 class Deliverer:
     def __init__(self, ctx: Engine, channels: ChannelService, subscriptions: SubscriptionService):
         self.ctx = ctx
@@ -55,7 +69,9 @@ class Deliverer:
 
     @property
     def lease(self) -> timedelta:
-        return timedelta(seconds=self.ctx.settings.notify_timeout_seconds * 3 + 30)
+        """How long a claim holds: requests start within SEND_WINDOW, each then takes at most three
+        timeouts (connect, send, answer)."""
+        return timedelta(seconds=self.ctx.settings.notify_timeout_seconds * 3) + SEND_WINDOW
 
     def due(self, limit: int = 100, overdue: timedelta = timedelta(0)) -> list[int]:
         now = self.ctx.clock.now() - overdue
@@ -70,49 +86,121 @@ class Deliverer:
 
     def deliver_due(self, limit: int = 100, overdue: timedelta = timedelta(0)) -> int:
         """Send what has been due for `overdue` (the sweep); returns how many attempts were made."""
-        return sum(1 for delivery_id in self.due(limit, overdue) if self.deliver(delivery_id) != "skipped")
+        return sum(1 for outcome in self.deliver_many(self.due(limit, overdue)).values() if outcome != "skipped")
 
     def deliver(self, delivery_id: int) -> str:
         """One attempt at one delivery, if it is due and nobody else holds it: delivered | retry | failed | skipped."""
-        claimed = self._claim(delivery_id)
-        if claimed is None:
-            return "skipped"
-        channel, message, attempts, event_id = claimed
-        if not channel.active:
-            outcome = transport.Outcome(False, error=f"channel disabled: {channel.disabled_reason or 'by its owner'}")
-        elif isinstance(channel, WebhookSubscription):
-            outcome = outbound.send(self.ctx, self.subscriptions, channel, event_id, message)
-        else:
-            outcome = self._send(channel, message)
-        return self._record(delivery_id, channel, attempts, outcome)
+        return self.deliver_many([delivery_id])[delivery_id]
 
-    def _claim(self, delivery_id: int) -> tuple[Target, dict[str, Any], int, str] | None:
+    def deliver_many(self, delivery_ids: list[int]) -> dict[int, str]:
+        """One attempt at each of these deliveries that is due and free, by id (as `deliver` answers).
+
+        One transaction claims them all and one records them all; requests go out
+        `delivery_concurrency` at a time. Requests start only within SEND_WINDOW of the claim (its
+        lease must cover them): what a slow receiver leaves unsent is released and claimed again."""
+        outcomes = dict.fromkeys(delivery_ids, "skipped")
+        remaining = list(delivery_ids)
+        while remaining:
+            claimed = self._claim_many(remaining)
+            if not claimed:
+                break
+            window_ends = time.monotonic() + SEND_WINDOW.total_seconds()
+            sent = self._send_all(claimed, window_ends)
+            outcomes.update(self._record_many([(c.delivery_id, c.target, c.attempts, o) for c, o in zip(claimed, sent)]))
+            remaining = [c.delivery_id for c, o in zip(claimed, sent) if o is None]
+        return outcomes
+
+    def _claim(self, delivery_id: int) -> Claimed | None:
+        claimed = self._claim_many([delivery_id])
+        return claimed[0] if claimed else None
+
+    def _claim_many(self, delivery_ids: list[int]) -> list[Claimed]:
+        """Lease the deliveries that are due and free (a conditional UPDATE: two workers never both win)."""
+        if not delivery_ids:
+            return []
         now = self.ctx.clock.now()
         with self.ctx.db.transaction() as scope:
-            taken = scope.execute(
+            taken = scope.scalars(
                 update(NotificationDelivery)
                 .where(
-                    NotificationDelivery.id == delivery_id,
+                    NotificationDelivery.id.in_(delivery_ids),
                     IS_PENDING,
                     NotificationDelivery.next_attempt_at <= now,
                     (NotificationDelivery.locked_until.is_(None)) | (NotificationDelivery.locked_until < now),
                 )
                 .values(locked_until=now + self.lease)
+                .returning(NotificationDelivery.id)
                 .execution_options(synchronize_session=False)
-            )
-            if taken.rowcount != 1:
-                return None
-            delivery = scope.get(NotificationDelivery, delivery_id)
-            channel = _target(scope, delivery)
-            scope.expunge(channel)
-            return channel, dict(delivery.message), delivery.attempts, delivery.event_id
+            ).all()
+            if not taken:
+                return []
+            deliveries = scope.scalars(
+                select(NotificationDelivery).where(NotificationDelivery.id.in_(taken)).order_by(NotificationDelivery.id)
+            ).all()
+            targets = _targets(scope, deliveries)
+            for target in targets.values():
+                scope.expunge(target)
+            return [
+                Claimed(d.id, targets[d.subscription_id or d.channel_id], dict(d.message), d.attempts, d.event_id)
+                for d in deliveries
+            ]
 
-    def _send(self, channel: NotificationChannel, message: dict[str, Any]) -> transport.Outcome:
-        settings = self.ctx.settings
+    def _send_all(self, claimed: list[Claimed], window_ends: float) -> list[transport.Outcome | None]:
+        """Each claimed delivery's outcome, or None for one not sent because the window closed.
+
+        Each target's first delivery goes out before its others: after a 410 the rest of the batch
+        is not sent to that target (requests already in flight beside it are recorded as answered)."""
+        now = self.ctx.clock.now()
+        opened = {c.target.id: self._open(c.target, now) for c in claimed if c.target.active}
+        gone: set[str] = set()
+
+        def one(delivery: Claimed) -> transport.Outcome | None:
+            if time.monotonic() > window_ends:
+                return None
+            target = delivery.target
+            if not target.active or target.id in gone:
+                reason = "the receiver answered 410 Gone" if target.id in gone else target.disabled_reason
+                return transport.Outcome(False, error=f"channel disabled: {reason or 'by its owner'}")
+            keys = opened[target.id]
+            if keys is None:  # sealed under another key
+                kind = "subscription" if isinstance(target, WebhookSubscription) else "channel"
+                return transport.Outcome(False, error=f"cannot open the {kind}'s target (data key changed?)")
+            if isinstance(target, WebhookSubscription):
+                outcome = outbound.send(self.ctx, keys, delivery.event_id, delivery.message)
+            else:
+                outcome = self._send(target, delivery.message, keys)
+            if outcome.gone:
+                gone.add(target.id)
+            return outcome
+
+        firsts: dict[str, int] = {}
+        for index, delivery in enumerate(claimed):
+            firsts.setdefault(delivery.target.id, index)
+        heads = list(firsts.values())
+        rest = sorted(set(range(len(claimed))) - set(heads))
+        outcomes: dict[int, transport.Outcome | None] = {}
+        workers = min(self.ctx.settings.delivery_concurrency, len(claimed))
+        if workers <= 1:
+            for i in heads + rest:
+                outcomes[i] = one(claimed[i])
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix="fengqiao-deliver") as pool:
+                for part in (heads, rest):
+                    outcomes.update(zip(part, pool.map(one, [claimed[i] for i in part]), strict=True))
+        return [outcomes[i] for i in range(len(claimed))]
+
+    def _open(self, target: Target, now) -> dict[str, Any] | None:
+        """The target's sealed address (a subscription's with its signing secrets), once per batch."""
         try:
-            target = self.channels.target_of(channel)
-        except Exception:  # sealed under another key
-            return transport.Outcome(False, error="cannot open the channel's target (data key changed?)")
+            if isinstance(target, WebhookSubscription):
+                found = self.subscriptions.target_of(target)
+                return {**found, "signing": self.subscriptions.signing_secrets(target, now, found)}
+            return self.channels.target_of(target)
+        except Exception:
+            return None
+
+    def _send(self, channel: NotificationChannel, message: dict[str, Any], target: dict[str, Any]) -> transport.Outcome:
+        settings = self.ctx.settings
         if channel.kind == ChannelKind.EMAIL:
             mail = formats.email(message, settings.smtp_from, target["address"])
             return transport.send_mail(mail, settings.smtp_host, settings.smtp_port, settings.notify_timeout_seconds)
@@ -127,44 +215,72 @@ class Deliverer:
 
     def _record(self, delivery_id: int, target: Target | str, attempts: int, outcome: transport.Outcome) -> str:
         """Record one attempt; `target` is the claimed channel or subscription (a bare id: a channel's)."""
+        return self._record_many([(delivery_id, target, attempts, outcome)])[delivery_id]
+
+    def _record_many(self, results: list[tuple[int, Target | str, int, transport.Outcome | None]]) -> dict[int, str]:
+        """Record the attempts of one claim in one transaction; an unsent delivery (None) is released."""
         now = self.ctx.clock.now()
-        attempts += 1
+        outcomes: dict[int, str] = {}
         with self.ctx.db.transaction() as scope:
-            scope.add(
-                DeliveryAttempt(
-                    delivery_id=delivery_id,
-                    at=now,
-                    duration_ms=outcome.duration_ms,
-                    status_code=outcome.status_code,
-                    ok=outcome.ok,
-                    error=outcome.error,
-                )
-            )
-            delivery = scope.get(NotificationDelivery, delivery_id)
-            if isinstance(target, str):
-                channel = scope.get(NotificationChannel, target)
-            else:
-                channel = scope.get(type(target), target.id)
-            delivery.attempts, delivery.locked_until = attempts, None
-            if outcome.ok:
-                delivery.state, delivery.delivered_at, delivery.last_error = DeliveryState.DELIVERED, now, None
-                if channel is not None:
-                    channel.consecutive_failures = 0
-                return "delivered"
-            delivery.last_error = outcome.error
-            if channel is not None:
-                channel.consecutive_failures += 1
-                if outcome.gone:
-                    channel.active, channel.disabled_reason = False, "the receiver answered 410 Gone"
-                    channel.updated_at = now
-            if outcome.gone or attempts >= MAX_ATTEMPTS or (channel is not None and not channel.active):
-                delivery.state = DeliveryState.FAILED
-                return "failed"
-            delivery.next_attempt_at = now + next_delay(attempts, outcome.retry_after)
-            return "retry"
+            ids = [delivery_id for delivery_id, *_ in results]
+            deliveries = {
+                d.id: d for d in scope.scalars(select(NotificationDelivery).where(NotificationDelivery.id.in_(ids)))
+            }
+            for delivery_id, target, attempts, outcome in results:
+                delivery = deliveries[delivery_id]
+                if outcome is None:
+                    delivery.locked_until = None
+                    continue
+                if isinstance(target, str):
+                    channel = scope.get(NotificationChannel, target)
+                else:
+                    channel = scope.get(type(target), target.id)
+                outcomes[delivery_id] = _apply(scope, now, delivery, channel, attempts + 1, outcome)
+        return outcomes
 
 
-def _target(scope, delivery: NotificationDelivery) -> Target:
-    if delivery.subscription_id is not None:
-        return scope.get(WebhookSubscription, delivery.subscription_id)
-    return scope.get(NotificationChannel, delivery.channel_id)
+def _apply(scope, now, delivery: NotificationDelivery, channel: Target | None, attempts: int, outcome) -> str:
+    """One attempt's row and its consequences: delivered, the retry's due time, or given up."""
+    scope.add(
+        DeliveryAttempt(
+            delivery_id=delivery.id,
+            at=now,
+            duration_ms=outcome.duration_ms,
+            status_code=outcome.status_code,
+            ok=outcome.ok,
+            error=outcome.error,
+        )
+    )
+    delivery.attempts, delivery.locked_until = attempts, None
+    if outcome.ok:
+        delivery.state, delivery.delivered_at, delivery.last_error = DeliveryState.DELIVERED, now, None
+        if channel is not None:
+            channel.consecutive_failures = 0
+        return "delivered"
+    delivery.last_error = outcome.error
+    if channel is not None:
+        channel.consecutive_failures += 1
+        if outcome.gone:
+            channel.active, channel.disabled_reason = False, "the receiver answered 410 Gone"
+            channel.updated_at = now
+    if outcome.gone or attempts >= MAX_ATTEMPTS or (channel is not None and not channel.active):
+        delivery.state = DeliveryState.FAILED
+        return "failed"
+    delivery.next_attempt_at = now + next_delay(attempts, outcome.retry_after)
+    return "retry"
+
+
+def _targets(scope, deliveries) -> dict[str, Target]:
+    """The channels and subscriptions of these deliveries, by id (one query each)."""
+    found: dict[str, Target] = {}
+    subscription_ids = {d.subscription_id for d in deliveries if d.subscription_id is not None}
+    channel_ids = {d.channel_id for d in deliveries if d.subscription_id is None}
+    if subscription_ids:
+        found.update(
+            (s.id, s) for s in scope.scalars(select(WebhookSubscription).where(WebhookSubscription.id.in_(subscription_ids)))
+        )
+    if channel_ids:
+        found.update(
+            (c.id, c) for c in scope.scalars(select(NotificationChannel).where(NotificationChannel.id.in_(channel_ids)))
+        )
+    return found
