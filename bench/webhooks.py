@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -71,7 +72,16 @@ def _emit(engine, count: int) -> None:
             )
 
 
-def throughput(rate: float, seconds: float, workers: int = 2) -> dict:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a live process (Linux /proc), 0 where there is no /proc."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def throughput(rate: float, seconds: float, workers: int = 2, batch: int = 50, concurrency: int = 4) -> dict:
     from redis import Redis
 
     import webhooks
@@ -83,7 +93,12 @@ def throughput(rate: float, seconds: float, workers: int = 2) -> dict:
     answering = subprocess.Popen([sys.executable, "-m", "bench.webhooks", "--receiver", str(port)], cwd=common.ROOT)
     with common.workdir() as tmp:
         url = common.fresh_pg(DATABASE)
-        extra = {"FENGQIAO_NOTIFY_ALLOW_HOSTS": "127.0.0.1", "FENGQIAO_SWEEP_INTERVAL": "0.1"}
+        extra = {
+            "FENGQIAO_NOTIFY_ALLOW_HOSTS": "127.0.0.1",
+            "FENGQIAO_SWEEP_INTERVAL": "0.1",
+            "FENGQIAO_DELIVERY_BATCH": str(batch),
+            "FENGQIAO_DELIVERY_CONCURRENCY": str(concurrency),
+        }
         engine = common.make_engine(url, tmp / "instance", **extra)
         hooks = webhooks.install(engine)
         hooks.subscriptions.create(
@@ -102,6 +117,7 @@ def throughput(rate: float, seconds: float, workers: int = 2) -> dict:
         ]
         try:
             time.sleep(4)  # the workers are up and idle
+            cpu_start = {"workers": sum(_cpu_seconds(w.pid) for w in started), "receiver": _cpu_seconds(answering.pid)}
             total, begin = 0, time.perf_counter()
             while (elapsed := time.perf_counter() - begin) < seconds:
                 due = int(elapsed * rate) + 1 - total
@@ -117,11 +133,13 @@ def throughput(rate: float, seconds: float, workers: int = 2) -> dict:
                     if scope.scalar(count) >= total:
                         break
                 time.sleep(0.2)
+            cpu = {"workers": sum(_cpu_seconds(w.pid) for w in started), "receiver": _cpu_seconds(answering.pid)}
             with engine.db.read() as scope:
                 rows = scope.execute(
                     text(
                         "SELECT extract(epoch FROM d.delivered_at - o.occurred_at), "
-                        "extract(epoch FROM d.delivered_at), extract(epoch FROM o.occurred_at) "
+                        "extract(epoch FROM d.delivered_at), extract(epoch FROM o.occurred_at), "
+                        "extract(epoch FROM d.created_at - o.occurred_at) "
                         "FROM notification_deliveries d JOIN outbox o ON o.event_id = d.event_id "
                         "WHERE d.state = 'delivered'"
                     )
@@ -139,7 +157,9 @@ def throughput(rate: float, seconds: float, workers: int = 2) -> dict:
             engine.close()
             common.drop_pg(DATABASE)
     latencies = [float(r[0]) for r in rows]
+    relayed = [float(r[3]) for r in rows]
     span = max(float(r[1]) for r in rows) - min(float(r[2]) for r in rows) if rows else 0
+    worker_cpu = cpu["workers"] - cpu_start["workers"]
     return {
         "events": total,
         "offered_rate": rate,
@@ -150,7 +170,20 @@ def throughput(rate: float, seconds: float, workers: int = 2) -> dict:
             "p99": common.percentile(latencies, 99) if latencies else None,
             "max": max(latencies) if latencies else None,
         },
+        "relayed_seconds": {  # commit to delivery row: the relay's part of the latency
+            "p50": common.percentile(relayed, 50) if relayed else None,
+            "p99": common.percentile(relayed, 99) if relayed else None,
+        },
+        # the two workers' CPU (RQ, relay, delivery; not PostgreSQL's or Redis's) while they delivered
+        # what had been committed: the figure that carries over to a quieter machine
+        "worker_cpu_seconds": worker_cpu,
+        "worker_cpu_ms_per_delivery": worker_cpu * 1000 / len(rows) if rows else None,
+        "deliveries_per_worker_cpu_second": len(rows) / worker_cpu if worker_cpu else None,
+        "receiver_cpu_ms_per_delivery": (cpu["receiver"] - cpu_start["receiver"]) * 1000 / len(rows) if rows else None,
+        "load_average": os.getloadavg()[0],
         "workers": workers,
+        "batch": batch,
+        "concurrency": concurrency,
     }
 
 
@@ -300,6 +333,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rate", type=float, default=250)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--history", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=50, help="FENGQIAO_DELIVERY_BATCH of the workers")
+    parser.add_argument("--concurrency", type=int, default=4, help="FENGQIAO_DELIVERY_CONCURRENCY")
     parser.add_argument("--only", default="throughput,relay,rq_timers")
     args = parser.parse_args(argv)
     if args.receiver:
@@ -307,7 +342,7 @@ def main(argv=None) -> int:
         return 0
     results = {}
     if "throughput" in args.only:
-        results["throughput"] = throughput(args.rate, args.seconds)
+        results["throughput"] = throughput(args.rate, args.seconds, batch=args.batch, concurrency=args.concurrency)
         print(json.dumps(results["throughput"]), file=sys.stderr, flush=True)
     if "relay" in args.only:
         results["relay_cost"] = relay_cost(args.history)

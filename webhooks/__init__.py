@@ -301,11 +301,14 @@ def install(engine: Engine) -> Notifications:
 
 
 def deliver_batch_job(delivery_ids: list[int]) -> dict[int, str]:
-    """RQ job: one attempt at each of these deliveries; each retry is a job at its own due time."""
+    """RQ job: one attempt at each of these deliveries, and at other due ones up to a batch (when the
+    workers are behind, a job takes what is due and the later jobs find theirs done); each retry is
+    a job at its own due time."""
     from engine.jobs import worker_engine
 
     notifications = install(worker_engine())
-    outcomes = notifications.deliverer.deliver_many(delivery_ids)
+    batch = max(notifications.ctx.settings.delivery_batch, len(delivery_ids))
+    outcomes = notifications.deliverer.deliver_many(delivery_ids, top_up=batch)
     retrying = [delivery_id for delivery_id, outcome in outcomes.items() if outcome == "retry"]
     if retrying:
         with notifications.ctx.db.read() as scope:

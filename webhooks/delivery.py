@@ -92,16 +92,18 @@ class Deliverer:
         """One attempt at one delivery, if it is due and nobody else holds it: delivered | retry | failed | skipped."""
         return self.deliver_many([delivery_id])[delivery_id]
 
-    def deliver_many(self, delivery_ids: list[int]) -> dict[int, str]:
-        """One attempt at each of these deliveries that is due and free, by id (as `deliver` answers).
+    def deliver_many(self, delivery_ids: list[int], top_up: int = 0) -> dict[int, str]:
+        """One attempt at each of these deliveries that is due and free, by id (as `deliver` answers),
+        and at other due ones up to `top_up` in all (a job behind its queue takes what is due).
 
         One transaction claims them all and one records them all; requests go out
         `delivery_concurrency` at a time. Requests start only within SEND_WINDOW of the claim (its
         lease must cover them): what a slow receiver leaves unsent is released and claimed again."""
         outcomes = dict.fromkeys(delivery_ids, "skipped")
         remaining = list(delivery_ids)
-        while remaining:
-            claimed = self._claim_many(remaining)
+        while remaining or top_up:
+            claimed = self._claim_many(remaining, top_up)
+            top_up = 0
             if not claimed:
                 break
             window_ends = time.monotonic() + SEND_WINDOW.total_seconds()
@@ -114,35 +116,47 @@ class Deliverer:
         claimed = self._claim_many([delivery_id])
         return claimed[0] if claimed else None
 
-    def _claim_many(self, delivery_ids: list[int]) -> list[Claimed]:
-        """Lease the deliveries that are due and free (a conditional UPDATE: two workers never both win)."""
-        if not delivery_ids:
-            return []
+    def _claim_many(self, delivery_ids: list[int], top_up: int = 0) -> list[Claimed]:
+        """Lease these deliveries if due and free, then other due ones up to `top_up` in all (a
+        conditional UPDATE: two workers never both win; PostgreSQL skips rows another claim holds)."""
         now = self.ctx.clock.now()
+        claimable = (
+            IS_PENDING,
+            NotificationDelivery.next_attempt_at <= now,
+            (NotificationDelivery.locked_until.is_(None)) | (NotificationDelivery.locked_until < now),
+        )
         with self.ctx.db.transaction() as scope:
-            taken = scope.scalars(
-                update(NotificationDelivery)
-                .where(
-                    NotificationDelivery.id.in_(delivery_ids),
-                    IS_PENDING,
-                    NotificationDelivery.next_attempt_at <= now,
-                    (NotificationDelivery.locked_until.is_(None)) | (NotificationDelivery.locked_until < now),
+
+            def claim(which) -> list[NotificationDelivery]:
+                return list(
+                    scope.scalars(
+                        update(NotificationDelivery)
+                        .where(which, *claimable)
+                        .values(locked_until=now + self.lease)
+                        .returning(NotificationDelivery),
+                        execution_options={"synchronize_session": False},
+                    )
                 )
-                .values(locked_until=now + self.lease)
-                .returning(NotificationDelivery.id)
-                .execution_options(synchronize_session=False)
-            ).all()
-            if not taken:
+
+            deliveries = claim(NotificationDelivery.id.in_(delivery_ids)) if delivery_ids else []
+            if top_up > len(deliveries):
+                due = (
+                    select(NotificationDelivery.id)
+                    .where(*claimable)
+                    .order_by(NotificationDelivery.next_attempt_at)
+                    .limit(top_up - len(deliveries))
+                )
+                if not self.ctx.db.is_sqlite:  # SQLite's write transaction already serialises claims
+                    due = due.with_for_update(skip_locked=True)
+                deliveries += claim(NotificationDelivery.id.in_(due.scalar_subquery()))
+            if not deliveries:
                 return []
-            deliveries = scope.scalars(
-                select(NotificationDelivery).where(NotificationDelivery.id.in_(taken)).order_by(NotificationDelivery.id)
-            ).all()
             targets = _targets(scope, deliveries)
             for target in targets.values():
                 scope.expunge(target)
             return [
                 Claimed(d.id, targets[d.subscription_id or d.channel_id], dict(d.message), d.attempts, d.event_id)
-                for d in deliveries
+                for d in sorted(deliveries, key=lambda d: d.id)
             ]
 
     def _send_all(self, claimed: list[Claimed], window_ends: float) -> list[transport.Outcome | None]:
