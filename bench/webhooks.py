@@ -7,9 +7,9 @@ Throughput and latency: PostgreSQL and Redis, two `fengqiao worker` processes (R
 each), a receiver process on loopback answering 204, one integration subscription. Events are
 committed to the outbox one per transaction at `rate` per second from four threads (what units of
 work do); latency is `delivered_at - occurred_at` (both the real clock), and the relay's part of it
-`created_at - occurred_at`; the workers' CPU time per delivery is the figure a quieter machine keeps. The relay's cost: one relay batch (200 events)
-and the deliverer's due query, timed with 1k and with `history` delivered rows already in the table
-(made by INSERT ... SELECT generate_series).
+`created_at - occurred_at`; the workers' CPU time per delivery is the figure a quieter machine keeps.
+The relay's cost: one relay batch (200 events) and the deliverer's due query, timed with 1k and with
+`history` delivered rows already in the table (made by INSERT ... SELECT generate_series).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from sqlalchemy import func, select, text
 
@@ -102,7 +103,7 @@ def _produce(engine, rate: float, seconds: float, threads: int = 4) -> int:
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU of a live process (Linux /proc), 0 where there is no /proc."""
     try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -108,8 +108,12 @@ class Deliverer:
                 break
             window_ends = time.monotonic() + SEND_WINDOW.total_seconds()
             sent = self._send_all(claimed, window_ends)
-            outcomes.update(self._record_many([(c.delivery_id, c.target, c.attempts, o) for c, o in zip(claimed, sent)]))
-            remaining = [c.delivery_id for c, o in zip(claimed, sent) if o is None]
+            outcomes.update(
+                self._record_many(
+                    [(c.delivery_id, c.target, c.attempts, o) for c, o in zip(claimed, sent, strict=True)]
+                )
+            )
+            remaining = [c.delivery_id for c, o in zip(claimed, sent, strict=True) if o is None]
         return outcomes
 
     def _claim(self, delivery_id: int) -> Claimed | None:
@@ -155,7 +159,7 @@ class Deliverer:
             for target in targets.values():
                 scope.expunge(target)
             return [
-                Claimed(d.id, targets[d.subscription_id or d.channel_id], dict(d.message), d.attempts, d.event_id)
+                Claimed(d.id, targets[_target_id(d)], dict(d.message), d.attempts, d.event_id)
                 for d in sorted(deliveries, key=lambda d: d.id)
             ]
 
@@ -284,6 +288,11 @@ def _apply(scope, now, delivery: NotificationDelivery, channel: Target | None, a
     return "retry"
 
 
+def _target_id(delivery: NotificationDelivery) -> str:
+    """A delivery goes to its subscription (issue 18) or else to its channel."""
+    return str(delivery.subscription_id or delivery.channel_id)
+
+
 def _targets(scope, deliveries) -> dict[str, Target]:
     """The channels and subscriptions of these deliveries, by id (one query each)."""
     found: dict[str, Target] = {}
@@ -291,7 +300,8 @@ def _targets(scope, deliveries) -> dict[str, Target]:
     channel_ids = {d.channel_id for d in deliveries if d.subscription_id is None}
     if subscription_ids:
         found.update(
-            (s.id, s) for s in scope.scalars(select(WebhookSubscription).where(WebhookSubscription.id.in_(subscription_ids)))
+            (s.id, s)
+            for s in scope.scalars(select(WebhookSubscription).where(WebhookSubscription.id.in_(subscription_ids)))
         )
     if channel_ids:
         found.update(

@@ -59,7 +59,7 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
         self.sock = _connected(self._address, self.port, self.timeout)
 
 
-def _connected(address: str, port: int, timeout: float) -> socket.socket:
+def _connected(address: str, port: int, timeout: float | None) -> socket.socket:
     """A socket to the checked address. No Nagle delay (as http.client's own connect): headers and
     body go out in two writes, and on a kept-alive connection the body would wait for the
     receiver's delayed ACK (40 ms) of the headers."""
@@ -103,8 +103,10 @@ def _post(
     try:
         try:
             status, retry_after, answer = _exchange(connection, path, body, headers)
-        except STALE if reused else ():  # the receiver closed the idle connection: once more on a new one
-            connection.close()
+        except STALE:
+            if not reused:
+                raise
+            connection.close()  # the receiver closed the idle connection: once more on a new one
             connection, reused = POOL.take(key, fresh=True)
             status, retry_after, answer = _exchange(connection, path, body, headers)
     except (OSError, http.client.HTTPException) as exc:
