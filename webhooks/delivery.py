@@ -114,6 +114,8 @@ class Deliverer:
                 )
             )
             remaining = [c.delivery_id for c, o in zip(claimed, sent, strict=True) if o is None]
+            if len(remaining) == len(claimed):  # the claim took the whole window: the sweep retries them
+                break
         return outcomes
 
     def _claim(self, delivery_id: int) -> Claimed | None:
