@@ -1,9 +1,11 @@
-"""Delivering: claim a due delivery, send it, record the attempt, schedule the retry.
+"""Delivering: claim a batch of due deliveries, send them, record the attempts, schedule the retries.
 
-The database is the source of truth, as for timers: a delivery is claimed by a conditional UPDATE
-(a lease in `locked_until`), so a job and a sweep, or two workers, never send it at once; a worker
-killed mid-send leaves a lease that runs out, and the next sweep sends it again (delayed, never
-dropped; the receiver may see it twice). Retries back off exponentially with jitter over about three
+The database is the source of truth, as for timers: deliveries are claimed by a conditional UPDATE
+(a lease in `locked_until`), so a job and a sweep, or two workers, never send one at once; a worker
+killed mid-send leaves leases that run out, and the next sweep sends them again (delayed, never
+dropped; the receiver may see one twice). A batch costs one claim and one record transaction, its
+requests go out a few at a time over kept-alive connections (docs/webhooks.md, "How a batch is
+delivered"). Retries back off exponentially with jitter over about three
 days (`BACKOFF`), or later when the receiver asks (`Retry-After`); a 410 disables the channel.
 """
 
