@@ -3,6 +3,7 @@
 python -m bench                      # everything, full sizes (make bench); writes docs/benchmarks.{json,md}
 python -m bench --smoke              # every bench with tiny sizes, figures to a temporary file (CI)
 python -m bench --only api,timers    # some benches; the others keep their last figures in the report
+python -m bench --only webhooks,external_tasks --webhook-history 100000   # issue 18's benches
 python -m bench --large 300000 --soak-seconds 180   # smaller scale database, shorter memory soak
 """
 
@@ -14,11 +15,19 @@ import sys
 import time
 from pathlib import Path
 
-from . import api, common, floor, report, scale, timers
+from . import api, common, external_tasks, floor, report, scale, timers, webhooks
 from . import reports as kpi_reports
 
-BENCHES = ("floor", "api", "scale", "timers")
-BENCHES += ("reports",)  # KPI reports at a year of cases (issue 21)
+BENCHES = ("floor", "api", "scale", "timers", "reports", "external_tasks", "webhooks")
+MODULES = {
+    "floor": floor,
+    "api": api,
+    "scale": scale,
+    "timers": timers,
+    "reports": kpi_reports,  # KPI reports at a year of cases (issue 21)
+    "external_tasks": external_tasks,
+    "webhooks": webhooks,
+}
 
 SMOKE = {
     "floor": dict(cases=2, rounds=2, page_cases=3),
@@ -38,8 +47,10 @@ SMOKE = {
         cost_due_per_round=3,
         officers_per_station=1,
     ),
+    "external_tasks": dict(tasks=20, workers=2, batch=5, rounds=1),
+    "webhooks": dict(rate=20, seconds=2, history=2000, relay_batch=20, relay_rounds=1),
+    "reports": dict(cases=40, runs=1),
 }
-SMOKE["reports"] = dict(cases=40, runs=1)
 
 
 def full(args) -> dict:
@@ -55,11 +66,13 @@ def full(args) -> dict:
         "scale": dict(small=args.small, large=args.large, rounds=3),
         "timers": dict(),
         "reports": dict(cases=args.report_cases, runs=3),
+        "external_tasks": dict(tasks=args.external_tasks, rounds=args.external_rounds),
+        "webhooks": dict(rate=args.webhook_rate, seconds=args.webhook_seconds, history=args.webhook_history),
     }
 
 
 def run_one(name: str, kwargs: dict) -> dict:
-    module = {"floor": floor, "api": api, "scale": scale, "timers": timers, "reports": kpi_reports}[name]
+    module = MODULES[name]
     started = time.perf_counter()
     result = module.run(**kwargs)
     result["wall_seconds"] = time.perf_counter() - started
@@ -83,6 +96,13 @@ def main(argv=None) -> int:
     parser.add_argument("--small", type=int, default=1000, help="scale: the small database, in cases")
     parser.add_argument("--large", type=int, default=1_000_000, help="scale: the large database, in cases")
     parser.add_argument("--report-cases", type=int, default=1_000_000, help="reports: a year of cases")
+    parser.add_argument("--external-tasks", type=int, default=1000, help="external_tasks: tasks per run")
+    parser.add_argument("--external-rounds", type=int, default=3, help="external_tasks: runs per backend")
+    parser.add_argument("--webhook-rate", type=float, default=250, help="webhooks: events committed per second")
+    parser.add_argument("--webhook-seconds", type=float, default=10, help="webhooks: how long events are committed")
+    parser.add_argument(
+        "--webhook-history", type=int, default=1_000_000, help="webhooks: delivered rows for the relay's cost"
+    )
     args = parser.parse_args(argv)
     only = [b.strip() for b in args.only.split(",") if b.strip()]
     unknown = set(only) - set(BENCHES)

@@ -51,6 +51,20 @@ def summary_lines(name: str, r: dict) -> str:
             f"{fmt(r['month_all_stations'], 2)} s, station week {fmt(r['week_one_station'], 3)} s; rebuild "
             f"{r['rebuild_seconds']:.0f} s; agree with the reference {r['rollups_agree_with_reference']}"
         )
+    if name == "external_tasks":
+        return "\n".join(
+            f"external tasks {k}: {fmt(v['tasks_per_second'], 1)} tasks/s over HTTP, complete p99 "
+            f"{fmt(v['complete_p99_ms'], 1)} ms, engine alone {fmt(v['engine_cpu_ms_per_task'])} CPU ms/task, "
+            f"errors {v['errors']}"
+            for k, v in r["configs"].items()
+        )
+    if name == "webhooks":
+        t, c = r["throughput"], r["relay_cost"]
+        return (
+            f"webhooks {t['deliveries_per_second']:.0f} deliveries/s of {t['offered_rate']:.0f}/s offered, p99 "
+            f"{t['latency_seconds']['p99']:.2f} s, {t['worker_cpu_ms_per_delivery']:.2f} worker CPU ms/delivery; "
+            f"relay batch {c['sizes'][1]:,} vs {c['sizes'][0]:,} delivered rows: {c['relay_ratio_large_vs_small']:.2f}"
+        )
     return ""
 
 
@@ -202,6 +216,47 @@ def targets(b: dict) -> list[tuple[str, str, str, str]]:
             rows.append(
                 (f"KPI report, {label} at {reports['cases']:,} cases (s)", f"≤ {limit:g}", fmt(reports[key], 3), status)
             )
+    external = b.get("external_tasks")
+    if external:
+        for kind, v in external["configs"].items():
+            rows.append(
+                (
+                    f"external tasks fetched, locked and completed per second over HTTP, {kind}",
+                    "≥ 200",
+                    fmt(v["tasks_per_second"], 1),
+                    _yes(_m(v["tasks_per_second"]) >= 200 and not v["errors"]),
+                )
+            )
+    hooks = b.get("webhooks")
+    if hooks:
+        t, c = hooks["throughput"], hooks["relay_cost"]
+        rate, p99 = t["deliveries_per_second"], t["latency_seconds"]["p99"]
+        complete = t["delivered"] == t["events"]
+        rows.append(
+            (
+                f"webhook deliveries/s, {t['workers']} workers, PostgreSQL ({t['offered_rate']:.0f}/s offered)",
+                "≥ 200",
+                f"{rate:.0f}",
+                _yes(rate >= 200 and complete),
+            )
+        )
+        rows.append(
+            (
+                "webhook latency from commit p99 at that rate (s)",
+                "≤ 1 at ≥ 200/s",
+                f"{p99:.2f}" if p99 is not None else "—",
+                _yes(p99 is not None and p99 <= 1 and rate >= 200),
+            )
+        )
+        ratio = c["relay_ratio_large_vs_small"]
+        rows.append(
+            (
+                f"relay batch of {c['batch']}, {c['sizes'][1]:,} vs {c['sizes'][0]:,} delivered rows (ratio)",
+                "flat (≈ 1)",
+                f"{ratio:.2f}" if ratio is not None else "—",
+                _yes(ratio is not None and ratio <= 1.5),
+            )
+        )
     return rows
 
 
@@ -271,6 +326,10 @@ def render(results: dict) -> str:
         out += _timers(b["timers"])
     if "reports" in b:
         out += _reports(b["reports"])
+    if "external_tasks" in b:
+        out += _external_tasks(b["external_tasks"])
+    if "webhooks" in b:
+        out += _webhooks(b["webhooks"])
     if NOTES.exists():
         out += ["", NOTES.read_text().strip()]
     return "\n".join(out) + "\n"
@@ -514,6 +573,68 @@ def _timers(r: dict) -> list[str]:
         f"| ratio, round by round | {fmt(c['ratio_large_vs_small'])} |",
     ]
     return out
+
+
+def _external_tasks(r: dict) -> list[str]:
+    out = [
+        "",
+        "## 7. External tasks (issue 18)",
+        "",
+        f"bench/external_tasks.py: {r['tasks']:,} cases of a small model wait at their external task; "
+        f"{r['workers']} worker threads, each with its own HTTP/1.1 connection and a topic-scoped token, fetch "
+        f"and lock {r['batch']} at a time and complete each until none is left. Then the engine alone (one "
+        "thread, no HTTP): its CPU per task is the figure a busy machine does not change.",
+        "",
+        "| configuration | tasks/s over HTTP | complete p50 / p99 ms | fetch p50 / p99 ms | engine alone: tasks/s, "
+        "CPU ms per task | errors |",
+        "|---|---|---|---|---|---|",
+    ]
+    for v in r["configs"].values():
+        out.append(
+            f"| {v['server']} | {fmt(v['tasks_per_second'], 1)} | {fmt(v['complete_p50_ms'], 1)} / "
+            f"{fmt(v['complete_p99_ms'], 1)} | {fmt(v['fetch_p50_ms'], 1)} / {fmt(v['fetch_p99_ms'], 1)} | "
+            f"{fmt(v['engine_tasks_per_second'], 0)}, {fmt(v['engine_cpu_ms_per_task'])} | {v['errors']} |"
+        )
+    return out
+
+
+def _webhooks(r: dict) -> list[str]:
+    t, c = r["throughput"], r["relay_cost"]
+    lat, relayed = t["latency_seconds"], t.get("relayed_seconds") or {}
+    out = [
+        "",
+        "## 8. Webhook deliveries (issue 18)",
+        "",
+        f"bench/webhooks.py, PostgreSQL and Redis: events committed one per transaction at "
+        f"{t['offered_rate']:.0f}/s (four producer threads) to one subscription, {t['workers']} `fengqiao "
+        f"worker` processes (RQ worker + sweeper each; {t.get('batch', '?')} deliveries per job, "
+        f"{t.get('concurrency', '?')} requests in flight per job over kept-alive connections), a receiver "
+        "process on loopback answering 204. Latency is from the event's commit to the delivery's record; "
+        "*relayed* is its first part, commit to the delivery row. Worker CPU is the two workers' own "
+        "(not PostgreSQL's, Redis's or the receiver's) while they delivered.",
+        "",
+        "| events | delivered | deliveries/s | latency p50 / p99 / max s | relayed p50 / p99 s | worker CPU ms "
+        "per delivery | deliveries per worker CPU second | load average |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| {t['events']:,} | {t['delivered']:,} | {t['deliveries_per_second']:.0f} | "
+        f"{_s(lat['p50'])} / {_s(lat['p99'])} / {_s(lat['max'])} | {_s(relayed.get('p50'))} / "
+        f"{_s(relayed.get('p99'))} | {_s(t.get('worker_cpu_ms_per_delivery'))} | "
+        f"{_s(t.get('deliveries_per_worker_cpu_second'), 0)} | {_s(t.get('load_average'), 1)} |",
+        "",
+        f"The relay's cost against the delivery history: one relay batch ({c['batch']} new events to one "
+        "subscription) and the deliverer's due query, with the table holding that many delivered rows:",
+        "",
+        "| delivered rows | relay batch ms | due query ms |",
+        "|---|---|---|",
+    ]
+    for size in c["sizes"]:
+        v = c[str(size)]
+        out.append(f"| {size:,} | {fmt(v['relay_batch_ms'], 1)} | {fmt(v['due_query_ms'], 1)} |")
+    return out
+
+
+def _s(value, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
 
 
 def _leak_bound(mem: dict) -> str:

@@ -106,6 +106,10 @@ class Settings:
     notify_timeout_seconds: float = 10.0
     # KPI reports: the targets each figure is measured against (FENGQIAO_REPORT_TARGET_*)
     report_targets: dict[str, float] = field(default_factory=lambda: dict(REPORT_TARGETS))
+    # Delivery (docs/webhooks.md): deliveries per RQ job (one claim and one record transaction each),
+    # and how many of a job's requests are in flight at once (each worker keeps connections alive)
+    delivery_batch: int = 50
+    delivery_concurrency: int = 4
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -148,6 +152,8 @@ class Settings:
             smtp_from=env.get("FENGQIAO_SMTP_FROM") or "fengqiao@localhost",
             notify_timeout_seconds=float(env.get("FENGQIAO_NOTIFY_TIMEOUT") or 10),
             report_targets=_report_targets(env),
+            delivery_batch=max(1, int(env.get("FENGQIAO_DELIVERY_BATCH") or 50)),
+            delivery_concurrency=max(1, int(env.get("FENGQIAO_DELIVERY_CONCURRENCY") or 4)),
         )
 
     @property

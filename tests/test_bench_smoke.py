@@ -48,7 +48,7 @@ def smoke(tmp_path_factory) -> dict:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         env={**os.environ, **BENCH_ENV},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -105,11 +105,33 @@ def test_reports_bench_times_every_report_from_rollups_that_agree_with_the_refer
     assert kpi["rebuild_cases"] >= kpi["cases"] and kpi["report_day_rows"] > 0
     assert kpi["rollups_agree_with_reference"] is True
     assert "## 6. KPI reports" in smoke["report"]
+def test_external_task_bench_gives_tasks_per_second_and_latencies_on_both_backends(smoke):
+    external = smoke["benches"]["external_tasks"]
+    assert set(external["configs"]) == {"sqlite", "postgresql"}
+    for config in external["configs"].values():
+        assert config["errors"] == 0
+        for key in ("tasks_per_second", "complete_p50_ms", "complete_p99_ms", "fetch_p50_ms"):
+            assert figure(config[key]), key
+        assert figure(config["engine_tasks_per_second"]) and figure(config["engine_cpu_ms_per_task"])
+
+
+def test_webhook_bench_delivers_every_event_and_gives_rate_latency_cpu_and_relay_cost(smoke):
+    hooks = smoke["benches"]["webhooks"]
+    throughput = hooks["throughput"]
+    assert throughput["delivered"] == throughput["events"] > 0
+    assert finite(throughput["deliveries_per_second"]) and throughput["deliveries_per_second"] > 0
+    assert all(finite(throughput["latency_seconds"][k]) for k in ("p50", "p99", "max"))
+    assert finite(throughput["relayed_seconds"]["p99"]) and finite(throughput["worker_cpu_ms_per_delivery"])
+    cost = hooks["relay_cost"]
+    for size in cost["sizes"]:
+        assert figure(cost[str(size)]["relay_batch_ms"]) and figure(cost[str(size)]["due_query_ms"])
+    assert finite(cost["relay_ratio_large_vs_small"])
 
 
 def test_report_names_the_machine_and_every_bench(smoke):
     report = smoke["report"]
-    for heading in ("## Machine and versions", "## Targets", "## 1.", "## 2.", "## 3.", "## 4.", "## 5."):
+    headings = ("## Machine and versions", "## Targets", "## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6.", "## 7.", "## 8.")
+    for heading in headings:
         assert heading in report
     assert "shared and noisy" in report
 

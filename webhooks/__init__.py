@@ -5,8 +5,9 @@
 
 The engine never imports this package: `install` adds one duty to the engine's sweeper, which runs
 the relay (outbox events past a cursor become deliveries) and sends the deliveries that are due.
-Without Redis the sweeper sends them itself; with Redis each delivery is an RQ job at its due time and
-the sweeper sends only those overdue by `LOST_JOB_GRACE` (a job Redis lost, a killed worker).
+Without Redis the sweeper sends them itself; with Redis the relayed deliveries are RQ jobs of up to
+`FENGQIAO_DELIVERY_BATCH` deliveries each (a retry: a job at its due time), and the sweeper sends only
+those overdue by `LOST_JOB_GRACE` (a job Redis lost, a killed worker).
 Issue 18's Standard Webhooks subscriptions plug into the same relay and deliverer (docs/notifications.md).
 """
 
@@ -85,19 +86,33 @@ class Notifications:
         return self.deliverer.deliver_due()
 
     def schedule(self, delivery_ids: list[int], at=None) -> None:
-        """RQ jobs for these deliveries (at `at`, else now); the sweep covers a job Redis loses."""
+        """RQ jobs for these deliveries (at `at`, else now), `delivery_batch` per job, in one Redis
+        round trip; the sweep covers a job Redis loses."""
+        size = self.ctx.settings.delivery_batch
+        self._enqueue([(delivery_ids[i : i + size], at) for i in range(0, len(delivery_ids), size)])
+
+    def _enqueue(self, batches: list[tuple[list[int], Any]]) -> None:
         jobs = self.ctx.jobs
-        if not delivery_ids or not self._redis():
+        if not batches or not self._redis():
             return
         from redis.exceptions import RedisError
 
+        settings = self.ctx.settings
+        # a job sends at most its batch, `delivery_concurrency` at a time, each within three timeouts
+        rounds = -(-settings.delivery_batch // settings.delivery_concurrency)
+        options = {
+            "job_timeout": int(120 + rounds * 3 * settings.notify_timeout_seconds),
+            "result_ttl": 60,
+            "failure_ttl": 3600,
+        }
         try:
-            for delivery_id in delivery_ids:
-                options = {"job_timeout": 120, "result_ttl": 60, "failure_ttl": 3600}
-                if at is None:
-                    jobs.queue.enqueue(deliver_job, delivery_id, **options)
-                else:
-                    jobs.queue.enqueue_at(at, deliver_job, delivery_id, **options)
+            with jobs.connection.pipeline() as pipe:
+                for delivery_ids, at in batches:
+                    if at is None:
+                        jobs.queue.enqueue(deliver_batch_job, delivery_ids, pipeline=pipe, **options)
+                    else:
+                        jobs.queue.enqueue_at(at, deliver_batch_job, delivery_ids, pipeline=pipe, **options)
+                pipe.execute()
         except RedisError:  # the sweep finds them in the database
             pass
 
@@ -285,16 +300,28 @@ def install(engine: Engine) -> Notifications:
     return found
 
 
-def deliver_job(delivery_id: int) -> str:
-    """RQ job: one attempt; a retry is scheduled as the next job at its due time."""
+def deliver_batch_job(delivery_ids: list[int]) -> dict[int, str]:
+    """RQ job: one attempt at each of these deliveries, and at other due ones up to a batch (when the
+    workers are behind, a job takes what is due and the later jobs find theirs done); each retry is
+    a job at its own due time."""
     from engine.jobs import worker_engine
 
     notifications = install(worker_engine())
-    outcome = notifications.deliverer.deliver(delivery_id)
-    if outcome == "retry":
+    batch = max(notifications.ctx.settings.delivery_batch, len(delivery_ids))
+    outcomes = notifications.deliverer.deliver_many(delivery_ids, top_up=batch)
+    retrying = [delivery_id for delivery_id, outcome in outcomes.items() if outcome == "retry"]
+    if retrying:
         with notifications.ctx.db.read() as scope:
-            due = scope.scalar(
-                select(NotificationDelivery.next_attempt_at).where(NotificationDelivery.id == delivery_id)
-            )
-        notifications.schedule([delivery_id], at=due)
-    return outcome
+            due = scope.execute(
+                select(NotificationDelivery.id, NotificationDelivery.next_attempt_at).where(
+                    NotificationDelivery.id.in_(retrying)
+                )
+            ).all()
+        notifications._enqueue([([delivery_id], at) for delivery_id, at in due])
+    return outcomes
+
+
+def deliver_job(delivery_id: int) -> str:
+    """RQ job of one delivery, as queued before deliveries were batched (a job waiting in Redis
+    across an upgrade still runs)."""
+    return deliver_batch_job([delivery_id])[delivery_id]

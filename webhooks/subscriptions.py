@@ -129,8 +129,11 @@ class SubscriptionService:
         """The sealed target: `{"url", "secret", "previous"}`."""
         return self.ctx.vault.open(f"webhook/{subscription.id}", "target", subscription.nonce, subscription.ciphertext)
 
-    def signing_secrets(self, subscription: WebhookSubscription, now: datetime) -> list[str]:
-        target = self.target_of(subscription)
+    def signing_secrets(
+        self, subscription: WebhookSubscription, now: datetime, target: dict[str, Any] | None = None
+    ) -> list[str]:
+        """The secrets a request is signed with now (`target`: the sealed target, if already opened)."""
+        target = target or self.target_of(subscription)
         found = [target["secret"]]
         if target.get("previous") and subscription.previous_until and now < subscription.previous_until:
             found.append(target["previous"])
