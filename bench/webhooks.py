@@ -261,96 +261,6 @@ def relay_cost(history: int, batch: int = 200, rounds: int = 5) -> dict:
     return out
 
 
-def rq_timers(cases: int = 40, timer_cases: int = 60) -> dict:
-    """Per-timer RQ scheduling: its CPU share of the units of work that create timers (the escalate
-    path, in-process, PostgreSQL), and which runner fires a 2 s timer first when an RQ worker with its
-    scheduler and the sweeper (0.5 s) both watch it: a job that finds its timer fired answers 'skipped'."""
-    from redis import Redis
-    from rq.job import Job
-    from sqlalchemy import select as select_
-
-    from engine.store.models import Timer
-
-    from .floor import EngineDriver
-    from .timers import LATENCY_MODEL
-
-    Redis.from_url(common.REDIS_URL).flushdb()
-    out: dict = {}
-    with common.workdir() as tmp:
-        url = common.fresh_pg(DATABASE)
-        engine = common.make_engine(url, tmp / "instance", redis_url=common.REDIS_URL)
-        names = common.build_world(engine, officers_per_station=4, liaisons=4)
-        try:
-            spent = [0.0]
-            schedule = engine.jobs.schedule
-
-            def timed(timers):
-                t = time.process_time()
-                schedule(timers)
-                spent[0] += time.process_time() - t
-
-            engine.jobs.schedule = timed  # type: ignore[method-assign]
-            driver = EngineDriver(engine, names)
-            driver.case("escalate_both")  # warm-up
-            spent[0] = 0.0
-            t = time.process_time()
-            for _ in range(cases):
-                driver.case("escalate_both")
-            total = time.process_time() - t
-            out["escalate_cases"] = cases
-            out["schedule_cpu_ms_per_case"] = spent[0] * 1000 / cases
-            out["case_cpu_ms"] = total * 1000 / cases
-            out["schedule_share_percent"] = 100 * spent[0] / total
-            engine.jobs.schedule = schedule  # type: ignore[method-assign]
-            Redis.from_url(common.REDIS_URL).flushdb()
-
-            engine.repository.deploy([("bench_timer.bpmn", LATENCY_MODEL.replace("{seconds}", "2"))])
-            officer = engine.identity.actor(names["officer"][0])
-            env = common.env_for(url, tmp / "instance", common.REDIS_URL, FENGQIAO_SWEEP_INTERVAL="0.5")
-            worker = subprocess.Popen(
-                [sys.executable, "-m", "cli.main", "worker"],
-                cwd=common.ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            try:
-                time.sleep(4)
-                for _ in range(timer_cases):
-                    engine.runtime.start_instance("bench_timer", officer, {})
-                    time.sleep(0.05)
-                time.sleep(8)  # every timer due and fired, every job run
-            finally:
-                worker.terminate()
-                try:
-                    worker.wait(30)
-                except subprocess.TimeoutExpired:
-                    worker.kill()
-                    worker.wait(10)
-            with engine.db.read() as scope:
-                ids = list(scope.scalars(select_(Timer.id).where(Timer.kind == "bpmn_timer")))
-            redis = Redis.from_url(common.REDIS_URL)
-            answers = {"by_job": 0, "by_sweeper_first": 0, "job_not_run": 0}
-            for timer_id in ids:
-                try:
-                    value = Job.fetch(f"timer-{timer_id}", connection=redis).return_value(refresh=True)
-                except Exception:
-                    value = None
-                if value is None:
-                    answers["job_not_run"] += 1
-                elif value == "skipped":
-                    answers["by_sweeper_first"] += 1
-                else:
-                    answers["by_job"] += 1
-            out["timers"] = len(ids)
-            out["fired_first_by"] = answers
-        finally:
-            engine.close()
-            common.drop_pg(DATABASE)
-            Redis.from_url(common.REDIS_URL).flushdb()
-    return out
-
-
 def run(
     rate: float = 250,
     seconds: float = 10,
@@ -361,8 +271,8 @@ def run(
     relay_batch: int = 200,
     relay_rounds: int = 5,
 ) -> dict:
-    """`python -m bench`'s entry: delivery rate and latency, then the relay's cost (rq_timers, the
-    figure behind the per-timer scheduling decision, runs only from this module's command line)."""
+    """`python -m bench`'s entry: delivery rate and latency, then the relay's cost. (The per-timer RQ
+    scheduling figures in bench/notes.md came from an `rq_timers` part, removed with that scheduling.)"""
     return {
         "throughput": throughput(rate, seconds, workers, batch, concurrency),
         "relay_cost": relay_cost(history, relay_batch, relay_rounds),
@@ -377,7 +287,7 @@ def main(argv=None) -> int:
     parser.add_argument("--history", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=50, help="FENGQIAO_DELIVERY_BATCH of the workers")
     parser.add_argument("--concurrency", type=int, default=4, help="FENGQIAO_DELIVERY_CONCURRENCY")
-    parser.add_argument("--only", default="throughput,relay,rq_timers")
+    parser.add_argument("--only", default="throughput,relay")
     args = parser.parse_args(argv)
     if args.receiver:
         receiver(args.receiver)
@@ -389,8 +299,6 @@ def main(argv=None) -> int:
     if "relay" in args.only:
         results["relay_cost"] = relay_cost(args.history)
         print(json.dumps(results["relay_cost"]), file=sys.stderr, flush=True)
-    if "rq_timers" in args.only:
-        results["rq_timers"] = rq_timers()
     print(json.dumps(results, indent=1))
     return 0
 
