@@ -105,6 +105,8 @@ def test_reports_bench_times_every_report_from_rollups_that_agree_with_the_refer
     assert kpi["rebuild_cases"] >= kpi["cases"] and kpi["report_day_rows"] > 0
     assert kpi["rollups_agree_with_reference"] is True
     assert "## 6. KPI reports" in smoke["report"]
+
+
 def test_external_task_bench_gives_tasks_per_second_and_latencies_on_both_backends(smoke):
     external = smoke["benches"]["external_tasks"]
     assert set(external["configs"]) == {"sqlite", "postgresql"}
@@ -130,7 +132,18 @@ def test_webhook_bench_delivers_every_event_and_gives_rate_latency_cpu_and_relay
 
 def test_report_names_the_machine_and_every_bench(smoke):
     report = smoke["report"]
-    headings = ("## Machine and versions", "## Targets", "## 1.", "## 2.", "## 3.", "## 4.", "## 5.", "## 6.", "## 7.", "## 8.")
+    headings = (
+        "## Machine and versions",
+        "## Targets",
+        "## 1.",
+        "## 2.",
+        "## 3.",
+        "## 4.",
+        "## 5.",
+        "## 6.",
+        "## 7.",
+        "## 8.",
+    )
     for heading in headings:
         assert heading in report
     assert "shared and noisy" in report
