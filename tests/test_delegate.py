@@ -74,3 +74,18 @@ def test_an_open_task_is_not_delegated(engine, world):
     task = task_of(engine, case, "assess_case")
     says = "the task is open: claim it before delegating it"
     refused(engine, TaskNotClaimed, says, engine.tasks.delegate, task["id"], world["wang"], "chen", "r")
+
+
+def test_moving_the_case_to_the_delegate_ends_the_delegation(engine, world):
+    """The owner delegated their assessment to chen; the supervisor then makes chen the case's owner:
+    the task is chen's own, no longer delegated (resolving would hand it to an officer who no longer
+    owns the case)."""
+    wang, chen, zhou = world["wang"], world["chen"], world["zhou"]
+    case = report_case(engine, wang)
+    task = engine.tasks.claim(task_of(engine, case, "assess_case")["id"], wang)
+    engine.tasks.delegate(task["id"], wang, "chen", "请代为研判 please assess")
+    engine.tasks.reassign_case_owner(case["id"], zhou, "chen", "王警官休假 Officer Wang on leave")
+    moved = task_of(engine, case, "assess_case")
+    assert (moved["assignee"], moved["delegated"]) == ("chen", False)
+    refused(engine, TaskNotDelegated, "the task is not delegated: there is nothing to resolve",
+            engine.tasks.resolve, task["id"], chen, "r")  # fmt: skip

@@ -604,7 +604,9 @@ class TaskCommands:
         if known is not None and not set(known) - {exclude}:
             return
         for row in change.hold(_OWNER_TASKS.all(change.scope.connection(), {"instance_id": change.instance.id})):
-            if row.id != exclude and row.assignee_id != user_id:
+            # a task delegated to the new owner becomes their own: resolving it would hand it back
+            # to an officer who no longer owns the case
+            if row.id != exclude and (row.assignee_id != user_id or row.delegated_by_id is not None):
                 self._assign(change, row, user_id)
                 change.emit(Event.TASK_REASSIGNED, task_id=row.id, element_id=row.element_id, assignee_id=user_id)
 
