@@ -80,6 +80,7 @@ def audit_view(entry: AuditEntry) -> dict[str, Any]:
         "id": entry.id,
         "at": entry.at.isoformat(),
         "actor": entry.actor,
+        "by_system": entry.actor_id is None,  # the engine itself (timers, signals) or a department system
         "action": entry.action,
         "instance_id": entry.instance_id,
         "task_id": entry.task_id,

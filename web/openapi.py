@@ -242,6 +242,7 @@ AUDIT_ENTRY = all_required(
         "id": INT,
         "at": TIME,
         "actor": STR,
+        "by_system": BOOL,
         "action": STR,
         "instance_id": nullable(STR),
         "task_id": nullable(STR),

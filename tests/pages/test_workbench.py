@@ -195,3 +195,17 @@ def test_a_liaison_claims_from_the_queue_in_one_click_and_lands_on_the_form(engi
     response = li.post(f"/tasks/{handle['id']}/claim")
     assert response.headers["Location"] == f"/tasks/{handle['id']}"
     assert 'name="outcome"' in li.text(f"/tasks/{handle['id']}")
+
+
+def test_the_timeline_names_a_timer_as_the_system_not_by_its_internal_name(engine, world, browse, clock):
+    case = report_case(engine, world["wang"])
+    clock.advance(hours=200)
+    engine.timers.fire_due()
+    history = engine.runtime.get_instance(case["id"])["history"]
+    assert {(h["actor"], h["by_system"]) for h in history} == {("wang", False), ("timer", True)}
+    wang = browse("wang")
+    page = wang.text(f"/cases/{case['id']}")
+    assert "<strong>系统定时器</strong>" in page and "<strong>timer</strong>" not in page
+    assert "<strong>wang</strong>" in page  # a person stays who they are
+    assert wang.post("/locale", {"locale": "en", "next": "/"}).status_code == 302
+    assert "<strong>Timer (system)</strong>" in wang.text(f"/cases/{case['id']}")

@@ -173,6 +173,22 @@ def kind_name(kind: str) -> str:
     return KIND_NAMES[kind]() if kind in KIND_NAMES else kind
 
 
+SYSTEM_ACTOR_NAMES: dict[str, Callable[[], Any]] = {
+    "timer": lambda: _("Timer (system)"),
+    "signal": lambda: _("Signal (system)"),
+    "system": lambda: _("System"),
+}
+
+
+def actor_name(entry: dict[str, Any]) -> str:
+    """Who did it, as the timeline says it: a user's name, or which part of the system (a timer firing,
+    a signal, a department system's token) rather than its internal name."""
+    name = entry["actor"]
+    if not entry.get("by_system"):
+        return name
+    return SYSTEM_ACTOR_NAMES[name]() if name in SYSTEM_ACTOR_NAMES else _("%(name)s (system)", name=name)
+
+
 def role_name(role: str) -> str:
     return ROLE_NAMES[role]() if role in ROLE_NAMES else role
 
@@ -311,7 +327,7 @@ def timeline_entries(
         entries.append(
             {
                 "at": entry["at"],
-                "actor": entry["actor"],
+                "actor": actor_name(entry),
                 "role": role_name(said["role"]) if said else None,
                 "words": action_words(entry, task_names),
                 "text": said["text"] if said else None,
