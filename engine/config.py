@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from limits import parse_many
 
 from .vocabulary import Role
 
@@ -23,10 +28,46 @@ def _seconds(value: str | None, default: int) -> int:
         return default
     text = value.strip().lower()
     unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}.get(text[-1])
-    seconds = int(text[:-1]) * unit if unit else int(text)
+    try:
+        seconds = int(text[:-1]) * unit if unit else int(text)
+    except ValueError:
+        seconds = 0
     if seconds <= 0:
-        raise ValueError("FENGQIAO_TOKEN_TTL must be positive")
+        raise ValueError(f"FENGQIAO_TOKEN_TTL must be a positive time such as 43200, 720m, 12h or 1d, not '{value}'")
     return seconds
+
+
+def _number(env: dict[str, str], name: str, default: Any, low: float = 1, high: float | None = None) -> Any:
+    """A number of the default's kind within bounds (a whole number from `low`; a decimal above it);
+    anything else is a start-up error naming the variable."""
+    value = env.get(name)
+    if value is None or not value.strip():
+        return default
+    whole = isinstance(default, int)
+    try:
+        number = int(value.strip()) if whole else float(value.strip())
+    except ValueError:
+        number = float("nan")
+    above = number >= low if whole else number > low
+    if not above or (high is not None and not number <= high):  # also NaN
+        if whole:
+            form = f"a whole number from {low:g} to {high:g}" if high else f"a whole number of at least {low:g}"
+        else:
+            form = f"a number above {low:g}" + (f" and at most {high:g}" if high else "")
+        raise ValueError(f"{name} must be {form}, not '{value}'")
+    return number
+
+
+def _text(env: dict[str, str], name: str, default: str, check: Callable[[str], object], form: str) -> str:
+    """A text setting that `check` accepts (it raises ValueError otherwise): a start-up error naming it."""
+    value = (env.get(name) or "").strip()
+    if not value:
+        return default
+    try:
+        check(value)
+    except (ValueError, ZoneInfoNotFoundError):  # ZoneInfoNotFoundError is a KeyError
+        raise ValueError(f"{name} must be {form}, not '{value}'") from None
+    return value
 
 
 # KPI report targets (docs/reports.md): the work plan's, unless a deployment's plan says otherwise
@@ -124,36 +165,40 @@ class Settings:
             data_key=env.get("FENGQIAO_DATA_KEY") or None,
             data_key_file=Path(key_file) if key_file else None,
             allow_script_tasks=_bool(env.get("FENGQIAO_ALLOW_SCRIPT_TASKS")),
-            max_bpmn_bytes=int(env.get("FENGQIAO_MAX_BPMN_BYTES") or 2 * 1024 * 1024),
-            workflow_cache_size=int(env.get("FENGQIAO_WORKFLOW_CACHE_SIZE") or 512),
+            max_bpmn_bytes=_number(env, "FENGQIAO_MAX_BPMN_BYTES", 2 * 1024 * 1024),
+            workflow_cache_size=_number(env, "FENGQIAO_WORKFLOW_CACHE_SIZE", 512, low=0),
             business_key_prefix=env.get("FENGQIAO_BUSINESS_KEY_PREFIX") or "JF",
-            argon2_time_cost=int(env.get("FENGQIAO_ARGON2_TIME_COST") or 3),
-            argon2_memory_kib=int(env.get("FENGQIAO_ARGON2_MEMORY_KIB") or 65536),
+            argon2_time_cost=_number(env, "FENGQIAO_ARGON2_TIME_COST", 3),
+            argon2_memory_kib=_number(env, "FENGQIAO_ARGON2_MEMORY_KIB", 65536, low=8),
             token_ttl_seconds=_seconds(env.get("FENGQIAO_TOKEN_TTL"), 12 * 3600),
-            login_rate_limit=env.get("FENGQIAO_LOGIN_RATE_LIMIT") or "10 per minute",
-            max_request_bytes=int(env.get("FENGQIAO_MAX_REQUEST_BYTES") or 1024 * 1024),
-            sla_warn_fraction=float(env.get("FENGQIAO_SLA_WARN_FRACTION") or 0.75),
-            timer_lease_seconds=int(env.get("FENGQIAO_TIMER_LEASE_SECONDS") or 30),
-            timer_max_attempts=int(env.get("FENGQIAO_TIMER_MAX_ATTEMPTS") or 5),
-            sweep_interval_seconds=float(env.get("FENGQIAO_SWEEP_INTERVAL") or 0.5),
-            sweep_batch=int(env.get("FENGQIAO_SWEEP_BATCH") or 200),
+            login_rate_limit=_text(
+                env, "FENGQIAO_LOGIN_RATE_LIMIT", "10 per minute", parse_many, "a rate such as '10 per minute'"
+            ),
+            max_request_bytes=_number(env, "FENGQIAO_MAX_REQUEST_BYTES", 1024 * 1024),
+            sla_warn_fraction=_number(env, "FENGQIAO_SLA_WARN_FRACTION", 0.75, 0, 1),
+            timer_lease_seconds=_number(env, "FENGQIAO_TIMER_LEASE_SECONDS", 30),
+            timer_max_attempts=_number(env, "FENGQIAO_TIMER_MAX_ATTEMPTS", 5),
+            sweep_interval_seconds=_number(env, "FENGQIAO_SWEEP_INTERVAL", 0.5, 0),
+            sweep_batch=_number(env, "FENGQIAO_SWEEP_BATCH", 200),
             secret_key=env.get("FENGQIAO_SECRET_KEY") or None,
-            time_zone=env.get("FENGQIAO_TIME_ZONE") or "Asia/Shanghai",
+            time_zone=_text(
+                env, "FENGQIAO_TIME_ZONE", "Asia/Shanghai", ZoneInfo, "an IANA time zone such as Asia/Shanghai"
+            ),
             attachment_storage=env.get("FENGQIAO_ATTACHMENT_STORAGE") or "local",
             s3_endpoint_url=env.get("FENGQIAO_S3_ENDPOINT_URL") or None,
             s3_region=env.get("FENGQIAO_S3_REGION") or None,
-            attachment_max_bytes=int(env.get("FENGQIAO_ATTACHMENT_MAX_BYTES") or 20 * 1024 * 1024),
+            attachment_max_bytes=_number(env, "FENGQIAO_ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024),
             public_url=(env.get("FENGQIAO_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
             notify_allow_hosts=tuple(
                 h.strip() for h in (env.get("FENGQIAO_NOTIFY_ALLOW_HOSTS") or "").split(",") if h.strip()
             ),
             smtp_host=env.get("FENGQIAO_SMTP_HOST") or None,
-            smtp_port=int(env.get("FENGQIAO_SMTP_PORT") or 25),
+            smtp_port=_number(env, "FENGQIAO_SMTP_PORT", 25, high=65535),
             smtp_from=env.get("FENGQIAO_SMTP_FROM") or "fengqiao@localhost",
-            notify_timeout_seconds=float(env.get("FENGQIAO_NOTIFY_TIMEOUT") or 10),
+            notify_timeout_seconds=_number(env, "FENGQIAO_NOTIFY_TIMEOUT", 10.0, 0),
             report_targets=_report_targets(env),
-            delivery_batch=max(1, int(env.get("FENGQIAO_DELIVERY_BATCH") or 50)),
-            delivery_concurrency=max(1, int(env.get("FENGQIAO_DELIVERY_CONCURRENCY") or 4)),
+            delivery_batch=_number(env, "FENGQIAO_DELIVERY_BATCH", 50),
+            delivery_concurrency=_number(env, "FENGQIAO_DELIVERY_CONCURRENCY", 4),
         )
 
     @property
