@@ -4,6 +4,7 @@ same), refusals as flash messages that change nothing, admins only, no resident'
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -21,6 +22,11 @@ PHONE, ID_NUMBER = "13912345678", "11010119450101123X"
 
 @pytest.fixture
 def deployed(engine):
+    return deploy_both(engine)
+
+
+def deploy_both(engine):
+    """Two processes, each with an external task: civil.records and health.visit."""
     engine.repository.deploy([("records.bpmn", models.external_task("records_check", RECORDS))])
     engine.repository.deploy([("visits.bpmn", models.external_task("home_visit", HEALTH))])
     return engine
@@ -37,6 +43,10 @@ def fetch(engine, worker: str = "w1", topic: str = RECORDS, lock_ms: int = 600_0
 
 @pytest.fixture
 def four(deployed, world):
+    return one_in_each_state(deployed, world)
+
+
+def one_in_each_state(deployed, world):
     """One task in each state: civil.records has a locked, a failed and an available one; health.visit
     an incident. Answers each state's task as the API lists it."""
     for _ in range(3):
@@ -66,15 +76,21 @@ def rows_of(html: str) -> list[str]:
 def test_the_page_counts_each_topic_by_state_and_lists_every_waiting_task(browse, four):
     html = browse("admin").text(PAGE)
     assert sorted(rows_of(html)) == ["available", "failed", "incident", "locked"]
-    records = html.split(f'data-topic="{RECORDS}"', 1)[1].split("</tr>", 1)[0]
+    records = html.split(f'data-topic="{RECORDS}"', 1)[1].split("</li>", 1)[0]
     for state in ("available", "locked", "failed"):
-        assert f'data-count="{state}">1<' in records
-    assert 'data-count="incident"' not in records and '<td class="num">3</td>' in records
-    health = html.split(f'data-topic="{HEALTH}"', 1)[1].split("</tr>", 1)[0]
-    assert 'data-count="incident">1<' in health
+        assert f'data-count="{state}" href="{PAGE}?state={state}&amp;topic={RECORDS}"' in records
+        assert re.search(rf'data-count="{state}"[^>]*>[^<]*<b>1</b>', records), state
+    assert 'data-count="incident"' not in records and re.search(r'class="count total">[^<]*<b>3</b>', records)
+    health = html.split(f'data-topic="{HEALTH}"', 1)[1].split("</li>", 1)[0]
+    assert re.search(r'data-count="incident"[^>]*>[^<]*<b>1</b>', health)
     locked = four["locked"]
     assert f'href="/admin/cases/{locked["processInstanceId"]}"' in html and locked["businessKey"] in html
     assert "w1" in html and "check" in html and "records_check" in html
+
+
+def test_the_console_nav_and_the_admin_home_link_to_the_page(browse, world):
+    admin = browse("admin")
+    assert f'href="{PAGE}"' in admin.text("/admin/cases") and f'href="{PAGE}"' in admin.text("/")
 
 
 def test_filters_by_state_topic_and_process_narrow_the_list(browse, four):
@@ -182,4 +198,4 @@ def test_thousands_of_tasks_are_paged_fifty_at_a_time(browse, deployed, world, c
     assert len(rows_of(second)) == 3 and 'id="next-page"' not in second
     assert set(rows_of(first)) == {"available"}
     assert len(rows_of(admin.text(f"{PAGE}?page=999999999"))) == 0
-    assert 'data-count="available">53<' in first
+    assert re.search(r'data-count="available"[^>]*>[^<]*<b>53</b>', first)

@@ -160,9 +160,9 @@ def relative(moment: datetime | None, at: datetime) -> str:
     """`moment` from `at` in words: "in 3 minutes", "2 hours ago" (the user's language)."""
     if moment is None:
         return ""
-    return dates.format_timedelta(
-        moment - at, granularity="second", threshold=1.1, add_direction=True, locale=get_locale()
-    )
+    if abs((moment - at).total_seconds()) < 60:
+        return _("just now")
+    return dates.format_timedelta(moment - at, granularity="second", add_direction=True, locale=get_locale())
 
 
 @bp.context_processor
