@@ -117,6 +117,14 @@ def test_the_workers_error_text_is_shown_truncated_with_numbers_masked(browse, f
     assert "clinic system down" in browse("admin").text(f"{PAGE}?state=incident")
 
 
+def test_the_incidents_page_masks_the_numbers_in_a_workers_error_too(browse, deployed, world):
+    start(deployed, world)
+    task = fetch(deployed)
+    deployed.external_tasks.failure(task["id"], WORKERS, "w1", f"no household for {PHONE}", 0)
+    html = browse("admin").text("/admin/incidents")
+    assert "no household for 139****5678" in html and PHONE not in html
+
+
 def test_masking_free_text_hides_ids_phones_long_numbers_and_email_but_keeps_dates_and_codes():
     text = "张三 13912345678 / 139-1234-5678 / 0571-88886666 / 11010119450101123X / 6222021234567890 / a.b@x.cn"
     assert mask_free_text(text) == (
