@@ -71,7 +71,9 @@ def mask_value(value: Any, key: str | None = None) -> Any:
 # like a resident's ID card (18 characters, or the old 15 digits), a phone (mobile, landline with its
 # area code) or any other run of 7+ digits (bank cards, passports), and e-mail addresses. Names cannot
 # be told apart from other words: such text is shown to admins only (docs/security.md).
-_PERSONAL_NUMBER = re.compile(r"(?<!\d)(?:\d{17}[\dXx]|1\d{2}[ -]\d{4}[ -]\d{4}|0\d{2,3}-\d{7,8}|\d{7,})(?![\dXx])")
+_PERSONAL_NUMBER = re.compile(
+    r"(?<!\d)(?:\d{17}[\dXx](?![\dXx])|(?:1\d{2}[ -]\d{4}[ -]\d{4}|0\d{2,3}-\d{7,8}|\d{7,})(?!\d))"
+)
 _EMAIL = re.compile(r"[\w.+-]+(@[\w-]+(?:\.[\w-]+)+)")
 
 

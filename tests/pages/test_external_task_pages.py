@@ -131,6 +131,7 @@ def test_masking_free_text_hides_ids_phones_long_numbers_and_email_but_keeps_dat
         "张三 139****5678 / 139****5678 / 057****6666 / 110101********123X / 622****7890 / ***@x.cn"
     )
     assert mask_free_text("HTTP 503 at 2026-12-07 14:00, order 123456") == "HTTP 503 at 2026-12-07 14:00, order 123456"
+    assert mask_free_text("tel13912345678x, 12345678901234567890") == "tel139****5678x, 123****7890"
 
 
 def test_unlocking_from_the_console_frees_the_task_and_is_audited_like_the_api(browse, deployed, four, world):
