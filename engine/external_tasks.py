@@ -699,6 +699,17 @@ def _state_conditions(now: datetime) -> dict[str, Any]:
     }
 
 
+def state_of(task: dict[str, Any], now: datetime) -> str:
+    """Which of STATES a task of the list (`query`'s view) is in at `now`: `_state_conditions` in Python."""
+    expires = task["lockExpirationTime"]
+    locked = task["workerId"] is not None and expires is not None and datetime.fromisoformat(expires) > now
+    if task["retries"] == 0:
+        return "incident"
+    if locked:
+        return "locked"
+    return "available" if task["retries"] is None else "failed"
+
+
 def _unheld_sentence(row, now: datetime) -> str:
     if row.lock_owner is None:
         return "the task is not locked by this worker (fetch and lock it first)"

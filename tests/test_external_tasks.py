@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from engine.errors import DeploymentInvalid, Forbidden, FormInvalid, InvalidInput
-from engine.external_tasks import STATES, ExternalTaskLockLost, ExternalTaskNotFound, NoErrorBoundary
+from engine.external_tasks import STATES, ExternalTaskLockLost, ExternalTaskNotFound, NoErrorBoundary, state_of
 from engine.identity import Actor
 from tests import models
 from tests.helpers import database_rows, open_tasks, rows_added
@@ -310,6 +310,7 @@ def test_each_waiting_task_is_in_exactly_one_state_and_the_overview_counts_them(
     ids = {state: [t["id"] for t in query(admin, state=state)] for state in STATES}
     assert ids["locked"] == [locked["id"]] and ids["failed"] == [failed["id"]] and ids["incident"] == [incident["id"]]
     assert len(ids["available"]) == 2 and sorted(sum(ids.values(), [])) == sorted(t["id"] for t in query(admin))
+    assert all(state_of(t, clock.now()) == state for state in STATES for t in query(admin, state=state))
     assert [t["processDefinitionKey"] for t in query(admin, process_key="records_form")] == ["records_form"]
     assert deployed.external_tasks.overview(admin) == {
         "topics": [

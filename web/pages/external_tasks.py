@@ -19,7 +19,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from engine.errors import EngineError, InvalidInput, NotFound
-from engine.external_tasks import MAX_RETRIES, STATES, TOPIC, ExternalTaskLockLost
+from engine.external_tasks import MAX_RETRIES, STATES, TOPIC, ExternalTaskLockLost, state_of
 
 from ..context import engine
 from ..masking import mask_free_text
@@ -129,20 +129,11 @@ def _back() -> str:
 def _row(task: dict[str, Any], at: datetime) -> dict[str, Any]:
     """What a row shows, formatted once in Python: its state, lock, retries and the masked error."""
     expires = parse(task["lockExpirationTime"])
-    locked = task["workerId"] is not None and expires is not None and expires > at
-    retries = task["retries"]
-    if retries == 0:
-        state = "incident"
-    elif locked:
-        state = "locked"
-    elif retries is not None:
-        state = "failed"
-    else:
-        state = "available"
+    locked = task["workerId"] is not None and expires is not None and expires > at  # an incident's too
     error = mask_free_text(task["errorMessage"] or "")
     return {
         "task": task,
-        "state": state,
+        "state": state_of(task, at),
         "lock": {"worker": task["workerId"], "until": when(expires), "relative": relative(expires, at)}
         if locked
         else None,
