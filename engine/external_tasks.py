@@ -38,7 +38,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEve
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
 
 from .audit import audit_row
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, PersonalField, TooLarge
@@ -65,6 +65,10 @@ MAX_VARIABLES_BYTES = 256 * 1024
 MAX_ERROR_CHARS = 2000
 MAX_RETRIES = 1000
 MAX_LISTED = 500  # per page of the list
+# What an admin's console filters by (web/pages/external_tasks.py); each task is in exactly one:
+# an incident (retries ran out), locked (a worker holds an unexpired lock), failed (a worker reported
+# a failure and retries are left: waiting out its retry timeout or fetchable again), available.
+STATES = ("available", "locked", "failed", "incident")
 
 
 # --- deploy (engine/bpmn.py) ---------------------------------------------------------------------
@@ -430,18 +434,21 @@ class ExternalTaskService:
         retries_left: bool | None = None,
         instance_id: str | None = None,
         business_key: str | None = None,
+        process_key: str | None = None,
+        state: str | None = None,
         first: int = 0,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
         """Waiting external tasks, oldest first, without variables (`locked`: an unexpired lock;
-        `retries_left` False: retries ran out, an incident is open). An admin sees every topic, a
-        worker's token only its own (a topic outside them is 403)."""
+        `retries_left` False: retries ran out, an incident is open; `state`: one of STATES). An admin
+        sees every topic, a worker's token only its own (a topic outside them is 403)."""
         own_topics = self._readable_topics(actor, topic)
         if not 1 <= limit <= MAX_LISTED or first < 0:
             raise InvalidInput(f"maxResults must be 1-{MAX_LISTED}, firstResult at least 0")
+        if state is not None and state not in STATES:
+            raise InvalidInput(f"state must be one of {', '.join(STATES)}")
         now = self.ctx.clock.now()
-        is_locked = and_(_T.c.lock_owner.is_not(None), _T.c.lock_expires_at > now)
-        not_locked = or_(_T.c.lock_owner.is_(None), _T.c.lock_expires_at.is_(None), _T.c.lock_expires_at <= now)
+        is_locked, not_locked = _lock_conditions(now)
         has_retries = or_(_T.c.retries.is_(None), _T.c.retries > 0)
         conditions = [
             condition
@@ -451,16 +458,40 @@ class ExternalTaskService:
                 (worker_id, _T.c.lock_owner == worker_id),
                 (instance_id, _T.c.instance_id == instance_id),
                 (business_key, _T.c.business_key == business_key),
+                (process_key, _T.c.process_key == process_key),
                 (locked is not None, is_locked if locked else not_locked),
                 (retries_left is not None, has_retries if retries_left else _T.c.retries == 0),
             )
             if wanted
         ]
+        if state is not None:
+            conditions.append(_state_conditions(now)[state])
         with self.ctx.db.read() as scope:
             rows = scope.execute(
                 select(_T).where(*conditions).order_by(_T.c.created_at, _T.c.id).offset(first).limit(limit)
             ).all()
         return [_view(r._asdict(), variables=False) for r in rows]
+
+    def overview(self, actor: Actor) -> dict[str, Any]:
+        """An admin's counts: per topic, the waiting tasks in each of STATES and in all; and the
+        processes that have waiting tasks. Two grouped statements, whatever the number of tasks."""
+        if actor.role != Role.ADMIN:
+            raise Forbidden("only an admin sees every topic's counts")
+        now = self.ctx.clock.now()
+        states = _state_conditions(now)
+        sums = [func.sum(case((condition, 1), else_=0)).label(name) for name, condition in states.items()]
+        with self.ctx.db.read() as scope:
+            topics = scope.execute(
+                select(_T.c.topic, func.count().label("total"), *sums).group_by(_T.c.topic).order_by(_T.c.topic)
+            ).all()
+            processes = scope.execute(select(_T.c.process_key).distinct().order_by(_T.c.process_key)).scalars()
+            return {
+                "topics": [
+                    {"topic": r.topic, "total": r.total, **{name: int(getattr(r, name) or 0) for name in states}}
+                    for r in topics
+                ],
+                "processes": list(processes),
+            }
 
     def get(self, task_id: str, actor: Actor) -> dict[str, Any]:
         """One waiting task, without variables (a worker's token: of its own topics)."""
@@ -647,6 +678,36 @@ def _error_boundary(task, event):
         if isinstance(definition, ErrorEventDefinition) and sibling.task_spec.catches(sibling, event):
             return sibling
     return None
+
+
+def _lock_conditions(now: datetime):
+    """(an unexpired lock, no unexpired lock) at `now`."""
+    is_locked = and_(_T.c.lock_owner.is_not(None), _T.c.lock_expires_at > now)
+    not_locked = or_(_T.c.lock_owner.is_(None), _T.c.lock_expires_at.is_(None), _T.c.lock_expires_at <= now)
+    return is_locked, not_locked
+
+
+def _state_conditions(now: datetime) -> dict[str, Any]:
+    """Each of STATES as a condition at `now`: every waiting task meets exactly one."""
+    is_locked, not_locked = _lock_conditions(now)
+    has_retries = or_(_T.c.retries.is_(None), _T.c.retries > 0)
+    return {
+        "available": and_(_T.c.retries.is_(None), not_locked),
+        "locked": and_(is_locked, has_retries),
+        "failed": and_(_T.c.retries > 0, not_locked),
+        "incident": _T.c.retries == 0,
+    }
+
+
+def state_of(task: dict[str, Any], now: datetime) -> str:
+    """Which of STATES a task of the list (`query`'s view) is in at `now`: `_state_conditions` in Python."""
+    expires = task["lockExpirationTime"]
+    locked = task["workerId"] is not None and expires is not None and datetime.fromisoformat(expires) > now
+    if task["retries"] == 0:
+        return "incident"
+    if locked:
+        return "locked"
+    return "available" if task["retries"] is None else "failed"
 
 
 def _unheld_sentence(row, now: datetime) -> str:

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from engine.errors import DeploymentInvalid, Forbidden, FormInvalid, InvalidInput
-from engine.external_tasks import ExternalTaskLockLost, ExternalTaskNotFound, NoErrorBoundary
+from engine.external_tasks import STATES, ExternalTaskLockLost, ExternalTaskNotFound, NoErrorBoundary, state_of
 from engine.identity import Actor
 from tests import models
 from tests.helpers import database_rows, open_tasks, rows_added
@@ -296,6 +296,37 @@ def test_the_list_filters_waiting_tasks_and_carries_no_variables(deployed, world
     assert query(admin, locked=True) == []  # an expired lock is no lock
     assert [t["id"] for t in query(WORKER)] == [t["id"] for t in listed]  # a worker: its own topic
     assert deployed.external_tasks.get(locked["id"], WORKER)["activityId"] == "check"
+
+
+def test_each_waiting_task_is_in_exactly_one_state_and_the_overview_counts_them(deployed, world, clock):
+    for _ in range(4):
+        start(deployed, world)
+    start(deployed, world, "records_form")
+    [locked] = fetch(deployed, "w1", max_tasks=1)
+    [failed, incident] = fetch(deployed, "w2", max_tasks=2)
+    deployed.external_tasks.failure(failed["id"], WORKER, "w2", "registry down", 2, 60_000)
+    deployed.external_tasks.failure(incident["id"], WORKER, "w2", "registry down", 0)
+    admin, query = world["admin"], deployed.external_tasks.query
+    ids = {state: [t["id"] for t in query(admin, state=state)] for state in STATES}
+    assert ids["locked"] == [locked["id"]] and ids["failed"] == [failed["id"]] and ids["incident"] == [incident["id"]]
+    assert len(ids["available"]) == 2 and sorted(sum(ids.values(), [])) == sorted(t["id"] for t in query(admin))
+    assert all(state_of(t, clock.now()) == state for state in STATES for t in query(admin, state=state))
+    assert [t["processDefinitionKey"] for t in query(admin, process_key="records_form")] == ["records_form"]
+    assert deployed.external_tasks.overview(admin) == {
+        "topics": [
+            {"topic": "civil.form", "total": 1, "available": 1, "locked": 0, "failed": 0, "incident": 0},
+            {"topic": TOPIC, "total": 4, "available": 1, "locked": 1, "failed": 1, "incident": 1},
+        ],
+        "processes": ["records_check", "records_form"],
+    }
+    clock.advance(timedelta(milliseconds=LOCK + 1))  # the lock expires: available again, the failure stays failed
+    assert locked["id"] in [t["id"] for t in query(admin, state="available")] and query(admin, state="locked") == []
+    assert [t["id"] for t in query(admin, state="failed")] == [failed["id"]]
+    with pytest.raises(InvalidInput):
+        query(admin, state="waiting")
+    for actor in (WORKER, world["zhou"]):
+        with pytest.raises(Forbidden):
+            deployed.external_tasks.overview(actor)
 
 
 def test_reading_tasks_is_refused_outside_the_tokens_topics(deployed, world):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
@@ -94,3 +96,32 @@ def test_a_cases_timer_lookups_use_the_index_of_its_unsettled_timers(engine):
     }
     for what, (statement, params) in lookups.items():
         assert "ix_timers_instance_task" in _plan(engine, statement, params), what
+
+
+def test_the_external_task_list_reads_a_page_oldest_first_from_its_index(engine, world):
+    """The console's list (and the API's) walks `ix_external_tasks_created` and stops after the page,
+    with or without a state filter, instead of sorting every waiting task (migration 0020)."""
+    from sqlalchemy import event
+
+    issued: list[tuple[str, Any]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if "FROM external_tasks" in statement:
+            issued.append((statement, parameters))
+
+    event.listen(engine.db.engine, "before_cursor_execute", record)
+    try:
+        engine.external_tasks.query(world["admin"], limit=51)
+        engine.external_tasks.query(world["admin"], state="incident", first=50, limit=51)
+    finally:
+        event.remove(engine.db.engine, "before_cursor_execute", record)
+    assert len(issued) == 2
+    with engine.db.engine.connect() as connection:
+        for statement, parameters in issued:
+            if connection.dialect.name == "sqlite":
+                rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+                plan = " ".join(str(row[-1]) for row in rows)
+            else:
+                connection.exec_driver_sql("SET enable_seqscan = off")  # as on a table of thousands
+                plan = " ".join(row[0] for row in connection.exec_driver_sql("EXPLAIN " + statement, parameters))
+            assert "ix_external_tasks_created" in plan and "TEMP B-TREE" not in plan, plan

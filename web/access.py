@@ -245,6 +245,10 @@ PAGE_ROLES: dict[str, tuple[str, ...]] = {
     "pages.admin.tokens": ENDPOINT_ROLES["admin.list_api_tokens"],
     "pages.admin.create_token": ENDPOINT_ROLES["admin.create_api_token"],
     "pages.admin.revoke_token": ENDPOINT_ROLES["admin.revoke_api_token"],
+    # /admin/external-tasks (issue 18): the API's admin calls, for people (workers have no login)
+    "pages.external_tasks.show": (Role.ADMIN,),
+    "pages.external_tasks.unlock": (Role.ADMIN,),
+    "pages.external_tasks.retries": ENDPOINT_ROLES["external.set_retries"],
     "pages.reports.show": ENDPOINT_ROLES["reports.bulletin"],
     "pages.reports.export": ENDPOINT_ROLES["reports.export_bulletin"],
 }

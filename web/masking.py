@@ -65,3 +65,26 @@ def mask_value(value: Any, key: str | None = None) -> Any:
     if value is None:
         return None
     return "***"  # numbers and booleans: even their type would say something
+
+
+# Free text that may hold personal data (an external-task worker's error message): numbers that look
+# like a resident's ID card (18 characters, or the old 15 digits), a phone (mobile, landline with its
+# area code) or any other run of 7+ digits (bank cards, passports), and e-mail addresses. Names cannot
+# be told apart from other words: such text is shown to admins only (docs/security.md).
+_PERSONAL_NUMBER = re.compile(
+    r"(?<!\d)(?:\d{17}[\dXx](?![\dXx])|(?:1\d{2}[ -]\d{4}[ -]\d{4}|0\d{2,3}-\d{7,8}|\d{7,})(?!\d))"
+)
+_EMAIL = re.compile(r"[\w.+-]+(@[\w-]+(?:\.[\w-]+)+)")
+
+
+def _mask_number(found: re.Match[str]) -> str:
+    number = found.group(0)
+    if len(number) == 18 or (len(number) == 15 and number.isdigit()):
+        return mask_id_number(number)
+    return mask_phone(number)
+
+
+def mask_free_text(value: str) -> str:
+    """`value` with its ID, phone and other long numbers and its e-mail addresses masked; the rest kept."""
+    value = _PERSONAL_NUMBER.sub(_mask_number, value)
+    return _EMAIL.sub(lambda found: "***" + found.group(1), value)

@@ -356,7 +356,10 @@ class ExternalTask(Base):
 
     __tablename__ = "external_tasks"
     # fetch-and-lock: by topic, the unlocked or expired first (NULL sorts apart on both backends)
-    __table_args__ = (Index("ix_external_tasks_fetch", "topic", "lock_expires_at"),)
+    __table_args__ = (
+        Index("ix_external_tasks_fetch", "topic", "lock_expires_at"),
+        Index("ix_external_tasks_created", "created_at", "id"),  # the list, oldest first (migration 0020)
+    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the SpiffWorkflow task id
     instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"), index=True)
     business_key: Mapped[str] = mapped_column(String(100))

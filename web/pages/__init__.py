@@ -31,6 +31,7 @@ from . import (
     cases,
     copies,
     errors,
+    external_tasks,
     home,
     locale,
     notifications,
@@ -86,6 +87,7 @@ for child in (
     copies.bp,
     admin.bp,
     webhooks.bp,
+    external_tasks.bp,
     reports.bp,
 ):
     bp.register_blueprint(child)

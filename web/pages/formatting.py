@@ -21,6 +21,8 @@ from flask_babel import gettext as _
 from engine.vocabulary import ChannelKind, Role
 from forms import renderer
 
+from ..masking import mask_free_text
+
 RISK_CLASSES = {"red": "risk-red", "yellow": "risk-yellow", "blue": "risk-blue"}
 
 
@@ -385,7 +387,7 @@ def time_zone() -> str:
 
 
 def register_filters(app: Flask) -> None:
-    app.jinja_env.filters.update(when=when, group_name=group_name)
+    app.jinja_env.filters.update(when=when, group_name=group_name, masked=mask_free_text)
     app.jinja_env.globals.update(
         sla_badge=sla_badge,
         row_view=row_view,
