@@ -296,7 +296,10 @@ def _enclosing_sub_process(task):
 
 
 class PassThrough(NoneTask):
-    """`bpmn:task` and `bpmn:manualTask`: nothing to wait for (work done outside any system)."""
+    """`bpmn:task` and `bpmn:manualTask`: nothing to wait for (work done outside any system). A task
+    row opened for one before they passed through may still be completed (engine/tasks/commands.py)."""
+
+    passes_through = True
 
     def __init__(self, wf_spec, bpmn_id, **kwargs):
         super().__init__(wf_spec, bpmn_id, **kwargs)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import Engine
+from engine import Engine, io_mappings
 from engine.errors import DeploymentInvalid, WorkflowFailed
 
 from . import models
@@ -305,3 +305,26 @@ def test_camunda_s_own_sub_process_model_keeps_its_input_inside_and_returns_its_
     complete_as(engine, world["zhou"], case, "subprocessTask", {})
     task_of(engine, case, "UserTask_1")
     assert variables(engine, case) == {"processVar": "value", "outerVar": "value"}
+
+
+def test_a_task_row_opened_for_a_manual_task_before_they_passed_through_can_still_be_completed(
+    engine, world, settings, clock, monkeypatch
+):
+    waiting = io_mappings.PassThrough.__init__
+
+    def as_before(self, *args, **kwargs):  # what SpiffWorkflow's ManualTask and NoneTask did
+        waiting(self, *args, **kwargs)
+        self.manual = True
+
+    monkeypatch.setattr(io_mappings.PassThrough, "__init__", as_before)
+    engine.repository.deploy([("passing.bpmn", PASS_THROUGH)])
+    case = engine.runtime.start_instance("passing", world["wang"], {"amount": 4})
+    assert [t["element_id"] for t in open_tasks(engine, case)] == ["manual"]
+    monkeypatch.setattr(io_mappings.PassThrough, "__init__", waiting)
+    upgraded = Engine(settings, clock)  # parses the stored model again, as after an upgrade
+    try:
+        complete_as(upgraded, world["zhou"], case, "manual", {})
+        assert status(upgraded, case) == "completed"
+        assert variables(upgraded, case) == {"amount": 4, "filed": 8}
+    finally:
+        upgraded.close()
