@@ -16,8 +16,8 @@ Camunda Modeler writes input/output parameters on almost any activity. They mean
   a gateway or a multi-instance activity.
 
 SpiffWorkflow 3.2 carries the mappings as a task spec's `pre_assign` (run when the task becomes
-ready) and `post_assign` (run when it has run, before its successors copy its data); sub-processes
-and call activities evaluate theirs before the child process starts. What an active task needs to
+ready) and its `completed_event` (emitted when it completes, before its successors copy its data);
+sub-processes and call activities evaluate their inputs before the child process starts. What an active task needs to
 undo its locals is kept in its `internal_data` (names and the values they shadowed, workflow
 variables that never hold personal fields), so a saved case reloads and continues.
 
@@ -225,6 +225,9 @@ class Mapping:
             my_task.data.update(scope["entry"])
         my_task.data.update(values)
 
+    def completed(self, workflow, my_task) -> None:
+        self.leave(my_task)
+
     def _evaluate(self, my_task, value: Value, data: dict[str, Any], what: str) -> Any:
         if "const" in value:
             return value["const"]
@@ -243,30 +246,31 @@ class Mapping:
         return None
 
 
-class _Assign:
-    """The shape SpiffWorkflow's `pre_assign` / `post_assign` call: `assign(from_task, to_task)`."""
+class _Enter:
+    """The shape SpiffWorkflow's `pre_assign` calls, `assign(from_task, to_task)`, when the task is ready."""
 
-    def __init__(self, mapping: Mapping, entering: bool):
+    def __init__(self, mapping: Mapping):
         self.mapping = mapping
-        self.entering = entering
 
     def assign(self, from_task, to_task) -> None:
-        (self.mapping.enter if self.entering else self.mapping.leave)(to_task)
+        self.mapping.enter(to_task)
 
 
 def attach(spec, node) -> None:
-    """Give every task spec of a parsed process whose element has a mapping its hooks."""
+    """Give every task spec of a parsed process whose element has a mapping its hooks: inputs when it
+    becomes ready, outputs when it completes (`completed_event`, before its successors copy its data;
+    `post_assign` would run when a waiting task such as an external task starts)."""
     elements = {e.get("id"): e for e in node.iter(*(f"{{{BPMN_NS}}}{a}" for a in _ACTIVITIES))}
     for task_spec in spec.task_specs.values():
         element = elements.get(getattr(task_spec, "bpmn_id", None))
-        if element is None:
+        if element is None or getattr(task_spec, "io_mapping", None) is not None:
             continue
         inputs, outputs = read(element)
         if inputs or outputs:
             mapping = Mapping(inputs, outputs)
             task_spec.io_mapping = mapping
-            task_spec.pre_assign = [_Assign(mapping, entering=True)]
-            task_spec.post_assign = [_Assign(mapping, entering=False)]
+            task_spec.pre_assign = [_Enter(mapping)]
+            task_spec.completed_event.connect(mapping.completed)
 
 
 def enter_before_child(task_spec, my_task) -> None:

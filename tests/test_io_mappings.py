@@ -328,3 +328,29 @@ def test_a_task_row_opened_for_a_manual_task_before_they_passed_through_can_stil
         assert variables(upgraded, case) == {"amount": 4, "filed": 8}
     finally:
         upgraded.close()
+
+
+def test_an_external_task_s_worker_sees_its_inputs_and_only_its_outputs_reach_the_case(engine, world):
+    from engine.identity import Actor
+
+    worker = Actor.system("civil-records", department="civil_affairs", topics=frozenset({"civil.records"}))
+    io = """<bpmn:extensionElements><camunda:inputOutput>
+      <camunda:inputParameter name="query">${category}</camunda:inputParameter>
+      <camunda:outputParameter name="on_record">${found}</camunda:outputParameter>
+    </camunda:inputOutput></bpmn:extensionElements>"""
+    model = models.external_task().replace('camunda:topic="civil.records">', 'camunda:topic="civil.records">' + io, 1)
+    engine.repository.deploy([("records.bpmn", model)])
+    case = engine.runtime.start_instance("records_check", world["wang"], {"category": "neighbour"})
+    [task] = engine.external_tasks.fetch_and_lock(
+        worker, "w1", 1, [{"topicName": "civil.records", "lockDuration": 1000}]
+    )
+    assert task["variables"]["query"] == {"value": "neighbour", "type": "String"}
+    assert "query" not in variables(engine, case)
+    engine.external_tasks.complete(
+        task["id"],
+        worker,
+        "w1",
+        {"found": {"value": True, "type": "Boolean"}, "note": {"value": "x", "type": "String"}},
+    )
+    task_of(engine, case, "review")
+    assert variables(engine, case) == {"category": "neighbour", "on_record": True}
