@@ -354,3 +354,18 @@ def test_an_external_task_s_worker_sees_its_inputs_and_only_its_outputs_reach_th
     )
     task_of(engine, case, "review")
     assert variables(engine, case) == {"category": "neighbour", "on_record": True}
+
+
+def test_an_output_parameter_cannot_copy_a_personal_field_into_the_workflow(engine, world):
+    from .test_personal_data import forms_of, raw_dump
+
+    io = '<camunda:outputParameter name="copied">${handler_name}</camunda:outputParameter>'
+    engine.repository.deploy([("mapped.bpmn", review(io, form="", attrs='camunda:formKey="department_result"'))])
+    case = engine.runtime.start_instance("mapped", world["wang"], {"amount": 7})
+    data = {"outcome": "resolved", "summary": "已办结", "handler_name": "赵经办", "handler_phone": "13700001111"}
+    with pytest.raises(WorkflowFailed) as failed:  # personal fields are sealed before the workflow sees them
+        complete_as(engine, world["wang"], case, "review", data)
+    assert "the output parameter 'copied' failed: 'handler_name' is not defined" in failed.value.message
+    assert variables(engine, case) == {"amount": 7}
+    dump = raw_dump(engine)
+    assert all(form.encode() not in dump for secret in ("赵经办", "13700001111") for form in forms_of(secret))
