@@ -31,7 +31,7 @@ from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.serializer.default.task_spec import SubWorkflowConverter
 from SpiffWorkflow.bpmn.specs.defaults import CallActivity as SpiffCallActivity
 
-from . import expressions, io_mappings
+from . import expressions
 from .errors import ExpressionError
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -155,7 +155,6 @@ class CallActivity(SpiffCallActivity):
         self.out_mappings: list[Mapping] = list(out_mappings or [])
 
     def copy_data(self, my_task, subworkflow):
-        io_mappings.enter_before_child(self, my_task)  # input parameters are visible to camunda:in
         start = subworkflow.get_next_task(subworkflow.task_tree, skip_subprocesses=True, spec_name="Start")
         start.set_data(**_mapped(my_task, self.in_mappings, my_task.data, "in"))
 

@@ -15,9 +15,10 @@ Camunda Modeler writes input/output parameters on almost any activity. They mean
   empty (null). `camunda:script` is refused naming its language; so is a mapping on an event,
   a gateway or a multi-instance activity.
 
-SpiffWorkflow 3.2 carries the mappings as a task spec's `pre_assign` (run when the task becomes
-ready) and its `completed_event` (emitted when it completes, before its successors copy its data);
-sub-processes and call activities evaluate their inputs before the child process starts. What an active task needs to
+SpiffWorkflow 3.2 carries the mappings as a task spec's `update_event` (emitted when the task takes
+its predecessor's data: before a sub-process or call activity starts its child, before a receive
+task waits) and its `completed_event` (emitted when it completes, before its successors copy its
+data). What an active task needs to
 undo its locals is kept in its `internal_data` (names and the values they shadowed, workflow
 variables that never hold personal fields), so a saved case reloads and continues.
 
@@ -225,6 +226,9 @@ class Mapping:
             my_task.data.update(scope["entry"])
         my_task.data.update(values)
 
+    def updated(self, workflow, my_task) -> None:
+        self.enter(my_task)  # again after each update: the predecessor's data was merged in anew
+
     def completed(self, workflow, my_task) -> None:
         self.leave(my_task)
 
@@ -246,20 +250,11 @@ class Mapping:
         return None
 
 
-class _Enter:
-    """The shape SpiffWorkflow's `pre_assign` calls, `assign(from_task, to_task)`, when the task is ready."""
-
-    def __init__(self, mapping: Mapping):
-        self.mapping = mapping
-
-    def assign(self, from_task, to_task) -> None:
-        self.mapping.enter(to_task)
-
-
 def attach(spec, node) -> None:
-    """Give every task spec of a parsed process whose element has a mapping its hooks: inputs when it
-    becomes ready, outputs when it completes (`completed_event`, before its successors copy its data;
-    `post_assign` would run when a waiting task such as an external task starts)."""
+    """Give every task spec of a parsed process whose element has a mapping its hooks: inputs each time
+    the task is updated with its predecessor's data (`update_event`: a waiting receive task or external
+    task, a sub-process before its child starts), outputs when it completes (`completed_event`, before
+    its successors copy its data)."""
     elements = {e.get("id"): e for e in node.iter(*(f"{{{BPMN_NS}}}{a}" for a in _ACTIVITIES))}
     for task_spec in spec.task_specs.values():
         element = elements.get(getattr(task_spec, "bpmn_id", None))
@@ -269,15 +264,8 @@ def attach(spec, node) -> None:
         if inputs or outputs:
             mapping = Mapping(inputs, outputs)
             task_spec.io_mapping = mapping
-            task_spec.pre_assign = [_Enter(mapping)]
+            task_spec.update_event.connect(mapping.updated)
             task_spec.completed_event.connect(mapping.completed)
-
-
-def enter_before_child(task_spec, my_task) -> None:
-    """Sub-processes and call activities start their child before `pre_assign` would run."""
-    mapping = getattr(task_spec, "io_mapping", None)
-    if mapping is not None:
-        mapping.enter(my_task)
 
 
 def visible(task) -> dict[str, Any]:
@@ -311,11 +299,8 @@ class PassThrough(NoneTask):
 
 
 class SubProcess(SubWorkflowTask):
-    """An embedded sub-process whose input parameters are visible inside it."""
-
-    def copy_data(self, my_task, subworkflow):
-        enter_before_child(self, my_task)
-        super().copy_data(my_task, subworkflow)
+    """An embedded sub-process: its data, input parameters included, is copied into its child (the
+    tasks inside see them), so the case's view of those tasks leaves them out (`visible`)."""
 
 
 PARSER_CLASSES = {

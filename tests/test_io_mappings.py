@@ -369,3 +369,23 @@ def test_an_output_parameter_cannot_copy_a_personal_field_into_the_workflow(engi
     assert variables(engine, case) == {"amount": 7}
     dump = raw_dump(engine)
     assert all(form.encode() not in dump for secret in ("赵经办", "13700001111") for form in forms_of(secret))
+
+
+def test_a_receive_task_s_inputs_are_evaluated_when_it_starts_waiting_not_when_its_message_comes(engine, world):
+    model = models.document(
+        """<bpmn:process id="waiting" isExecutable="true"><bpmn:startEvent id="start"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait"/>
+  <bpmn:receiveTask id="wait" messageRef="go"><bpmn:extensionElements><camunda:inputOutput>
+    <camunda:inputParameter name="x">${missing}</camunda:inputParameter>
+  </camunda:inputOutput></bpmn:extensionElements></bpmn:receiveTask>
+  <bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="end"/><bpmn:endEvent id="end"/></bpmn:process>""",
+        key="waiting",
+        extra='<bpmn:message id="go" name="go"/>',
+    )
+    engine.repository.deploy([("waiting.bpmn", model)])
+    with pytest.raises(WorkflowFailed) as failed:
+        engine.runtime.start_instance("waiting", world["wang"], {})
+    assert failed.value.details[0] == {
+        "element_id": "wait",
+        "message": "the input parameter 'x' failed: 'missing' is not defined for expression 'missing'. ",
+    }
