@@ -3,8 +3,8 @@
 Camunda Modeler writes input/output parameters on almost any activity. They mean, as in Camunda 7:
 
 - `camunda:inputParameter name="x"` is a **local variable** of the activity, set when it starts:
-  visible to its expressions, its form's prefill, its script and (for a sub-process) everything
-  inside; it is never written to the case's variables, and a variable of the same name outside
+  visible to its expressions, its script, an external task's worker and (for a sub-process)
+  everything inside; it is never written to the case's variables, and a variable of the same name outside
   keeps its value;
 - `camunda:outputParameter name="y"` is evaluated when the activity completes, in the activity's
   scope (its locals and what it wrote), and written to the enclosing scope. With output parameters
@@ -18,9 +18,9 @@ Camunda Modeler writes input/output parameters on almost any activity. They mean
 SpiffWorkflow 3.2 carries the mappings as a task spec's `update_event` (emitted when the task takes
 its predecessor's data: before a sub-process or call activity starts its child, before a receive
 task waits) and its `completed_event` (emitted when it completes, before its successors copy its
-data). What an active task needs to
-undo its locals is kept in its `internal_data` (names and the values they shadowed, workflow
-variables that never hold personal fields), so a saved case reloads and continues.
+data). What an open activity needs to undo its locals is kept in its task's `internal_data` (their
+names and the enclosing values they shadow, all of them with outputs; workflow variables, which never
+hold personal fields), so a saved case reloads and continues.
 
 `bpmn:manualTask` and `bpmn:task` are work done outside any system: Camunda 7 and Flowable pass
 through them, and so does this engine (`PassThrough`); they never become a task row.
