@@ -14,7 +14,7 @@ from typing import Any
 
 from lxml import etree
 
-from . import call_activities, cycles, expressions, external_tasks, model_forms, multi_instance
+from . import call_activities, cycles, expressions, external_tasks, io_mappings, model_forms, multi_instance
 from .errors import DeploymentInvalid, ExpressionError, TooLarge
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -47,7 +47,7 @@ _JAVA = ("class", "delegateExpression", "expression")
 JAVA_DELEGATE = 'Java delegates cannot run here; model it as an external task (camunda:type="external")'
 _SCRIPT_LANGUAGES = {"groovy": "Groovy", "javascript": "JavaScript", "js": "JavaScript", "ecmascript": "JavaScript",
                      "juel": "JUEL", "jruby": "Ruby", "ruby": "Ruby", "nashorn": "JavaScript", "graal.js": "JavaScript",
-                     "kotlin": "Kotlin", "jython": "Jython"}  # fmt: skip
+                     "kotlin": "Kotlin", "jython": "Jython", "xslt": "XSLT"}  # fmt: skip
 # references written as QNames (messageRef="tns:newInvoice"): the prefix is the document's own namespace
 _REFERENCES = ("messageRef", "signalRef", "errorRef", "escalationRef", "default", "attachedToRef", "sourceRef",
                "targetRef", "calledElement")  # fmt: skip
@@ -141,6 +141,7 @@ def load_document(
     _normalise_expressions(root, problems, time_zone)
     multi_instance.translate(root, problems)  # Camunda multi-instance attributes (engine/multi_instance.py)
     call_activities.translate(root, problems, warnings)  # camunda:in / camunda:out (engine/call_activities.py)
+    io_mappings.translate(root, problems, _SCRIPT_LANGUAGES)  # camunda:inputOutput (engine/io_mappings.py)
     forms = model_forms.translate(root, problems)  # formData / formProperty fields (engine/model_forms.py)
     processes: dict[str, ProcessInfo] = {}
     lanes = _lane_groups(root)
@@ -304,16 +305,6 @@ def _refuse_unsupported(root, allow_scripts: bool, problems: list[Problem], warn
                         "task takes no data unless a form is deployed under its form key",
                     )
                 )
-            continue
-        if namespace in _EXTENSIONS and local == "inputOutput":
-            owner = _owner(element)
-            problems.append(
-                Problem(
-                    owner.get("id") if owner is not None else None,
-                    f"{_describe(owner) if owner is not None else 'an element'}: input/output mappings "
-                    f"({_PREFIX_OF[namespace]}:inputOutput) are not supported; set the variables with a script task",
-                )
-            )
             continue
         if namespace != BPMN_NS:
             continue

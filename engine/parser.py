@@ -1,6 +1,7 @@
 """SpiffWorkflow's BPMN parser with what Fengqiao adds to it: business rule tasks bound to the
 deployed decision tables (engine/decisions.py), call activities that pass variables as Camunda does
-(engine/call_activities.py) and signal end events.
+(engine/call_activities.py), input/output mappings and pass-through tasks (engine/io_mappings.py) and
+signal end events.
 
 SpiffWorkflow 3.2's end event parser knows message, cancel, error, escalation and terminate end
 events only: a signal end event parsed as a plain end and threw nothing, without a word.
@@ -23,7 +24,7 @@ from SpiffWorkflow.bpmn.parser.event_parsers import (
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 
-from . import call_activities
+from . import call_activities, io_mappings
 from .decisions import DecisionTask, DecisionTaskParser
 
 
@@ -51,8 +52,15 @@ class Parser(BpmnParser):
         full_tag("businessRuleTask"): (DecisionTaskParser, DecisionTask),
         full_tag("endEvent"): (_EndEventParser, EndEvent),
         **call_activities.PARSER_CLASSES,  # Camunda's camunda:in / camunda:out, not SpiffWorkflow's copy-all
+        **io_mappings.PARSER_CLASSES,  # plain and manual tasks pass through; sub-processes take input parameters
     }
 
     def __init__(self, *args, decision_tables: dict[str, dict[str, Any]] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.decision_tables = decision_tables or {}
+
+    def get_spec(self, process_id, required=True):
+        spec = super().get_spec(process_id, required)
+        if spec is not None:  # camunda:inputOutput, read from the process's (already checked) XML
+            io_mappings.attach(spec, self.get_process_parser(process_id).node)
+        return spec

@@ -23,6 +23,7 @@ from SpiffWorkflow.util.deep_merge import DeepMerge
 from . import json_codec
 from .call_activities import CallActivity, CallActivityConverter
 from .expressions import SafeScriptEngine
+from .io_mappings import CONVERTERS as IO_CONVERTERS
 
 
 def _workflow_to_dict(converter, workflow) -> dict:
@@ -99,6 +100,7 @@ _CONFIG = dict(DEFAULT_CONFIG)
 _CONFIG[BpmnWorkflow] = _SpeclessWorkflowConverter
 _CONFIG[BpmnSubWorkflow] = _SubWorkflowConverter
 _CONFIG[CallActivity] = CallActivityConverter
+_CONFIG.update(IO_CONVERTERS)
 _SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_CONFIG))
 _VERSION_KEY = _SERIALIZER.VERSION_KEY
 

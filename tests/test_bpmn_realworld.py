@@ -283,10 +283,10 @@ def task_doc(task: str) -> str:
         ),
         (
             '<bpmn:userTask id="work"><bpmn:extensionElements><camunda:inputOutput>'
-            '<camunda:inputParameter name="x">1</camunda:inputParameter></camunda:inputOutput>'
-            "</bpmn:extensionElements></bpmn:userTask>",
-            "userTask 'work': input/output mappings (camunda:inputOutput) are not supported; set the variables "
-            "with a script task",
+            '<camunda:inputParameter name="x"><camunda:script scriptFormat="groovy">1</camunda:script>'
+            "</camunda:inputParameter></camunda:inputOutput></bpmn:extensionElements></bpmn:userTask>",
+            "userTask 'work': camunda:inputParameter 'x' is a Groovy script: Groovy scripts cannot run here; "
+            "write a ${…} expression instead",
         ),
     ],
 )

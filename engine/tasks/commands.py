@@ -151,7 +151,9 @@ class TaskCommands:
             workflow = change.workflow
             refresh_timers(workflow)  # a timer that fell due first wins (boundary at breach)
             task = workflow.get_task_from_id(uuid.UUID(task_id))
-            if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            # a pass-through task's row is one opened before plain and manual tasks passed through (issue 19)
+            waits = task is not None and (task.task_spec.manual or getattr(task.task_spec, "passes_through", False))
+            if task is None or task.state != TaskState.READY or not waits:
                 raise TaskNotOpen("the task is no longer ready (a timer or message closed it)")
             task.set_data(**plain)
             multi_instance.before_completion(task)  # the counts a completion condition reads

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, delete, or_, select, update
 
-from .. import external_tasks, multi_instance
+from .. import external_tasks, io_mappings, multi_instance
 from ..case_fields import CASE_FIELDS, case_field_values
 from ..errors import EngineError, WorkflowFailed
 from ..queues import candidate_rows, drop_candidates
@@ -272,5 +272,5 @@ def snapshot(workflow, active: list) -> dict[str, Any]:
     data: dict[str, Any] = {}
     source = active if active else ([workflow.last_task] if workflow.last_task is not None else [])
     for task in source:
-        data.update(task.data)
+        data.update(io_mappings.visible(task))  # an activity's input parameters are its own
     return data
