@@ -173,6 +173,7 @@ class RepositoryService:
             for c in called:
                 meta.update({k: v for k, v in c.meta.items() if k not in meta})
             row.meta = meta
+            self.ctx.start_timers.schedule(scope, row, now)  # the new version's schedule replaces the old
             record(
                 scope,
                 now,
