@@ -468,7 +468,8 @@ def _pass_timer_start(workflow, timer_starts: list[dict[str, Any]], start_event:
     if taken is not None:
         if not taken.children:  # a cycle predicts no path: SpiffWorkflow adds it at each occurrence
             for output in taken.task_spec.outputs:
-                taken._add_child(output, TaskState.FUTURE)
+                child = taken._add_child(output, TaskState.FUTURE)
+                child.task_spec._predict(child, mask=TaskState.NOT_FINISHED_MASK)
         taken._set_internal_data(event_fired=True)
     workflow.refresh_timers()
     workflow.do_engine_steps()

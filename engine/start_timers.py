@@ -168,26 +168,28 @@ class StartTimerService:
             )
 
     def schedule_of(self, key: str) -> list[dict[str, Any]]:
-        """The schedules of `key`'s versions, the pending ones first (the definition page)."""
+        """The schedules of `key` not replaced by a newer version (the definition page), by version."""
         with self.ctx.db.read() as scope:
-            rows = scope.scalars(
-                select(StartTimer).where(StartTimer.process_key == key).order_by(StartTimer.id.desc())
+            rows = scope.execute(
+                select(StartTimer, ProcessDefinition.version)
+                .join(ProcessDefinition, ProcessDefinition.id == StartTimer.definition_id)
+                .where(StartTimer.process_key == key, StartTimer.status != REPLACED)
+                .order_by(StartTimer.id)
             ).all()
-        views = [
+        return [
             {
                 "element_id": r.element_id,
-                "definition_id": r.definition_id,
+                "version": version,
                 "status": r.status,
-                "next_due_at": r.next_due_at.isoformat() if r.status == TimerStatus.PENDING else None,
+                "next_due_at": r.next_due_at if r.status == TimerStatus.PENDING else None,
                 "remaining": r.remaining,
                 "step_seconds": r.step_seconds,
                 "started": r.started,
-                "last_started_at": r.last_started_at.isoformat() if r.last_started_at else None,
+                "last_started_at": r.last_started_at,
                 "last_error": r.last_error,
             }
-            for r in rows
+            for r, version in rows
         ]
-        return sorted(views, key=lambda v: v["status"] != TimerStatus.PENDING)
 
     # --- sweeping --------------------------------------------------------------------------------
     def fire_all_due(self) -> int:
