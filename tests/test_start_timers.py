@@ -277,3 +277,29 @@ def test_a_process_with_a_plain_and_a_timer_start_gets_one_token_per_case(engine
     [scheduled_case] = [c for c in cases(engine, "two_starts") if c.id != by_hand["id"]]
     # one token: SpiffWorkflow passes the plain start event first and drops the others (docs/workflows.md)
     assert open_elements(engine, scheduled_case.id) == ["review"]
+
+
+def test_a_start_that_keeps_failing_is_retried_then_becomes_an_incident_and_the_schedule_goes_on(engine, world, clock):
+    xml = scheduled("R/PT1H").replace(
+        '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review"/>',
+        '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="gw"/><bpmn:exclusiveGateway id="gw" default="fd"/>'
+        '<bpmn:sequenceFlow id="fc" sourceRef="gw" targetRef="review"><bpmn:conditionExpression '
+        'xsi:type="bpmn:tFormalExpression">approved == True</bpmn:conditionExpression></bpmn:sequenceFlow>'
+        '<bpmn:sequenceFlow id="fd" sourceRef="gw" targetRef="review"/>',
+    )
+    engine.repository.deploy([("timed.bpmn", xml)], world["zhou"])
+    first = schedules(engine)[0].next_due_at
+    clock.advance(hours=1, seconds=1)
+    for attempt in range(1, engine.settings.timer_max_attempts):
+        assert engine.start_timers.fire_all_due() == 0
+        [row] = schedules(engine)
+        assert (row.attempts, row.next_due_at, row.status) == (attempt, first, "pending")  # the same occurrence
+        assert "approved" in row.last_error
+        clock.advance(seconds=2**attempt + 1)  # past its backoff
+    assert engine.start_timers.fire_all_due() == 0
+    [row] = schedules(engine)
+    assert row.next_due_at == first + timedelta(hours=1) and row.attempts == 0 and row.started == 0
+    assert cases(engine) == []  # each failed start was rolled back whole
+    with engine.db.read() as scope:
+        [incident] = scope.scalars(select(AuditEntry).where(AuditEntry.action == "incident.opened")).all()
+    assert incident.details["element_id"] == "start" and "approved" in incident.details["error"]
