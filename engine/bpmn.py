@@ -724,7 +724,9 @@ def _process_meta(process, lanes, problems: list[Problem], warnings: list[Proble
 def _timer_starts(process, problems: list[Problem]) -> list[dict[str, str]]:
     """The process's timer start events (not an event sub-process's): deploying schedules each
     (engine/start_timers.py), so a timer that gives no schedule is refused here."""
-    found = []
+    found: list[dict[str, str]] = []
+    if (process.get("isExecutable") or "true").strip().lower() == "false":
+        return found  # deployed for viewing: never scheduled, so its timer is not judged
     for start in process.iterfind("bpmn:startEvent", NS):
         timer = next(
             (c for c in start.iterfind("bpmn:timerEventDefinition/*", NS) if _local(c.tag) in _TIMER_TAGS), None

@@ -211,6 +211,12 @@ def test_a_bad_timer_start_value_is_refused_at_deploy_with_a_sentence(engine, wo
         )
 
 
+def test_a_not_executable_process_deploys_whatever_its_timer_start_says(engine, world):
+    viewed = scheduled("R0/PT1H").replace('isExecutable="true"', 'isExecutable="false"')
+    engine.repository.deploy([("timed.bpmn", viewed)], world["zhou"])
+    assert schedules(engine) == []
+
+
 def test_an_evenly_spaced_cron_cycle_starts_a_case_at_each_occurrence(engine, world, clock):
     clock.set(datetime(2026, 12, 7, 0, 2, tzinfo=UTC))
     engine.repository.deploy([("timed.bpmn", scheduled("0 0/5 * * * ?"))], world["zhou"])
