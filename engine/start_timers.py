@@ -138,9 +138,10 @@ class StartTimerService:
         self.ctx = ctx
 
     # --- deploy ----------------------------------------------------------------------------------
-    def schedule(self, scope, definition, now: datetime) -> None:
+    def schedule(self, scope, definition, now: datetime) -> list[dict[str, Any]]:
         """Retire the schedules of `definition.key`'s earlier versions and write this version's
-        (called in the deploying transaction, for a new version)."""
+        (called in the deploying transaction, for a new version); returns deploy warnings (no station
+        to start the cases in)."""
         scope.execute(
             update(StartTimer)
             .where(StartTimer.process_key == definition.key, START_TIMER_PENDING)
@@ -148,9 +149,8 @@ class StartTimerService:
             .execution_options(synchronize_session=False)
         )
         meta = definition.meta.get(definition.key, {})
-        if meta.get("executable", True) is False:
-            return
-        for start in meta.get("timer_starts", []):
+        starts = meta.get("timer_starts", []) if meta.get("executable", True) is not False else []
+        for start in starts:
             found = plan(start["kind"], start["expression"], now)
             scope.add(
                 StartTimer(
@@ -166,6 +166,16 @@ class StartTimerService:
                     created_at=now,
                 )
             )
+        if not starts or self._station(scope, definition) is not None:
+            return []
+        return [
+            {
+                "element_id": start["element_id"],
+                "message": "no station to start its cases in: each start will be an incident; name one station "
+                "in the process's camunda:candidateStarterGroups, or deploy it as a member of a station",
+            }
+            for start in starts
+        ]
 
     def schedule_of(self, key: str) -> list[dict[str, Any]]:
         """The schedules of `key` not replaced by a newer version (the definition page), by version."""

@@ -169,14 +169,17 @@ def test_missed_occurrences_start_one_case_for_the_latest(engine, world, clock):
 
 def test_the_case_goes_to_the_one_station_the_starter_groups_name(engine, world, clock):
     dongfeng = world["qian"].station_id
-    engine.repository.deploy([("timed.bpmn", scheduled("R1/PT1H", starters="dongfeng,civil_affairs"))], world["zhou"])
+    xml = scheduled("R1/PT1H", starters="dongfeng,civil_affairs")
+    deployed = engine.repository.deploy([("timed.bpmn", xml)], world["admin"])  # the admin has no station
+    assert not [w for w in deployed["warnings"] if "no station" in w["message"]]
     clock.advance(hours=1, seconds=1)
     assert engine.start_timers.fire_all_due() == 1
     assert [c.station_id for c in cases(engine)] == [dongfeng]
 
 
 def test_without_a_station_the_occurrence_is_an_incident_and_the_schedule_goes_on(engine, world, clock):
-    engine.repository.deploy([("timed.bpmn", scheduled("R2/PT1H"))], world["admin"])  # no station; two exist
+    deployed = engine.repository.deploy([("timed.bpmn", scheduled("R2/PT1H"))], world["admin"])  # two stations
+    assert [w["element_id"] for w in deployed["warnings"] if "no station" in w["message"]] == ["start"]
     clock.advance(hours=1, seconds=1)
     assert engine.start_timers.fire_all_due() == 0
     assert cases(engine) == []
