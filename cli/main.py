@@ -192,6 +192,7 @@ def worker(burst: bool) -> None:
         return
     if burst:
         click.echo(f"fired {engine.timers.fire_all_due()} timer(s)")
+        click.echo(f"started {engine.start_timers.fire_all_due()} case(s) on schedule")
         click.echo(f"relayed thrown signals to {engine.signals.relay_once()} case(s)")
         click.echo(f"made {webhooks.install(engine).sweep()} notification attempt(s)")
         return

@@ -36,6 +36,7 @@ from .runtime import RuntimeService
 from .saved_views import SavedViewService
 from .serializer import WorkflowSerializer
 from .signals import SignalService
+from .start_timers import StartTimerService
 from .store.db import Database
 from .tasks import TaskService
 from .timers import TimerService
@@ -74,6 +75,7 @@ class Engine:
         self.attachments = AttachmentService(self)
         self.tokens = TokenService(self)
         self.timers = TimerService(self)
+        self.start_timers = StartTimerService(self)
         self.comments = CommentService(self)
         self.copies = CopyService(self)
         self.phrases = PhraseService(self)

@@ -14,7 +14,16 @@ from typing import Any
 
 from lxml import etree
 
-from . import call_activities, cycles, expressions, external_tasks, io_mappings, model_forms, multi_instance
+from . import (
+    call_activities,
+    cycles,
+    expressions,
+    external_tasks,
+    io_mappings,
+    model_forms,
+    multi_instance,
+    start_timers,
+)
 from .errors import DeploymentInvalid, ExpressionError, TooLarge
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -701,6 +710,8 @@ def _process_meta(process, lanes, problems: list[Problem], warnings: list[Proble
             start_form = _ext(start, "formKey") or start_form
     boundaries = {b.get("id"): b.get("attachedToRef") for b in process.iter(f"{{{BPMN_NS}}}boundaryEvent")}
     return {
+        "timer_starts": _timer_starts(process, problems),
+        "starter_groups": _split(_ext(process, "candidateStarterGroups")),
         "tasks": tasks,
         "start_form": start_form,
         "initiator": initiator,
@@ -708,6 +719,27 @@ def _process_meta(process, lanes, problems: list[Problem], warnings: list[Proble
         "sla_warning": _properties(process).get("slaWarning"),
         "external_tasks": external_tasks.element_meta(process),
     }
+
+
+def _timer_starts(process, problems: list[Problem]) -> list[dict[str, str]]:
+    """The process's timer start events (not an event sub-process's): deploying schedules each
+    (engine/start_timers.py), so a timer that gives no schedule is refused here."""
+    found: list[dict[str, str]] = []
+    if (process.get("isExecutable") or "true").strip().lower() == "false":
+        return found  # deployed for viewing: never scheduled, so its timer is not judged
+    for start in process.iterfind("bpmn:startEvent", NS):
+        timer = next(
+            (c for c in start.iterfind("bpmn:timerEventDefinition/*", NS) if _local(c.tag) in _TIMER_TAGS), None
+        )
+        if timer is None or any(p.element_id == start.get("id") for p in problems):
+            continue  # no timer, or one already refused (empty, a cron with gaps)
+        kind, expression = _local(timer.tag), timer.text.strip()
+        refusal = start_timers.check(kind, expression)
+        if refusal:
+            problems.append(Problem(start.get("id"), f"{_describe(start)}: {refusal}"))
+            continue
+        found.append({"element_id": start.get("id"), "kind": kind, "expression": expression})
+    return found
 
 
 def _properties(element) -> dict[str, str]:

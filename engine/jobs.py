@@ -49,6 +49,7 @@ class Sweeper:
         """Fire what is due and relay the signals cases threw; with nothing done, do the housekeeping
         that is due (dead login tokens)."""
         fired = self.engine.timers.fire_all_due()
+        fired += self.engine.start_timers.fire_all_due()  # timer start events start cases (issue 19)
         fired += self.engine.signals.relay_once()  # signals thrown in cases, to the other cases (issue 19)
         for duty in list(self.engine.sweep_duties):  # e.g. notifications (webhooks/): a failure stays theirs
             try:

@@ -128,6 +128,7 @@ class RepositoryService:
             return hashes[key]
 
         results, rows, deployment = [], {}, None
+        scheduling: list[dict[str, Any]] = []  # warnings about the cases timer start events will start
         for key, (doc, info) in sorted(by_key.items()):
             digest = content_hash(key)
             latest = self._latest(scope, key)
@@ -173,6 +174,8 @@ class RepositoryService:
             for c in called:
                 meta.update({k: v for k, v in c.meta.items() if k not in meta})
             row.meta = meta
+            # the new version's schedule replaces the old
+            scheduling += self.ctx.start_timers.schedule(scope, row, now)
             record(
                 scope,
                 now,
@@ -189,7 +192,7 @@ class RepositoryService:
         return {
             "deployment_id": deployment.id if deployment else None,
             "definitions": results,
-            "warnings": [w.as_dict() for d in docs for w in d.warnings],
+            "warnings": [w.as_dict() for d in docs for w in d.warnings] + scheduling,
         }
 
     def _check(self, scope, files, allow_scripts, forms):

@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -67,10 +68,13 @@ class RuntimeService:
         business_key: str | None = None,
         version: int | None = None,
         then_catch=None,
+        start_event: str | None = None,
     ) -> dict[str, Any]:
         """Start `key` (latest version unless `version`); the case belongs to the actor's station.
         `then_catch(change, workflow)` hands the new workflow an event its start waits for (a signal
-        start); it may add rows to the starting transaction (a signal's receipt)."""
+        start); it may add rows to the starting transaction (a signal's receipt). A timer start event
+        is passed at once: `start_event` (its schedule fell due, engine/start_timers.py), or, started
+        by hand, the first one unless the process started at a plain start event."""
         variables = _checked_start(variables, business_key)
 
         def create(scope, now) -> Change:
@@ -110,6 +114,7 @@ class RuntimeService:
             for task in workflow.get_tasks(state=TaskState.READY):
                 task.set_data(**plain)
             workflow.do_engine_steps()
+            _pass_timer_start(workflow, loaded.meta.get(key, {}).get("timer_starts", []), start_event)
             if then_catch is not None:
                 then_catch(change, workflow)
                 workflow.do_engine_steps()
@@ -436,6 +441,38 @@ _NEXT_VALUE = {  # the per-year business-key counter, incremented by one upsert:
 }
 _AUDIT = AuditEntry.__table__
 _HISTORY = DriverQuery(select(_AUDIT).where(_AUDIT.c.instance_id == bindparam("instance_id")).order_by(_AUDIT.c.id))
+
+
+def _pass_timer_start(workflow, timer_starts: list[dict[str, Any]], start_event: str | None) -> None:
+    """Camunda's timer start: the schedule starts the case, which does not wait at its start event
+    (SpiffWorkflow's would: each occurrence a token in that one case). The other timer starts are
+    cancelled, so that one case is one start."""
+    ids = {t["element_id"] for t in timer_starts}
+    if not ids:
+        return
+    starts = [t for t in workflow.get_tasks(spec_class=StartEvent) if t.task_spec.bpmn_id in ids]
+    waiting = sorted((t for t in starts if t.state == TaskState.WAITING), key=lambda t: t.task_spec.bpmn_id)
+    if not waiting:
+        return
+    if start_event is not None:
+        taken = next((t for t in waiting if t.task_spec.bpmn_id == start_event), None)
+    else:  # by hand: at a plain start event if one ran, else at the first timer start
+        plain_ran = any(
+            t.state == TaskState.COMPLETED and t.task_spec.bpmn_id not in ids
+            for t in workflow.get_tasks(spec_class=StartEvent)
+        )
+        taken = None if plain_ran else waiting[0]
+    for task in waiting:
+        if task is not taken:
+            task.cancel()
+    if taken is not None:
+        if not taken.children:  # a cycle predicts no path: SpiffWorkflow adds it at each occurrence
+            for output in taken.task_spec.outputs:
+                child = taken._add_child(output, TaskState.FUTURE)
+                child.task_spec._predict(child, mask=TaskState.NOT_FINISHED_MASK)
+        taken._set_internal_data(event_fired=True)
+    workflow.refresh_timers()
+    workflow.do_engine_steps()
 
 
 def _check_supervisor(actor, verb: str) -> None:

@@ -73,42 +73,8 @@ class TimerService:
             total += self._fire_batch(claimed)
 
     def _claim(self, limit: int) -> list[tuple[int, str, str]]:
-        """Lease due timers; returns (timer id, instance id, kind), so firing needs no extra read.
-
-        A read looks first: an idle sweep then takes no write lock (on SQLite, requests would queue
-        behind it)."""
-        now = self.ctx.clock.now()
-        token = str(uuid.uuid4())
-        due = (
-            select(Timer.id)
-            .where(TIMER_PENDING, Timer.due_at < now, or_(Timer.locked_until.is_(None), Timer.locked_until < now))
-            .order_by(Timer.due_at)
-        )
-        with self.ctx.db.read_statement() as scope:
-            if scope.execute(due.limit(1)).first() is None:
-                return []
-        with self.ctx.db.transaction() as scope:
-            due = due.limit(limit)
-            if not self.ctx.db.is_sqlite:
-                due = due.with_for_update(skip_locked=True)
-            scope.execute(
-                update(Timer)
-                .where(Timer.id.in_(due.scalar_subquery()))
-                .values(
-                    claim_token=token,
-                    attempts=Timer.attempts + 1,
-                    locked_until=now + timedelta(seconds=self.ctx.settings.timer_lease_seconds),
-                )
-                .execution_options(synchronize_session=False)
-            )
-            return [
-                tuple(row)
-                for row in scope.execute(
-                    select(Timer.id, Timer.instance_id, Timer.kind)
-                    .where(Timer.claim_token == token, TIMER_PENDING)
-                    .order_by(Timer.due_at)
-                )
-            ]
+        """Lease due timers; returns (timer id, instance id, kind), so firing needs no extra read."""
+        return claim_due(self.ctx, Timer, Timer.due_at, TIMER_PENDING, limit, (Timer.id, Timer.instance_id, Timer.kind))
 
     def fire(self, timer_id: int) -> str:
         """Fire one timer if it is due and nobody else holds it (what a queued job calls)."""
@@ -391,6 +357,39 @@ class TimerService:
                 }
                 for t in rows
             ]
+
+
+def claim_due(ctx, model, due_at, pending, limit: int, columns) -> list[tuple]:
+    """Lease up to `limit` due rows of `model` (timers, start timers) to this sweeper; returns their
+    `columns`, in due order. A read looks first: an idle sweep then takes no write lock (on SQLite,
+    requests would queue behind it). `FOR UPDATE SKIP LOCKED` on PostgreSQL: sweepers never wait
+    on each other."""
+    now = ctx.clock.now()
+    token = str(uuid.uuid4())
+    due = (
+        select(model.id)
+        .where(pending, due_at < now, or_(model.locked_until.is_(None), model.locked_until < now))
+        .order_by(due_at)
+    )
+    with ctx.db.read_statement() as scope:
+        if scope.execute(due.limit(1)).first() is None:
+            return []
+    with ctx.db.transaction() as scope:
+        due = due.limit(limit)
+        if not ctx.db.is_sqlite:
+            due = due.with_for_update(skip_locked=True)
+        scope.execute(
+            update(model)
+            .where(model.id.in_(due.scalar_subquery()))
+            .values(
+                claim_token=token,
+                attempts=model.attempts + 1,
+                locked_until=now + timedelta(seconds=ctx.settings.timer_lease_seconds),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        leased = select(*columns).where(model.claim_token == token, pending).order_by(due_at)
+        return [tuple(row) for row in scope.execute(leased)]
 
 
 def incident_view(incident: Incident, business_key: str | None) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import Engine, ManualClock, Settings
-from engine.store.models import AuditEntry, Timer
+from engine.store.models import AuditEntry, ProcessInstance, StartTimer, Timer
 from tests import models
 from tests.conftest import REDIS_URL
 from tests.helpers import REPORT
@@ -306,3 +306,53 @@ def _healthy(port: int) -> bool:
             return response.status == 200
     except OSError:
         return False
+
+
+def scheduled_processes(engine, world, count: int) -> list[str]:
+    """`count` processes with an hourly timer start, deployed three hours ago (the test's clock): in
+    real time each schedule's latest occurrence is due, and one case each is to be started."""
+    keys = [f"hourly_{n}" for n in range(count)]
+    documents = [(f"{k}.bpmn", models.timed("R/PT1H", attached="start", definition="timeCycle", key=k)) for k in keys]
+    engine.repository.deploy(documents, world["zhou"])
+    return keys
+
+
+def cases_per_process(engine, keys: list[str]) -> dict[str, int]:
+    with engine.db.read() as session:
+        rows = session.execute(
+            select(ProcessInstance.process_key, func.count())
+            .where(ProcessInstance.process_key.in_(keys))
+            .group_by(ProcessInstance.process_key)
+        ).all()
+    counts = dict.fromkeys(keys, 0)
+    counts.update(dict(rows))
+    return counts
+
+
+def test_two_sweeper_processes_start_each_scheduled_case_once(engine, world, settings, past_clock):
+    keys = scheduled_processes(engine, world, 40)
+    env = worker_env(settings, FENGQIAO_SWEEP_BATCH="3")
+    procs = [fengqiao("worker", "--burst", env=env) for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    started = [int(out.splitlines()[1].split()[1]) for out, _ in outputs]  # "started N case(s) on schedule"
+    assert sum(started) == 40
+    assert set(cases_per_process(engine, keys).values()) == {1}
+    with engine.db.read() as session:
+        assert set(session.scalars(select(StartTimer.started).where(StartTimer.process_key.in_(keys)))) == {1}
+
+
+def test_a_sweeper_killed_mid_start_starts_no_scheduled_case_twice_nor_skips_one(engine, world, settings, past_clock):
+    keys = scheduled_processes(engine, world, 150)  # enough that the worker is still busy when it is killed
+    env = worker_env(settings, FENGQIAO_TIMER_LEASE_SECONDS="2", FENGQIAO_SWEEP_BATCH="10")
+    first = fengqiao("worker", env=env)
+    assert wait_until(lambda: sum(cases_per_process(engine, keys).values()) >= 5, timeout=60, interval=0.02)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.communicate(timeout=30)
+    assert sum(cases_per_process(engine, keys).values()) < len(keys), "the worker finished before it could be killed"
+    second = fengqiao("worker", env=env)
+    try:
+        assert wait_until(lambda: min(cases_per_process(engine, keys).values()) >= 1, timeout=120)
+    finally:
+        stop(second)
+    assert set(cases_per_process(engine, keys).values()) == {1}

@@ -125,18 +125,6 @@ def test_timer_expression_depends_on_variables(engine, world, clock):
     assert bpmn_timers(engine, blue)[0].due_at == clock.now() + timedelta(hours=24)
 
 
-def test_timer_start_event_with_a_cycle_starts_work_each_time(engine, world, clock):
-    case = start(engine, world, models.timed("R2/PT1H", attached="start", definition="timeCycle"))
-    assert open_elements(engine, case) == []
-    clock.advance(hours=1, seconds=1)
-    engine.timers.fire_due()
-    assert open_elements(engine, case) == ["review"]
-    clock.advance(hours=1)
-    engine.timers.fire_due()
-    assert open_elements(engine, case) == ["review", "review"]
-    assert fired_count(engine, case) == 2
-
-
 def test_completing_the_task_first_cancels_its_timer_and_nothing_fires_later(engine, world, clock):
     case = start(engine, world, models.timed("PT1H", attached="task"))
     task = engine.runtime.get_instance(case["id"])["open_tasks"][0]

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -324,6 +325,38 @@ class Timer(Base):
 
 
 TIMER_PENDING = Timer.__table__.c.status == literal_column(f"'{TimerStatus.PENDING}'")  # matches the partial indexes
+
+
+class StartTimer(Base):
+    """The schedule of a timer start event of one deployed version: when it starts its next case.
+
+    Deploying a version writes its rows (and retires the previous version's); a sweeper claims a due
+    row with a lease, as it claims `timers`, and starts the case in the transaction that moves
+    `next_due_at` on (engine/start_timers.py).
+    """
+
+    __tablename__ = "start_timers"
+    __table_args__ = (
+        Index("ix_start_timers_due", "next_due_at", postgresql_where=text(PENDING), sqlite_where=text(PENDING)),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"))
+    process_key: Mapped[str] = mapped_column(String(200), index=True)
+    element_id: Mapped[str] = mapped_column(String(200))  # the timer start event
+    next_due_at: Mapped[datetime]
+    remaining: Mapped[int] = mapped_column(Integer)  # occurrences left, this one included; -1: no end
+    step_seconds: Mapped[float | None] = mapped_column(Float)  # a cycle's spacing; None: once
+    status: Mapped[str] = mapped_column(String(16), default=TimerStatus.PENDING.value)  # pending|done|replaced
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    locked_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    started: Mapped[int] = mapped_column(Integer, default=0)  # cases it started
+    last_started_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+START_TIMER_PENDING = StartTimer.__table__.c.status == literal_column(f"'{TimerStatus.PENDING}'")
 
 
 class Incident(Base):

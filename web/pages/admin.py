@@ -46,7 +46,10 @@ def versions(key: str):
     if shown not in {v["version"] for v in items}:
         raise DefinitionNotFound("no such version")
     decisions = engine().repository.list_decisions(key, shown)  # read-only: no DMN editor here
-    return render_template("admin_versions.html", key=key, versions=items, shown=shown, decisions=decisions)
+    schedule = engine().start_timers.schedule_of(key)  # timer start events: when the next case starts
+    return render_template(
+        "admin_versions.html", key=key, versions=items, shown=shown, decisions=decisions, schedule=schedule
+    )
 
 
 @bp.get("/definitions/<key>/<int:version>/counts")

@@ -1,7 +1,7 @@
 """external tasks: the console's list, oldest first, from an index
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0019
 Create Date: 2026-12-07 14:40:00
 
 `/admin/external-tasks` (web/pages/external_tasks.py) and `GET /api/v1/external-tasks` list the
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision = '0020'
-down_revision = '0017'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 

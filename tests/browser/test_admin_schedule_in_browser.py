@@ -1,0 +1,29 @@
+"""The definition page shows a timer start event's schedule (issue 19): the next start, the starts
+left and made. Screenshots on a phone and a desktop, in Chinese and English."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import models
+
+from .conftest import DESKTOP, PHONE
+
+pytestmark = pytest.mark.backends("sqlite")
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_the_definition_page_shows_when_the_next_case_starts(open_as, engine, world, clock, locale):
+    xml = models.timed("R3/PT1H", attached="start", definition="timeCycle", key="hourly_patrol")
+    engine.repository.deploy([("hourly_patrol.bpmn", xml)], world["zhou"])
+    clock.advance(hours=1, seconds=1)
+    assert engine.start_timers.fire_all_due() == 1
+    for viewport, size in (("phone", PHONE), ("desktop", DESKTOP)):
+        admin = open_as("admin", viewport=size, locale=locale)
+        admin.go("/admin/definitions/hourly_patrol")
+        row = admin.page.inner_text("#schedule tr[data-start-event=start]")
+        assert ("2 left" if locale == "en" else "还剩 2 次") in row
+        assert row.split("\t")[3].strip() == "1"  # cases started
+        assert admin.page.evaluate("() => document.documentElement.scrollWidth") <= size["width"]
+        admin.shot(f"admin-schedule-{viewport}-{locale}")
+        assert admin.axe_violations() == []
