@@ -343,6 +343,16 @@ def test_a_holders_draft_goes_when_the_task_is_released_reassigned_or_completed(
     assert drafts(engine) == []
 
 
+def test_a_task_reassigned_to_its_own_holder_keeps_their_draft(engine, world):
+    case = report_case(engine, world["wang"])
+    escalate(engine, world["wang"], case, ["civil_affairs"])
+    li = world["li"]
+    task = engine.tasks.claim(task_of(engine, case, "handle_civil_affairs")["id"], li)["id"]
+    engine.drafts.save(task, li, {"summary": "写了一半"})
+    engine.tasks.reassign(task, world["zhou"], "li", "仍由李处理 still li's")
+    assert drafts(engine) == [(task, li.id)]  # the holder did not change: the draft is still theirs
+
+
 def test_a_delegated_task_is_not_released_by_its_delegate(engine, world):
     case = report_case(engine, world["wang"])
     escalate(engine, world["wang"], case, ["civil_affairs"])
