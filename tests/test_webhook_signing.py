@@ -128,3 +128,11 @@ def test_a_non_ascii_or_foreign_signature_beside_the_good_one_does_not_hide_it()
 
 def test_no_secret_verifies_nothing():
     refused(Unverified, "no signature matches", headers(), secrets=[])
+
+
+@pytest.mark.parametrize("separator", ["\t", "\n", "\u3000"])
+def test_signatures_are_separated_by_spaces_only(separator):
+    # as the standardwebhooks package splits them: another separator makes one unmatched signature
+    good, old = (headers(secrets=[s])["webhook-signature"] for s in (SECRET, OLD_SECRET))
+    refused(Unverified, "no signature matches", {**headers(), "webhook-signature": old + separator + good})
+    assert signing.verify([SECRET], {**headers(), "webhook-signature": f"{old} {good}"}, BODY, NOW) == ID
