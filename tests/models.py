@@ -34,6 +34,17 @@ def one_task(
     )
 
 
+def sla_task(key: str, due: str, warning: str) -> str:
+    """`one_task` whose review is due after `due` (an ISO duration) with its own `slaWarning`."""
+    attrs = f'camunda:candidateGroups="officer" camunda:dueDate="{due}"'
+    return one_task(key=key, task_attrs=attrs).replace(
+        'name="Review" ' + attrs + "/>",
+        'name="Review" ' + attrs + "><bpmn:extensionElements><camunda:properties>"
+        f'<camunda:property name="slaWarning" value="{warning}"/></camunda:properties></bpmn:extensionElements>'
+        "</bpmn:userTask>",
+    )
+
+
 def gateway(condition: str, key: str = "gated") -> str:
     """start -> exclusive gateway (condition / default) -> user task or end."""
     return document(

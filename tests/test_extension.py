@@ -115,14 +115,8 @@ def test_an_open_task_asks_for_no_extension(engine, world):
 
 
 def test_a_task_with_a_due_time_but_no_warning_is_extended_without_one(engine, world, clock):
-    attrs = 'camunda:candidateGroups="officer" camunda:dueDate="PT10H"'
-    xml = models.one_task(key="unwarned", task_attrs=attrs).replace(
-        'name="Review" ' + attrs + "/>",
-        'name="Review" ' + attrs + "><bpmn:extensionElements><camunda:properties>"
-        '<camunda:property name="slaWarning" value="100%"/></camunda:properties></bpmn:extensionElements>'
-        "</bpmn:userTask>",
-    )  # a warning at the due time is no warning
-    engine.repository.deploy([("unwarned.bpmn", xml)])
+    # a warning at the due time is no warning
+    engine.repository.deploy([("unwarned.bpmn", models.sla_task("unwarned", "PT10H", "100%"))])
     case = engine.runtime.start_instance("unwarned", world["wang"], {})
     held = engine.tasks.claim(task_of(engine, case, "review")["id"], world["wang"])
     assert (held["due_at"], held["warn_at"]) == ((clock.now() + timedelta(hours=10)).isoformat(), None)
