@@ -307,6 +307,39 @@ def test_a_command_answers_with_the_task_and_its_form(engine, world, case):
     assert claimed == engine.tasks.get_task(task["id"])
 
 
+def test_a_command_answers_with_the_form_deployed_with_its_model_in_any_process(engine, world, settings, clock):
+    from engine import Engine
+
+    form = {"type": "object", "properties": {"verdict": {"type": "string"}}}  # in no forms/ file
+    attrs = 'camunda:candidateGroups="officer" camunda:formKey="deployed_verdict"'
+    engine.repository.deploy(
+        [("own.bpmn", models.one_task(key="own_form", task_attrs=attrs))],
+        world["admin"],
+        forms={"deployed_verdict": form},
+    )
+    task = task_of(engine, engine.runtime.start_instance("own_form", world["wang"], {}), "review")
+    assert engine.tasks.claim(task["id"], world["wang"])["form"] == form
+    other = Engine(settings, clock)  # another process: the deployed forms read from the database
+    try:
+        assert other.tasks.unclaim(task["id"], world["wang"])["form"] == form
+    finally:
+        other.close()
+
+
+def test_a_blank_opinion_is_no_opinion_and_a_written_one_is_kept(engine, world):
+    wang = world["wang"]
+    blank = report_case(engine, wang)
+    engine.tasks.complete(task_of(engine, blank, "assess_case")["id"], wang, {"resolution": "on_spot"}, opinion=" \n ")
+    assert engine.comments.list(blank["id"]) == []
+    written_ = report_case(engine, wang)
+    engine.tasks.complete(
+        task_of(engine, written_, "assess_case")["id"], wang, {"resolution": "on_spot"}, opinion=" 同意 "
+    )
+    assert [(c["kind"], c["author"], c["text"]) for c in engine.comments.list(written_["id"])] == [
+        ("opinion", "wang", "同意")
+    ]
+
+
 def test_a_task_without_a_form_completes_with_no_data(engine, world):
     engine.repository.deploy([("plain.bpmn", models.one_task())])
     case = engine.runtime.start_instance("approval", world["wang"], {})
