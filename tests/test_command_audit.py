@@ -342,7 +342,7 @@ def test_a_blank_opinion_is_no_opinion_and_a_written_one_is_kept(engine, world):
 
 def test_the_first_claim_leaves_an_officer_task_the_claimer_already_holds_as_it_is(engine, world, clock):
     # two officer tasks at once, one assigned by the model to wang: the case has no owner yet
-    engine.repository.deploy([("pair.bpmn", models.document(PAIR.format(key="pair"), key="pair"))])
+    engine.repository.deploy([("pair.bpmn", models.two_officer_tasks("pair", visit='camunda:assignee="wang"'))])
     case = engine.runtime.start_instance("pair", world["wang"], {})
     visit = task_of(engine, case, "visit")
     assert (visit["assignee"], engine.runtime.get_instance(case["id"])["case_owner"]) == ("wang", None)
@@ -352,22 +352,6 @@ def test_the_first_claim_leaves_an_officer_task_the_claimer_already_holds_as_it_
     _, events = written(engine, before, case)
     assert [e[0] for e in events] == ["task.claimed", "case.owner_changed"]  # visit is not handed over again
     assert engine.tasks.get_task(visit["id"])["claimed_at"] == visit["claimed_at"]
-
-
-PAIR = """<bpmn:process id="{key}" isExecutable="true">
-  <bpmn:startEvent id="start"/>
-  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="fork"/>
-  <bpmn:parallelGateway id="fork"/>
-  <bpmn:sequenceFlow id="f2" sourceRef="fork" targetRef="visit"/>
-  <bpmn:sequenceFlow id="f3" sourceRef="fork" targetRef="call"/>
-  <bpmn:userTask id="visit" camunda:candidateGroups="officer" camunda:assignee="wang"/>
-  <bpmn:userTask id="call" camunda:candidateGroups="officer"/>
-  <bpmn:sequenceFlow id="f4" sourceRef="visit" targetRef="join"/>
-  <bpmn:sequenceFlow id="f5" sourceRef="call" targetRef="join"/>
-  <bpmn:parallelGateway id="join"/>
-  <bpmn:sequenceFlow id="f6" sourceRef="join" targetRef="end"/>
-  <bpmn:endEvent id="end"/>
-</bpmn:process>"""
 
 
 def test_a_task_without_a_form_completes_with_no_data(engine, world):
