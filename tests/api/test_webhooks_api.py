@@ -248,26 +248,30 @@ def test_an_unverified_result_is_401_before_anything_else(api, client, engine, e
     else:
         department = "nowhere"
     before = database_rows(engine)
-    error_of(client.post(f"{API}/webhooks/inbound/{department}", data=data, headers=headers), 401, "signature_invalid")
+    error = error_of(
+        client.post(f"{API}/webhooks/inbound/{department}", data=data, headers=headers), 401, "signature_invalid"
+    )
+    if case in ("wrong secret", "no secret", "unknown"):  # a department without a secret looks like a wrong one
+        assert error["message"] == "no signature matches"
     assert database_rows(engine) == before
 
 
 @pytest.mark.parametrize(
-    ("raw", "header", "value"),
+    ("raw", "header", "value", "says"),
     [
-        (b"\xff\xfe not utf-8", None, None),
-        (b"{not json", None, None),
-        (b"[1, 2]", None, None),
-        (b"{}", "webhook-timestamp", "yesterday"),
-        (b"{}", "webhook-id", "\u00e9" * 3),
+        (b"\xff\xfe not utf-8", None, None, "the body is not UTF-8"),
+        (b"{not json", None, None, "the body is not JSON"),
+        (b"[1, 2]", None, None, "the body must be a JSON object"),
+        (b"{}", "webhook-timestamp", "yesterday", "webhook-timestamp must be whole seconds since 1970"),
+        (b"{}", "webhook-id", "\u00e9" * 3, "webhook-id must be 1-200 printable characters"),
     ],
 )
-def test_a_malformed_request_is_400(client, engine, inbound_secret, raw, header, value):
+def test_a_malformed_request_is_400(client, engine, inbound_secret, raw, header, value, says):
     headers = signed(inbound_secret, raw)
     if header is not None:
         headers[header] = value
     before = database_rows(engine)
-    error_of(client.post(f"{API}{INBOUND}", data=raw, headers=headers), 400)
+    assert error_of(client.post(f"{API}{INBOUND}", data=raw, headers=headers), 400)["message"] == says
     assert database_rows(engine) == before
 
 
