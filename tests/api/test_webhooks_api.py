@@ -310,3 +310,20 @@ def test_an_inbound_secret_rotation_accepts_both_secrets_for_the_grace_period(ap
     case = report_case(engine, world["wang"])
     escalate(engine, world["wang"], case, ["civil_affairs"])
     error_of(post_inbound(client, new, {"business_key": case["business_key"], "payload": DEPARTMENT_RESULT}), 401)
+
+
+def test_a_payload_that_is_not_an_object_is_422_and_a_missing_one_is_empty(client, engine, escalated, inbound_secret):
+    before = database_rows(engine)
+    listed = {"business_key": escalated["business_key"], "payload": ["resolved"]}
+    error = error_of(post_inbound(client, inbound_secret, listed), 422)
+    assert (error["message"], error["details"]) == (
+        "payload must be a JSON object",
+        [{"field": "payload", "message": "not an object"}],
+    )
+    # no payload is an empty one: refused by the department's form, field by field, as `{}` is
+    missing = error_of(post_inbound(client, inbound_secret, {"business_key": escalated["business_key"]}), 422)
+    empty = error_of(
+        post_inbound(client, inbound_secret, {"business_key": escalated["business_key"], "payload": {}}), 422
+    )
+    assert missing == empty and missing["message"] != "payload must be a JSON object"
+    assert database_rows(engine) == before
