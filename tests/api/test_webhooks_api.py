@@ -14,7 +14,7 @@ from standardwebhooks.webhooks import Webhook
 
 from engine import Settings
 from tests.api.conftest import API, error_of
-from tests.helpers import DEPARTMENT_RESULT, database_rows, escalate, open_tasks, report_case
+from tests.helpers import DEPARTMENT_RESULT, database_rows, escalate, open_tasks, report_case, rows_added
 from webhooks import signing
 
 URL = "https://minzheng.example/hooks/fengqiao"
@@ -146,6 +146,7 @@ def test_unknown_subscriptions_and_deliveries_are_not_found(api, engine):
 def test_a_signed_result_moves_the_case_on_and_a_replay_changes_nothing(client, engine, escalated, inbound_secret):
     data = {"business_key": escalated["business_key"], "payload": DEPARTMENT_RESULT}
     headers = signed(inbound_secret, json.dumps(data))
+    first = database_rows(engine)
     answer = post_inbound(client, inbound_secret, json.dumps(data).encode(), headers=headers)
     assert answer.status_code == 200, answer.json
     assert answer.json == {
@@ -155,9 +156,11 @@ def test_a_signed_result_moves_the_case_on_and_a_replay_changes_nothing(client, 
         "replayed": False,
     }
     assert [t["element_id"] for t in open_tasks(engine, escalated)] == ["feedback_to_resident"]
+    audit = rows_added(engine, first, "audit_log")
+    assert audit and {(r["actor"], r["actor_id"]) for r in audit} == {("webhook:civil_affairs", None)}
     before = database_rows(engine)
     again = post_inbound(client, inbound_secret, json.dumps(data).encode(), headers=headers)
-    assert again.status_code == 200 and again.json["replayed"] is True
+    assert again.status_code == 200 and again.json == {**answer.json, "replayed": True}
     assert database_rows(engine) == before
 
 
@@ -278,12 +281,18 @@ def test_a_malformed_request_is_400(client, engine, inbound_secret, raw, header,
 def test_an_unknown_case_is_404_and_a_case_not_waiting_is_409(client, engine, world, escalated, inbound_secret):
     before = database_rows(engine)
     missing = post_inbound(client, inbound_secret, {"business_key": "JF-NOPE", "payload": DEPARTMENT_RESULT})
-    error_of(missing, 404)
+    assert error_of(missing, 404)["message"] == "no such case"
     other = report_case(engine, world["wang"])
     escalate(engine, world["wang"], other, ["health"])
     before = database_rows(engine)
     waiting_for_health = {"business_key": other["business_key"], "payload": DEPARTMENT_RESULT}
     error_of(post_inbound(client, inbound_secret, waiting_for_health), 409)
+    assert database_rows(engine) == before
+    engine.runtime.cancel_instance(escalated["id"], world["zhou"], "重复报案")
+    before = database_rows(engine)
+    cancelled = {"business_key": escalated["business_key"], "payload": DEPARTMENT_RESULT}
+    error = error_of(post_inbound(client, inbound_secret, cancelled), 409)
+    assert error["message"] == f"instance {escalated['business_key']} is cancelled"
     assert database_rows(engine) == before
 
 
