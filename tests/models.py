@@ -34,6 +34,38 @@ def one_task(
     )
 
 
+def sla_task(key: str, due: str, warning: str) -> str:
+    """`one_task` whose review is due after `due` (an ISO duration) with its own `slaWarning`."""
+    attrs = f'camunda:candidateGroups="officer" camunda:dueDate="{due}"'
+    return one_task(key=key, task_attrs=attrs).replace(
+        'name="Review" ' + attrs + "/>",
+        'name="Review" ' + attrs + "><bpmn:extensionElements><camunda:properties>"
+        f'<camunda:property name="slaWarning" value="{warning}"/></camunda:properties></bpmn:extensionElements>'
+        "</bpmn:userTask>",
+    )
+
+
+def two_officer_tasks(key: str = "twin", visit: str = "") -> str:
+    """start -> parallel `visit` (with `visit` attributes) and `call`, both officer tasks -> end."""
+    return document(
+        f"""<bpmn:process id="{key}" isExecutable="true">
+  <bpmn:startEvent id="start"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="split"/>
+  <bpmn:parallelGateway id="split"/>
+  <bpmn:sequenceFlow id="f2" sourceRef="split" targetRef="visit"/>
+  <bpmn:sequenceFlow id="f3" sourceRef="split" targetRef="call"/>
+  <bpmn:userTask id="visit" camunda:candidateGroups="officer" {visit}/>
+  <bpmn:userTask id="call" camunda:candidateGroups="officer"/>
+  <bpmn:sequenceFlow id="f4" sourceRef="visit" targetRef="join"/>
+  <bpmn:sequenceFlow id="f5" sourceRef="call" targetRef="join"/>
+  <bpmn:parallelGateway id="join"/>
+  <bpmn:sequenceFlow id="f6" sourceRef="join" targetRef="end"/>
+  <bpmn:endEvent id="end"/>
+</bpmn:process>""",
+        key=key,
+    )
+
+
 def gateway(condition: str, key: str = "gated") -> str:
     """start -> exclusive gateway (condition / default) -> user task or end."""
     return document(

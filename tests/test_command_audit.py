@@ -307,6 +307,53 @@ def test_a_command_answers_with_the_task_and_its_form(engine, world, case):
     assert claimed == engine.tasks.get_task(task["id"])
 
 
+def test_a_command_answers_with_the_form_deployed_with_its_model_in_any_process(engine, world, settings, clock):
+    from engine import Engine
+
+    form = {"type": "object", "properties": {"verdict": {"type": "string"}}}  # in no forms/ file
+    attrs = 'camunda:candidateGroups="officer" camunda:formKey="deployed_verdict"'
+    engine.repository.deploy(
+        [("own.bpmn", models.one_task(key="own_form", task_attrs=attrs))],
+        world["admin"],
+        forms={"deployed_verdict": form},
+    )
+    task = task_of(engine, engine.runtime.start_instance("own_form", world["wang"], {}), "review")
+    assert engine.tasks.claim(task["id"], world["wang"])["form"] == form
+    other = Engine(settings, clock)  # another process: the deployed forms read from the database
+    try:
+        assert other.tasks.unclaim(task["id"], world["wang"])["form"] == form
+    finally:
+        other.close()
+
+
+def test_a_blank_opinion_is_no_opinion_and_a_written_one_is_kept(engine, world):
+    wang = world["wang"]
+    blank = report_case(engine, wang)
+    engine.tasks.complete(task_of(engine, blank, "assess_case")["id"], wang, {"resolution": "on_spot"}, opinion=" \n ")
+    assert engine.comments.list(blank["id"]) == []
+    written_ = report_case(engine, wang)
+    engine.tasks.complete(
+        task_of(engine, written_, "assess_case")["id"], wang, {"resolution": "on_spot"}, opinion=" 同意 "
+    )
+    assert [(c["kind"], c["author"], c["text"]) for c in engine.comments.list(written_["id"])] == [
+        ("opinion", "wang", "同意")
+    ]
+
+
+def test_the_first_claim_leaves_an_officer_task_the_claimer_already_holds_as_it_is(engine, world, clock):
+    # two officer tasks at once, one assigned by the model to wang: the case has no owner yet
+    engine.repository.deploy([("pair.bpmn", models.two_officer_tasks("pair", visit='camunda:assignee="wang"'))])
+    case = engine.runtime.start_instance("pair", world["wang"], {})
+    visit = task_of(engine, case, "visit")
+    assert (visit["assignee"], engine.runtime.get_instance(case["id"])["case_owner"]) == ("wang", None)
+    clock.advance(minutes=5)
+    before = database_rows(engine)
+    engine.tasks.claim(task_of(engine, case, "call")["id"], world["wang"])
+    _, events = written(engine, before, case)
+    assert [e[0] for e in events] == ["task.claimed", "case.owner_changed"]  # visit is not handed over again
+    assert engine.tasks.get_task(visit["id"])["claimed_at"] == visit["claimed_at"]
+
+
 def test_a_task_without_a_form_completes_with_no_data(engine, world):
     engine.repository.deploy([("plain.bpmn", models.one_task())])
     case = engine.runtime.start_instance("approval", world["wang"], {})
@@ -341,6 +388,16 @@ def test_a_holders_draft_goes_when_the_task_is_released_reassigned_or_completed(
     engine.drafts.save(assess, chen, {"resolution": "on_spot"})
     engine.tasks.complete(assess, chen, {"resolution": "on_spot"})
     assert drafts(engine) == []
+
+
+def test_a_task_reassigned_to_its_own_holder_keeps_their_draft(engine, world):
+    case = report_case(engine, world["wang"])
+    escalate(engine, world["wang"], case, ["civil_affairs"])
+    li = world["li"]
+    task = engine.tasks.claim(task_of(engine, case, "handle_civil_affairs")["id"], li)["id"]
+    engine.drafts.save(task, li, {"summary": "写了一半"})
+    engine.tasks.reassign(task, world["zhou"], "li", "仍由李处理 still li's")
+    assert drafts(engine) == [(task, li.id)]  # the holder did not change: the draft is still theirs
 
 
 def test_a_delegated_task_is_not_released_by_its_delegate(engine, world):

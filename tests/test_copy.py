@@ -4,8 +4,11 @@ marks; every refusal leaves the database as it was (docs/operations.md)."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
+from engine.copies import MAX_RECIPIENTS
 from engine.errors import CopyNotFound, Forbidden, InstanceNotRunning, InvalidInput
+from engine.store.models import Department, Membership, User
 from tests.helpers import database_rows, escalate, report_case, rows_added, task_of
 from tests.test_permission_refusals import refused
 
@@ -95,8 +98,8 @@ def test_the_recipient_lists_their_copies_newest_first_and_marks_one_read_once(e
     clock.advance(minutes=1)
     read = engine.copies.mark_read(mine[1]["id"], li)
     assert read["read_at"] == clock.now().isoformat()
-    audit = [(r["actor"], r["action"], r["details"]) for r in rows_added(engine, before, "audit_log")]
-    assert audit == [("li", "case.copy_read", {"copy_id": mine[1]["id"]})]
+    audit = [(r["actor"], r["instance_id"], r["action"], r["details"]) for r in rows_added(engine, before, "audit_log")]
+    assert audit == [("li", case["id"], "case.copy_read", {"copy_id": mine[1]["id"]})]  # the copy's own case
     [event] = rows_added(engine, before, "outbox")
     assert event["type"] == "case.copy_read"
     assert (event["payload"]["copy_id"], event["payload"]["recipient_id"]) == (mine[1]["id"], li.id)
@@ -197,3 +200,49 @@ def test_only_the_recipient_marks_a_copy_read(engine, world, case):
         "0" * 8 + "-0000-4000-8000-" + "0" * 12,
         world["li"],
     )
+
+
+def crowd(engine, department: str, count: int) -> None:
+    """`count` more active liaisons of `department`, in one transaction (no password: nothing to hash)."""
+    with engine.db.transaction() as scope:
+        department_id = scope.scalar(select(Department.id).where(Department.key == department))
+        start = len(scope.scalars(select(User.id)).all())
+        users = [
+            User(
+                username=f"crowd{start + i}",
+                display_name="crowd",
+                role="liaison",
+                active=True,
+                created_at=engine.clock.now(),
+            )
+            for i in range(count)
+        ]
+        scope.add_all(users)
+        scope.flush()
+        scope.add_all([Membership(user_id=user.id, department_id=department_id) for user in users])
+
+
+def test_a_copy_reaches_at_most_500_users(engine, world, case):
+    crowd(engine, "civil_affairs", MAX_RECIPIENTS - 1)  # with li: exactly the limit
+    sent = engine.copies.send(case["id"], world["wang"], REASON, groups=["civil_affairs"])
+    assert len(sent["recipients"]) == MAX_RECIPIENTS == 500
+    crowd(engine, "civil_affairs", 1)
+    found = refused(
+        engine,
+        InvalidInput,
+        "a copy reaches at most 500 users",
+        engine.copies.send,
+        case["id"],
+        world["wang"],
+        REASON,
+        groups=["civil_affairs"],
+    )
+    assert found.details == [{"field": "groups", "message": "too many users"}]
+
+
+def test_the_copied_to_me_list_shows_50_by_default_newest_first_ties_by_id(engine, world, case):
+    for _ in range(51):  # at one time: the order among them is the id's
+        engine.copies.send(case["id"], world["wang"], REASON, users=["li"])
+    ids = sorted((row[0] for row in database_rows(engine)["case_copies"]), reverse=True)
+    assert [c["id"] for c in engine.copies.list_for(world["li"])] == ids[:50]
+    assert [c["id"] for c in engine.copies.list_for(world["li"], limit=60)] == ids

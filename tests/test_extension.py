@@ -9,6 +9,7 @@ import pytest
 
 from engine.errors import Forbidden, InvalidInput, NotAssignee, TaskNotClaimed
 from engine.tasks.extensions import ExtensionPending, NoExtensionRequested
+from tests import models
 from tests.helpers import database_rows, escalate, report_case, rows_added, task_of
 from tests.test_permission_refusals import refused
 
@@ -111,3 +112,14 @@ def test_an_open_task_asks_for_no_extension(engine, world):
         later(task, days=1),
         "r",
     )
+
+
+def test_a_task_with_a_due_time_but_no_warning_is_extended_without_one(engine, world, clock):
+    # a warning at the due time is no warning
+    engine.repository.deploy([("unwarned.bpmn", models.sla_task("unwarned", "PT10H", "100%"))])
+    case = engine.runtime.start_instance("unwarned", world["wang"], {})
+    held = engine.tasks.claim(task_of(engine, case, "review")["id"], world["wang"])
+    assert (held["due_at"], held["warn_at"]) == ((clock.now() + timedelta(hours=10)).isoformat(), None)
+    engine.tasks.request_extension(held["id"], world["wang"], later(held, hours=5), "more time")
+    approved = engine.tasks.decide_extension(held["id"], world["zhou"], True, "同意 agreed")
+    assert (approved["due_at"], approved["warn_at"]) == (later(held, hours=5).isoformat(), None)

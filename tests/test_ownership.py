@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import Forbidden, InvalidInput, NotAssignee, NotCandidate, OwnedByAnother
+from tests import models
 from tests.helpers import DEPARTMENT_RESULT, complete_as, escalate, report_case, task_of
 
 
@@ -109,35 +110,13 @@ def test_department_task_reassignment_stays_within_the_department(engine, world)
     assert engine.runtime.get_instance(case["id"])["case_owner"] == "wang"
 
 
-def _two_officer_tasks() -> str:
-    from tests.models import document
-
-    return document(
-        """<bpmn:process id="twin" isExecutable="true">
-  <bpmn:startEvent id="start"/>
-  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="split"/>
-  <bpmn:parallelGateway id="split"/>
-  <bpmn:sequenceFlow id="f2" sourceRef="split" targetRef="visit"/>
-  <bpmn:sequenceFlow id="f3" sourceRef="split" targetRef="call"/>
-  <bpmn:userTask id="visit" camunda:candidateGroups="officer"/>
-  <bpmn:userTask id="call" camunda:candidateGroups="officer"/>
-  <bpmn:sequenceFlow id="f4" sourceRef="visit" targetRef="join"/>
-  <bpmn:sequenceFlow id="f5" sourceRef="call" targetRef="join"/>
-  <bpmn:parallelGateway id="join"/>
-  <bpmn:sequenceFlow id="f6" sourceRef="join" targetRef="end"/>
-  <bpmn:endEvent id="end"/>
-</bpmn:process>""",
-        key="twin",
-    )
-
-
 @pytest.mark.parametrize("claimed_in", ["the process that started it", "another process"])
 def test_the_first_claim_gives_the_owner_every_open_officer_task_of_the_case(
     engine, world, settings, clock, claimed_in
 ):
     from engine import Engine
 
-    engine.repository.deploy([("twin.bpmn", _two_officer_tasks())])
+    engine.repository.deploy([("twin.bpmn", models.two_officer_tasks())])
     chen = world["chen"]
     case = engine.runtime.start_instance("twin", world["wang"], {})
     visit = task_of(engine, case, "visit")

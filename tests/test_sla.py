@@ -84,14 +84,7 @@ def test_department_breach_notifies_the_case_owner_and_station_supervisors(engin
 
 
 def test_warning_fraction_is_configurable_per_task(engine, world, clock):
-    attrs = 'camunda:candidateGroups="officer" camunda:dueDate="PT10H"'
-    xml = models.one_task(key="sla_custom", task_attrs=attrs).replace(
-        'name="Review" ' + attrs + "/>",
-        'name="Review" ' + attrs + "><bpmn:extensionElements><camunda:properties>"
-        '<camunda:property name="slaWarning" value="50%"/></camunda:properties></bpmn:extensionElements>'
-        "</bpmn:userTask>",
-    )
-    engine.repository.deploy([("sla.bpmn", xml)])
+    engine.repository.deploy([("sla.bpmn", models.sla_task("sla_custom", "PT10H", "50%"))])
     case = engine.runtime.start_instance("sla_custom", world["wang"], {})
     assert task_of(engine, case, "review")["warn_at"] == (clock.now() + timedelta(hours=5)).isoformat()
 

@@ -99,7 +99,16 @@ def test_a_timestamp_further_away_is_refused(offset):
 
 @pytest.mark.parametrize(
     "change",
-    ["another body", "another id", "another timestamp", "another secret", "v2 scheme", "no scheme", "not ascii"],
+    [
+        "another body",
+        "another id",
+        "another timestamp",
+        "another secret",
+        "v2 scheme",
+        "no scheme",
+        "not ascii",
+        "more after a comma",
+    ],
 )
 def test_a_signature_that_does_not_match_is_refused(change):
     found, body, good = headers(), BODY, headers()["webhook-signature"]
@@ -115,6 +124,8 @@ def test_a_signature_that_does_not_match_is_refused(change):
         found = {**found, "webhook-signature": "v2," + good.split(",", 1)[1]}
     elif change == "no scheme":
         found = {**found, "webhook-signature": good.split(",", 1)[1]}
+    elif change == "more after a comma":  # the signature is everything after "v1,"
+        found = {**found, "webhook-signature": good + ",x"}
     else:  # a non-ASCII candidate is skipped, not compared (compare_digest refuses non-ASCII text)
         found = {**found, "webhook-signature": "v1,签名"}
     refused(Unverified, "no signature matches", found, body=body)
@@ -128,3 +139,11 @@ def test_a_non_ascii_or_foreign_signature_beside_the_good_one_does_not_hide_it()
 
 def test_no_secret_verifies_nothing():
     refused(Unverified, "no signature matches", headers(), secrets=[])
+
+
+@pytest.mark.parametrize("separator", ["\t", "\n", "\u3000"])
+def test_signatures_are_separated_by_spaces_only(separator):
+    # as the standardwebhooks package splits them: another separator makes one unmatched signature
+    good, old = (headers(secrets=[s])["webhook-signature"] for s in (SECRET, OLD_SECRET))
+    refused(Unverified, "no signature matches", {**headers(), "webhook-signature": old + separator + good})
+    assert signing.verify([SECRET], {**headers(), "webhook-signature": f"{old} {good}"}, BODY, NOW) == ID

@@ -14,7 +14,7 @@ from standardwebhooks.webhooks import Webhook
 
 from engine import Settings
 from tests.api.conftest import API, error_of
-from tests.helpers import DEPARTMENT_RESULT, database_rows, escalate, open_tasks, report_case
+from tests.helpers import DEPARTMENT_RESULT, database_rows, escalate, open_tasks, report_case, rows_added
 from webhooks import signing
 
 URL = "https://minzheng.example/hooks/fengqiao"
@@ -146,6 +146,7 @@ def test_unknown_subscriptions_and_deliveries_are_not_found(api, engine):
 def test_a_signed_result_moves_the_case_on_and_a_replay_changes_nothing(client, engine, escalated, inbound_secret):
     data = {"business_key": escalated["business_key"], "payload": DEPARTMENT_RESULT}
     headers = signed(inbound_secret, json.dumps(data))
+    first = database_rows(engine)
     answer = post_inbound(client, inbound_secret, json.dumps(data).encode(), headers=headers)
     assert answer.status_code == 200, answer.json
     assert answer.json == {
@@ -155,9 +156,11 @@ def test_a_signed_result_moves_the_case_on_and_a_replay_changes_nothing(client, 
         "replayed": False,
     }
     assert [t["element_id"] for t in open_tasks(engine, escalated)] == ["feedback_to_resident"]
+    audit = rows_added(engine, first, "audit_log")
+    assert audit and {(r["actor"], r["actor_id"]) for r in audit} == {("webhook:civil_affairs", None)}
     before = database_rows(engine)
     again = post_inbound(client, inbound_secret, json.dumps(data).encode(), headers=headers)
-    assert again.status_code == 200 and again.json["replayed"] is True
+    assert again.status_code == 200 and again.json == {**answer.json, "replayed": True}
     assert database_rows(engine) == before
 
 
@@ -248,38 +251,48 @@ def test_an_unverified_result_is_401_before_anything_else(api, client, engine, e
     else:
         department = "nowhere"
     before = database_rows(engine)
-    error_of(client.post(f"{API}/webhooks/inbound/{department}", data=data, headers=headers), 401, "signature_invalid")
+    error = error_of(
+        client.post(f"{API}/webhooks/inbound/{department}", data=data, headers=headers), 401, "signature_invalid"
+    )
+    if case in ("wrong secret", "no secret", "unknown"):  # a department without a secret looks like a wrong one
+        assert error["message"] == "no signature matches"
     assert database_rows(engine) == before
 
 
 @pytest.mark.parametrize(
-    ("raw", "header", "value"),
+    ("raw", "header", "value", "says"),
     [
-        (b"\xff\xfe not utf-8", None, None),
-        (b"{not json", None, None),
-        (b"[1, 2]", None, None),
-        (b"{}", "webhook-timestamp", "yesterday"),
-        (b"{}", "webhook-id", "\u00e9" * 3),
+        (b"\xff\xfe not utf-8", None, None, "the body is not UTF-8"),
+        (b"{not json", None, None, "the body is not JSON"),
+        (b"[1, 2]", None, None, "the body must be a JSON object"),
+        (b"{}", "webhook-timestamp", "yesterday", "webhook-timestamp must be whole seconds since 1970"),
+        (b"{}", "webhook-id", "\u00e9" * 3, "webhook-id must be 1-200 printable characters"),
     ],
 )
-def test_a_malformed_request_is_400(client, engine, inbound_secret, raw, header, value):
+def test_a_malformed_request_is_400(client, engine, inbound_secret, raw, header, value, says):
     headers = signed(inbound_secret, raw)
     if header is not None:
         headers[header] = value
     before = database_rows(engine)
-    error_of(client.post(f"{API}{INBOUND}", data=raw, headers=headers), 400)
+    assert error_of(client.post(f"{API}{INBOUND}", data=raw, headers=headers), 400)["message"] == says
     assert database_rows(engine) == before
 
 
 def test_an_unknown_case_is_404_and_a_case_not_waiting_is_409(client, engine, world, escalated, inbound_secret):
     before = database_rows(engine)
     missing = post_inbound(client, inbound_secret, {"business_key": "JF-NOPE", "payload": DEPARTMENT_RESULT})
-    error_of(missing, 404)
+    assert error_of(missing, 404)["message"] == "no such case"
     other = report_case(engine, world["wang"])
     escalate(engine, world["wang"], other, ["health"])
     before = database_rows(engine)
     waiting_for_health = {"business_key": other["business_key"], "payload": DEPARTMENT_RESULT}
     error_of(post_inbound(client, inbound_secret, waiting_for_health), 409)
+    assert database_rows(engine) == before
+    engine.runtime.cancel_instance(escalated["id"], world["zhou"], "重复报案")
+    before = database_rows(engine)
+    cancelled = {"business_key": escalated["business_key"], "payload": DEPARTMENT_RESULT}
+    error = error_of(post_inbound(client, inbound_secret, cancelled), 409)
+    assert error["message"] == f"instance {escalated['business_key']} is cancelled"
     assert database_rows(engine) == before
 
 
@@ -306,3 +319,20 @@ def test_an_inbound_secret_rotation_accepts_both_secrets_for_the_grace_period(ap
     case = report_case(engine, world["wang"])
     escalate(engine, world["wang"], case, ["civil_affairs"])
     error_of(post_inbound(client, new, {"business_key": case["business_key"], "payload": DEPARTMENT_RESULT}), 401)
+
+
+def test_a_payload_that_is_not_an_object_is_422_and_a_missing_one_is_empty(client, engine, escalated, inbound_secret):
+    before = database_rows(engine)
+    listed = {"business_key": escalated["business_key"], "payload": ["resolved"]}
+    error = error_of(post_inbound(client, inbound_secret, listed), 422)
+    assert (error["message"], error["details"]) == (
+        "payload must be a JSON object",
+        [{"field": "payload", "message": "not an object"}],
+    )
+    # no payload is an empty one: refused by the department's form, field by field, as `{}` is
+    missing = error_of(post_inbound(client, inbound_secret, {"business_key": escalated["business_key"]}), 422)
+    empty = error_of(
+        post_inbound(client, inbound_secret, {"business_key": escalated["business_key"], "payload": {}}), 422
+    )
+    assert missing == empty and missing["message"] != "payload must be a JSON object"
+    assert database_rows(engine) == before
