@@ -196,3 +196,15 @@ def test_main_pages_fit_a_phone_are_accessible_light_and_are_photographed(open_a
                     ".reduce((sum, e) => sum + (e.decodedBodySize || 0), 0)"
                 )
                 assert weight <= 200 * 1024, (target, weight)
+
+
+def test_a_case_of_a_model_without_a_layout_says_so_where_the_diagram_would_be(open_as, engine, world):
+    from tests import models
+
+    engine.repository.deploy([("approval.bpmn", models.one_task())], world["zhou"])
+    case = engine.runtime.start_instance("approval", world["wang"], {})
+    wang = open_as("wang")
+    wang.go(f"/cases/{case['id']}")
+    note = wang.page.wait_for_selector("#diagram .diagram-note").inner_text()
+    assert note == "该流程部署时未附带流程图；案件进展见上方的任务。"
+    assert "diagram-failed" not in (wang.page.get_attribute("#diagram", "class") or "")

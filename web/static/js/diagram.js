@@ -4,6 +4,8 @@
   "use strict";
   var box = document.getElementById("diagram");
   if (!box || !window.BpmnJS) { return; }
+  function say(attribute) { window.fengqiaoDiagramNote(box, attribute); }
+
   fetch(box.getAttribute("data-source"), { credentials: "same-origin", headers: { Accept: "application/json" } })
     .then(function (response) { if (!response.ok) { throw new Error("diagram " + response.status); } return response.json(); })
     .then(function (data) {
@@ -12,6 +14,11 @@
       return viewer.importXML(data.xml).then(function () {
         var canvas = viewer.get("canvas");
         var registry = viewer.get("elementRegistry");
+        if (!registry.filter(function (e) { return e.di && e.type !== "bpmn:Process" && e.type !== "bpmn:Collaboration"; }).length) {
+          say("data-no-layout");
+          box.setAttribute("data-ready", "1");
+          return;
+        }
         data.completed.forEach(function (id) { if (registry.get(id)) { canvas.addMarker(id, "done-task"); } });
         data.active.forEach(function (id) { if (registry.get(id)) { canvas.addMarker(id, "active-task"); } });
         // a flow is on the path taken when both its ends have run
@@ -23,5 +30,10 @@
         canvas.zoom("fit-viewport");
       });
     })
-    .catch(function () { box.classList.add("diagram-failed"); });
+    .catch(function (error) {
+      // bpmn-js refuses a document without a BPMNDiagram: "no diagram to display"
+      var bare = /no diagram to display/.test(String(error && error.message));
+      say(bare ? "data-no-layout" : "data-failed");
+      if (!bare) { box.classList.add("diagram-failed"); }
+    });
 })();

@@ -11,6 +11,8 @@
   var counting = box.hasAttribute("data-counts");
   var zh = (document.documentElement.lang || "").indexOf("zh") === 0;
 
+  function say(attribute) { window.fengqiaoDiagramNote(box, attribute); }
+
   function badge(counts) {
     var node = document.createElement("div");
     node.className = "element-count";
@@ -37,6 +39,11 @@
       return viewer.importXML(data.xml).then(function () {
         var canvas = viewer.get("canvas");
         var registry = viewer.get("elementRegistry");
+        if (!registry.filter(function (e) { return e.di && e.type !== "bpmn:Process" && e.type !== "bpmn:Collaboration"; }).length) {
+          say("data-no-layout");
+          box.setAttribute("data-ready", "1");
+          return;
+        }
         if (counting) {
           var overlays = viewer.get("overlays");
           Object.keys(data.elements).forEach(function (id) {
@@ -54,5 +61,10 @@
         box.setAttribute("data-ready", "1");
       });
     })
-    .catch(function () { box.classList.add("diagram-failed"); });
+    .catch(function (error) {
+      // bpmn-js refuses a document without a BPMNDiagram: "no diagram to display"
+      var bare = /no diagram to display/.test(String(error && error.message));
+      say(bare ? "data-no-layout" : "data-failed");
+      if (!bare) { box.classList.add("diagram-failed"); }
+    });
 })();
