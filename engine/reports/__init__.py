@@ -533,9 +533,6 @@ class ReportService:
         self.ctx = ctx
         self.rollups = Rollups(ctx)
 
-    def zones(self, session) -> StationZones:
-        return StationZones.load(session, self.ctx.settings.time_zone)
-
     def period(self, kind: str, label: str | None = None, zone: str | None = None) -> Period:
         """The named period, or the current one of `kind` when no label is given, in `zone` (a station's;
         by default the deployment's)."""
@@ -548,10 +545,18 @@ class ReportService:
             return period_of(kind, self.ctx.clock.now(), tz)
         return parse_period(kind, label, tz)
 
-    def _scope(self, actor: Actor | None, station: str | None) -> tuple[int | None, StationZones]:
-        """The station a report covers (None: all) and every station's time zone."""
+    def _scope(self, actor: Actor | None, station: str | None) -> tuple[int | None, dict[str, Any], StationZones]:
+        """The station a report covers (None: all), the departments (key: (id, kind)) and every station's
+        time zone: one query, before the period (in the station's zone) is known."""
         with self.ctx.db.read() as scope:
-            return self._station_scope(scope.session, actor, station), self.zones(scope.session)
+            rows = scope.session.execute(
+                select(Department.id, Department.key, Department.kind, Department.time_zone)
+            ).all()
+        departments = {key: (dept_id, kind) for dept_id, key, kind, _ in rows}
+        zones = StationZones(
+            self.ctx.settings.time_zone, {i: tz for i, _, kind, tz in rows if kind == DepartmentKind.STATION}
+        )
+        return self._station_scope(departments, actor, station), departments, zones
 
     def bulletin(
         self,
@@ -567,14 +572,14 @@ class ReportService:
         rollups when they are current; `reference`: from the task rows (what the rollups are tested
         against, and what answers while a rebuild is under way)."""
         self.period(kind, label)  # a bad period is refused before anything else
-        station_id, zones = self._scope(actor, station)
+        station_id, departments, zones = self._scope(actor, station)
         zone = zones.name(station_id) if station_id is not None else zones.default
         period = self.period(kind, label, zone)
         fast = not reference and self.rollups.catch_up()
         now = self.ctx.clock.now()
         with self.ctx.db.read() as scope:
             session = scope.session
-            names = self._names(session)
+            names: dict[str, Any] = {"departments": departments, "users": self._users(session)}
             if fast:
                 tallies = self.rollups.tallies(session, station_id, [period], now)[0]
             else:
@@ -633,7 +638,7 @@ class ReportService:
         if not 1 <= count <= MAX_TREND:
             raise InvalidInput(f"count must be 1 to {MAX_TREND}", [{"field": "count", "message": f"1 to {MAX_TREND}"}])
         self.period(kind, until)  # a bad period is refused before anything else
-        station_id, zones = self._scope(actor, station)
+        station_id, departments, zones = self._scope(actor, station)
         zone = zones.name(station_id) if station_id is not None else zones.default
         last = self.period(kind, until, zone)
         periods = [last]
@@ -643,7 +648,7 @@ class ReportService:
         now = self.ctx.clock.now()
         with self.ctx.db.read() as scope:
             session = scope.session
-            names = self._names(session)
+            names: dict[str, Any] = {"departments": departments, "users": self._users(session)}
             if fast:
                 found = self.rollups.tallies(session, station_id, periods, now, detail=False)
             else:
@@ -693,14 +698,15 @@ class ReportService:
         }
 
     # --- reading -------------------------------------------------------------------------------
-    def _station_scope(self, session, actor: Actor | None, station: str | None) -> int | None:
+    @staticmethod
+    def _station_scope(departments: dict[str, Any], actor: Actor | None, station: str | None) -> int | None:
         """The station the report covers (None: all). A supervisor sees their own station only."""
         station_id = None
         if station:
-            row = session.execute(select(Department.id, Department.kind).where(Department.key == station)).first()
-            if row is None or row.kind != DepartmentKind.STATION:
+            dept_id, kind = departments.get(station, (None, None))
+            if dept_id is None or kind != DepartmentKind.STATION:
                 raise DepartmentNotFound(f"no station '{station}'")
-            station_id = row.id
+            station_id = dept_id
         if actor is None or actor.role == Role.AUDITOR:
             return station_id
         if actor.role == Role.SUPERVISOR and actor.station_id is not None:
@@ -710,15 +716,9 @@ class ReportService:
         raise Forbidden("reports are for supervisors and auditors")
 
     @staticmethod
-    def _names(session) -> dict[str, Any]:
-        departments = {
-            key: (dept_id, kind)
-            for dept_id, key, kind in session.execute(select(Department.id, Department.key, Department.kind))
-        }
-        users = dict(
-            session.execute(select(User.id, User.username).where(User.role.in_((Role.OFFICER, Role.SUPERVISOR)))).all()
-        )
-        return {"departments": departments, "users": users}
+    def _users(session) -> dict[int, str]:
+        query = select(User.id, User.username).where(User.role.in_((Role.OFFICER, Role.SUPERVISOR)))
+        return {user_id: username for user_id, username in session.execute(query)}
 
     @staticmethod
     def _cases(session, station_id: int | None, start: datetime, end: datetime) -> dict[str, _Case]:
