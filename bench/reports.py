@@ -5,7 +5,11 @@ bulletin of every station, a month's, one station's weekly bulletin and its 12-w
 (median of runs), from the rollups; and one station's week from the task rows (the reference), with
 its counts compared to the rollups'. PostgreSQL only.
 
-    python -m bench.reports --cases 1000000 [--runs 3]
+    python -m bench.reports --cases 1000000 [--runs 3] [--rezone]
+
+`--rezone` then moves one station to another time zone (Asia/Urumqi): the admin's change (which queues
+the station's cases), the drain that re-buckets them, and the reports again, every station's year and
+that station's week (its own Monday to Monday), compared with the reference; the zone is cleared after.
 """
 
 from __future__ import annotations
@@ -53,7 +57,34 @@ def _rows(url: str, table: str) -> int:
         return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-def run(cases: int, runs: int = 3, reuse: bool = False, rebuild: bool = True) -> dict:
+def rezone(engine, station: str, runs: int) -> dict:
+    """Move `station` to Asia/Urumqi and back: what the change, its re-bucketing and the reports cost."""
+    reports = engine.reports
+    started = time.perf_counter()
+    engine.identity.set_time_zone(station, "Asia/Urumqi")
+    change_seconds = time.perf_counter() - started
+    queued = reports.rollups.queued()
+    started = time.perf_counter()
+    reports.rollups.catch_up(limit=10**9)
+    drain_seconds = time.perf_counter() - started
+    week = reports.bulletin(None, "week", "2026-W48", station)
+    agree = _counts(week) == _counts(reports.bulletin(None, "week", "2026-W48", station, reference=True))
+    results = {
+        "station": station,
+        "change_seconds": change_seconds,
+        "cases_queued": queued,
+        "rebucket_seconds": drain_seconds,
+        "week_period": [str(week["period"]["start"]), str(week["period"]["end"])],
+        "rollups_agree_with_reference": agree,
+        "year_all_stations": timed(lambda: reports.bulletin(None, "year", "2026"), runs),
+        "week_one_station": timed(lambda: reports.bulletin(None, "week", "2026-W48", station), runs),
+    }
+    engine.identity.set_time_zone(station, None)
+    reports.rollups.catch_up(limit=10**9)
+    return results
+
+
+def run(cases: int, runs: int = 3, reuse: bool = False, rebuild: bool = True, rezoned: bool = False) -> dict:
     """`reuse`: time the reports over the cases a previous run generated in the bench database, instead
     of generating them anew; `rebuild` False: and over the rollups it built."""
     with common.workdir() as tmp:
@@ -114,6 +145,8 @@ def run(cases: int, runs: int = 3, reuse: bool = False, rebuild: bool = True) ->
             "week_one_station": timed(lambda: reports.bulletin(auditor, "week", "2026-W48", station), runs),
             "trend_12_weeks_one_station": timed(lambda: reports.trend(auditor, "week", 12, "2026-W52", station), runs),
         }
+        if rezoned:
+            results["rezone"] = rezone(engine, common.STATIONS[1], runs)
         engine.close()
         return results
 
@@ -124,8 +157,9 @@ def main(argv=None) -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--reuse", action="store_true", help="the cases of the last run, not generated anew")
     parser.add_argument("--no-rebuild", action="store_true", help="with --reuse: the rollups of the last run")
+    parser.add_argument("--rezone", action="store_true", help="then move a station to another time zone")
     args = parser.parse_args(argv)
-    print(run(args.cases, args.runs, args.reuse, not args.no_rebuild))
+    print(run(args.cases, args.runs, args.reuse, not args.no_rebuild, args.rezone))
 
 
 if __name__ == "__main__":

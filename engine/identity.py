@@ -5,16 +5,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING, Any
+from zoneinfo import available_timezones
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from .audit import record
 from .errors import AlreadyExists, DepartmentNotFound, InvalidInput, UserNotFound
-from .store.models import Department, Membership, User
+from .store.models import Department, Membership, ProcessInstance, ReportDirty, User
 from .vocabulary import STATION_ROLES, USER_ROLES, DepartmentKind, Event, Role
 
 if TYPE_CHECKING:
@@ -65,7 +67,10 @@ class IdentityService:
         )
         self._equaliser_hash: str | None = None  # verified against unknown users so both paths cost the same
 
-    def create_department(self, key: str, name: str, kind: str, actor: Actor | None = None) -> dict[str, Any]:
+    def create_department(
+        self, key: str, name: str, kind: str, actor: Actor | None = None, time_zone: str | None = None
+    ) -> dict[str, Any]:
+        """A station or an agency; a station may name its IANA time zone (None: FENGQIAO_TIME_ZONE)."""
         if not _KEY.fullmatch(key or "") or key in ROLES:
             raise InvalidInput(
                 "department key must be 2-64 characters of a-z, 0-9, _ and not a role name",
@@ -75,15 +80,37 @@ class IdentityService:
             raise InvalidInput(f"kind must be one of {', '.join(KINDS)}", [{"field": "kind", "message": "invalid"}])
         if not (name or "").strip():
             raise InvalidInput("name is required", [{"field": "name", "message": "required"}])
+        zone = _time_zone(kind, time_zone)
         try:
             with self.ctx.db.transaction() as scope:
-                dept = Department(key=key, name=name.strip(), kind=kind, created_at=self.ctx.clock.now())
+                now = self.ctx.clock.now()
+                dept = Department(key=key, name=name.strip(), kind=kind, time_zone=zone, created_at=now)
                 scope.add(dept)
                 scope.flush()
-                record(scope, dept.created_at, actor, Event.DEPARTMENT_CREATED, details={"key": key, "kind": kind})
+                details = {"key": key, "kind": kind, **({"time_zone": zone} if zone else {})}
+                record(scope, dept.created_at, actor, Event.DEPARTMENT_CREATED, details=details)
                 return department_view(dept)
         except IntegrityError:
             raise AlreadyExists(f"department '{key}' already exists") from None
+
+    def set_time_zone(self, key: str, time_zone: str | None, actor: Actor | None = None) -> dict[str, Any]:
+        """Set (or, with None, clear) a station's time zone. Its cases' report days move with it: every case
+        of the station is queued for the rollups in the same transaction (one INSERT … SELECT), so the
+        sweeper, or the next report, re-buckets them; until they are taken in, a report whose queue is too
+        long reads the task rows (docs/reports.md)."""
+        with self.ctx.db.transaction() as scope:
+            dept = self._department(scope, key)
+            zone = _time_zone(dept.kind, time_zone)
+            if zone != dept.time_zone:
+                before, dept.time_zone = dept.time_zone, zone
+                queued = scope.connection().execute(
+                    insert(ReportDirty.__table__).from_select(
+                        ["instance_id"], select(ProcessInstance.id).where(ProcessInstance.station_id == dept.id)
+                    )
+                )
+                details = {"key": key, "time_zone": zone, "before": before, "cases_requeued": queued.rowcount}
+                record(scope, self.ctx.clock.now(), actor, Event.DEPARTMENT_UPDATED, details=details)
+            return department_view(dept)
 
     def create_user(
         self,
@@ -347,5 +374,26 @@ def _check_departments(role: str, depts: list[Department]) -> None:
         raise InvalidInput(f"an {role} belongs to no department", [{"field": "department", "message": "not allowed"}])
 
 
+@cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _time_zone(kind: str, time_zone: str | None) -> str | None:
+    """A department's time zone as stored: an IANA name of the system's zone database, on a station only;
+    None (or empty) for the deployment's FENGQIAO_TIME_ZONE."""
+    zone = (time_zone or "").strip() or None
+    if zone is None:
+        return None
+    if kind != DepartmentKind.STATION:
+        raise InvalidInput("only a station has a time zone", [{"field": "time_zone", "message": "a station's only"}])
+    if zone not in _zone_names():
+        raise InvalidInput(
+            f"'{zone[:64]}' is not a known time zone (an IANA name such as Asia/Shanghai)",
+            [{"field": "time_zone", "message": "unknown time zone"}],
+        )
+    return zone
+
+
 def department_view(dept: Department) -> dict[str, Any]:
-    return {"id": dept.id, "key": dept.key, "name": dept.name, "kind": dept.kind}
+    return {"id": dept.id, "key": dept.key, "name": dept.name, "kind": dept.kind, "time_zone": dept.time_zone}

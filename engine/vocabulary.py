@@ -149,6 +149,7 @@ class Event(StrEnum):
     ATTACHMENT_DOWNLOADED = "attachment.downloaded"
     ATTACHMENT_DELETED = "attachment.deleted"
     DEPARTMENT_CREATED = "department.created"
+    DEPARTMENT_UPDATED = "department.updated"  # a station's time zone changed (its report days re-bucketed)
     USER_CREATED = "user.created"
     USER_UPDATED = "user.updated"
     MEMBERSHIP_ADDED = "membership.added"

@@ -128,7 +128,16 @@ def task_of_open(engine, case, element_id) -> bool:
 
 
 # --- the brute force: every figure straight from every row ----------------------------------------
-def brute_force(engine, start: datetime, end: datetime, now: datetime, station: str | None = None) -> dict[str, Any]:
+def brute_force(
+    engine,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    station: str | None = None,
+    windows: dict[str, tuple[datetime, datetime]] | None = None,
+) -> dict[str, Any]:
+    """Every figure of [start, end) from every row; `windows`: a station's own [start, end) by its key
+    (the period in its time zone), for the cases of that station."""
     with engine.db.read() as scope:
         session = scope.session
         stations = {d.id: d.key for d in session.scalars(select(Department)) if d.kind == "station"}
@@ -136,9 +145,6 @@ def brute_force(engine, start: datetime, end: datetime, now: datetime, station: 
         instances = list(session.scalars(select(ProcessInstance)))
         tasks = list(session.scalars(select(HumanTask)))
         transfers = Counter(a.task_id for a in session.scalars(select(AuditEntry)) if a.action == "task.transferred")
-
-    def inside(moment):
-        return moment is not None and start <= moment < end
 
     by_case = defaultdict(list)
     for task in tasks:
@@ -148,6 +154,11 @@ def brute_force(engine, start: datetime, end: datetime, now: datetime, station: 
     for instance in instances:
         if station is not None and stations.get(instance.station_id) != station:
             continue
+        lo, hi = (windows or {}).get(stations.get(instance.station_id, "-"), (start, end))
+
+        def inside(moment, lo=lo, hi=hi):
+            return moment is not None and lo <= moment < hi
+
         keys = [("total", "*"), ("station", stations.get(instance.station_id, "-"))]
         if instance.case_owner_id is not None:
             keys.append(("officer", users[instance.case_owner_id]))

@@ -85,7 +85,17 @@ def list_departments():
 @bp.post("/departments")
 def create_department():
     data = body()
-    return created(engine().identity.create_department(data["key"], data["name"], data["kind"], actor=actor()))
+    return created(
+        engine().identity.create_department(
+            data["key"], data["name"], data["kind"], actor=actor(), time_zone=data.get("time_zone")
+        )
+    )
+
+
+@bp.patch("/departments/<department>")
+def update_department(department: str):
+    data = body()
+    return jsonify(engine().identity.set_time_zone(_name(department, "department"), data["time_zone"], actor=actor()))
 
 
 # --- API tokens of department systems ----------------------------------------------------------

@@ -280,7 +280,9 @@ INSTANCE = all_required(
 USER = all_required(
     {"id": INT, "username": STR, "display_name": STR, "role": ROLE, "departments": array(STR), "active": BOOL}
 )
-DEPARTMENT = all_required({"id": INT, "key": STR, "name": STR, "kind": DEPARTMENT_KIND})
+# a station's IANA time zone (its reports' days and periods); null: the deployment's FENGQIAO_TIME_ZONE
+TIME_ZONE = nullable({"type": "string", "maxLength": 64})
+DEPARTMENT = all_required({"id": INT, "key": STR, "name": STR, "kind": DEPARTMENT_KIND, "time_zone": TIME_ZONE})
 API_TOKEN_FIELDS = {
     "id": INT,
     "name": STR,
@@ -769,10 +771,12 @@ REQUEST_SCHEMAS: dict[str, dict[str, Any]] = {
             "key": KEY,
             "name": {"type": "string", "minLength": 1, "maxLength": 200},
             "kind": DEPARTMENT_KIND,
+            "time_zone": TIME_ZONE,
         },
         ["key", "name", "kind"],
         closed=True,
     ),
+    "UpdateDepartment": obj({"time_zone": TIME_ZONE}, ["time_zone"], closed=True),
     "DeleteAttachment": obj({"reason": REASON}, ["reason"], closed=True),
     "FetchAndLock": obj(
         {
@@ -1459,6 +1463,16 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     "admin.list_departments": op("Departments: police stations and agencies", "admin", (200, "DepartmentList")),
     "admin.create_department": op(
         "Create a department", "admin", (201, "Department"), errors=(*JSON_ERRORS, 409), body="CreateDepartment"
+    ),
+    "admin.update_department": op(
+        "Set or clear a station's time zone",
+        "admin",
+        (200, "Department"),
+        errors=(*JSON_ERRORS, 404),
+        body="UpdateDepartment",
+        description="An IANA name (Asia/Urumqi); null for the deployment's FENGQIAO_TIME_ZONE. An unknown "
+        "zone, or a zone for an agency, is a 422. The station's cases are re-bucketed into its new local "
+        "days (docs/reports.md).",
     ),
     "admin.list_api_tokens": op(
         "API tokens of department systems (never the tokens themselves)", "admin", (200, "ApiTokenList")

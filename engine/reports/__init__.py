@@ -49,15 +49,65 @@ _YEAR = re.compile(r"\d{4}")
 
 @dataclass(frozen=True)
 class Period:
-    """[start, end) in UTC, named as the station's calendar names it (2026-W48, 2026-11, 2026-Q4)."""
+    """A calendar period (2026-W48, 2026-11, 2026-Q4): its local days [first, after), the same dates in
+    every station's calendar, and [start, end) in UTC in the report's zone (`zone`). Another station's
+    instants are `bounds(its zone)`: its own Monday 00:00 to Monday 00:00."""
 
     kind: str
     label: str
     start: datetime
     end: datetime
+    first: date
+    after: date
 
-    def view(self, zone: str) -> dict[str, Any]:
-        return {"kind": self.kind, "label": self.label, "start": self.start, "end": self.end, "time_zone": zone}
+    def bounds(self, zone: ZoneInfo) -> tuple[datetime, datetime]:
+        return _midnight(self.first, zone), _midnight(self.after, zone)
+
+    def view(self, zone: str, zones: StationZones | None = None, stations: dict[int, str] | None = None) -> dict:
+        """The period in `zone`; with `zones`, each station's own bounds (`station_time_zones`)."""
+        out: dict[str, Any] = {"kind": self.kind, "label": self.label, "start": self.start, "end": self.end}
+        out["time_zone"] = zone
+        if zones is not None and stations is not None:
+            out["station_time_zones"] = []
+            for i, key in sorted(stations.items(), key=lambda item: item[1]):
+                start, end = self.bounds(zones.zone(i))
+                out["station_time_zones"].append(
+                    {"station": key, "time_zone": zones.name(i), "start": start, "end": end}
+                )
+        return out
+
+
+class StationZones:
+    """Each station's time zone (departments.time_zone), the deployment's (FENGQIAO_TIME_ZONE) for a
+    station without one and for cases without a station."""
+
+    def __init__(self, default: str, names: dict[int, str | None]):
+        self.default = default
+        self.names = {station: name or default for station, name in names.items()}
+        self._zones: dict[str, ZoneInfo] = {}
+
+    @classmethod
+    def load(cls, session, default: str) -> StationZones:
+        query = select(Department.id, Department.time_zone).where(Department.kind == DepartmentKind.STATION)
+        return cls(default, {station: name for station, name in session.execute(query)})
+
+    def name(self, station_id: int | None) -> str:
+        return self.names.get(station_id or 0, self.default)
+
+    def zone(self, station_id: int | None) -> ZoneInfo:
+        return self.zone_named(self.name(station_id))
+
+    def span(self, period: Period, station_id: int | None) -> tuple[datetime, datetime]:
+        """The instants a report of `station_id` (None: every station) may count in `period`: from the
+        earliest station's start to the latest's end (each event is then kept to its own station's)."""
+        names = {self.name(station_id)} if station_id is not None else {*self.names.values(), self.default}
+        bounds = [period.bounds(self.zone_named(name)) for name in sorted(names)]
+        return min(start for start, _ in bounds), max(end for _, end in bounds)
+
+    def zone_named(self, name: str) -> ZoneInfo:
+        if name not in self._zones:
+            self._zones[name] = ZoneInfo(name)
+        return self._zones[name]
 
 
 def parse_period(kind: str, label: str, zone: ZoneInfo) -> Period:
@@ -85,7 +135,7 @@ def parse_period(kind: str, label: str, zone: ZoneInfo) -> Period:
             f"'{label}' is not a {kind} (e.g. {examples.get(kind, '2026-W48')})",
             [{"field": "period", "message": f"a {kind} such as {examples.get(kind, '2026-W48')}"}],
         ) from None
-    return Period(kind, label, _midnight(first, zone), _midnight(after, zone))
+    return Period(kind, label, _midnight(first, zone), _midnight(after, zone), first, after)
 
 
 def period_of(kind: str, moment: datetime, zone: ZoneInfo) -> Period:
@@ -336,25 +386,31 @@ class Tallies:
 
 
 class _PeriodSink:
-    """The reference: the events inside one period, counted as they come (deadlines against `now`)."""
+    """The reference: the events inside one period, each in its station's own calendar (the period's
+    bounds in the station's zone), counted as they come (deadlines against `now`)."""
 
-    def __init__(self, period: Period, now: datetime, tallies: Tallies | None = None):
-        self.period, self.now = period, now
+    def __init__(self, period: Period, now: datetime, zones: StationZones, tallies: Tallies | None = None):
+        self.period, self.now, self.zones = period, now, zones
         self.tallies = tallies or Tallies()
+        self._bounds: dict[int, tuple[datetime, datetime]] = {}
 
-    def within(self, moment: datetime | None) -> bool:
-        return moment is not None and self.period.start <= moment < self.period.end
+    def within(self, moment: datetime | None, key: Key) -> bool:
+        if moment is None:
+            return False
+        if (bounds := self._bounds.get(key[0])) is None:
+            bounds = self._bounds[key[0]] = self.period.bounds(self.zones.zone(key[0]))
+        return bounds[0] <= moment < bounds[1]
 
     def count(self, moment: datetime, key: Key, counter: str, amount: int = 1) -> None:
-        if self.within(moment):
+        if self.within(moment, key):
             self.tallies.count(key, counter, amount)
 
     def duration(self, moment: datetime, key: Key, measure: str, minutes: float) -> None:
-        if self.within(moment):
+        if self.within(moment, key):
             self.tallies.duration(key, measure, minutes)
 
     def deadline(self, moment: datetime, key: Key, kind: str, due_at: datetime, task_id: str) -> None:
-        if self.within(moment) and due_at <= self.now:
+        if self.within(moment, key) and due_at <= self.now:
             self.tallies.count(key, DEADLINE_COUNTERS[kind])
 
 
@@ -477,19 +533,30 @@ class ReportService:
         self.ctx = ctx
         self.rollups = Rollups(ctx)
 
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.ctx.settings.time_zone)
-
-    def period(self, kind: str, label: str | None = None) -> Period:
-        """The named period, or the current one of `kind` when no label is given."""
+    def period(self, kind: str, label: str | None = None, zone: str | None = None) -> Period:
+        """The named period, or the current one of `kind` when no label is given, in `zone` (a station's;
+        by default the deployment's)."""
         if kind not in PERIOD_KINDS:
             raise InvalidInput(
                 f"'{kind}' is not a period kind", [{"field": "kind", "message": "week, month or quarter"}]
             )
+        tz = ZoneInfo(zone or self.ctx.settings.time_zone)
         if not label:
-            return period_of(kind, self.ctx.clock.now(), self.zone)
-        return parse_period(kind, label, self.zone)
+            return period_of(kind, self.ctx.clock.now(), tz)
+        return parse_period(kind, label, tz)
+
+    def _scope(self, actor: Actor | None, station: str | None) -> tuple[int | None, dict[str, Any], StationZones]:
+        """The station a report covers (None: all), the departments (key: (id, kind)) and every station's
+        time zone: one query, before the period (in the station's zone) is known."""
+        with self.ctx.db.read() as scope:
+            rows = scope.session.execute(
+                select(Department.id, Department.key, Department.kind, Department.time_zone)
+            ).all()
+        departments = {key: (dept_id, kind) for dept_id, key, kind, _ in rows}
+        zones = StationZones(
+            self.ctx.settings.time_zone, {i: tz for i, _, kind, tz in rows if kind == DepartmentKind.STATION}
+        )
+        return self._station_scope(departments, actor, station), departments, zones
 
     def bulletin(
         self,
@@ -504,35 +571,42 @@ class ReportService:
         and the open backlog now. `actor` None: the command line (every station). From the daily
         rollups when they are current; `reference`: from the task rows (what the rollups are tested
         against, and what answers while a rebuild is under way)."""
-        period = self.period(kind, label)
-        with self.ctx.db.read() as scope:
-            station_id = self._station_scope(scope.session, actor, station)
+        self.period(kind, label)  # a bad period is refused before anything else
+        station_id, departments, zones = self._scope(actor, station)
+        zone = zones.name(station_id) if station_id is not None else zones.default
+        period = self.period(kind, label, zone)
         fast = not reference and self.rollups.catch_up()
         now = self.ctx.clock.now()
         with self.ctx.db.read() as scope:
             session = scope.session
-            names = self._names(session)
+            names: dict[str, Any] = {"departments": departments, "users": self._users(session)}
             if fast:
                 tallies = self.rollups.tallies(session, station_id, [period], now)[0]
             else:
                 agencies = {k for k, (_, kind_) in names["departments"].items() if kind_ == DepartmentKind.AGENCY}
-                cases = self._cases(session, station_id, period.start, period.end)
-                sink = _PeriodSink(period, now)
+                cases = self._cases(session, station_id, *zones.span(period, station_id))
+                sink = _PeriodSink(period, now, zones)
                 events = Events(agencies, self._transfers(session, cases), sink)
                 for case in cases.values():
                     events.case(case)
                 tallies = sink.tallies
             backlog = self._backlog(session, station_id)
         station_keys = {i: key for key, (i, kind_) in names["departments"].items() if kind_ == DepartmentKind.STATION}
+        in_scope = {i: k for i, k in station_keys.items() if station_id is None or i == station_id}
         targets = self.targets
         summary = tallies.total.view()
         return {
-            "period": period.view(self.ctx.settings.time_zone),
+            "period": period.view(zone, zones, in_scope),
             "station": station_keys.get(station_id) if station_id is not None else None,
             "targets": dict(targets),
             "summary": {**summary, "targets": targets_of(summary, targets)},
             "stations": [
-                {"station": station_keys.get(key, "-"), **(f := tally.view()), "targets": targets_of(f, targets)}
+                {
+                    "station": station_keys.get(key, "-"),
+                    "time_zone": zones.name(key),
+                    **(f := tally.view()),
+                    "targets": targets_of(f, targets),
+                }
                 for key, tally in sorted(tallies.stations.items(), key=lambda item: station_keys.get(item[0], "-"))
             ],
             "departments": [{"department": key, **tally.view()} for key, tally in sorted(tallies.departments.items())],
@@ -563,25 +637,28 @@ class ReportService:
         """The headline figures of the `count` periods of `kind` up to `until` (the current one by default)."""
         if not 1 <= count <= MAX_TREND:
             raise InvalidInput(f"count must be 1 to {MAX_TREND}", [{"field": "count", "message": f"1 to {MAX_TREND}"}])
-        last = self.period(kind, until)
+        self.period(kind, until)  # a bad period is refused before anything else
+        station_id, departments, zones = self._scope(actor, station)
+        zone = zones.name(station_id) if station_id is not None else zones.default
+        last = self.period(kind, until, zone)
         periods = [last]
         while len(periods) < count:
-            periods.insert(0, period_of(kind, periods[0].start - timedelta(seconds=1), self.zone))
-        with self.ctx.db.read() as scope:
-            station_id = self._station_scope(scope.session, actor, station)
+            periods.insert(0, period_of(kind, periods[0].start - timedelta(seconds=1), ZoneInfo(zone)))
         fast = not reference and self.rollups.catch_up()
         now = self.ctx.clock.now()
         with self.ctx.db.read() as scope:
             session = scope.session
-            names = self._names(session)
+            names: dict[str, Any] = {"departments": departments, "users": self._users(session)}
             if fast:
                 found = self.rollups.tallies(session, station_id, periods, now, detail=False)
             else:
                 agencies = {k for k, (_, kind_) in names["departments"].items() if kind_ == DepartmentKind.AGENCY}
-                cases = self._cases(session, station_id, periods[0].start, last.end)
+                cases = self._cases(
+                    session, station_id, zones.span(periods[0], station_id)[0], zones.span(last, station_id)[1]
+                )
                 found = []
                 for period in periods:
-                    sink = _PeriodSink(period, now)
+                    sink = _PeriodSink(period, now, zones)
                     events = Events(agencies, Counter(), sink)
                     for case in cases.values():
                         events.case(case)
@@ -604,23 +681,32 @@ class ReportService:
                 }
             )
         station_key = next((k for k, (i, _) in names["departments"].items() if i == station_id), None)
+        in_scope = {
+            i: k
+            for k, (i, kind_) in names["departments"].items()
+            if kind_ == DepartmentKind.STATION and station_id in (None, i)
+        }
         return {
             "kind": kind,
             "station": station_key,
-            "time_zone": self.ctx.settings.time_zone,
+            "time_zone": zone,
+            "station_time_zones": [
+                {"station": k, "time_zone": zones.name(i)} for i, k in sorted(in_scope.items(), key=lambda x: x[1])
+            ],
             "targets": self.targets,
             "points": points,
         }
 
     # --- reading -------------------------------------------------------------------------------
-    def _station_scope(self, session, actor: Actor | None, station: str | None) -> int | None:
+    @staticmethod
+    def _station_scope(departments: dict[str, Any], actor: Actor | None, station: str | None) -> int | None:
         """The station the report covers (None: all). A supervisor sees their own station only."""
         station_id = None
         if station:
-            row = session.execute(select(Department.id, Department.kind).where(Department.key == station)).first()
-            if row is None or row.kind != DepartmentKind.STATION:
+            dept_id, kind = departments.get(station, (None, None))
+            if dept_id is None or kind != DepartmentKind.STATION:
                 raise DepartmentNotFound(f"no station '{station}'")
-            station_id = row.id
+            station_id = dept_id
         if actor is None or actor.role == Role.AUDITOR:
             return station_id
         if actor.role == Role.SUPERVISOR and actor.station_id is not None:
@@ -630,15 +716,9 @@ class ReportService:
         raise Forbidden("reports are for supervisors and auditors")
 
     @staticmethod
-    def _names(session) -> dict[str, Any]:
-        departments = {
-            key: (dept_id, kind)
-            for dept_id, key, kind in session.execute(select(Department.id, Department.key, Department.kind))
-        }
-        users = dict(
-            session.execute(select(User.id, User.username).where(User.role.in_((Role.OFFICER, Role.SUPERVISOR)))).all()
-        )
-        return {"departments": departments, "users": users}
+    def _users(session) -> dict[int, str]:
+        query = select(User.id, User.username).where(User.role.in_((Role.OFFICER, Role.SUPERVISOR)))
+        return {user_id: username for user_id, username in session.execute(query)}
 
     @staticmethod
     def _cases(session, station_id: int | None, start: datetime, end: datetime) -> dict[str, _Case]:

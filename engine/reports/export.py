@@ -44,10 +44,11 @@ COLUMNS = (
     "breaches",
     "returns",
     "transfers",
+    "time_zone",  # a station's calendar (each station's own period); last: the columns before keep their place
 )
 
 
-def _case_row(level: str, name: str, figures: dict[str, Any]) -> dict[str, Any]:
+def _case_row(level: str, name: str, figures: dict[str, Any], time_zone: str | None = None) -> dict[str, Any]:
     targets = {t["figure"]: t for t in figures["targets"]}
     response = figures["response"]
 
@@ -57,6 +58,7 @@ def _case_row(level: str, name: str, figures: dict[str, Any]) -> dict[str, Any]:
     return {
         "level": level,
         "name": name,
+        "time_zone": time_zone,
         "cases_reported": figures["cases_reported"],
         "answered": response["answered"],
         "answered_within_24h": response["within_24h"],
@@ -104,8 +106,11 @@ def _department_row(figures: dict[str, Any]) -> dict[str, Any]:
 
 def rows(bulletin: dict[str, Any]) -> list[dict[str, Any]]:
     """The bulletin's rows: everyone in scope, then each station, department and officer."""
-    table = [_case_row("total", bulletin["station"] or "*", bulletin["summary"])]
-    table += [_case_row("station", s["station"], s) for s in bulletin["stations"]]
+    # each station counted in its own calendar: the total's zone only when every station shares one
+    zones = {s["time_zone"] for s in bulletin["period"].get("station_time_zones", ())} or {None}
+    total_zone = bulletin["period"]["time_zone"] if bulletin["station"] else (zones.pop() if len(zones) == 1 else None)
+    table = [_case_row("total", bulletin["station"] or "*", bulletin["summary"], total_zone)]
+    table += [_case_row("station", s["station"], s, s["time_zone"]) for s in bulletin["stations"]]
     table += [_department_row(d) for d in bulletin["departments"]]
     table += [_case_row("officer", o["officer"], o) for o in bulletin["officers"]]
     return [{column: row.get(column) for column in COLUMNS} for row in table]

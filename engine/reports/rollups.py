@@ -143,10 +143,6 @@ class Rollups:
     def __init__(self, ctx: Engine):
         self.ctx = ctx
 
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.ctx.settings.time_zone)
-
     # --- keeping up ------------------------------------------------------------------------------
     def queued(self, at_most: int | None = None) -> int:
         """How many changes are queued (counted up to `at_most` + 1: a long queue is not counted through)."""
@@ -220,9 +216,12 @@ class Rollups:
     def _recompute(self, scope, ids: list[str], delta: dict[RowKey, Counter], fresh: bool = False) -> None:
         """Recompute the cases `ids` from their rows: add the difference from what they added before to
         `delta`, and store what they add now. `fresh`: nothing stored for them (a rebuild)."""
-        from . import _TASK_COLUMNS, Events, ReportService, _Case, _chunked
+        from . import _TASK_COLUMNS, Events, ReportService, StationZones, _Case, _chunked
 
         session, connection = scope.session, scope.connection()
+        # read after the queue was taken: a zone change commits with its cases' queue rows, so the cases
+        # taken are bucketed in the zone that queued them (or a later one, queued again)
+        zones = StationZones.load(session, self.ctx.settings.time_zone)
         agencies = set(session.scalars(select(Department.key).where(Department.kind == DepartmentKind.AGENCY)).all())
         cases: dict[str, _Case] = {}
         for at in range(0, len(ids), 1000):
@@ -242,7 +241,7 @@ class Rollups:
         snapshots: list[dict[str, Any]] = []
         deadlines: list[dict[str, Any]] = []
         for instance_id in sorted(cases):
-            sink = _DaySink(self.zone, instance_id)
+            sink = _DaySink(zones.zone(cases[instance_id].station_id), instance_id)
             Events(agencies, transfers, sink).case(cases[instance_id])
             for key, counts in sink.rows.items():
                 delta[key].update(counts)
@@ -268,9 +267,9 @@ class Rollups:
         the totals and departments only (a trend)."""
         from . import Tallies
 
-        zone = self.zone
-        firsts = [p.start.astimezone(zone).date() for p in periods]
-        after = periods[-1].end.astimezone(zone).date()
+        # the days are each station's local days: a period's days are the same dates for every station
+        firsts = [p.first for p in periods]
+        after = periods[-1].after
         found: list[Tallies] = [Tallies() for _ in periods]
 
         def of(day: date) -> Tallies:

@@ -119,6 +119,8 @@ class Department(Base):
     key: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16))  # station | agency
+    # a station's IANA time zone (its report days and periods); None: the deployment's FENGQIAO_TIME_ZONE
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.api.conftest import error_of
+from tests.helpers import database_rows
 
 
 def test_admin_creates_a_liaison_who_can_log_in_and_sees_their_queue(api):
@@ -73,3 +74,26 @@ def test_user_changes_are_audited(api):
     trail = api.as_("sun").get("/audit-trail").json["items"]
     entry = next(e for e in trail if e["action"] == "user.updated")
     assert entry["actor"] == "admin" and entry["details"]["changed"] == ["active"]
+
+
+def test_an_admin_sets_a_stations_time_zone_and_an_unknown_one_is_a_422_that_changes_nothing(api, engine):
+    admin, qian = api.as_("admin"), api.as_("qian")  # both logged in before the rows are taken
+    before = database_rows(engine)
+    error_of(admin.patch("/departments/dongfeng", {"time_zone": "Mars/Olympus"}), 422, "invalid_input")
+    error_of(admin.patch("/departments/civil_affairs", {"time_zone": "Asia/Shanghai"}), 422)  # an agency
+    error_of(admin.patch("/departments/nowhere", {"time_zone": "Asia/Shanghai"}), 404)
+    error_of(admin.patch("/departments/dongfeng", {"time_zone": 8}), 422)
+    error_of(
+        admin.post("/departments", {"key": "haidian", "name": "海淀", "kind": "station", "time_zone": "UTC+8"}), 422
+    )
+    error_of(qian.patch("/departments/dongfeng", {"time_zone": "Asia/Urumqi"}), 403)
+    assert database_rows(engine) == before
+    changed = admin.patch("/departments/dongfeng", {"time_zone": "Asia/Urumqi"})
+    assert changed.status_code == 200 and changed.json["time_zone"] == "Asia/Urumqi"
+    listed = {d["key"]: d["time_zone"] for d in admin.get("/departments").json["items"]}
+    assert listed["dongfeng"] == "Asia/Urumqi" and listed["xinqiao"] is None  # the deployment's
+    assert admin.patch("/departments/dongfeng", {"time_zone": None}).json["time_zone"] is None
+    created = admin.post(
+        "/departments", {"key": "haidian", "name": "海淀", "kind": "station", "time_zone": "Asia/Urumqi"}
+    )
+    assert created.status_code == 201 and created.json["time_zone"] == "Asia/Urumqi"

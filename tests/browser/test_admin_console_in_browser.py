@@ -362,3 +362,21 @@ def test_the_console_pages_fit_a_phone_and_a_desktop_and_are_accessible(open_as,
             assert admin.axe_violations() == [], (name, viewport)
             if viewport == "phone":
                 assert admin.layout_problems() == [], name
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_an_admin_sets_a_stations_time_zone_on_the_users_page(open_as, engine, locale):
+    for size, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
+        admin = open_as("admin", viewport=viewport, locale=locale)
+        admin.go("/admin/users")
+        admin.page.fill("#tz-dongfeng", "Asia/Urumqi")
+        with admin.page.expect_navigation():
+            admin.page.click("[data-department=dongfeng] button[type=submit]")
+        assert admin.page.input_value("#tz-dongfeng") == "Asia/Urumqi"
+        assert {d["key"]: d["time_zone"] for d in engine.identity.list_departments()}["dongfeng"] == "Asia/Urumqi"
+        admin.page.locator("#departments").scroll_into_view_if_needed()
+        admin.shot(f"admin-departments-time-zone-{size}-{locale}")
+        assert admin.axe_violations() == [], size
+        if size == "phone":
+            assert admin.layout_problems() == []
+        engine.identity.set_time_zone("dongfeng", None)

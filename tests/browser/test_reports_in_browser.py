@@ -53,3 +53,24 @@ def test_the_top_bar_leads_supervisors_and_auditors_to_the_reports_and_the_expor
     officer = open_as("wang", viewport=DESKTOP)
     officer.go("/")
     assert officer.page.locator("nav.nav a[href='/reports']").count() == 0
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_an_auditor_sees_each_stations_time_zone_when_they_differ(open_as, engine, world, clock, locale):
+    engine.identity.set_time_zone("dongfeng", "Asia/Urumqi")
+    simulate(engine, world, clock, count=14)
+    for size, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
+        watched = open_as("sun", viewport=viewport, locale=locale)
+        watched.go("/reports?kind=week&period=2026-W48")
+        page = watched.page
+        zones = page.locator("#station-zones").inner_text()
+        assert "dongfeng Asia/Urumqi" in zones and "xinqiao Asia/Shanghai" in zones
+        assert "Asia/Urumqi" in page.locator("#by-station tr[data-name=dongfeng] th").inner_text()
+        watched.shot(f"reports-time-zones-{size}-{locale}")
+        assert watched.axe_violations() == [], size
+        if size == "phone":
+            assert watched.layout_problems() == []
+    supervisor = open_as("qian", viewport=DESKTOP, locale=locale)  # one station: its own zone, no list
+    supervisor.go("/reports?kind=week&period=2026-W48")
+    assert "Asia/Urumqi" in supervisor.page.locator("#period-line").inner_text()
+    assert supervisor.page.locator("#station-zones").count() == 0

@@ -137,6 +137,32 @@ def test_migration_page_shows_the_diff_migrates_and_refuses_when_a_task_would_di
     assert engine.runtime.get_instance(unsafe["id"], history=False)["definition_version"] == 1
 
 
+def test_a_stations_time_zone_is_set_from_the_console_and_a_bad_one_changes_nothing(browse, engine, world):
+    admin = browse("admin")
+    page = admin.text("/admin/users")
+    assert 'id="tz-dongfeng"' in page and 'id="tz-civil_affairs"' not in page  # stations only
+    qian = browse("qian")  # a supervisor: logged in before the rows are taken
+    before = database_rows(engine)
+    for bad in ("Mars/Olympus", "Asia/Shanghai" + "x" * 60):
+        refused = admin.post("/admin/departments/dongfeng/time-zone", {"time_zone": bad}, csrf_from="/admin/users")
+        assert refused.status_code == 422 and database_rows(engine) == before
+    assert (
+        admin.post("/admin/departments/nowhere/time-zone", {"time_zone": "UTC"}, csrf_from="/admin/users").status_code
+        == 404
+    )
+    officer = qian.post("/admin/departments/dongfeng/time-zone", {"time_zone": "Asia/Urumqi"})
+    assert officer.status_code == 403 and database_rows(engine) == before
+    saved = admin.post("/admin/departments/dongfeng/time-zone", {"time_zone": "Asia/Urumqi"}, csrf_from="/admin/users")
+    assert saved.status_code == 302
+    assert 'value="Asia/Urumqi"' in admin.text("/admin/users")
+    cleared = admin.post("/admin/departments/dongfeng/time-zone", {"time_zone": ""}, csrf_from="/admin/users")
+    assert cleared.status_code == 302
+    assert {d["key"]: d["time_zone"] for d in engine.identity.list_departments()}["dongfeng"] is None
+    station = {"key": "haidian", "name": "海淀派出所", "kind": "station", "time_zone": "Asia/Urumqi"}
+    assert admin.post("/admin/departments", station, csrf_from="/admin/users").status_code == 302
+    assert {d["key"]: d["time_zone"] for d in engine.identity.list_departments()}["haidian"] == "Asia/Urumqi"
+
+
 def test_users_departments_memberships_and_tokens_are_managed_from_the_console(browse, engine, world):
     admin = browse("admin")
     assert 'data-user="wang"' in admin.text("/admin/users")

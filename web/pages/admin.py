@@ -20,7 +20,7 @@ from flask import Blueprint, Response, flash, g, jsonify, redirect, render_templ
 from flask_babel import gettext as _
 
 from engine.decisions import is_dmn
-from engine.errors import DefinitionNotFound, DeploymentInvalid, EngineError, UserNotFound
+from engine.errors import DefinitionNotFound, DepartmentNotFound, DeploymentInvalid, EngineError, UserNotFound
 from engine.migration import MigrationRefused
 from engine.vocabulary import USER_ROLES, DepartmentKind, IncidentStatus, InstanceStatus
 
@@ -32,6 +32,8 @@ from .formatting import locale_name, render_form
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 MAX_BODY = 2 * 1024 * 1024  # a model and its forms, as JSON
 MAX_PREVIEW = 64 * 1024  # one form's schema
+# offered beside a station's time zone field (any IANA name is accepted): China's two, its neighbours', UTC
+COMMON_TIME_ZONES = ("Asia/Shanghai", "Asia/Urumqi", "Asia/Hong_Kong", "Asia/Macau", "Asia/Taipei", "UTC")
 
 
 @bp.get("/definitions")
@@ -197,6 +199,8 @@ def users():
         departments=departments,
         roles=list(USER_ROLES),
         kinds=list(DepartmentKind),
+        default_time_zone=engine().settings.time_zone,
+        common_time_zones=COMMON_TIME_ZONES,
     )
 
 
@@ -243,9 +247,21 @@ def membership(username: str):
 @bp.post("/departments")
 def create_department():
     created = engine().identity.create_department(
-        _field("key", 64), _field("name", 200), _field("kind", 32), actor=g.actor
+        _field("key", 64), _field("name", 200), _field("kind", 32), actor=g.actor, time_zone=_field("time_zone", 64)
     )
     flash(_("Department %(key)s was created.", key=created["key"]), "ok")
+    return redirect(url_for("pages.admin.users"))
+
+
+@bp.post("/departments/<key>/time-zone")
+def set_time_zone(key: str):
+    # the field has room for any zone name (the longest IANA names are about 30 characters): a longer one is
+    # refused by name, never cut to a valid one
+    changed = engine().identity.set_time_zone(_text(key, DepartmentNotFound), _field("time_zone", 65), actor=g.actor)
+    if changed["time_zone"]:
+        flash(_("%(key)s now counts in %(zone)s.", key=key, zone=changed["time_zone"]), "ok")
+    else:
+        flash(_("%(key)s counts in the deployment's time zone again.", key=key), "ok")
     return redirect(url_for("pages.admin.users"))
 
 
@@ -429,11 +445,12 @@ def _field(name: str, limit: int) -> str:
     return (request.form.get(name) or "").strip()[:limit]
 
 
-def _text(value: str) -> str:
+def _text(value: str, missing: type[EngineError] = UserNotFound) -> str:
+    """A user's (or department's) name from the path; unusable text names nothing."""
     try:
         parsing.check_text(value, "path")
     except ApiError:
-        raise UserNotFound("no such user") from None
+        raise missing("no such user" if missing is UserNotFound else "no such department") from None
     return value[:64]
 
 

@@ -41,12 +41,13 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def when(value: str | datetime | None, style: str = "short") -> str:
-    """A time in the station's zone and the user's language (babel, without Flask-Babel's per-call lookups)."""
+def when(value: str | datetime | None, style: str = "short", zone: str | None = None) -> str:
+    """A time in `zone` (by default the deployment's) and the user's language (babel, without Flask-Babel's
+    per-call lookups)."""
     moment = parse(value)
     if moment is None:
         return ""
-    return dates.format_datetime(moment, style, tzinfo=_zone(time_zone()), locale=get_locale())
+    return dates.format_datetime(moment, style, tzinfo=_zone(zone or time_zone()), locale=get_locale())
 
 
 def span(delta: timedelta) -> str:

@@ -1,7 +1,7 @@
 """start timers: a process whose start event is a timer starts its cases on schedule
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-07 14:45:00
 
 `start_timers` (engine/start_timers.py) holds, per deployed version and timer start event, when the
@@ -14,7 +14,7 @@ import engine.store.models
 
 
 revision = '0019'
-down_revision = '0017'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
