@@ -13,7 +13,17 @@ from engine.errors import TaskDelegated
 from engine.identity import Actor
 from engine.store.models import Timer
 from tests import models
-from tests.helpers import PASSWORD, complete_as, database_rows, escalate, queue_of, report_case, rows_added, task_of
+from tests.helpers import (
+    PASSWORD,
+    complete_as,
+    database_rows,
+    escalate,
+    open_tasks,
+    queue_of,
+    report_case,
+    rows_added,
+    task_of,
+)
 from tests.test_permission_refusals import refused
 
 
@@ -332,12 +342,13 @@ def test_a_blank_opinion_is_no_opinion_and_a_written_one_is_kept(engine, world):
     engine.tasks.complete(task_of(engine, blank, "assess_case")["id"], wang, {"resolution": "on_spot"}, opinion=" \n ")
     assert engine.comments.list(blank["id"]) == []
     written_ = report_case(engine, wang)
-    engine.tasks.complete(
-        task_of(engine, written_, "assess_case")["id"], wang, {"resolution": "on_spot"}, opinion=" 同意 "
-    )
-    assert [(c["kind"], c["author"], c["text"]) for c in engine.comments.list(written_["id"])] == [
-        ("opinion", "wang", "同意")
+    assessed = task_of(engine, written_, "assess_case")["id"]
+    done = engine.tasks.complete(assessed, wang, {"resolution": "on_spot"}, opinion=" 同意 ")
+    assert [(c["kind"], c["author"], c["text"], c["task_id"]) for c in engine.comments.list(written_["id"])] == [
+        ("opinion", "wang", "同意", assessed)  # an opinion names the task it was given on
     ]
+    # the answer names the tasks the completion opened (the feedback to the resident here)
+    assert [t["element_id"] for t in done["next_tasks"]] == [t["element_id"] for t in open_tasks(engine, written_)]
 
 
 def test_the_first_claim_leaves_an_officer_task_the_claimer_already_holds_as_it_is(engine, world, clock):
@@ -408,3 +419,45 @@ def test_a_delegated_task_is_not_released_by_its_delegate(engine, world):
     engine.tasks.delegate(task, world["li"], "ma", "please visit")
     says = "the task is delegated: resolve it back to its holder first"
     refused(engine, TaskDelegated, says, engine.tasks.unclaim, task, engine.identity.actor("ma"))
+
+
+def test_a_task_view_shows_every_field_of_its_row_by_its_name(engine, world, case, clock):
+    """Each field of the API's task view is the row's, under its own name: an urged, extended and
+    completed department task has them all set."""
+    from engine.store.models import HumanTask
+
+    escalate(engine, world["wang"], case, ["civil_affairs"])
+    task = engine.tasks.claim(task_of(engine, case, "handle_civil_affairs")["id"], world["li"])
+    engine.tasks.urge(task["id"], world["wang"], "群众再次来电 called again")
+    asked = datetime.fromisoformat(task["due_at"]) + timedelta(days=2)
+    engine.tasks.request_extension(task["id"], world["li"], asked, "等待体检结果 waiting for a report")
+    engine.tasks.decide_extension(task["id"], world["zhou"], True, "同意 agreed")
+    pending = engine.tasks.request_extension(task["id"], world["li"], asked + timedelta(days=1), "再延一天")
+    assert pending["delegated"] is False
+    clock.advance(hours=1)
+    view = engine.tasks.get_task(task["id"])
+    with engine.db.read() as session:
+        row = session.scalars(select(HumanTask).where(HumanTask.id == task["id"])).one()
+    stamp = {c: (getattr(row, c).isoformat() if getattr(row, c) else None) for c in (
+        "created_at", "claimed_at", "ended_at", "due_at", "warn_at", "follow_up_at", "urged_at",
+        "extension_due_at", "extended_from")}  # fmt: skip
+    assert all(stamp[c] for c in ("created_at", "claimed_at", "due_at", "warn_at", "urged_at")), stamp
+    assert stamp["extension_due_at"] and stamp["extended_from"], stamp
+    same = ("id", "instance_id", "business_key", "process_key", "element_id", "name", "lane", "station_id",
+            "state", "candidate_groups", "candidate_users", "owner_task", "form_key", "priority",
+            "completed_via", "outcome", "urge_count")  # fmt: skip
+    assert "handler_name" in view.pop("form")["properties"]  # the task's form, with its view
+    assert view == {
+        **{c: getattr(row, c) for c in same},
+        **stamp,
+        "assignee": "li",
+        "completed_by": None,
+        "sla_state": "on_time",
+        "delegated": False,
+    }
+    assert (view["urge_count"], view["process_key"], view["business_key"]) == (
+        1,
+        "dispute_resolution",
+        case["business_key"],
+    )
+    assert view["station_id"] == world["wang"].station_id and view["candidate_groups"] == ["civil_affairs"]

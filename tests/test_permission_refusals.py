@@ -25,7 +25,7 @@ from engine.errors import (
     TaskNotOpen,
     UserNotFound,
 )
-from tests.helpers import PASSWORD, complete_as, database_rows, escalate, queue_of, report_case, task_of
+from tests.helpers import PASSWORD, complete_as, database_rows, escalate, open_tasks, queue_of, report_case, task_of
 from tests.models import one_task
 
 
@@ -563,3 +563,38 @@ def test_reading_the_personal_data_of_an_unknown_case_is_refused_and_not_audited
         world["zhou"],
         "case view",
     )
+
+
+def test_a_task_its_interrupting_timer_closed_is_not_completed(engine, world, clock):
+    """The timer fell due before the officer pressed complete: the timer wins, the completion is refused
+    with its sentence and changes nothing, and the case goes the timer's way."""
+    from engine.errors import TaskNotOpen
+    from tests import models
+
+    engine.repository.deploy([("timed.bpmn", models.timed("PT1H", attached="task"))], world["zhou"])
+    case = engine.runtime.start_instance("timed", world["wang"], {})
+    review = engine.tasks.claim(task_of(engine, case, "review")["id"], world["wang"])
+    clock.advance(hours=1, seconds=1)
+    says = r"the task is no longer ready \(a timer or message closed it\)"
+    refused(engine, TaskNotOpen, says, engine.tasks.complete, review["id"], world["wang"], {})
+    engine.timers.fire_due()  # the sweeper's turn: the case goes the timer's way
+    assert engine.tasks.get_task(review["id"])["state"] != "completed"
+    assert [t["element_id"] for t in open_tasks(engine, case)] == ["escalated"]
+
+
+def test_an_unknown_task_is_refused_by_its_id_and_a_suspended_cases_task_says_why(engine, world):
+    from engine.errors import InstanceSuspended, TaskNotFound
+
+    wang, zhou = world["wang"], world["zhou"]
+    for command, args in (
+        (engine.tasks.claim, (wang,)),
+        (engine.tasks.unclaim, (wang,)),
+        (engine.tasks.complete, (wang, {})),
+        (engine.tasks.reassign, (zhou, "chen", "r")),
+    ):
+        refused(engine, TaskNotFound, "task 'no-such-task' does not exist", command, "no-such-task", *args)
+    case = report_case(engine, wang)
+    engine.runtime.suspend_instance(case["id"], zhou, "等待法院开庭 waiting for the court")
+    task = case["open_tasks"][0]
+    says = "the case is suspended: its tasks wait until a supervisor resumes it"
+    refused(engine, InstanceSuspended, says, engine.tasks.claim, task["id"], wang)

@@ -256,3 +256,29 @@ def task_of_any(engine, case, element_id: str) -> dict:
 def raised_codes(engine, case) -> list[str]:
     history = engine.runtime.get_instance(case["id"])["history"]
     return [h["details"]["code"] for h in history if h["action"] == "escalation.raised"]
+
+
+def test_resuming_is_audited_as_the_supervisor_with_the_paused_time_and_clears_the_mark(engine, world, case, clock):
+    from sqlalchemy import select
+
+    from engine.store.models import ProcessInstance
+
+    before = database_rows(engine)
+    engine.runtime.suspend_instance(case["id"], world["zhou"], "等待法院开庭 court date")
+    clock.advance(hours=2)
+    engine.runtime.resume_instance(case["id"], world["zhou"], "法院已排期 scheduled")
+    audit = [(r["actor"], r["actor_id"], r["action"], r["details"]) for r in rows_added(engine, before, "audit_log")]
+    zhou = world["zhou"].id
+    assert audit == [
+        ("zhou", zhou, "instance.suspended", {"reason": "等待法院开庭 court date", "tasks": 1}),
+        ("zhou", zhou, "instance.resumed", {"reason": "法院已排期 scheduled", "paused_seconds": 7200}),
+    ]
+    events = [(e["type"], e["payload"]) for e in rows_added(engine, before, "outbox")]
+    ids = {"instance_id": case["id"], "business_key": case["business_key"]}
+    assert events == [
+        ("instance.suspended", {"process_key": "dispute_resolution", **ids}),
+        ("instance.resumed", {"process_key": "dispute_resolution", "paused_seconds": 7200, **ids}),
+    ]
+    with engine.db.read() as session:
+        row = session.scalars(select(ProcessInstance).where(ProcessInstance.id == case["id"])).one()
+        assert (row.status, row.suspended_at) == ("running", None)
