@@ -16,6 +16,7 @@ from lxml import etree
 
 from . import (
     call_activities,
+    conditions,
     cycles,
     expressions,
     external_tasks,
@@ -148,6 +149,7 @@ def load_document(
     _refuse_unsupported(root, allow_scripts, problems, warnings)
     _check_depth(root, problems)
     _normalise_expressions(root, problems, time_zone)
+    conditions.translate(root, problems, Problem)  # conditional events (engine/conditions.py)
     multi_instance.translate(root, problems)  # Camunda multi-instance attributes (engine/multi_instance.py)
     call_activities.translate(root, problems, warnings)  # camunda:in / camunda:out (engine/call_activities.py)
     io_mappings.translate(root, problems, _SCRIPT_LANGUAGES)  # camunda:inputOutput (engine/io_mappings.py)
@@ -718,6 +720,7 @@ def _process_meta(process, lanes, problems: list[Problem], warnings: list[Proble
         "boundaries": boundaries,
         "sla_warning": _properties(process).get("slaWarning"),
         "external_tasks": external_tasks.element_meta(process),
+        "conditions": conditions.element_meta(process),
     }
 
 

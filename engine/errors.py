@@ -211,6 +211,10 @@ class ExpressionError(EngineError):
     kind = "validation"
 
 
+class UnknownName(ExpressionError):
+    """The expression names a variable the case does not have (a conditional event reads it as false)."""
+
+
 class TooLarge(EngineError):
     code = "too_large"
     kind = "too_large"

@@ -28,6 +28,7 @@ from simpleeval import (
     FeatureNotAvailable,
     InvalidExpression,
     IterableTooLong,
+    NameNotDefined,
     NumberTooHigh,
     SimpleEval,
     safe_mult,
@@ -36,10 +37,11 @@ from simpleeval import (
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
 from . import dates, juel
-from .errors import ExpressionError
+from .errors import ExpressionError, UnknownName
 
 # PT24H, P3D, P1Y2M, R3/PT1H, R/2026-01-01T00:00:00Z/PT1H, 2026-12-01T09:00:00+08:00, 2026-12-01
 _DURATION = r"P(?:\d+(?:[.,]\d+)?[YMWD])*(?:T(?:\d+(?:[.,]\d+)?[HMS])+)?"
@@ -370,6 +372,8 @@ class Evaluator:
             if callable(result):  # `${duration}` with no such variable names the date function
                 raise ExpressionError(f"'{text[:60]}' is a function, not a value: is a variable missing?")
             return dates.plain(result)
+        except NameNotDefined as exc:
+            raise UnknownName(str(exc)) from None
         except InvalidExpression as exc:
             raise ExpressionError(str(exc)) from None
         except _RUN_ERRORS as exc:
@@ -429,14 +433,16 @@ class SafeScriptEngine(PythonScriptEngine):
 
     def evaluate(self, task, expression, external_context=None):
         """SpiffWorkflow's evaluation, with the evaluator's reason (a limit, a refused method) in its error."""
+        definition = getattr(getattr(task, "task_spec", None), "event_definition", None)
         try:
             value = super().evaluate(task, expression, external_context)
         except WorkflowTaskException as exc:
             reason = exc.__context__
+            if isinstance(reason, UnknownName) and isinstance(definition, ConditionalEventDefinition):
+                return False  # Camunda's tryEvaluate: a variable that does not exist reads as false
             if isinstance(reason, ExpressionError):
                 raise WorkflowTaskException(f"the expression failed: {reason.message}", task=task) from None
             raise
-        definition = getattr(getattr(task, "task_spec", None), "event_definition", None)
         if isinstance(definition, TimerEventDefinition):
             try:
                 dates.check_timer_value(definition, value)

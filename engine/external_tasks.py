@@ -40,6 +40,7 @@ from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
 
+from . import conditions
 from .audit import audit_row
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, PersonalField, TooLarge
 from .outbox import outbox_row
@@ -315,7 +316,8 @@ class ExternalTaskService:
             task = self._spiff_task(change, task_id)
             plain, personal = self._validated(change, held, values)  # a refusal rolls the delete back
             task.set_data(**plain)
-            task.complete()
+            if conditions.before_completion(change, task):  # else an interrupting conditional event took it
+                task.complete()
             change.workflow.do_engine_steps()
             if personal:
                 self.ctx.personal.store(change, task_id, _form_key(change, held) or held.element_id, personal)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import bindparam, select, update
 
-from .. import multi_instance
+from .. import conditions, multi_instance
 from ..comments import checked_text
 from ..drafts import drop as drop_draft
 from ..errors import (
@@ -157,7 +157,8 @@ class TaskCommands:
                 raise TaskNotOpen("the task is no longer ready (a timer or message closed it)")
             task.set_data(**plain)
             multi_instance.before_completion(task)  # the counts a completion condition reads
-            workflow.run_task_from_id(task.id)
+            if conditions.before_completion(change, task):  # else an interrupting conditional event took it
+                workflow.run_task_from_id(task.id)
             workflow.do_engine_steps()
             close_task(change, row, HumanTaskState.COMPLETED, via="form", actor=actor, outcome=plain)
             if personal:

@@ -64,6 +64,8 @@ class Change:
     loaded: Any = None  # LoadedSpec
     workflow: Any = None
     waits_before: dict[str, Any] | None = None  # the waiting events as loaded (see waiting_events)
+    # the variables the conditional events last saw (engine/conditions.py); None: no such event waited
+    conditions_seen: dict[str, Any] | None = None
     # the user tasks ready as loaded: exactly the instance's open task rows (every change keeps them so)
     ready_before: set[str] = field(default_factory=set)
     ready_after: set[str] = field(default_factory=set)  # and after the change (sync)

@@ -21,10 +21,12 @@ from sqlalchemy import bindparam, case, null, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from .. import clock as clock_module
+from .. import conditions
 from ..errors import ConcurrentModification, EngineError, InstanceNotFound, TaskNotFound, WorkflowFailed
 from ..store.driver import DriverQuery
 from ..store.models import HumanTask, ProcessInstance
 from ..store.record import Record
+from ..vocabulary import InstanceStatus
 from .change import Change, OfTask
 from .projections import case_fields_of, sync
 from .waits import waiting_events
@@ -102,6 +104,7 @@ class UnitOfWork:
                 change.loaded = self.ctx.repository.load(scope, instance.definition_id)
                 change.workflow, change.ready_before = self._workflow(scope, instance, change.loaded)
                 change.waits_before = waiting_events(change.workflow)
+                change.conditions_seen = conditions.baseline(change.workflow)
                 change.fields_before = case_fields_of(change.workflow)  # the variables row is not read
             result = _guard(fn, change)
             if change.workflow is not None:
@@ -199,7 +202,10 @@ class UnitOfWork:
             self.ctx.workflows.advance(instance.id, loaded_version, instance.version)
 
     def sync(self, change: Change) -> None:
-        """Rebuild projections from the workflow and write the state (steps 4 and 5)."""
+        """Fire the conditional events the change satisfied, then rebuild projections from the workflow
+        and write the state (steps 4 and 5)."""
+        if change.instance.status == InstanceStatus.RUNNING:
+            _guard(conditions.settle, change)
         sync(self.ctx, change)
 
 
