@@ -351,6 +351,16 @@ def _refuse_unsupported(root, allow_scripts: bool, problems: list[Problem], warn
                     )
                 )
                 continue
+            if _ext(element, "resource"):  # Camunda reads the script from a file of the deployment
+                problems.append(
+                    Problem(
+                        element.get("id"),
+                        f"{_describe(element)} reads its script from {_ext_name(element, 'resource')}="
+                        f"'{_ext(element, 'resource')}', a file that is not deployed here; write the script "
+                        "inline in the task",
+                    )
+                )
+                continue
             if not allow_scripts:
                 problems.append(
                     Problem(
@@ -360,6 +370,9 @@ def _refuse_unsupported(root, allow_scripts: bool, problems: list[Problem], warn
                 )
                 continue
             script = element.findtext("bpmn:script", default="", namespaces=NS)
+            if not script.strip():
+                problems.append(Problem(element.get("id"), f"{_describe(element)} has no script"))
+                continue
             try:
                 expressions.parse_script(script)
             except ExpressionError as exc:

@@ -282,6 +282,11 @@ def task_doc(task: str) -> str:
             "'name = expression' scripts do",
         ),
         (
+            '<bpmn:scriptTask id="work" scriptFormat="python" camunda:resource="deployment://archive.py"/>',
+            "scriptTask 'work' reads its script from camunda:resource='deployment://archive.py', a file that is "
+            "not deployed here; write the script inline in the task",
+        ),
+        (
             '<bpmn:userTask id="work"><bpmn:extensionElements><camunda:inputOutput>'
             '<camunda:inputParameter name="x"><camunda:script scriptFormat="groovy">1</camunda:script>'
             "</camunda:inputParameter></camunda:inputOutput></bpmn:extensionElements></bpmn:userTask>",
@@ -292,6 +297,15 @@ def task_doc(task: str) -> str:
 )
 def test_unsupported_constructs_are_refused_naming_element_and_construct(engine, task, sentence):
     assert [d["message"] for d in refusal(engine, task_doc(task))] == [sentence]
+
+
+def test_a_script_task_without_a_script_is_refused_at_deploy_rather_than_failing_when_reached(engine):
+    before = database_rows(engine)
+    with pytest.raises(DeploymentInvalid) as refused:
+        engine.repository.deploy([("empty.bpmn", task_doc('<bpmn:scriptTask id="work" scriptFormat="python"/>'))],
+                                 allow_scripts=True)  # fmt: skip
+    assert [d["message"] for d in refused.value.details] == ["scriptTask 'work' has no script"]
+    assert database_rows(engine) == before
 
 
 def test_data_stores_and_compensation_are_refused_by_name(engine):
