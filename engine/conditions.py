@@ -59,6 +59,15 @@ def translate(root, problems: list, problem_type) -> None:
                 )
             )
             continue
+        if _after_event_gateway(event):
+            problems.append(
+                problem_type(
+                    event_id,
+                    f"{describe}: a conditional event after an event-based gateway is not supported; wait for the "
+                    "condition on its own path, or use a message or timer event after the gateway",
+                )
+            )
+            continue
         condition = definition.find(f"{{{BPMN_NS}}}condition")
         text = (condition.text or "").strip() if condition is not None else ""
         if not text:
@@ -101,6 +110,16 @@ def element_meta(process) -> dict[str, dict[str, Any]]:
         if variable or events:
             filters[definition.getparent().get("id")] = {"variable": variable, "events": events}
     return filters
+
+
+def _after_event_gateway(event) -> bool:
+    """Whether a sequence flow leads to `event` from an event-based gateway (which waits in its stead)."""
+    scope, event_id = event.getparent(), event.get("id")
+    gateways = {g.get("id") for g in scope.iterfind(f"{{{BPMN_NS}}}eventBasedGateway")}
+    return any(
+        f.get("targetRef") == event_id and f.get("sourceRef") in gateways
+        for f in scope.iterfind(f"{{{BPMN_NS}}}sequenceFlow")
+    )
 
 
 def _in_event_subprocess(element) -> bool:

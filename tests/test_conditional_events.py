@@ -274,6 +274,20 @@ def test_a_condition_that_fails_for_another_reason_than_a_missing_variable_fails
         ),
         (
             '<bpmn:startEvent id="start"/>'
+            + flow("start", "gate")
+            + '<bpmn:eventBasedGateway id="gate"/>'
+            + flow("gate", "wait")
+            + flow("gate", "later")
+            + f'<bpmn:intermediateCatchEvent id="wait">{condition("${go}")}</bpmn:intermediateCatchEvent>'
+            + '<bpmn:intermediateCatchEvent id="later"><bpmn:timerEventDefinition><bpmn:timeDuration>PT1H'
+            + "</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>"
+            + flow("wait", "end")
+            + flow("later", "end")
+            + '<bpmn:endEvent id="end"/>',
+            "intermediateCatchEvent 'wait': a conditional event after an event-based gateway is not supported",
+        ),
+        (
+            '<bpmn:startEvent id="start"/>'
             + flow("start", "wait")
             + '<bpmn:intermediateCatchEvent id="wait"><bpmn:conditionalEventDefinition/></bpmn:intermediateCatchEvent>'
             + flow("wait", "end")
@@ -309,7 +323,15 @@ def test_a_condition_that_fails_for_another_reason_than_a_missing_variable_fails
             "intermediateCatchEvent 'wait': condition refused",
         ),
     ],
-    ids=["process-start", "event-sub-process-start", "empty", "script", "variable-events", "unsafe"],
+    ids=[
+        "process-start",
+        "event-sub-process-start",
+        "after-event-gateway",
+        "empty",
+        "script",
+        "variable-events",
+        "unsafe",
+    ],
 )
 def test_conditional_events_that_cannot_run_are_refused_naming_the_event(engine, body, says):
     before = database_rows(engine)
