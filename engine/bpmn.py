@@ -685,7 +685,8 @@ def _process_meta(process, lanes, problems: list[Problem], warnings: list[Proble
                 )
             )
         # as in Camunda, the extension attributes and potentialOwner add up; a lane's group is the fallback
-        groups = list(dict.fromkeys(_groups(_ext(task, "candidateGroups")) + std_groups)) or list(lane.get("groups", []))
+        named = list(dict.fromkeys(_groups(_ext(task, "candidateGroups")) + std_groups))
+        groups = named or list(lane.get("groups", []))
         users = list(dict.fromkeys(_split(_ext(task, "candidateUsers")) + std_users))
         assignee = _ext(task, "assignee") or std_assignee
         if assignee and (assignee.startswith("${") or assignee.startswith("#{")):
