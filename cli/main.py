@@ -269,17 +269,23 @@ def rebuild_reports() -> None:
 
 @main.group()
 def incidents() -> None:
-    """Timers that kept failing: list, retry after fixing, or give up by cancelling the case."""
+    """Timers and external tasks that kept failing, scheduled starts that started no case: list, retry
+    after fixing, or give up (cancel the case; dismiss a scheduled start, which has none)."""
 
 
 @incidents.command("list")
 @click.option("--all", "show_all", is_flag=True, help="Include resolved incidents.")
 @engine_errors
 def list_incidents(show_all: bool) -> None:
+    from web.masking import mask_free_text  # personal numbers masked as on the console's incident pages
+
     for i in _engine().timers.list_incidents(status=None if show_all else IncidentStatus.OPEN):
+        # a scheduled start that started no case is named by its process, version and due time
+        of = i["business_key"] or f"{i['process_key']} v{i['definition_version']}"
+        due = f" due={i['due_at']}" if i["due_at"] else ""
         click.echo(
-            f"{i['id']:<6} {i['status']:<9} {i['business_key']:<18} {i['element_id']:<28} "
-            f"attempts={i['attempts']} {i['error'][:100]}"
+            f"{i['id']:<6} {i['status']:<9} {i['kind']:<13} {of:<18} {i['element_id'] or '-':<28} "
+            f"attempts={i['attempts']}{due} {mask_free_text(i['error'])[:100]}"
         )
 
 
@@ -287,9 +293,12 @@ def list_incidents(show_all: bool) -> None:
 @click.argument("incident_id", type=int)
 @engine_errors
 def retry_incident(incident_id: int) -> None:
-    """Give the failing timer fresh attempts, due now."""
-    _engine().timers.retry_incident(incident_id, Actor.system("fengqiao-cli"))
-    click.echo(f"incident {incident_id}: retrying")
+    """Give the failing timer fresh attempts, due now; a scheduled start's incident starts its case now."""
+    retried = _engine().timers.retry_incident(incident_id, Actor.system("fengqiao-cli"))
+    if retried["kind"] == "start_timer":
+        click.echo(f"incident {incident_id}: case {retried['business_key']} started")
+    else:
+        click.echo(f"incident {incident_id}: retrying")
 
 
 @incidents.command("cancel")
@@ -300,6 +309,16 @@ def cancel_incident(incident_id: int, reason: str) -> None:
     """Give up: cancel the case the failing timer belongs to."""
     _engine().timers.cancel_incident(incident_id, Actor.system("fengqiao-cli"), reason)
     click.echo(f"incident {incident_id}: case cancelled")
+
+
+@incidents.command("dismiss")
+@click.argument("incident_id", type=int)
+@click.option("--reason", required=True)
+@engine_errors
+def dismiss_incident(incident_id: int, reason: str) -> None:
+    """Give up a scheduled start that started no case (audited with the reason)."""
+    _engine().timers.dismiss_incident(incident_id, Actor.system("fengqiao-cli"), reason)
+    click.echo(f"incident {incident_id}: dismissed")
 
 
 @main.command()

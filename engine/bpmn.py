@@ -618,7 +618,7 @@ def _lane_groups(root) -> dict[str, dict[str, Any]]:
     for lane in root.iter(f"{{{BPMN_NS}}}lane"):
         explicit = lane.get(f"{{{CAMUNDA_NS}}}candidateGroups")
         if explicit:
-            groups = _split(explicit)
+            groups = _groups(explicit)
         else:
             match = _LANE_PREFIX.fullmatch(lane.get("id") or "")
             groups = [match.group(1).lower()] if match else []
@@ -630,6 +630,19 @@ def _lane_groups(root) -> dict[str, dict[str, Any]]:
 
 def _split(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _group_key(name: str) -> str:
+    """A candidate group as the key it matches: department keys and role names are lower case
+    (engine/identity.py), so `SASWorkflowGroup` is the department `sasworkflowgroup`. Lowering here,
+    not against the departments that exist at deploy, keeps a version's meta the same whenever it is
+    deployed, and a department created after the deploy receives its tasks. An expression
+    (`${department}`) names case variables and is kept as written."""
+    return name if "{" in name else name.lower()
+
+
+def _groups(value: str | None) -> list[str]:
+    return [_group_key(g) for g in _split(value)]
 
 
 def _expression_attr(element, attr: str, problems: list[Problem], raw: str | None = None) -> str | None:
@@ -666,7 +679,7 @@ def _performers(task) -> tuple[list[str], list[str], str | None]:
                 elif kind == "user":
                     users.append(name)
                 else:
-                    groups.append(name)
+                    groups.append(_group_key(name))
     return groups, users, assignee
 
 
@@ -687,7 +700,8 @@ def _process_meta(process, lanes, problems: list[Problem], warnings: list[Proble
                 )
             )
         # as in Camunda, the extension attributes and potentialOwner add up; a lane's group is the fallback
-        groups = list(dict.fromkeys(_split(_ext(task, "candidateGroups")) + std_groups)) or list(lane.get("groups", []))
+        named = list(dict.fromkeys(_groups(_ext(task, "candidateGroups")) + std_groups))
+        groups = named or list(lane.get("groups", []))
         users = list(dict.fromkeys(_split(_ext(task, "candidateUsers")) + std_users))
         assignee = _ext(task, "assignee") or std_assignee
         if assignee and (assignee.startswith("${") or assignee.startswith("#{")):
@@ -726,7 +740,7 @@ def _process_meta(process, lanes, problems: list[Problem], warnings: list[Proble
     boundaries = {b.get("id"): b.get("attachedToRef") for b in process.iter(f"{{{BPMN_NS}}}boundaryEvent")}
     return {
         "timer_starts": _timer_starts(process, problems),
-        "starter_groups": _split(_ext(process, "candidateStarterGroups")),
+        "starter_groups": _groups(_ext(process, "candidateStarterGroups")),
         "tasks": tasks,
         "start_form": start_form,
         "initiator": initiator,

@@ -15,8 +15,11 @@ the latest missed occurrence (Camunda does the same); the earlier missed ones co
 
 The case belongs to a station (docs/workflows.md, "Timer start events"): the one station named in
 the process's `camunda:candidateStarterGroups`, else the deployer's station, else the only station
-there is. With none, the occurrence is not started: an `incident.opened` audit row and event say
-why, and the schedule moves on (it is also shown on the definition page).
+there is. With none, or when the start keeps failing, the occurrence is not started: it becomes an
+incident of kind `start_timer` with no case (listed with the others: API, console, CLI), audited and
+announced, and the schedule moves on (the error is also shown on the definition page). An admin
+retries it after fixing the cause (a case is started now for it, with the version whose schedule
+stands for that start event, so a new version naming a station fixes it) or dismisses it.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from sqlalchemy import select, update
 
 from . import clock as clock_module
-from .audit import record
-from .errors import EngineError, ExpressionError
+from .audit import audit_row, record
+from .errors import Conflict, EngineError, ExpressionError, InvalidInput
 from .expressions import Evaluator
 from .identity import Actor
 from .outbox import emit
@@ -41,13 +44,15 @@ from .store.models import (
     START_TIMER_PENDING,
     Department,
     Deployment,
+    Incident,
     Membership,
     ProcessDefinition,
     StartTimer,
     User,
 )
+from .timers import START_TIMER_INCIDENT as INCIDENT_KIND
 from .timers import claim_due
-from .vocabulary import DepartmentKind, Event, TimerStatus
+from .vocabulary import DepartmentKind, Event, IncidentResolution, IncidentStatus, TimerStatus
 
 if TYPE_CHECKING:
     from . import Engine
@@ -133,6 +138,12 @@ class NoStation(EngineError):
     kind = "conflict"
 
 
+NO_STATION_FIX = (
+    "name one station in the process's camunda:candidateStarterGroups (a new version), "
+    "or deploy it as a member of a station"
+)
+
+
 class StartTimerService:
     def __init__(self, ctx: Engine):
         self.ctx = ctx
@@ -171,8 +182,7 @@ class StartTimerService:
         return [
             {
                 "element_id": start["element_id"],
-                "message": "no station to start its cases in: each start will be an incident; name one station "
-                "in the process's camunda:candidateStarterGroups, or deploy it as a member of a station",
+                "message": f"no station to start its cases in: each start will be an incident; {NO_STATION_FIX}",
             }
             for start in starts
         ]
@@ -297,8 +307,7 @@ class StartTimerService:
                 return "skipped"
             error = (
                 f"timer start event '{row.element_id}' of '{row.process_key}' did not start a case due "
-                f"{due.isoformat()}: no station to put it in; name one station in the process's "
-                "camunda:candidateStarterGroups, or deploy it as a member of a station"
+                f"{due.isoformat()}: no station to put it in; {NO_STATION_FIX}, then retry the incident"
             )
             return self._incident(scope, row, due, error)
 
@@ -316,12 +325,97 @@ class StartTimerService:
             return self._incident(scope, row, due, error)
 
     def _incident(self, scope, row: StartTimer, due: datetime, error: str) -> str:
-        """The occurrence is given up: audited and announced as an incident; the schedule moves on."""
+        """The occurrence is given up: an incident without a case, audited and announced; the schedule moves on."""
         now = self.ctx.clock.now()
-        details = {"process_key": row.process_key, "element_id": row.element_id, "due_at": due.isoformat()}
+        incident = Incident(
+            instance_id=None,
+            start_timer_id=row.id,
+            element_id=row.element_id,
+            kind=INCIDENT_KIND,
+            error=error[:2000],
+            attempts=row.attempts,
+            status=IncidentStatus.OPEN,
+            created_at=now,
+            due_at=due,
+        )
+        scope.add(incident)
+        scope.flush()
+        details = {
+            "incident_id": incident.id,
+            "process_key": row.process_key,
+            "element_id": row.element_id,
+            "due_at": due.isoformat(),
+        }
         record(scope, now, Actor.system(TIMER), Event.INCIDENT_OPENED, details={**details, "error": error[:500]})
-        emit(scope, now, Event.INCIDENT_OPENED, payload={**details, "error": error[:500]})
+        emit(scope, now, Event.INCIDENT_OPENED, payload={**details, "kind": INCIDENT_KIND, "error": error[:500]})
         self._move_on(row, now)
         row.last_error = error[:2000]
         log.warning("start timer %s: %s", row.id, error)
         return "incident"
+
+    # --- incidents (engine/timers.py lists them with the others and hands them here) ---------------
+    def retry_incident(self, incident_id: int, actor: Actor) -> dict[str, Any]:
+        """Start the case the incident's occurrence did not start, now, with the version whose schedule
+        stands for that start event (a new version may have named a station); the incident is resolved
+        in the starting transaction. Refused, changing nothing, while there is still no station, or
+        when no deployed version has that start event any more. Returns the case."""
+        with self.ctx.db.read() as scope:
+            incident = scope.get(Incident, incident_id)
+            row = scope.get(StartTimer, incident.start_timer_id) if incident.start_timer_id else None
+            standing = (
+                scope.scalars(
+                    select(StartTimer)
+                    .where(
+                        StartTimer.process_key == row.process_key,
+                        StartTimer.element_id == row.element_id,
+                        StartTimer.status != REPLACED,
+                    )
+                    .order_by(StartTimer.id.desc())
+                    .limit(1)
+                ).first()
+                if row is not None
+                else None
+            )
+            if standing is None:
+                raise Conflict(
+                    f"incident {incident_id}: no deployed version of "
+                    f"'{row.process_key if row else '?'}' has the timer start event "
+                    f"'{incident.element_id}' now; there is nothing to retry: dismiss the incident"
+                )
+            definition = scope.get(ProcessDefinition, standing.definition_id)
+            key, element_id, version = definition.key, standing.element_id, definition.version
+            station_id = self._station(scope, definition)
+        if station_id is None:
+            raise NoStation(
+                f"incident {incident_id}: still no station to start the case of '{key}' version {version} in: "
+                f"{NO_STATION_FIX}; or create the station; then retry"
+            )
+        starter = dataclasses.replace(Actor.system(TIMER), station_id=station_id)
+        due_at = incident.due_at.isoformat() if incident.due_at else None
+
+        def resolve(change: Change, workflow) -> None:
+            query = select(Incident).where(Incident.id == incident_id)
+            if not self.ctx.db.is_sqlite:
+                query = query.with_for_update()  # two admins retrying at once: one case, not two
+            held = change.scope.scalars(query).one()
+            if held.status != IncidentStatus.OPEN:
+                raise InvalidInput(
+                    f"incident {incident_id} is already {held.status}", [{"field": "incident", "message": "not open"}]
+                )
+            held.status, held.resolution = IncidentStatus.RESOLVED, IncidentResolution.RETRIED
+            held.resolved_at = change.now
+            held.instance_id = change.instance.id  # the case the retry started
+            details = {"incident_id": incident_id, "process_key": key, "version": version, "element_id": element_id}
+            change.audit_rows.append(
+                audit_row(
+                    change.now,
+                    actor,
+                    Event.INCIDENT_RETRIED,
+                    instance_id=change.instance.id,
+                    details={**details, "due_at": due_at},
+                )
+            )
+
+        return self.ctx.runtime.start_instance(
+            key, starter, {}, version=version, start_event=element_id, then_catch=resolve
+        )

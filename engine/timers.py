@@ -6,6 +6,10 @@ one unit of work per case. Firing re-reads the row under the instance lock and d
 is still pending, so a timer enqueued twice, raced by two sweepers or retried after a crash fires
 once. A firing that fails is rolled back and retried with backoff; after `timer_max_attempts` it
 becomes an incident and the instance keeps its last consistent state.
+
+The incidents are listed, retried and resolved here whatever gave up: a timer, an external task
+(engine/external_tasks.py), or a scheduled start that started no case (engine/start_timers.py: no
+case to cancel, so such an incident is dismissed instead).
 """
 
 from __future__ import annotations
@@ -16,15 +20,27 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy.orm import aliased
 
 from . import clock as clock_module
 from .audit import record
-from .errors import EngineError, Forbidden, InvalidInput, NotFound
+from .errors import Conflict, EngineError, Forbidden, InvalidInput, NotFound
 from .identity import Actor
 from .outbox import emit
-from .store.models import TIMER_PENDING, Department, Incident, Membership, ProcessInstance, Timer, User
+from .store.models import (
+    TIMER_PENDING,
+    Department,
+    Incident,
+    Membership,
+    ProcessDefinition,
+    ProcessInstance,
+    StartTimer,
+    Timer,
+    User,
+)
 from .uow import Change, refresh_timers, timer_due, write_row
+from .validation import checked_reason
 from .vocabulary import (
     OPEN_TASK_STATES,
     Event,
@@ -52,6 +68,9 @@ PENDING_OF_CASE = (
 
 class IncidentNotFound(NotFound):
     code = "incident_not_found"
+
+
+START_TIMER_INCIDENT = "start_timer"  # engine/start_timers.py: a scheduled start that made no case
 
 
 class TimerService:
@@ -277,20 +296,33 @@ class TimerService:
     def list_incidents(
         self, status: str | None = IncidentStatus.OPEN, instance_id: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
+        """Incidents of every kind, oldest first: with their case, or (a scheduled start that started
+        no case) with the process, version and start event of their schedule."""
+        query = _INCIDENTS
+        if status:
+            query = query.where(Incident.status == status)
+        if instance_id:
+            query = query.where(Incident.instance_id == instance_id)
         with self.ctx.db.read() as scope:
-            query = select(Incident, ProcessInstance.business_key).join(
-                ProcessInstance, ProcessInstance.id == Incident.instance_id
-            )
-            if status:
-                query = query.where(Incident.status == status)
-            if instance_id:
-                query = query.where(Incident.instance_id == instance_id)
             rows = scope.execute(query.order_by(Incident.id).limit(min(max(limit, 1), 500))).all()
-            return [incident_view(i, key) for i, key in rows]
+            return [incident_view(*row) for row in rows]
+
+    def incident(self, incident_id: int) -> dict[str, Any]:
+        with self.ctx.db.read() as scope:
+            row = scope.execute(_INCIDENTS.where(Incident.id == incident_id)).first()
+        if row is None:
+            raise IncidentNotFound(f"incident {incident_id} does not exist")
+        return incident_view(*row)
 
     def retry_incident(self, incident_id: int, actor: Actor) -> dict[str, Any]:
-        """Give the timer a fresh set of attempts, due now (after the admin fixed data or the model)."""
+        """Give the timer a fresh set of attempts, due now (after the admin fixed data or the model);
+        a scheduled start's incident starts its case now (engine/start_timers.py)."""
         self._require_admin(actor)
+        with self.ctx.db.read() as scope:
+            kind = self._open_incident(scope, incident_id).kind
+        if kind == START_TIMER_INCIDENT:
+            self.ctx.start_timers.retry_incident(incident_id, actor)
+            return self.incident(incident_id)
         with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as scope:
             incident = self._open_incident(scope, incident_id)
             now = self.ctx.clock.now()
@@ -320,6 +352,8 @@ class TimerService:
         with self.ctx.db.transaction() as scope:
             incident = self._open_incident(scope, incident_id)
             instance_id = incident.instance_id
+        if instance_id is None:
+            raise Conflict(f"incident {incident_id} started no case, so there is none to cancel: dismiss it")
         self.ctx.runtime.cancel_instance(instance_id, actor, reason)
         with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as scope:
             incident = scope.get(Incident, incident_id)
@@ -327,9 +361,35 @@ class TimerService:
             incident.resolved_at = self.ctx.clock.now()
         return self.list_incidents(status=None, instance_id=instance_id)[-1]
 
+    def dismiss_incident(self, incident_id: int, actor: Actor, reason: str) -> dict[str, Any]:
+        """Give up a scheduled start that started no case (nothing to cancel), with a reason: audited."""
+        self._require_admin(actor)
+        reason = checked_reason(reason)
+        with clock_module.bind(self.ctx.clock), self.ctx.db.transaction() as scope:
+            query = select(Incident).where(Incident.id == incident_id)
+            if not self.ctx.db.is_sqlite:
+                query = query.with_for_update()
+            incident = self._open_incident(scope, incident_id, query)
+            if incident.instance_id is not None:
+                raise Conflict(
+                    f"incident {incident_id} belongs to a case: retry it, or give it up by cancelling the case"
+                )
+            now = self.ctx.clock.now()
+            incident.status, incident.resolution = IncidentStatus.RESOLVED, IncidentResolution.DISMISSED
+            incident.resolved_at = now
+            details = {
+                "incident_id": incident.id,
+                "kind": incident.kind,
+                "element_id": incident.element_id,
+                "due_at": incident.due_at.isoformat() if incident.due_at else None,
+                "reason": reason,
+            }
+            record(scope, now, actor, Event.INCIDENT_DISMISSED, details=details)
+        return self.incident(incident_id)
+
     @staticmethod
-    def _open_incident(scope, incident_id: int) -> Incident:
-        incident = scope.get(Incident, incident_id)
+    def _open_incident(scope, incident_id: int, query=None) -> Incident:
+        incident = scope.get(Incident, incident_id) if query is None else scope.scalars(query).first()
         if incident is None:
             raise IncidentNotFound(f"incident {incident_id} does not exist")
         if incident.status != IncidentStatus.OPEN:
@@ -392,11 +452,29 @@ def claim_due(ctx, model, due_at, pending, limit: int, columns) -> list[tuple]:
         return [tuple(row) for row in scope.execute(leased)]
 
 
-def incident_view(incident: Incident, business_key: str | None) -> dict[str, Any]:
+_SCHEDULE = aliased(StartTimer)
+# an incident with its case, or with the schedule of the start that made no case; either gives the version
+_INCIDENTS = (
+    select(Incident, ProcessInstance.business_key, ProcessDefinition.key, ProcessDefinition.version)
+    .outerjoin(ProcessInstance, ProcessInstance.id == Incident.instance_id)
+    .outerjoin(_SCHEDULE, _SCHEDULE.id == Incident.start_timer_id)
+    .outerjoin(
+        ProcessDefinition, ProcessDefinition.id == func.coalesce(ProcessInstance.definition_id, _SCHEDULE.definition_id)
+    )
+)
+
+
+def incident_view(
+    incident: Incident, business_key: str | None, process_key: str | None = None, version: int | None = None
+) -> dict[str, Any]:
     return {
         "id": incident.id,
         "instance_id": incident.instance_id,
         "business_key": business_key,
+        "process_key": process_key,
+        "definition_version": version,
+        "start_timer_id": incident.start_timer_id,
+        "due_at": incident.due_at.isoformat() if incident.due_at else None,
         "timer_id": incident.timer_id,
         "element_id": incident.element_id,
         "kind": incident.kind,

@@ -74,6 +74,7 @@ class IncidentStatus(StrEnum):
 class IncidentResolution(StrEnum):
     RETRIED = "retried"
     CANCELLED = "cancelled"
+    DISMISSED = "dismissed"  # a scheduled start given up: no case to cancel (engine/start_timers.py)
 
 
 class Role(StrEnum):
@@ -143,6 +144,7 @@ class Event(StrEnum):
     SLA_BREACHED = "sla.breached"
     INCIDENT_OPENED = "incident.opened"
     INCIDENT_RETRIED = "incident.retried"
+    INCIDENT_DISMISSED = "incident.dismissed"
     DEFINITION_DEPLOYED = "definition.deployed"
     PERSONAL_DATA_READ = "personal_data.read"
     ATTACHMENT_ADDED = "attachment.added"

@@ -12,7 +12,7 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
 from engine import bpmn
 from engine.errors import DefinitionNotExecutable, DeploymentInvalid, WorkflowFailed
 from tests import models
-from tests.helpers import database_rows, open_tasks
+from tests.helpers import PASSWORD, database_rows, open_tasks
 
 FLOWABLE = 'xmlns:flowable="http://flowable.org/bpmn"'
 ACTIVITI = 'xmlns:activiti="http://activiti.org/bpmn"'
@@ -158,6 +158,74 @@ def test_an_unknown_candidate_group_is_a_warning_naming_the_task(engine):
     assert {"element_id": "approve", "message": "candidate group 'management' is neither a department nor a role"} in (
         result["warnings"]
     )
+
+
+def test_candidate_groups_match_departments_and_roles_whatever_their_case(engine, world):
+    # a Flowable attribute, BPMN's potentialOwner and a lane each name a group in their own case
+    body = """
+  <bpmn:laneSet id="lanes"><bpmn:lane id="civil" camunda:candidateGroups="Civil_Affairs">
+    <bpmn:flowNodeRef>third</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
+  <bpmn:startEvent id="start"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="first"/>
+  <bpmn:userTask id="first" flowable:candidateGroups="XinQiao"/>
+  <bpmn:sequenceFlow id="f2" sourceRef="first" targetRef="second"/>
+  <bpmn:userTask id="second">
+    <bpmn:potentialOwner><bpmn:resourceAssignmentExpression>
+      <bpmn:formalExpression>group(SUPERVISOR)</bpmn:formalExpression>
+    </bpmn:resourceAssignmentExpression></bpmn:potentialOwner>
+  </bpmn:userTask>
+  <bpmn:sequenceFlow id="f3" sourceRef="second" targetRef="third"/>
+  <bpmn:userTask id="third"/>
+  <bpmn:sequenceFlow id="f4" sourceRef="third" targetRef="end"/>
+  <bpmn:endEvent id="end"/>"""
+    result = engine.repository.deploy([("cased.bpmn", doc(body, FLOWABLE))])
+    assert not [w for w in result["warnings"] if "candidate group" in w["message"]]
+    case = engine.runtime.start_instance("real", world["wang"], {})
+    first = open_tasks(engine, case)[0]
+    assert first["candidate_groups"] == ["xinqiao"]
+    engine.tasks.complete(first["id"], world["chen"], {})
+    second = open_tasks(engine, case)[0]
+    assert second["candidate_groups"] == ["supervisor"]
+    engine.tasks.complete(second["id"], world["zhou"], {})
+    third = open_tasks(engine, case)[0]
+    assert third["candidate_groups"] == ["civil_affairs"]
+    engine.tasks.complete(third["id"], world["li"], {})
+    assert engine.runtime.get_instance(case["id"], history=False)["status"] == "completed"
+
+
+def test_a_mixed_case_group_no_department_has_warns_and_a_department_created_later_receives_it(engine, world):
+    body = """
+  <bpmn:startEvent id="start"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="approve"/>
+  <bpmn:userTask id="approve" flowable:candidateGroups="SASWorkflowGroup"/>
+  <bpmn:sequenceFlow id="f2" sourceRef="approve" targetRef="end"/>
+  <bpmn:endEvent id="end"/>"""
+    result = engine.repository.deploy([("sas.bpmn", doc(body, FLOWABLE))])
+    assert {
+        "element_id": "approve",
+        "message": "candidate group 'sasworkflowgroup' is neither a department nor a role",
+    } in result["warnings"]
+    engine.identity.create_department("sasworkflowgroup", "SAS workflow group", "agency")
+    engine.identity.create_user("sas_liaison", "liaison", PASSWORD, ["sasworkflowgroup"])
+    case = engine.runtime.start_instance("real", world["wang"], {})
+    task = open_tasks(engine, case)[0]
+    assert task["candidate_groups"] == ["sasworkflowgroup"]
+    engine.tasks.complete(task["id"], engine.identity.actor("sas_liaison"), {})
+    assert engine.runtime.get_instance(case["id"], history=False)["status"] == "completed"
+
+
+def test_a_candidate_group_expression_keeps_its_variable_name_as_written():
+    xml = doc(
+        """
+  <bpmn:startEvent id="start"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="approve"/>
+  <bpmn:userTask id="approve" camunda:candidateGroups="${ownerDept}, Health"/>
+  <bpmn:sequenceFlow id="f2" sourceRef="approve" targetRef="end"/>
+  <bpmn:endEvent id="end"/>"""
+    )
+    process = etree.fromstring(xml.encode()).find("bpmn:process", bpmn.NS)
+    meta = bpmn._process_meta(process, {}, [], [])
+    assert meta["tasks"]["approve"]["groups"] == ["${ownerDept}", "health"]
 
 
 # --- item 5: date expressions; a bad timer value is a clear refusal, never a 500 ----------------------

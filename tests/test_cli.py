@@ -88,3 +88,49 @@ def test_demo_walks_the_closed_loop(run):
     for step in steps:
         assert step in out
     assert out.count("→ case completed") == 2
+
+
+def test_a_scheduled_start_that_made_no_case_is_listed_retried_and_dismissed_from_the_command_line(
+    run, tmp_path, monkeypatch
+):
+    from engine import Engine, Settings
+    from tests import models
+
+    def timed(key: str, starters: str = "") -> str:
+        xml = models.timed("2020-01-01T00:00:00+00:00", attached="start", definition="timeDate", key=key)
+        return xml.replace(f'<bpmn:process id="{key}"', f'<bpmn:process id="{key}" {starters}')
+
+    assert run("init").returncode == 0
+    for key in ("xinqiao", "dongfeng"):  # two stations, and the command line deploys as no one's member
+        assert run("departments", "create", key, "--name", key, "--kind", "station").returncode == 0
+    monkeypatch.setenv("FENGQIAO_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.delenv("FENGQIAO_DATABASE_URL", raising=False)
+    engine = Engine(Settings.from_env())
+    try:
+        for key in ("timed", "nightly"):
+            engine.repository.deploy([(f"{key}.bpmn", timed(key))])
+        assert engine.start_timers.fire_all_due() == 0  # both fell due: no station, two incidents
+        first, second = (str(i["id"]) for i in engine.timers.list_incidents())
+    finally:
+        engine.close()
+    listing = run("incidents", "list").stdout.splitlines()
+    assert [line.split()[:5] for line in listing] == [
+        [first, "open", "start_timer", "timed", "v1"],
+        [second, "open", "start_timer", "nightly", "v1"],
+    ]
+    assert "due=2020-01-01T00:00:00+00:00" in listing[0] and "no station" in listing[0]
+    cancelled = run("incidents", "cancel", first, "--reason", "give up")
+    assert cancelled.returncode == 1 and "dismiss it" in cancelled.stderr
+    still = run("incidents", "retry", first)
+    assert still.returncode == 1 and "still no station" in still.stderr
+    fixed = tmp_path / "timed.bpmn"
+    fixed.write_text(timed("timed", 'camunda:candidateStarterGroups="xinqiao"'), encoding="utf-8")
+    assert "timed version 2: deployed" in run("deploy", str(fixed)).stdout
+    retried = run("incidents", "retry", first)
+    assert retried.returncode == 0 and f"incident {first}: case " in retried.stdout and "started" in retried.stdout
+    assert run("incidents", "dismiss", second, "--reason", "").returncode == 1
+    dismissed = run("incidents", "dismiss", second, "--reason", "测试流程 test schedule")
+    assert dismissed.returncode == 0 and f"incident {second}: dismissed" in dismissed.stdout
+    assert run("incidents", "list").stdout == ""
+    resolved = [line.split()[:3] for line in run("incidents", "list", "--all").stdout.splitlines()]
+    assert resolved == [[first, "resolved", "start_timer"], [second, "resolved", "start_timer"]]

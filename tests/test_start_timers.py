@@ -8,9 +8,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from engine.errors import DeploymentInvalid
-from engine.store.models import AuditEntry, ExternalTask, ProcessDefinition, ProcessInstance, StartTimer
+from engine.errors import Conflict, DeploymentInvalid, Forbidden, InvalidInput
+from engine.start_timers import NoStation
+from engine.store.models import (
+    AuditEntry,
+    Department,
+    ExternalTask,
+    ProcessDefinition,
+    ProcessInstance,
+    StartTimer,
+)
 from tests import models
+from tests.helpers import database_rows
 
 ORDERS = models.document(
     """<bpmn:process id="orders" isExecutable="true">
@@ -312,3 +321,162 @@ def test_a_start_that_keeps_failing_is_retried_then_becomes_an_incident_and_the_
     with engine.db.read() as scope:
         [incident] = scope.scalars(select(AuditEntry).where(AuditEntry.action == "incident.opened")).all()
     assert incident.details["element_id"] == "start" and "approved" in incident.details["error"]
+
+
+# --- a start that made no case is an incident like the others (listed, retried, dismissed) ------------
+def no_station_incident(engine, world, clock, starters: str | None = None) -> dict:
+    """Deploy as the admin (no station; two stations exist), let the first occurrence fall due: an incident."""
+    engine.repository.deploy([("timed.bpmn", scheduled("R/PT1H", starters=starters))], world["admin"])
+    clock.advance(hours=1, seconds=1)
+    assert engine.start_timers.fire_all_due() == 0
+    [incident] = engine.timers.list_incidents()
+    return incident
+
+
+def test_a_start_without_a_station_is_an_open_incident_with_its_process_version_start_event_and_due_time(
+    engine, world, clock
+):
+    due = clock.now() + timedelta(hours=1)
+    incident = no_station_incident(engine, world, clock)
+    [row] = schedules(engine)
+    assert incident["kind"] == "start_timer" and incident["status"] == "open"
+    assert (incident["instance_id"], incident["business_key"]) == (None, None)
+    assert (incident["process_key"], incident["definition_version"], incident["element_id"]) == ("timed", 1, "start")
+    assert incident["start_timer_id"] == row.id and datetime.fromisoformat(incident["due_at"]) == due
+    assert "no station" in incident["error"] and "candidateStarterGroups" in incident["error"]
+    with engine.db.read() as scope:
+        [opened] = scope.scalars(select(AuditEntry).where(AuditEntry.action == "incident.opened")).all()
+    assert opened.details["incident_id"] == incident["id"] and opened.instance_id is None
+    assert engine.timers.incident(incident["id"]) == incident
+
+
+def test_a_start_that_kept_failing_is_an_incident_of_its_schedule(engine, world, clock):
+    xml = scheduled("R1/PT1H").replace(
+        '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review"/>',
+        '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="gw"/><bpmn:exclusiveGateway id="gw"/>'
+        '<bpmn:sequenceFlow id="fc" sourceRef="gw" targetRef="review"><bpmn:conditionExpression '
+        'xsi:type="bpmn:tFormalExpression">approved == True</bpmn:conditionExpression></bpmn:sequenceFlow>',
+    )
+    engine.repository.deploy([("timed.bpmn", xml)], world["zhou"])
+    clock.advance(hours=1, seconds=1)
+    for attempt in range(engine.settings.timer_max_attempts):
+        engine.start_timers.fire_all_due()
+        clock.advance(seconds=2 ** (attempt + 1) + 1)
+    [incident] = engine.timers.list_incidents()
+    assert incident["kind"] == "start_timer" and incident["attempts"] == engine.settings.timer_max_attempts
+    assert "approved" in incident["error"] and incident["element_id"] == "start"
+
+
+def test_retrying_after_a_new_version_names_a_station_starts_the_case_there_and_resolves_the_incident(
+    engine, world, clock
+):
+    incident = no_station_incident(engine, world, clock)
+    engine.repository.deploy([("timed.bpmn", scheduled("R/PT1H", starters="dongfeng"))], world["admin"])
+    resolved = engine.timers.retry_incident(incident["id"], world["admin"])
+    [case] = cases(engine)
+    assert case.station_id == world["qian"].station_id and open_elements(engine, case.id) == ["review"]
+    with engine.db.read() as scope:
+        assert scope.get(ProcessDefinition, case.definition_id).version == 2
+        [retried] = scope.scalars(select(AuditEntry).where(AuditEntry.action == "incident.retried")).all()
+    assert (resolved["status"], resolved["resolution"]) == ("resolved", "retried")
+    assert resolved["instance_id"] == case.id and resolved["business_key"] == case.business_key
+    assert retried.actor == "admin" and retried.instance_id == case.id
+    assert retried.details["incident_id"] == incident["id"] and retried.details["version"] == 2
+    assert engine.timers.list_incidents() == []
+
+
+def test_retrying_after_the_named_station_is_created_starts_the_case_in_it(engine, world, clock):
+    incident = no_station_incident(engine, world, clock, starters="nanhu")
+    engine.identity.create_department("nanhu", "南湖派出所", "station")
+    engine.timers.retry_incident(incident["id"], world["admin"])
+    [case] = cases(engine)
+    with engine.db.read() as scope:
+        nanhu = scope.scalar(select(Department.id).where(Department.key == "nanhu"))
+    assert case.station_id == nanhu
+
+
+def test_retrying_while_there_is_still_no_station_is_refused_and_changes_nothing(engine, world, clock):
+    incident = no_station_incident(engine, world, clock)
+    before = database_rows(engine)
+    with pytest.raises(NoStation) as refused:
+        engine.timers.retry_incident(incident["id"], world["admin"])
+    assert "still no station" in refused.value.message and "candidateStarterGroups" in refused.value.message
+    assert database_rows(engine) == before
+
+
+def test_retrying_when_no_version_has_the_start_event_any_more_is_refused_and_changes_nothing(engine, world, clock):
+    incident = no_station_incident(engine, world, clock)
+    engine.repository.deploy([("timed.bpmn", models.one_task(key="timed"))], world["admin"])
+    before = database_rows(engine)
+    with pytest.raises(Conflict) as refused:
+        engine.timers.retry_incident(incident["id"], world["admin"])
+    assert "dismiss the incident" in refused.value.message
+    assert database_rows(engine) == before
+
+
+def test_a_retried_incident_is_not_retried_twice(engine, world, clock):
+    incident = no_station_incident(engine, world, clock)
+    engine.repository.deploy([("timed.bpmn", scheduled("R/PT2H", starters="dongfeng"))], world["admin"])
+    engine.timers.retry_incident(incident["id"], world["admin"])
+    before = database_rows(engine)
+    with pytest.raises(InvalidInput):
+        engine.timers.retry_incident(incident["id"], world["admin"])
+    assert database_rows(engine) == before and len(cases(engine)) == 1
+
+
+def test_dismissing_a_start_incident_resolves_it_audited_with_the_reason(engine, world, clock):
+    incident = no_station_incident(engine, world, clock)
+    dismissed = engine.timers.dismiss_incident(incident["id"], world["admin"], "上线前的测试流程 test schedule")
+    assert (dismissed["status"], dismissed["resolution"]) == ("resolved", "dismissed")
+    assert dismissed["resolved_at"] == clock.now().isoformat() and cases(engine) == []
+    with engine.db.read() as scope:
+        [entry] = scope.scalars(select(AuditEntry).where(AuditEntry.action == "incident.dismissed")).all()
+    assert entry.actor == "admin" and entry.details["reason"] == "上线前的测试流程 test schedule"
+    assert entry.details["incident_id"] == incident["id"] and entry.details["element_id"] == "start"
+    assert engine.timers.list_incidents() == []
+
+
+@pytest.mark.parametrize(
+    "who, reason, refusal",
+    [("zhou", "reason", Forbidden), ("admin", "  ", InvalidInput), ("admin", "x" * 1001, InvalidInput)],
+)
+def test_dismissing_is_refused_without_an_admin_or_a_reason_and_changes_nothing(
+    engine, world, clock, who, reason, refusal
+):
+    incident = no_station_incident(engine, world, clock)
+    before = database_rows(engine)
+    with pytest.raises(refusal):
+        engine.timers.dismiss_incident(incident["id"], world[who], reason)
+    assert database_rows(engine) == before
+
+
+def test_a_start_incident_has_no_case_to_cancel_and_a_resolved_one_is_not_dismissed_again(engine, world, clock):
+    incident = no_station_incident(engine, world, clock)
+    before = database_rows(engine)
+    with pytest.raises(Conflict) as refused:
+        engine.timers.cancel_incident(incident["id"], world["admin"], "give up")
+    assert "dismiss it" in refused.value.message
+    assert database_rows(engine) == before
+    engine.timers.dismiss_incident(incident["id"], world["admin"], "not needed")
+    before = database_rows(engine)
+    with pytest.raises(InvalidInput):
+        engine.timers.dismiss_incident(incident["id"], world["admin"], "again")
+    with pytest.raises(InvalidInput):
+        engine.timers.retry_incident(incident["id"], world["admin"])
+    assert database_rows(engine) == before
+
+
+def test_a_case_incident_is_not_dismissed_it_is_retried_or_its_case_cancelled(engine, world, clock):
+    engine.repository.deploy([("failing.bpmn", models.failing_timer())], world["zhou"])
+    started = engine.runtime.start_instance("timed", world["wang"], {})
+    clock.advance(hours=1, seconds=1)
+    for _ in range(engine.settings.timer_max_attempts):
+        engine.timers.fire_due()
+        clock.advance(minutes=10)
+    [incident] = engine.timers.list_incidents()
+    assert incident["instance_id"] == started["id"] and incident["process_key"] == "timed"
+    before = database_rows(engine)
+    with pytest.raises(Conflict) as refused:
+        engine.timers.dismiss_incident(incident["id"], world["admin"], "no")
+    assert "belongs to a case" in refused.value.message
+    assert database_rows(engine) == before

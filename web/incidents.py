@@ -1,4 +1,5 @@
-"""Incidents (admin): timers that kept failing. List them, retry after fixing, or cancel the case."""
+"""Incidents (admin): timers and external tasks that kept failing, scheduled starts that started no
+case. List them, retry after fixing; give up by cancelling the case, or dismiss a start that has none."""
 
 from __future__ import annotations
 
@@ -31,3 +32,9 @@ def retry(incident_id: int):
 def cancel(incident_id: int):
     data = body()
     return jsonify(engine().timers.cancel_incident(incident_id, actor(), data["reason"]))
+
+
+@bp.post("/<int(min=1, max=9007199254740992):incident_id>/dismiss")
+def dismiss(incident_id: int):
+    data = body()
+    return jsonify(engine().timers.dismiss_incident(incident_id, actor(), data["reason"]))

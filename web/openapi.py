@@ -173,8 +173,12 @@ ADMIN_CASE = all_required(
 INCIDENT = all_required(
     {
         "id": INT,
-        "instance_id": UUID,
+        "instance_id": nullable(UUID),  # none: a scheduled start that started no case (kind start_timer)
         "business_key": nullable(STR),
+        "process_key": nullable(STR),
+        "definition_version": nullable(INT),
+        "start_timer_id": nullable(INT),
+        "due_at": nullable(TIME),
         "timer_id": nullable(INT),
         "element_id": nullable(STR),
         "kind": STR,
@@ -1396,7 +1400,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     ),
     # incidents
     "incidents.list": op(
-        "Incidents: timers that kept failing (admin)",
+        "Incidents: timers and external tasks that kept failing, scheduled starts that started no case (admin)",
         "incidents",
         (200, "IncidentList"),
         errors=(400,),
@@ -1415,10 +1419,13 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         ],
     ),
     "incidents.retry": op(
-        "Retry an incident's timer with fresh attempts, due now (admin)",
+        "Retry an incident: its timer with fresh attempts, due now; a scheduled start's case started now (admin)",
         "incidents",
         (200, "Incident"),
-        errors=(*JSON_ERRORS, 404),
+        errors=(*JSON_ERRORS, 404, 409),
+        description="A `start_timer` incident starts its case in the transaction that resolves it, with the "
+        "version whose schedule stands for its start event; 409 while there is still no station for it, or "
+        "when no deployed version has that start event any more.",
     ),
     "incidents.cancel": op(
         "Give up an incident: cancel its case (admin)",
@@ -1426,6 +1433,15 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         (200, "Incident"),
         errors=(*JSON_ERRORS, 404, 409),
         body="CancelInstance",
+        description="409 for a `start_timer` incident: it has no case; dismiss it.",
+    ),
+    "incidents.dismiss": op(
+        "Give up a scheduled start that started no case, with a reason (admin)",
+        "incidents",
+        (200, "Incident"),
+        errors=(*JSON_ERRORS, 404, 409),
+        body="CancelInstance",
+        description="Only a `start_timer` incident (409 for one with a case: retry it or cancel the case).",
     ),
     "instances.diagram": op(
         "Active and completed element ids of a case, for its diagram",

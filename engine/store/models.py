@@ -362,12 +362,14 @@ START_TIMER_PENDING = StartTimer.__table__.c.status == literal_column(f"'{TimerS
 
 
 class Incident(Base):
-    """A timer that kept failing: the instance keeps its last consistent state until an admin acts."""
+    """Work the engine gave up on: a timer or an external task that kept failing (the instance keeps
+    its last consistent state until an admin acts), or a scheduled start that started no case (kind
+    "start_timer": no case, `start_timer_id` and `due_at` name the occurrence; engine/start_timers.py)."""
 
     __tablename__ = "incidents"
     __table_args__ = (Index("ix_incidents_status", "status", "created_at"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    instance_id: Mapped[str] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"), index=True)
+    instance_id: Mapped[str | None] = mapped_column(ForeignKey("process_instances.id", ondelete="CASCADE"), index=True)
     timer_id: Mapped[int | None] = mapped_column(ForeignKey("timers.id", ondelete="SET NULL"))
     element_id: Mapped[str | None] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(24))
@@ -379,6 +381,9 @@ class Incident(Base):
     resolved_at: Mapped[datetime | None]
     # kind "external_task": the external task whose retries ran out (engine/external_tasks.py)
     external_task_id: Mapped[str | None] = mapped_column(String(36))
+    # kind "start_timer": the schedule whose occurrence (due at `due_at`) started no case
+    start_timer_id: Mapped[int | None] = mapped_column(ForeignKey("start_timers.id", ondelete="SET NULL"))
+    due_at: Mapped[datetime | None]
 
 
 class ExternalTask(Base):

@@ -32,3 +32,32 @@ def test_the_definition_page_shows_when_the_next_case_starts(open_as, engine, wo
         assert admin.page.evaluate("() => document.documentElement.scrollWidth") <= size["width"]
         admin.shot(f"admin-schedule-{viewport}-{locale}")
         assert admin.axe_violations() == []
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_a_scheduled_start_that_made_no_case_is_on_the_incidents_page_and_is_dismissed(
+    open_as, engine, world, clock, locale
+):
+    xml = models.timed("R3/PT1H", attached="start", definition="timeCycle", key="hourly_patrol")
+    engine.repository.deploy([("hourly_patrol.bpmn", xml)], world["admin"])  # no station: two exist
+    clock.advance(hours=1, seconds=1)
+    assert engine.start_timers.fire_all_due() == 0
+    [incident] = engine.timers.list_incidents()
+    row_of = f'li[data-incident="{incident["id"]}"]'
+    for viewport, size in (("phone", PHONE), ("desktop", DESKTOP)):
+        admin = open_as("admin", viewport=size, locale=locale)
+        admin.go("/admin/incidents")
+        row = admin.page.inner_text(row_of)
+        assert "hourly_patrol" in row and "candidateStarterGroups" in row
+        assert ("Start the case now" if locale == "en" else "立即启动案件") in row
+        assert admin.page.locator(f"{row_of} .incident-cancel").count() == 0  # no case to cancel
+        assert admin.page.evaluate("() => document.documentElement.scrollWidth") <= size["width"]
+        admin.shot(f"admin-incident-start-timer-{viewport}-{locale}")
+        assert admin.axe_violations() == []
+        if viewport == "phone":
+            assert admin.layout_problems() == []
+    admin.page.fill(f"{row_of} .incident-dismiss input[name=reason]", "测试流程 test schedule")
+    admin.page.click(f"{row_of} .incident-dismiss button")
+    admin.page.wait_for_load_state("networkidle")
+    assert engine.timers.list_incidents() == []
+    assert admin.page.locator(row_of).count() == 0

@@ -44,6 +44,7 @@ def test_an_officer_opening_any_console_page_gets_403_and_posts_change_nothing(b
         ("/admin/tokens", {"department": "xinqiao"}),
         ("/admin/definitions/dispute_resolution/migrate", {"from": "1", "to": "2"}),
         ("/admin/incidents/1/retry", {}),
+        ("/admin/incidents/1/dismiss", {"reason": "r"}),
     ):
         assert wang.post(path, data).status_code == 403, path
     assert database_rows(engine) == before
@@ -113,6 +114,50 @@ def test_incidents_are_listed_by_kind_and_retried_or_cancelled_from_the_console(
     assert engine.timers.list_incidents() == []
     assert "data-incident" not in admin.text("/admin/incidents")
     assert f'data-incident="{incident["id"]}"' in admin.text("/admin/incidents?status=all")
+
+
+def no_station_start(engine, world, clock, key: str = "timed") -> dict:
+    """A schedule the admin deployed (no station; two exist) falls due: an incident without a case."""
+    xml = models.timed("R/PT1H", attached="start", definition="timeCycle", key=key)
+    engine.repository.deploy([(f"{key}.bpmn", xml)], world["admin"])
+    clock.advance(hours=1, seconds=1)
+    engine.start_timers.fire_all_due()
+    [incident] = [i for i in engine.timers.list_incidents() if i["process_key"] == key]
+    return incident
+
+
+def test_a_scheduled_start_that_made_no_case_is_listed_started_after_the_fix_or_dismissed(browse, engine, world, clock):
+    incident = no_station_start(engine, world, clock)
+    admin = browse("admin")
+    listing = admin.text("/admin/incidents")
+    row = listing[listing.index(f'data-incident="{incident["id"]}"') :]
+    assert 'data-kind="start_timer"' in row and "/admin/definitions/timed?version=1" in row
+    assert "candidateStarterGroups" in row and f"/admin/incidents/{incident['id']}/dismiss" in row
+    assert f"/admin/incidents/{incident['id']}/cancel" not in row  # no case to cancel
+    path = f"/admin/incidents/{incident['id']}"
+    before = database_rows(engine)
+    assert admin.post(f"{path}/retry", {}, csrf_from="/admin/incidents").status_code == 409  # still no station
+    assert admin.post(f"{path}/dismiss", {"reason": ""}, csrf_from="/admin/incidents").status_code == 422
+    assert admin.post(f"{path}/cancel", {"reason": "x"}, csrf_from="/admin/incidents").status_code == 409
+    assert database_rows(engine) == before
+    xml = models.timed("R/PT1H", attached="start", definition="timeCycle").replace(
+        '<bpmn:process id="timed"', '<bpmn:process id="timed" camunda:candidateStarterGroups="xinqiao"'
+    )
+    engine.repository.deploy([("timed.bpmn", xml)], world["admin"])
+    started = admin.post(f"{path}/retry", {}, csrf_from="/admin/incidents")
+    assert started.status_code == 302
+    [resolved] = engine.timers.list_incidents(status="resolved")
+    assert resolved["resolution"] == "retried" and resolved["business_key"] in admin.text(started.headers["Location"])
+    other = no_station_start(engine, world, clock, key="nightly")
+    dismissed = admin.post(
+        f"/admin/incidents/{other['id']}/dismiss", {"reason": "测试流程"}, csrf_from="/admin/incidents"
+    )
+    assert dismissed.status_code == 302 and engine.timers.list_incidents() == []
+    assert [r["action"] for r in rows_added(engine, before, "audit_log") if r["action"].startswith("incident.")] == [
+        "incident.retried",
+        "incident.opened",
+        "incident.dismissed",
+    ]
 
 
 def test_migration_page_shows_the_diff_migrates_and_refuses_when_a_task_would_disappear(browse, engine, world):

@@ -139,8 +139,11 @@ def incidents():
 
 @bp.post("/incidents/<int(min=1, max=9007199254740992):incident_id>/retry")
 def retry_incident(incident_id: int):
-    engine().timers.retry_incident(incident_id, g.actor)
-    flash(_("Incident %(id)s: the timer is retried now.", id=incident_id), "ok")
+    retried = engine().timers.retry_incident(incident_id, g.actor)
+    if retried["kind"] == "start_timer":
+        flash(_("Incident %(id)s: case %(key)s was started.", id=incident_id, key=retried["business_key"]), "ok")
+    else:
+        flash(_("Incident %(id)s: the timer is retried now.", id=incident_id), "ok")
     return redirect(_back(url_for("pages.admin.incidents")))
 
 
@@ -149,6 +152,14 @@ def cancel_incident(incident_id: int):
     reason = (request.form.get("reason") or "").strip()[:1001]
     engine().timers.cancel_incident(incident_id, g.actor, reason)
     flash(_("Incident %(id)s: the case was cancelled.", id=incident_id), "ok")
+    return redirect(_back(url_for("pages.admin.incidents")))
+
+
+@bp.post("/incidents/<int(min=1, max=9007199254740992):incident_id>/dismiss")
+def dismiss_incident(incident_id: int):
+    reason = (request.form.get("reason") or "").strip()[:1001]
+    engine().timers.dismiss_incident(incident_id, g.actor, reason)
+    flash(_("Incident %(id)s: dismissed; no case was started.", id=incident_id), "ok")
     return redirect(_back(url_for("pages.admin.incidents")))
 
 
@@ -408,7 +419,8 @@ def _names() -> dict[str, Any]:
         return {"open": _("Open"), "resolved": _("Resolved")}.get(status, status)
 
     def incident_resolution_name(resolution: str) -> str:
-        return {"retried": _("retried"), "cancelled": _("case cancelled")}.get(resolution, resolution)
+        names = {"retried": _("retried"), "cancelled": _("case cancelled"), "dismissed": _("dismissed")}
+        return names.get(resolution, resolution)
 
     def department_kind_name(kind: str) -> str:
         return {"station": _("police station"), "agency": _("agency")}.get(kind, kind)
