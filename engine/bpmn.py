@@ -751,6 +751,16 @@ def _process_meta(process, lanes, problems: list[Problem], warnings: list[Proble
     }
 
 
+def timer_starts_of(xml: str, key: str) -> list[dict[str, str]]:
+    """The timer start events of process `key` in a stored (already normalised) document, as deploy
+    reads them; none when the process is gone or its timers give no schedule."""
+    root = etree.fromstring(xml.encode("utf-8"), _XML_PARSER)
+    process = next((p for p in root.iterfind("bpmn:process", NS) if p.get("id") == key), None)
+    problems: list[Problem] = []
+    found = _timer_starts(process, problems) if process is not None else []
+    return [] if problems else found
+
+
 def _timer_starts(process, problems: list[Problem]) -> list[dict[str, str]]:
     """The process's timer start events (not an event sub-process's): deploying schedules each
     (engine/start_timers.py), so a timer that gives no schedule is refused here."""

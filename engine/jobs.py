@@ -29,6 +29,7 @@ class Sweeper:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_purge: datetime | None = None  # engine-clock time of the next token purge
+        self._backfilled = False  # versions deployed before timer start events were scheduled
 
     def start(self) -> Sweeper:
         if self._thread is None:
@@ -48,6 +49,9 @@ class Sweeper:
     def sweep(self) -> int:
         """Fire what is due and relay the signals cases threw; with nothing done, do the housekeeping
         that is due (dead login tokens)."""
+        if not self._backfilled:
+            self.engine.start_timers.backfill()
+            self._backfilled = True
         fired = self.engine.timers.fire_all_due()
         fired += self.engine.start_timers.fire_all_due()  # timer start events start cases (issue 19)
         fired += self.engine.signals.relay_once()  # signals thrown in cases, to the other cases (issue 19)

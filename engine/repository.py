@@ -338,6 +338,13 @@ class RepositoryService:
                 self._cache.popitem(last=False)
         return loaded
 
+    def forget(self, definition_id: int) -> None:
+        """Drop a version's parsed spec from the cache: its meta changed (engine/start_timers.py backfill)."""
+        with self._lock:
+            digest = self._hash_of.pop(definition_id, None)
+            if digest is not None:
+                self._cache.pop(digest, None)
+
     def _documents(self, scope, rows, include_self=True) -> list[tuple[str, str]]:
         """The documents of `rows` and everything they call, deduplicated."""
         seen_ids, docs, seen_docs = set(), [], set()

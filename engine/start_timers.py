@@ -187,6 +187,36 @@ class StartTimerService:
             for start in starts
         ]
 
+    def backfill(self) -> int:
+        """Schedule the current version of each process deployed before deploys scheduled timer start
+        events (its meta has no `timer_starts`): once, recorded in its meta. Returns how many were
+        scheduled. Each row is locked and read again, so two sweepers starting at once do it once."""
+        from .bpmn import timer_starts_of  # engine/bpmn.py imports this module
+
+        with self.ctx.db.read() as scope:
+            rows = scope.execute(select(ProcessDefinition.id, ProcessDefinition.key, ProcessDefinition.version)).all()
+        current: dict[str, tuple[int, int]] = {}
+        for definition_id, key, version in rows:
+            if key not in current or version > current[key][1]:
+                current[key] = (definition_id, version)
+        scheduled = 0
+        for definition_id, _version in current.values():
+            with self.ctx.db.transaction() as scope:
+                row = scope.execute(
+                    select(ProcessDefinition).where(ProcessDefinition.id == definition_id).with_for_update()
+                ).scalar_one()
+                own = dict((row.meta or {}).get(row.key, {}))
+                if "timer_starts" in own:
+                    continue  # deployed with its schedule, or filled in already
+                own["timer_starts"] = timer_starts_of(row.xml, row.key)
+                row.meta = {**row.meta, row.key: own}
+                self.ctx.repository.forget(row.id)
+                if own["timer_starts"]:
+                    self.schedule(scope, row, self.ctx.clock.now())
+                    scheduled += 1
+                    log.info("scheduled the timer start events of %s version %s", row.key, row.version)
+        return scheduled
+
     def schedule_of(self, key: str) -> list[dict[str, Any]]:
         """The schedules of `key` not replaced by a newer version (the definition page), by version."""
         with self.ctx.db.read() as scope:

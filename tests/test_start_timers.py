@@ -480,3 +480,44 @@ def test_a_case_incident_is_not_dismissed_it_is_retried_or_its_case_cancelled(en
         engine.timers.dismiss_incident(incident["id"], world["admin"], "no")
     assert "belongs to a case" in refused.value.message
     assert database_rows(engine) == before
+
+
+def _as_deployed_before_schedules(engine, key: str = "timed") -> None:
+    """What a version deployed before migration 0019 looks like: no schedule, no `timer_starts` in its meta."""
+    with engine.db.transaction() as scope:
+        scope.execute(StartTimer.__table__.delete().where(StartTimer.process_key == key))
+        for row in scope.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key)):
+            own = {k: v for k, v in row.meta[key].items() if k != "timer_starts"}
+            row.meta = {**row.meta, key: own}
+
+
+def test_the_current_version_deployed_before_schedules_existed_is_scheduled_by_the_first_sweep(engine, world, clock):
+    from engine.jobs import Sweeper
+
+    engine.repository.deploy([("timed.bpmn", scheduled("R/PT3H"))], world["zhou"])
+    engine.repository.deploy([("timed.bpmn", scheduled("R/PT1H"))], world["zhou"])
+    _as_deployed_before_schedules(engine)
+    sweeper = Sweeper(engine)
+    sweeper.sweep()
+    [row] = schedules(engine)
+    with engine.db.read() as scope:
+        current = scope.scalar(select(func.max(ProcessDefinition.id)).where(ProcessDefinition.key == "timed"))
+    assert (row.definition_id, row.status, row.step_seconds) == (current, "pending", 3600)
+    assert engine.start_timers.backfill() == 0  # recorded in the version's meta: once
+    assert len(schedules(engine)) == 1
+    clock.advance(hours=1, seconds=1)
+    sweeper.sweep()
+    [case] = cases(engine)
+    assert open_elements(engine, case.id) == ["review"]  # started past its timer start event
+
+
+def test_a_version_deployed_before_schedules_existed_without_timer_start_gets_none(engine, world):
+    engine.repository.deploy([("approval.bpmn", models.one_task())], world["zhou"])
+    with engine.db.transaction() as scope:
+        row = scope.scalar(select(ProcessDefinition).where(ProcessDefinition.key == "approval"))
+        row.meta = {"approval": {k: v for k, v in row.meta["approval"].items() if k != "timer_starts"}}
+    assert engine.start_timers.backfill() == 0
+    assert schedules(engine, "approval") == []
+    with engine.db.read() as scope:
+        row = scope.scalar(select(ProcessDefinition).where(ProcessDefinition.key == "approval"))
+        assert row.meta["approval"]["timer_starts"] == []
