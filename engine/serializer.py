@@ -22,6 +22,7 @@ from SpiffWorkflow.util.deep_merge import DeepMerge
 
 from . import json_codec
 from .call_activities import CallActivity, CallActivityConverter
+from .event_subprocesses import CONVERTERS as EVENT_SUBPROCESS_CONVERTERS
 from .expressions import SafeScriptEngine
 from .io_mappings import CONVERTERS as IO_CONVERTERS
 
@@ -101,6 +102,7 @@ _CONFIG[BpmnWorkflow] = _SpeclessWorkflowConverter
 _CONFIG[BpmnSubWorkflow] = _SubWorkflowConverter
 _CONFIG[CallActivity] = CallActivityConverter
 _CONFIG.update(IO_CONVERTERS)
+_CONFIG.update(EVENT_SUBPROCESS_CONVERTERS)
 _SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_CONFIG))
 _VERSION_KEY = _SERIALIZER.VERSION_KEY
 
