@@ -9,13 +9,12 @@ waits and timers are settled with it.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import select
 
 from engine.errors import DeploymentInvalid, MessageNotCorrelated
 from engine.store.models import HumanTask, MessageWait, Timer
+from tests.api.conftest import api, app, client, error_of  # noqa: F401 (the HTTP fixtures)
 from tests.helpers import complete_as, database_rows, open_tasks, status
 from tests.models import document
 
@@ -223,20 +222,6 @@ def test_a_scope_that_ends_before_its_timer_event_sub_process_cancels_the_timer(
     assert engine.timers.fire_due() == 0 and tasks(engine, case) == ["after"]
 
 
-def test_a_timer_cycle_on_an_event_sub_process_start_is_refused_and_changes_nothing(engine, world):
-    model = process_level("timer", interrupting=False).replace(
-        "<bpmn:timeDuration>PT1H</bpmn:timeDuration>", "<bpmn:timeCycle>R3/PT1H</bpmn:timeCycle>"
-    )
-    before = database_rows(engine)
-
-    with pytest.raises(DeploymentInvalid) as refused:
-        engine.repository.deploy([("esp.bpmn", model)], world["admin"])
-
-    assert [p["element_id"] for p in refused.value.details] == ["event_start"]
-    assert "timer cycle" in refused.value.details[0]["message"]
-    assert database_rows(engine) == before
-
-
 # --- signal ---------------------------------------------------------------------------------------
 
 
@@ -262,10 +247,10 @@ def test_a_non_interrupting_signal_event_sub_process_catches_every_broadcast_whi
 
 
 THROWER = document(
-    """<bpmn:process id="thrower" isExecutable="true">
+    f"""<bpmn:process id="thrower" isExecutable="true">
   <bpmn:startEvent id="start"/>
   <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="raise_s"/>
-  <bpmn:intermediateThrowEvent id="raise_s"><bpmn:signalEventDefinition signalRef="sig_s"/></bpmn:intermediateThrowEvent>
+  <bpmn:intermediateThrowEvent id="raise_s">{EVENTS["signal"]}</bpmn:intermediateThrowEvent>
   <bpmn:sequenceFlow id="f2" sourceRef="raise_s" targetRef="end"/>
   <bpmn:endEvent id="end"/>
 </bpmn:process>""",
@@ -282,3 +267,169 @@ def test_a_signal_thrown_in_another_case_starts_the_event_sub_process(engine, wo
     assert engine.signals.relay_once() == 1
 
     assert tasks(engine, case) == ["handle"] and closed(engine, case, "work") == ["cancelled"]
+
+
+# --- who may correlate ----------------------------------------------------------------------------
+
+
+def test_over_http_only_the_cases_supervisor_starts_a_message_event_sub_process(api, engine, world):  # noqa: F811
+    case = start(engine, world, process_level("message", interrupting=True))
+    qian, li, wang = api.as_("qian"), api.as_("li"), api.as_("wang")  # logged in before the snapshot
+    before = database_rows(engine)
+    error_of(qian.post("/messages", {"name": "m", "instance_id": case["id"]}), 404)  # another station
+    error_of(li.post("/messages", {"name": "m", "instance_id": case["id"]}), 404)  # no task of their department
+    error_of(wang.post("/messages", {"name": "m", "instance_id": case["id"]}), 403)  # an officer
+    assert database_rows(engine) == before
+
+    response = api.as_("zhou").post("/messages", {"name": "m", "instance_id": case["id"]})
+
+    assert response.status_code == 200, response.json
+    assert tasks(engine, case) == ["handle"]
+
+
+# --- event-based gateway --------------------------------------------------------------------------
+
+GATEWAY = document(
+    f"""<bpmn:process id="esp" isExecutable="true">
+  <bpmn:startEvent id="start"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="gw"/>
+  <bpmn:eventBasedGateway id="gw"/>
+  <bpmn:sequenceFlow id="f2" sourceRef="gw" targetRef="wait_message"/>
+  <bpmn:sequenceFlow id="f3" sourceRef="gw" targetRef="wait_timer"/>
+  <bpmn:sequenceFlow id="f4" sourceRef="gw" targetRef="wait_signal"/>
+  <bpmn:intermediateCatchEvent id="wait_message">{EVENTS["message"]}</bpmn:intermediateCatchEvent>
+  <bpmn:intermediateCatchEvent id="wait_timer">{EVENTS["timer"]}</bpmn:intermediateCatchEvent>
+  <bpmn:intermediateCatchEvent id="wait_signal">{EVENTS["signal"]}</bpmn:intermediateCatchEvent>
+  <bpmn:sequenceFlow id="f5" sourceRef="wait_message" targetRef="got_message"/>
+  <bpmn:sequenceFlow id="f6" sourceRef="wait_timer" targetRef="timed_out"/>
+  <bpmn:sequenceFlow id="f7" sourceRef="wait_signal" targetRef="got_signal"/>
+  <bpmn:userTask id="got_message" camunda:candidateGroups="officer"/>
+  <bpmn:userTask id="timed_out" camunda:candidateGroups="officer"/>
+  <bpmn:userTask id="got_signal" camunda:candidateGroups="officer"/>
+  <bpmn:endEvent id="end"/>
+  <bpmn:sequenceFlow id="f8" sourceRef="got_message" targetRef="end"/>
+  <bpmn:sequenceFlow id="f9" sourceRef="timed_out" targetRef="end"/>
+  <bpmn:sequenceFlow id="f10" sourceRef="got_signal" targetRef="end"/>
+</bpmn:process>""",
+    key="esp",
+    extra=DEFINITIONS,
+)
+
+
+def test_an_event_based_gateway_waits_for_a_message_a_timer_and_a_signal_at_once(engine, world):
+    case = start(engine, world, GATEWAY)
+
+    assert waits(engine, case) == ["wait_message"] and timers(engine, case) == [("wait_timer", "pending")]
+
+
+def test_at_an_event_based_gateway_the_message_wins_and_the_timer_and_signal_are_cancelled(engine, world, clock):
+    case = start(engine, world, GATEWAY)
+
+    correlate(engine, world, case)
+
+    assert tasks(engine, case) == ["got_message"] and waits(engine, case) == []
+    assert timers(engine, case) == [("wait_timer", "cancelled")]
+    assert engine.signals.broadcast("s", world["zhou"], {})["instances"] == []
+    clock.advance(hours=2)
+    assert engine.timers.fire_due() == 0 and tasks(engine, case) == ["got_message"]
+
+
+def test_at_an_event_based_gateway_the_timer_wins_and_a_late_message_is_refused(engine, world, clock):
+    case = start(engine, world, GATEWAY)
+    clock.advance(hours=1, seconds=1)
+
+    assert engine.timers.fire_due() == 1
+
+    assert tasks(engine, case) == ["timed_out"] and waits(engine, case) == []
+    assert timers(engine, case) == [("wait_timer", "fired")]
+    before = database_rows(engine)
+    with pytest.raises(MessageNotCorrelated):
+        correlate(engine, world, case)
+    assert database_rows(engine) == before
+
+
+def test_at_an_event_based_gateway_a_signal_wins_and_the_message_and_timer_are_cancelled(engine, world):
+    case = start(engine, world, GATEWAY)
+
+    assert [r["outcome"] for r in engine.signals.broadcast("s", world["zhou"], {})["instances"]] == ["delivered"]
+
+    assert tasks(engine, case) == ["got_signal"] and waits(engine, case) == []
+    assert timers(engine, case) == [("wait_timer", "cancelled")]
+
+
+# --- refused at deploy ----------------------------------------------------------------------------
+
+
+def refused(engine, world, model: str) -> list[dict]:
+    """Deploying `model` is refused and leaves every table as it was; the problems it names."""
+    before = database_rows(engine)
+    with pytest.raises(DeploymentInvalid) as refusal:
+        engine.repository.deploy([("esp.bpmn", model)], world["admin"])
+    assert database_rows(engine) == before
+    return refusal.value.details
+
+
+def test_a_catch_event_with_several_definitions_is_refused_naming_it(engine, world):
+    model = GATEWAY.replace(
+        f'<bpmn:intermediateCatchEvent id="wait_message">{EVENTS["message"]}',
+        f'<bpmn:intermediateCatchEvent id="wait_message">{EVENTS["message"]}{EVENTS["timer"]}',
+    )
+
+    [problem] = refused(engine, world, model)
+
+    assert problem == {
+        "element_id": "wait_message",
+        "message": "intermediateCatchEvent 'wait_message': a multiple event (message, timer) is not supported, as "
+        "in Camunda 7; draw one event per definition (an event-based gateway waits for whichever comes first)",
+    }
+
+
+def test_a_parallel_multiple_start_event_is_refused_naming_it(engine, world):
+    model = document(
+        f"""<bpmn:process id="esp" isExecutable="true">
+  <bpmn:startEvent id="start" parallelMultiple="true">{EVENTS["message"]}{EVENTS["signal"]}</bpmn:startEvent>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="end"/>
+  <bpmn:endEvent id="end"/>
+</bpmn:process>""",
+        key="esp",
+        extra=DEFINITIONS,
+    )
+
+    [problem] = refused(engine, world, model)
+
+    assert problem["element_id"] == "start"
+    assert problem["message"].startswith("startEvent 'start': a parallel multiple event (message, signal)")
+
+
+def test_a_boundary_event_with_several_definitions_is_refused(engine, world):
+    model = process_level("message", interrupting=True).replace(
+        '<bpmn:endEvent id="end"/>',
+        f"""<bpmn:endEvent id="end"/>
+  <bpmn:boundaryEvent id="late" attachedToRef="work">{EVENTS["timer"]}{EVENTS["signal"]}</bpmn:boundaryEvent>
+  <bpmn:sequenceFlow id="f3" sourceRef="late" targetRef="end"/>""",
+        1,
+    )
+
+    assert [p["element_id"] for p in refused(engine, world, model)] == ["late"]
+
+
+def test_a_timer_cycle_on_an_event_sub_process_start_is_refused_and_changes_nothing(engine, world):
+    model = process_level("timer", interrupting=False).replace(
+        "<bpmn:timeDuration>PT1H</bpmn:timeDuration>", "<bpmn:timeCycle>R3/PT1H</bpmn:timeCycle>"
+    )
+
+    [problem] = refused(engine, world, model)
+
+    assert problem == {
+        "element_id": "event_start",
+        "message": "startEvent 'event_start': a timer cycle on the start of an event sub-process is not supported "
+        "(it fires once here); use timeDuration or timeDate",
+    }
+
+
+def test_an_event_sub_process_whose_start_has_no_event_is_refused(engine, world):
+    model = process_level("message", interrupting=True).replace(EVENTS["message"], "")
+
+    [problem] = refused(engine, world, model)
+
+    assert problem["element_id"] == "event_start" and "needs a message, timer, signal" in problem["message"]
