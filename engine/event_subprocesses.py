@@ -16,7 +16,15 @@ SpiffWorkflow's (they are thrown inside the scope, never waited for).
 
 from __future__ import annotations
 
-from SpiffWorkflow.bpmn.parser.event_parsers import StartEventParser
+from SpiffWorkflow.bpmn.parser.event_parsers import (
+    CONDITIONAL_EVENT_XPATH,
+    ERROR_EVENT_XPATH,
+    ESCALATION_EVENT_XPATH,
+    MESSAGE_EVENT_XPATH,
+    SIGNAL_EVENT_XPATH,
+    TIMER_EVENT_XPATH,
+    StartEventParser,
+)
 from SpiffWorkflow.bpmn.parser.ProcessParser import ProcessParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.serializer.default import BpmnProcessSpecConverter
@@ -31,6 +39,7 @@ from SpiffWorkflow.bpmn.specs.defaults import StartEvent as DefaultStartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.util.event import EventManager
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 # the start events an event sub-process waits at while its scope is active (the others are thrown to it)
@@ -104,19 +113,80 @@ class EventStart(DefaultStartEvent):
 
     def _run_hook(self, my_task):
         scope_task = event_subprocess_task(my_task)
-        if scope_task is not None and isinstance(self.event_definition, _ARMED_KINDS):
+        if scope_task is not None:
             if self.interrupting:
                 interrupt(scope_task)
-            elif isinstance(self.event_definition, _REARMED_KINDS):
+            elif isinstance(self.event_definition, _REARMED_KINDS):  # a thrown one starts anew each time
                 rearm(scope_task)
         return super()._run_hook(my_task)
 
 
 class EventStartParser(StartEventParser):
+    def create_task(self):
+        # SpiffWorkflow 3.2 reads no error or escalation definition on a start event: the start of such
+        # an event sub-process parsed as a plain start, and the handler ran as soon as its scope started
+        definition = self.get_event_definition(
+            [MESSAGE_EVENT_XPATH, SIGNAL_EVENT_XPATH, TIMER_EVENT_XPATH, CONDITIONAL_EVENT_XPATH, ERROR_EVENT_XPATH,
+             ESCALATION_EVENT_XPATH]
+        )  # fmt: skip
+        task = self._create_task(definition)
+        self.spec.start.connect(task)
+        return task
+
     def _create_task(self, event_definition, cancel_activity=None, parallel=None):
         task = super()._create_task(event_definition, cancel_activity, parallel)
         task.interrupting = (self.node.get("isInterrupting") or "true").strip().lower() != "false"
         return task
+
+
+class ScopeEventManager(EventManager):
+    """SpiffWorkflow's event manager, and an error or escalation thrown in a scope starts that scope's
+    event sub-process for it (SpiffWorkflow looks for one on the top process only, after every
+    enclosing scope's boundary events): the innermost handler catches, as in Camunda 7."""
+
+    def catch(self, event, internal=True):
+        target = event.target
+        if target is not None and not any(
+            t.workflow == target and t.task_spec.event_definition.catches(t, event) for t in self.tasks.values()
+        ):
+            started = _start_triggered(target, event)
+            if started:
+                for task in started:
+                    task.task_spec.catch(task, event)
+                    task.task_spec._update(task)
+                return len(started)
+        return super().catch(event, internal)
+
+
+def _start_triggered(scope, event) -> list:
+    """Start the event sub-process of `scope` whose start event catches `event`; its waiting start."""
+    start = scope.spec.start
+    for name in getattr(start, "trigger_specs", ()):
+        sp_spec = scope.top_workflow.subprocess_specs.get(name)
+        if sp_spec is None or not any(
+            ts.event_definition == event.event_definition for ts in sp_spec.bpmn_start_events
+        ):
+            continue
+        child_id = start.trigger_wf(scope.task_tree, name)
+        # SpiffWorkflow adds the task without its path to the scope's end: it completed and the scope never did
+        task = scope.tasks[child_id]
+        task.task_spec._predict(task, mask=TaskState.NOT_FINISHED_MASK)
+        sub = scope.top_workflow.subprocesses[child_id]
+        return [
+            t
+            for t in sub.tasks.values()
+            if t.task_spec in sp_spec.bpmn_start_events
+            and t.state == TaskState.WAITING
+            and t.task_spec.catches(t, event)
+        ]
+    return []
+
+
+def use_scope_events(workflow) -> None:
+    """Give a new or loaded workflow the event manager above (keeping the waits it knows)."""
+    manager = ScopeEventManager(workflow)
+    manager.tasks = workflow.event_manager.tasks
+    workflow.event_manager = manager
 
 
 def event_subprocess_task(start_task):
@@ -157,6 +227,7 @@ def rearm(esp_task) -> None:
     """A non-interrupting event sub-process fired: its start event waits again beside it."""
     child = esp_task.workflow.task_tree._add_child(esp_task.task_spec, TaskState.FUTURE)
     child.triggered = True
+    child.task_spec._predict(child, mask=TaskState.NOT_FINISHED_MASK)
     child.task_spec._update(child)
 
 

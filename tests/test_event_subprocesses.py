@@ -269,6 +269,96 @@ def test_a_signal_thrown_in_another_case_starts_the_event_sub_process(engine, wo
     assert tasks(engine, case) == ["handle"] and closed(engine, case, "work") == ["cancelled"]
 
 
+# --- error and escalation -------------------------------------------------------------------------
+
+THROWN = {
+    "error": '<bpmn:errorEventDefinition errorRef="err_e"/>',
+    "escalation": '<bpmn:escalationEventDefinition escalationRef="esc_x"/>',
+}
+THROWN_DEFINITIONS = (
+    '<bpmn:error id="err_e" name="e" errorCode="E1"/>\n<bpmn:escalation id="esc_x" name="x" escalationCode="X1"/>\n'
+)
+
+
+def thrown_in_a_sub_process(kind: str, handler_inside: bool, interrupting: bool = True) -> str:
+    """A sub-process whose `work` ends in a `kind` end event beside `inner_other`, beside `other` on
+    the process; the event sub-process that catches it (-> handle) inside the sub-process or on the process."""
+    handler = f"""<bpmn:subProcess id="on_event" triggeredByEvent="true">
+    <bpmn:startEvent id="event_start" isInterrupting="{str(interrupting).lower()}">{THROWN[kind]}</bpmn:startEvent>
+    <bpmn:sequenceFlow id="e1" sourceRef="event_start" targetRef="handle"/>
+    <bpmn:userTask id="handle" camunda:candidateGroups="officer"/>
+    <bpmn:sequenceFlow id="e2" sourceRef="handle" targetRef="event_end"/>
+    <bpmn:endEvent id="event_end"/>
+  </bpmn:subProcess>"""
+    return document(
+        f"""<bpmn:process id="esp" isExecutable="true">
+  <bpmn:startEvent id="start"/>
+  <bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="split"/>
+  <bpmn:parallelGateway id="split"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="split" targetRef="scope"/>
+  <bpmn:sequenceFlow id="f2" sourceRef="split" targetRef="other"/>
+  <bpmn:userTask id="other" camunda:candidateGroups="officer"/>
+  <bpmn:sequenceFlow id="f3" sourceRef="other" targetRef="join"/>
+  <bpmn:subProcess id="scope">
+    <bpmn:startEvent id="scope_start"/>
+    <bpmn:sequenceFlow id="s0" sourceRef="scope_start" targetRef="scope_split"/>
+    <bpmn:parallelGateway id="scope_split"/>
+    <bpmn:sequenceFlow id="s1" sourceRef="scope_split" targetRef="work"/>
+    <bpmn:sequenceFlow id="s2" sourceRef="scope_split" targetRef="inner_other"/>
+    <bpmn:userTask id="inner_other" camunda:candidateGroups="officer"/>
+    <bpmn:sequenceFlow id="s3" sourceRef="inner_other" targetRef="inner_end"/>
+    <bpmn:endEvent id="inner_end"/>
+    <bpmn:userTask id="work" camunda:candidateGroups="officer"/>
+    <bpmn:sequenceFlow id="s4" sourceRef="work" targetRef="throw_end"/>
+    <bpmn:endEvent id="throw_end">{THROWN[kind]}</bpmn:endEvent>
+    {handler if handler_inside else ""}
+  </bpmn:subProcess>
+  <bpmn:sequenceFlow id="f4" sourceRef="scope" targetRef="join"/>
+  <bpmn:parallelGateway id="join"/>
+  <bpmn:sequenceFlow id="f5" sourceRef="join" targetRef="after"/>
+  <bpmn:userTask id="after" camunda:candidateGroups="officer"/>
+  <bpmn:sequenceFlow id="f6" sourceRef="after" targetRef="end"/>
+  <bpmn:endEvent id="end"/>
+  {"" if handler_inside else handler}
+</bpmn:process>""",
+        key="esp",
+        extra=THROWN_DEFINITIONS,
+    )
+
+
+@pytest.mark.parametrize("kind", ["error", "escalation"])
+def test_an_error_or_escalation_event_sub_process_waits_for_its_throw_and_interrupts_its_scope(engine, world, kind):
+    case = start(engine, world, thrown_in_a_sub_process(kind, handler_inside=True))
+    assert tasks(engine, case) == ["inner_other", "other", "work"]  # the handler waits for the throw
+
+    finish(engine, world, case, "work")
+
+    assert tasks(engine, case) == ["handle", "other"] and closed(engine, case, "inner_other") == ["cancelled"]
+    finish(engine, world, case, "handle", "other")  # the sub-process ends through its handler
+    assert tasks(engine, case) == ["after"]
+
+
+@pytest.mark.parametrize("kind", ["error", "escalation"])
+def test_an_error_or_escalation_event_sub_process_of_the_process_interrupts_the_whole_case(engine, world, kind):
+    case = start(engine, world, thrown_in_a_sub_process(kind, handler_inside=False))
+
+    finish(engine, world, case, "work")
+
+    assert tasks(engine, case) == ["handle"]
+    finish(engine, world, case, "handle")
+    assert status(engine, case) == "completed"
+
+
+def test_a_non_interrupting_escalation_event_sub_process_runs_beside_the_thrower(engine, world):
+    case = start(engine, world, thrown_in_a_sub_process("escalation", handler_inside=True, interrupting=False))
+
+    finish(engine, world, case, "work")
+
+    assert tasks(engine, case) == ["handle", "inner_other", "other"]
+    finish(engine, world, case, "inner_other", "handle", "other")
+    assert tasks(engine, case) == ["after"]
+
+
 # --- who may correlate ----------------------------------------------------------------------------
 
 
