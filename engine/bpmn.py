@@ -364,6 +364,15 @@ def _refuse_unsupported(root, allow_scripts: bool, problems: list[Problem], warn
                 problems.append(Problem(element.get("id"), f"script refused: {exc.message}"))
         elif local in _EVENTS:
             _check_event(element, problems)
+        elif local == "subProcess" and element.find("bpmn:endEvent", NS) is None:
+            # Camunda ends a path with no outgoing flow implicitly; SpiffWorkflow's parser needs an end event
+            problems.append(
+                Problem(
+                    element.get("id"),
+                    f"{_describe(element)} has no end event: draw one where its paths end (Camunda 7 ends them "
+                    "implicitly; this engine does not)",
+                )
+            )
         if local in ("messageEventDefinition", "signalEventDefinition") and _ext(element, "class"):
             warnings.append(
                 Problem(
