@@ -447,6 +447,21 @@ def test_at_an_event_based_gateway_a_signal_wins_and_the_message_and_timer_are_c
     assert timers(engine, case) == [("wait_timer", "cancelled")]
 
 
+def test_a_suspended_case_at_an_event_based_gateway_keeps_the_time_its_timer_had_left(engine, world, clock):
+    case = start(engine, world, GATEWAY)
+    clock.advance(minutes=20)
+    engine.runtime.suspend_instance(case["id"], world["zhou"], "court")
+    clock.advance(hours=5)
+    assert engine.timers.fire_due() == 0
+    engine.runtime.resume_instance(case["id"], world["zhou"], "court date set")
+
+    clock.advance(minutes=39)  # 20 + 39 minutes of running time: not yet an hour
+
+    correlate(engine, world, case)  # refreshing timers first, as every change does: the timer is not due
+
+    assert tasks(engine, case) == ["got_message"] and timers(engine, case) == [("wait_timer", "cancelled")]
+
+
 # --- refused at deploy ----------------------------------------------------------------------------
 
 
