@@ -364,6 +364,8 @@ def _refuse_unsupported(root, allow_scripts: bool, problems: list[Problem], warn
                 problems.append(Problem(element.get("id"), f"script refused: {exc.message}"))
         elif local in _EVENTS:
             _check_event(element, problems)
+        elif local == "eventBasedGateway":
+            _check_event_gateway(element, problems)
         elif local == "subProcess" and element.find("bpmn:endEvent", NS) is None:
             # Camunda ends a path with no outgoing flow implicitly; SpiffWorkflow's parser needs an end event
             problems.append(
@@ -421,6 +423,28 @@ def _check_event(event, problems: list[Problem]) -> None:
                 event.get("id"),
                 f"{_describe(event)}: a timer cycle on the start of an event sub-process is not supported (it "
                 "fires once here); use timeDuration or timeDate",
+            )
+        )
+
+
+def _check_event_gateway(gateway, problems: list[Problem]) -> None:
+    """SpiffWorkflow's event-based gateway keeps one due time for all its timers: with two, the
+    second fired at the first one's time. Camunda runs both; refuse rather than run it differently."""
+    container = gateway.getparent()
+    targets = {
+        f.get("targetRef")
+        for f in container.iterfind("bpmn:sequenceFlow", NS)
+        if f.get("sourceRef") == gateway.get("id")
+    }
+    timers = [
+        e.get("id") for e in container if e.get("id") in targets and e.find("bpmn:timerEventDefinition", NS) is not None
+    ]
+    if len(timers) > 1:
+        problems.append(
+            Problem(
+                gateway.get("id"),
+                f"{_describe(gateway)} is followed by {len(timers)} timer events ({', '.join(sorted(timers))}): an "
+                "event-based gateway waits for one timer here; keep the earliest",
             )
         )
 

@@ -477,14 +477,14 @@ def refused(engine, world, model: str) -> list[dict]:
 def test_a_catch_event_with_several_definitions_is_refused_naming_it(engine, world):
     model = GATEWAY.replace(
         f'<bpmn:intermediateCatchEvent id="wait_message">{EVENTS["message"]}',
-        f'<bpmn:intermediateCatchEvent id="wait_message">{EVENTS["message"]}{EVENTS["timer"]}',
+        f'<bpmn:intermediateCatchEvent id="wait_message">{EVENTS["message"]}{EVENTS["signal"]}',
     )
 
     [problem] = refused(engine, world, model)
 
     assert problem == {
         "element_id": "wait_message",
-        "message": "intermediateCatchEvent 'wait_message': a multiple event (message, timer) is not supported, as "
+        "message": "intermediateCatchEvent 'wait_message': a multiple event (message, signal) is not supported, as "
         "in Camunda 7; draw one event per definition (an event-based gateway waits for whichever comes first)",
     }
 
@@ -516,6 +516,21 @@ def test_a_boundary_event_with_several_definitions_is_refused(engine, world):
     )
 
     assert [p["element_id"] for p in refused(engine, world, model)] == ["late"]
+
+
+def test_an_event_based_gateway_followed_by_two_timers_is_refused_naming_it(engine, world):
+    model = GATEWAY.replace(
+        f'<bpmn:intermediateCatchEvent id="wait_signal">{EVENTS["signal"]}',
+        '<bpmn:intermediateCatchEvent id="wait_signal">' + EVENTS["timer"].replace("PT1H", "PT3H"),
+    )
+
+    [problem] = refused(engine, world, model)
+
+    assert problem == {
+        "element_id": "gw",
+        "message": "eventBasedGateway 'gw' is followed by 2 timer events (wait_signal, wait_timer): an event-based "
+        "gateway waits for one timer here; keep the earliest",
+    }
 
 
 def test_a_timer_cycle_on_an_event_sub_process_start_is_refused_and_changes_nothing(engine, world):
