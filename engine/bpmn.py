@@ -377,12 +377,91 @@ def _refuse_unsupported(root, allow_scripts: bool, problems: list[Problem], warn
                 expressions.parse_script(script)
             except ExpressionError as exc:
                 problems.append(Problem(element.get("id"), f"script refused: {exc.message}"))
-        elif local in ("messageEventDefinition", "signalEventDefinition") and _ext(element, "class"):
+        elif local in _EVENTS:
+            _check_event(element, problems)
+        elif local == "eventBasedGateway":
+            _check_event_gateway(element, problems)
+        elif local == "subProcess" and element.find("bpmn:endEvent", NS) is None:
+            # Camunda ends a path with no outgoing flow implicitly; SpiffWorkflow's parser needs an end event
+            problems.append(
+                Problem(
+                    element.get("id"),
+                    f"{_describe(element)} has no end event: draw one where its paths end (Camunda 7 ends them "
+                    "implicitly; this engine does not)",
+                )
+            )
+        if local in ("messageEventDefinition", "signalEventDefinition") and _ext(element, "class"):
             warnings.append(
                 Problem(
                     owner.get("id"), f"{_describe(owner)}: {_ext_name(element, 'class')} is ignored: {JAVA_DELEGATE}"
                 )
             )
+
+
+_EVENTS = frozenset({"startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent"})
+# what an event sub-process may start on (a compensation start is refused as compensation)
+_DEFINITIONS = ("message", "signal", "timer", "error", "escalation", "conditional", "compensate")
+
+
+def _check_event(event, problems: list[Problem]) -> None:
+    """Events Camunda 7 would not run as drawn: several event definitions on one event (Camunda
+    refuses them when it parses the model), and event sub-process starts that are not one event."""
+    definitions = [
+        c for c in event if _local(c.tag).endswith("EventDefinition") or _local(c.tag) == "eventDefinitionRef"
+    ]
+    if len(definitions) > 1:
+        kinds = ", ".join(_local(d.tag).removesuffix("EventDefinition") for d in definitions)
+        how = "parallel multiple" if (event.get("parallelMultiple") or "").strip() == "true" else "multiple"
+        problems.append(
+            Problem(
+                event.get("id"),
+                f"{_describe(event)}: a {how} event ({kinds}) is not supported, as in Camunda 7; "
+                "draw one event per definition (an event-based gateway waits for whichever comes first)",
+            )
+        )
+        return
+    parent = event.getparent()
+    if _local(event.tag) != "startEvent" or parent is None or (parent.get("triggeredByEvent") or "").strip() != "true":
+        return
+    kind = _local(definitions[0].tag).removesuffix("EventDefinition") if definitions else None
+    if kind not in _DEFINITIONS:
+        problems.append(
+            Problem(
+                event.get("id"),
+                f"{_describe(event)}: the start event of an event sub-process needs a message, timer, signal, "
+                "error or escalation event definition",
+            )
+        )
+    elif kind == "timer" and definitions[0].find("bpmn:timeCycle", NS) is not None:
+        problems.append(
+            Problem(
+                event.get("id"),
+                f"{_describe(event)}: a timer cycle on the start of an event sub-process is not supported (it "
+                "fires once here); use timeDuration or timeDate",
+            )
+        )
+
+
+def _check_event_gateway(gateway, problems: list[Problem]) -> None:
+    """SpiffWorkflow's event-based gateway keeps one due time for all its timers: with two, the
+    second fired at the first one's time. Camunda runs both; refuse rather than run it differently."""
+    container = gateway.getparent()
+    targets = {
+        f.get("targetRef")
+        for f in container.iterfind("bpmn:sequenceFlow", NS)
+        if f.get("sourceRef") == gateway.get("id")
+    }
+    timers = [
+        e.get("id") for e in container if e.get("id") in targets and e.find("bpmn:timerEventDefinition", NS) is not None
+    ]
+    if len(timers) > 1:
+        problems.append(
+            Problem(
+                gateway.get("id"),
+                f"{_describe(gateway)} is followed by {len(timers)} timer events ({', '.join(sorted(timers))}): an "
+                "event-based gateway waits for one timer here; keep the earliest",
+            )
+        )
 
 
 def _owner(element):

@@ -7,7 +7,6 @@ event is attached to, and a boundary event closes that task (completed via `mess
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -19,7 +18,7 @@ from .errors import Forbidden, MessageNotCorrelated
 from .identity import Actor
 from .store.driver import DriverQuery
 from .store.models import IS_OPEN_TASK, HumanTask, MessageWait
-from .uow import Change, close_task, refresh_timers
+from .uow import Change, close_task, refresh_timers, waiting_events
 from .validation import check_json
 from .vocabulary import Event, HumanTaskState, Role
 
@@ -69,7 +68,8 @@ def deliver(
     name = wait.message_name
     workflow = change.workflow
     refresh_timers(workflow)
-    task = workflow.get_task_from_id(uuid.UUID(wait.task_id))
+    waiting = waiting_events(workflow).get(wait.task_id)  # an event-based gateway's message has an id of its own
+    task = waiting[2] if waiting is not None and waiting[0] == "message" else None
     if task is None or task.state != TaskState.WAITING:
         raise MessageNotCorrelated(f"the event waiting for '{name}' is no longer waiting")
     attached_rows = []

@@ -24,7 +24,7 @@ from SpiffWorkflow.bpmn.parser.event_parsers import (
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.specs.defaults import EndEvent
 
-from . import call_activities, io_mappings
+from . import call_activities, event_subprocesses, io_mappings
 from .decisions import DecisionTask, DecisionTaskParser
 
 
@@ -51,9 +51,13 @@ class Parser(BpmnParser):
     OVERRIDE_PARSER_CLASSES = {
         full_tag("businessRuleTask"): (DecisionTaskParser, DecisionTask),
         full_tag("endEvent"): (_EndEventParser, EndEvent),
+        # event sub-processes armed while their scope is active, interrupting or not (engine/event_subprocesses.py)
+        full_tag("startEvent"): (event_subprocesses.EventStartParser, event_subprocesses.EventStart),
         **call_activities.PARSER_CLASSES,  # Camunda's camunda:in / camunda:out, not SpiffWorkflow's copy-all
         **io_mappings.PARSER_CLASSES,  # plain and manual tasks pass through; sub-processes take input parameters
     }
+
+    PROCESS_PARSER_CLASS = event_subprocesses.ScopeProcessParser
 
     def __init__(self, *args, decision_tables: dict[str, dict[str, Any]] | None = None, **kwargs):
         super().__init__(*args, **kwargs)

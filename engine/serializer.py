@@ -22,6 +22,8 @@ from SpiffWorkflow.util.deep_merge import DeepMerge
 
 from . import json_codec
 from .call_activities import CallActivity, CallActivityConverter
+from .event_subprocesses import CONVERTERS as EVENT_SUBPROCESS_CONVERTERS
+from .event_subprocesses import use_scope_events
 from .expressions import SafeScriptEngine
 from .io_mappings import CONVERTERS as IO_CONVERTERS
 
@@ -88,6 +90,7 @@ class _SpeclessWorkflowConverter(BpmnWorkflowConverter):
     def from_dict(self, dct):
         spec, subprocess_specs = dct.pop("spec"), dct.pop("subprocess_specs")
         workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        use_scope_events(workflow)  # before the tasks: the waiting ones register with it
         workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
         workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
         self.set_default_attributes(workflow, dct)
@@ -101,6 +104,7 @@ _CONFIG[BpmnWorkflow] = _SpeclessWorkflowConverter
 _CONFIG[BpmnSubWorkflow] = _SubWorkflowConverter
 _CONFIG[CallActivity] = CallActivityConverter
 _CONFIG.update(IO_CONVERTERS)
+_CONFIG.update(EVENT_SUBPROCESS_CONVERTERS)
 _SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(_CONFIG))
 _VERSION_KEY = _SERIALIZER.VERSION_KEY
 
@@ -122,7 +126,9 @@ class WorkflowSerializer:
         self.script_engine = script_engine
 
     def new(self, spec, subprocess_specs) -> BpmnWorkflow:
-        return BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=self.script_engine)
+        use_scope_events(workflow)  # event sub-processes of embedded scopes (engine/event_subprocesses.py)
+        return workflow
 
     def dumps(self, workflow: BpmnWorkflow) -> str:
         # serialize_json, with orjson (engine/json_codec.py): the standard library's encoder is slower

@@ -107,7 +107,10 @@ def _shift_waiting_timers(workflow, paused: timedelta) -> None:
     for task in workflow.event_manager.tasks.values():
         if task.state != TaskState.WAITING:
             continue
-        if not isinstance(task.task_spec.event_definition, TimerEventDefinition):
+        definition = task.task_spec.event_definition
+        if not any(  # a timer event, or an event-based gateway waiting for one
+            isinstance(d, TimerEventDefinition) for d in getattr(definition, "event_definitions", None) or [definition]
+        ):
             continue
         value: Any = task._get_internal_data("event_value")
         if isinstance(value, str):

@@ -46,7 +46,7 @@ def sync_waits(change: Change) -> None:
     if _wait_keys(waits) == _wait_keys(before):
         return  # the same events wait as when loaded: their projections are current
     timers = {task_id: (due, task) for task_id, (kind, due, task) in waits.items() if kind == "timer"}
-    messages = {task_id: task for task_id, (kind, _key, task) in waits.items() if kind == "message"}
+    messages = {task_id: (name, task) for task_id, (kind, name, task) in waits.items() if kind == "message"}
     _sync_timers(change, before, timers)
     _sync_messages(change, before, messages)
 
@@ -88,16 +88,16 @@ def _sync_timers(change: Change, before: dict[str, tuple[str, Any, Any]], timers
     for task_id, (due, task) in timers.items():
         if due is not None and before.get(task_id, (None, None))[:2] != ("timer", due):
             # a new wait (a row there already, pending or an incident still standing for it, is kept)
-            change.add_timer(task_id, task.task_spec.bpmn_id, TimerKind.BPMN_TIMER, due)
+            change.add_timer(task_id, wait_element(task, "timer"), TimerKind.BPMN_TIMER, due)
 
 
-def _sync_messages(change: Change, before: dict[str, tuple[str, Any, Any]], messages: dict[str, Any]) -> None:
+def _sync_messages(change: Change, before: dict[str, tuple[str, Any, Any]], messages: dict[str, tuple]) -> None:
     """Delete the wait rows of message events that stopped waiting; add the new ones."""
     existing_waits = {task_id for task_id, (kind, _key, _task) in before.items() if kind == "message"}
     gone = existing_waits - set(messages)
     if gone:
         _DELETE_WAIT.execute(change.scope, [{"task_id": task_id} for task_id in sorted(gone)])
-    for task_id, task in messages.items():
+    for task_id, (name, task) in messages.items():
         if task_id in existing_waits:
             continue
         process_meta = change.loaded.meta.get(owning_process(task, change.loaded.meta), {})
@@ -107,8 +107,8 @@ def _sync_messages(change: Change, before: dict[str, tuple[str, Any, Any]], mess
             {
                 "task_id": task_id,
                 "instance_id": change.instance.id,
-                "message_name": task.task_spec.event_definition.name,
-                "element_id": task.task_spec.bpmn_id,
+                "message_name": name,
+                "element_id": wait_element(task, "message", name),
                 "attached_to": attached,
                 "groups": groups,
             }
@@ -145,11 +145,32 @@ def waiting_events(workflow) -> dict[str, tuple[str, Any, Any]]:
         if task.state != TaskState.WAITING:
             continue
         definition = task.task_spec.event_definition
-        if isinstance(definition, TimerEventDefinition):
-            waits[str(task.id)] = ("timer", timer_due(task), task)
-        elif isinstance(definition, MessageEventDefinition):
-            waits[str(task.id)] = ("message", definition.name, task)
+        # an event-based gateway waits itself for the events that follow it (SpiffWorkflow moves their
+        # definitions onto it): its timer is the gateway task's, each message gets an id of its own
+        for child in getattr(definition, "event_definitions", None) or [definition]:
+            if isinstance(child, TimerEventDefinition):
+                waits[str(task.id)] = ("timer", timer_due(task), task)
+            elif isinstance(child, MessageEventDefinition):
+                key = str(task.id) if child is definition else gateway_wait_id(task, child.name)
+                waits[key] = ("message", child.name, task)
     return waits
+
+
+def gateway_wait_id(task, message_name: str) -> str:
+    """The message-wait id of a message an event-based gateway waits for (stable across loads)."""
+    return str(uuid.uuid5(task.id, message_name))
+
+
+def wait_element(task, kind: str, message_name: str | None = None) -> str:
+    """The element a wait stands for: the catch event after an event-based gateway, else the task's own."""
+    spec = task.task_spec
+    definitions = getattr(spec.event_definition, "event_definitions", None)
+    for output, child in zip(spec.outputs, definitions or [], strict=False):
+        if kind == "timer" and isinstance(child, TimerEventDefinition):
+            return output.bpmn_id
+        if kind == "message" and isinstance(child, MessageEventDefinition) and child.name == message_name:
+            return output.bpmn_id
+    return spec.bpmn_id
 
 
 def _wait_keys(waits: dict[str, tuple[str, Any, Any]]) -> dict[str, tuple[str, Any]]:
@@ -176,7 +197,11 @@ def refresh_timers(workflow) -> None:
 
 def timer_due(task) -> datetime | None:
     """When a waiting timer event falls due (the next occurrence, for a cycle)."""
-    value = task.task_spec.event_definition.details(task).value
+    definition = task.task_spec.event_definition
+    if isinstance(definition, MultipleEventDefinition):  # an event-based gateway keeps its timer's due time
+        value = task._get_internal_data("event_value")
+    else:
+        value = definition.details(task).value
     if isinstance(value, str):
         return TimerEventDefinition.get_datetime(value)
     return None
