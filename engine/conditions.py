@@ -46,16 +46,18 @@ def translate(root, problems: list, problem_type) -> None:
         event_id = event.get("id")
         describe = f"{etree.QName(event).localname} '{event_id}'"
         parent = event.getparent()
-        if etree.QName(event).localname == "startEvent":
+        interrupting = (event.get("isInterrupting") or "true").strip().lower() != "false"
+        if etree.QName(event).localname == "startEvent" and not (_in_event_subprocess(parent) and interrupting):
             problems.append(
                 problem_type(
                     event_id,
-                    f"{describe}: a conditional start event of an event sub-process is not supported; attach "
-                    "a conditional boundary event to the activities it should interrupt"
+                    f"{describe}: a non-interrupting conditional start event of an event sub-process is not "
+                    "supported; attach a non-interrupting conditional boundary event to the activities it "
+                    "watches, or make it interrupting"
                     if _in_event_subprocess(parent)
                     else f"{describe}: a conditional start event of a process is started only by Camunda's "
                     "evaluateStartConditions call, which has no counterpart here; start the process with a "
-                    "plain start event",
+                    "plain start event, or use a conditional event sub-process inside it",
                 )
             )
             continue

@@ -36,14 +36,16 @@ from SpiffWorkflow.bpmn.serializer.default.task_spec import (
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.control import BpmnStartTask, _EndJoin
 from SpiffWorkflow.bpmn.specs.defaults import StartEvent as DefaultStartEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util.event import EventManager
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
-# the start events an event sub-process waits at while its scope is active (the others are thrown to it)
-_ARMED_KINDS = (MessageEventDefinition, SignalEventDefinition, TimerEventDefinition)
+# the start events an event sub-process waits at while its scope is active (the others are thrown to it);
+# a conditional one is evaluated when its scope starts and at each change of a variable (engine/conditions.py)
+_ARMED_KINDS = (MessageEventDefinition, SignalEventDefinition, TimerEventDefinition, ConditionalEventDefinition)
 # the ones a non-interrupting event sub-process waits at again after firing (a timer fires once per scope)
 _REARMED_KINDS = (MessageEventDefinition, SignalEventDefinition)
 

@@ -13,7 +13,7 @@ from engine import Engine
 from engine.errors import DeploymentInvalid, WorkflowFailed
 from engine.identity import Actor
 from tests import models
-from tests.helpers import complete_as, database_rows, open_tasks, status
+from tests.helpers import complete_as, database_rows, open_tasks, status, task_of
 
 CONFORMANCE = Path(__file__).parent / "conformance"
 TOPIC = "civil.records"
@@ -267,10 +267,10 @@ def test_a_condition_that_fails_for_another_reason_than_a_missing_variable_fails
             + user_task("work")
             + flow("work", "end")
             + '<bpmn:endEvent id="end"/><bpmn:subProcess id="esp" triggeredByEvent="true">'
-            + f'<bpmn:startEvent id="cstart">{condition("${cancelled}")}</bpmn:startEvent>'
+            + f'<bpmn:startEvent id="cstart" isInterrupting="false">{condition("${cancelled}")}</bpmn:startEvent>'
             + flow("cstart", "eend")
             + '<bpmn:endEvent id="eend"/></bpmn:subProcess>',
-            "startEvent 'cstart': a conditional start event of an event sub-process is not supported",
+            "startEvent 'cstart': a non-interrupting conditional start event of an event sub-process is not supported",
         ),
         (
             '<bpmn:startEvent id="start"/>'
@@ -395,4 +395,61 @@ def test_camundas_non_interrupting_boundary_condition_keeps_the_task_and_opens_t
     assert opened == ["taskAfterCondition", "taskAfterCondition", "taskWithCondition"]
     for task in open_tasks(engine, case):  # the task's completion ends the listening
         engine.tasks.complete(task["id"], world["zhou"], {})
+    assert status(engine, case) == "completed"
+
+
+# an interrupting event sub-process started by ${cancelled == true}: the resident withdraws the case
+EVENT_SUB_PROCESS = process(
+    '<bpmn:startEvent id="start"/>'
+    + flow("start", "work")
+    + user_task("work", "cancelled:boolean")
+    + flow("work", "other")
+    + user_task("other", "cancelled:boolean")
+    + flow("other", "end")
+    + '<bpmn:endEvent id="end"/>'
+    + '<bpmn:subProcess id="withdrawal" triggeredByEvent="true">'
+    + f'<bpmn:startEvent id="withdrawn">{condition("${cancelled == true}")}</bpmn:startEvent>'
+    + flow("withdrawn", "close")
+    + user_task("close")
+    + flow("close", "closed")
+    + '<bpmn:endEvent id="closed"/></bpmn:subProcess>'
+)
+
+
+def test_an_interrupting_conditional_event_sub_process_takes_the_case_when_a_completion_satisfies_it(engine, world):
+    engine.repository.deploy([("esp.bpmn", EVENT_SUB_PROCESS)])
+    case = engine.runtime.start_instance("cond", world["wang"], {})
+    complete_as(engine, world["wang"], case, "work", {"cancelled": False})
+    assert [t["element_id"] for t in open_tasks(engine, case)] == ["other"]
+    complete_as(engine, world["wang"], case, "other", {"cancelled": True})  # before its token moves on
+    assert [t["element_id"] for t in open_tasks(engine, case)] == ["close"]
+    assert status(engine, case) == "running"
+    complete_as(engine, world["wang"], case, "close", {})
+    assert status(engine, case) == "completed"
+
+
+def test_an_interrupting_conditional_event_sub_process_cancels_the_open_task_on_an_admins_change(engine, world):
+    engine.repository.deploy([("esp.bpmn", EVENT_SUB_PROCESS)])
+    case = engine.runtime.start_instance("cond", world["wang"], {})
+    engine.runtime.update_variables(case["id"], world["admin"], {"cancelled": True}, "the resident withdrew")
+    assert [t["element_id"] for t in open_tasks(engine, case)] == ["close"]
+    engine.runtime.update_variables(case["id"], world["admin"], {"note": "x"}, "another change")
+    assert [t["element_id"] for t in open_tasks(engine, case)] == ["close"]  # it fired once: interrupting
+
+
+def test_a_conditional_event_sub_process_true_when_the_case_starts_fires_at_once(engine, world):
+    engine.repository.deploy([("esp.bpmn", EVENT_SUB_PROCESS)])
+    case = engine.runtime.start_instance("cond", world["wang"], {"cancelled": True})
+    assert [t["element_id"] for t in open_tasks(engine, case)] == ["close"]
+
+
+def test_camundas_conditional_event_sub_process_interrupts_the_embedded_sub_process_when_the_variable_is_set(
+    engine, world
+):
+    camunda_model(engine, "EventSubProcessStartConditionalEventTest.testSubProcessVariableCondition")
+    case = engine.runtime.start_instance("conditionalEventProcess", world["wang"], {})
+    assert [t["element_id"] for t in open_tasks(engine, case)] == ["Task_0bxuncp"]
+    engine.runtime.update_variables(case["id"], world["admin"], {"variable": 1}, "as Camunda's test sets it")
+    assert [t["element_id"] for t in open_tasks(engine, case)] == ["Task_1k0ye5k"]  # "After Condition"
+    engine.tasks.complete(task_of(engine, case, "Task_1k0ye5k")["id"], world["zhou"], {})
     assert status(engine, case) == "completed"
