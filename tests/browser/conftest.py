@@ -118,14 +118,13 @@ class Watched:
         return problems + small
 
     def sideways_scrolling(self) -> list[str]:
-        """What scrolls sideways: the page itself, or a box in its main part (a table in its .table-wrap).
-        The top bar's tabs are left out: they scroll sideways by design."""
+        """What scrolls sideways: the page itself, or a box in it (the top bar's tabs, a table in its .table-wrap)."""
         return self.page.evaluate(
             """() => {
                  const root = document.documentElement, found = [];
                  if (root.scrollWidth > window.innerWidth)
                    found.push(`page: ${root.scrollWidth} > ${window.innerWidth}`);
-                 for (const e of document.querySelectorAll('main *')) {
+                 for (const e of document.querySelectorAll('body *')) {
                    if (e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1
                        && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX))
                      found.push(`${e.outerHTML.slice(0, 80)}: ${e.scrollWidth} > ${e.clientWidth}`);
