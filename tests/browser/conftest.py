@@ -20,6 +20,7 @@ from tests.helpers import PASSWORD
 from web import create_app
 
 PHONE = {"width": 375, "height": 812}
+PHONE_390 = {"width": 390, "height": 844}  # a current phone, the width reviewers look at
 DESKTOP = {"width": 1280, "height": 800}
 ARTIFACTS = Path(os.environ.get("FENGQIAO_BROWSER_ARTIFACTS") or ROOT / "build" / "browser")
 AXE = ROOT / "tests" / "browser" / "vendor" / "axe-core" / "4.14.1" / "axe.min.js"
@@ -115,6 +116,22 @@ class Watched:
                .map(([html, r]) => `${html} ${Math.round(r.width)}x${Math.round(r.height)}`)"""
         )
         return problems + small
+
+    def sideways_scrolling(self) -> list[str]:
+        """What scrolls sideways: the page itself, or a box in it (the top bar's tabs, a table in its .table-wrap)."""
+        return self.page.evaluate(
+            """() => {
+                 const root = document.documentElement, found = [];
+                 if (root.scrollWidth > window.innerWidth)
+                   found.push(`page: ${root.scrollWidth} > ${window.innerWidth}`);
+                 for (const e of document.querySelectorAll('body *')) {
+                   if (e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1
+                       && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX))
+                     found.push(`${e.outerHTML.slice(0, 80)}: ${e.scrollWidth} > ${e.clientWidth}`);
+                 }
+                 return found;
+               }"""
+        )
 
     def close(self) -> None:
         self.context.close()

@@ -88,6 +88,6 @@ def test_the_decisions_in_the_modeler_and_on_the_versions_page_fit_a_phone_and_a
         admin.shot(f"admin-modeler-dmn-{viewport}-{locale}")
         admin.go("/admin/definitions/triage_case")
         admin.page.wait_for_selector("#decisions tr[data-decision=triage]")
-        assert admin.page.evaluate("() => document.documentElement.scrollWidth") <= size["width"]
+        assert admin.sideways_scrolling() == []  # on a phone the decision table is cards, not a wide table
         admin.shot(f"admin-decisions-{viewport}-{locale}")
         assert admin.axe_violations() == []

@@ -35,6 +35,10 @@ def test_the_reports_page_fits_a_phone_is_accessible_and_is_photographed(open_as
             assert page.locator("#trend-chart polyline").count() >= 1
             assert page.locator("#by-department tbody tr").count() == max(1, len(bulletin["departments"]))
             assert page.locator("#by-station").count() == (1 if username == "sun" else 0)
+            for table in ("by-risk", "by-department", "by-officer"):  # drawn as tables: headers above rows
+                head = page.locator(f"#{table} thead").bounding_box()
+                first = page.locator(f"#{table} tbody tr").first.bounding_box()
+                assert head["y"] + head["height"] <= first["y"] + 1 and head["width"] <= first["width"] + 1, table
             watched.shot(f"reports-{username}-{size}-{locale}")
             assert watched.axe_violations() == [], (username, size)
             if size == "phone":
