@@ -16,6 +16,8 @@ SpiffWorkflow's (they are thrown inside the scope, never waited for).
 
 from __future__ import annotations
 
+from typing import Any
+
 from SpiffWorkflow.bpmn.parser.event_parsers import (
     CONDITIONAL_EVENT_XPATH,
     ERROR_EVENT_XPATH,
@@ -90,7 +92,8 @@ class ScopeSpec(BpmnProcessSpec):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         end = self.task_specs["End"]
-        del self.task_specs[self.start.name], self.task_specs[self.end.name]
+        parsed: Any = self  # SpiffWorkflow's own start and end, replaced below
+        del self.task_specs[parsed.start.name], self.task_specs[parsed.end.name]
         end.inputs = []
         self.start = ScopeStart(self, "Start")
         self.end = ScopeEndJoin(self, f"{self.name}.EndJoin")
