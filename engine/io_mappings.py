@@ -9,7 +9,8 @@ Camunda Modeler writes input/output parameters on almost any activity. They mean
 - `camunda:outputParameter name="y"` is evaluated when the activity completes, in the activity's
   scope (its locals and what it wrote), and written to the enclosing scope. With output parameters
   present the activity's scope is local: what it wrote (a form's data, an external task's
-  variables, a script's results) reaches the case only through them;
+  variables, a script's results) reaches the case only through them, except a receive task's
+  message variables, which Camunda's correlation sets on the process instance;
 - a parameter's value is a text constant, one `${…}` expression (translated like every condition,
   engine/expressions.py), a `camunda:list` or a `camunda:map` (nested, keys may be expressions), or
   empty (null). `camunda:script` is refused naming its language; so is a mapping on an event,
@@ -37,6 +38,7 @@ from SpiffWorkflow.bpmn.parser.task_parsers import SubWorkflowParser, TaskParser
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter, SubWorkflowConverter
 from SpiffWorkflow.bpmn.specs.defaults import NoneTask, SubWorkflowTask
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 
 from . import expressions
 from .errors import ExpressionError
@@ -219,7 +221,9 @@ class Mapping:
             for name, value in self.outputs
         }
         if self.outputs:
+            received = _received(my_task, scope)
             my_task.data = scope["entry"]
+            my_task.data.update(received)
         else:
             for name in scope["locals"]:
                 my_task.data.pop(name, None)
@@ -248,6 +252,15 @@ class Mapping:
             except ExpressionError as exc:
                 raise WorkflowTaskException(f"the {what} failed: {exc.message}", task=my_task) from None
         return None
+
+
+def _received(my_task, scope: dict[str, Any]) -> dict[str, Any]:
+    """A receive task's message variables: Camunda's correlation sets them on the process instance,
+    so they reach the case whatever its output parameters say (a receive task writes nothing else)."""
+    if not isinstance(getattr(my_task.task_spec, "event_definition", None), MessageEventDefinition):
+        return {}
+    entry, local = scope["entry"], set(scope["locals"])
+    return {k: v for k, v in my_task.data.items() if k not in local and (k not in entry or entry[k] != v)}
 
 
 def attach(spec, node) -> None:

@@ -389,3 +389,25 @@ def test_a_receive_task_s_inputs_are_evaluated_when_it_starts_waiting_not_when_i
         "element_id": "wait",
         "message": "the input parameter 'x' failed: 'missing' is not defined for expression 'missing'. ",
     }
+
+
+def test_a_receive_task_s_message_variables_reach_the_case_beside_its_output_parameters(engine, world):
+    model = models.document(
+        """<bpmn:process id="waiting" isExecutable="true"><bpmn:startEvent id="start"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait"/>
+  <bpmn:receiveTask id="wait" messageRef="go"><bpmn:extensionElements><camunda:inputOutput>
+    <camunda:inputParameter name="factor">2</camunda:inputParameter>
+    <camunda:outputParameter name="doubled">${amount * 2}</camunda:outputParameter>
+  </camunda:inputOutput></bpmn:extensionElements></bpmn:receiveTask>
+  <bpmn:sequenceFlow id="f2" sourceRef="wait" targetRef="after"/>
+  <bpmn:userTask id="after" camunda:candidateGroups="officer"/>
+  <bpmn:sequenceFlow id="f3" sourceRef="after" targetRef="end"/><bpmn:endEvent id="end"/></bpmn:process>""",
+        key="waiting",
+        extra='<bpmn:message id="go" name="go"/>',
+    )
+    engine.repository.deploy([("waiting.bpmn", model)])
+    case = engine.runtime.start_instance("waiting", world["wang"], {"kept": 1})
+    engine.runtime.correlate_message("go", world["zhou"], instance_id=case["id"], payload={"amount": 5, "note": "x"})
+    task_of(engine, case, "after")
+    # as Camunda's correlation: the message's variables on the case, the output beside them, the input local
+    assert variables(engine, case) == {"kept": 1, "amount": 5, "note": "x", "doubled": 10}
