@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import gc
 import math
 import re
 import threading
@@ -189,7 +190,7 @@ def _check_constants(tree: ast.expr) -> None:
     breaks one would break every run, so it is refused now, when the model is checked."""
     interpreter = _BoundedEval(names=dict(_CONSTANTS), functions=dict(_SAFE_FUNCTIONS))
     for node in _constant_roots(tree):
-        interpreter.deadline = time.thread_time() + MAX_EVALUATION_SECONDS
+        interpreter.deadline = cpu_seconds() + MAX_EVALUATION_SECONDS
         try:
             interpreter.eval("", previously_parsed=node)
         except ExpressionError as exc:
@@ -306,7 +307,7 @@ class _BoundedEval(EvalWithCompoundTypes):
         super().__init__(operators=dict(_OPERATORS), names=names, functions=functions)
 
     def _eval(self, node):
-        if time.thread_time() > self.deadline:
+        if cpu_seconds() > self.deadline:
             raise ExpressionError(f"the expression ran past its time limit of {MAX_EVALUATION_SECONDS} s")
         handler = self.nodes.get(type(node))
         if handler is None:
@@ -341,6 +342,25 @@ class _BoundedEval(EvalWithCompoundTypes):
 
 
 _local = threading.local()
+_collections = threading.local()  # this thread's garbage-collection seconds (`started`, `total`)
+
+
+def _time_collections(phase: str, _info: dict) -> None:
+    """gc's callback, run in the thread that collects: a full collection of a large heap can take
+    more than an expression's whole budget, and it is not the expression's work."""
+    if phase == "start":
+        _collections.started = time.thread_time()
+    elif getattr(_collections, "started", None) is not None:
+        _collections.total = getattr(_collections, "total", 0.0) + time.thread_time() - _collections.started
+        _collections.started = None
+
+
+gc.callbacks.append(_time_collections)
+
+
+def cpu_seconds() -> float:
+    """This thread's CPU time without its garbage collections: what the expression deadline counts."""
+    return time.thread_time() - getattr(_collections, "total", 0.0)
 
 
 def _interpreter() -> _BoundedEval:
@@ -366,7 +386,7 @@ class Evaluator:
         functions["var"] = lambda name, default=None: variables.get(name, default)
         interpreter = _interpreter()
         interpreter.names, interpreter.functions = names, functions
-        interpreter.deadline = time.thread_time() + MAX_EVALUATION_SECONDS
+        interpreter.deadline = cpu_seconds() + MAX_EVALUATION_SECONDS
         try:
             result = interpreter.eval(text, previously_parsed=tree)
             if callable(result):  # `${duration}` with no such variable names the date function

@@ -145,6 +145,26 @@ def test_an_expression_that_runs_past_the_time_bound_is_refused(monkeypatch):
     assert "time limit" in err.value.message
 
 
+def test_a_garbage_collection_during_an_expression_does_not_count_against_its_time_bound():
+    import gc
+    import time
+
+    from engine import expressions
+
+    heap = [[i] for i in range(300_000)]  # a large heap: a full collection walks all of it
+    for item in heap:
+        item.append(item)  # cycles, so the collector has work
+    del item
+    cpu_before, thread_before = expressions.cpu_seconds(), time.thread_time()
+    gc.collect()
+    collected = time.thread_time() - thread_before
+    counted = expressions.cpu_seconds() - cpu_before
+    del heap
+    gc.collect()
+    assert collected > 0.01  # the collection itself took time on this thread
+    assert counted < collected / 4  # and the deadline's clock did not see it
+
+
 def test_ordinary_expressions_stay_within_the_bounds():
     evaluator = Evaluator()
     variables = {"parties": [{"name": "x" * 100}] * 20, "description": "d" * 4000, "level": 3}
